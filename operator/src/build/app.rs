@@ -1,0 +1,302 @@
+//! The Rodan application: the migration Job, the API server and the worker Deployments, wired
+//! to the backing services through the contract in `rodan-types`.
+
+use rodan_types::{MEDIA_ROOT, env, ports, secret_keys, services};
+use serde_json::{Value, json};
+
+use super::backing::{media_claim, secret_env, service};
+use super::{Apply, Child, Instance, Kind, Release, annotations, dns_safe, labels, secrets};
+use crate::crd::QueueSpec;
+
+/// The uid of the API server and worker images built from this repository.
+pub(crate) const APP_UID: i64 = 10001;
+
+/// The Service in front of the API server.
+pub(super) fn services(inst: &Instance<'_>) -> Vec<Child> {
+    vec![service(
+        inst,
+        services::api(&inst.name),
+        "api",
+        &[("http", ports::API)],
+    )]
+}
+
+/// Secret holding a connection URL: the generated one, or the admin's for an external service.
+fn url_secret(external: Option<&String>, generated: String) -> String {
+    external.cloned().unwrap_or(generated)
+}
+
+/// The environment every application container shares.
+fn app_env(inst: &Instance<'_>, release: &Release) -> Vec<Value> {
+    let spec = &inst.rodan.spec;
+    let db = url_secret(
+        spec.database.external_secret_name.as_ref(),
+        secrets::postgres(&inst.name),
+    );
+    let broker = url_secret(
+        spec.rabbitmq.external_secret_name.as_ref(),
+        secrets::rabbitmq(&inst.name),
+    );
+    let cache = url_secret(
+        spec.redis.external_secret_name.as_ref(),
+        secrets::redis(&inst.name),
+    );
+    vec![
+        secret_env(env::DATABASE_URL, &db, secret_keys::URL),
+        secret_env(env::RABBITMQ_URL, &broker, secret_keys::URL),
+        secret_env(env::REDIS_URL, &cache, secret_keys::URL),
+        secret_env(
+            env::SECRET_KEY,
+            &secrets::app(&inst.name),
+            secret_keys::SECRET_KEY,
+        ),
+        json!({"name": env::MEDIA_ROOT, "value": MEDIA_ROOT}),
+        json!({"name": env::PUBLIC_URL, "value": inst.public_url()}),
+        json!({"name": env::VERSION, "value": release.version}),
+    ]
+}
+
+fn tmp_volume() -> Value {
+    json!({"name": "tmp", "emptyDir": {}})
+}
+
+fn media_volume(inst: &Instance<'_>) -> Value {
+    json!({"name": "media", "persistentVolumeClaim": {"claimName": media_claim(inst)}})
+}
+
+/// The migration Job of a release: `api-server migrate` with the release's API image. The API
+/// and workers of that release are deployed only once it succeeded. Finished Jobs are kept
+/// (they record that the release was migrated) and not written again.
+pub(super) fn migration_job(inst: &Instance<'_>, release: &Release, finished: bool) -> Child {
+    let name = super::release::job_name(&inst.name, release);
+    let mut meta = inst.meta(&name, "migration");
+    meta["labels"][labels::VERSION] = json!(label_value(&release.version));
+    meta["annotations"] = json!({
+        annotations::RELEASE: serde_json::to_string(release).unwrap_or_default(),
+    });
+    let container = json!({
+        "name": "migrate",
+        "image": release.api,
+        "args": ["migrate"],
+        "env": app_env(inst, release),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    });
+    let pod = inst.pod_spec(
+        APP_UID,
+        json!({"containers": [container], "volumes": [tmp_volume()], "restartPolicy": "Never"}),
+    );
+    Child {
+        kind: Kind::Job,
+        object: json!({
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": meta,
+            "spec": {
+                "backoffLimit": 4,
+                "activeDeadlineSeconds": 3600,
+                "template": {"metadata": {"labels": inst.labels("migration")}, "spec": pod},
+            },
+        }),
+        name,
+        apply: if finished {
+            Apply::KeepOnly
+        } else {
+            Apply::Always
+        },
+    }
+}
+
+/// A label value: at most 63 characters of `[A-Za-z0-9._-]`.
+fn label_value(value: &str) -> String {
+    let v: String = value
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(63)
+        .collect();
+    v.trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_owned()
+}
+
+/// The API server Deployment.
+pub(super) fn api_deployment(inst: &Instance<'_>, release: &Release) -> Child {
+    let spec = &inst.rodan.spec;
+    let name = services::api(&inst.name);
+    let admin = spec
+        .api
+        .admin_secret_name
+        .clone()
+        .unwrap_or_else(|| secrets::app(&inst.name));
+    let mut env = app_env(inst, release);
+    env.extend([
+        json!({"name": env::API_LISTEN, "value": format!("0.0.0.0:{}", ports::API)}),
+        secret_env(env::ADMIN_USER, &admin, secret_keys::ADMIN_USER),
+        secret_env(env::ADMIN_EMAIL, &admin, secret_keys::ADMIN_EMAIL),
+        secret_env(env::ADMIN_PASS, &admin, secret_keys::ADMIN_PASSWORD),
+    ]);
+    let probe = |path: &str| {
+        json!({"httpGet": {"path": path, "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3})
+    };
+    let mut container = json!({
+        "name": "api",
+        "image": release.api,
+        "args": ["serve"],
+        "env": env,
+        "ports": [{"name": "http", "containerPort": ports::API, "protocol": "TCP"}],
+        "startupProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 5, "failureThreshold": 60},
+        "readinessProbe": probe("/readyz"),
+        "livenessProbe": probe("/healthz"),
+        "volumeMounts": [
+            {"name": "media", "mountPath": MEDIA_ROOT},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    });
+    if let Some(r) = &spec.api.resources {
+        container["resources"] = json!(r);
+    }
+    let pod = inst.pod_spec(
+        APP_UID,
+        json!({"containers": [container], "volumes": [media_volume(inst), tmp_volume()]}),
+    );
+    deployment(
+        inst,
+        name,
+        "api",
+        None,
+        spec.api.replicas,
+        release,
+        pod,
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}),
+    )
+}
+
+/// The name of a queue's worker Deployment.
+pub(crate) fn worker_name(instance: &str, queue: &str) -> String {
+    format!("{instance}-worker-{}", dns_safe(queue))
+}
+
+/// One worker Deployment per queue.
+pub(super) fn worker_deployments(inst: &Instance<'_>, release: &Release) -> Vec<Child> {
+    inst.rodan
+        .spec
+        .workers
+        .iter()
+        .map(|q| worker(inst, release, q))
+        .collect()
+}
+
+/// Replicas of a queue: its `replicas`, held within the autoscaling bounds when those are set.
+pub(crate) fn queue_replicas(queue: &QueueSpec) -> i32 {
+    match &queue.autoscaling {
+        Some(a) => queue.replicas.clamp(a.min_replicas, a.max_replicas.max(a.min_replicas)),
+        None => queue.replicas,
+    }
+}
+
+fn worker(inst: &Instance<'_>, release: &Release, queue: &QueueSpec) -> Child {
+    let name = worker_name(&inst.name, &queue.name);
+    let gpu = queue.gpus > 0;
+    let mut env = app_env(inst, release);
+    env.extend([
+        json!({"name": env::WORKER_QUEUES, "value": queue.name}),
+        json!({"name": env::WORKER_CONCURRENCY, "value": queue.concurrency.to_string()}),
+    ]);
+    let probe =
+        json!({"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 15, "timeoutSeconds": 5, "failureThreshold": 4});
+    let mut container = json!({
+        "name": "worker",
+        "image": if gpu { &release.gpu_worker } else { &release.worker },
+        "env": env,
+        "ports": [{"name": "metrics", "containerPort": ports::WORKER_METRICS, "protocol": "TCP"}],
+        "readinessProbe": probe,
+        "livenessProbe": probe,
+        "volumeMounts": [
+            {"name": "media", "mountPath": MEDIA_ROOT},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    });
+    let mut resources = queue
+        .resources
+        .as_ref()
+        .map(|r| json!(r))
+        .unwrap_or_else(|| json!({}));
+    if gpu {
+        resources["limits"]["nvidia.com/gpu"] = json!(queue.gpus.to_string());
+    }
+    if resources.as_object().is_some_and(|r| !r.is_empty()) {
+        container["resources"] = resources;
+    }
+    let mut pod = json!({
+        "containers": [container],
+        "volumes": [media_volume(inst), tmp_volume()],
+        "terminationGracePeriodSeconds": queue.termination_grace_period_seconds,
+    });
+    if !queue.node_selector.is_empty() {
+        pod["nodeSelector"] = json!(queue.node_selector);
+    }
+    if !queue.tolerations.is_empty() {
+        pod["tolerations"] = json!(queue.tolerations);
+    }
+    if let Some(class) = &queue.runtime_class_name {
+        pod["runtimeClassName"] = json!(class);
+    }
+    // A GPU queue has no spare GPU to surge onto: replace pods one at a time instead.
+    let strategy = if gpu {
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}})
+    } else {
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}})
+    };
+    deployment(
+        inst,
+        name,
+        "worker",
+        Some(&queue.name),
+        queue_replicas(queue),
+        release,
+        inst.pod_spec(APP_UID, pod),
+        strategy,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn deployment(
+    inst: &Instance<'_>,
+    name: String,
+    component: &str,
+    queue: Option<&str>,
+    replicas: i32,
+    release: &Release,
+    pod: Value,
+    strategy: Value,
+) -> Child {
+    let mut selector = inst.selector(component);
+    if let Some(q) = queue {
+        selector.insert(labels::QUEUE.into(), q.into());
+    }
+    let mut pod_labels = inst.labels(component);
+    pod_labels.extend(selector.clone());
+    pod_labels.insert(labels::VERSION.into(), label_value(&release.version));
+    let mut meta = inst.meta(&name, component);
+    meta["labels"] = json!(pod_labels);
+    Child {
+        kind: Kind::Deployment,
+        object: json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": meta,
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": selector},
+                "strategy": strategy,
+                "template": {"metadata": {"labels": pod_labels}, "spec": pod},
+            },
+        }),
+        name,
+        apply: Apply::Always,
+    }
+}

@@ -1,0 +1,287 @@
+//! The web entry point: stock nginx with a configuration the operator renders, its Service and
+//! the optional Ingress.
+
+use rodan_types::{MEDIA_ACCEL_PREFIX, MEDIA_ROOT, ports, services};
+use serde_json::{Value, json};
+
+use super::backing::media_claim;
+use super::{Apply, Child, Instance, Kind, annotations, hash};
+use crate::crd::ServiceType;
+
+/// Default nginx image: the stock image, unchanged.
+pub(crate) const NGINX_IMAGE: &str = "docker.io/library/nginx:1.27";
+/// The uid of the stock image's `nginx` user.
+const NGINX_UID: i64 = 101;
+/// The key of the rendered configuration in the ConfigMap.
+const CONFIG_KEY: &str = "nginx.conf";
+
+impl Instance<'_> {
+    /// The URL users reach this Rodan at.
+    pub(crate) fn public_url(&self) -> String {
+        match &self.rodan.spec.ingress {
+            Some(ingress) if ingress.host.is_some() => format!(
+                "{}://{}",
+                if ingress.tls_secret_name.is_some() {
+                    "https"
+                } else {
+                    "http"
+                },
+                ingress.host.as_deref().unwrap_or_default()
+            ),
+            _ => format!(
+                "http://{}.{}.svc:{}",
+                services::web(&self.name),
+                self.namespace,
+                ports::WEB
+            ),
+        }
+    }
+}
+
+/// Renders nginx's configuration: `/api`, `/ht` and `/ws` go to the API server; media files are
+/// served from the shared volume only through an internal location the API server redirects to
+/// after it checked the user may read the file (`X-Accel-Redirect`).
+pub fn nginx_conf(api_host: &str, client_max_body_size: &str) -> String {
+    let api_port = ports::API;
+    let web_port = ports::WEB;
+    format!(
+        r#"# Rendered by rodan-operator; edits are overwritten.
+worker_processes auto;
+pid /tmp/nginx.pid;
+error_log /dev/stderr warn;
+
+events {{
+    worker_connections 1024;
+}}
+
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log /dev/stdout;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 20s;
+    gzip on;
+    gzip_types application/json application/javascript text/css text/plain application/xml;
+    server_tokens off;
+    client_max_body_size {client_max_body_size};
+    client_body_temp_path /tmp/client_body;
+    proxy_temp_path /tmp/proxy;
+    fastcgi_temp_path /tmp/fastcgi;
+    uwsgi_temp_path /tmp/uwsgi;
+    scgi_temp_path /tmp/scgi;
+
+    # Keep the scheme and host a TLS-terminating ingress saw; fall back to our own.
+    map $http_x_forwarded_proto $rodan_forwarded_proto {{
+        default $http_x_forwarded_proto;
+        ''      $scheme;
+    }}
+    map $http_x_forwarded_host $rodan_forwarded_host {{
+        default $http_x_forwarded_host;
+        ''      $http_host;
+    }}
+    map $http_upgrade $rodan_connection_upgrade {{
+        default upgrade;
+        ''      close;
+    }}
+
+    upstream rodan_api {{
+        server {api_host}:{api_port};
+        keepalive 32;
+    }}
+
+    server {{
+        listen {web_port};
+
+        proxy_http_version 1.1;
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-Proto $rodan_forwarded_proto;
+        proxy_set_header X-Forwarded-Host $rodan_forwarded_host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Real-IP $remote_addr;
+
+        location = /nginx-health {{
+            access_log off;
+            default_type text/plain;
+            return 200 "ok\n";
+        }}
+
+        location /api {{
+            limit_except GET POST HEAD OPTIONS PATCH PUT DELETE {{ deny all; }}
+            proxy_set_header Connection "";
+            proxy_request_buffering off;
+            proxy_read_timeout 300s;
+            proxy_pass http://rodan_api;
+        }}
+
+        location /ht {{
+            proxy_set_header Connection "";
+            proxy_pass http://rodan_api;
+        }}
+
+        location /ws {{
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $rodan_connection_upgrade;
+            proxy_read_timeout 1h;
+            proxy_send_timeout 1h;
+            proxy_pass http://rodan_api;
+        }}
+
+        # Media: reachable only through X-Accel-Redirect from the API server.
+        location {MEDIA_ACCEL_PREFIX} {{
+            internal;
+            alias {MEDIA_ROOT}/;
+        }}
+
+        location = / {{
+            return 302 /api/;
+        }}
+
+        location / {{
+            return 404;
+        }}
+    }}
+}}
+"#
+    )
+}
+
+fn rendered(inst: &Instance<'_>) -> String {
+    nginx_conf(
+        &services::api(&inst.name),
+        &inst.rodan.spec.web.client_max_body_size,
+    )
+}
+
+/// The ConfigMap holding nginx's configuration.
+pub(super) fn config_maps(inst: &Instance<'_>) -> Vec<Child> {
+    let name = inst.child_name("nginx");
+    vec![Child {
+        kind: Kind::ConfigMap,
+        object: json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": inst.meta(&name, "web"),
+            "data": {CONFIG_KEY: rendered(inst)},
+        }),
+        name,
+        apply: Apply::Always,
+    }]
+}
+
+/// The `<name>-web` Service: the public entry point.
+pub(super) fn services(inst: &Instance<'_>) -> Vec<Child> {
+    let mut svc = super::backing::service(
+        inst,
+        services::web(&inst.name),
+        "web",
+        &[("http", ports::WEB)],
+    );
+    let kind = match inst.rodan.spec.web.service_type {
+        ServiceType::ClusterIP => "ClusterIP",
+        ServiceType::NodePort => "NodePort",
+        ServiceType::LoadBalancer => "LoadBalancer",
+    };
+    svc.object["spec"]["type"] = json!(kind);
+    vec![svc]
+}
+
+/// The nginx Deployment. Its pods roll when the rendered configuration changes.
+pub(super) fn deployment(inst: &Instance<'_>) -> Child {
+    let spec = &inst.rodan.spec;
+    let name = services::web(&inst.name);
+    let image = spec
+        .images
+        .nginx
+        .clone()
+        .unwrap_or_else(|| NGINX_IMAGE.to_owned());
+    let probe = json!({"httpGet": {"path": "/nginx-health", "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 3});
+    let mut container = json!({
+        "name": "nginx",
+        "image": image,
+        "command": ["nginx", "-c", "/etc/rodan-nginx/nginx.conf", "-g", "daemon off;"],
+        "ports": [{"name": "http", "containerPort": ports::WEB, "protocol": "TCP"}],
+        "readinessProbe": probe,
+        "livenessProbe": probe,
+        "volumeMounts": [
+            {"name": "config", "mountPath": "/etc/rodan-nginx", "readOnly": true},
+            {"name": "media", "mountPath": MEDIA_ROOT, "readOnly": true},
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "cache", "mountPath": "/var/cache/nginx"},
+        ],
+    });
+    if let Some(r) = &spec.web.resources {
+        container["resources"] = json!(r);
+    }
+    let volumes: Vec<Value> = vec![
+        json!({"name": "config", "configMap": {"name": inst.child_name("nginx")}}),
+        json!({"name": "media", "persistentVolumeClaim": {"claimName": media_claim(inst), "readOnly": true}}),
+        json!({"name": "tmp", "emptyDir": {}}),
+        json!({"name": "cache", "emptyDir": {}}),
+    ];
+    let pod = inst.pod_spec(
+        NGINX_UID,
+        json!({"containers": [container], "volumes": volumes}),
+    );
+    Child {
+        kind: Kind::Deployment,
+        object: json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": inst.meta(&name, "web"),
+            "spec": {
+                "replicas": spec.web.replicas,
+                "selector": {"matchLabels": inst.selector("web")},
+                "template": {
+                    "metadata": {
+                        "labels": inst.labels("web"),
+                        "annotations": {annotations::CONFIG_CHECKSUM: hash(&rendered(inst))},
+                    },
+                    "spec": pod,
+                },
+            },
+        }),
+        name,
+        apply: Apply::Always,
+    }
+}
+
+/// The Ingress, when the spec asks for one.
+pub(super) fn ingress(inst: &Instance<'_>) -> Vec<Child> {
+    let Some(spec) = &inst.rodan.spec.ingress else {
+        return Vec::new();
+    };
+    let name = inst.child_name("web");
+    let mut meta = inst.meta(&name, "web");
+    if !spec.annotations.is_empty() {
+        meta["annotations"] = json!(spec.annotations);
+    }
+    let mut rule = json!({
+        "http": {"paths": [{
+            "path": "/",
+            "pathType": "Prefix",
+            "backend": {"service": {"name": services::web(&inst.name), "port": {"name": "http"}}},
+        }]},
+    });
+    if let Some(host) = &spec.host {
+        rule["host"] = json!(host);
+    }
+    let mut ingress_spec = json!({"rules": [rule]});
+    if let Some(class) = &spec.class_name {
+        ingress_spec["ingressClassName"] = json!(class);
+    }
+    if let (Some(secret), Some(host)) = (&spec.tls_secret_name, &spec.host) {
+        ingress_spec["tls"] = json!([{"hosts": [host], "secretName": secret}]);
+    }
+    vec![Child {
+        kind: Kind::Ingress,
+        object: json!({
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": meta,
+            "spec": ingress_spec,
+        }),
+        name,
+        apply: Apply::Always,
+    }]
+}

@@ -1,0 +1,291 @@
+//! The `Rodan` controller: dereference → build (pure) → apply in order → delete orphans →
+//! status, patched only when it changed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use serde_json::json;
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::apply::{Applier, Ledger, WriteError};
+use crate::build::{self, Desired, Kind, MANAGER, MigrationState, Observed, Release, annotations};
+use crate::cache::{self, Cache};
+use crate::crd::{Rodan, RodanStatus};
+use crate::metrics::Metrics;
+use crate::status;
+
+/// Errors of one reconciliation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The build step refused the object.
+    #[error("failed to build the desired objects")]
+    Build(#[from] build::BuildError),
+    /// A child could not be written.
+    #[error("failed to write a child")]
+    Write(#[from] WriteError),
+    /// The status patch failed.
+    #[error("failed to patch the status")]
+    Status(#[source] kube::Error),
+}
+
+impl Error {
+    /// The failed step, for metrics.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::Build(_) => "build",
+            Error::Write(_) => "write",
+            Error::Status(_) => "status",
+        }
+    }
+}
+
+/// What every reconciliation shares.
+#[allow(missing_debug_implementations)] // kube::Client has no Debug
+pub struct Context {
+    /// The apiserver client.
+    pub client: Client,
+    /// Live children, slimmed.
+    pub cache: Cache,
+    /// The record of the operator's own writes.
+    pub ledger: Ledger,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Whether every cache holds its first list.
+    pub ready: Arc<AtomicBool>,
+}
+
+/// Reads the migration Jobs of an instance from the cache.
+fn observe(cache: &Cache, namespace: &str, instance: &str) -> Observed {
+    let mut migrations: Vec<(String, Release, MigrationState, Option<Time>)> = cache
+        .of_instance(Kind::Job, namespace, instance)
+        .into_iter()
+        .filter_map(|job| {
+            let release = job.annotations().get(annotations::RELEASE)?;
+            let release: Release = serde_json::from_str(release).ok()?;
+            Some((
+                job.name_any(),
+                release,
+                status::job_state(&job),
+                job.metadata.creation_timestamp.clone(),
+            ))
+        })
+        .collect();
+    // Oldest first: the build step takes the last succeeded one as the running release.
+    migrations.sort_by(|a, b| a.3.cmp(&b.3).then_with(|| a.0.cmp(&b.0)));
+    Observed {
+        migrations: migrations
+            .into_iter()
+            .map(|(name, release, state, _)| (name, release, state))
+            .collect(),
+    }
+}
+
+/// One reconciliation of one `Rodan`.
+pub async fn reconcile(rodan: Arc<Rodan>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let namespace = rodan.namespace().unwrap_or_default();
+    let name = rodan.name_any();
+    let span = info_span!("reconcile", rodan = %name, namespace = %namespace);
+    let result = reconcile_inner(&rodan, &ctx, &namespace, &name)
+        .instrument(span)
+        .await;
+    ctx.metrics.reconciled(started.elapsed().as_secs_f64());
+    ctx.metrics.set_cached(ctx.cache.len());
+    result
+}
+
+async fn reconcile_inner(
+    rodan: &Rodan,
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<Action, Error> {
+    if !ctx.ready.load(Ordering::SeqCst) {
+        // Until every cache is filled a missing child may just be unlisted.
+        return Ok(Action::requeue(Duration::from_millis(500)));
+    }
+    if rodan.meta().deletion_timestamp.is_some() {
+        // Children are collected by the garbage collector through their owner references.
+        return Ok(Action::await_change());
+    }
+    let observed = observe(&ctx.cache, namespace, name);
+    let desired = build::build(rodan, &observed)?;
+    let applier = Applier {
+        client: &ctx.client,
+        cache: &ctx.cache,
+        ledger: &ctx.ledger,
+        metrics: &ctx.metrics,
+        namespace,
+    };
+    let mut first_error: Option<WriteError> = None;
+    if !rodan.spec.paused {
+        first_error = write_children(rodan, &desired, &applier, name).await;
+    }
+    let status = status::compute(
+        &status::Inputs {
+            rodan,
+            desired: &desired,
+            error: first_error.as_ref().map(WriteError::describe),
+            now: Time(k8s_openapi::jiff::Timestamp::now()),
+            url: desired.url.clone(),
+        },
+        |kind, child| ctx.cache.get(kind, namespace, child),
+    );
+    patch_status(rodan, status, ctx, namespace, name).await?;
+    if let Some(error) = first_error {
+        return Err(error.into());
+    }
+    Ok(Action::requeue(Duration::from_secs(600)))
+}
+
+/// Applies the desired children in order. Continues past a failed child, so one bad object
+/// does not freeze the rest, and returns the first failure.
+async fn write_children(
+    rodan: &Rodan,
+    desired: &Desired,
+    applier: &Applier<'_>,
+    name: &str,
+) -> Option<WriteError> {
+    let mut first_error = None;
+    let secrets = match build::secrets::generate(rodan, &mut rand::rng()) {
+        Ok(s) => s,
+        Err(e) => {
+            warn!(error = %e, "cannot generate Secrets");
+            Vec::new()
+        }
+    };
+    if let Err(e) = applier.create_missing_secrets(secrets).await {
+        first_error.get_or_insert(e);
+    }
+    let mut written = 0;
+    for child in &desired.children {
+        match applier.apply(child).await {
+            Ok(true) => written += 1,
+            Ok(false) => {}
+            Err(e) => {
+                warn!(error = %e, detail = %e.describe(), "apply failed");
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if first_error.is_none() {
+        let uid = rodan.uid().unwrap_or_default();
+        match applier.delete_orphans(name, &uid, &desired.children).await {
+            Ok(n) if n > 0 => info!(deleted = n, "deleted orphans"),
+            Ok(_) => {}
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if written > 0 {
+        info!(written, "applied children");
+    }
+    first_error
+}
+
+/// Patches the status when it differs from the current one.
+async fn patch_status(
+    rodan: &Rodan,
+    status: RodanStatus,
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<(), Error> {
+    if rodan.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    ctx.metrics.write_status();
+    let api: Api<Rodan> = Api::namespaced(ctx.client.clone(), namespace);
+    let patch = json!({
+        "apiVersion": Rodan::api_version(&()),
+        "kind": Rodan::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        name,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(Error::Status)?;
+    Ok(())
+}
+
+fn error_policy(rodan: Arc<Rodan>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.failed(error.category());
+    warn!(rodan = %rodan.name_any(), error = %error, source = ?std::error::Error::source(error), "reconcile failed");
+    Action::requeue(Duration::from_secs(15))
+}
+
+/// Which `Rodan`s the controller watches.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    /// One namespace, or all of them.
+    pub namespace: Option<String>,
+}
+
+/// A running controller's handles.
+#[derive(Debug, Clone)]
+pub struct Handles {
+    /// Set once every cache holds its first list.
+    pub ready: Arc<AtomicBool>,
+    /// The metrics the controller updates.
+    pub metrics: Arc<Metrics>,
+}
+
+/// Runs the controller until `shutdown` resolves. Reconciles start only once every cache is
+/// filled, so the first pass never mistakes an unlisted child for a missing one.
+pub async fn run(
+    client: Client,
+    scope: Scope,
+    handles: Handles,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let rodans: Api<Rodan> = match &scope.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let (cache, triggers) = Cache::new(&client, scope.namespace.as_deref());
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        cache: cache.clone(),
+        ledger: Ledger::default(),
+        metrics: handles.metrics.clone(),
+        ready: handles.ready.clone(),
+    });
+    let mut controller = Controller::new(rodans, watcher::Config::default().any_semantic())
+        .with_config(ControllerConfig::default().debounce(Duration::from_millis(300)));
+    for (kind, trigger) in triggers {
+        controller = controller.watches_stream_with(
+            trigger,
+            cache::owner_of,
+            kind.api_resource(),
+        );
+    }
+    let ready = handles.ready.clone();
+    let main_store = controller.store();
+    tokio::spawn(async move {
+        cache.wait_until_ready().await;
+        let _ = main_store.wait_until_ready().await;
+        ready.store(true, Ordering::SeqCst);
+        info!("caches are filled");
+    });
+    controller
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "reconcile did not complete");
+            }
+        })
+        .await;
+    info!("controller stopped");
+}

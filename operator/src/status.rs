@@ -1,0 +1,286 @@
+//! The status step: a pure function from the desired children and what the cache holds of them to
+//! the `Rodan`'s status. The caller patches it only when it differs from the current one.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::DynamicObject;
+use serde_json::Value;
+
+use crate::build::{Desired, Kind, MigrationState};
+use crate::crd::{ComponentStatus, QueueStatus, Rodan, RodanStatus};
+
+/// Condition types.
+pub mod conditions {
+    /// Rodan serves requests: the entry point, the API and every backing service have ready pods.
+    pub const AVAILABLE: &str = "Available";
+    /// A rollout, a migration or pods becoming ready are under way.
+    pub const PROGRESSING: &str = "Progressing";
+    /// Something needs an admin: a failed migration or objects the operator cannot write.
+    pub const DEGRADED: &str = "Degraded";
+    /// `spec.paused` is set.
+    pub const PAUSED: &str = "Paused";
+}
+
+/// Condition reasons.
+pub mod reasons {
+    /// Every component has its ready pods.
+    pub const ALL_READY: &str = "AllComponentsReady";
+    /// Some component lacks ready pods.
+    pub const NOT_READY: &str = "ComponentsNotReady";
+    /// The target release's migration Job is running.
+    pub const MIGRATING: &str = "MigrationRunning";
+    /// The target release's migration Job failed.
+    pub const MIGRATION_FAILED: &str = "MigrationFailed";
+    /// Pods are rolling to the desired state.
+    pub const ROLLING_OUT: &str = "RollingOut";
+    /// Nothing is moving.
+    pub const COMPLETE: &str = "Complete";
+    /// The operator could not write some objects.
+    pub const RECONCILE_FAILED: &str = "ReconcileFailed";
+    /// Nothing is wrong.
+    pub const AS_EXPECTED: &str = "AsExpected";
+    /// `spec.paused` is set.
+    pub const PAUSED: &str = "ReconcilePaused";
+    /// `spec.paused` is not set.
+    pub const RUNNING: &str = "Reconciling";
+}
+
+/// Readiness of a workload as the cache sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Rollout {
+    ready: i32,
+    desired: i32,
+    settled: bool,
+}
+
+fn rollout(desired_object: &Value, live: Option<&DynamicObject>) -> Rollout {
+    let desired = desired_object["spec"]["replicas"]
+        .as_i64()
+        .and_then(|r| i32::try_from(r).ok())
+        .unwrap_or(1);
+    let Some(live) = live else {
+        return Rollout {
+            ready: 0,
+            desired,
+            settled: false,
+        };
+    };
+    let status = &live.data["status"];
+    let int = |k: &str| {
+        status[k]
+            .as_i64()
+            .and_then(|v| i32::try_from(v).ok())
+            .unwrap_or(0)
+    };
+    let observed = status["observedGeneration"].as_i64().unwrap_or(0);
+    let generation = live.metadata.generation.unwrap_or(0);
+    let ready = int("readyReplicas");
+    Rollout {
+        ready,
+        desired,
+        settled: observed >= generation
+            && int("updatedReplicas") >= desired
+            && ready >= desired
+            && int("replicas") <= desired,
+    }
+}
+
+/// State of a migration Job from its status.
+pub fn job_state(job: &DynamicObject) -> MigrationState {
+    let conditions = job.data["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let is_true = |t: &str| {
+        conditions
+            .iter()
+            .any(|c| c["type"] == t && c["status"] == "True")
+    };
+    if is_true("Complete") {
+        MigrationState::Succeeded
+    } else if is_true("Failed") {
+        MigrationState::Failed
+    } else {
+        MigrationState::Pending
+    }
+}
+
+/// Everything the status step reads.
+#[derive(Debug)]
+pub struct Inputs<'a> {
+    /// The `Rodan`, with its current status.
+    pub rodan: &'a Rodan,
+    /// What the build step produced.
+    pub desired: &'a Desired,
+    /// The first error of this reconcile's writes, if any.
+    pub error: Option<String>,
+    /// The time to stamp on conditions that change.
+    pub now: Time,
+    /// The public URL.
+    pub url: String,
+}
+
+/// Computes the status. `live` returns the cached object of a kind and name.
+pub fn compute(
+    inputs: &Inputs<'_>,
+    live: impl Fn(Kind, &str) -> Option<std::sync::Arc<DynamicObject>>,
+) -> RodanStatus {
+    let rodan = inputs.rodan;
+    let desired = inputs.desired;
+    let generation = rodan.metadata.generation;
+    let mut components = Vec::new();
+    let mut queues = Vec::new();
+    let mut settled = true;
+    for child in &desired.children {
+        if !matches!(child.kind, Kind::Deployment | Kind::StatefulSet) {
+            continue;
+        }
+        let live = live(child.kind, &child.name);
+        let r = rollout(&child.object, live.as_deref());
+        settled &= r.settled;
+        let component = child.object["metadata"]["labels"][crate::build::labels::COMPONENT]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let queue = child.object["metadata"]["labels"][crate::build::labels::QUEUE].as_str();
+        let name = match queue {
+            Some(q) => format!("worker-{q}"),
+            None => component,
+        };
+        if let Some(q) = queue {
+            queues.push(QueueStatus {
+                name: q.to_owned(),
+                ready_workers: r.ready,
+                desired_workers: r.desired,
+                depth: None,
+            });
+        }
+        components.push(ComponentStatus {
+            name,
+            ready_replicas: r.ready,
+            desired_replicas: r.desired,
+        });
+    }
+    let ready_count = components
+        .iter()
+        .filter(|c| c.ready_replicas >= c.desired_replicas)
+        .count();
+    let essential = ["web", "api", "postgres", "rabbitmq", "redis"];
+    let mut unavailable: Vec<&str> = essential
+        .iter()
+        .copied()
+        .filter(|e| {
+            let managed_or_app = components.iter().find(|c| c.name == *e);
+            match managed_or_app {
+                Some(c) => c.ready_replicas < 1,
+                // The API is essential even before its first release is deployed.
+                None => *e == "api",
+            }
+        })
+        .collect();
+    unavailable.sort_unstable();
+
+    let migration = desired.migration;
+    let (available, available_reason, available_message) = if unavailable.is_empty() {
+        (true, reasons::ALL_READY, "Rodan is serving".to_owned())
+    } else {
+        (
+            false,
+            reasons::NOT_READY,
+            format!("no ready pods: {}", unavailable.join(", ")),
+        )
+    };
+    let (progressing, progressing_reason, progressing_message) = match migration {
+        MigrationState::Pending => (
+            true,
+            reasons::MIGRATING,
+            format!(
+                "migrating the database to {} before rolling the API and workers",
+                desired.target.version
+            ),
+        ),
+        _ if !settled => (
+            true,
+            reasons::ROLLING_OUT,
+            "waiting for pods to be updated and ready".to_owned(),
+        ),
+        _ => (false, reasons::COMPLETE, "all components are up to date".to_owned()),
+    };
+    let (degraded, degraded_reason, degraded_message) = match (&inputs.error, migration) {
+        (_, MigrationState::Failed) => (
+            true,
+            reasons::MIGRATION_FAILED,
+            format!(
+                "the migration Job to {} failed; the previous release keeps running (see the Job's logs, then delete the Job to retry)",
+                desired.target.version
+            ),
+        ),
+        (Some(error), _) => (true, reasons::RECONCILE_FAILED, error.clone()),
+        (None, _) => (false, reasons::AS_EXPECTED, "no problem found".to_owned()),
+    };
+    let (paused_reason, paused_message) = if rodan.spec.paused {
+        (
+            reasons::PAUSED,
+            "spec.paused is set: the operator only writes status",
+        )
+    } else {
+        (reasons::RUNNING, "the operator reconciles this Rodan")
+    };
+    let previous = rodan
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    let condition = |type_: &str, value: bool, reason: &str, message: String| {
+        let status = if value { "True" } else { "False" }.to_owned();
+        let last_transition_time = previous
+            .iter()
+            .find(|c| c.type_ == type_ && c.status == status)
+            .map(|c| c.last_transition_time.clone())
+            .unwrap_or_else(|| inputs.now.clone());
+        Condition {
+            type_: type_.to_owned(),
+            status,
+            reason: reason.to_owned(),
+            message,
+            observed_generation: generation,
+            last_transition_time,
+        }
+    };
+    RodanStatus {
+        conditions: vec![
+            condition(
+                conditions::AVAILABLE,
+                available,
+                available_reason,
+                available_message,
+            ),
+            condition(
+                conditions::PROGRESSING,
+                progressing,
+                progressing_reason,
+                progressing_message,
+            ),
+            condition(
+                conditions::DEGRADED,
+                degraded,
+                degraded_reason,
+                degraded_message,
+            ),
+            condition(
+                conditions::PAUSED,
+                rodan.spec.paused,
+                paused_reason,
+                paused_message.to_owned(),
+            ),
+        ],
+        observed_generation: generation,
+        ready: Some(format!("{ready_count}/{}", components.len())),
+        version: desired.running.as_ref().map(|r| r.version.clone()),
+        url: Some(inputs.url.clone()),
+        components,
+        queues,
+    }
+}
+
+#[cfg(test)]
+mod tests;
