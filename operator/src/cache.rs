@@ -91,9 +91,8 @@ impl std::fmt::Debug for Cache {
 }
 
 /// A stream of reconcile triggers produced by a child watcher.
-pub type Trigger = std::pin::Pin<
-    Box<dyn Stream<Item = Result<DynamicObject, watcher::Error>> + Send + 'static>,
->;
+pub type Trigger =
+    std::pin::Pin<Box<dyn Stream<Item = Result<DynamicObject, watcher::Error>> + Send + 'static>>;
 
 impl Cache {
     /// Starts nothing: returns the stores and, per kind, the stream that feeds its store and
@@ -133,7 +132,12 @@ impl Cache {
     }
 
     /// The cached (slim) object of a kind, if present.
-    pub fn get(&self, kind: Kind, namespace: &str, name: &str) -> Option<std::sync::Arc<DynamicObject>> {
+    pub fn get(
+        &self,
+        kind: Kind,
+        namespace: &str,
+        name: &str,
+    ) -> Option<std::sync::Arc<DynamicObject>> {
         let store = self.stores.get(&kind)?;
         store.get(&ObjectRef::new_with(name, kind.api_resource()).within(namespace))
     }
@@ -195,11 +199,17 @@ mod tests {
         other["status"]["readyReplicas"] = json!(1);
         other["metadata"]["annotations"] = json!({"deployment.kubernetes.io/revision": "3"});
         other["metadata"]["managedFields"] = json!([{"manager": "kubectl"}]);
-        assert_eq!(fingerprint(&object(base.clone())), fingerprint(&object(other)));
+        assert_eq!(
+            fingerprint(&object(base.clone())),
+            fingerprint(&object(other))
+        );
 
         let mut edited = base.clone();
         edited["spec"]["replicas"] = json!(5);
-        assert_ne!(fingerprint(&object(base.clone())), fingerprint(&object(edited)));
+        assert_ne!(
+            fingerprint(&object(base.clone())),
+            fingerprint(&object(edited))
+        );
         let mut relabelled = base.clone();
         relabelled["metadata"]["labels"]["a"] = json!("c");
         assert_ne!(fingerprint(&object(base)), fingerprint(&object(relabelled)));

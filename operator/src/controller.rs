@@ -264,11 +264,7 @@ pub async fn run(
     let mut controller = Controller::new(rodans, watcher::Config::default().any_semantic())
         .with_config(ControllerConfig::default().debounce(Duration::from_millis(300)));
     for (kind, trigger) in triggers {
-        controller = controller.watches_stream_with(
-            trigger,
-            cache::owner_of,
-            kind.api_resource(),
-        );
+        controller = controller.watches_stream_with(trigger, cache::owner_of, kind.api_resource());
     }
     let ready = handles.ready.clone();
     let main_store = controller.store();

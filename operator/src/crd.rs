@@ -34,12 +34,43 @@ pub const DEFAULT_VERSION: &str = env!("CARGO_PKG_VERSION");
     derive = "Default",
     category = "all",
     category = "rodan",
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.ready", description = "Ready components out of all components"),
-    printcolumn(name = "Version", type_ = "string", json_path = ".status.version", description = "The Rodan version running"),
-    printcolumn(name = "Available", type_ = "string", json_path = ".status.conditions[?(@.type==\"Available\")].status", description = "Whether Rodan serves requests"),
-    printcolumn(name = "URL", type_ = "string", json_path = ".status.url", description = "Where users reach Rodan", priority = 1),
-    printcolumn(name = "Paused", type_ = "boolean", json_path = ".spec.paused", description = "Whether reconciliation is paused", priority = 1),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.ready",
+        description = "Ready components out of all components"
+    ),
+    printcolumn(
+        name = "Version",
+        type_ = "string",
+        json_path = ".status.version",
+        description = "The Rodan version running"
+    ),
+    printcolumn(
+        name = "Available",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Available\")].status",
+        description = "Whether Rodan serves requests"
+    ),
+    printcolumn(
+        name = "URL",
+        type_ = "string",
+        json_path = ".status.url",
+        description = "Where users reach Rodan",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Paused",
+        type_ = "boolean",
+        json_path = ".spec.paused",
+        description = "Whether reconciliation is paused",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(validation = Rule::new("!(has(self.backups) && self.backups.enabled) || self.database.mode == 'Managed'").message("backups.enabled needs database.mode Managed: back up an external database where it runs"))]
 #[serde(rename_all = "camelCase")]
@@ -223,7 +254,10 @@ pub enum ServiceType {
 #[x_kube(validation = Rule::new("!has(self.autoscaling) || self.autoscaling.minReplicas <= self.autoscaling.maxReplicas").message("autoscaling.minReplicas must be less than or equal to autoscaling.maxReplicas"))]
 pub struct QueueSpec {
     /// Queue name, as jobs declare it (`celery`, `Python3`, `GPU`, or your own).
-    #[schemars(length(min = 1, max = 40), regex(pattern = r"^[A-Za-z][A-Za-z0-9_-]*$"))]
+    #[schemars(
+        length(min = 1, max = 40),
+        regex(pattern = r"^[A-Za-z][A-Za-z0-9_-]*$")
+    )]
     pub name: String,
     /// Number of worker pods. Ignored while `autoscaling` is set. Zero stops the queue (jobs wait
     /// in RabbitMQ).

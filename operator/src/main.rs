@@ -59,7 +59,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     controller::run(client, Scope { namespace }, handles, shutdown).await;
     let _ = stop_tx.send(true);
-    server.await.context("HTTP server task")?.context("HTTP server")?;
+    server
+        .await
+        .context("HTTP server task")?
+        .context("HTTP server")?;
     Ok(())
 }
 

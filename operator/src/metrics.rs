@@ -39,7 +39,11 @@ impl Default for Metrics {
         let duration = Histogram::new(exponential_buckets(0.001, 2.0, 15));
         let writes = Family::<WriteLabels, Counter>::default();
         let cached = Gauge::default();
-        registry.register("reconciles", "Reconciliations of Rodan resources", reconciles.clone());
+        registry.register(
+            "reconciles",
+            "Reconciliations of Rodan resources",
+            reconciles.clone(),
+        );
         registry.register(
             "reconcile_errors",
             "Failed reconciliations, by the step that failed",
@@ -133,9 +137,18 @@ mod tests {
         m.failed("apply");
         m.reconciled(0.01);
         let text = m.render();
-        assert!(text.contains("rodan_operator_writes_total{kind=\"Deployment\",verb=\"apply\"} 1"), "{text}");
-        assert!(text.contains("rodan_operator_reconcile_errors_total{category=\"apply\"} 1"), "{text}");
+        assert!(
+            text.contains("rodan_operator_writes_total{kind=\"Deployment\",verb=\"apply\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("rodan_operator_reconcile_errors_total{category=\"apply\"} 1"),
+            "{text}"
+        );
         assert!(text.contains("rodan_operator_reconciles_total 1"), "{text}");
-        assert!(text.contains("rodan_operator_reconcile_duration_seconds_count 1"), "{text}");
+        assert!(
+            text.contains("rodan_operator_reconcile_duration_seconds_count 1"),
+            "{text}"
+        );
     }
 }

@@ -203,7 +203,11 @@ pub fn compute(
             reasons::ROLLING_OUT,
             "waiting for pods to be updated and ready".to_owned(),
         ),
-        _ => (false, reasons::COMPLETE, "all components are up to date".to_owned()),
+        _ => (
+            false,
+            reasons::COMPLETE,
+            "all components are up to date".to_owned(),
+        ),
     };
     let (degraded, degraded_reason, degraded_message) = match (&inputs.error, migration) {
         (_, MigrationState::Failed) => (

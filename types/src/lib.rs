@@ -157,6 +157,9 @@ mod tests {
             amqp_url(&services::rabbitmq("x"), "rodan", "pw"),
             "amqp://rodan:pw@x-rabbitmq:5672/%2f"
         );
-        assert_eq!(redis_url(&services::redis("x"), "pw"), "redis://:pw@x-redis:6379/0");
+        assert_eq!(
+            redis_url(&services::redis("x"), "pw"),
+            "redis://:pw@x-redis:6379/0"
+        );
     }
 }

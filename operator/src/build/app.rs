@@ -139,9 +139,7 @@ pub(super) fn api_deployment(inst: &Instance<'_>, release: &Release) -> Child {
         secret_env(env::ADMIN_EMAIL, &admin, secret_keys::ADMIN_EMAIL),
         secret_env(env::ADMIN_PASS, &admin, secret_keys::ADMIN_PASSWORD),
     ]);
-    let probe = |path: &str| {
-        json!({"httpGet": {"path": path, "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3})
-    };
+    let probe = |path: &str| json!({"httpGet": {"path": path, "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3});
     let mut container = json!({
         "name": "api",
         "image": release.api,
@@ -193,7 +191,9 @@ pub(super) fn worker_deployments(inst: &Instance<'_>, release: &Release) -> Vec<
 /// Replicas of a queue: its `replicas`, held within the autoscaling bounds when those are set.
 pub(crate) fn queue_replicas(queue: &QueueSpec) -> i32 {
     match &queue.autoscaling {
-        Some(a) => queue.replicas.clamp(a.min_replicas, a.max_replicas.max(a.min_replicas)),
+        Some(a) => queue
+            .replicas
+            .clamp(a.min_replicas, a.max_replicas.max(a.min_replicas)),
         None => queue.replicas,
     }
 }
@@ -206,8 +206,7 @@ fn worker(inst: &Instance<'_>, release: &Release, queue: &QueueSpec) -> Child {
         json!({"name": env::WORKER_QUEUES, "value": queue.name}),
         json!({"name": env::WORKER_CONCURRENCY, "value": queue.concurrency.to_string()}),
     ]);
-    let probe =
-        json!({"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 15, "timeoutSeconds": 5, "failureThreshold": 4});
+    let probe = json!({"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 15, "timeoutSeconds": 5, "failureThreshold": 4});
     let mut container = json!({
         "name": "worker",
         "image": if gpu { &release.gpu_worker } else { &release.worker },

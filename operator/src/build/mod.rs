@@ -319,8 +319,7 @@ impl<'a> Instance<'a> {
     pub(crate) fn data_meta(&self, name: &str, component: &str) -> Value {
         let mut meta = self.meta(name, component);
         if self.rodan.spec.storage.deletion_policy == DeletionPolicy::Retain {
-            meta.as_object_mut()
-                .map(|m| m.remove("ownerReferences"));
+            meta.as_object_mut().map(|m| m.remove("ownerReferences"));
         }
         meta
     }

@@ -83,10 +83,7 @@ fn budget(
     name: String,
     selector: std::collections::BTreeMap<String, String>,
 ) -> Child {
-    let component = selector
-        .get(labels::COMPONENT)
-        .cloned()
-        .unwrap_or_default();
+    let component = selector.get(labels::COMPONENT).cloned().unwrap_or_default();
     Child {
         kind: Kind::PodDisruptionBudget,
         object: json!({

@@ -60,7 +60,11 @@ pub enum MigrationState {
 /// images, so each release migrates exactly once. At most 63 characters (a label value).
 pub fn job_name(instance: &str, release: &Release) -> String {
     let version: String = dns_safe(&release.version).chars().take(20).collect();
-    let suffix = format!("-migrate-{}-{}", version.trim_end_matches('-'), &hash(release)[..8]);
+    let suffix = format!(
+        "-migrate-{}-{}",
+        version.trim_end_matches('-'),
+        &hash(release)[..8]
+    );
     let room = 63usize.saturating_sub(suffix.len());
     let prefix: String = instance.chars().take(room).collect();
     format!("{}{suffix}", prefix.trim_end_matches('-'))

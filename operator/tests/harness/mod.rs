@@ -1,0 +1,332 @@
+//! A real Kubernetes control plane for the operator's tests: etcd, kube-apiserver and
+//! kube-controller-manager built from the Go module proxy by `scripts/build-control-plane.sh`,
+//! started on loopback on free ports in a temporary directory, and killed on drop.
+//!
+//! The apiserver authenticates static tokens (an admin, and the operator as its own user so that
+//! its requests can be counted) and writes an audit log of the operator's requests.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+/// The user name the operator authenticates as.
+pub const OPERATOR_USER: &str = "rodan-operator";
+const ADMIN_TOKEN: &str = "admin-token-for-tests";
+const OPERATOR_TOKEN: &str = "operator-token-for-tests";
+
+/// A running control plane.
+pub struct ControlPlane {
+    dir: tempfile::TempDir,
+    processes: Vec<(String, Child)>,
+    /// `https://127.0.0.1:<port>`.
+    pub url: String,
+    /// Admin kubeconfig path.
+    pub admin_kubeconfig: PathBuf,
+    /// Operator kubeconfig path.
+    pub operator_kubeconfig: PathBuf,
+    /// The apiserver's audit log (JSON lines), operator requests only.
+    pub audit_log: PathBuf,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// The directory with the control-plane binaries: `RODAN_CONTROL_PLANE_BIN`, or what the build
+/// script prints (it builds them on first use, then answers from its cache).
+pub fn binaries() -> Result<PathBuf, String> {
+    if let Ok(dir) = std::env::var("RODAN_CONTROL_PLANE_BIN") {
+        return Ok(PathBuf::from(dir));
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-control-plane.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if !out.status.success() {
+        return Err(format!("{} failed", script.display()));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let dir = stdout.lines().last().unwrap_or_default().trim().to_owned();
+    Ok(PathBuf::from(dir))
+}
+
+fn kubeconfig(url: &str, token: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: {url}
+    insecure-skip-tls-verify: true
+users:
+- name: user
+  user:
+    token: {token}
+contexts:
+- name: test
+  context:
+    cluster: test
+    user: user
+current-context: test
+"
+    )
+}
+
+impl ControlPlane {
+    /// Starts etcd, kube-apiserver and kube-controller-manager and waits until the apiserver is
+    /// ready.
+    pub async fn start() -> Result<Self, String> {
+        let bin = binaries()?;
+        let dir = tempfile::Builder::new()
+            .prefix("rodan-control-plane-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        let root = dir.path().to_owned();
+        let mut cp = ControlPlane {
+            url: String::new(),
+            admin_kubeconfig: root.join("admin.kubeconfig"),
+            operator_kubeconfig: root.join("operator.kubeconfig"),
+            audit_log: root.join("audit.log"),
+            processes: Vec::new(),
+            dir,
+        };
+        let write = |name: &str, content: &str| {
+            fs::write(root.join(name), content).map_err(|e| format!("write {name}: {e}"))
+        };
+        let status = Command::new("openssl")
+            .args(["genrsa", "-out"])
+            .arg(root.join("sa.key"))
+            .arg("2048")
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| format!("openssl: {e}"))?;
+        if !status.success() {
+            return Err("openssl genrsa failed".into());
+        }
+        let status = Command::new("openssl")
+            .args(["rsa", "-pubout", "-in"])
+            .arg(root.join("sa.key"))
+            .arg("-out")
+            .arg(root.join("sa.pub"))
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| format!("openssl: {e}"))?;
+        if !status.success() {
+            return Err("openssl rsa failed".into());
+        }
+        write(
+            "tokens.csv",
+            &format!(
+                "{ADMIN_TOKEN},admin,admin-uid,\"system:masters\"\n{OPERATOR_TOKEN},{OPERATOR_USER},operator-uid,\"system:masters\"\n"
+            ),
+        )?;
+        write(
+            "audit-policy.yaml",
+            &format!(
+                "apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  users: [\"{OPERATOR_USER}\", \"system:serviceaccount:rodan-system:rodan-operator\"]
+- level: None
+"
+            ),
+        )?;
+
+        let etcd_port = free_port();
+        let peer_port = free_port();
+        let api_port = free_port();
+        let kcm_port = free_port();
+        let etcd_url = format!("http://127.0.0.1:{etcd_port}");
+        let peer_url = format!("http://127.0.0.1:{peer_port}");
+        cp.spawn(
+            "etcd",
+            Command::new(bin.join("etcd"))
+                .arg("--data-dir")
+                .arg(root.join("etcd"))
+                .args(["--listen-client-urls", &etcd_url])
+                .args(["--advertise-client-urls", &etcd_url])
+                .args(["--listen-peer-urls", &peer_url])
+                .args(["--initial-advertise-peer-urls", &peer_url])
+                .args(["--initial-cluster", &format!("default={peer_url}")])
+                .args(["--unsafe-no-fsync", "--log-level", "warn"]),
+        )?;
+        cp.url = format!("https://127.0.0.1:{api_port}");
+        cp.spawn(
+            "kube-apiserver",
+            Command::new(bin.join("kube-apiserver"))
+                .args(["--etcd-servers", &etcd_url])
+                .args([
+                    "--bind-address",
+                    "127.0.0.1",
+                    "--advertise-address",
+                    "127.0.0.1",
+                ])
+                .args(["--secure-port", &api_port.to_string()])
+                .arg("--cert-dir")
+                .arg(root.join("certs"))
+                .args(["--service-account-issuer", "https://kubernetes.default.svc"])
+                .arg("--service-account-key-file")
+                .arg(root.join("sa.pub"))
+                .arg("--service-account-signing-key-file")
+                .arg(root.join("sa.key"))
+                .args(["--service-cluster-ip-range", "10.96.0.0/16"])
+                .arg("--token-auth-file")
+                .arg(root.join("tokens.csv"))
+                .args(["--authorization-mode", "RBAC"])
+                .arg("--audit-policy-file")
+                .arg(root.join("audit-policy.yaml"))
+                .arg("--audit-log-path")
+                .arg(&cp.audit_log)
+                .args(["--audit-log-format", "json", "--audit-log-mode", "blocking"]),
+        )?;
+        fs::write(&cp.admin_kubeconfig, kubeconfig(&cp.url, ADMIN_TOKEN))
+            .map_err(|e| e.to_string())?;
+        fs::write(&cp.operator_kubeconfig, kubeconfig(&cp.url, OPERATOR_TOKEN))
+            .map_err(|e| e.to_string())?;
+        cp.wait_ready().await?;
+        cp.spawn(
+            "kube-controller-manager",
+            Command::new(bin.join("kube-controller-manager"))
+                .arg("--kubeconfig")
+                .arg(&cp.admin_kubeconfig)
+                .arg("--authentication-kubeconfig")
+                .arg(&cp.admin_kubeconfig)
+                .arg("--authorization-kubeconfig")
+                .arg(&cp.admin_kubeconfig)
+                .args(["--leader-elect=false", "--bind-address", "127.0.0.1"])
+                .args(["--secure-port", &kcm_port.to_string()])
+                .arg("--service-account-private-key-file")
+                .arg(root.join("sa.key"))
+                .arg("--root-ca-file")
+                .arg(root.join("certs/apiserver.crt"))
+                .args(["--use-service-account-credentials=false"])
+                .args(["--concurrent-gc-syncs", "5"]),
+        )?;
+        Ok(cp)
+    }
+
+    fn spawn(&mut self, name: &str, cmd: &mut Command) -> Result<(), String> {
+        let log = fs::File::create(self.dir.path().join(format!("{name}.log")))
+            .map_err(|e| e.to_string())?;
+        let err = log.try_clone().map_err(|e| e.to_string())?;
+        let child = cmd
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(err))
+            .stdin(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {name}: {e}"))?;
+        self.processes.push((name.to_owned(), child));
+        Ok(())
+    }
+
+    /// The last lines of a component's log, for failure messages.
+    pub fn log_tail(&self, name: &str) -> String {
+        let text =
+            fs::read_to_string(self.dir.path().join(format!("{name}.log"))).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    async fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let exited =
+                self.processes
+                    .iter_mut()
+                    .find_map(|(name, child)| match child.try_wait() {
+                        Ok(Some(status)) => Some((name.clone(), status)),
+                        _ => None,
+                    });
+            if let Some((name, status)) = exited {
+                return Err(format!(
+                    "{name} exited with {status}:\n{}",
+                    self.log_tail(&name)
+                ));
+            }
+            if let Ok(client) = self.client_for(&self.admin_kubeconfig).await {
+                let req = http::Request::get("/readyz")
+                    .body(Vec::new())
+                    .map_err(|e| e.to_string())?;
+                if let Ok(text) = client.request_text(req).await {
+                    if text.trim() == "ok" {
+                        return Ok(());
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "kube-apiserver not ready in 90 s:\n{}",
+                    self.log_tail("kube-apiserver")
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    async fn client_for(&self, path: &Path) -> Result<Client, String> {
+        let kc = Kubeconfig::read_from(path).map_err(|e| e.to_string())?;
+        let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        Client::try_from(config).map_err(|e| e.to_string())
+    }
+
+    /// A client authenticated as cluster admin.
+    pub async fn admin(&self) -> Client {
+        self.client_for(&self.admin_kubeconfig)
+            .await
+            .expect("the admin kubeconfig works")
+    }
+
+    /// A client authenticated as the operator's own user.
+    pub async fn operator(&self) -> Client {
+        self.client_for(&self.operator_kubeconfig)
+            .await
+            .expect("the operator kubeconfig works")
+    }
+
+    /// The temporary directory holding logs and configuration.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        for (_, child) in self.processes.iter_mut().rev() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics after `timeout` with `what`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
