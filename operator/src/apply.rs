@@ -39,28 +39,32 @@ impl WriteError {
     }
 }
 
-/// What the operator last wrote to each child: the hash of the desired object and the
-/// fingerprint of the apiserver's answer.
+/// A child: its kind, namespace and name.
+type Key = (Kind, String, String);
+/// The hash of the desired object written and the fingerprint of the apiserver's answer.
+type Written = (String, String);
+
+/// What the operator last wrote to each child.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    entries: Mutex<HashMap<(Kind, String, String), (String, String)>>,
+    entries: Mutex<HashMap<Key, Written>>,
 }
 
 impl Ledger {
-    fn get(&self, key: &(Kind, String, String)) -> Option<(String, String)> {
+    fn get(&self, key: &Key) -> Option<Written> {
         self.entries
             .lock()
             .ok()
             .and_then(|entries| entries.get(key).cloned())
     }
 
-    fn put(&self, key: (Kind, String, String), value: (String, String)) {
+    fn put(&self, key: Key, value: Written) {
         if let Ok(mut entries) = self.entries.lock() {
             entries.insert(key, value);
         }
     }
 
-    fn forget(&self, key: &(Kind, String, String)) {
+    fn forget(&self, key: &Key) {
         if let Ok(mut entries) = self.entries.lock() {
             entries.remove(key);
         }

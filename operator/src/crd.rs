@@ -19,8 +19,11 @@ pub const GROUP: &str = "rodan.ddmal.music.mcgill.ca";
 /// released with.
 pub const DEFAULT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// A complete Rodan: the web entry point (nginx), the REST API, one worker Deployment per job
-/// queue, PostgreSQL (with plpython3u), RabbitMQ and Redis, and the shared media volume.
+/// The desired Rodan: its version, the web entry point (nginx), the REST API, one worker
+/// Deployment per job queue, PostgreSQL (with plpython3u), RabbitMQ, Redis, the shared media
+/// volume, exposure and backups.
+// Each printcolumn(...) repeats the same keys, which this lint mistakes for duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[kube(
     group = "rodan.ddmal.music.mcgill.ca",
@@ -34,6 +37,7 @@ pub const DEFAULT_VERSION: &str = env!("CARGO_PKG_VERSION");
     derive = "Default",
     category = "all",
     category = "rodan",
+    doc = "A complete Rodan, the optical music recognition workflow engine: nginx, the REST API, a worker Deployment per job queue, PostgreSQL, RabbitMQ and Redis, run and kept up by the operator.",
     printcolumn(
         name = "Ready",
         type_ = "string",

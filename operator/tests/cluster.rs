@@ -258,65 +258,12 @@ where
 
 /// Plays the kubelet for a Job: marks it complete, as if its pod had exited 0.
 async fn complete_job(env: &Env, ns: &str, name: &str) {
-    let api: Api<Job> = Api::namespaced(env.admin.clone(), ns);
-    let now = k8s_openapi::jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
-    // Keep the start time the Job controller recorded: it may not move.
-    let started = api
-        .get(name)
-        .await
-        .ok()
-        .and_then(|j| j.status?.start_time)
-        .map(|t| t.0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_else(|| now.clone());
-    let status = json!({"status": {
-        "startTime": started,
-        "completionTime": now,
-        "succeeded": 1,
-        "active": 0,
-        "ready": 0,
-        "terminating": 0,
-        "uncountedTerminatedPods": {},
-        "conditions": [
-            {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached", "message": "test", "lastTransitionTime": now, "lastProbeTime": now},
-            {"type": "Complete", "status": "True", "reason": "CompletionsReached", "message": "test", "lastTransitionTime": now, "lastProbeTime": now},
-        ],
-    }});
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
-        .await
-        .expect("the Job status is patched");
+    harness::finish_job(&Api::namespaced(env.admin.clone(), ns), name, true).await;
 }
 
-/// Plays the kubelet for a Job that failed.
+/// Plays the kubelet for a Job whose pods kept failing.
 async fn fail_job(env: &Env, ns: &str, name: &str) {
-    let api: Api<Job> = Api::namespaced(env.admin.clone(), ns);
-    let now = k8s_openapi::jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
-    // Keep the start time the Job controller recorded: it may not move.
-    let started = api
-        .get(name)
-        .await
-        .ok()
-        .and_then(|j| j.status?.start_time)
-        .map(|t| t.0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_else(|| now.clone());
-    let status = json!({"status": {
-        "startTime": started,
-        "failed": 5,
-        "active": 0,
-        "ready": 0,
-        "terminating": 0,
-        "uncountedTerminatedPods": {},
-        "conditions": [
-            {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "message": "test", "lastTransitionTime": now, "lastProbeTime": now},
-            {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "test", "lastTransitionTime": now, "lastProbeTime": now},
-        ],
-    }});
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
-        .await
-        .expect("the Job status is patched");
+    harness::finish_job(&Api::namespaced(env.admin.clone(), ns), name, false).await;
 }
 
 /// The migration Job of the `Rodan`'s current target, once it exists.

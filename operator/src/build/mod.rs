@@ -218,8 +218,7 @@ pub fn build(rodan: &Rodan, observed: &Observed) -> Result<Desired, BuildError> 
     let previous = observed
         .migrations
         .iter()
-        .filter(|(job, _, state)| *job != target_job && *state == MigrationState::Succeeded)
-        .last();
+        .rfind(|(job, _, state)| *job != target_job && *state == MigrationState::Succeeded);
     let running = if migration == MigrationState::Succeeded {
         Some(target.clone())
     } else {

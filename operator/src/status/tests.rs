@@ -1,1 +1,218 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use k8s_openapi::jiff::Timestamp;
+use serde_json::json;
+
 use super::*;
+use crate::build::{self, Observed, Release, release};
+use crate::crd::{Rodan, RodanSpec};
+
+fn rodan(spec: serde_json::Value) -> Rodan {
+    let spec: RodanSpec = serde_json::from_value(spec).expect("a valid spec");
+    let mut r = Rodan::new("lab", spec);
+    r.metadata.namespace = Some("music".into());
+    r.metadata.uid = Some("uid".into());
+    r.metadata.generation = Some(4);
+    r
+}
+
+fn migrated(r: &Rodan, state: MigrationState) -> Observed {
+    let release = Release::of(&r.spec);
+    Observed {
+        migrations: vec![(release::job_name("lab", &release), release, state)],
+    }
+}
+
+/// Live objects for every workload of `desired`, with `ready` ready pods each.
+fn live_all(desired: &Desired, ready: i64) -> HashMap<(Kind, String), Arc<DynamicObject>> {
+    desired
+        .children
+        .iter()
+        .filter(|c| matches!(c.kind, Kind::Deployment | Kind::StatefulSet))
+        .map(|c| {
+            let replicas = c.object["spec"]["replicas"].as_i64().unwrap_or(1);
+            let obj: DynamicObject = serde_json::from_value(json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": c.name, "generation": 2},
+                "status": {
+                    "observedGeneration": 2,
+                    "replicas": replicas,
+                    "updatedReplicas": replicas,
+                    "readyReplicas": ready.min(replicas),
+                },
+            }))
+            .expect("an object");
+            ((c.kind, c.name.clone()), Arc::new(obj))
+        })
+        .collect()
+}
+
+fn at(seconds: i64) -> Time {
+    Time(Timestamp::from_second(seconds).expect("a time"))
+}
+
+fn compute_with(
+    r: &Rodan,
+    desired: &Desired,
+    live: &HashMap<(Kind, String), Arc<DynamicObject>>,
+    error: Option<&str>,
+    now: i64,
+) -> RodanStatus {
+    compute(
+        &Inputs {
+            rodan: r,
+            desired,
+            error: error.map(str::to_owned),
+            now: at(now),
+            url: desired.url.clone(),
+        },
+        |kind, name| live.get(&(kind, name.to_owned())).cloned(),
+    )
+}
+
+fn cond<'a>(s: &'a RodanStatus, t: &str) -> &'a Condition {
+    s.conditions
+        .iter()
+        .find(|c| c.type_ == t)
+        .unwrap_or_else(|| panic!("condition {t}"))
+}
+
+#[test]
+fn everything_ready_is_available_and_complete() {
+    let r = rodan(json!({}));
+    let d = build::build(&r, &migrated(&r, MigrationState::Succeeded)).expect("built");
+    let s = compute_with(&r, &d, &live_all(&d, 5), None, 100);
+    assert_eq!(cond(&s, conditions::AVAILABLE).status, "True");
+    assert_eq!(cond(&s, conditions::PROGRESSING).status, "False");
+    assert_eq!(cond(&s, conditions::DEGRADED).status, "False");
+    assert_eq!(cond(&s, conditions::PAUSED).status, "False");
+    assert!(
+        s.conditions
+            .iter()
+            .all(|c| c.observed_generation == Some(4))
+    );
+    assert_eq!(s.observed_generation, Some(4));
+    assert_eq!(s.ready.as_deref(), Some("8/8"));
+    assert_eq!(s.version.as_deref(), Some(crate::crd::DEFAULT_VERSION));
+    assert_eq!(s.url.as_deref(), Some("http://lab-web.music.svc:8080"));
+    let gpu = s
+        .queues
+        .iter()
+        .find(|q| q.name == "GPU")
+        .expect("GPU queue");
+    assert_eq!((gpu.ready_workers, gpu.desired_workers), (0, 0));
+}
+
+#[test]
+fn a_running_migration_is_progress_and_the_api_is_missing() {
+    let r = rodan(json!({}));
+    let d = build::build(&r, &Observed::default()).expect("built");
+    let s = compute_with(&r, &d, &live_all(&d, 1), None, 100);
+    let p = cond(&s, conditions::PROGRESSING);
+    assert_eq!(
+        (p.status.as_str(), p.reason.as_str()),
+        ("True", reasons::MIGRATING)
+    );
+    let a = cond(&s, conditions::AVAILABLE);
+    assert_eq!(a.status, "False");
+    assert!(a.message.contains("api"), "{}", a.message);
+    assert_eq!(s.version, None);
+}
+
+#[test]
+fn a_failed_migration_or_write_is_degraded() {
+    let r = rodan(json!({}));
+    let d = build::build(&r, &migrated(&r, MigrationState::Failed)).expect("built");
+    let s = compute_with(&r, &d, &live_all(&d, 1), None, 100);
+    assert_eq!(
+        cond(&s, conditions::DEGRADED).reason,
+        reasons::MIGRATION_FAILED
+    );
+
+    let d = build::build(&r, &migrated(&r, MigrationState::Succeeded)).expect("built");
+    let s = compute_with(
+        &r,
+        &d,
+        &live_all(&d, 1),
+        Some("failed to apply Service x: quota"),
+        100,
+    );
+    let c = cond(&s, conditions::DEGRADED);
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        ("True", reasons::RECONCILE_FAILED)
+    );
+    assert!(c.message.contains("quota"));
+}
+
+#[test]
+fn pods_that_are_not_ready_keep_it_progressing_and_unavailable() {
+    let r = rodan(json!({}));
+    let d = build::build(&r, &migrated(&r, MigrationState::Succeeded)).expect("built");
+    let mut live = live_all(&d, 1);
+    live.remove(&(Kind::StatefulSet, "lab-postgres".into()));
+    let s = compute_with(&r, &d, &live, None, 100);
+    assert_eq!(
+        cond(&s, conditions::PROGRESSING).reason,
+        reasons::ROLLING_OUT
+    );
+    let a = cond(&s, conditions::AVAILABLE);
+    assert_eq!(a.status, "False");
+    assert_eq!(a.message, "no ready pods: postgres");
+}
+
+#[test]
+fn transition_times_move_only_when_a_condition_flips() {
+    let mut r = rodan(json!({}));
+    let d = build::build(&r, &migrated(&r, MigrationState::Succeeded)).expect("built");
+    let first = compute_with(&r, &d, &live_all(&d, 0), None, 100);
+    r.status = Some(first.clone());
+    let same = compute_with(&r, &d, &live_all(&d, 0), None, 200);
+    assert_eq!(same, first, "nothing changed, so nothing to patch");
+    let flipped = compute_with(&r, &d, &live_all(&d, 5), None, 300);
+    assert_eq!(
+        cond(&flipped, conditions::AVAILABLE).last_transition_time,
+        at(300)
+    );
+    assert_eq!(
+        cond(&flipped, conditions::DEGRADED).last_transition_time,
+        at(100)
+    );
+}
+
+#[test]
+fn paused_shows_in_its_condition() {
+    let r = rodan(json!({"paused": true}));
+    let d = build::build(&r, &migrated(&r, MigrationState::Succeeded)).expect("built");
+    let s = compute_with(&r, &d, &live_all(&d, 1), None, 100);
+    let p = cond(&s, conditions::PAUSED);
+    assert_eq!(
+        (p.status.as_str(), p.reason.as_str()),
+        ("True", reasons::PAUSED)
+    );
+}
+
+#[test]
+fn job_states_follow_their_conditions() {
+    let job = |conds: serde_json::Value| -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
+            "status": {"conditions": conds},
+        }))
+        .expect("a job")
+    };
+    assert_eq!(job_state(&job(json!([]))), MigrationState::Pending);
+    assert_eq!(
+        job_state(&job(json!([{"type": "Complete", "status": "True"}]))),
+        MigrationState::Succeeded
+    );
+    assert_eq!(
+        job_state(&job(json!([{"type": "Failed", "status": "True"}]))),
+        MigrationState::Failed
+    );
+    assert_eq!(
+        job_state(&job(json!([{"type": "Complete", "status": "False"}]))),
+        MigrationState::Pending
+    );
+}

@@ -13,8 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::batch::v1::Job;
+use kube::api::{Api, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+use serde_json::json;
 
 /// The user name the operator authenticates as.
 pub const OPERATOR_USER: &str = "rodan-operator";
@@ -262,10 +265,10 @@ rules:
                 let req = http::Request::get("/readyz")
                     .body(Vec::new())
                     .map_err(|e| e.to_string())?;
-                if let Ok(text) = client.request_text(req).await {
-                    if text.trim() == "ok" {
-                        return Ok(());
-                    }
+                if let Ok(text) = client.request_text(req).await
+                    && text.trim() == "ok"
+                {
+                    return Ok(());
                 }
             }
             if Instant::now() > deadline {
@@ -329,4 +332,50 @@ where
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Plays the kubelet for a Job (no pod runs on this control plane): marks it succeeded, or
+/// failed after its retries, once the Job controller has started it.
+pub async fn finish_job(jobs: &Api<Job>, name: &str, succeeded: bool) {
+    let format = |t: &k8s_openapi::jiff::Timestamp| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let now = format(&k8s_openapi::jiff::Timestamp::now());
+    // The start time the Job controller recorded may not move.
+    let started = eventually(
+        "the Job controller to start the Job",
+        Duration::from_secs(30),
+        || async { jobs.get(name).await.ok()?.status?.start_time },
+    )
+    .await;
+    let condition = |type_: &str, reason: &str| {
+        json!({"type": type_, "status": "True", "reason": reason, "message": "set by the test harness",
+               "lastTransitionTime": now, "lastProbeTime": now})
+    };
+    let mut status = json!({
+        "startTime": format(&started.0),
+        "active": 0,
+        "ready": 0,
+        "terminating": 0,
+        "uncountedTerminatedPods": {},
+    });
+    if succeeded {
+        status["completionTime"] = json!(now);
+        status["succeeded"] = json!(1);
+        status["conditions"] = json!([
+            condition("SuccessCriteriaMet", "CompletionsReached"),
+            condition("Complete", "CompletionsReached"),
+        ]);
+    } else {
+        status["failed"] = json!(5);
+        status["conditions"] = json!([
+            condition("FailureTarget", "BackoffLimitExceeded"),
+            condition("Failed", "BackoffLimitExceeded"),
+        ]);
+    }
+    jobs.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": status})),
+    )
+    .await
+    .expect("the Job status is patched");
 }

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The project's test command: formatting, lints, generated-file freshness, unit tests and the
+# operator's tests against a real kube-apiserver, etcd and kube-controller-manager.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RODAN_CONTROL_PLANE_BIN="$(scripts/build-control-plane.sh | tail -n 1)"
+export PATH="$(scripts/build-tools.sh | tail -n 1):$PATH"
+
+echo "== cargo fmt"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked
