@@ -8,7 +8,6 @@
 #[path = "../tests/harness/mod.rs"]
 mod harness;
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -100,32 +99,18 @@ async fn main() -> anyhow::Result<()> {
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    let kubectl = Command::new("bash")
-        .arg(format!("{repo}/scripts/build-tools.sh"))
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.lines().last().map(|l| format!("{}/kubectl", l.trim())));
-    let kubeconfig = cp.admin_kubeconfig.display().to_string();
-    match kubectl {
-        Some(kubectl) => {
-            for args in [
-                vec!["get", "rodan", "-o", "wide"],
-                vec![
-                    "get",
-                    "statefulsets,deployments,replicasets,jobs,services,configmaps,secrets,pvc,networkpolicies,poddisruptionbudgets",
-                ],
-            ] {
-                let status = Command::new(&kubectl)
-                    .args(["--kubeconfig", &kubeconfig, "-n", NS])
-                    .args(&args)
-                    .status()?;
-                anyhow::ensure!(status.success(), "kubectl failed");
-                println!();
-            }
-        }
-        None => eprintln!("kubectl unavailable: run scripts/build-tools.sh"),
+    for args in [
+        vec!["-n", NS, "get", "rodan", "-o", "wide"],
+        vec![
+            "-n",
+            NS,
+            "get",
+            "statefulsets,deployments,replicasets,jobs,services,configmaps,secrets,pvc,networkpolicies,poddisruptionbudgets",
+        ],
+    ] {
+        println!("{}", cp.kubectl(&args).map_err(anyhow::Error::msg)?);
     }
+    let kubeconfig = cp.admin_kubeconfig.display().to_string();
     if !exit {
         eprintln!(
             "control plane running; explore with:\n  export KUBECONFIG={kubeconfig}\n  kubectl -n {NS} get rodan rodan -o yaml\nCtrl-C stops everything."

@@ -116,6 +116,17 @@ impl Cache {
                 .modify(slim)
                 .reflect(writer)
                 .touched_objects()
+                // Each watcher backs off on its own; an error passed on would make the
+                // controller back off every trigger stream together.
+                .filter_map(move |event| async move {
+                    match event {
+                        Ok(obj) => Some(Ok(obj)),
+                        Err(error) => {
+                            tracing::warn!(?kind, %error, "watch of children failed; retrying");
+                            None
+                        }
+                    }
+                })
                 .boxed();
             stores.insert(kind, store);
             triggers.push((kind, stream as Trigger));

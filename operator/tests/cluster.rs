@@ -69,6 +69,7 @@ async fn start() -> Result<Env, String> {
         ready: Arc::new(AtomicBool::new(false)),
         metrics: Arc::new(Metrics::default()),
     };
+    let ready = handles.ready.clone();
     let operator = tokio::spawn(controller::run(
         operator_client,
         Scope::default(),
@@ -77,6 +78,13 @@ async fn start() -> Result<Env, String> {
             let _ = stopped.wait_for(|s| *s).await;
         },
     ));
+    let deadline = std::time::Instant::now() + WAIT;
+    while !ready.load(std::sync::atomic::Ordering::SeqCst) {
+        if std::time::Instant::now() > deadline {
+            return Err("the operator's caches did not fill in 60 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     Ok(Env {
         cp,
         admin,
@@ -174,6 +182,7 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         a_steady_state_reconcile_sends_no_write,
         a_new_version_rolls_only_after_its_migration_succeeds,
         external_services_are_used_through_their_secrets,
+        kubectl_explains_every_field_and_prints_the_columns,
     ]
 }
 
@@ -1341,4 +1350,56 @@ async fn external_services_are_used_through_their_secrets(env: Arc<Env>, ns: &'s
             .await
             .is_none()
     );
+}
+
+async fn kubectl_explains_every_field_and_prints_the_columns(env: Arc<Env>, ns: &'static str) {
+    let env = &*env;
+    namespace(env, ns).await;
+    let explain = env
+        .cp
+        .kubectl(&["explain", "rodan.spec.workers.autoscaling"])
+        .expect("kubectl explain works");
+    assert!(
+        explain.contains("Scale the queue's workers between two bounds"),
+        "{explain}"
+    );
+    assert!(explain.contains("minReplicas"), "{explain}");
+    let explain = env
+        .cp
+        .kubectl(&["explain", "rodan.status.conditions"])
+        .expect("kubectl explain works");
+    assert!(explain.contains("observedGeneration"), "{explain}");
+
+    running_rodan(env, ns, &example("minimal.yaml")).await;
+    rodan_where(env, ns, "a running version", |r| {
+        r.status
+            .as_ref()
+            .and_then(|s| s.version.as_deref())
+            .is_some()
+    })
+    .await;
+    let table = env
+        .cp
+        .kubectl(&["-n", ns, "get", "rodan", "-o", "wide"])
+        .expect("kubectl get works");
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "READY",
+            "VERSION",
+            "AVAILABLE",
+            "URL",
+            "PAUSED",
+            "AGE"
+        ]
+    );
+    let row: Vec<&str> = lines.next().expect("a row").split_whitespace().collect();
+    assert_eq!(row[0], "rodan");
+    assert!(row[1].ends_with("/8"), "{table}");
+    assert_eq!(row[2], rodan_operator::crd::DEFAULT_VERSION);
+    assert_eq!(row[3], "False");
+    assert_eq!(row[5], "false");
 }

@@ -285,3 +285,49 @@ pub(super) fn ingress(inst: &Instance<'_>) -> Vec<Child> {
         apply: Apply::Always,
     }]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rendered configuration is checked by a real nginx (`nginx -t`), with the API upstream
+    /// on loopback (nginx resolves upstream names while checking).
+    #[test]
+    fn the_rendered_configuration_is_accepted_by_nginx() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let conf = dir.path().join("nginx.conf");
+        std::fs::write(&conf, nginx_conf("127.0.0.1", "700m")).expect("written");
+        let out = std::process::Command::new("nginx")
+            .arg("-t")
+            .arg("-e")
+            .arg("stderr")
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&conf)
+            .output()
+            .expect("nginx is installed (Debian: nginx-light); .ci/run installs it");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "nginx refused the configuration:\n{stderr}"
+        );
+        assert!(stderr.contains("test is successful"), "{stderr}");
+    }
+
+    #[test]
+    fn nginx_refuses_a_broken_configuration_so_the_check_above_can_fail() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let conf = dir.path().join("nginx.conf");
+        let broken = nginx_conf("127.0.0.1", "700m").replace("internal;", "internal");
+        std::fs::write(&conf, broken).expect("written");
+        let out = std::process::Command::new("nginx")
+            .args(["-t", "-e", "stderr", "-p"])
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&conf)
+            .output()
+            .expect("nginx is installed");
+        assert!(!out.status.success());
+    }
+}

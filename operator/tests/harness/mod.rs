@@ -45,13 +45,11 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-/// The directory with the control-plane binaries: `RODAN_CONTROL_PLANE_BIN`, or what the build
-/// script prints (it builds them on first use, then answers from its cache).
-pub fn binaries() -> Result<PathBuf, String> {
-    if let Ok(dir) = std::env::var("RODAN_CONTROL_PLANE_BIN") {
-        return Ok(PathBuf::from(dir));
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-control-plane.sh");
+/// Runs one of the project's build scripts and returns the directory it prints last.
+fn script_output_dir(script: &str) -> Result<PathBuf, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scripts")
+        .join(script);
     let out = Command::new("bash")
         .arg(&script)
         .stderr(Stdio::inherit())
@@ -61,8 +59,23 @@ pub fn binaries() -> Result<PathBuf, String> {
         return Err(format!("{} failed", script.display()));
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let dir = stdout.lines().last().unwrap_or_default().trim().to_owned();
-    Ok(PathBuf::from(dir))
+    Ok(PathBuf::from(
+        stdout.lines().last().unwrap_or_default().trim(),
+    ))
+}
+
+/// The directory with the control-plane binaries: `RODAN_CONTROL_PLANE_BIN`, or what the build
+/// script prints (it builds them on first use, then answers from its cache).
+pub fn binaries() -> Result<PathBuf, String> {
+    match std::env::var("RODAN_CONTROL_PLANE_BIN") {
+        Ok(dir) => Ok(PathBuf::from(dir)),
+        Err(_) => script_output_dir("build-control-plane.sh"),
+    }
+}
+
+/// The kubectl binary fetched by `scripts/build-tools.sh`.
+pub fn kubectl() -> Result<PathBuf, String> {
+    Ok(script_output_dir("build-tools.sh")?.join("kubectl"))
 }
 
 fn kubeconfig(url: &str, token: &str) -> String {
@@ -301,6 +314,20 @@ rules:
         self.client_for(&self.operator_kubeconfig)
             .await
             .expect("the operator kubeconfig works")
+    }
+
+    /// Runs kubectl as the admin and returns its standard output.
+    pub fn kubectl(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new(kubectl()?)
+            .arg("--kubeconfig")
+            .arg(&self.admin_kubeconfig)
+            .args(args)
+            .output()
+            .map_err(|e| format!("kubectl: {e}"))?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// The temporary directory holding logs and configuration.
