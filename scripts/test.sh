@@ -10,6 +10,8 @@ echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== helm lint"
+helm lint --strict charts/rodan-operator
 echo "== cargo test"
 cargo test --workspace --locked
 echo "== database image"

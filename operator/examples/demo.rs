@@ -53,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
 
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let operator = tokio::spawn(controller::run(
-        cp.operator().await,
+        admin.clone(),
         Scope::default(),
         Handles {
             ready: Arc::new(AtomicBool::new(false)),

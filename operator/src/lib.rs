@@ -65,7 +65,7 @@ mod tests {
         );
     }
 
-    /// Regenerate with `cargo run -p rodan-operator -- crd > crds/rodan.ddmal.music.mcgill.ca_rodans.yaml`.
+    /// Regenerate with `scripts/generate.sh`.
     #[test]
     fn the_committed_crd_is_generated_from_the_current_types() {
         let path = concat!(
@@ -76,7 +76,16 @@ mod tests {
         let generated = super::crd_yaml().expect("the CRD serialises");
         assert!(
             committed == generated,
-            "crds/ is stale: run `cargo run -p rodan-operator -- crd > crds/rodan.ddmal.music.mcgill.ca_rodans.yaml`"
+            "crds/ is stale: run scripts/generate.sh"
+        );
+        let chart = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../charts/rodan-operator/crds/rodan.ddmal.music.mcgill.ca_rodans.yaml"
+        );
+        let in_chart = std::fs::read_to_string(chart).expect("the chart carries the CRD");
+        assert!(
+            in_chart == generated,
+            "the chart's CRD is stale: run scripts/generate.sh"
         );
     }
 }

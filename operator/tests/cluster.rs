@@ -24,6 +24,7 @@ use libtest_mimic::{Arguments, Trial};
 use rodan_operator::controller::{self, Handles, Scope};
 use rodan_operator::crd::Rodan;
 use rodan_operator::metrics::Metrics;
+use serde::Deserialize as _;
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -42,15 +43,19 @@ fn repo() -> &'static Path {
 async fn start() -> Result<Env, String> {
     let cp = ControlPlane::start().await?;
     let admin = cp.admin().await;
-    let crd_yaml =
-        std::fs::read_to_string(repo().join("crds/rodan.ddmal.music.mcgill.ca_rodans.yaml"))
-            .map_err(|e| e.to_string())?;
-    let crd: CustomResourceDefinition =
-        serde_yaml::from_str(&crd_yaml).map_err(|e| e.to_string())?;
+    // Install the operator's chart (the CRD, its ServiceAccount and RBAC, its Deployment, which
+    // no kubelet runs here) and run the operator in-process under exactly that ServiceAccount.
+    let chart = repo().join("charts/rodan-operator");
+    let (account_ns, account) = harness::OPERATOR_ACCOUNT;
+    cp.helm(&[
+        "install",
+        account,
+        chart.to_str().ok_or("chart path")?,
+        "--namespace",
+        account_ns,
+        "--create-namespace",
+    ])?;
     let crds: Api<CustomResourceDefinition> = Api::all(admin.clone());
-    crds.create(&PostParams::default(), &crd)
-        .await
-        .map_err(|e| format!("the committed CRD is refused: {e}"))?;
     eventually("the CRD to be established", WAIT, || {
         let crds = crds.clone();
         async move {
@@ -63,7 +68,7 @@ async fn start() -> Result<Env, String> {
         }
     })
     .await;
-    let operator_client = cp.operator().await;
+    let operator_client = cp.service_account(account_ns, account).await?;
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let handles = Handles {
         ready: Arc::new(AtomicBool::new(false)),
@@ -140,7 +145,18 @@ fn main() -> ExitCode {
             })
         })
         .collect();
+    let filtered = args.filter.is_some() || !args.skip.is_empty();
     let conclusion = libtest_mimic::run(&args, trials);
+    let mut rbac_ok = true;
+    if !filtered && !conclusion.has_failed() {
+        match runtime.block_on(rbac_matches_use(&env)) {
+            Ok(summary) => println!("RBAC: {summary}"),
+            Err(e) => {
+                eprintln!("RBAC check failed: {e}");
+                rbac_ok = false;
+            }
+        }
+    }
     if conclusion.has_failed() {
         for component in ["kube-apiserver", "kube-controller-manager"] {
             eprintln!(
@@ -159,7 +175,95 @@ fn main() -> ExitCode {
         .await;
     });
     drop(env);
-    conclusion.exit_code()
+    if rbac_ok {
+        conclusion.exit_code()
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// After every scenario ran under the chart's RBAC: no request of the operator was refused, and
+/// every verb the chart grants was used (none is superfluous).
+async fn rbac_matches_use(env: &Env) -> Result<String, String> {
+    use std::collections::BTreeSet;
+    let rendered = env.cp.helm(&[
+        "template",
+        harness::OPERATOR_ACCOUNT.1,
+        repo()
+            .join("charts/rodan-operator")
+            .to_str()
+            .ok_or("chart path")?,
+        "--namespace",
+        harness::OPERATOR_ACCOUNT.0,
+    ])?;
+    let mut granted = BTreeSet::new();
+    for doc in serde_yaml::Deserializer::from_str(&rendered) {
+        let doc = Value::deserialize(doc).map_err(|e| e.to_string())?;
+        if doc["kind"] != "ClusterRole" {
+            continue;
+        }
+        for rule in doc["rules"].as_array().into_iter().flatten() {
+            for group in rule["apiGroups"].as_array().into_iter().flatten() {
+                for resource in rule["resources"].as_array().into_iter().flatten() {
+                    for verb in rule["verbs"].as_array().into_iter().flatten() {
+                        granted.insert(format!(
+                            "{}/{} {}",
+                            group.as_str().unwrap_or_default(),
+                            resource.as_str().unwrap_or_default(),
+                            verb.as_str().unwrap_or_default()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    let text = std::fs::read_to_string(&env.cp.audit_log).map_err(|e| e.to_string())?;
+    let mut used = BTreeSet::new();
+    let mut refused = BTreeSet::new();
+    for line in text.lines() {
+        let Ok(event) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        if event["user"]["username"] != OPERATOR_USER {
+            continue;
+        }
+        let obj = &event["objectRef"];
+        let mut resource = obj["resource"].as_str().unwrap_or_default().to_owned();
+        if let Some(sub) = obj["subresource"].as_str() {
+            resource = format!("{resource}/{sub}");
+        }
+        let key = format!(
+            "{}/{} {}",
+            obj["apiGroup"].as_str().unwrap_or_default(),
+            resource,
+            event["verb"].as_str().unwrap_or_default()
+        );
+        if event["responseStatus"]["code"] == 403 {
+            refused.insert(key.clone());
+        }
+        // A server-side apply that created its object was authorised as `create` too.
+        if event["verb"] == "patch" && event["responseStatus"]["code"] == 201 {
+            used.insert(key.replace(" patch", " create"));
+        }
+        used.insert(key);
+    }
+    if !refused.is_empty() {
+        return Err(format!("requests refused by RBAC: {refused:?}"));
+    }
+    let unused: Vec<&String> = granted.difference(&used).collect();
+    if !unused.is_empty() {
+        return Err(format!("granted but never used: {unused:?}"));
+    }
+    let ungranted: Vec<&String> = used.difference(&granted).collect();
+    if !ungranted.is_empty() {
+        return Err(format!(
+            "used without a grant (bound elsewhere?): {ungranted:?}"
+        ));
+    }
+    Ok(format!(
+        "{} permissions granted, all used, none refused",
+        granted.len()
+    ))
 }
 
 type Scenario = fn(Arc<Env>, &'static str) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -183,6 +287,8 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         a_new_version_rolls_only_after_its_migration_succeeds,
         external_services_are_used_through_their_secrets,
         kubectl_explains_every_field_and_prints_the_columns,
+        turning_features_off_deletes_their_objects,
+        the_chart_renders_objects_the_apiserver_accepts,
     ]
 }
 
@@ -1402,4 +1508,107 @@ async fn kubectl_explains_every_field_and_prints_the_columns(env: Arc<Env>, ns: 
     assert_eq!(row[2], rodan_operator::crd::DEFAULT_VERSION);
     assert_eq!(row[3], "False");
     assert_eq!(row[5], "false");
+}
+
+async fn turning_features_off_deletes_their_objects(env: Arc<Env>, ns: &'static str) {
+    let env = &*env;
+    namespace(env, ns).await;
+    running_rodan(env, ns, &example("production.yaml")).await;
+    wait_for::<Ingress>(env, ns, "rodan-web").await;
+    wait_for::<CronJob>(env, ns, "rodan-backup").await;
+    wait_for::<PodDisruptionBudget>(env, ns, "rodan-api").await;
+    wait_for::<StatefulSet>(env, ns, "rodan-postgres").await;
+    // One replica everywhere, no ingress, no backups, every backing service external.
+    let api: Api<Rodan> = Api::namespaced(env.admin.clone(), ns);
+    api.patch(
+        "rodan",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {
+            "api": {"replicas": 1},
+            "web": {"replicas": 1},
+            "workers": [{"name": "celery"}],
+            "ingress": null,
+            "backups": null,
+            "database": {"mode": "External", "externalSecretName": "db"},
+            "rabbitmq": {"mode": "External", "externalSecretName": "mq"},
+            "redis": {"mode": "External", "externalSecretName": "cache"},
+        }})),
+    )
+    .await
+    .expect("patched");
+    wait_gone::<Ingress>(env, ns, "rodan-web").await;
+    wait_gone::<CronJob>(env, ns, "rodan-backup").await;
+    wait_gone::<PodDisruptionBudget>(env, ns, "rodan-api").await;
+    wait_gone::<PodDisruptionBudget>(env, ns, "rodan-web").await;
+    wait_gone::<PodDisruptionBudget>(env, ns, "rodan-worker-celery").await;
+    wait_gone::<StatefulSet>(env, ns, "rodan-postgres").await;
+    wait_gone::<StatefulSet>(env, ns, "rodan-rabbitmq").await;
+    wait_gone::<Deployment>(env, ns, "rodan-redis").await;
+    wait_gone::<Service>(env, ns, "rodan-postgres").await;
+    wait_gone::<NetworkPolicy>(env, ns, "rodan-redis").await;
+    wait_gone::<Deployment>(env, ns, "rodan-worker-gpu").await;
+    // Data stays.
+    assert!(
+        get::<PersistentVolumeClaim>(env, ns, "rodan-postgres-data")
+            .await
+            .is_some()
+    );
+    assert!(
+        get::<PersistentVolumeClaim>(env, ns, "rodan-backups")
+            .await
+            .is_some()
+    );
+    assert!(get::<Secret>(env, ns, "rodan-postgres").await.is_some());
+}
+
+async fn the_chart_renders_objects_the_apiserver_accepts(env: Arc<Env>, ns: &'static str) {
+    let env = &*env;
+    namespace(env, ns).await;
+    let watched = format!("{ns}-watched");
+    namespace(env, &watched).await;
+    let chart = repo().join("charts/rodan-operator");
+    let chart = chart.to_str().expect("a path");
+    for values in [
+        vec![],
+        vec![
+            "--set",
+            "metrics.service.enabled=false",
+            "--set",
+            "logFormat=text",
+        ],
+    ] {
+        let mut args = vec!["template", "dry", chart, "--namespace", ns];
+        args.extend(values.iter().copied());
+        let watch = format!("watchNamespace={watched}");
+        if !values.is_empty() {
+            args.extend(["--set", watch.as_str()]);
+        }
+        let rendered = env.cp.helm(&args).expect("helm template renders");
+        let out = env
+            .cp
+            .kubectl_with_input(
+                &["apply", "--server-side", "--dry-run=server", "-f", "-"],
+                &rendered,
+            )
+            .expect("the apiserver accepts every rendered object");
+        assert!(
+            out.contains("deployment.apps/dry-rodan-operator serverside-applied (server dry run)"),
+            "{out}"
+        );
+        if values.is_empty() {
+            assert!(
+                out.contains("clusterrole.rbac.authorization.k8s.io/dry-rodan-operator"),
+                "{out}"
+            );
+        } else {
+            assert!(
+                out.contains("role.rbac.authorization.k8s.io/dry-rodan-operator"),
+                "{out}"
+            );
+            assert!(
+                !out.contains("clusterrole"),
+                "watching one namespace grants nothing cluster-wide: {out}"
+            );
+        }
+    }
 }

@@ -127,9 +127,13 @@ impl Kind {
 
     /// Whether objects of this kind left out of the desired set are deleted. Claims hold user
     /// data and are never deleted by the operator; Secrets are generated once and only
-    /// collected with the `Rodan` (or kept, with the data they unlock).
+    /// collected with the `Rodan` (or kept, with the data they unlock); the one ConfigMap is
+    /// always desired. The Helm chart's RBAC grants `delete` on exactly the prunable kinds.
     pub fn prunable(self) -> bool {
-        !matches!(self, Kind::PersistentVolumeClaim | Kind::Secret)
+        !matches!(
+            self,
+            Kind::PersistentVolumeClaim | Kind::Secret | Kind::ConfigMap
+        )
     }
 }
 

@@ -2,8 +2,8 @@
 //! kube-controller-manager built from the Go module proxy by `scripts/build-control-plane.sh`,
 //! started on loopback on free ports in a temporary directory, and killed on drop.
 //!
-//! The apiserver authenticates static tokens (an admin, and the operator as its own user so that
-//! its requests can be counted) and writes an audit log of the operator's requests.
+//! The apiserver authenticates a static admin token and service-account tokens, authorises with
+//! RBAC, and writes an audit log of the operator's requests (its service account's).
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -13,16 +13,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::batch::v1::Job;
-use kube::api::{Api, Patch, PatchParams};
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde_json::json;
 
-/// The user name the operator authenticates as.
-pub const OPERATOR_USER: &str = "rodan-operator";
+/// Namespace and name of the operator's ServiceAccount, as the Helm chart creates it for a
+/// release named `rodan-operator`.
+pub const OPERATOR_ACCOUNT: (&str, &str) = ("rodan-system", "rodan-operator");
+/// The user name the operator authenticates as: its ServiceAccount.
+pub const OPERATOR_USER: &str = "system:serviceaccount:rodan-system:rodan-operator";
 const ADMIN_TOKEN: &str = "admin-token-for-tests";
-const OPERATOR_TOKEN: &str = "operator-token-for-tests";
 
 /// A running control plane.
 pub struct ControlPlane {
@@ -32,8 +36,6 @@ pub struct ControlPlane {
     pub url: String,
     /// Admin kubeconfig path.
     pub admin_kubeconfig: PathBuf,
-    /// Operator kubeconfig path.
-    pub operator_kubeconfig: PathBuf,
     /// The apiserver's audit log (JSON lines), operator requests only.
     pub audit_log: PathBuf,
 }
@@ -114,7 +116,6 @@ impl ControlPlane {
         let mut cp = ControlPlane {
             url: String::new(),
             admin_kubeconfig: root.join("admin.kubeconfig"),
-            operator_kubeconfig: root.join("operator.kubeconfig"),
             audit_log: root.join("audit.log"),
             processes: Vec::new(),
             dir,
@@ -145,9 +146,7 @@ impl ControlPlane {
         }
         write(
             "tokens.csv",
-            &format!(
-                "{ADMIN_TOKEN},admin,admin-uid,\"system:masters\"\n{OPERATOR_TOKEN},{OPERATOR_USER},operator-uid,\"system:masters\"\n"
-            ),
+            &format!("{ADMIN_TOKEN},admin,admin-uid,\"system:masters\"\n"),
         )?;
         write(
             "audit-policy.yaml",
@@ -157,7 +156,7 @@ kind: Policy
 omitStages: [RequestReceived]
 rules:
 - level: Metadata
-  users: [\"{OPERATOR_USER}\", \"system:serviceaccount:rodan-system:rodan-operator\"]
+  users: [\"{OPERATOR_USER}\"]
 - level: None
 "
             ),
@@ -211,8 +210,6 @@ rules:
                 .args(["--audit-log-format", "json", "--audit-log-mode", "blocking"]),
         )?;
         fs::write(&cp.admin_kubeconfig, kubeconfig(&cp.url, ADMIN_TOKEN))
-            .map_err(|e| e.to_string())?;
-        fs::write(&cp.operator_kubeconfig, kubeconfig(&cp.url, OPERATOR_TOKEN))
             .map_err(|e| e.to_string())?;
         cp.wait_ready().await?;
         cp.spawn(
@@ -309,25 +306,77 @@ rules:
             .expect("the admin kubeconfig works")
     }
 
-    /// A client authenticated as the operator's own user.
-    pub async fn operator(&self) -> Client {
-        self.client_for(&self.operator_kubeconfig)
+    /// A client authenticated as a ServiceAccount, through a token from the TokenRequest API.
+    pub async fn service_account(&self, namespace: &str, name: &str) -> Result<Client, String> {
+        let accounts: Api<ServiceAccount> = Api::namespaced(self.admin().await, namespace);
+        let request: TokenRequest = serde_json::from_value(json!({
+            "spec": {"audiences": [], "expirationSeconds": 86400}
+        }))
+        .map_err(|e| e.to_string())?;
+        let token = accounts
+            .create_token_request(name, &PostParams::default(), &request)
             .await
-            .expect("the operator kubeconfig works")
+            .map_err(|e| format!("token for {namespace}/{name}: {e}"))?
+            .status
+            .ok_or("the TokenRequest has no status")?
+            .token;
+        let path = self
+            .dir
+            .path()
+            .join(format!("{namespace}-{name}.kubeconfig"));
+        fs::write(&path, kubeconfig(&self.url, &token)).map_err(|e| e.to_string())?;
+        self.client_for(&path).await
+    }
+
+    /// Runs a command as the admin (`--kubeconfig` first) and returns its standard output.
+    fn run_tool(
+        &self,
+        tool: PathBuf,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> Result<String, String> {
+        use std::io::Write as _;
+        let mut child = Command::new(&tool)
+            .arg("--kubeconfig")
+            .arg(&self.admin_kubeconfig)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("{}: {e}", tool.display()))?;
+        if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(input.as_bytes())
+                .map_err(|e| e.to_string())?;
+        }
+        let out = child.wait_with_output().map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!(
+                "{} {args:?} failed: {}",
+                tool.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Runs helm as the admin.
+    pub fn helm(&self, args: &[&str]) -> Result<String, String> {
+        self.run_tool(
+            script_output_dir("build-tools.sh")?.join("helm"),
+            args,
+            None,
+        )
+    }
+
+    /// Runs kubectl as the admin, with `stdin` as its input.
+    pub fn kubectl_with_input(&self, args: &[&str], stdin: &str) -> Result<String, String> {
+        self.run_tool(kubectl()?, args, Some(stdin))
     }
 
     /// Runs kubectl as the admin and returns its standard output.
     pub fn kubectl(&self, args: &[&str]) -> Result<String, String> {
-        let out = Command::new(kubectl()?)
-            .arg("--kubeconfig")
-            .arg(&self.admin_kubeconfig)
-            .args(args)
-            .output()
-            .map_err(|e| format!("kubectl: {e}"))?;
-        if !out.status.success() {
-            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        self.run_tool(kubectl()?, args, None)
     }
 
     /// The temporary directory holding logs and configuration.
