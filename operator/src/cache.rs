@@ -9,10 +9,13 @@
 //! thousands of `Rodan`s.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use kube::api::{Api, DynamicObject};
 use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::utils::ResetTimerBackoff;
+use kube::runtime::watcher::ExponentialBackoff;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use serde_json::{Map, Value, json};
@@ -112,22 +115,11 @@ impl Cache {
             let writer = reflector::store::Writer::new(ar);
             let store = writer.as_reader();
             let stream = watcher(api, config.clone())
-                .default_backoff()
+                .backoff(watch_backoff())
                 .modify(slim)
                 .reflect(writer)
-                .touched_objects()
-                // Each watcher backs off on its own; an error passed on would make the
-                // controller back off every trigger stream together.
-                .filter_map(move |event| async move {
-                    match event {
-                        Ok(obj) => Some(Ok(obj)),
-                        Err(error) => {
-                            tracing::warn!(?kind, %error, "watch of children failed; retrying");
-                            None
-                        }
-                    }
-                })
-                .boxed();
+                .touched_objects();
+            let stream = log_errors("children", stream).boxed();
             stores.insert(kind, store);
             triggers.push((kind, stream as Trigger));
         }
@@ -180,6 +172,44 @@ impl Cache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Backoff of every watch: quick retries (250 ms doubling to 5 s) that reset after 30 s of
+/// quiet, so a transient error at start-up (a CRD not yet served, a role not yet bound) costs
+/// seconds, not kube's default of up to 30 s held for two minutes.
+pub fn watch_backoff() -> ResetTimerBackoff<ExponentialBackoff> {
+    ResetTimerBackoff::new(
+        ExponentialBackoff::from(
+            backon::ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(250))
+                .with_max_delay(Duration::from_secs(5))
+                .with_factor(2.0)
+                .with_jitter()
+                .without_max_times(),
+        ),
+        Duration::from_secs(30),
+    )
+}
+
+/// Drops watch errors from a trigger stream after logging them: the watcher has already backed
+/// off, and an error passed on would make the controller back off every trigger together.
+pub fn log_errors<K, S>(
+    what: &'static str,
+    stream: S,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send
+where
+    S: Stream<Item = Result<K, watcher::Error>> + Send,
+    K: Send,
+{
+    stream.filter_map(move |event| async move {
+        match event {
+            Ok(obj) => Some(Ok(obj)),
+            Err(error) => {
+                tracing::warn!(what, %error, "watch failed; retrying");
+                None
+            }
+        }
+    })
 }
 
 /// The `Rodan` a child belongs to, from its instance label.

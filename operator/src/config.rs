@@ -29,16 +29,21 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Watch `Rodan` resources in this namespace only; every namespace when empty.
-    #[arg(long, env = "WATCH_NAMESPACE")]
+    #[arg(long, env = "WATCH_NAMESPACE", global = true)]
     pub namespace: Option<String>,
     /// Address of the HTTP server with `/metrics`, `/healthz` and `/readyz`.
-    #[arg(long, env = "METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
+    #[arg(
+        long,
+        env = "METRICS_ADDRESS",
+        default_value = "0.0.0.0:8080",
+        global = true
+    )]
     pub metrics_address: SocketAddr,
     /// `tracing` filter directives, e.g. `info` or `rodan_operator=debug`.
-    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
     pub log: String,
     /// Log line format.
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Json, global = true)]
     pub log_format: LogFormat,
 }
 
@@ -49,4 +54,41 @@ pub enum LogFormat {
     Json,
     /// Human-readable text.
     Text,
+}
+
+impl RunArgs {
+    /// The namespace to watch: `None` (all) when unset or empty, as the Helm chart passes
+    /// `WATCH_NAMESPACE=""` to mean all namespaces.
+    pub fn watched_namespace(&self) -> Option<String> {
+        self.namespace.clone().filter(|ns| !ns.trim().is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn settings_follow_the_subcommand_and_an_empty_namespace_means_all() {
+        let cli = Cli::try_parse_from([
+            "rodan-operator",
+            "run",
+            "--namespace",
+            "",
+            "--log-format",
+            "text",
+            "--metrics-address",
+            "127.0.0.1:9000",
+        ])
+        .expect("valid arguments");
+        assert!(matches!(cli.command, Some(Command::Run)));
+        assert_eq!(cli.run.watched_namespace(), None);
+        assert!(matches!(cli.run.log_format, LogFormat::Text));
+        assert_eq!(cli.run.metrics_address.port(), 9000);
+        let cli = Cli::try_parse_from(["rodan-operator", "--namespace", "rodan"]).expect("valid");
+        assert_eq!(cli.run.watched_namespace().as_deref(), Some("rodan"));
+        assert!(Cli::try_parse_from(["rodan-operator", "run", "--log-format", "xml"]).is_err());
+    }
 }

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use tracing::{Instrument, info, info_span, warn};
@@ -89,6 +89,10 @@ fn observe(cache: &Cache, namespace: &str, instance: &str) -> Observed {
 
 /// One reconciliation of one `Rodan`.
 pub async fn reconcile(rodan: Arc<Rodan>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if !ctx.ready.load(Ordering::SeqCst) {
+        // Until every cache is filled a missing child may just be unlisted.
+        return Ok(Action::requeue(Duration::from_millis(500)));
+    }
     let started = Instant::now();
     let namespace = rodan.namespace().unwrap_or_default();
     let name = rodan.name_any();
@@ -107,10 +111,6 @@ async fn reconcile_inner(
     namespace: &str,
     name: &str,
 ) -> Result<Action, Error> {
-    if !ctx.ready.load(Ordering::SeqCst) {
-        // Until every cache is filled a missing child may just be unlisted.
-        return Ok(Action::requeue(Duration::from_millis(500)));
-    }
     if rodan.meta().deletion_timestamp.is_some() {
         // Children are collected by the garbage collector through their owner references.
         return Ok(Action::await_change());
@@ -261,13 +261,21 @@ pub async fn run(
         metrics: handles.metrics.clone(),
         ready: handles.ready.clone(),
     });
-    let mut controller = Controller::new(rodans, watcher::Config::default().any_semantic())
-        .with_config(ControllerConfig::default().debounce(Duration::from_millis(300)));
+    let (main_store, writer) = reflector::store::<Rodan>();
+    let rodan_events = watcher(rodans, watcher::Config::default().any_semantic())
+        .backoff(cache::watch_backoff())
+        .reflect(writer)
+        .touched_objects();
+    let mut controller = Controller::for_stream(
+        cache::log_errors("rodans", rodan_events),
+        main_store.clone(),
+    )
+    .with_config(ControllerConfig::default().debounce(Duration::from_millis(300)))
+    .trigger_backoff(cache::watch_backoff());
     for (kind, trigger) in triggers {
         controller = controller.watches_stream_with(trigger, cache::owner_of, kind.api_resource());
     }
     let ready = handles.ready.clone();
-    let main_store = controller.store();
     tokio::spawn(async move {
         cache.wait_until_ready().await;
         let _ = main_store.wait_until_ready().await;

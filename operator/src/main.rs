@@ -21,8 +21,9 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let namespace = args.watched_namespace();
     let RunArgs {
-        namespace,
+        namespace: _,
         metrics_address,
         log,
         log_format,

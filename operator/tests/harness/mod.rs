@@ -107,6 +107,12 @@ impl ControlPlane {
     /// Starts etcd, kube-apiserver and kube-controller-manager and waits until the apiserver is
     /// ready.
     pub async fn start() -> Result<Self, String> {
+        Self::start_with(true).await
+    }
+
+    /// Like [`ControlPlane::start`]; without kube-controller-manager when `controller_manager`
+    /// is false (benchmarks measure the operator, not the controllers' work).
+    pub async fn start_with(controller_manager: bool) -> Result<Self, String> {
         let bin = binaries()?;
         let dir = tempfile::Builder::new()
             .prefix("rodan-control-plane-")
@@ -212,6 +218,9 @@ rules:
         fs::write(&cp.admin_kubeconfig, kubeconfig(&cp.url, ADMIN_TOKEN))
             .map_err(|e| e.to_string())?;
         cp.wait_ready().await?;
+        if !controller_manager {
+            return Ok(cp);
+        }
         cp.spawn(
             "kube-controller-manager",
             Command::new(bin.join("kube-controller-manager"))
@@ -308,6 +317,16 @@ rules:
 
     /// A client authenticated as a ServiceAccount, through a token from the TokenRequest API.
     pub async fn service_account(&self, namespace: &str, name: &str) -> Result<Client, String> {
+        let path = self.service_account_kubeconfig(namespace, name).await?;
+        self.client_for(&path).await
+    }
+
+    /// A kubeconfig file authenticating as a ServiceAccount.
+    pub async fn service_account_kubeconfig(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<PathBuf, String> {
         let accounts: Api<ServiceAccount> = Api::namespaced(self.admin().await, namespace);
         let request: TokenRequest = serde_json::from_value(json!({
             "spec": {"audiences": [], "expirationSeconds": 86400}
@@ -325,7 +344,7 @@ rules:
             .path()
             .join(format!("{namespace}-{name}.kubeconfig"));
         fs::write(&path, kubeconfig(&self.url, &token)).map_err(|e| e.to_string())?;
-        self.client_for(&path).await
+        Ok(path)
     }
 
     /// Runs a command as the admin (`--kubeconfig` first) and returns its standard output.

@@ -1,0 +1,447 @@
+//! Operator benchmark against a real control plane (etcd + kube-apiserver on loopback; no
+//! controller-manager, so only the operator's own work is measured). The operator runs as its
+//! release binary, in its own process, under the Helm chart's ServiceAccount and RBAC.
+//!
+//! `scripts/bench.sh` builds the release binary and runs this; it prints a Markdown report.
+//!
+//! Measures: time from applying a `Rodan` to every child created and the status written
+//! (median and p95); API requests of a first and of a steady-state reconcile (from the
+//! apiserver's audit log); resident memory with 1, 100 and 1000 `Rodan`s; time to reconcile 1000
+//! `Rodan`s from a cold start (created while the operator was down), and after a restart.
+
+#[path = "../tests/harness/mod.rs"]
+mod harness;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, stream};
+use harness::{ControlPlane, OPERATOR_ACCOUNT, OPERATOR_USER};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use rodan_operator::crd::Rodan;
+use serde_json::{Value, json};
+
+const NAMESPACES: usize = 10;
+
+fn repo() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+struct Operator {
+    child: Child,
+    metrics: String,
+}
+
+impl Operator {
+    fn start(binary: &Path, kubeconfig: &Path) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = Command::new(binary)
+            .args(["run", "--log-format", "text", "--log", "warn"])
+            .arg("--metrics-address")
+            .arg(format!("127.0.0.1:{port}"))
+            .env("KUBECONFIG", kubeconfig)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        Ok(Self {
+            child,
+            metrics: format!("127.0.0.1:{port}"),
+        })
+    }
+
+    /// Resident set size and its peak, in MiB, from /proc.
+    fn memory(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / 1024.0
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    /// One metric's value from `/metrics` (summed over its labels).
+    async fn metric(&self, name: &str) -> f64 {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(&self.metrics) else {
+            return 0.0;
+        };
+        let req = "GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n";
+        if stream.write_all(req.as_bytes()).is_err() {
+            return 0.0;
+        }
+        let mut body = String::new();
+        let _ = stream.read_to_string(&mut body);
+        body.lines()
+            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+            .filter(|l| l[name.len()..].starts_with([' ', '{']))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn rodan(name: &str) -> Value {
+    json!({
+        "apiVersion": "rodan.ddmal.music.mcgill.ca/v1alpha1",
+        "kind": "Rodan",
+        "metadata": {"name": name},
+        "spec": {},
+    })
+}
+
+async fn create_namespace(client: &Client, name: &str) -> anyhow::Result<()> {
+    Api::<Namespace>::all(client.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": name}}))?,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Applies `count` Rodans named `r-<i>` spread over the bench namespaces, 32 at a time.
+async fn create_rodans(client: &Client, from: usize, count: usize) {
+    stream::iter(from..from + count)
+        .for_each_concurrent(32, |i| {
+            let client = client.clone();
+            async move {
+                let ns = format!("bench-{}", i % NAMESPACES);
+                let name = format!("r-{i}");
+                let api: Api<Rodan> = Api::namespaced(client, &ns);
+                if let Err(e) = api
+                    .patch(
+                        &name,
+                        &PatchParams::apply("bench"),
+                        &Patch::Apply(rodan(&name)),
+                    )
+                    .await
+                {
+                    eprintln!("create {ns}/{name}: {e}");
+                }
+            }
+        })
+        .await;
+}
+
+/// Waits until `expected` Rodans in the bench namespaces have a status for their generation.
+async fn wait_reconciled(
+    client: &Client,
+    expected: usize,
+    timeout: Duration,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let api: Api<Rodan> = Api::all(client.clone());
+    loop {
+        let list = api.list(&ListParams::default()).await?;
+        let done = list
+            .items
+            .iter()
+            .filter(|r| r.namespace().is_some_and(|n| n.starts_with("bench-")))
+            .filter(|r| {
+                r.status.as_ref().and_then(|s| s.observed_generation) == r.metadata.generation
+            })
+            .count();
+        if done >= expected {
+            return Ok(started.elapsed());
+        }
+        anyhow::ensure!(
+            started.elapsed() < timeout,
+            "only {done} of {expected} reconciled in {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Waits until a metric stops moving for `quiet`.
+async fn wait_quiet(op: &Operator, metric: &str, quiet: Duration) {
+    let mut last = op.metric(metric).await;
+    let mut since = Instant::now();
+    while since.elapsed() < quiet {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = op.metric(metric).await;
+        if now != last {
+            last = now;
+            since = Instant::now();
+        }
+    }
+}
+
+/// The operator's requests in the audit log for one namespace, by verb.
+fn audit_requests(log: &Path, namespace: &str) -> BTreeMap<String, usize> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut counts = BTreeMap::new();
+    for line in text.lines() {
+        let Ok(event) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        if event["user"]["username"] == OPERATOR_USER
+            && event["objectRef"]["namespace"] == namespace
+        {
+            *counts
+                .entry(event["verb"].as_str().unwrap_or_default().to_owned())
+                .or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let binary = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| format!("{}/target/release/rodan-operator", repo().display())),
+    );
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let total: usize = std::env::var("BENCH_RODANS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    eprintln!("bench: starting etcd and kube-apiserver");
+    let cp = ControlPlane::start_with(false)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let admin = cp.admin().await;
+    let (account_ns, account) = OPERATOR_ACCOUNT;
+    cp.helm(&[
+        "install",
+        account,
+        repo()
+            .join("charts/rodan-operator")
+            .to_str()
+            .unwrap_or_default(),
+        "--namespace",
+        account_ns,
+        "--create-namespace",
+    ])
+    .map_err(anyhow::Error::msg)?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let kubeconfig = cp
+        .service_account_kubeconfig(account_ns, account)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    for i in 0..NAMESPACES {
+        create_namespace(&admin, &format!("bench-{i}")).await?;
+    }
+    create_namespace(&admin, "latency").await?;
+
+    let op = Operator::start(&binary, &kubeconfig)?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (idle_rss, _) = op.memory();
+
+    // 1. Latency of one Rodan, repeated.
+    eprintln!("bench: {runs} single-Rodan runs");
+    let latency: Api<Rodan> = Api::namespaced(admin.clone(), "latency");
+    let mut times = Vec::new();
+    for run in 0..runs {
+        let name = format!("l-{run}");
+        let started = Instant::now();
+        latency
+            .patch(
+                &name,
+                &PatchParams::apply("bench"),
+                &Patch::Apply(rodan(&name)),
+            )
+            .await?;
+        loop {
+            let r = latency.get(&name).await?;
+            if r.status.as_ref().and_then(|s| s.observed_generation) == r.metadata.generation {
+                break;
+            }
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(30),
+                "run {run} timed out"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    let children = cp
+        .kubectl(&[
+            "-n",
+            "latency",
+            "get",
+            "statefulsets,deployments,jobs,services,configmaps,secrets,pvc,networkpolicies",
+            "-l",
+            "app.kubernetes.io/instance=l-0",
+            "-o",
+            "name",
+        ])
+        .map_err(anyhow::Error::msg)?
+        .lines()
+        .count();
+
+    // 2. API requests of the first reconciles and of steady-state reconciles.
+    wait_quiet(&op, "rodan_operator_writes_total", Duration::from_secs(3)).await;
+    create_namespace(&admin, "calls").await?;
+    let calls: Api<Rodan> = Api::namespaced(admin.clone(), "calls");
+    calls
+        .patch("c", &PatchParams::apply("bench"), &Patch::Apply(rodan("c")))
+        .await?;
+    wait_quiet(&op, "rodan_operator_writes_total", Duration::from_secs(3)).await;
+    let first = audit_requests(&cp.audit_log, "calls");
+    let reconciles_before = op.metric("rodan_operator_reconciles_total").await;
+    for i in 0..10 {
+        calls
+            .patch(
+                "c",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations": {"bench/poke": i.to_string()}}})),
+            )
+            .await?;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let steady_reconciles = op.metric("rodan_operator_reconciles_total").await - reconciles_before;
+    let after = audit_requests(&cp.audit_log, "calls");
+    let steady: usize = after.values().sum::<usize>() - first.values().sum::<usize>();
+
+    // 3. Memory with 1, 100 and `total` Rodans (the latency and calls namespaces hold 21 more).
+    let mut memory = Vec::new();
+    let mut created = 0;
+    for target in [1usize, 100, total] {
+        eprintln!("bench: {target} Rodans");
+        create_rodans(&admin, created, target - created).await;
+        created = target;
+        wait_reconciled(&admin, target, Duration::from_secs(600)).await?;
+        wait_quiet(&op, "rodan_operator_writes_total", Duration::from_secs(5)).await;
+        let (rss, peak) = op.memory();
+        let cached = op.metric("rodan_operator_cached_objects").await;
+        memory.push((target, rss, peak, cached));
+    }
+    let writes_total = op.metric("rodan_operator_writes_total").await;
+    op.stop();
+
+    // 4. Restart with everything in place.
+    eprintln!("bench: restart with {total} Rodans in place");
+    let started = Instant::now();
+    let op = Operator::start(&binary, &kubeconfig)?;
+    loop {
+        if op.metric("rodan_operator_reconciles_total").await >= (total + runs + 1) as f64 {
+            break;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "restart timed out"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let restart = started.elapsed();
+    wait_quiet(&op, "rodan_operator_writes_total", Duration::from_secs(3)).await;
+    let restart_writes = op.metric("rodan_operator_writes_total").await;
+    let (restart_rss, restart_peak) = op.memory();
+    op.stop();
+
+    // 5. Cold start: `total` new Rodans created while the operator is down.
+    eprintln!("bench: cold start with {total} new Rodans");
+    for i in 0..NAMESPACES {
+        create_namespace(&admin, &format!("cold-{i}")).await?;
+    }
+    stream::iter(0..total)
+        .for_each_concurrent(32, |i| {
+            let admin = admin.clone();
+            async move {
+                let api: Api<Rodan> = Api::namespaced(admin, &format!("cold-{}", i % NAMESPACES));
+                let name = format!("c-{i}");
+                let _ = api
+                    .patch(
+                        &name,
+                        &PatchParams::apply("bench"),
+                        &Patch::Apply(rodan(&name)),
+                    )
+                    .await;
+            }
+        })
+        .await;
+    let started = Instant::now();
+    let op = Operator::start(&binary, &kubeconfig)?;
+    let api: Api<Rodan> = Api::all(admin.clone());
+    loop {
+        let list = api.list(&ListParams::default()).await?;
+        let done = list
+            .items
+            .iter()
+            .filter(|r| r.namespace().is_some_and(|n| n.starts_with("cold-")))
+            .filter(|r| {
+                r.status.as_ref().and_then(|s| s.observed_generation) == r.metadata.generation
+            })
+            .count();
+        if done >= total {
+            break;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(900),
+            "cold start: {done} of {total}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let cold = started.elapsed();
+    wait_quiet(&op, "rodan_operator_writes_total", Duration::from_secs(3)).await;
+    let (cold_rss, cold_peak) = op.memory();
+    op.stop();
+
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!(
+        "| apply → {children} children created and status written, median | {:.0} ms |",
+        percentile(&times, 0.5)
+    );
+    println!(
+        "| same, p95 ({runs} runs) | {:.0} ms |",
+        percentile(&times, 0.95)
+    );
+    println!(
+        "| API requests until a new Rodan settles (first reconciles) | {} ({}) |",
+        first.values().sum::<usize>(),
+        first
+            .iter()
+            .map(|(v, n)| format!("{n} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("| API requests in {steady_reconciles:.0} steady-state reconciles | {steady} |");
+    println!("| operator RSS, idle (no Rodan) | {idle_rss:.1} MiB |");
+    for (n, rss, peak, cached) in &memory {
+        println!(
+            "| operator RSS with {n} Rodans (+21 others) | {rss:.1} MiB (peak {peak:.1} MiB, {cached:.0} cached children) |"
+        );
+    }
+    println!("| writes to reach {total} Rodans | {writes_total:.0} |");
+    println!(
+        "| restart with {total} Rodans in place: all reconciled | {:.1} s ({restart_writes:.0} writes, RSS {restart_rss:.1} MiB, peak {restart_peak:.1} MiB) |",
+        restart.as_secs_f64()
+    );
+    println!(
+        "| cold start, {total} new Rodans: every status written | {:.1} s (RSS {cold_rss:.1} MiB, peak {cold_peak:.1} MiB) |",
+        cold.as_secs_f64()
+    );
+    drop(cp);
+    Ok(())
+}
