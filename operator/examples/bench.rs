@@ -42,11 +42,14 @@ impl Operator {
             .local_addr()?
             .port();
         let child = Command::new(binary)
-            .args(["run", "--log-format", "text", "--log", "warn"])
+            .args(["run", "--log-format", "text", "--log"])
+            .arg(std::env::var("BENCH_OPERATOR_LOG").unwrap_or_else(|_| "warn".into()))
             .arg("--metrics-address")
             .arg(format!("127.0.0.1:{port}"))
             .env("KUBECONFIG", kubeconfig)
-            .stdout(Stdio::null())
+            .stdout(Stdio::from(std::fs::File::create(
+                std::env::temp_dir().join("rodan-bench-operator.log"),
+            )?))
             .stderr(Stdio::inherit())
             .spawn()?;
         Ok(Self {
@@ -90,10 +93,23 @@ impl Operator {
             .sum()
     }
 
-    fn stop(mut self) {
+    fn stop(self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
+        // Drop waits for the graceful exit.
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        // On an early return, do not leave the operator running against a dead control plane.
+        if let Ok(None) = self.child.try_wait() {
+            std::thread::sleep(Duration::from_millis(500));
+            if let Ok(None) = self.child.try_wait() {
+                let _ = self.child.kill();
+            }
+        }
         let _ = self.child.wait();
     }
 }
@@ -208,6 +224,26 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
+async fn install_operator_chart(cp: &ControlPlane) -> anyhow::Result<PathBuf> {
+    let (account_ns, account) = OPERATOR_ACCOUNT;
+    cp.helm(&[
+        "install",
+        account,
+        repo()
+            .join("charts/rodan-operator")
+            .to_str()
+            .unwrap_or_default(),
+        "--namespace",
+        account_ns,
+        "--create-namespace",
+    ])
+    .map_err(anyhow::Error::msg)?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cp.service_account_kubeconfig(account_ns, account)
+        .await
+        .map_err(anyhow::Error::msg)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let binary = PathBuf::from(
@@ -223,39 +259,22 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    eprintln!("bench: starting etcd and kube-apiserver");
+
+    // Phase 1, on a fresh control plane: latency, request counts, memory with 1 and 100.
+    eprintln!("bench: phase 1: starting etcd and kube-apiserver");
     let cp = ControlPlane::start_with(false)
         .await
         .map_err(anyhow::Error::msg)?;
     let admin = cp.admin().await;
-    let (account_ns, account) = OPERATOR_ACCOUNT;
-    cp.helm(&[
-        "install",
-        account,
-        repo()
-            .join("charts/rodan-operator")
-            .to_str()
-            .unwrap_or_default(),
-        "--namespace",
-        account_ns,
-        "--create-namespace",
-    ])
-    .map_err(anyhow::Error::msg)?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let kubeconfig = cp
-        .service_account_kubeconfig(account_ns, account)
-        .await
-        .map_err(anyhow::Error::msg)?;
+    let kubeconfig = install_operator_chart(&cp).await?;
     for i in 0..NAMESPACES {
         create_namespace(&admin, &format!("bench-{i}")).await?;
     }
     create_namespace(&admin, "latency").await?;
-
     let op = Operator::start(&binary, &kubeconfig)?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (idle_rss, _) = op.memory();
 
-    // 1. Latency of one Rodan, repeated.
     eprintln!("bench: {runs} single-Rodan runs");
     let latency: Api<Rodan> = Api::namespaced(admin.clone(), "latency");
     let mut times = Vec::new();
@@ -298,7 +317,6 @@ async fn main() -> anyhow::Result<()> {
         .lines()
         .count();
 
-    // 2. API requests of the first reconciles and of steady-state reconciles.
     wait_quiet(&op, "rodan_operator_writes_total", Duration::from_secs(3)).await;
     create_namespace(&admin, "calls").await?;
     let calls: Api<Rodan> = Api::namespaced(admin.clone(), "calls");
@@ -323,10 +341,9 @@ async fn main() -> anyhow::Result<()> {
     let after = audit_requests(&cp.audit_log, "calls");
     let steady: usize = after.values().sum::<usize>() - first.values().sum::<usize>();
 
-    // 3. Memory with 1, 100 and `total` Rodans (the latency and calls namespaces hold 21 more).
     let mut memory = Vec::new();
     let mut created = 0;
-    for target in [1usize, 100, total] {
+    for target in [1usize, 100] {
         eprintln!("bench: {target} Rodans");
         create_rodans(&admin, created, target - created).await;
         created = target;
@@ -336,15 +353,36 @@ async fn main() -> anyhow::Result<()> {
         let cached = op.metric("rodan_operator_cached_objects").await;
         memory.push((target, rss, peak, cached));
     }
-    let writes_total = op.metric("rodan_operator_writes_total").await;
+    op.stop();
+    drop(cp);
+
+    // Phase 2, on a new control plane: `total` Rodans created while no operator runs, then a
+    // cold start, then a restart with everything in place.
+    eprintln!("bench: phase 2: cold start with {total} Rodans");
+    let cp = ControlPlane::start_with(false)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let admin = cp.admin().await;
+    let kubeconfig = install_operator_chart(&cp).await?;
+    for i in 0..NAMESPACES {
+        create_namespace(&admin, &format!("bench-{i}")).await?;
+    }
+    create_rodans(&admin, 0, total).await;
+    let started = Instant::now();
+    let op = Operator::start(&binary, &kubeconfig)?;
+    wait_reconciled(&admin, total, Duration::from_secs(900)).await?;
+    let cold = started.elapsed();
+    wait_quiet(&op, "rodan_operator_writes_total", Duration::from_secs(5)).await;
+    let cold_writes = op.metric("rodan_operator_writes_total").await;
+    let (cold_rss, cold_peak) = op.memory();
+    let cold_cached = op.metric("rodan_operator_cached_objects").await;
     op.stop();
 
-    // 4. Restart with everything in place.
     eprintln!("bench: restart with {total} Rodans in place");
     let started = Instant::now();
     let op = Operator::start(&binary, &kubeconfig)?;
     loop {
-        if op.metric("rodan_operator_reconciles_total").await >= (total + runs + 1) as f64 {
+        if op.metric("rodan_operator_reconciles_total").await >= total as f64 {
             break;
         }
         anyhow::ensure!(
@@ -358,54 +396,7 @@ async fn main() -> anyhow::Result<()> {
     let restart_writes = op.metric("rodan_operator_writes_total").await;
     let (restart_rss, restart_peak) = op.memory();
     op.stop();
-
-    // 5. Cold start: `total` new Rodans created while the operator is down.
-    eprintln!("bench: cold start with {total} new Rodans");
-    for i in 0..NAMESPACES {
-        create_namespace(&admin, &format!("cold-{i}")).await?;
-    }
-    stream::iter(0..total)
-        .for_each_concurrent(32, |i| {
-            let admin = admin.clone();
-            async move {
-                let api: Api<Rodan> = Api::namespaced(admin, &format!("cold-{}", i % NAMESPACES));
-                let name = format!("c-{i}");
-                let _ = api
-                    .patch(
-                        &name,
-                        &PatchParams::apply("bench"),
-                        &Patch::Apply(rodan(&name)),
-                    )
-                    .await;
-            }
-        })
-        .await;
-    let started = Instant::now();
-    let op = Operator::start(&binary, &kubeconfig)?;
-    let api: Api<Rodan> = Api::all(admin.clone());
-    loop {
-        let list = api.list(&ListParams::default()).await?;
-        let done = list
-            .items
-            .iter()
-            .filter(|r| r.namespace().is_some_and(|n| n.starts_with("cold-")))
-            .filter(|r| {
-                r.status.as_ref().and_then(|s| s.observed_generation) == r.metadata.generation
-            })
-            .count();
-        if done >= total {
-            break;
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(900),
-            "cold start: {done} of {total}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let cold = started.elapsed();
-    wait_quiet(&op, "rodan_operator_writes_total", Duration::from_secs(3)).await;
-    let (cold_rss, cold_peak) = op.memory();
-    op.stop();
+    drop(cp);
 
     println!("| measure | value |");
     println!("|---|---|");
@@ -430,18 +421,20 @@ async fn main() -> anyhow::Result<()> {
     println!("| operator RSS, idle (no Rodan) | {idle_rss:.1} MiB |");
     for (n, rss, peak, cached) in &memory {
         println!(
-            "| operator RSS with {n} Rodans (+21 others) | {rss:.1} MiB (peak {peak:.1} MiB, {cached:.0} cached children) |"
+            "| operator RSS with {n} Rodans (+{} others) | {rss:.1} MiB (peak {peak:.1} MiB, {cached:.0} cached children) |",
+            runs + 1
         );
     }
-    println!("| writes to reach {total} Rodans | {writes_total:.0} |");
     println!(
-        "| restart with {total} Rodans in place: all reconciled | {:.1} s ({restart_writes:.0} writes, RSS {restart_rss:.1} MiB, peak {restart_peak:.1} MiB) |",
-        restart.as_secs_f64()
-    );
-    println!(
-        "| cold start, {total} new Rodans: every status written | {:.1} s (RSS {cold_rss:.1} MiB, peak {cold_peak:.1} MiB) |",
+        "| cold start: {total} Rodans, none reconciled yet → every status written | {:.1} s ({cold_writes:.0} writes) |",
         cold.as_secs_f64()
     );
-    drop(cp);
+    println!(
+        "| operator RSS with {total} Rodans, after the cold start | {cold_rss:.1} MiB (peak {cold_peak:.1} MiB, {cold_cached:.0} cached children) |"
+    );
+    println!(
+        "| restart with {total} Rodans in place → each reconciled once | {:.1} s ({restart_writes:.0} writes, RSS {restart_rss:.1} MiB, peak {restart_peak:.1} MiB) |",
+        restart.as_secs_f64()
+    );
     Ok(())
 }

@@ -103,9 +103,8 @@ impl Cache {
     pub fn new(client: &Client, namespace: Option<&str>) -> (Self, Vec<(Kind, Trigger)>) {
         let mut stores = HashMap::new();
         let mut triggers = Vec::new();
-        let config = watcher::Config::default()
-            .labels(&format!("{}={MANAGER}", labels::MANAGED_BY))
-            .any_semantic();
+        let config =
+            watcher::Config::default().labels(&format!("{}={MANAGER}", labels::MANAGED_BY));
         for kind in Kind::ALL {
             let ar = kind.api_resource();
             let api: Api<DynamicObject> = match namespace {
@@ -128,9 +127,10 @@ impl Cache {
 
     /// Waits until every store holds its first full list.
     pub async fn wait_until_ready(&self) {
-        for store in self.stores.values() {
+        for (kind, store) in &self.stores {
             // A dropped writer means the operator is shutting down; nothing to wait for.
             let _ = store.wait_until_ready().await;
+            tracing::debug!(?kind, "cache filled");
         }
     }
 

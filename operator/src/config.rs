@@ -39,6 +39,9 @@ pub struct RunArgs {
         global = true
     )]
     pub metrics_address: SocketAddr,
+    /// Reconciles running at once.
+    #[arg(long, env = "RECONCILE_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..), global = true)]
+    pub concurrency: u16,
     /// `tracing` filter directives, e.g. `info` or `rodan_operator=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
     pub log: String,

@@ -225,11 +225,23 @@ fn error_policy(rodan: Arc<Rodan>, error: &Error, ctx: Arc<Context>) -> Action {
     Action::requeue(Duration::from_secs(15))
 }
 
-/// Which `Rodan`s the controller watches.
-#[derive(Clone, Debug, Default)]
+/// Which `Rodan`s the controller watches, and how many it reconciles at once.
+#[derive(Clone, Debug)]
 pub struct Scope {
     /// One namespace, or all of them.
     pub namespace: Option<String>,
+    /// Reconciles running at once. Bounded, so a burst of thousands of `Rodan`s (a cold
+    /// start) neither floods the apiserver nor holds thousands of desired sets in memory.
+    pub concurrency: u16,
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        Self {
+            namespace: None,
+            concurrency: 16,
+        }
+    }
 }
 
 /// A running controller's handles.
@@ -262,23 +274,25 @@ pub async fn run(
         ready: handles.ready.clone(),
     });
     let (main_store, writer) = reflector::store::<Rodan>();
-    let rodan_events = watcher(rodans, watcher::Config::default().any_semantic())
+    // Paginated lists (no `any_semantic`): a relist of thousands of objects arrives in pages
+    // instead of one response held in memory at once.
+    let rodan_events = watcher(rodans, watcher::Config::default())
         .backoff(cache::watch_backoff())
         .reflect(writer)
         .touched_objects();
-    let mut controller = Controller::for_stream(
-        cache::log_errors("rodans", rodan_events),
-        main_store.clone(),
-    )
-    .with_config(ControllerConfig::default().debounce(Duration::from_millis(300)))
-    .trigger_backoff(cache::watch_backoff());
+    let mut controller =
+        Controller::for_stream(cache::log_errors("rodans", rodan_events), main_store)
+            .with_config(ControllerConfig::default().debounce(Duration::from_millis(300)))
+            .trigger_backoff(cache::watch_backoff());
     for (kind, trigger) in triggers {
         controller = controller.watches_stream_with(trigger, cache::owner_of, kind.api_resource());
     }
     let ready = handles.ready.clone();
     tokio::spawn(async move {
+        // Only the child caches: the controller itself holds reconciles until the `Rodan` store
+        // is filled, and a second concurrent waiter on that store may never be woken
+        // (kube-runtime's DelayedInit keeps the waker of the last poller only).
         cache.wait_until_ready().await;
-        let _ = main_store.wait_until_ready().await;
         ready.store(true, Ordering::SeqCst);
         info!("caches are filled");
     });
