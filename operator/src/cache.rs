@@ -67,16 +67,69 @@ pub fn fingerprint(obj: &DynamicObject) -> String {
     }))
 }
 
-/// Replaces an object by its slim cached form.
+/// Status fields the status step reads: workload readiness and rollout progress.
+const KEPT_STATUS: &[&str] = &[
+    "replicas",
+    "readyReplicas",
+    "updatedReplicas",
+    "observedGeneration",
+];
+
+/// Replaces an object by its slim cached form: the metadata the operator reads (name,
+/// namespace, instance label, release annotation, controller reference, generation, creation
+/// and deletion times), the fingerprint of the rest, and the few status fields the status step
+/// reads. Everything else is dropped as it arrives.
 fn slim(obj: &mut DynamicObject) {
     let fp = fingerprint(obj);
-    let status = obj.data.get("status").cloned();
-    obj.data = match status {
-        Some(status) => json!({"status": status}),
-        None => json!({}),
+    let mut status = Map::new();
+    if let Some(live) = obj.data.get("status").and_then(Value::as_object) {
+        for key in KEPT_STATUS {
+            if let Some(v) = live.get(*key) {
+                status.insert((*key).to_owned(), v.clone());
+            }
+        }
+        // A Job's outcome: only its true Complete or Failed condition.
+        if let Some(conditions) = live.get("conditions").and_then(Value::as_array) {
+            let finished: Vec<Value> = conditions
+                .iter()
+                .filter(|c| {
+                    c["status"] == "True" && (c["type"] == "Complete" || c["type"] == "Failed")
+                })
+                .map(|c| json!({"type": c["type"], "status": "True"}))
+                .collect();
+            if !finished.is_empty() {
+                status.insert("conditions".to_owned(), Value::Array(finished));
+            }
+        }
+    }
+    obj.data = if status.is_empty() {
+        json!({})
+    } else {
+        json!({ "status": status })
     };
-    obj.metadata.managed_fields = None;
-    obj.annotations_mut().insert(FINGERPRINT.to_owned(), fp);
+    let meta = &mut obj.metadata;
+    meta.managed_fields = None;
+    meta.resource_version = None;
+    meta.uid = None;
+    meta.finalizers = None;
+    meta.generate_name = None;
+    meta.self_link = None;
+    if let Some(labels) = meta.labels.as_mut() {
+        labels.retain(|k, _| k == labels::INSTANCE);
+    }
+    let mut annotations = meta.annotations.take().unwrap_or_default();
+    annotations.retain(|k, _| k == crate::build::annotations::RELEASE);
+    annotations.insert(FINGERPRINT.to_owned(), fp);
+    meta.annotations = Some(annotations);
+    if let Some(owners) = meta.owner_references.as_mut() {
+        owners.retain(|o| o.controller == Some(true));
+        for o in owners.iter_mut() {
+            o.api_version.clear();
+            o.kind.clear();
+            o.name.clear();
+            o.block_owner_deletion = None;
+        }
+    }
 }
 
 /// The reflector stores of every child kind.
@@ -257,16 +310,55 @@ mod tests {
     }
 
     #[test]
-    fn slim_keeps_status_and_fingerprint_only() {
-        let mut obj = object(json!({
+    fn slim_keeps_what_the_operator_reads_and_the_fingerprint() {
+        let mut secret = object(json!({
             "apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "x", "namespace": "n", "managedFields": [{"manager": "m"}]},
+            "metadata": {"name": "x", "namespace": "n", "managedFields": [{"manager": "m"}],
+                         "labels": {"app.kubernetes.io/instance": "r", "app.kubernetes.io/name": "rodan"}},
             "data": {"password": "c2VjcmV0"},
         }));
-        let fp = fingerprint(&obj);
-        slim(&mut obj);
-        assert_eq!(obj.data, json!({}));
-        assert!(obj.metadata.managed_fields.is_none());
-        assert_eq!(obj.annotations().get(FINGERPRINT), Some(&fp));
+        let fp = fingerprint(&secret);
+        slim(&mut secret);
+        assert_eq!(secret.data, json!({}), "no secret data in memory");
+        assert!(secret.metadata.managed_fields.is_none());
+        assert_eq!(secret.annotations().get(FINGERPRINT), Some(&fp));
+        assert_eq!(secret.labels().len(), 1);
+        assert_eq!(owner_of(secret).map(|r| r.name), Some("r".to_owned()));
+
+        let mut deployment = object(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "x", "namespace": "n", "generation": 3,
+                         "ownerReferences": [{"apiVersion": "a/v1", "kind": "Rodan", "name": "r", "uid": "u", "controller": true}]},
+            "spec": {"replicas": 2, "template": {}},
+            "status": {"replicas": 2, "readyReplicas": 1, "updatedReplicas": 2, "observedGeneration": 3,
+                       "conditions": [{"type": "Available", "status": "True", "message": "long text"}]},
+        }));
+        slim(&mut deployment);
+        assert_eq!(
+            deployment.data,
+            json!({"status": {"replicas": 2, "readyReplicas": 1, "updatedReplicas": 2, "observedGeneration": 3}})
+        );
+        assert_eq!(deployment.metadata.generation, Some(3));
+        let owner = &deployment.owner_references()[0];
+        assert_eq!((owner.uid.as_str(), owner.controller), ("u", Some(true)));
+
+        let mut job = object(json!({
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "j", "namespace": "n", "annotations": {"rodan.ddmal.music.mcgill.ca/release": "{}", "other": "x"}},
+            "status": {"conditions": [
+                {"type": "SuccessCriteriaMet", "status": "True"},
+                {"type": "Complete", "status": "True", "reason": "CompletionsReached"},
+            ]},
+        }));
+        slim(&mut job);
+        assert_eq!(
+            job.data,
+            json!({"status": {"conditions": [{"type": "Complete", "status": "True"}]}})
+        );
+        assert!(
+            job.annotations()
+                .contains_key("rodan.ddmal.music.mcgill.ca/release")
+        );
+        assert!(!job.annotations().contains_key("other"));
     }
 }

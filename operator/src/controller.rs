@@ -278,6 +278,8 @@ pub async fn run(
     // instead of one response held in memory at once.
     let rodan_events = watcher(rodans, watcher::Config::default())
         .backoff(cache::watch_backoff())
+        // The controller never reads managed fields; thousands of them add up.
+        .modify(|rodan: &mut Rodan| rodan.metadata.managed_fields = None)
         .reflect(writer)
         .touched_objects();
     let mut controller =
