@@ -77,8 +77,8 @@ const KEPT_STATUS: &[&str] = &[
 
 /// Replaces an object by its slim cached form: the metadata the operator reads (name,
 /// namespace, instance label, release annotation, controller reference, generation, creation
-/// and deletion times), the fingerprint of the rest, and the few status fields the status step
-/// reads. Everything else is dropped as it arrives.
+/// and deletion times), the fingerprint of the rest, the replica count and the few status
+/// fields the status step reads. Everything else is dropped as it arrives.
 fn slim(obj: &mut DynamicObject) {
     let fp = fingerprint(obj);
     let mut status = Map::new();
@@ -102,11 +102,16 @@ fn slim(obj: &mut DynamicObject) {
             }
         }
     }
-    obj.data = if status.is_empty() {
-        json!({})
-    } else {
-        json!({ "status": status })
-    };
+    // The replica count someone else may own (KEDA's autoscaler): the status reports it.
+    let replicas = obj.data["spec"]["replicas"].as_i64();
+    let mut data = Map::new();
+    if !status.is_empty() {
+        data.insert("status".to_owned(), Value::Object(status));
+    }
+    if let Some(replicas) = replicas {
+        data.insert("spec".to_owned(), json!({ "replicas": replicas }));
+    }
+    obj.data = Value::Object(data);
     let meta = &mut obj.metadata;
     meta.managed_fields = None;
     meta.resource_version = None;
@@ -153,12 +158,16 @@ pub type Trigger =
 impl Cache {
     /// Starts nothing: returns the stores and, per kind, the stream that feeds its store and
     /// triggers reconciles. The controller drives the streams.
-    pub fn new(client: &Client, namespace: Option<&str>) -> (Self, Vec<(Kind, Trigger)>) {
+    pub fn new(
+        client: &Client,
+        namespace: Option<&str>,
+        keda: bool,
+    ) -> (Self, Vec<(Kind, Trigger)>) {
         let mut stores = HashMap::new();
         let mut triggers = Vec::new();
         let config =
             watcher::Config::default().labels(&format!("{}={MANAGER}", labels::MANAGED_BY));
-        for kind in Kind::ALL {
+        for kind in Kind::ALL.into_iter().filter(|k| keda || !k.optional()) {
             let ar = kind.api_resource();
             let api: Api<DynamicObject> = match namespace {
                 Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
@@ -336,7 +345,10 @@ mod tests {
         slim(&mut deployment);
         assert_eq!(
             deployment.data,
-            json!({"status": {"replicas": 2, "readyReplicas": 1, "updatedReplicas": 2, "observedGeneration": 3}})
+            json!({
+                "spec": {"replicas": 2},
+                "status": {"replicas": 2, "readyReplicas": 1, "updatedReplicas": 2, "observedGeneration": 3},
+            })
         );
         assert_eq!(deployment.metadata.generation, Some(3));
         let owner = &deployment.owner_references()[0];

@@ -59,10 +59,12 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Whether every cache holds its first list.
     pub ready: Arc<AtomicBool>,
+    /// Whether the cluster served KEDA's API when the operator started.
+    pub keda: bool,
 }
 
 /// Reads the migration Jobs of an instance from the cache.
-fn observe(cache: &Cache, namespace: &str, instance: &str) -> Observed {
+fn observe(cache: &Cache, namespace: &str, instance: &str, keda: bool) -> Observed {
     let mut migrations: Vec<(String, Release, MigrationState, Option<Time>)> = cache
         .of_instance(Kind::Job, namespace, instance)
         .into_iter()
@@ -80,6 +82,7 @@ fn observe(cache: &Cache, namespace: &str, instance: &str) -> Observed {
     // Oldest first: the build step takes the last succeeded one as the running release.
     migrations.sort_by(|a, b| a.3.cmp(&b.3).then_with(|| a.0.cmp(&b.0)));
     Observed {
+        keda,
         migrations: migrations
             .into_iter()
             .map(|(name, release, state, _)| (name, release, state))
@@ -115,7 +118,7 @@ async fn reconcile_inner(
         // Children are collected by the garbage collector through their owner references.
         return Ok(Action::await_change());
     }
-    let observed = observe(&ctx.cache, namespace, name);
+    let observed = observe(&ctx.cache, namespace, name, ctx.keda);
     let desired = build::build(rodan, &observed)?;
     let applier = Applier {
         client: &ctx.client,
@@ -225,6 +228,24 @@ fn error_policy(rodan: Arc<Rodan>, error: &Error, ctx: Arc<Context>) -> Action {
     Action::requeue(Duration::from_secs(15))
 }
 
+/// Whether the apiserver serves KEDA's `keda.sh/v1alpha1` ScaledObjects. Asked once at start:
+/// installing KEDA later needs an operator restart.
+async fn keda_served(client: &Client) -> bool {
+    let ar = Kind::ScaledObject.api_resource();
+    let api: Api<kube::api::DynamicObject> = Api::all_with(client.clone(), &ar);
+    match api
+        .list_metadata(&kube::api::ListParams::default().limit(1))
+        .await
+    {
+        Ok(_) => true,
+        Err(kube::Error::Api(status)) if status.code == 404 => false,
+        Err(error) => {
+            warn!(%error, "cannot tell whether KEDA is installed; assuming it is not");
+            false
+        }
+    }
+}
+
 /// Which `Rodan`s the controller watches, and how many it reconciles at once.
 #[derive(Clone, Debug)]
 pub struct Scope {
@@ -265,13 +286,24 @@ pub async fn run(
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let (cache, triggers) = Cache::new(&client, scope.namespace.as_deref());
+    let keda = keda_served(&client).await;
+    info!(
+        keda,
+        "queue autoscaling through KEDA {}",
+        if keda {
+            "available"
+        } else {
+            "unavailable: KEDA's API is not served"
+        }
+    );
+    let (cache, triggers) = Cache::new(&client, scope.namespace.as_deref(), keda);
     let ctx = Arc::new(Context {
         client: client.clone(),
         cache: cache.clone(),
         ledger: Ledger::default(),
         metrics: handles.metrics.clone(),
         ready: handles.ready.clone(),
+        keda,
     });
     let (main_store, writer) = reflector::store::<Rodan>();
     // Paginated lists (no `any_semantic`): a relist of thousands of objects arrives in pages

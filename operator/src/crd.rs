@@ -263,8 +263,8 @@ pub struct QueueSpec {
         regex(pattern = r"^[A-Za-z][A-Za-z0-9_-]*$")
     )]
     pub name: String,
-    /// Number of worker pods. Ignored while `autoscaling` is set. Zero stops the queue (jobs wait
-    /// in RabbitMQ).
+    /// Number of worker pods. Zero stops the queue (jobs wait in RabbitMQ). With `autoscaling`
+    /// and KEDA installed, KEDA sets the count instead.
     #[serde(default = "one")]
     #[schemars(range(min = 0, max = 1000))]
     pub replicas: i32,
@@ -293,7 +293,10 @@ pub struct QueueSpec {
     #[serde(default = "default_grace")]
     #[schemars(range(min = 0, max = 86400))]
     pub termination_grace_period_seconds: i64,
-    /// Scale the queue's workers between two bounds by its depth (messages waiting in RabbitMQ).
+    /// Scale the queue's workers between two bounds by its depth (messages in RabbitMQ), through
+    /// KEDA: the operator creates a KEDA ScaledObject and leaves the replica count to it. Needs
+    /// KEDA installed (the status reports `AutoscalingUnavailable` otherwise, and the count is
+    /// `replicas` held within the bounds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscaling: Option<Autoscaling>,
 }
@@ -327,7 +330,7 @@ pub struct Autoscaling {
     /// Most pods.
     #[schemars(range(min = 1, max = 1000))]
     pub max_replicas: i32,
-    /// Waiting messages per pod that call for another pod.
+    /// Messages in the queue (waiting or running) per worker pod: KEDA's target queue length.
     #[serde(default = "default_target_depth")]
     #[schemars(range(min = 1, max = 100000))]
     pub messages_per_replica: i32,

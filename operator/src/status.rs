@@ -42,6 +42,8 @@ pub mod reasons {
     pub const PAUSED: &str = "ReconcilePaused";
     /// `spec.paused` is not set.
     pub const RUNNING: &str = "Reconciling";
+    /// Queues ask for autoscaling but the cluster lacks KEDA.
+    pub const AUTOSCALING_UNAVAILABLE: &str = "AutoscalingUnavailable";
 }
 
 /// Readiness of a workload as the cache sees it.
@@ -53,8 +55,11 @@ struct Rollout {
 }
 
 fn rollout(desired_object: &Value, live: Option<&DynamicObject>) -> Rollout {
+    // A Deployment without a count is scaled by KEDA: what it asked for is the live count.
+    let scaled = live.and_then(|l| l.data["spec"]["replicas"].as_i64());
     let desired = desired_object["spec"]["replicas"]
         .as_i64()
+        .or_else(|| scaled.or(Some(0)))
         .and_then(|r| i32::try_from(r).ok())
         .unwrap_or(1);
     let Some(live) = live else {
@@ -219,6 +224,14 @@ pub fn compute(
             ),
         ),
         (Some(error), _) => (true, reasons::RECONCILE_FAILED, error.clone()),
+        (None, _) if !desired.unscaled_queues.is_empty() => (
+            true,
+            reasons::AUTOSCALING_UNAVAILABLE,
+            format!(
+                "queues {} ask for autoscaling, which needs KEDA (keda.sh/v1alpha1): install KEDA, then restart the operator; until then their replicas are held within the bounds",
+                desired.unscaled_queues.join(", ")
+            ),
+        ),
         (None, _) => (false, reasons::AS_EXPECTED, "no problem found".to_owned()),
     };
     let (paused_reason, paused_message) = if rodan.spec.paused {

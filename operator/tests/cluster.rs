@@ -18,7 +18,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, Se
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use libtest_mimic::{Arguments, Trial};
 use rodan_operator::controller::{self, Handles, Scope};
@@ -55,19 +55,33 @@ async fn start() -> Result<Env, String> {
         account_ns,
         "--create-namespace",
     ])?;
+    // KEDA's CRDs, so queue autoscaling is validated against KEDA's own schema.
+    let keda = harness::keda_crds()?;
+    cp.kubectl(&[
+        "apply",
+        "--server-side",
+        "-f",
+        keda.to_str().ok_or("keda path")?,
+    ])?;
     let crds: Api<CustomResourceDefinition> = Api::all(admin.clone());
-    eventually("the CRD to be established", WAIT, || {
-        let crds = crds.clone();
-        async move {
-            let crd = crds.get("rodans.rodan.ddmal.music.mcgill.ca").await.ok()?;
-            crd.status?
-                .conditions?
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True")
-                .then_some(())
-        }
-    })
-    .await;
+    for name in [
+        "rodans.rodan.ddmal.music.mcgill.ca",
+        "scaledobjects.keda.sh",
+        "triggerauthentications.keda.sh",
+    ] {
+        eventually(&format!("CRD {name} to be established"), WAIT, || {
+            let crds = crds.clone();
+            async move {
+                let crd = crds.get(name).await.ok()?;
+                crd.status?
+                    .conditions?
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+                    .then_some(())
+            }
+        })
+        .await;
+    }
     let operator_client = cp.service_account(account_ns, account).await?;
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let handles = Handles {
@@ -289,6 +303,7 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         kubectl_explains_every_field_and_prints_the_columns,
         turning_features_off_deletes_their_objects,
         the_chart_renders_objects_the_apiserver_accepts,
+        autoscaled_queues_are_left_to_keda,
     ]
 }
 
@@ -1547,6 +1562,23 @@ async fn turning_features_off_deletes_their_objects(env: Arc<Env>, ns: &'static 
     wait_gone::<Service>(env, ns, "rodan-postgres").await;
     wait_gone::<NetworkPolicy>(env, ns, "rodan-redis").await;
     wait_gone::<Deployment>(env, ns, "rodan-worker-gpu").await;
+    for (kind, name) in [
+        (
+            rodan_operator::build::Kind::ScaledObject,
+            "rodan-worker-gpu",
+        ),
+        (
+            rodan_operator::build::Kind::TriggerAuthentication,
+            "rodan-rabbitmq",
+        ),
+    ] {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(env.admin.clone(), ns, &kind.api_resource());
+        eventually(&format!("{kind:?} {name} to be deleted"), WAIT, || async {
+            api.get_opt(name).await.ok()?.is_none().then_some(())
+        })
+        .await;
+    }
     // Data stays.
     assert!(
         get::<PersistentVolumeClaim>(env, ns, "rodan-postgres-data")
@@ -1611,4 +1643,81 @@ async fn the_chart_renders_objects_the_apiserver_accepts(env: Arc<Env>, ns: &'st
             );
         }
     }
+}
+
+async fn autoscaled_queues_are_left_to_keda(env: Arc<Env>, ns: &'static str) {
+    let env = &*env;
+    namespace(env, ns).await;
+    running_rodan(env, ns, &example("production.yaml")).await;
+    let scaled: Api<DynamicObject> = Api::namespaced_with(
+        env.admin.clone(),
+        ns,
+        &rodan_operator::build::Kind::ScaledObject.api_resource(),
+    );
+    let so = eventually("the GPU queue's ScaledObject", WAIT, || async {
+        scaled.get_opt("rodan-worker-gpu").await.ok()?
+    })
+    .await;
+    let spec = &so.data["spec"];
+    assert_eq!(spec["scaleTargetRef"]["name"], "rodan-worker-gpu");
+    assert_eq!(spec["minReplicaCount"], 0);
+    assert_eq!(spec["maxReplicaCount"], 2);
+    assert_eq!(spec["triggers"][0]["metadata"]["queueName"], "GPU");
+    assert_eq!(spec["triggers"][0]["metadata"]["value"], "5");
+    assert!(
+        scaled
+            .get_opt("rodan-worker-celery")
+            .await
+            .expect("answered")
+            .is_none()
+    );
+    let auths: Api<DynamicObject> = Api::namespaced_with(
+        env.admin.clone(),
+        ns,
+        &rodan_operator::build::Kind::TriggerAuthentication.api_resource(),
+    );
+    let auth = auths
+        .get("rodan-rabbitmq")
+        .await
+        .expect("the TriggerAuthentication");
+    assert_eq!(
+        auth.data["spec"]["secretTargetRef"][0]["name"],
+        "rodan-rabbitmq"
+    );
+
+    // KEDA's HPA sets the count; the operator leaves it alone.
+    let deployments: Api<Deployment> = Api::namespaced(env.admin.clone(), ns);
+    deployments
+        .patch(
+            "rodan-worker-gpu",
+            &PatchParams::apply("keda-hpa").force(),
+            &Patch::Apply(
+                json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": 2}}),
+            ),
+        )
+        .await
+        .expect("scaled");
+    merge_rodan(
+        env,
+        ns,
+        "rodan",
+        json!({"metadata": {"annotations": {"test/poke": "1"}}}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let gpu = get::<Deployment>(env, ns, "rodan-worker-gpu")
+        .await
+        .expect("the GPU workers");
+    assert_eq!(
+        gpu.spec.and_then(|s| s.replicas),
+        Some(2),
+        "the operator does not fight the autoscaler"
+    );
+    rodan_where(env, ns, "the GPU queue wanting 2 workers", |r| {
+        r.status
+            .as_ref()
+            .and_then(|s| s.queues.iter().find(|q| q.name == "GPU"))
+            .is_some_and(|q| q.desired_workers == 2)
+    })
+    .await;
 }

@@ -166,7 +166,7 @@ pub(super) fn api_deployment(inst: &Instance<'_>, release: &Release) -> Child {
         name,
         "api",
         None,
-        spec.api.replicas,
+        Some(spec.api.replicas),
         release,
         pod,
         json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}),
@@ -188,13 +188,26 @@ pub(super) fn worker_deployments(inst: &Instance<'_>, release: &Release) -> Vec<
         .collect()
 }
 
-/// Replicas of a queue: its `replicas`, held within the autoscaling bounds when those are set.
-pub(crate) fn queue_replicas(queue: &QueueSpec) -> i32 {
+/// Replicas of a queue the operator sets: its `replicas`, held within the autoscaling bounds
+/// when those are set. `None` when KEDA scales the queue: the replica count is then KEDA's.
+pub(crate) fn queue_replicas(inst: &Instance<'_>, queue: &QueueSpec) -> Option<i32> {
     match &queue.autoscaling {
-        Some(a) => queue
-            .replicas
-            .clamp(a.min_replicas, a.max_replicas.max(a.min_replicas)),
-        None => queue.replicas,
+        Some(_) if inst.keda => None,
+        Some(a) => Some(
+            queue
+                .replicas
+                .clamp(a.min_replicas, a.max_replicas.max(a.min_replicas)),
+        ),
+        None => Some(queue.replicas),
+    }
+}
+
+/// The most pods a queue can have.
+pub(crate) fn queue_max_replicas(inst: &Instance<'_>, queue: &QueueSpec) -> i32 {
+    match (&queue.autoscaling, queue_replicas(inst, queue)) {
+        (_, Some(n)) => n,
+        (Some(a), None) => a.max_replicas,
+        (None, None) => queue.replicas,
     }
 }
 
@@ -255,7 +268,7 @@ fn worker(inst: &Instance<'_>, release: &Release, queue: &QueueSpec) -> Child {
         name,
         "worker",
         Some(&queue.name),
-        queue_replicas(queue),
+        queue_replicas(inst, queue),
         release,
         inst.pod_spec(APP_UID, pod),
         strategy,
@@ -268,7 +281,7 @@ fn deployment(
     name: String,
     component: &str,
     queue: Option<&str>,
-    replicas: i32,
+    replicas: Option<i32>,
     release: &Release,
     pod: Value,
     strategy: Value,
@@ -282,18 +295,22 @@ fn deployment(
     pod_labels.insert(labels::VERSION.into(), label_value(&release.version));
     let mut meta = inst.meta(&name, component);
     meta["labels"] = json!(pod_labels);
+    let mut spec = json!({
+        "selector": {"matchLabels": selector},
+        "strategy": strategy,
+        "template": {"metadata": {"labels": pod_labels}, "spec": pod},
+    });
+    // Without a count the field stays with whoever scales the Deployment (KEDA's HPA).
+    if let Some(replicas) = replicas {
+        spec["replicas"] = json!(replicas);
+    }
     Child {
         kind: Kind::Deployment,
         object: json!({
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "metadata": meta,
-            "spec": {
-                "replicas": replicas,
-                "selector": {"matchLabels": selector},
-                "strategy": strategy,
-                "template": {"metadata": {"labels": pod_labels}, "spec": pod},
-            },
+            "spec": spec,
         }),
         name,
         apply: Apply::Always,

@@ -3,6 +3,7 @@
 //! randomness (generated credentials come from [`secrets`], applied once, outside this step).
 
 mod app;
+mod autoscale;
 mod backing;
 mod policy;
 pub mod release;
@@ -77,11 +78,15 @@ pub enum Kind {
     Ingress,
     /// Scheduled backups.
     CronJob,
+    /// KEDA's credentials for reading queue depths from RabbitMQ.
+    TriggerAuthentication,
+    /// KEDA's scaling of an autoscaled queue's workers by its depth.
+    ScaledObject,
 }
 
 impl Kind {
     /// Every kind, in apply order.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Secret,
         Kind::ConfigMap,
         Kind::PersistentVolumeClaim,
@@ -93,6 +98,8 @@ impl Kind {
         Kind::PodDisruptionBudget,
         Kind::Ingress,
         Kind::CronJob,
+        Kind::TriggerAuthentication,
+        Kind::ScaledObject,
     ];
 
     /// API group, version and plural of the kind.
@@ -121,8 +128,21 @@ impl Kind {
             ),
             Kind::Ingress => ("networking.k8s.io", "v1", "Ingress", "ingresses"),
             Kind::CronJob => ("batch", "v1", "CronJob", "cronjobs"),
+            Kind::TriggerAuthentication => (
+                "keda.sh",
+                "v1alpha1",
+                "TriggerAuthentication",
+                "triggerauthentications",
+            ),
+            Kind::ScaledObject => ("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects"),
         };
         ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
+    }
+
+    /// Whether the kind belongs to an add-on (KEDA) that a cluster may lack: watched and written
+    /// only when its API is served.
+    pub fn optional(self) -> bool {
+        matches!(self, Kind::TriggerAuthentication | Kind::ScaledObject)
     }
 
     /// Whether objects of this kind left out of the desired set are deleted. Claims hold user
@@ -166,6 +186,8 @@ pub struct Child {
 pub struct Observed {
     /// Migration Jobs of this `Rodan` that exist, with their release and state.
     pub migrations: Vec<(String, Release, MigrationState)>,
+    /// Whether the cluster serves KEDA's API (`keda.sh/v1alpha1`), which queue autoscaling uses.
+    pub keda: bool,
 }
 
 /// Everything the build step derived about the instance, shared by the builders.
@@ -178,6 +200,8 @@ pub(crate) struct Instance<'a> {
     /// The release the API and workers run now: the target once its migration succeeded, else
     /// the last migrated one, else none (a new Rodan before its first migration).
     pub(crate) running: Option<Release>,
+    /// Whether KEDA scales the autoscaled queues (its API is served).
+    pub(crate) keda: bool,
 }
 
 /// The result of the build step.
@@ -193,6 +217,8 @@ pub struct Desired {
     pub target: Release,
     /// Where users reach this Rodan.
     pub url: String,
+    /// Queues that ask for autoscaling while the cluster lacks KEDA.
+    pub unscaled_queues: Vec<String>,
 }
 
 /// Errors of the build step.
@@ -228,7 +254,7 @@ pub fn build(rodan: &Rodan, observed: &Observed) -> Result<Desired, BuildError> 
     } else {
         previous.map(|(_, release, _)| release.clone())
     };
-    let inst = Instance::new(rodan, running.clone())?;
+    let inst = Instance::new(rodan, running.clone(), observed.keda)?;
 
     let mut children = Vec::new();
     children.extend(web::config_maps(&inst));
@@ -253,13 +279,26 @@ pub fn build(rodan: &Rodan, observed: &Observed) -> Result<Desired, BuildError> 
     if let Some(release) = &running {
         children.push(app::api_deployment(&inst, release));
         children.extend(app::worker_deployments(&inst, release));
+        children.extend(autoscale::keda_objects(&inst));
     }
     children.push(web::deployment(&inst));
     children.extend(policy::disruption_budgets(&inst));
     children.extend(web::ingress(&inst));
     children.extend(backing::backup(&inst));
     children.sort_by_key(|c| c.kind);
+    let unscaled_queues = if observed.keda {
+        Vec::new()
+    } else {
+        rodan
+            .spec
+            .workers
+            .iter()
+            .filter(|q| q.autoscaling.is_some())
+            .map(|q| q.name.clone())
+            .collect()
+    };
     Ok(Desired {
+        unscaled_queues,
         url: inst.public_url(),
         children,
         running,
@@ -270,7 +309,11 @@ pub fn build(rodan: &Rodan, observed: &Observed) -> Result<Desired, BuildError> 
 
 impl<'a> Instance<'a> {
     /// Derives the instance facts of a `Rodan` read from the apiserver.
-    pub(crate) fn new(rodan: &'a Rodan, running: Option<Release>) -> Result<Self, BuildError> {
+    pub(crate) fn new(
+        rodan: &'a Rodan,
+        running: Option<Release>,
+        keda: bool,
+    ) -> Result<Self, BuildError> {
         Ok(Self {
             name: rodan
                 .metadata
@@ -286,6 +329,7 @@ impl<'a> Instance<'a> {
                 .controller_owner_ref(&())
                 .ok_or(BuildError::MissingMetadata("uid"))?,
             running,
+            keda,
             rodan,
         })
     }

@@ -4,7 +4,7 @@
 use rodan_types::ports;
 use serde_json::{Value, json};
 
-use super::app::{queue_replicas, worker_name};
+use super::app::{queue_max_replicas, worker_name};
 use super::{Apply, Child, Instance, Kind, labels};
 
 /// One policy per managed backing service: ingress only from pods of the same instance.
@@ -69,7 +69,11 @@ pub(super) fn disruption_budgets(inst: &Instance<'_>) -> Vec<Child> {
         out.push(budget(inst, inst.child_name("web"), inst.selector("web")));
     }
     if inst.running.is_some() {
-        for queue in spec.workers.iter().filter(|q| queue_replicas(q) > 1) {
+        for queue in spec
+            .workers
+            .iter()
+            .filter(|q| queue_max_replicas(inst, q) > 1)
+        {
             let mut selector = inst.selector("worker");
             selector.insert(labels::QUEUE.into(), queue.name.clone());
             out.push(budget(inst, worker_name(&inst.name, &queue.name), selector));

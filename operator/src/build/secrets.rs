@@ -39,7 +39,7 @@ pub fn app(instance: &str) -> String {
 /// The Secrets the operator generates for this `Rodan`, with fresh random values. The apply step
 /// creates those that do not exist yet and leaves existing ones alone.
 pub fn generate(rodan: &Rodan, rng: &mut impl Rng) -> Result<Vec<Child>, BuildError> {
-    let inst = Instance::new(rodan, None)?;
+    let inst = Instance::new(rodan, None, false)?;
     let mut token = |len: usize| -> String {
         (&mut *rng)
             .sample_iter(&Alphanumeric)

@@ -20,6 +20,7 @@ fn succeeded(r: &Rodan) -> Observed {
             release,
             MigrationState::Succeeded,
         )],
+        keda: true,
     }
 }
 
@@ -345,4 +346,52 @@ fn the_minimal_rodan_renders_as_recorded() {
     let d = build(&r, &succeeded(&r)).expect("built");
     let objects: Vec<&serde_json::Value> = d.children.iter().map(|c| &c.object).collect();
     insta::assert_yaml_snapshot!("minimal", objects);
+}
+
+#[test]
+fn autoscaled_queues_are_scaled_by_keda_when_it_is_served() {
+    let r = rodan(json!({"workers": [
+        {"name": "celery", "replicas": 2},
+        {"name": "GPU", "gpus": 1, "replicas": 1,
+         "autoscaling": {"minReplicas": 0, "maxReplicas": 3, "messagesPerReplica": 4}},
+    ]}));
+    let d = build(&r, &succeeded(&r)).expect("built");
+    assert!(d.unscaled_queues.is_empty());
+    let so = &child(&d, Kind::ScaledObject, "lab-worker-gpu").object["spec"];
+    assert_eq!(so["scaleTargetRef"]["name"], "lab-worker-gpu");
+    assert_eq!(
+        (so["minReplicaCount"].clone(), so["maxReplicaCount"].clone()),
+        (json!(0), json!(3))
+    );
+    let trigger = &so["triggers"][0];
+    assert_eq!(trigger["type"], "rabbitmq");
+    assert_eq!(trigger["metadata"]["queueName"], "GPU");
+    assert_eq!(trigger["metadata"]["value"], "4");
+    assert_eq!(trigger["authenticationRef"]["name"], "lab-rabbitmq");
+    let auth = &child(&d, Kind::TriggerAuthentication, "lab-rabbitmq").object["spec"];
+    assert_eq!(
+        auth["secretTargetRef"][0],
+        json!({"parameter": "host", "name": "lab-rabbitmq", "key": "url"})
+    );
+    let gpu = &child(&d, Kind::Deployment, "lab-worker-gpu").object["spec"];
+    assert!(gpu.get("replicas").is_none(), "KEDA owns the count");
+    let celery = &child(&d, Kind::Deployment, "lab-worker-celery").object["spec"];
+    assert_eq!(celery["replicas"], 2);
+    assert!(
+        names(&d, Kind::ScaledObject).len() == 1,
+        "only autoscaled queues"
+    );
+    assert!(
+        names(&d, Kind::PodDisruptionBudget).contains(&"lab-worker-gpu"),
+        "up to 3 pods"
+    );
+
+    let mut without_keda = succeeded(&r);
+    without_keda.keda = false;
+    let d = build(&r, &without_keda).expect("built");
+    assert!(names(&d, Kind::ScaledObject).is_empty());
+    assert!(names(&d, Kind::TriggerAuthentication).is_empty());
+    assert_eq!(d.unscaled_queues, ["GPU"]);
+    let gpu = &child(&d, Kind::Deployment, "lab-worker-gpu").object["spec"];
+    assert_eq!(gpu["replicas"], 1, "held within the bounds");
 }

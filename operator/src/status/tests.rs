@@ -21,6 +21,7 @@ fn migrated(r: &Rodan, state: MigrationState) -> Observed {
     let release = Release::of(&r.spec);
     Observed {
         migrations: vec![(release::job_name("lab", &release), release, state)],
+        keda: false,
     }
 }
 
@@ -215,4 +216,43 @@ fn job_states_follow_their_conditions() {
         job_state(&job(json!([{"type": "Complete", "status": "False"}]))),
         MigrationState::Pending
     );
+}
+
+#[test]
+fn autoscaling_without_keda_is_degraded_and_keda_counts_are_the_live_ones() {
+    let r = rodan(
+        json!({"workers": [{"name": "GPU", "autoscaling": {"minReplicas": 0, "maxReplicas": 4}}]}),
+    );
+    let d = build::build(&r, &migrated(&r, MigrationState::Succeeded)).expect("built");
+    let s = compute_with(&r, &d, &live_all(&d, 1), None, 100);
+    let c = cond(&s, conditions::DEGRADED);
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        ("True", reasons::AUTOSCALING_UNAVAILABLE)
+    );
+    assert!(c.message.contains("GPU"), "{}", c.message);
+
+    let mut observed = migrated(&r, MigrationState::Succeeded);
+    observed.keda = true;
+    let d = build::build(&r, &observed).expect("built");
+    let mut live = live_all(&d, 3);
+    let scaled: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "lab-worker-gpu", "generation": 2},
+        "spec": {"replicas": 3},
+        "status": {"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 2},
+    }))
+    .expect("an object");
+    live.insert(
+        (Kind::Deployment, "lab-worker-gpu".into()),
+        Arc::new(scaled),
+    );
+    let s = compute_with(&r, &d, &live, None, 100);
+    assert_eq!(cond(&s, conditions::DEGRADED).status, "False");
+    let q = s
+        .queues
+        .iter()
+        .find(|q| q.name == "GPU")
+        .expect("the GPU queue");
+    assert_eq!((q.ready_workers, q.desired_workers), (2, 3));
 }

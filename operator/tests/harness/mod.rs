@@ -75,6 +75,11 @@ pub fn binaries() -> Result<PathBuf, String> {
     }
 }
 
+/// The directory of KEDA's CRDs fetched by `scripts/fetch-keda-crds.sh`.
+pub fn keda_crds() -> Result<PathBuf, String> {
+    script_output_dir("fetch-keda-crds.sh")
+}
+
 /// The kubectl binary fetched by `scripts/build-tools.sh`.
 pub fn kubectl() -> Result<PathBuf, String> {
     Ok(script_output_dir("build-tools.sh")?.join("kubectl"))
