@@ -15,11 +15,21 @@ pub(super) fn network_policies(inst: &Instance<'_>) -> Vec<Child> {
         out.push(isolate(inst, "postgres", &[ports::POSTGRES]));
     }
     if Instance::managed(spec.rabbitmq.mode) {
-        out.push(isolate(
-            inst,
-            "rabbitmq",
-            &[ports::AMQP, ports::RABBITMQ_MANAGEMENT],
-        ));
+        let mut policy = isolate(inst, "rabbitmq", &[ports::AMQP, ports::RABBITMQ_MANAGEMENT]);
+        // KEDA's operator reads the autoscaled queues' lengths over AMQP.
+        if inst.keda
+            && spec.workers.iter().any(|q| q.autoscaling.is_some())
+            && let Some(rules) = policy.object["spec"]["ingress"].as_array_mut()
+        {
+            rules.push(json!({
+                "from": [{
+                    "namespaceSelector": {},
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "keda-operator"}},
+                }],
+                "ports": [{"protocol": "TCP", "port": ports::AMQP}],
+            }));
+        }
+        out.push(policy);
     }
     if Instance::managed(spec.redis.mode) {
         out.push(isolate(inst, "redis", &[ports::REDIS]));
