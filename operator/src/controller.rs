@@ -104,7 +104,6 @@ pub async fn reconcile(rodan: Arc<Rodan>, ctx: Arc<Context>) -> Result<Action, E
         .instrument(span)
         .await;
     ctx.metrics.reconciled(started.elapsed().as_secs_f64());
-    ctx.metrics.set_cached(ctx.cache.len());
     result
 }
 
@@ -322,6 +321,7 @@ pub async fn run(
         controller = controller.watches_stream_with(trigger, cache::owner_of, kind.api_resource());
     }
     let ready = handles.ready.clone();
+    let metrics = handles.metrics.clone();
     tokio::spawn(async move {
         // Only the child caches: the controller itself holds reconciles until the `Rodan` store
         // is filled, and a second concurrent waiter on that store may never be woken
@@ -329,6 +329,11 @@ pub async fn run(
         cache.wait_until_ready().await;
         ready.store(true, Ordering::SeqCst);
         info!("caches are filled");
+        // Counting walks every store: done on a timer, not in each reconcile.
+        loop {
+            metrics.set_cached(cache.len());
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
     });
     controller
         .graceful_shutdown_on(shutdown)
