@@ -244,6 +244,20 @@ async fn install_operator_chart(cp: &ControlPlane) -> anyhow::Result<PathBuf> {
         .map_err(anyhow::Error::msg)
 }
 
+/// A new control plane without controller-manager, with the operator's chart installed and the
+/// bench namespaces created: the control plane, an admin client and the operator's kubeconfig.
+async fn fresh_control_plane() -> anyhow::Result<(ControlPlane, Client, PathBuf)> {
+    let cp = ControlPlane::start_with(false)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let admin = cp.admin().await;
+    let kubeconfig = install_operator_chart(&cp).await?;
+    for i in 0..NAMESPACES {
+        create_namespace(&admin, &format!("bench-{i}")).await?;
+    }
+    Ok((cp, admin, kubeconfig))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let binary = PathBuf::from(
@@ -262,14 +276,7 @@ async fn main() -> anyhow::Result<()> {
 
     // Phase 1, on a fresh control plane: latency, request counts, memory with 1 and 100.
     eprintln!("bench: phase 1: starting etcd and kube-apiserver");
-    let cp = ControlPlane::start_with(false)
-        .await
-        .map_err(anyhow::Error::msg)?;
-    let admin = cp.admin().await;
-    let kubeconfig = install_operator_chart(&cp).await?;
-    for i in 0..NAMESPACES {
-        create_namespace(&admin, &format!("bench-{i}")).await?;
-    }
+    let (cp, admin, kubeconfig) = fresh_control_plane().await?;
     create_namespace(&admin, "latency").await?;
     let op = Operator::start(&binary, &kubeconfig)?;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -359,14 +366,7 @@ async fn main() -> anyhow::Result<()> {
     // Phase 2, on a new control plane: `total` Rodans created while no operator runs, then a
     // cold start, then a restart with everything in place.
     eprintln!("bench: phase 2: cold start with {total} Rodans");
-    let cp = ControlPlane::start_with(false)
-        .await
-        .map_err(anyhow::Error::msg)?;
-    let admin = cp.admin().await;
-    let kubeconfig = install_operator_chart(&cp).await?;
-    for i in 0..NAMESPACES {
-        create_namespace(&admin, &format!("bench-{i}")).await?;
-    }
+    let (cp, admin, kubeconfig) = fresh_control_plane().await?;
     create_rodans(&admin, 0, total).await;
     let started = Instant::now();
     let op = Operator::start(&binary, &kubeconfig)?;
