@@ -204,11 +204,12 @@ pub(crate) fn queue_replicas(inst: &Instance<'_>, queue: &QueueSpec) -> Option<i
 
 /// The most pods a queue can have.
 pub(crate) fn queue_max_replicas(inst: &Instance<'_>, queue: &QueueSpec) -> i32 {
-    match (&queue.autoscaling, queue_replicas(inst, queue)) {
-        (_, Some(n)) => n,
-        (Some(a), None) => a.max_replicas,
-        (None, None) => queue.replicas,
-    }
+    queue_replicas(inst, queue).unwrap_or_else(|| {
+        queue
+            .autoscaling
+            .as_ref()
+            .map_or(queue.replicas, |a| a.max_replicas)
+    })
 }
 
 fn worker(inst: &Instance<'_>, release: &Release, queue: &QueueSpec) -> Child {
