@@ -12,13 +12,12 @@
 #[path = "../tests/harness/mod.rs"]
 mod harness;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, stream};
-use harness::{ControlPlane, OPERATOR_ACCOUNT, OPERATOR_USER};
+use harness::{ControlPlane, OPERATOR_ACCOUNT};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
@@ -200,25 +199,6 @@ async fn wait_quiet(op: &Operator, metric: &str, quiet: Duration) {
     }
 }
 
-/// The operator's requests in the audit log for one namespace, by verb.
-fn audit_requests(log: &Path, namespace: &str) -> BTreeMap<String, usize> {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let mut counts = BTreeMap::new();
-    for line in text.lines() {
-        let Ok(event) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        if event["user"]["username"] == OPERATOR_USER
-            && event["objectRef"]["namespace"] == namespace
-        {
-            *counts
-                .entry(event["verb"].as_str().unwrap_or_default().to_owned())
-                .or_insert(0) += 1;
-        }
-    }
-    counts
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[idx.min(sorted.len() - 1)]
@@ -331,7 +311,7 @@ async fn main() -> anyhow::Result<()> {
         .patch("c", &PatchParams::apply("bench"), &Patch::Apply(rodan("c")))
         .await?;
     wait_quiet(&op, "rodan_operator_writes_total", Duration::from_secs(3)).await;
-    let first = audit_requests(&cp.audit_log, "calls");
+    let first = cp.operator_requests("calls");
     let reconciles_before = op.metric("rodan_operator_reconciles_total").await;
     for i in 0..10 {
         calls
@@ -345,7 +325,7 @@ async fn main() -> anyhow::Result<()> {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let steady_reconciles = op.metric("rodan_operator_reconciles_total").await - reconciles_before;
-    let after = audit_requests(&cp.audit_log, "calls");
+    let after = cp.operator_requests("calls");
     let steady: usize = after.values().sum::<usize>() - first.values().sum::<usize>();
 
     let mut memory = Vec::new();

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use harness::{ControlPlane, OPERATOR_USER, eventually};
+use harness::{ControlPlane, eventually};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service};
@@ -231,16 +231,9 @@ async fn rbac_matches_use(env: &Env) -> Result<String, String> {
             }
         }
     }
-    let text = std::fs::read_to_string(&env.cp.audit_log).map_err(|e| e.to_string())?;
     let mut used = BTreeSet::new();
     let mut refused = BTreeSet::new();
-    for line in text.lines() {
-        let Ok(event) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        if event["user"]["username"] != OPERATOR_USER {
-            continue;
-        }
+    for event in env.cp.operator_events() {
         let obj = &event["objectRef"];
         let mut resource = obj["resource"].as_str().unwrap_or_default().to_owned();
         if let Some(sub) = obj["subresource"].as_str() {
@@ -1272,23 +1265,6 @@ async fn deleting_the_rodan_collects_children_and_keeps_data(env: Arc<Env>, ns: 
     .await;
 }
 
-/// Counts the operator's requests in the audit log for one namespace, by verb.
-fn audit_counts(env: &Env, ns: &str) -> BTreeMap<String, usize> {
-    let text = std::fs::read_to_string(&env.cp.audit_log).unwrap_or_default();
-    let mut counts = BTreeMap::new();
-    for line in text.lines() {
-        let Ok(event) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        if event["user"]["username"] != OPERATOR_USER || event["objectRef"]["namespace"] != ns {
-            continue;
-        }
-        let verb = event["verb"].as_str().unwrap_or_default().to_owned();
-        *counts.entry(verb).or_insert(0) += 1;
-    }
-    counts
-}
-
 async fn a_steady_state_reconcile_sends_no_write(env: Arc<Env>, ns: &'static str) {
     let env = &*env;
     namespace(env, ns).await;
@@ -1298,11 +1274,11 @@ async fn a_steady_state_reconcile_sends_no_write(env: Arc<Env>, ns: &'static str
     })
     .await;
     // Let the controller-manager's writes (ReplicaSets, Deployment status) and our answers settle.
-    let mut previous = audit_counts(env, ns);
+    let mut previous = env.cp.operator_requests(ns);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         tokio::time::sleep(Duration::from_secs(3)).await;
-        let now = audit_counts(env, ns);
+        let now = env.cp.operator_requests(ns);
         if now == previous {
             break;
         }
@@ -1312,7 +1288,7 @@ async fn a_steady_state_reconcile_sends_no_write(env: Arc<Env>, ns: &'static str
         );
         previous = now;
     }
-    let before = audit_counts(env, ns);
+    let before = env.cp.operator_requests(ns);
     let first = before.values().sum::<usize>();
     // Trigger reconciles without changing the spec: metadata edits wake the controller.
     let rodans: Api<Rodan> = Api::namespaced(env.admin.clone(), ns);
@@ -1328,7 +1304,7 @@ async fn a_steady_state_reconcile_sends_no_write(env: Arc<Env>, ns: &'static str
         tokio::time::sleep(Duration::from_millis(700)).await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = audit_counts(env, ns);
+    let after = env.cp.operator_requests(ns);
     let delta: BTreeMap<&String, usize> = after
         .iter()
         .map(|(verb, n)| (verb, n - before.get(verb).copied().unwrap_or(0)))

@@ -403,6 +403,28 @@ rules:
         self.run_tool(kubectl()?, args, None)
     }
 
+    /// The operator's requests in the apiserver's audit log, one JSON event each.
+    pub fn operator_events(&self) -> Vec<serde_json::Value> {
+        fs::read_to_string(&self.audit_log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|event| event["user"]["username"] == OPERATOR_USER)
+            .collect()
+    }
+
+    /// The operator's requests about objects in one namespace, counted by verb.
+    pub fn operator_requests(&self, namespace: &str) -> std::collections::BTreeMap<String, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for event in self.operator_events() {
+            if event["objectRef"]["namespace"] == namespace {
+                let verb = event["verb"].as_str().unwrap_or_default().to_owned();
+                *counts.entry(verb).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
     /// The temporary directory holding logs and configuration.
     pub fn dir(&self) -> &Path {
         self.dir.path()
