@@ -1,0 +1,1 @@
+//! Resource type detection of uploaded files (upstream `fileparse`).

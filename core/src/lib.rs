@@ -1,0 +1,6 @@
+//! What Rodan's API server and worker both speak, with no IO.
+
+pub mod catalogue;
+pub mod detect;
+pub mod status;
+pub mod workflow;

@@ -1,0 +1,1 @@
+//! Upstream Rodan's status integers, on the wire and in the database.

@@ -1,0 +1,1 @@
+//! Workflows as graphs: validation, run planning, export and import.

@@ -1,0 +1,1 @@
+//! PostgreSQL schema and shared queries.

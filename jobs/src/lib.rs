@@ -1,0 +1,1 @@
+//! Rodan jobs in Rust.
