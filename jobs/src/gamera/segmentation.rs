@@ -1,0 +1,220 @@
+//! Gamera's `cc_analysis` (`segmentation.hpp`): 8-connected components of a ONEBIT image, in
+//! Gamera's order (by the raster position of each component's first pixel).
+
+use super::{GameraError, Plane, WHITE};
+
+/// Gamera labels with 16-bit pixels starting at 2, and gives up when it would hand out 65535:
+/// at most this many provisional labels (one per pixel without a labelled W, NW, N or NE
+/// neighbour).
+pub const MAX_PROVISIONAL_LABELS: usize = 65533;
+
+/// One connected component: its bounding box, and its label in [`Labelled::labels`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Component {
+    /// The label of its pixels.
+    pub label: u16,
+    /// Left column.
+    pub ul_x: usize,
+    /// Top row.
+    pub ul_y: usize,
+    /// Width.
+    pub ncols: usize,
+    /// Height.
+    pub nrows: usize,
+}
+
+/// A labelled image and its components.
+#[derive(Debug, Clone)]
+pub struct Labelled {
+    /// Every pixel's component label; 0 for white.
+    pub labels: Plane<u16>,
+    /// The components, in Gamera's order.
+    pub components: Vec<Component>,
+}
+
+impl Labelled {
+    /// Gamera's `to_rle` of a component: alternating white and black run lengths over its
+    /// bounding box in row-major order, white first, each followed by a space. Pixels of other
+    /// components inside the box count as white.
+    pub fn to_rle(&self, c: &Component) -> String {
+        let mut out = String::new();
+        let mut black = false;
+        let mut run = 0usize;
+        for y in c.ul_y..c.ul_y + c.nrows {
+            for x in c.ul_x..c.ul_x + c.ncols {
+                let is_black = self.labels.get(x, y) == c.label;
+                if is_black != black {
+                    out.push_str(&run.to_string());
+                    out.push(' ');
+                    black = is_black;
+                    run = 0;
+                }
+                run += 1;
+            }
+        }
+        out.push_str(&run.to_string());
+        out.push(' ');
+        if !black {
+            // The last white run is followed by an empty black run.
+            out.push_str("0 ");
+        }
+        out
+    }
+}
+
+fn find(parent: &mut [u16], mut x: u16) -> u16 {
+    while parent[usize::from(x)] != x {
+        let p = parent[usize::from(x)];
+        parent[usize::from(x)] = parent[usize::from(p)];
+        x = p;
+    }
+    x
+}
+
+/// Gamera's `cc_analysis`.
+pub fn cc_analysis(image: &Plane<u8>) -> Result<Labelled, GameraError> {
+    let (ncols, nrows) = (image.width(), image.height());
+    let mut labels = Plane::new(ncols, nrows, 0u16);
+    // parent[l] is the union-find parent of provisional label l; roots are the smallest label of
+    // their class, which is the label of the class's first pixel in raster order.
+    let mut parent: Vec<u16> = vec![0];
+    for y in 0..nrows {
+        for x in 0..ncols {
+            if image.get(x, y) == WHITE {
+                continue;
+            }
+            let mut neighbours = [0u16; 4];
+            if x > 0 {
+                neighbours[0] = labels.get(x - 1, y);
+            }
+            if y > 0 {
+                neighbours[1] = labels.get(x, y - 1);
+                if x > 0 {
+                    neighbours[2] = labels.get(x - 1, y - 1);
+                }
+                if x + 1 < ncols {
+                    neighbours[3] = labels.get(x + 1, y - 1);
+                }
+            }
+            let mut label = 0u16;
+            for &n in neighbours.iter().filter(|&&n| n != 0) {
+                let root = find(&mut parent, n);
+                if label == 0 {
+                    label = root;
+                } else if root != label {
+                    let (lo, hi) = if root < label {
+                        (root, label)
+                    } else {
+                        (label, root)
+                    };
+                    parent[usize::from(hi)] = lo;
+                    label = lo;
+                }
+            }
+            if label == 0 {
+                if parent.len() > MAX_PROVISIONAL_LABELS {
+                    return Err(GameraError::TooManyLabels);
+                }
+                label = parent.len() as u16;
+                parent.push(label);
+            }
+            labels.set(x, y, label);
+        }
+    }
+    for l in 0..parent.len() {
+        let root = find(&mut parent, l as u16);
+        parent[l] = root;
+    }
+    // Bounding boxes per root label: (min x, min y, max x, max y).
+    let mut boxes: Vec<Option<(usize, usize, usize, usize)>> = vec![None; parent.len()];
+    for y in 0..nrows {
+        for x in 0..ncols {
+            let l = labels.get(x, y);
+            if l == 0 {
+                continue;
+            }
+            let root = parent[usize::from(l)];
+            labels.set(x, y, root);
+            let b = &mut boxes[usize::from(root)];
+            *b = Some(match *b {
+                None => (x, y, x, y),
+                Some((x0, y0, x1, y1)) => (x0.min(x), y0.min(y), x1.max(x), y1.max(y)),
+            });
+        }
+    }
+    let components = boxes
+        .iter()
+        .enumerate()
+        .filter_map(|(label, b)| {
+            b.map(|(x0, y0, x1, y1)| Component {
+                label: label as u16,
+                ul_x: x0,
+                ul_y: y0,
+                ncols: x1 - x0 + 1,
+                nrows: y1 - y0 + 1,
+            })
+        })
+        .collect();
+    Ok(Labelled { labels, components })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gamera::BLACK;
+
+    fn from_rows(rows: &[&str]) -> Plane<u8> {
+        let width = rows[0].len();
+        let data = rows
+            .iter()
+            .flat_map(|r| r.bytes().map(|b| if b == b'#' { BLACK } else { WHITE }))
+            .collect();
+        Plane::from_vec(width, rows.len(), data).expect("rectangular")
+    }
+
+    #[test]
+    fn components_are_eight_connected_and_ordered_by_their_first_pixel() {
+        // A U shape whose arms meet late, a diagonal pair, and a dot left of the U's first row.
+        let p = from_rows(&["...#.#", "#..#.#", "...###", ".#....", "..#..."]);
+        let l = cc_analysis(&p).expect("few labels");
+        let boxes: Vec<_> = l
+            .components
+            .iter()
+            .map(|c| (c.ul_x, c.ul_y, c.ncols, c.nrows))
+            .collect();
+        assert_eq!(boxes, vec![(3, 0, 3, 3), (0, 1, 1, 1), (1, 3, 2, 2)]);
+    }
+
+    #[test]
+    fn rle_runs_white_first_over_the_box_and_ignore_other_components() {
+        let p = from_rows(&["#.#", ".##"]);
+        let l = cc_analysis(&p).expect("few labels");
+        assert_eq!(l.components.len(), 1);
+        assert_eq!(l.to_rle(&l.components[0]), "0 1 1 1 1 2 ");
+        let p = from_rows(&["#..", "..#", "#.."]);
+        let l = cc_analysis(&p).expect("few labels");
+        // Three single pixels; the first one's box is 1×1.
+        assert_eq!(l.to_rle(&l.components[0]), "0 1 ");
+        let p = from_rows(&["##", "#."]);
+        let l = cc_analysis(&p).expect("few labels");
+        assert_eq!(l.to_rle(&l.components[0]), "0 3 1 0 ");
+    }
+
+    #[test]
+    fn too_many_provisional_labels_fail_like_gamera() {
+        // Isolated pixels on a checker of period 2: one provisional label each.
+        let side = 2 * 256 + 1;
+        let mut p = Plane::new(side, side, WHITE);
+        for y in (0..side).step_by(2) {
+            for x in (0..side).step_by(2) {
+                p.set(x, y, BLACK);
+            }
+        }
+        assert_eq!(
+            cc_analysis(&p)
+                .map(|l| l.components.len())
+                .expect_err("257² > 65533"),
+            GameraError::TooManyLabels
+        );
+    }
+}
