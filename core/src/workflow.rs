@@ -141,6 +141,10 @@ pub(crate) struct Graph<'a> {
     pub(crate) into_input: HashMap<Uuid, Vec<usize>>,
     /// Connection indices per output port, in connection order.
     pub(crate) from_output: HashMap<Uuid, Vec<usize>>,
+    /// Input port indices per workflow job, in port order.
+    inputs_by_job: HashMap<Uuid, Vec<usize>>,
+    /// Output port indices per workflow job, in port order.
+    outputs_by_job: HashMap<Uuid, Vec<usize>>,
 }
 
 impl<'a> Graph<'a> {
@@ -158,6 +162,8 @@ impl<'a> Graph<'a> {
             output_index: index_by(&workflow.output_ports, |p| p.uuid),
             into_input,
             from_output,
+            inputs_by_job: group_by(&workflow.input_ports, |p| p.workflow_job),
+            outputs_by_job: group_by(&workflow.output_ports, |p| p.workflow_job),
         }
     }
 
@@ -178,7 +184,10 @@ impl<'a> Graph<'a> {
     }
 
     /// Connections arriving at an input port.
-    pub(crate) fn connections_into(&self, input_port: Uuid) -> impl Iterator<Item = &'a Connection> {
+    pub(crate) fn connections_into(
+        &self,
+        input_port: Uuid,
+    ) -> impl Iterator<Item = &'a Connection> {
         let conns = &self.workflow.connections;
         self.into_input
             .get(&input_port)
@@ -202,21 +211,38 @@ impl<'a> Graph<'a> {
 
     /// Input ports of a workflow job, in port order.
     pub(crate) fn inputs_of(&self, job: Uuid) -> impl Iterator<Item = &'a InputPort> {
-        self.workflow
-            .input_ports
-            .iter()
-            .filter(move |p| p.workflow_job == job)
+        let ports = &self.workflow.input_ports;
+        self.inputs_by_job
+            .get(&job)
+            .into_iter()
+            .flatten()
+            .map(move |&i| &ports[i])
     }
 
     /// Output ports of a workflow job, in port order.
     pub(crate) fn outputs_of(&self, job: Uuid) -> impl Iterator<Item = &'a OutputPort> {
-        self.workflow
-            .output_ports
-            .iter()
-            .filter(move |p| p.workflow_job == job)
+        let ports = &self.workflow.output_ports;
+        self.outputs_by_job
+            .get(&job)
+            .into_iter()
+            .flatten()
+            .map(move |&i| &ports[i])
     }
 
-    /// Workflow jobs fed by a job's outputs (with repeats), in port then connection order.
+    /// Connections arriving at a job's input ports, in connection order.
+    pub(crate) fn upstream_connections(&self, job: Uuid) -> Vec<&'a Connection> {
+        let mut indices: Vec<usize> = self
+            .inputs_of(job)
+            .flat_map(|p| self.into_input.get(&p.uuid).into_iter().flatten().copied())
+            .collect();
+        indices.sort_unstable();
+        indices
+            .into_iter()
+            .map(|i| &self.workflow.connections[i])
+            .collect()
+    }
+
+    /// Connections leaving a job's output ports, in port then connection order.
     pub(crate) fn downstream_connections(
         &self,
         job: Uuid,
@@ -224,6 +250,14 @@ impl<'a> Graph<'a> {
         self.outputs_of(job)
             .flat_map(move |op| self.connections_from(op.uuid))
     }
+}
+
+fn group_by<T>(items: &[T], key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<usize>> {
+    let mut groups: HashMap<Uuid, Vec<usize>> = HashMap::new();
+    for (i, t) in items.iter().enumerate() {
+        groups.entry(key(t)).or_default().push(i);
+    }
+    groups
 }
 
 fn index_by<T>(items: &[T], key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, usize> {

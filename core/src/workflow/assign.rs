@@ -122,7 +122,9 @@ impl AssignmentShapeError {
 /// # Errors
 ///
 /// The first shape fault, with upstream's message.
-pub fn parse_assignments(value: &Value) -> Result<Vec<(String, Vec<String>)>, AssignmentShapeError> {
+pub fn parse_assignments(
+    value: &Value,
+) -> Result<Vec<(String, Vec<String>)>, AssignmentShapeError> {
     let Value::Object(map) = value else {
         return Err(AssignmentShapeError::NotAnObject);
     };
@@ -164,7 +166,9 @@ fn python_type(value: &Value) -> &'static str {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AssignmentError {
     /// The port is not an unconnected input port of this workflow, or is assigned twice.
-    #[error("failed to assign resources: input port {port} is not an unsatisfied port of the workflow")]
+    #[error(
+        "failed to assign resources: input port {port} is not an unsatisfied port of the workflow"
+    )]
     PortSatisfied {
         /// The port.
         port: Uuid,
@@ -194,7 +198,9 @@ pub enum AssignmentError {
         first_port: Uuid,
     },
     /// A single resource for a list port.
-    #[error("failed to assign resources: element {index} of port {port} is a resource, the port takes lists")]
+    #[error(
+        "failed to assign resources: element {index} of port {port} is a resource, the port takes lists"
+    )]
     ResourceForListPort {
         /// The port.
         port: Uuid,
@@ -210,7 +216,9 @@ pub enum AssignmentError {
         index: usize,
     },
     /// A resource list for a port that takes single resources.
-    #[error("failed to assign resources: element {index} of port {port} is a list, the port takes resources")]
+    #[error(
+        "failed to assign resources: element {index} of port {port} is a list, the port takes resources"
+    )]
     ListForResourcePort {
         /// The port.
         port: Uuid,
@@ -218,7 +226,9 @@ pub enum AssignmentError {
         index: usize,
     },
     /// A resource list with a member without a file.
-    #[error("failed to assign resources: member {member} of list {index} of port {port} has no file yet")]
+    #[error(
+        "failed to assign resources: member {member} of list {index} of port {port} has no file yet"
+    )]
     ListMemberNotReady {
         /// The port.
         port: Uuid,
@@ -236,7 +246,9 @@ pub enum AssignmentError {
         index: usize,
     },
     /// A resource of a type the port does not accept.
-    #[error("failed to assign resources: element {index} of port {port} has type {resource_type}, which the port does not accept")]
+    #[error(
+        "failed to assign resources: element {index} of port {port} has type {resource_type}, which the port does not accept"
+    )]
     TypeMismatch {
         /// The port.
         port: Uuid,

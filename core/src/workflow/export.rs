@@ -7,7 +7,9 @@ use serde_json::{Number, Value, json};
 use uuid::Uuid;
 
 use super::settings::{check, dotted_path};
-use super::{Catalogue, Connection, InputPort, OutputPort, Workflow, WorkflowJob, port_type};
+use super::{
+    Catalogue, Connection, Graph, InputPort, OutputPort, Workflow, WorkflowJob, port_type,
+};
 use crate::catalogue::JobDescriptor;
 
 /// The format version [`export`] writes.
@@ -180,7 +182,9 @@ impl ImportError {
             Self::NotAnObject => json!("This field must be a JSON object."),
             Self::MissingVersion => json!("Please provide the version of serialization format."),
             Self::UnsupportedVersion { version } => {
-                json!(format!("Unsupported version of serialization format: {version}"))
+                json!(format!(
+                    "Unsupported version of serialization format: {version}"
+                ))
             }
             Self::Shape { path, message } => json!({ path.as_str(): message }),
             Self::UnknownJob { job, job_name } => json!({
@@ -221,6 +225,7 @@ impl ImportError {
 /// job's input ports, then its output ports), connections by those numbers. A job without an
 /// appearance gets upstream's default `{"x": 0.5, "y": 0.5}` so the document imports again.
 pub fn export(workflow: &Workflow) -> ExportedWorkflow {
+    let graph = Graph::new(workflow);
     let mut next_id = 0u64;
     let mut ids: HashMap<Uuid, u64> = HashMap::new();
     let mut number = |uuid: Uuid| {
@@ -235,20 +240,16 @@ pub fn export(workflow: &Workflow) -> ExportedWorkflow {
             job_name: wfj.job_name.clone(),
             job_settings: wfj.settings.clone(),
             appearance: Some(wfj.appearance.clone().unwrap_or_else(default_appearance)),
-            input_ports: workflow
-                .input_ports
-                .iter()
-                .filter(|p| p.workflow_job == wfj.uuid)
+            input_ports: graph
+                .inputs_of(wfj.uuid)
                 .map(|p| ExportedPort {
                     port_type: p.port_type_name.clone(),
                     id: number(p.uuid),
                     label: p.label.clone(),
                 })
                 .collect(),
-            output_ports: workflow
-                .output_ports
-                .iter()
-                .filter(|p| p.workflow_job == wfj.uuid)
+            output_ports: graph
+                .outputs_of(wfj.uuid)
                 .map(|p| ExportedPort {
                     port_type: p.port_type_name.clone(),
                     id: number(p.uuid),
@@ -293,7 +294,9 @@ pub fn import(document: &Value, catalogue: &[JobDescriptor]) -> Result<Workflow,
     let Value::Object(fields) = document else {
         return Err(ImportError::NotAnObject);
     };
-    let version = fields.get("__version__").ok_or(ImportError::MissingVersion)?;
+    let version = fields
+        .get("__version__")
+        .ok_or(ImportError::MissingVersion)?;
     let with_appearance = match version.as_f64() {
         Some(0.1) => false,
         Some(0.2) => true,

@@ -242,11 +242,7 @@ impl Planner<'_> {
         let uuid = Uuid::new_v4();
 
         let mut inputs = Vec::new();
-        let own_inputs: HashSet<Uuid> = graph.inputs_of(wfj.uuid).map(|p| p.uuid).collect();
-        for c in &graph.workflow.connections {
-            if !own_inputs.contains(&c.input_port) {
-                continue;
-            }
+        for c in graph.upstream_connections(wfj.uuid) {
             let source = batch_outputs
                 .get(&c.output_port)
                 .or_else(|| self.singleton_outputs.get(&c.output_port));

@@ -335,10 +335,7 @@ fn check_input_ports(graph: &Graph<'_>, catalogue: &Catalogue<'_>) -> Result<(),
     Ok(())
 }
 
-fn check_output_ports(
-    graph: &Graph<'_>,
-    catalogue: &Catalogue<'_>,
-) -> Result<(), ValidationError> {
+fn check_output_ports(graph: &Graph<'_>, catalogue: &Catalogue<'_>) -> Result<(), ValidationError> {
     let input_type = |uuid: Uuid| {
         let ip = graph.input_port(uuid)?;
         let job = catalogue.job(&graph.job(ip.workflow_job)?.job_name)?;
@@ -391,7 +388,11 @@ fn check_output_ports(
             common.retain(|t| accepted.contains(t));
             if common.is_empty() {
                 let mut objects = vec![AssociatedObject::OutputPort(op.uuid)];
-                objects.extend(targets.iter().map(|(p, _)| AssociatedObject::InputPort(p.uuid)));
+                objects.extend(
+                    targets
+                        .iter()
+                        .map(|(p, _)| AssociatedObject::InputPort(p.uuid)),
+                );
                 return Err(ValidationError::new(
                     ErrorCode::NoCommonResourcetype,
                     format!(
@@ -504,8 +505,10 @@ fn check_connected(graph: &Graph<'_>) -> Result<(), ValidationError> {
         .filter_map(|(port, job)| Some((port, *graph.job_index.get(&job)?)))
         .collect();
     for c in &graph.workflow.connections {
-        if let (Some(&a), Some(&b)) = (job_of_port.get(&c.output_port), job_of_port.get(&c.input_port))
-        {
+        if let (Some(&a), Some(&b)) = (
+            job_of_port.get(&c.output_port),
+            job_of_port.get(&c.input_port),
+        ) {
             let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
             parent[ra] = rb;
         }
