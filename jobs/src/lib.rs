@@ -2,6 +2,7 @@
 //! Gamera 4.1.0 and Pillow algorithms re-implemented to give upstream's pixels, and the jobs with
 //! upstream's names, ports and settings.
 
+pub mod adaptive;
 pub mod descriptor;
 pub mod gamera;
 pub mod job;
