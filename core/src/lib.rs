@@ -2,5 +2,6 @@
 
 pub mod catalogue;
 pub mod detect;
+pub mod message;
 pub mod status;
 pub mod workflow;

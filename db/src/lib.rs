@@ -1,1 +1,27 @@
-//! PostgreSQL schema and shared queries.
+//! The state Rodan's API server and worker share: the PostgreSQL schema (versioned migrations),
+//! the job catalogue registration, run dispatch over RabbitMQ, and model events on Redis.
+
+pub mod broker;
+pub mod catalogue;
+pub mod events;
+pub mod schedule;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+/// The schema's versioned migrations, embedded in the binary (`db/migrations/`).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// Connects a pool of at most `max` connections to `url`.
+pub async fn connect(url: &str, max: u32) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect(url)
+        .await
+}
+
+/// Applies every migration not yet applied. Safe to run again, and from several processes at
+/// once: sqlx takes an advisory lock for the duration.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}

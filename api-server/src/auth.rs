@@ -1,0 +1,237 @@
+//! Authentication as upstream's clients do it: `Authorization: Token <key>` (one static token per
+//! user, stored hashed) and HTTP Basic with e-mail or user name. Passwords are Argon2id.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The authenticated user of a request.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct User {
+    /// Integer id, as upstream's `/api/user/<id>/`.
+    pub id: i64,
+    /// User name.
+    pub username: String,
+    /// Sees and changes everything.
+    pub is_superuser: bool,
+    /// Staff (never-expiring results packages).
+    pub is_staff: bool,
+    /// Inactive users are refused.
+    pub is_active: bool,
+}
+
+impl User {
+    /// Whether this user may see every project.
+    pub fn sees_all(&self) -> bool {
+        self.is_superuser
+    }
+}
+
+/// Hashes a password for storage.
+pub fn hash_password(password: &str) -> Result<String, ApiError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|error| ApiError::internal(anyhow::anyhow!("failed to hash a password: {error}")))
+}
+
+/// Checks a password against its stored hash.
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    PasswordHash::new(stored)
+        .map(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+        .unwrap_or(false)
+}
+
+fn token_hash(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Returns the user's token key, creating one when the user has none. Keys are 40 hex digits
+/// like DRF's; only their hash is stored, so an existing key cannot be shown again and is
+/// replaced instead.
+pub async fn issue_token(pool: &PgPool, user_id: i64) -> Result<String, sqlx::Error> {
+    let bytes: [u8; 20] = rand::random();
+    let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    sqlx::query(
+        "INSERT INTO auth_tokens (key_hash, user_id) VALUES ($1, $2)
+         ON CONFLICT (user_id) DO UPDATE SET key_hash = EXCLUDED.key_hash, created = now()",
+    )
+    .bind(token_hash(&key))
+    .bind(user_id)
+    .execute(pool)
+    .await?;
+    Ok(key)
+}
+
+/// Deletes the user's token (logout).
+pub async fn revoke_token(pool: &PgPool, user_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM auth_tokens WHERE user_id = $1")
+        .bind(user_id)
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
+/// Verified Basic credentials (by hash of the header) for a minute.
+#[derive(Debug, Default)]
+pub struct BasicCache(Mutex<HashMap<String, (i64, Instant)>>);
+
+const BASIC_TTL: Duration = Duration::from_secs(60);
+
+impl BasicCache {
+    fn get(&self, key: &str) -> Option<i64> {
+        let map = self.0.lock().ok()?;
+        map.get(key)
+            .filter(|(_, at)| at.elapsed() < BASIC_TTL)
+            .map(|(id, _)| *id)
+    }
+
+    fn put(&self, key: String, id: i64) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() > 10_000 {
+                map.retain(|_, (_, at)| at.elapsed() < BASIC_TTL);
+            }
+            map.insert(key, (id, Instant::now()));
+        }
+    }
+}
+
+const USER_COLUMNS: &str = "id, username, is_superuser, is_staff, is_active";
+
+/// Looks a user up by e-mail or user name and checks the password.
+pub async fn check_credentials(
+    pool: &PgPool,
+    login: &str,
+    password: &str,
+) -> Result<Option<User>, ApiError> {
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT id, password FROM users WHERE email = $1 OR username = $1 LIMIT 1")
+            .bind(login)
+            .fetch_optional(pool)
+            .await?;
+    let Some((id, stored)) = row else {
+        return Ok(None);
+    };
+    let password = password.to_owned();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+        .await
+        .map_err(ApiError::internal)?;
+    if !ok {
+        return Ok(None);
+    }
+    Ok(Some(user_by_id(pool, id).await?.ok_or(ApiError::NotFound)?))
+}
+
+/// Loads a user by id.
+pub async fn user_by_id(pool: &PgPool, id: i64) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+async fn authenticate(state: &AppState, header: &str) -> Result<User, ApiError> {
+    if let Some(key) = header.strip_prefix("Token ").map(str::trim) {
+        let user: Option<User> = sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = (SELECT user_id FROM auth_tokens WHERE key_hash = $1)"
+        ))
+        .bind(token_hash(key))
+        .fetch_optional(&state.pool)
+        .await?;
+        let user = user.ok_or(ApiError::BadCredentials("Invalid token."))?;
+        if !user.is_active {
+            return Err(ApiError::BadCredentials("User inactive or deleted."));
+        }
+        return Ok(user);
+    }
+    if let Some(encoded) = header.strip_prefix("Basic ").map(str::trim) {
+        let cache_key = token_hash(encoded);
+        if let Some(id) = state.basic_cache.get(&cache_key) {
+            if let Some(user) = user_by_id(&state.pool, id).await? {
+                if user.is_active {
+                    return Ok(user);
+                }
+            }
+        }
+        let invalid = ApiError::BadCredentials("Invalid username/password.");
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|_| ApiError::BadCredentials("Invalid basic header. Credentials not correctly base64 encoded."))?;
+        let text = String::from_utf8(decoded).map_err(|_| invalid)?;
+        let (login, password) = text
+            .split_once(':')
+            .ok_or(ApiError::BadCredentials("Invalid username/password."))?;
+        let user = check_credentials(&state.pool, login, password)
+            .await?
+            .ok_or(ApiError::BadCredentials("Invalid username/password."))?;
+        if !user.is_active {
+            return Err(ApiError::BadCredentials("User inactive or deleted."));
+        }
+        state.basic_cache.put(cache_key, user.id);
+        return Ok(user);
+    }
+    Err(ApiError::BadCredentials("Invalid authorization header."))
+}
+
+impl FromRequestParts<AppState> for User {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(ApiError::NotAuthenticated)?;
+        authenticate(state, header).await
+    }
+}
+
+/// A user when credentials are given; nobody otherwise (for AllowAny routes).
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<User>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+            Some(header) => Ok(Self(Some(authenticate(state, header).await?))),
+            None => Ok(Self(None)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_verifies_against_its_own_hash_only() {
+        let stored = hash_password("s3cret").expect("hashing works");
+        assert!(stored.starts_with("$argon2id$"));
+        assert!(verify_password("s3cret", &stored));
+        assert!(!verify_password("s3cret ", &stored));
+        assert!(!verify_password("s3cret", "not a hash"));
+    }
+
+    #[test]
+    fn basic_cache_forgets_nothing_within_its_ttl() {
+        let cache = BasicCache::default();
+        cache.put("k".into(), 7);
+        assert_eq!(cache.get("k"), Some(7));
+        assert_eq!(cache.get("other"), None);
+    }
+}

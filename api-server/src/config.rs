@@ -1,0 +1,91 @@
+//! Command line and environment: the wiring contract of `rodan-types` (`DATABASE_URL`,
+//! `RABBITMQ_URL`, `REDIS_URL`, `RODAN_MEDIA_ROOT`, upstream's `ADMIN_*`).
+
+use clap::{Parser, Subcommand};
+use rodan_types::env;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Rodan's REST API server.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true, env = "RODAN_LOG_JSON")]
+    log_json: bool,
+    /// Runtime worker threads (0: one per CPU).
+    #[arg(long, global = true, env = "RODAN_API_THREADS", default_value_t = 0)]
+    pub threads: usize,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply the database migrations and register the built-in resource types, then create the
+    /// admin user from ADMIN_USER/ADMIN_EMAIL/ADMIN_PASS when given and missing. Safe to run again.
+    Migrate(MigrateArgs),
+    /// Serve the API.
+    Serve(ServeArgs),
+}
+
+/// Database and bootstrap settings.
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    /// PostgreSQL URL.
+    #[arg(long, env = env::DATABASE_URL, hide_env_values = true)]
+    pub database_url: String,
+    /// Superuser to create when neither this name nor ADMIN_EMAIL exists (upstream's ADMIN_USER).
+    #[arg(long, env = env::ADMIN_USER)]
+    pub admin_user: Option<String>,
+    /// E-mail of that superuser.
+    #[arg(long, env = env::ADMIN_EMAIL)]
+    pub admin_email: Option<String>,
+    /// Password of that superuser.
+    #[arg(long, env = env::ADMIN_PASS, hide_env_values = true)]
+    pub admin_pass: Option<String>,
+}
+
+/// Everything `serve` needs.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = env::API_LISTEN, default_value = "0.0.0.0:8000")]
+    pub listen: SocketAddr,
+    /// PostgreSQL URL.
+    #[arg(long, env = env::DATABASE_URL, hide_env_values = true)]
+    pub database_url: String,
+    /// Connections in the database pool.
+    #[arg(long, env = "RODAN_DATABASE_POOL", default_value_t = 16)]
+    pub database_pool: u32,
+    /// RabbitMQ URL, where runs are dispatched.
+    #[arg(long, env = env::RABBITMQ_URL, hide_env_values = true)]
+    pub rabbitmq_url: String,
+    /// Redis URL, for model events and the websocket.
+    #[arg(long, env = env::REDIS_URL, hide_env_values = true)]
+    pub redis_url: String,
+    /// Root of the media volume.
+    #[arg(long, env = env::MEDIA_ROOT, default_value = rodan_types::MEDIA_ROOT)]
+    pub media_root: PathBuf,
+    /// Serve media files directly instead of answering with `X-Accel-Redirect` for nginx (for
+    /// running without nginx).
+    #[arg(long, env = "RODAN_SERVE_MEDIA")]
+    pub serve_media: bool,
+    /// Version reported by `GET /api/`.
+    #[arg(long, env = env::VERSION, default_value = env!("CARGO_PKG_VERSION"))]
+    pub version: String,
+    /// Largest accepted upload, in MiB (upstream's nginx allows 700).
+    #[arg(long, env = "RODAN_MAX_UPLOAD_MIB", default_value_t = 700)]
+    pub max_upload_mib: usize,
+}
+
+impl Cli {
+    /// Runs the chosen subcommand.
+    pub async fn run(self) -> anyhow::Result<()> {
+        crate::telemetry::init(self.log_json);
+        match self.command {
+            Command::Migrate(args) => crate::bootstrap::migrate(args).await,
+            Command::Serve(args) => crate::server::serve(args).await,
+        }
+    }
+}

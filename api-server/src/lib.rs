@@ -1,0 +1,17 @@
+//! Rodan's REST API server: upstream rodan-main's API on PostgreSQL, RabbitMQ and Redis.
+
+pub mod auth;
+pub mod body;
+pub mod bootstrap;
+pub mod config;
+pub mod error;
+pub mod link;
+pub mod models;
+pub mod perm;
+pub mod query;
+pub mod routes;
+pub mod server;
+pub mod state;
+mod telemetry;
+
+pub use routes::app;

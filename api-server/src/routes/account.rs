@@ -1,0 +1,265 @@
+//! Authentication (upstream's djoser routes), users and user preferences.
+
+use crate::auth::{self, User, check_credentials, hash_password, issue_token};
+use crate::body::Body;
+use crate::error::{ApiError, ApiResult};
+use crate::link::Base;
+use crate::models::{USER, USER_PREFERENCE};
+use crate::query::{self, Params, RawJson};
+use crate::routes::read::{Access, detail_handler, list_handler, options_handler};
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::routing::{get, post};
+use serde_json::Value;
+use uuid::Uuid;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/token/", post(token))
+        .route("/api/auth/me/", get(me).put(update_me).patch(update_me))
+        .route("/api/auth/reset-token/", post(reset_token))
+        .route("/api/auth/change-password/", post(change_password))
+        .route("/api/auth/register/", post(register))
+        .route(
+            "/api/users/",
+            get(users).post(register).options(options_handler(&USER, true, super::LIST_RW)),
+        )
+        .route(
+            "/api/user/{id}/",
+            get(user_detail)
+                .put(user_update)
+                .patch(user_update)
+                .delete(user_delete)
+                .options(options_handler(&USER, false, super::DETAIL_RW)),
+        )
+        .route(
+            "/api/userpreferences/",
+            get(list_handler(&USER_PREFERENCE, Access::Members))
+                .options(options_handler(&USER_PREFERENCE, true, super::LIST_RO)),
+        )
+        .route(
+            "/api/userpreference/{id}/",
+            get(detail_handler(&USER_PREFERENCE, Access::Members))
+                .put(preference_update)
+                .patch(preference_update)
+                .options(options_handler(&USER_PREFERENCE, false, super::DETAIL_RW)),
+        )
+}
+
+async fn user_json(state: &AppState, base: &Base, viewer: &User, id: i64) -> ApiResult<Value> {
+    let body = query::detail_by(&state.pool, &USER, &base.0, Some(viewer), "t.id", id).await?;
+    serde_json::from_str(&body).map_err(ApiError::internal)
+}
+
+/// `POST /api/auth/token/`: `{email or username, password}` → the user with `"token"`.
+async fn token(State(state): State<AppState>, base: Base, body: Body) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    let login = body
+        .str("email")
+        .or_else(|| body.str("username"))
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::field("email", "This field is required."))?;
+    let password = body.required("password")?;
+    let user = check_credentials(&state.pool, login, password)
+        .await?
+        .ok_or(ApiError::BadCredentials("Unable to log in with provided credentials."))?;
+    if !user.is_active {
+        return Err(ApiError::Forbidden("User account is disabled.".into()));
+    }
+    sqlx::query("UPDATE users SET last_login = now() WHERE id = $1")
+        .bind(user.id)
+        .execute(&state.pool)
+        .await?;
+    let key = issue_token(&state.pool, user.id).await?;
+    let mut json = user_json(&state, &base, &user, user.id).await?;
+    if let Some(map) = json.as_object_mut() {
+        map.insert("token".into(), Value::String(key));
+    }
+    Ok((StatusCode::OK, axum::Json(json)))
+}
+
+async fn me(State(state): State<AppState>, base: Base, user: User) -> ApiResult<axum::Json<Value>> {
+    Ok(axum::Json(user_json(&state, &base, &user, user.id).await?))
+}
+
+async fn apply_user_fields(state: &AppState, id: i64, body: &Body, admin: bool) -> ApiResult<()> {
+    for key in ["first_name", "last_name", "email", "username"] {
+        if let Some(value) = body.0.get(key) {
+            let value = value
+                .as_str()
+                .ok_or_else(|| ApiError::field(key, "Not a valid string."))?;
+            if (key == "email" || key == "username") && value.is_empty() {
+                return Err(ApiError::field(key, "This field may not be blank."));
+            }
+            sqlx::query(&format!("UPDATE users SET {key} = $2 WHERE id = $1"))
+                .bind(id)
+                .bind(value)
+                .execute(&state.pool)
+                .await?;
+        }
+    }
+    if admin {
+        for key in ["is_active", "is_staff", "is_superuser"] {
+            if let Some(value) = body.bool(key)? {
+                sqlx::query(&format!("UPDATE users SET {key} = $2 WHERE id = $1"))
+                    .bind(id)
+                    .bind(value)
+                    .execute(&state.pool)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn update_me(State(state): State<AppState>, base: Base, user: User, body: Body) -> ApiResult<axum::Json<Value>> {
+    apply_user_fields(&state, user.id, &body, false).await?;
+    Ok(axum::Json(user_json(&state, &base, &user, user.id).await?))
+}
+
+async fn reset_token(State(state): State<AppState>, user: User) -> ApiResult<StatusCode> {
+    auth::revoke_token(&state.pool, user.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn change_password(State(state): State<AppState>, user: User, body: Body) -> ApiResult<StatusCode> {
+    let current = body.required("current_password")?;
+    let new = body.required("new_password")?;
+    let stored: String = sqlx::query_scalar("SELECT password FROM users WHERE id = $1")
+        .bind(user.id)
+        .fetch_one(&state.pool)
+        .await?;
+    let current = current.to_owned();
+    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&current, &stored))
+        .await
+        .map_err(ApiError::internal)?;
+    if !ok {
+        return Err(ApiError::field("current_password", "Invalid password."));
+    }
+    if new.len() < 8 {
+        return Err(ApiError::field("new_password", "This password is too short. It must contain at least 8 characters."));
+    }
+    let hash = hash_password(new)?;
+    sqlx::query("UPDATE users SET password = $2 WHERE id = $1")
+        .bind(user.id)
+        .bind(hash)
+        .execute(&state.pool)
+        .await?;
+    // A new password ends the sessions of the old one.
+    auth::revoke_token(&state.pool, user.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/auth/register/` and `POST /api/users/`: superusers create accounts (open
+/// registration would need the e-mail activation upstream has; this deployment has no mailer).
+async fn register(State(state): State<AppState>, base: Base, user: User, body: Body) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    if !user.is_superuser {
+        return Err(ApiError::Forbidden("Only administrators may create users.".into()));
+    }
+    let username = body.required("username")?;
+    let email = body.required("email")?;
+    let password = body.required("password")?;
+    if !email.contains('@') {
+        return Err(ApiError::field("email", "Enter a valid email address."));
+    }
+    if password.len() < 8 {
+        return Err(ApiError::field("password", "This password is too short. It must contain at least 8 characters."));
+    }
+    let taken: Option<(String, String)> = sqlx::query_as("SELECT username, email FROM users WHERE username = $1 OR email = $2 LIMIT 1")
+        .bind(username)
+        .bind(email)
+        .fetch_optional(&state.pool)
+        .await?;
+    if let Some((u, _)) = taken {
+        return Err(if u == username {
+            ApiError::field("username", "A user with that username already exists.")
+        } else {
+            ApiError::field("email", "A user with that email already exists.")
+        });
+    }
+    let hash = hash_password(password)?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO users (username, email, password, first_name, last_name) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(username)
+    .bind(email)
+    .bind(hash)
+    .bind(body.str("first_name").unwrap_or(""))
+    .bind(body.str("last_name").unwrap_or(""))
+    .fetch_one(&state.pool)
+    .await?;
+    sqlx::query("INSERT INTO user_preferences (uuid, user_id) VALUES ($1, $2)")
+        .bind(Uuid::new_v4())
+        .bind(id)
+        .execute(&state.pool)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(user_json(&state, &base, &user, id).await?)))
+}
+
+/// `GET /api/users/`: never paginated, as upstream.
+async fn users(State(state): State<AppState>, base: Base, user: User, uri: Uri) -> ApiResult<RawJson> {
+    let mut params = Params::parse(uri.query());
+    params.0.push(("disable_pagination".into(), "true".into()));
+    query::list(&state.pool, &USER, &base.0, Some(&user), &params, (uri.path(), uri.query()), None).await
+}
+
+fn user_id(Path(raw): Path<String>) -> ApiResult<i64> {
+    raw.parse().map_err(|_| ApiError::NotFound)
+}
+
+/// `GET /api/user/<id>/`: only oneself, or anyone for a superuser.
+async fn user_detail(State(state): State<AppState>, base: Base, user: User, path: Path<String>) -> ApiResult<axum::Json<Value>> {
+    let id = user_id(path)?;
+    if id != user.id && !user.is_superuser {
+        return Err(ApiError::Forbidden("You do not have permission to perform this action.".into()));
+    }
+    Ok(axum::Json(user_json(&state, &base, &user, id).await?))
+}
+
+async fn user_update(State(state): State<AppState>, base: Base, user: User, path: Path<String>, body: Body) -> ApiResult<axum::Json<Value>> {
+    let id = user_id(path)?;
+    if id != user.id && !user.is_superuser {
+        return Err(ApiError::Forbidden("You do not have permission to perform this action.".into()));
+    }
+    apply_user_fields(&state, id, &body, user.is_superuser).await?;
+    if let Some(password) = body.str("password") {
+        if password.len() < 8 {
+            return Err(ApiError::field("password", "This password is too short. It must contain at least 8 characters."));
+        }
+        sqlx::query("UPDATE users SET password = $2 WHERE id = $1")
+            .bind(id)
+            .bind(hash_password(password)?)
+            .execute(&state.pool)
+            .await?;
+    }
+    Ok(axum::Json(user_json(&state, &base, &user, id).await?))
+}
+
+async fn user_delete(State(state): State<AppState>, user: User, path: Path<String>) -> ApiResult<StatusCode> {
+    let id = user_id(path)?;
+    if !user.is_superuser {
+        return Err(ApiError::Forbidden("You do not have permission to perform this action.".into()));
+    }
+    let deleted = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&state.pool).await?;
+    if deleted.rows_affected() == 0 {
+        return Err(ApiError::NotFound);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn preference_update(State(state): State<AppState>, base: Base, user: User, path: Path<String>, body: Body) -> ApiResult<RawJson> {
+    let id = Uuid::parse_str(&path.0).map_err(|_| ApiError::NotFound)?;
+    if !query::visible(&state.pool, &USER_PREFERENCE, &user, id).await? {
+        return Err(ApiError::NotFound);
+    }
+    if let Some(send) = body.bool("send_email")? {
+        sqlx::query("UPDATE user_preferences SET send_email = $2 WHERE uuid = $1")
+            .bind(id)
+            .bind(send)
+            .execute(&state.pool)
+            .await?;
+    }
+    let body = query::detail(&state.pool, &USER_PREFERENCE, &base.0, Some(&user), id).await?;
+    Ok(RawJson(StatusCode::OK, body))
+}

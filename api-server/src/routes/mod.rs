@@ -1,0 +1,148 @@
+//! The route table: upstream's paths and route names.
+
+mod account;
+mod project;
+pub mod read;
+
+use crate::models;
+use crate::query::Model;
+use crate::state::AppState;
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::{MethodRouter, get};
+use read::{Access, detail_handler, list_handler, options_handler};
+use serde_json::{Value, json};
+
+const LIST_RO: &[&str] = &["GET", "HEAD", "OPTIONS"];
+const LIST_RW: &[&str] = &["GET", "POST", "HEAD", "OPTIONS"];
+const DETAIL_RO: &[&str] = &["GET", "HEAD", "OPTIONS"];
+const DETAIL_RW: &[&str] = &["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+fn list_route(model: &'static Model, access: Access, methods: &'static [&'static str]) -> MethodRouter<AppState> {
+    get(list_handler(model, access)).options(options_handler(model, true, methods))
+}
+
+fn detail_route(model: &'static Model, access: Access, methods: &'static [&'static str]) -> MethodRouter<AppState> {
+    get(detail_handler(model, access)).options(options_handler(model, false, methods))
+}
+
+/// Route names of `GET /api/` as upstream's `APIRoot`, with their paths below `/api/`.
+pub const ROUTE_NAMES: &[(&str, &str)] = &[
+    ("projects", "projects/"),
+    ("workflows", "workflows/"),
+    ("workflowjobs", "workflowjobs/"),
+    ("workflowjobgroups", "workflowjobgroups/"),
+    ("workflowruns", "workflowruns/"),
+    ("runjobs", "runjobs/"),
+    ("jobs", "jobs/"),
+    ("users", "users/"),
+    ("userpreferences", "userpreferences/"),
+    ("resultspackages", "resultspackages/"),
+    ("connections", "connections/"),
+    ("outputporttypes", "outputporttypes/"),
+    ("outputports", "outputports/"),
+    ("inputporttypes", "inputporttypes/"),
+    ("inputports", "inputports/"),
+    ("resources", "resources/"),
+    ("labels", "labels/"),
+    ("resourcelists", "resourcelists/"),
+    ("resource-archive", "resources/archive/"),
+    ("resourcetypes", "resourcetypes/"),
+    ("outputs", "outputs/"),
+    ("inputs", "inputs/"),
+    ("taskqueue-active", "taskqueue/active/"),
+    ("taskqueue-scheduled", "taskqueue/scheduled/"),
+    ("taskqueue-status", "taskqueue/status/"),
+    ("auth-me", "auth/me/"),
+    ("auth-register", "auth/register/"),
+    ("auth-token", "auth/token/"),
+    ("auth-reset-token", "auth/reset-token/"),
+    ("auth-change-password", "auth/change-password/"),
+];
+
+async fn api_root(State(state): State<AppState>, base: crate::link::Base) -> Json<Value> {
+    let routes: serde_json::Map<String, Value> = ROUTE_NAMES
+        .iter()
+        .map(|(name, path)| ((*name).to_owned(), Value::String(base.url(path))))
+        .collect();
+    Json(json!({
+        "routes": routes,
+        "configuration": {"page_length": crate::query::PAGE_SIZE, "job_packages": {}},
+        "version": state.version,
+        "build_hash": env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+async fn empty() -> Json<Value> {
+    Json(json!({"Warning": "This is not the page you are looking for, it has moved to down to the api/ route. Please adjust your urls accordingly. This url is now reserved for the Rodan-Client"}))
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness and upstream's `/api/ht/`: the database answers.
+async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, (axum::http::StatusCode, Json<Value>)> {
+    match sqlx::query("SELECT 1").execute(&state.pool).await {
+        Ok(_) => Ok(Json(json!({"database": "working"}))),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            Err((axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(json!({"database": "unavailable"}))))
+        }
+    }
+}
+
+/// The whole API.
+pub fn app(state: AppState) -> Router {
+    use models::*;
+    let max_upload = state.max_upload;
+    Router::new()
+        .route("/", get(empty))
+        .route("/api/", get(api_root))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/api/ht/", get(readyz))
+        .merge(account::routes())
+        .merge(project::routes())
+        .route("/api/jobs/", list_route(&JOB, Access::Public, LIST_RO))
+        .route("/api/job/{id}/", detail_route(&JOB, Access::Public, DETAIL_RO))
+        .route("/api/resourcetypes/", list_route(&RESOURCE_TYPE, Access::Public, LIST_RO))
+        .route("/api/resourcetype/{id}/", detail_route(&RESOURCE_TYPE, Access::Public, DETAIL_RO))
+        .route("/api/inputporttypes/", list_route(&INPUT_PORT_TYPE, Access::Public, LIST_RO))
+        .route("/api/inputporttype/{id}/", detail_route(&INPUT_PORT_TYPE, Access::Public, DETAIL_RO))
+        .route("/api/outputporttypes/", list_route(&OUTPUT_PORT_TYPE, Access::Public, LIST_RO))
+        .route("/api/outputporttype/{id}/", detail_route(&OUTPUT_PORT_TYPE, Access::Public, DETAIL_RO))
+        .route("/api/workflows/", list_route(&WORKFLOW, Access::Members, LIST_RO))
+        .route("/api/workflow/{id}/", detail_route(&WORKFLOW, Access::Members, DETAIL_RO))
+        .route("/api/workflowjobs/", list_route(&WORKFLOW_JOB, Access::Members, LIST_RO))
+        .route("/api/workflowjob/{id}/", detail_route(&WORKFLOW_JOB, Access::Members, DETAIL_RO))
+        .route("/api/workflowjobgroups/", list_route(&WORKFLOW_JOB_GROUP, Access::Members, LIST_RO))
+        .route("/api/workflowjobgroup/{id}/", detail_route(&WORKFLOW_JOB_GROUP, Access::Members, DETAIL_RO))
+        .route("/api/inputports/", list_route(&INPUT_PORT, Access::Members, LIST_RO))
+        .route("/api/inputport/{id}/", detail_route(&INPUT_PORT, Access::Members, DETAIL_RO))
+        .route("/api/outputports/", list_route(&OUTPUT_PORT, Access::Members, LIST_RO))
+        .route("/api/outputport/{id}/", detail_route(&OUTPUT_PORT, Access::Members, DETAIL_RO))
+        .route("/api/connections/", list_route(&CONNECTION, Access::Members, LIST_RO))
+        .route("/api/connection/{id}/", detail_route(&CONNECTION, Access::Members, DETAIL_RO))
+        .route("/api/resources/", list_route(&RESOURCE, Access::Members, LIST_RO))
+        .route("/api/resource/{id}/", detail_route(&RESOURCE, Access::Members, DETAIL_RO))
+        .route("/api/resourcelists/", list_route(&RESOURCE_LIST, Access::Members, LIST_RO))
+        .route("/api/resourcelist/{id}/", detail_route(&RESOURCE_LIST, Access::Members, DETAIL_RO))
+        .route("/api/workflowruns/", list_route(&WORKFLOW_RUN, Access::Members, LIST_RO))
+        .route("/api/workflowrun/{id}/", detail_route(&WORKFLOW_RUN, Access::Members, DETAIL_RO))
+        .route("/api/resultspackages/", list_route(&RESULTS_PACKAGE, Access::Members, LIST_RO))
+        .route("/api/resultspackage/{id}/", detail_route(&RESULTS_PACKAGE, Access::Members, DETAIL_RO))
+        .route("/api/labels/", list_route(&LABEL, Access::Members, LIST_RO))
+        .route("/api/label/{id}/", detail_route(&LABEL, Access::Members, DETAIL_RO))
+        .route("/api/runjobs/", list_route(&RUN_JOB, Access::Members, LIST_RO))
+        .route("/api/runjob/{id}/", detail_route(&RUN_JOB, Access::Members, DETAIL_RO))
+        .route("/api/inputs/", list_route(&INPUT, Access::Members, LIST_RO))
+        .route("/api/input/{id}/", detail_route(&INPUT, Access::Members, DETAIL_RO))
+        .route("/api/outputs/", list_route(&OUTPUT, Access::Members, LIST_RO))
+        .route("/api/output/{id}/", detail_route(&OUTPUT, Access::Members, DETAIL_RO))
+        .layer(axum::extract::DefaultBodyLimit::max(max_upload))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}

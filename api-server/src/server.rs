@@ -1,0 +1,62 @@
+//! `serve`: connects to PostgreSQL, RabbitMQ and Redis, then serves until SIGTERM.
+
+use crate::config::ServeArgs;
+use crate::state::{AppState, Inner};
+use anyhow::Context;
+use rodan_db::broker::Broker;
+use rodan_db::events::Publisher;
+use std::sync::Arc;
+
+/// Builds the state from `args`.
+pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
+    let pool = rodan_db::connect(&args.database_url, args.database_pool)
+        .await
+        .context("failed to connect to the database")?;
+    let broker = Broker::new(args.rabbitmq_url.clone());
+    broker.check().await.context("failed to connect to RabbitMQ")?;
+    let events = Publisher::connect(&args.redis_url)
+        .await
+        .context("failed to connect to Redis")?;
+    Ok(AppState(Arc::new(Inner {
+        pool,
+        broker,
+        events,
+        redis_url: args.redis_url.clone(),
+        media_root: args.media_root.clone(),
+        serve_media: args.serve_media,
+        version: args.version.clone(),
+        max_upload: args.max_upload_mib * 1024 * 1024,
+        basic_cache: Default::default(),
+    })))
+}
+
+/// Serves the API on `args.listen`.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let state = state(&args).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("failed to listen on {}", args.listen))?;
+    tracing::info!(listen = %args.listen, "serving the Rodan API");
+    axum::serve(listener, crate::app(state))
+        .with_graceful_shutdown(shutdown())
+        .await
+        .context("server failed")
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,57 @@
+//! What every handler shares: the pool, the broker, the event publisher, the media root.
+
+use rodan_db::broker::Broker;
+use rodan_db::events::Publisher;
+use sqlx::PgPool;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Shared state, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+/// The fields of [`AppState`].
+#[derive(Debug)]
+pub struct Inner {
+    /// The one database pool.
+    pub pool: PgPool,
+    /// Dispatch of run jobs.
+    pub broker: Broker,
+    /// Model events.
+    pub events: Publisher,
+    /// Redis URL, for the websocket's subscriptions.
+    pub redis_url: String,
+    /// Root of the media volume.
+    pub media_root: PathBuf,
+    /// Serve media bytes ourselves instead of `X-Accel-Redirect`.
+    pub serve_media: bool,
+    /// Version shown at `/api/`.
+    pub version: String,
+    /// Largest accepted request body, bytes.
+    pub max_upload: usize,
+    /// Recently verified Basic credentials, so Basic clients do not pay the password hash on
+    /// every request.
+    pub basic_cache: crate::auth::BasicCache,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Publishes a model event; see [`rodan_db::events`].
+    pub async fn emit(
+        &self,
+        status: rodan_db::events::Change,
+        model: &str,
+        id: uuid::Uuid,
+        project: Option<uuid::Uuid>,
+    ) {
+        self.events
+            .publish(&rodan_db::events::Event::new(status, model, id, project))
+            .await;
+    }
+}

@@ -1,0 +1,14 @@
+//! `tracing` set-up: `RUST_LOG` filter, text or JSON lines on stderr.
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber.
+pub(crate) fn init(json: bool) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}

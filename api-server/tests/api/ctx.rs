@@ -1,0 +1,213 @@
+//! One test's world: a fresh database, a server on a loopback port, an admin, helpers.
+
+use reqwest::{Client, Method, StatusCode};
+use rodan_api_server::state::{AppState, Inner};
+use rodan_core::catalogue::{JobDescriptor, PortType};
+use rodan_db::broker::Broker;
+use rodan_db::events::Publisher;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub struct Ctx {
+    pub http: Client,
+    /// `http://127.0.0.1:<port>`.
+    pub root: String,
+    pub admin: String,
+    pub state: AppState,
+    pub amqp_url: String,
+    pub redis_url: String,
+    pub media: tempfile::TempDir,
+}
+
+impl Ctx {
+    pub async fn new(services: &rodan_testkit::Services, n: usize) -> Self {
+        let db = services.postgres.database(&format!("api_{n}_{}", std::process::id()));
+        let pool = rodan_db::connect(&db, 8).await.expect("the database accepts connections");
+        rodan_api_server::bootstrap::prepare(&pool).await.expect("migrations apply");
+        rodan_api_server::bootstrap::create_superuser(&pool, "admin", "admin@example.org", "admin-password")
+            .await
+            .expect("the admin is created");
+        let media = tempfile::tempdir().expect("a media dir");
+        let broker = Broker::new(services.rabbitmq.url());
+        broker.check().await.expect("RabbitMQ accepts connections");
+        let events = Publisher::connect(&services.redis.url()).await.expect("Redis accepts connections");
+        let state = AppState(Arc::new(Inner {
+            pool,
+            broker,
+            events,
+            redis_url: services.redis.url(),
+            media_root: media.path().to_path_buf(),
+            serve_media: false,
+            version: "test".into(),
+            max_upload: 64 * 1024 * 1024,
+            basic_cache: Default::default(),
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        let root = format!("http://{}", listener.local_addr().expect("an address"));
+        let app = rodan_api_server::app(state.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let mut ctx = Self {
+            http: Client::new(),
+            root,
+            admin: String::new(),
+            state,
+            amqp_url: services.rabbitmq.url(),
+            redis_url: services.redis.url(),
+            media,
+        };
+        ctx.admin = ctx.login("admin@example.org", "admin-password").await;
+        ctx
+    }
+
+    pub fn media_root(&self) -> PathBuf {
+        self.media.path().to_path_buf()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.root) }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.header("Authorization", format!("Token {token}"));
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("the server answers");
+        let status = resp.status();
+        let text = resp.text().await.expect("a body");
+        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Asserts `expected` and returns the body.
+    pub async fn ok(&self, method: Method, path: &str, token: &str, body: Option<Value>, expected: u16) -> Value {
+        let (status, value) = self.call(method.clone(), path, Some(token), body).await;
+        assert_eq!(status.as_u16(), expected, "{method} {path}: {value}");
+        value
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let (status, body) = self
+            .call(Method::POST, "/api/auth/token/", None, Some(json!({"email": email, "password": password})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "login of {email}: {body}");
+        body["token"].as_str().expect("a token").to_owned()
+    }
+
+    /// Creates a user (as the admin) and returns its token.
+    pub async fn user(&self, name: &str) -> String {
+        let email = format!("{name}@example.org");
+        self.ok(
+            Method::POST,
+            "/api/auth/register/",
+            &self.admin.clone(),
+            Some(json!({"username": name, "email": email, "password": format!("{name}-password")})),
+            201,
+        )
+        .await;
+        self.login(&email, &format!("{name}-password")).await
+    }
+
+    /// Creates a project and returns its URL.
+    pub async fn project(&self, token: &str, name: &str) -> String {
+        let body = self.ok(Method::POST, "/api/projects/", token, Some(json!({"name": name})), 201).await;
+        body["url"].as_str().expect("a url").to_owned()
+    }
+
+    /// Registers a small test catalogue: a greyscale→onebit job, an rgb→greyscale job, a
+    /// two-input mask job, and a sink with no outputs.
+    pub async fn register_test_jobs(&self) {
+        let port = |name: &str, min, max, types: &[&str]| PortType {
+            name: name.into(),
+            minimum: min,
+            maximum: max,
+            is_list: false,
+            resource_types: types.iter().map(|t| (*t).to_owned()).collect(),
+        };
+        let job = |name: &str, queue: &str, inputs: Vec<PortType>, outputs: Vec<PortType>, settings: Value| JobDescriptor {
+            name: name.into(),
+            author: "tests".into(),
+            category: "Test".into(),
+            description: format!("{name} for tests"),
+            queue: queue.into(),
+            settings,
+            interactive: false,
+            enabled: true,
+            input_port_types: inputs,
+            output_port_types: outputs,
+        };
+        let jobs = vec![
+            job(
+                "to grey",
+                "celery",
+                vec![port("RGB PNG image", 1, 1, &["image/rgb+png", "image/png"])],
+                vec![port("Greyscale PNG image", 1, 2, &["image/greyscale+png"])],
+                json!({"type": "object", "properties": {}}),
+            ),
+            job(
+                "binarise",
+                "Python3",
+                vec![port("Greyscale PNG image", 1, 1, &["image/greyscale+png"])],
+                vec![port("Onebit PNG image", 1, 2, &["image/onebit+png"])],
+                json!({"type": "object", "required": ["Region size"], "properties": {
+                    "Region size": {"type": "integer", "default": 15, "minimum": 1},
+                    "Mode": {"enum": ["fast", "exact"], "type": "string", "default": "fast"}}}),
+            ),
+            job(
+                "sink",
+                "celery",
+                vec![port("Anything", 1, 0, &["image/onebit+png", "image/greyscale+png", "image/rgb+png"])],
+                vec![],
+                json!({"type": "object", "properties": {}}),
+            ),
+        ];
+        rodan_db::catalogue::register_jobs(&self.state.pool, &jobs).await.expect("jobs register");
+    }
+
+    /// The URL of a job by name.
+    pub async fn job_url(&self, name: &str) -> String {
+        let (_, jobs) = self.call(Method::GET, &format!("/api/jobs/?name={}", urlencode(name)), None, None).await;
+        jobs["results"][0]["url"].as_str().unwrap_or_else(|| panic!("job {name} is registered: {jobs}")).to_owned()
+    }
+
+    /// The URL of a job's port type by job and port name (input or output).
+    pub async fn port_type(&self, job: &str, port: &str, input: bool) -> String {
+        let (_, jobs) = self.call(Method::GET, &format!("/api/jobs/?name={}", urlencode(job)), None, None).await;
+        let key = if input { "input_port_types" } else { "output_port_types" };
+        jobs["results"][0][key]
+            .as_array()
+            .and_then(|ports| ports.iter().find(|p| p["name"] == port))
+            .and_then(|p| p["url"].as_str())
+            .unwrap_or_else(|| panic!("{job} has port {port}"))
+            .to_owned()
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,39 @@
+#![allow(unreachable_pub)]
+//! The API server against real PostgreSQL, RabbitMQ and Redis (started once for the binary by
+//! `rodan-testkit`), each test on its own fresh database and its own server on loopback.
+
+mod ctx;
+mod cases;
+
+use libtest_mimic::{Arguments, Trial};
+use std::sync::Arc;
+
+fn main() {
+    let args = Arguments::from_args();
+    let services = Arc::new(rodan_testkit::Services::start());
+    let runtime = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime"),
+    );
+    let trials = cases::all()
+        .into_iter()
+        .enumerate()
+        .map(|(n, (name, case))| {
+            let services = services.clone();
+            let runtime = runtime.clone();
+            Trial::test(name, move || {
+                runtime.block_on(async move {
+                    let ctx = ctx::Ctx::new(&services, n).await;
+                    case(ctx).await;
+                });
+                Ok(())
+            })
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    drop(services);
+    conclusion.exit();
+}

@@ -1,0 +1,129 @@
+//! RabbitMQ: durable queues named as upstream's (`celery`, `Python3`, `GPU`), persistent JSON
+//! messages, publisher confirms.
+
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+use lapin::publisher_confirm::Confirmation;
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use rodan_core::message::RunJobMessage;
+use std::collections::HashSet;
+use tokio::sync::Mutex;
+
+/// A failed broker operation.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// The connection or a channel operation failed.
+    #[error("failed to talk to RabbitMQ")]
+    Amqp(#[from] lapin::Error),
+    /// RabbitMQ refused the message (a negative publisher confirm).
+    #[error("RabbitMQ refused a message for queue {0}")]
+    Nacked(String),
+    /// The message could not be encoded.
+    #[error("failed to encode a message")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// Declares `queue` as upstream's job queues are: durable, not exclusive, not auto-deleted.
+pub async fn declare_queue(channel: &Channel, queue: &str) -> Result<(), lapin::Error> {
+    channel
+        .queue_declare(
+            queue,
+            QueueDeclareOptions {
+                durable: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Publishes dispatch messages on a channel in confirm mode.
+#[derive(Debug)]
+pub struct Broker {
+    url: String,
+    state: Mutex<Option<Open>>,
+}
+
+#[derive(Debug)]
+struct Open {
+    _connection: Connection,
+    channel: Channel,
+    declared: HashSet<String>,
+}
+
+impl Broker {
+    /// A broker for `url`; connects on first use and again after a failure.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            state: Mutex::new(None),
+        }
+    }
+
+    /// Connects now, to fail fast at start.
+    pub async fn check(&self) -> Result<(), BrokerError> {
+        let mut state = self.state.lock().await;
+        if state.is_none() {
+            *state = Some(self.open().await?);
+        }
+        Ok(())
+    }
+
+    async fn open(&self) -> Result<Open, lapin::Error> {
+        let connection = Connection::connect(&self.url, ConnectionProperties::default()).await?;
+        let channel = connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok(Open {
+            _connection: connection,
+            channel,
+            declared: HashSet::new(),
+        })
+    }
+
+    /// Publishes `message` on `queue` as a persistent message and waits for RabbitMQ's confirm.
+    /// On a connection failure it reconnects once and tries again.
+    pub async fn publish(&self, queue: &str, message: &RunJobMessage) -> Result<(), BrokerError> {
+        let body = serde_json::to_vec(message)?;
+        match self.try_publish(queue, &body).await {
+            Err(BrokerError::Amqp(error)) => {
+                tracing::warn!(%error, queue, "publish failed; reconnecting to RabbitMQ");
+                *self.state.lock().await = None;
+                self.try_publish(queue, &body).await
+            }
+            other => other,
+        }
+    }
+
+    async fn try_publish(&self, queue: &str, body: &[u8]) -> Result<(), BrokerError> {
+        // One channel, serialised: confirms are per channel and dispatch volume is modest.
+        let mut state = self.state.lock().await;
+        if state.as_ref().is_none_or(|open| !open.channel.status().connected()) {
+            *state = Some(self.open().await?);
+        }
+        let open = state.as_mut().ok_or(BrokerError::Nacked(queue.to_owned()))?;
+        if !open.declared.contains(queue) {
+            declare_queue(&open.channel, queue).await?;
+            open.declared.insert(queue.to_owned());
+        }
+        let confirm = open
+            .channel
+            .basic_publish(
+                "",
+                queue,
+                BasicPublishOptions::default(),
+                body,
+                BasicProperties::default()
+                    .with_delivery_mode(2)
+                    .with_content_type("application/json".into()),
+            )
+            .await?
+            .await?;
+        match confirm {
+            Confirmation::Nack(_) => Err(BrokerError::Nacked(queue.to_owned())),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Run dispatch, shared by the API server (after creating, retrying or redoing a run) and the
+//! worker (after each finished run job): upstream's `master_task`, made safe with many callers.
+//!
+//! A run job is *dispatched* when it is SCHEDULED and carries a `celery_task_id`; the message on
+//! its queue names that id. Claiming rows with `FOR UPDATE SKIP LOCKED` means two callers never
+//! dispatch the same run job, and a message whose id no longer matches is ignored by workers.
+
+use crate::broker::{Broker, BrokerError};
+use crate::events::{Change, Event};
+use rodan_core::message::RunJobMessage;
+use rodan_core::status;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// A failed dispatch.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// A query failed.
+    #[error("failed to query the run's jobs")]
+    Database(#[from] sqlx::Error),
+    /// A message could not be published; its run job stays SCHEDULED and undispatched.
+    #[error("failed to publish a run job")]
+    Broker(#[from] BrokerError),
+}
+
+/// What one dispatch did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Dispatched {
+    /// Messages published.
+    pub messages: Vec<RunJobMessage>,
+    /// The run's new status when this call finished it.
+    pub run_finished: bool,
+    /// Events to publish about the rows this call changed.
+    pub events: Vec<Event>,
+}
+
+/// Marks every runnable run job of `run` as dispatched and returns the messages to publish: run
+/// jobs still SCHEDULED and not yet dispatched, in a run that is PROCESSING or RETRYING, whose
+/// inputs all have their files (and non-empty lists whose members all have files). When nothing is
+/// left to run and every run job is FINISHED, the run becomes FINISHED.
+pub async fn claim_runnable(
+    pool: &PgPool,
+    run: Uuid,
+) -> Result<(Vec<(String, RunJobMessage)>, bool), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let rows: Vec<(Uuid, String, String, String)> = sqlx::query_as(
+        r#"
+        WITH runnable AS (
+            SELECT rj.uuid
+            FROM run_jobs rj JOIN workflow_runs wr ON wr.uuid = rj.workflow_run_uuid
+            WHERE rj.workflow_run_uuid = $1
+              AND rj.status = $2
+              AND rj.celery_task_id IS NULL
+              AND wr.status IN ($3, $4)
+              AND NOT EXISTS (
+                SELECT 1 FROM inputs i
+                LEFT JOIN resources r ON r.uuid = i.resource_uuid
+                WHERE i.run_job_uuid = rj.uuid AND (
+                    (i.resource_uuid IS NOT NULL AND r.resource_file IS NULL)
+                    OR (i.resource_list_uuid IS NOT NULL AND (
+                        NOT EXISTS (SELECT 1 FROM resource_list_members m
+                                    WHERE m.resource_list_uuid = i.resource_list_uuid)
+                        OR EXISTS (SELECT 1 FROM resource_list_members m
+                                   JOIN resources r2 ON r2.uuid = m.resource_uuid
+                                   WHERE m.resource_list_uuid = i.resource_list_uuid
+                                     AND r2.resource_file IS NULL)))))
+            FOR UPDATE OF rj SKIP LOCKED
+        )
+        UPDATE run_jobs SET celery_task_id = gen_random_uuid()::text, updated = now()
+        FROM runnable WHERE run_jobs.uuid = runnable.uuid
+        RETURNING run_jobs.uuid, run_jobs.job_queue, run_jobs.job_name, run_jobs.celery_task_id
+        "#,
+    )
+    .bind(run)
+    .bind(status::SCHEDULED)
+    .bind(status::PROCESSING)
+    .bind(status::RETRYING)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut finished = false;
+    if rows.is_empty() {
+        let done = sqlx::query(
+            r#"UPDATE workflow_runs SET status = $2, updated = now()
+               WHERE uuid = $1 AND status IN ($3, $4)
+                 AND EXISTS (SELECT 1 FROM run_jobs WHERE workflow_run_uuid = $1)
+                 AND NOT EXISTS (SELECT 1 FROM run_jobs WHERE workflow_run_uuid = $1 AND status <> $2)"#,
+        )
+        .bind(run)
+        .bind(status::FINISHED)
+        .bind(status::PROCESSING)
+        .bind(status::RETRYING)
+        .execute(&mut *tx)
+        .await?;
+        finished = done.rows_affected() == 1;
+    }
+    tx.commit().await?;
+    let messages = rows
+        .into_iter()
+        .filter_map(|(run_job, queue, job_name, task)| {
+            let task_id = Uuid::parse_str(&task).ok()?;
+            Some((
+                queue,
+                RunJobMessage {
+                    run_job,
+                    task_id,
+                    job_name,
+                },
+            ))
+        })
+        .collect();
+    Ok((messages, finished))
+}
+
+/// Dispatches what is runnable in `run` (see [`claim_runnable`]) and publishes each message. A
+/// message that cannot be published is un-dispatched again so the next call retries it.
+pub async fn dispatch(
+    pool: &PgPool,
+    broker: &Broker,
+    run: Uuid,
+) -> Result<Dispatched, DispatchError> {
+    let (messages, run_finished) = claim_runnable(pool, run).await?;
+    let project: Option<Uuid> =
+        sqlx::query_scalar("SELECT project_uuid FROM workflow_runs WHERE uuid = $1")
+            .bind(run)
+            .fetch_optional(pool)
+            .await?;
+    let mut out = Dispatched {
+        run_finished,
+        ..Dispatched::default()
+    };
+    if run_finished {
+        out.events
+            .push(Event::new(Change::Updated, "workflowrun", run, project));
+    }
+    let mut failure = None;
+    for (queue, message) in messages {
+        match broker.publish(&queue, &message).await {
+            Ok(()) => {
+                out.events.push(Event::new(
+                    Change::Updated,
+                    "runjob",
+                    message.run_job,
+                    project,
+                ));
+                out.messages.push(message);
+            }
+            Err(error) => {
+                sqlx::query(
+                    "UPDATE run_jobs SET celery_task_id = NULL WHERE uuid = $1 AND celery_task_id = $2",
+                )
+                .bind(message.run_job)
+                .bind(message.task_id.to_string())
+                .execute(pool)
+                .await?;
+                failure = Some(error);
+            }
+        }
+    }
+    match failure {
+        Some(error) => Err(error.into()),
+        None => Ok(out),
+    }
+}
