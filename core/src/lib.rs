@@ -3,5 +3,6 @@
 pub mod catalogue;
 pub mod detect;
 pub mod message;
+pub mod resource_types;
 pub mod status;
 pub mod workflow;
