@@ -14,6 +14,20 @@ pub const GAMERA_PNG_TYPES: [&str; 4] = [
     "image/grey16+png",
 ];
 
+/// The registered image resource types (upstream's built-in list), what a port accepting
+/// `lambda mime: mime.startswith('image/')` resolves to.
+pub const IMAGE_TYPES: [&str; 9] = [
+    "image/jp2",
+    "image/png",
+    "image/rgb+png",
+    "image/rgb+jpg",
+    "image/rgba+png",
+    "image/onebit+png",
+    "image/greyscale+png",
+    "image/grey16+png",
+    "image/tiff",
+];
+
 /// A single-resource port type.
 pub fn port(name: &str, minimum: u32, maximum: u32, resource_types: &[&str]) -> PortType {
     PortType {

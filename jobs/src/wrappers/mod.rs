@@ -6,7 +6,7 @@ pub mod conversion;
 pub mod helloworld;
 pub mod masking;
 pub mod morphology;
-
+pub mod pil;
 pub mod threshold;
 pub mod utility;
 
@@ -23,6 +23,10 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &helloworld::HelloWorld,
         &helloworld::HelloWorldMultiPort,
         &helloworld::HelloWorld3,
+        &pil::ToPng,
+        &pil::ToTiff,
+        &pil::Resize,
+        &pil::RedFilter,
         &conversion::ToRgb,
         &conversion::ToGreyscale,
         &conversion::ToGrey16,

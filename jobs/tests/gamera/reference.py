@@ -1,0 +1,125 @@
+"""Runs upstream Rodan's Gamera and Pillow jobs the way their run_my_task does, as the reference the
+Rust jobs are compared with (jobs/tests/gamera_reference.rs).
+
+Usage: python reference.py CASES.json, where CASES.json is a list of
+{"id": ID, "job": NAME, "settings": {...}, "inputs": {PORT: PNG}, "outputs": {PORT: PATH}}.
+Enum settings are indices, as Rodan passes them. A case that raises writes ERROR to
+outputs' first path + ".error" instead. Upstream bugs are not copied: the red filter blackens the
+pure white pixels at their own positions (upstream transposes them).
+"""
+
+import json
+import sys
+import traceback
+
+import numpy as np
+from PIL import Image, ImageEnhance
+from gamera import gamera_xml
+from gamera.core import init_gamera, load_image
+
+STORAGE = "Storage format"
+
+
+def save_all(image, outputs, port):
+    image.save_PNG(outputs[port])
+
+
+def run(job, s, i, o):
+    if job == "Convert to RGB PNG":
+        save_all(load_image(i["PNG image"]).to_rgb(), o, "RGB PNG image")
+    elif job == "Convert to greyscale PNG":
+        save_all(load_image(i["PNG image"]).to_greyscale(), o, "Greyscale PNG image")
+    elif job == "Convert to greyscale 16 PNG":
+        save_all(load_image(i["PNG image"]).to_grey16(), o, "Greyscale 16 PNG image")
+    elif job == "Convert to one-bit (black and white) PNG":
+        save_all(load_image(i["PNG image"]).to_onebit(), o, "One-bit PNG image")
+    elif job == "Invert":
+        image = load_image(i["PNG image"])
+        image.invert()
+        save_all(image, o, "PNG image")
+    elif job == "Otsu Threshold":
+        image = load_image(i["Greyscale PNG image"])
+        save_all(image.otsu_threshold(s[STORAGE]), o, "Onebit PNG image")
+    elif job == "Tsai Moment Preserving Threshold":
+        image = load_image(i["Greyscale PNG image"])
+        save_all(image.tsai_moment_preserving_threshold(s[STORAGE]), o, "Onebit PNG image")
+    elif job == "Abutaleb locally-adaptive threshold":
+        image = load_image(i["Greyscale PNG image"])
+        save_all(image.abutaleb_threshold(s[STORAGE]), o, "Onebit PNG image")
+    elif job == "DjVu threshold":
+        image = load_image(i["RGB PNG image"])
+        result = image.djvu_threshold(
+            s["Smoothness"], s["Maximum block size"], s["Minimum block size"], s["Block factor"]
+        )
+        save_all(result, o, "Onebit PNG image")
+    elif job == "Despeckle":
+        image = load_image(i["Onebit PNG image"])
+        image.despeckle(s["Connected component size"])
+        save_all(image, o, "Onebit PNG despeckled image")
+    elif job == "Dilate":
+        save_all(load_image(i["Onebit PNG image"]).dilate(), o, "Onebit PNG dilated image")
+    elif job == "Mask (logical 'and')":
+        source = load_image(i["Source image"])
+        mask = load_image(i["Mask image"])
+        save_all(source.and_image(mask), o, "Source image with mask applied")
+    elif job == "Mask (logical 'xor')":
+        source = load_image(i["Source image"])
+        mask = load_image(i["Mask image"])
+        save_all(source.xor_image(mask), o, "Source image with mask applied")
+    elif job == "CC Analysis":
+        ccs = load_image(i["1-Bit PNG Image"]).cc_analysis()
+        port = "GameraXML - Connected Components"
+        gamera_xml.WriteXMLFile(glyphs=ccs, with_features=True).write_filename(o[port])
+    elif job == "PNG (RGB)":
+        image = Image.open(i["Image"])
+        if image.mode == "RGBA":
+            image.load()
+            background = Image.new("RGB", image.size, (255, 255, 255))
+            background.paste(image, mask=image.split()[3])
+            background.save(o["RGB PNG Image"], "PNG")
+        else:
+            image.convert("RGB").save(o["RGB PNG Image"], "PNG")
+    elif job == "TIFF":
+        Image.open(i["Image"]).convert("RGB").save(o["TIFF Image"], "TIFF")
+    elif job == "Resize Image":
+        image = Image.open(i["Image"])
+        if ["Staff Scale Height", "Ratio"][s["Action"]] != "Ratio":
+            ratio = 64.0 / float(s["Scale Value"])
+        else:
+            ratio = s["Scale Value"]
+        width, height = image.size
+        image = image.resize((int(width * ratio), int(height * ratio)))
+        image.save(o["Resized PNG Image"], "PNG")
+        if "Inverse Scale Ratio" in o:
+            with open(o["Inverse Scale Ratio"], "w") as f:
+                f.write(str(1 / ratio))
+    elif job == "Red filtering":
+        sal = Image.open(i["input"]).convert("RGB")
+        red_layer = sal.split()[0]
+        notes = red_layer.point(lambda v: v > 120 and 255).convert("1")
+        notes.save(o["Staffless Image"], "PNG")
+        pixels = np.array(sal)
+        pixels[np.all(pixels == 255, axis=-1)] = 0
+        sal = Image.fromarray(pixels, "RGB")
+        enhanced_red = ImageEnhance.Color(sal).enhance(4).split()[0]
+        staff = enhanced_red.point(lambda v: v < 255 and 255).convert("1")
+        staff.save(o["Neumeless Image"], "PNG")
+    else:
+        raise ValueError("no reference for job " + job)
+
+
+def main(cases_path):
+    init_gamera()
+    with open(cases_path) as f:
+        cases = json.load(f)
+    for case in cases:
+        try:
+            run(case["job"], case["settings"], case["inputs"], case["outputs"])
+        except Exception:
+            first = next(iter(case["outputs"].values()))
+            with open(first + ".error", "w") as f:
+                f.write(traceback.format_exc())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

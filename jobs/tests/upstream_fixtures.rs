@@ -1,0 +1,192 @@
+//! Upstream Rodan's own job test cases (`shared/fixtures/upstream-jobs/manifest.json`), one
+//! trial per case of a job this crate runs, compared the way upstream's test compares. Cases whose
+//! files are missing upstream (`present: false`) are listed as ignored with the reason.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use rodan_jobs::{Job, Ports, find};
+use serde::Deserialize;
+use serde_json::Value;
+use support::{compare_exact, compare_text_lines, decode_like_cv2, stripped_lines};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/upstream-jobs")
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Case {
+    id: String,
+    job: String,
+    kind: String,
+    #[serde(default)]
+    settings: Value,
+    #[serde(default)]
+    inputs: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    outputs: BTreeMap<String, String>,
+    #[serde(default)]
+    input_resource_types: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    output_resource_types: BTreeMap<String, String>,
+    #[serde(default)]
+    compare_by_port: BTreeMap<String, String>,
+    #[serde(default)]
+    expected: Value,
+    present: bool,
+    #[serde(default)]
+    missing_files: Vec<String>,
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let manifest = fixtures().join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).expect("the fixtures manifest is readable");
+    let cases: Vec<Case> = serde_json::from_str(&text).expect("the manifest parses");
+    let trials = cases
+        .into_iter()
+        .filter_map(|case| find(&case.job).map(|job| (case, job)))
+        .map(|(case, job)| {
+            let name = case.id.clone();
+            if case.present {
+                Trial::test(name, move || run_case(&case, job))
+            } else {
+                let reason = format!(
+                    "skipped: files missing upstream: {}",
+                    case.missing_files.join(", ")
+                );
+                Trial::ignorable_test(name, move || Ok(Completion::ignored_with(&reason)))
+            }
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn run_case(case: &Case, job: &dyn Job) -> Result<(), Failed> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    match case.kind.as_str() {
+        "golden-file" => golden_file(case, job, dir.path()),
+        "inline-expected" => inline_expected(case, job, dir.path()),
+        other => Err(format!("case kind {other} is not handled for {}", case.job).into()),
+    }
+}
+
+fn golden_file(case: &Case, job: &dyn Job, tmp: &Path) -> Result<(), Failed> {
+    let files = fixtures().join("files");
+    let mut inputs = Ports::new();
+    for (port, names) in &case.inputs {
+        let types = case.input_resource_types.get(port);
+        for (i, name) in names.iter().enumerate() {
+            let resource_type = types.and_then(|t| t.get(i)).cloned().unwrap_or_default();
+            inputs = inputs.with(port.as_str(), files.join(name), resource_type);
+        }
+    }
+    let mut outputs = Ports::new();
+    for port in case.outputs.keys() {
+        let resource_type = case
+            .output_resource_types
+            .get(port)
+            .cloned()
+            .unwrap_or_default();
+        outputs = outputs.with(port.as_str(), tmp.join(sanitize(port)), resource_type);
+    }
+    job.run(&inputs, &case.settings, &outputs)
+        .map_err(|e| format!("{e} ({})", e.error_details()))?;
+    for (port, golden) in &case.outputs {
+        let written = tmp.join(sanitize(port));
+        let mode = case
+            .compare_by_port
+            .get(port)
+            .map_or("exact", String::as_str);
+        let golden = files.join(golden);
+        match mode {
+            "exact" => compare_exact(&golden, &written)?,
+            "text-lines" => compare_text_lines(&golden, &written)?,
+            other => return Err(format!("comparison {other} is not handled").into()),
+        }
+    }
+    Ok(())
+}
+
+fn sanitize(port: &str) -> String {
+    port.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+fn inline_expected(case: &Case, job: &dyn Job, tmp: &Path) -> Result<(), Failed> {
+    let port = case.expected["output_port"]
+        .as_str()
+        .ok_or("the case names no output port")?;
+    if let Some(lines) = case.expected.get("lines").and_then(Value::as_array) {
+        // Text jobs: n outputs on the port, each holding exactly these lines.
+        let count = case.expected["outputs"].as_u64().unwrap_or(1) as usize;
+        let mut outputs = Ports::new();
+        for i in 0..count {
+            outputs = outputs.with(port, tmp.join(format!("out{i}")), "text/plain");
+        }
+        job.run(&Ports::new(), &case.settings, &outputs)?;
+        let expected: Vec<&str> = lines.iter().filter_map(Value::as_str).collect();
+        for i in 0..count {
+            let text = std::fs::read_to_string(tmp.join(format!("out{i}")))?;
+            let got = stripped_lines(&text);
+            if got != expected {
+                return Err(format!("output {i} holds {got:?}, expected {expected:?}").into());
+            }
+        }
+        return Ok(());
+    }
+    if case.expected.get("input").is_some() && case.id.ends_with("generated-jpeg") {
+        return converted_jpeg_equals_input(case, job, port, tmp);
+    }
+    Err(format!("inline case {} is not handled", case.id).into())
+}
+
+/// `PIL.Image.new("RGB", (50, 50), color=(256, 0, 0)).save(path, "JPEG")` (Pillow clips 256 to
+/// 255), converted by the job; the output must be of the job's format and decode to the same
+/// pixels as the JPEG.
+fn converted_jpeg_equals_input(
+    case: &Case,
+    job: &dyn Job,
+    port: &str,
+    tmp: &Path,
+) -> Result<(), Failed> {
+    let input = tmp.join("input.jpg");
+    let red = image::RgbImage::from_pixel(50, 50, image::Rgb([255, 0, 0]));
+    red.save_with_format(&input, image::ImageFormat::Jpeg)?;
+    let output = tmp.join("output");
+    let output_type = case.expected["output_resource_type"]
+        .as_str()
+        .unwrap_or_default();
+    job.run(
+        &Ports::new().with("Image", &input, "image/jpeg"),
+        &case.settings,
+        &Ports::new().with(port, &output, output_type),
+    )?;
+    let expected_format = if output_type == "image/tiff" {
+        image::ImageFormat::Tiff
+    } else {
+        image::ImageFormat::Png
+    };
+    let bytes = std::fs::read(&output)?;
+    let format = image::guess_format(&bytes)?;
+    if format != expected_format {
+        return Err(format!("output is {format:?}, expected {expected_format:?}").into());
+    }
+    let written = image::load_from_memory_with_format(&bytes, format)?;
+    let original = image::open(&input)?;
+    if written.color() != image::ColorType::Rgb8 || written.to_rgb8() != original.to_rgb8() {
+        return Err("output pixels differ from the decoded JPEG".into());
+    }
+    if format == image::ImageFormat::Png {
+        // And as upstream's comparison sees it.
+        let d = decode_like_cv2(&output)?;
+        if d.channels != 3 || d.sixteen_bit {
+            return Err("the PNG is not 8-bit RGB".into());
+        }
+    }
+    Ok(())
+}
