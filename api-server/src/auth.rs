@@ -3,9 +3,9 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -50,7 +50,11 @@ pub fn hash_password(password: &str) -> Result<String, ApiError> {
 /// Checks a password against its stored hash.
 pub fn verify_password(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored)
-        .map(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+        .map(|hash| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -143,6 +147,17 @@ pub async fn user_by_id(pool: &PgPool, id: i64) -> Result<Option<User>, sqlx::Er
         .await
 }
 
+/// The active user owning a token key.
+pub async fn token_user(pool: &PgPool, key: &str) -> Result<Option<User>, ApiError> {
+    let user: Option<User> = sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE id = (SELECT user_id FROM auth_tokens WHERE key_hash = $1)"
+    ))
+    .bind(token_hash(key))
+    .fetch_optional(pool)
+    .await?;
+    Ok(user.filter(|u| u.is_active))
+}
+
 async fn authenticate(state: &AppState, header: &str) -> Result<User, ApiError> {
     if let Some(key) = header.strip_prefix("Token ").map(str::trim) {
         let user: Option<User> = sqlx::query_as(&format!(
@@ -169,7 +184,11 @@ async fn authenticate(state: &AppState, header: &str) -> Result<User, ApiError> 
         let invalid = ApiError::BadCredentials("Invalid username/password.");
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(encoded)
-            .map_err(|_| ApiError::BadCredentials("Invalid basic header. Credentials not correctly base64 encoded."))?;
+            .map_err(|_| {
+                ApiError::BadCredentials(
+                    "Invalid basic header. Credentials not correctly base64 encoded.",
+                )
+            })?;
         let text = String::from_utf8(decoded).map_err(|_| invalid)?;
         let (login, password) = text
             .split_once(':')
@@ -207,7 +226,11 @@ impl FromRequestParts<AppState> for MaybeUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        match parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
             Some(header) => Ok(Self(Some(authenticate(state, header).await?))),
             None => Ok(Self(None)),
         }

@@ -13,7 +13,9 @@ pub async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
         .await
         .context("failed to connect to the database")?;
     prepare(&pool).await?;
-    if let (Some(user), Some(email), Some(pass)) = (&args.admin_user, &args.admin_email, &args.admin_pass) {
+    if let (Some(user), Some(email), Some(pass)) =
+        (&args.admin_user, &args.admin_email, &args.admin_pass)
+    {
         if create_superuser(&pool, user, email, pass).await? {
             tracing::info!(user, "created the admin user");
         }
@@ -24,7 +26,9 @@ pub async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
 
 /// Migrations and resource types; what tests call too.
 pub async fn prepare(pool: &PgPool) -> anyhow::Result<()> {
-    rodan_db::migrate(pool).await.context("failed to apply the migrations")?;
+    rodan_db::migrate(pool)
+        .await
+        .context("failed to apply the migrations")?;
     let types: Vec<(&str, &str, &str)> = rodan_core::resource_types::BUILTIN
         .iter()
         .map(|t| (t.mimetype, t.description, t.extension))
@@ -37,7 +41,12 @@ pub async fn prepare(pool: &PgPool) -> anyhow::Result<()> {
 
 /// Creates a superuser unless a user with this name or e-mail exists (upstream's rule).
 /// Returns whether it created one.
-pub async fn create_superuser(pool: &PgPool, username: &str, email: &str, password: &str) -> anyhow::Result<bool> {
+pub async fn create_superuser(
+    pool: &PgPool,
+    username: &str,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<bool> {
     let hash = hash_password(password).map_err(|e| anyhow::anyhow!("{e}"))?;
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO users (username, email, password, is_staff, is_superuser)
@@ -52,11 +61,13 @@ pub async fn create_superuser(pool: &PgPool, username: &str, email: &str, passwo
     .await
     .context("failed to create the admin user")?;
     if let Some(id) = id {
-        sqlx::query("INSERT INTO user_preferences (uuid, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(Uuid::new_v4())
-            .bind(id)
-            .execute(pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO user_preferences (uuid, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(Uuid::new_v4())
+        .bind(id)
+        .execute(pool)
+        .await?;
     }
     Ok(id.is_some())
 }

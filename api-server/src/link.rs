@@ -60,16 +60,18 @@ pub fn parse_ref(value: &str, route: &str) -> Option<Uuid> {
         .split_once("://")
         .map_or(value, |(_, rest)| rest.find('/').map_or("", |i| &rest[i..]));
     let path = path.split(['?', '#']).next().unwrap_or(path);
-    let rest = path.strip_prefix("/api/")?.strip_prefix(route)?.strip_prefix('/')?;
+    let rest = path
+        .strip_prefix("/api/")?
+        .strip_prefix(route)?
+        .strip_prefix('/')?;
     let id = rest.trim_end_matches('/');
     Uuid::parse_str(id).ok()
 }
 
 /// Like [`parse_ref`], with upstream's field error when it does not resolve.
 pub fn require_ref(value: &str, route: &str, field: &str) -> Result<Uuid, ApiError> {
-    parse_ref(value, route).ok_or_else(|| {
-        ApiError::field(field, "Invalid hyperlink - No URL match.")
-    })
+    parse_ref(value, route)
+        .ok_or_else(|| ApiError::field(field, "Invalid hyperlink - No URL match."))
 }
 
 /// The integer id of a user given as `/api/user/<id>/` or a bare number.
@@ -81,7 +83,10 @@ pub fn parse_user_ref(value: &str) -> Option<i64> {
     let path = value
         .split_once("://")
         .map_or(value, |(_, rest)| rest.find('/').map_or("", |i| &rest[i..]));
-    path.strip_prefix("/api/user/")?.trim_end_matches('/').parse().ok()
+    path.strip_prefix("/api/user/")?
+        .trim_end_matches('/')
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -91,10 +96,22 @@ mod tests {
     #[test]
     fn hyperlinks_resolve_to_their_uuid_on_any_host_and_only_for_their_route() {
         let id = Uuid::new_v4();
-        assert_eq!(parse_ref(&format!("https://rodan.example/api/project/{id}/"), "project"), Some(id));
-        assert_eq!(parse_ref(&format!("/api/project/{id}/"), "project"), Some(id));
+        assert_eq!(
+            parse_ref(
+                &format!("https://rodan.example/api/project/{id}/"),
+                "project"
+            ),
+            Some(id)
+        );
+        assert_eq!(
+            parse_ref(&format!("/api/project/{id}/"), "project"),
+            Some(id)
+        );
         assert_eq!(parse_ref(&id.to_string(), "project"), Some(id));
-        assert_eq!(parse_ref(&format!("http://h/api/workflow/{id}/"), "project"), None);
+        assert_eq!(
+            parse_ref(&format!("http://h/api/workflow/{id}/"), "project"),
+            None
+        );
         assert_eq!(parse_ref("http://h/api/project/nope/", "project"), None);
         assert_eq!(parse_user_ref("http://h/api/user/12/"), Some(12));
     }

@@ -56,9 +56,17 @@ pub async fn require(pool: &PgPool, user: &User, project: Uuid, needed: Role) ->
 
 /// Requires membership of the project a hyperlinked field points to; a project the user cannot
 /// see is reported as a bad hyperlink on that field, as if it did not exist.
-pub async fn require_field(pool: &PgPool, user: &User, project: Uuid, field: &str) -> ApiResult<Role> {
+pub async fn require_field(
+    pool: &PgPool,
+    user: &User,
+    project: Uuid,
+    field: &str,
+) -> ApiResult<Role> {
     match role(pool, user, project).await? {
         Some(role) => Ok(role),
-        None => Err(ApiError::field(field, "Invalid hyperlink - Object does not exist.")),
+        None => Err(ApiError::field(
+            field,
+            "Invalid hyperlink - Object does not exist.",
+        )),
     }
 }

@@ -100,12 +100,7 @@ pub struct RawJson(pub StatusCode, pub String);
 
 impl IntoResponse for RawJson {
     fn into_response(self) -> Response {
-        (
-            self.0,
-            [(header::CONTENT_TYPE, "application/json")],
-            self.1,
-        )
-            .into_response()
+        (self.0, [(header::CONTENT_TYPE, "application/json")], self.1).into_response()
     }
 }
 
@@ -168,11 +163,15 @@ fn push_value(
             qb.push_bind(id);
         }
         Kind::Ref(route) => {
-            let id = parse_ref(raw, route).ok_or_else(|| bad("Select a valid choice. That choice is not one of the available choices."))?;
+            let id = parse_ref(raw, route).ok_or_else(|| {
+                bad("Select a valid choice. That choice is not one of the available choices.")
+            })?;
             qb.push_bind(id);
         }
         Kind::UserRef => {
-            let id = parse_user_ref(raw).ok_or_else(|| bad("Select a valid choice. That choice is not one of the available choices."))?;
+            let id = parse_user_ref(raw).ok_or_else(|| {
+                bad("Select a valid choice. That choice is not one of the available choices.")
+            })?;
             qb.push_bind(id);
         }
         Kind::Text => {
@@ -212,11 +211,16 @@ pub fn push_filters(
     params: &Params,
 ) -> ApiResult<()> {
     for (key, raw) in &params.0 {
-        let (name, lookup) = match key.rsplit_once("__") {
-            Some((name, lookup)) if model.filters.iter().any(|f| f.name == name) => {
-                (name, lookup)
+        // A field name may itself contain `__` (`creator__username`): try it whole first.
+        let (name, lookup) = if model.filters.iter().any(|f| f.name == key) {
+            (key.as_str(), "exact")
+        } else {
+            match key.rsplit_once("__") {
+                Some((name, lookup)) if model.filters.iter().any(|f| f.name == name) => {
+                    (name, lookup)
+                }
+                _ => (key.as_str(), "exact"),
             }
-            _ => (key.as_str(), "exact"),
         };
         let Some(field) = model.filters.iter().find(|f| f.name == name) else {
             continue;
@@ -232,7 +236,10 @@ pub fn push_filters(
             }
             "icontains" => {
                 qb.push(format!("({})::text ILIKE '%' || ", field.sql));
-                let escaped = raw.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                let escaped = raw
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
                 qb.push_bind(escaped);
                 qb.push(" || '%'");
             }
@@ -264,7 +271,11 @@ pub fn push_filters(
             "isnull" => {
                 let b = parse_bool(raw.trim())
                     .ok_or_else(|| ApiError::field(key, "Enter a valid boolean."))?;
-                qb.push(format!("({}) IS {}NULL", field.sql, if b { "" } else { "NOT " }));
+                qb.push(format!(
+                    "({}) IS {}NULL",
+                    field.sql,
+                    if b { "" } else { "NOT " }
+                ));
             }
             _ => {
                 qb.push("true");
@@ -349,10 +360,16 @@ pub async fn list(
 ) -> ApiResult<RawJson> {
     // Count and page in one statement: a window count over the filtered rows.
     let unpaginated = model.unpaginated_ok
-        && (params.get("disable_pagination").is_some_and(|v| v != "false" && v != "0")
+        && (params
+            .get("disable_pagination")
+            .is_some_and(|v| v != "false" && v != "0")
             || params.has("no_page"));
     let page_size = match params.get("page_size") {
-        Some(v) => v.parse::<i64>().ok().filter(|n| *n > 0).map_or(PAGE_SIZE, |n| n.min(MAX_PAGE_SIZE)),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map_or(PAGE_SIZE, |n| n.min(MAX_PAGE_SIZE)),
         None => PAGE_SIZE,
     };
     let page = match params.get("page") {
@@ -377,7 +394,10 @@ pub async fn list(
             filtered.build_query_as().fetch_all(pool).await?;
         let body = format!(
             "[{}]",
-            rows.iter().map(|(j,)| j.0.get()).collect::<Vec<_>>().join(",")
+            rows.iter()
+                .map(|(j,)| j.0.get())
+                .collect::<Vec<_>>()
+                .join(",")
         );
         return Ok(RawJson(StatusCode::OK, body));
     }
@@ -402,7 +422,10 @@ pub async fn list(
     let total_pages = ((count + page_size - 1) / page_size).max(1);
     let page = if page == -1 { total_pages } else { page };
     if page > total_pages {
-        return Err(ApiError::Detail(StatusCode::NOT_FOUND, "Invalid page.".into()));
+        return Err(ApiError::Detail(
+            StatusCode::NOT_FOUND,
+            "Invalid page.".into(),
+        ));
     }
     let rows = if page != offset_page {
         // `page=last`: read that page now that the count is known.
@@ -441,9 +464,21 @@ pub async fn list(
             Value::String(format!("{host}{path}?{encoded}"))
         }
     };
-    let next = if page < total_pages { link(page + 1) } else { Value::Null };
-    let previous = if page > 1 { link(page - 1) } else { Value::Null };
-    let results = rows.iter().map(|(j,)| j.0.get()).collect::<Vec<_>>().join(",");
+    let next = if page < total_pages {
+        link(page + 1)
+    } else {
+        Value::Null
+    };
+    let previous = if page > 1 {
+        link(page - 1)
+    } else {
+        Value::Null
+    };
+    let results = rows
+        .iter()
+        .map(|(j,)| j.0.get())
+        .collect::<Vec<_>>()
+        .join(",");
     let body = format!(
         r#"{{"count":{count},"next":{next},"previous":{previous},"current_page":{page},"total_pages":{total_pages},"results":[{results}]}}"#
     );
@@ -464,7 +499,8 @@ pub async fn detail(
     push_visibility(&mut qb, model, user);
     let row: Option<(sqlx::types::Json<Box<serde_json::value::RawValue>>,)> =
         qb.build_query_as().fetch_optional(pool).await?;
-    row.map(|(j,)| j.0.get().to_owned()).ok_or(ApiError::NotFound)
+    row.map(|(j,)| j.0.get().to_owned())
+        .ok_or(ApiError::NotFound)
 }
 
 /// A detail read by another key column (users: `t.id`).
@@ -482,7 +518,8 @@ pub async fn detail_by(
     push_visibility(&mut qb, model, user);
     let row: Option<(sqlx::types::Json<Box<serde_json::value::RawValue>>,)> =
         qb.build_query_as().fetch_optional(pool).await?;
-    row.map(|(j,)| j.0.get().to_owned()).ok_or(ApiError::NotFound)
+    row.map(|(j,)| j.0.get().to_owned())
+        .ok_or(ApiError::NotFound)
 }
 
 /// [`detail`] as a parsed value, for handlers that add to it.

@@ -13,7 +13,10 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
         .await
         .context("failed to connect to the database")?;
     let broker = Broker::new(args.rabbitmq_url.clone());
-    broker.check().await.context("failed to connect to RabbitMQ")?;
+    broker
+        .check()
+        .await
+        .context("failed to connect to RabbitMQ")?;
     let events = Publisher::connect(&args.redis_url)
         .await
         .context("failed to connect to Redis")?;
@@ -27,6 +30,7 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
         version: args.version.clone(),
         max_upload: args.max_upload_mib * 1024 * 1024,
         basic_cache: Default::default(),
+        hub: Default::default(),
     })))
 }
 
@@ -47,10 +51,11 @@ async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => return std::future::pending().await,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return std::future::pending().await,
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

@@ -100,10 +100,15 @@ impl Broker {
     async fn try_publish(&self, queue: &str, body: &[u8]) -> Result<(), BrokerError> {
         // One channel, serialised: confirms are per channel and dispatch volume is modest.
         let mut state = self.state.lock().await;
-        if state.as_ref().is_none_or(|open| !open.channel.status().connected()) {
+        if state
+            .as_ref()
+            .is_none_or(|open| !open.channel.status().connected())
+        {
             *state = Some(self.open().await?);
         }
-        let open = state.as_mut().ok_or(BrokerError::Nacked(queue.to_owned()))?;
+        let open = state
+            .as_mut()
+            .ok_or(BrokerError::Nacked(queue.to_owned()))?;
         if !open.declared.contains(queue) {
             declare_queue(&open.channel, queue).await?;
             open.declared.insert(queue.to_owned());

@@ -18,13 +18,18 @@ pub fn free_port() -> u16 {
 fn wait_for_port(port: u16, what: &str, timeout: Duration) {
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < timeout, "{what} did not open port {port} within {timeout:?}");
+        assert!(
+            start.elapsed() < timeout,
+            "{what} did not open port {port} within {timeout:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
 fn run(cmd: &mut Command, what: &str) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("failed to start {what}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("failed to start {what}: {e}"));
     assert!(
         out.status.success(),
         "{what} failed: {}\n{}",
@@ -47,16 +52,27 @@ pub struct Postgres {
 impl Postgres {
     /// Starts a new cluster. Under root, runs as the `postgres` system user (initdb refuses root).
     pub fn start() -> Self {
-        let dir = tempfile::Builder::new().prefix("rodan-pg-").tempdir().expect("a temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("rodan-pg-")
+            .tempdir()
+            .expect("a temp dir");
         let as_postgres = is_root();
         if as_postgres {
-            run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()), "chown");
+            run(
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(dir.path()),
+                "chown",
+            );
         }
         let data = dir.path().join("data");
         let pwfile = dir.path().join("pw");
         std::fs::write(&pwfile, "rodan\n").expect("write the password file");
         if as_postgres {
-            run(Command::new("chown").arg("postgres:postgres").arg(&pwfile), "chown");
+            run(
+                Command::new("chown").arg("postgres:postgres").arg(&pwfile),
+                "chown",
+            );
         }
         let port = free_port();
         let mut initdb = pg_command(as_postgres, "initdb");
@@ -79,14 +95,26 @@ impl Postgres {
             ))
             .args(["-w", "start"]);
         run(&mut start, "pg_ctl start");
-        Self { dir, port, as_postgres }
+        Self {
+            dir,
+            port,
+            as_postgres,
+        }
     }
 
     /// A URL of a fresh database named `name` (created now).
     pub fn database(&self, name: &str) -> String {
         let mut create = pg_command(self.as_postgres, "createdb");
         create
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "rodan", name])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "rodan",
+                name,
+            ])
             .env("PGPASSWORD", "rodan");
         run(&mut create, "createdb");
         format!("postgres://rodan:rodan@127.0.0.1:{}/{name}", self.port)
@@ -139,7 +167,10 @@ pub struct RabbitMq {
 impl RabbitMq {
     /// Starts a node and waits until it accepts AMQP connections.
     pub fn start() -> Self {
-        let dir = tempfile::Builder::new().prefix("rodan-rmq-").tempdir().expect("a temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("rodan-rmq-")
+            .tempdir()
+            .expect("a temp dir");
         let port = free_port();
         let dist = free_port();
         let node = format!("rodan{port}@localhost");
@@ -158,7 +189,13 @@ impl RabbitMq {
             .spawn()
             .expect("rabbitmq-server starts (is the Debian package installed?)");
         wait_for_port(port, "RabbitMQ", Duration::from_secs(90));
-        Self { _dir: dir, child, port, node, home }
+        Self {
+            _dir: dir,
+            child,
+            port,
+            node,
+            home,
+        }
     }
 
     /// `amqp://guest:guest@127.0.0.1:<port>/%2f`.
@@ -180,14 +217,20 @@ impl RabbitMq {
 
     /// Messages ready plus unacknowledged in `queue` (0 when it does not exist).
     pub fn queue_depth(&self, queue: &str) -> u64 {
-        self.ctl(&["list_queues", "-q", "--no-table-headers", "name", "messages"])
-            .lines()
-            .filter_map(|l| {
-                let mut parts = l.split_whitespace();
-                Some((parts.next()?.to_owned(), parts.next()?.parse::<u64>().ok()?))
-            })
-            .find(|(name, _)| name == queue)
-            .map_or(0, |(_, n)| n)
+        self.ctl(&[
+            "list_queues",
+            "-q",
+            "--no-table-headers",
+            "name",
+            "messages",
+        ])
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.split_whitespace();
+            Some((parts.next()?.to_owned(), parts.next()?.parse::<u64>().ok()?))
+        })
+        .find(|(name, _)| name == queue)
+        .map_or(0, |(_, n)| n)
     }
 }
 
@@ -235,7 +278,16 @@ impl Redis {
     pub fn start() -> Self {
         let port = free_port();
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -275,6 +327,10 @@ impl Services {
         let postgres = Postgres::start();
         let redis = Redis::start();
         let rabbitmq = rabbit.join().expect("RabbitMQ started");
-        Self { postgres, rabbitmq, redis }
+        Self {
+            postgres,
+            rabbitmq,
+            redis,
+        }
     }
 }

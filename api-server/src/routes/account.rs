@@ -24,7 +24,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/auth/register/", post(register))
         .route(
             "/api/users/",
-            get(users).post(register).options(options_handler(&USER, true, super::LIST_RW)),
+            get(users)
+                .post(register)
+                .options(options_handler(&USER, true, super::LIST_RW)),
         )
         .route(
             "/api/user/{id}/",
@@ -36,8 +38,11 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route(
             "/api/userpreferences/",
-            get(list_handler(&USER_PREFERENCE, Access::Members))
-                .options(options_handler(&USER_PREFERENCE, true, super::LIST_RO)),
+            get(list_handler(&USER_PREFERENCE, Access::Members)).options(options_handler(
+                &USER_PREFERENCE,
+                true,
+                super::LIST_RO,
+            )),
         )
         .route(
             "/api/userpreference/{id}/",
@@ -54,7 +59,11 @@ async fn user_json(state: &AppState, base: &Base, viewer: &User, id: i64) -> Api
 }
 
 /// `POST /api/auth/token/`: `{email or username, password}` → the user with `"token"`.
-async fn token(State(state): State<AppState>, base: Base, body: Body) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+async fn token(
+    State(state): State<AppState>,
+    base: Base,
+    body: Body,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
     let login = body
         .str("email")
         .or_else(|| body.str("username"))
@@ -63,7 +72,9 @@ async fn token(State(state): State<AppState>, base: Base, body: Body) -> ApiResu
     let password = body.required("password")?;
     let user = check_credentials(&state.pool, login, password)
         .await?
-        .ok_or(ApiError::BadCredentials("Unable to log in with provided credentials."))?;
+        .ok_or(ApiError::BadCredentials(
+            "Unable to log in with provided credentials.",
+        ))?;
     if !user.is_active {
         return Err(ApiError::Forbidden("User account is disabled.".into()));
     }
@@ -113,7 +124,12 @@ async fn apply_user_fields(state: &AppState, id: i64, body: &Body, admin: bool) 
     Ok(())
 }
 
-async fn update_me(State(state): State<AppState>, base: Base, user: User, body: Body) -> ApiResult<axum::Json<Value>> {
+async fn update_me(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    body: Body,
+) -> ApiResult<axum::Json<Value>> {
     apply_user_fields(&state, user.id, &body, false).await?;
     Ok(axum::Json(user_json(&state, &base, &user, user.id).await?))
 }
@@ -123,7 +139,11 @@ async fn reset_token(State(state): State<AppState>, user: User) -> ApiResult<Sta
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn change_password(State(state): State<AppState>, user: User, body: Body) -> ApiResult<StatusCode> {
+async fn change_password(
+    State(state): State<AppState>,
+    user: User,
+    body: Body,
+) -> ApiResult<StatusCode> {
     let current = body.required("current_password")?;
     let new = body.required("new_password")?;
     let stored: String = sqlx::query_scalar("SELECT password FROM users WHERE id = $1")
@@ -138,7 +158,10 @@ async fn change_password(State(state): State<AppState>, user: User, body: Body) 
         return Err(ApiError::field("current_password", "Invalid password."));
     }
     if new.len() < 8 {
-        return Err(ApiError::field("new_password", "This password is too short. It must contain at least 8 characters."));
+        return Err(ApiError::field(
+            "new_password",
+            "This password is too short. It must contain at least 8 characters.",
+        ));
     }
     let hash = hash_password(new)?;
     sqlx::query("UPDATE users SET password = $2 WHERE id = $1")
@@ -153,9 +176,16 @@ async fn change_password(State(state): State<AppState>, user: User, body: Body) 
 
 /// `POST /api/auth/register/` and `POST /api/users/`: superusers create accounts (open
 /// registration would need the e-mail activation upstream has; this deployment has no mailer).
-async fn register(State(state): State<AppState>, base: Base, user: User, body: Body) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+async fn register(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    body: Body,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
     if !user.is_superuser {
-        return Err(ApiError::Forbidden("Only administrators may create users.".into()));
+        return Err(ApiError::Forbidden(
+            "Only administrators may create users.".into(),
+        ));
     }
     let username = body.required("username")?;
     let email = body.required("email")?;
@@ -164,13 +194,18 @@ async fn register(State(state): State<AppState>, base: Base, user: User, body: B
         return Err(ApiError::field("email", "Enter a valid email address."));
     }
     if password.len() < 8 {
-        return Err(ApiError::field("password", "This password is too short. It must contain at least 8 characters."));
+        return Err(ApiError::field(
+            "password",
+            "This password is too short. It must contain at least 8 characters.",
+        ));
     }
-    let taken: Option<(String, String)> = sqlx::query_as("SELECT username, email FROM users WHERE username = $1 OR email = $2 LIMIT 1")
-        .bind(username)
-        .bind(email)
-        .fetch_optional(&state.pool)
-        .await?;
+    let taken: Option<(String, String)> = sqlx::query_as(
+        "SELECT username, email FROM users WHERE username = $1 OR email = $2 LIMIT 1",
+    )
+    .bind(username)
+    .bind(email)
+    .fetch_optional(&state.pool)
+    .await?;
     if let Some((u, _)) = taken {
         return Err(if u == username {
             ApiError::field("username", "A user with that username already exists.")
@@ -194,14 +229,31 @@ async fn register(State(state): State<AppState>, base: Base, user: User, body: B
         .bind(id)
         .execute(&state.pool)
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(user_json(&state, &base, &user, id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(user_json(&state, &base, &user, id).await?),
+    ))
 }
 
 /// `GET /api/users/`: never paginated, as upstream.
-async fn users(State(state): State<AppState>, base: Base, user: User, uri: Uri) -> ApiResult<RawJson> {
+async fn users(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    uri: Uri,
+) -> ApiResult<RawJson> {
     let mut params = Params::parse(uri.query());
     params.0.push(("disable_pagination".into(), "true".into()));
-    query::list(&state.pool, &USER, &base.0, Some(&user), &params, (uri.path(), uri.query()), None).await
+    query::list(
+        &state.pool,
+        &USER,
+        &base.0,
+        Some(&user),
+        &params,
+        (uri.path(), uri.query()),
+        None,
+    )
+    .await
 }
 
 fn user_id(Path(raw): Path<String>) -> ApiResult<i64> {
@@ -209,23 +261,41 @@ fn user_id(Path(raw): Path<String>) -> ApiResult<i64> {
 }
 
 /// `GET /api/user/<id>/`: only oneself, or anyone for a superuser.
-async fn user_detail(State(state): State<AppState>, base: Base, user: User, path: Path<String>) -> ApiResult<axum::Json<Value>> {
+async fn user_detail(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    path: Path<String>,
+) -> ApiResult<axum::Json<Value>> {
     let id = user_id(path)?;
     if id != user.id && !user.is_superuser {
-        return Err(ApiError::Forbidden("You do not have permission to perform this action.".into()));
+        return Err(ApiError::Forbidden(
+            "You do not have permission to perform this action.".into(),
+        ));
     }
     Ok(axum::Json(user_json(&state, &base, &user, id).await?))
 }
 
-async fn user_update(State(state): State<AppState>, base: Base, user: User, path: Path<String>, body: Body) -> ApiResult<axum::Json<Value>> {
+async fn user_update(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    path: Path<String>,
+    body: Body,
+) -> ApiResult<axum::Json<Value>> {
     let id = user_id(path)?;
     if id != user.id && !user.is_superuser {
-        return Err(ApiError::Forbidden("You do not have permission to perform this action.".into()));
+        return Err(ApiError::Forbidden(
+            "You do not have permission to perform this action.".into(),
+        ));
     }
     apply_user_fields(&state, id, &body, user.is_superuser).await?;
     if let Some(password) = body.str("password") {
         if password.len() < 8 {
-            return Err(ApiError::field("password", "This password is too short. It must contain at least 8 characters."));
+            return Err(ApiError::field(
+                "password",
+                "This password is too short. It must contain at least 8 characters.",
+            ));
         }
         sqlx::query("UPDATE users SET password = $2 WHERE id = $1")
             .bind(id)
@@ -236,19 +306,34 @@ async fn user_update(State(state): State<AppState>, base: Base, user: User, path
     Ok(axum::Json(user_json(&state, &base, &user, id).await?))
 }
 
-async fn user_delete(State(state): State<AppState>, user: User, path: Path<String>) -> ApiResult<StatusCode> {
+async fn user_delete(
+    State(state): State<AppState>,
+    user: User,
+    path: Path<String>,
+) -> ApiResult<StatusCode> {
     let id = user_id(path)?;
     if !user.is_superuser {
-        return Err(ApiError::Forbidden("You do not have permission to perform this action.".into()));
+        return Err(ApiError::Forbidden(
+            "You do not have permission to perform this action.".into(),
+        ));
     }
-    let deleted = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&state.pool).await?;
+    let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(&state.pool)
+        .await?;
     if deleted.rows_affected() == 0 {
         return Err(ApiError::NotFound);
     }
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn preference_update(State(state): State<AppState>, base: Base, user: User, path: Path<String>, body: Body) -> ApiResult<RawJson> {
+async fn preference_update(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    path: Path<String>,
+    body: Body,
+) -> ApiResult<RawJson> {
     let id = Uuid::parse_str(&path.0).map_err(|_| ApiError::NotFound)?;
     if !query::visible(&state.pool, &USER_PREFERENCE, &user, id).await? {
         return Err(ApiError::NotFound);

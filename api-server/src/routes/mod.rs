@@ -1,8 +1,13 @@
 //! The route table: upstream's paths and route names.
 
 mod account;
+mod graph;
 mod project;
 pub mod read;
+pub(crate) mod resource;
+mod workflow;
+mod workflowrun;
+mod ws;
 
 use crate::models;
 use crate::query::Model;
@@ -19,11 +24,19 @@ const LIST_RW: &[&str] = &["GET", "POST", "HEAD", "OPTIONS"];
 const DETAIL_RO: &[&str] = &["GET", "HEAD", "OPTIONS"];
 const DETAIL_RW: &[&str] = &["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
-fn list_route(model: &'static Model, access: Access, methods: &'static [&'static str]) -> MethodRouter<AppState> {
+fn list_route(
+    model: &'static Model,
+    access: Access,
+    methods: &'static [&'static str],
+) -> MethodRouter<AppState> {
     get(list_handler(model, access)).options(options_handler(model, true, methods))
 }
 
-fn detail_route(model: &'static Model, access: Access, methods: &'static [&'static str]) -> MethodRouter<AppState> {
+fn detail_route(
+    model: &'static Model,
+    access: Access,
+    methods: &'static [&'static str],
+) -> MethodRouter<AppState> {
     get(detail_handler(model, access)).options(options_handler(model, false, methods))
 }
 
@@ -75,7 +88,9 @@ async fn api_root(State(state): State<AppState>, base: crate::link::Base) -> Jso
 }
 
 async fn empty() -> Json<Value> {
-    Json(json!({"Warning": "This is not the page you are looking for, it has moved to down to the api/ route. Please adjust your urls accordingly. This url is now reserved for the Rodan-Client"}))
+    Json(
+        json!({"Warning": "This is not the page you are looking for, it has moved to down to the api/ route. Please adjust your urls accordingly. This url is now reserved for the Rodan-Client"}),
+    )
 }
 
 /// Liveness: the process answers.
@@ -84,12 +99,17 @@ async fn healthz() -> &'static str {
 }
 
 /// Readiness and upstream's `/api/ht/`: the database answers.
-async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, (axum::http::StatusCode, Json<Value>)> {
+async fn readyz(
+    State(state): State<AppState>,
+) -> Result<Json<Value>, (axum::http::StatusCode, Json<Value>)> {
     match sqlx::query("SELECT 1").execute(&state.pool).await {
         Ok(_) => Ok(Json(json!({"database": "working"}))),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");
-            Err((axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(json!({"database": "unavailable"}))))
+            Err((
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"database": "unavailable"})),
+            ))
         }
     }
 }
@@ -106,42 +126,76 @@ pub fn app(state: AppState) -> Router {
         .route("/api/ht/", get(readyz))
         .merge(account::routes())
         .merge(project::routes())
+        .merge(workflow::routes())
+        .merge(workflowrun::routes())
+        .merge(resource::routes())
+        .merge(ws::routes())
         .route("/api/jobs/", list_route(&JOB, Access::Public, LIST_RO))
-        .route("/api/job/{id}/", detail_route(&JOB, Access::Public, DETAIL_RO))
-        .route("/api/resourcetypes/", list_route(&RESOURCE_TYPE, Access::Public, LIST_RO))
-        .route("/api/resourcetype/{id}/", detail_route(&RESOURCE_TYPE, Access::Public, DETAIL_RO))
-        .route("/api/inputporttypes/", list_route(&INPUT_PORT_TYPE, Access::Public, LIST_RO))
-        .route("/api/inputporttype/{id}/", detail_route(&INPUT_PORT_TYPE, Access::Public, DETAIL_RO))
-        .route("/api/outputporttypes/", list_route(&OUTPUT_PORT_TYPE, Access::Public, LIST_RO))
-        .route("/api/outputporttype/{id}/", detail_route(&OUTPUT_PORT_TYPE, Access::Public, DETAIL_RO))
-        .route("/api/workflows/", list_route(&WORKFLOW, Access::Members, LIST_RO))
-        .route("/api/workflow/{id}/", detail_route(&WORKFLOW, Access::Members, DETAIL_RO))
-        .route("/api/workflowjobs/", list_route(&WORKFLOW_JOB, Access::Members, LIST_RO))
-        .route("/api/workflowjob/{id}/", detail_route(&WORKFLOW_JOB, Access::Members, DETAIL_RO))
-        .route("/api/workflowjobgroups/", list_route(&WORKFLOW_JOB_GROUP, Access::Members, LIST_RO))
-        .route("/api/workflowjobgroup/{id}/", detail_route(&WORKFLOW_JOB_GROUP, Access::Members, DETAIL_RO))
-        .route("/api/inputports/", list_route(&INPUT_PORT, Access::Members, LIST_RO))
-        .route("/api/inputport/{id}/", detail_route(&INPUT_PORT, Access::Members, DETAIL_RO))
-        .route("/api/outputports/", list_route(&OUTPUT_PORT, Access::Members, LIST_RO))
-        .route("/api/outputport/{id}/", detail_route(&OUTPUT_PORT, Access::Members, DETAIL_RO))
-        .route("/api/connections/", list_route(&CONNECTION, Access::Members, LIST_RO))
-        .route("/api/connection/{id}/", detail_route(&CONNECTION, Access::Members, DETAIL_RO))
-        .route("/api/resources/", list_route(&RESOURCE, Access::Members, LIST_RO))
-        .route("/api/resource/{id}/", detail_route(&RESOURCE, Access::Members, DETAIL_RO))
-        .route("/api/resourcelists/", list_route(&RESOURCE_LIST, Access::Members, LIST_RO))
-        .route("/api/resourcelist/{id}/", detail_route(&RESOURCE_LIST, Access::Members, DETAIL_RO))
-        .route("/api/workflowruns/", list_route(&WORKFLOW_RUN, Access::Members, LIST_RO))
-        .route("/api/workflowrun/{id}/", detail_route(&WORKFLOW_RUN, Access::Members, DETAIL_RO))
-        .route("/api/resultspackages/", list_route(&RESULTS_PACKAGE, Access::Members, LIST_RO))
-        .route("/api/resultspackage/{id}/", detail_route(&RESULTS_PACKAGE, Access::Members, DETAIL_RO))
-        .route("/api/labels/", list_route(&LABEL, Access::Members, LIST_RO))
-        .route("/api/label/{id}/", detail_route(&LABEL, Access::Members, DETAIL_RO))
-        .route("/api/runjobs/", list_route(&RUN_JOB, Access::Members, LIST_RO))
-        .route("/api/runjob/{id}/", detail_route(&RUN_JOB, Access::Members, DETAIL_RO))
+        .route(
+            "/api/job/{id}/",
+            detail_route(&JOB, Access::Public, DETAIL_RO),
+        )
+        .route(
+            "/api/resourcetypes/",
+            list_route(&RESOURCE_TYPE, Access::Public, LIST_RO),
+        )
+        .route(
+            "/api/resourcetype/{id}/",
+            detail_route(&RESOURCE_TYPE, Access::Public, DETAIL_RO),
+        )
+        .route(
+            "/api/inputporttypes/",
+            list_route(&INPUT_PORT_TYPE, Access::Public, LIST_RO),
+        )
+        .route(
+            "/api/inputporttype/{id}/",
+            detail_route(&INPUT_PORT_TYPE, Access::Public, DETAIL_RO),
+        )
+        .route(
+            "/api/outputporttypes/",
+            list_route(&OUTPUT_PORT_TYPE, Access::Public, LIST_RO),
+        )
+        .route(
+            "/api/outputporttype/{id}/",
+            detail_route(&OUTPUT_PORT_TYPE, Access::Public, DETAIL_RO),
+        )
+        .route(
+            "/api/workflowjobgroups/",
+            list_route(&WORKFLOW_JOB_GROUP, Access::Members, LIST_RO),
+        )
+        .route(
+            "/api/workflowjobgroup/{id}/",
+            detail_route(&WORKFLOW_JOB_GROUP, Access::Members, DETAIL_RO),
+        )
+        .route(
+            "/api/resultspackages/",
+            list_route(&RESULTS_PACKAGE, Access::Members, LIST_RO),
+        )
+        .route(
+            "/api/resultspackage/{id}/",
+            detail_route(&RESULTS_PACKAGE, Access::Members, DETAIL_RO),
+        )
+        .route(
+            "/api/runjobs/",
+            list_route(&RUN_JOB, Access::Members, LIST_RO),
+        )
+        .route(
+            "/api/runjob/{id}/",
+            detail_route(&RUN_JOB, Access::Members, DETAIL_RO),
+        )
         .route("/api/inputs/", list_route(&INPUT, Access::Members, LIST_RO))
-        .route("/api/input/{id}/", detail_route(&INPUT, Access::Members, DETAIL_RO))
-        .route("/api/outputs/", list_route(&OUTPUT, Access::Members, LIST_RO))
-        .route("/api/output/{id}/", detail_route(&OUTPUT, Access::Members, DETAIL_RO))
+        .route(
+            "/api/input/{id}/",
+            detail_route(&INPUT, Access::Members, DETAIL_RO),
+        )
+        .route(
+            "/api/outputs/",
+            list_route(&OUTPUT, Access::Members, LIST_RO),
+        )
+        .route(
+            "/api/output/{id}/",
+            detail_route(&OUTPUT, Access::Members, DETAIL_RO),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(max_upload))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -45,7 +45,12 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// The project's detail: the list fields plus its workflows, resources, resource lists, admins
 /// and workers.
-pub(crate) async fn project_detail(state: &AppState, base: &Base, user: &User, id: Uuid) -> ApiResult<Value> {
+pub(crate) async fn project_detail(
+    state: &AppState,
+    base: &Base,
+    user: &User,
+    id: Uuid,
+) -> ApiResult<Value> {
     let mut value = query::detail_value(&state.pool, &PROJECT, &base.0, Some(user), id).await?;
     let (workflows, resources, lists, admins, workers): (Value, Value, Value, Value, Value) = sqlx::query_as(
         "SELECT
@@ -69,52 +74,95 @@ pub(crate) async fn project_detail(state: &AppState, base: &Base, user: &User, i
     Ok(value)
 }
 
-async fn create(State(state): State<AppState>, base: Base, user: User, body: Body) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+async fn create(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    body: Body,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
     let name = body.required("name")?;
     let description = body.str("description").unwrap_or("");
     let id = Uuid::new_v4();
-    sqlx::query("INSERT INTO projects (uuid, name, description, creator_id) VALUES ($1, $2, $3, $4)")
-        .bind(id)
-        .bind(name)
-        .bind(description)
-        .bind(user.id)
-        .execute(&state.pool)
-        .await?;
+    sqlx::query(
+        "INSERT INTO projects (uuid, name, description, creator_id) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(description)
+    .bind(user.id)
+    .execute(&state.pool)
+    .await?;
     state.emit(Change::Created, "project", id, Some(id)).await;
-    Ok((StatusCode::CREATED, axum::Json(project_detail(&state, &base, &user, id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(project_detail(&state, &base, &user, id).await?),
+    ))
 }
 
-async fn detail(State(state): State<AppState>, base: Base, user: User, path: Path<String>) -> ApiResult<axum::Json<Value>> {
+async fn detail(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    path: Path<String>,
+) -> ApiResult<axum::Json<Value>> {
     let id = path_uuid(path)?;
     Ok(axum::Json(project_detail(&state, &base, &user, id).await?))
 }
 
-async fn update(State(state): State<AppState>, base: Base, user: User, path: Path<String>, body: Body) -> ApiResult<axum::Json<Value>> {
+async fn update(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    path: Path<String>,
+    body: Body,
+) -> ApiResult<axum::Json<Value>> {
     let id = path_uuid(path)?;
     perm::require(&state.pool, &user, id, Role::Admin).await?;
     if body.0.contains_key("name") {
         let name = body.required("name")?;
         sqlx::query("UPDATE projects SET name = $2, updated = now() WHERE uuid = $1")
-            .bind(id).bind(name).execute(&state.pool).await?;
+            .bind(id)
+            .bind(name)
+            .execute(&state.pool)
+            .await?;
     }
     if let Some(description) = body.str("description") {
         sqlx::query("UPDATE projects SET description = $2, updated = now() WHERE uuid = $1")
-            .bind(id).bind(description).execute(&state.pool).await?;
+            .bind(id)
+            .bind(description)
+            .execute(&state.pool)
+            .await?;
     }
     state.emit(Change::Updated, "project", id, Some(id)).await;
     Ok(axum::Json(project_detail(&state, &base, &user, id).await?))
 }
 
-async fn delete(State(state): State<AppState>, user: User, path: Path<String>) -> ApiResult<StatusCode> {
+async fn delete(
+    State(state): State<AppState>,
+    user: User,
+    path: Path<String>,
+) -> ApiResult<StatusCode> {
     let id = path_uuid(path)?;
     perm::require(&state.pool, &user, id, Role::Admin).await?;
     let mut tx = state.pool.begin().await?;
     // Runs first: their inputs and outputs protect resources from the cascade.
-    sqlx::query("DELETE FROM workflow_runs WHERE project_uuid = $1").bind(id).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM resource_lists WHERE project_uuid = $1").bind(id).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM projects WHERE uuid = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM workflow_runs WHERE project_uuid = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM resource_lists WHERE project_uuid = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM projects WHERE uuid = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
-    let dir = state.media_root.join("projects").join(id.simple().to_string());
+    let dir = state
+        .media_root
+        .join("projects")
+        .join(id.simple().to_string());
     if let Err(error) = tokio::fs::remove_dir_all(&dir).await {
         if error.kind() != std::io::ErrorKind::NotFound {
             tracing::warn!(%error, dir = %dir.display(), "failed to remove a deleted project's files");
@@ -135,52 +183,91 @@ async fn members(state: &AppState, id: Uuid, role: &str) -> ApiResult<Vec<String
     .await?)
 }
 
-async fn admins(State(state): State<AppState>, user: User, path: Path<String>) -> ApiResult<axum::Json<Vec<String>>> {
+async fn admins(
+    State(state): State<AppState>,
+    user: User,
+    path: Path<String>,
+) -> ApiResult<axum::Json<Vec<String>>> {
     let id = path_uuid(path)?;
     perm::require(&state.pool, &user, id, Role::Worker).await?;
     Ok(axum::Json(members(&state, id, "admin").await?))
 }
 
-async fn workers(State(state): State<AppState>, user: User, path: Path<String>) -> ApiResult<axum::Json<Vec<String>>> {
+async fn workers(
+    State(state): State<AppState>,
+    user: User,
+    path: Path<String>,
+) -> ApiResult<axum::Json<Vec<String>>> {
     let id = path_uuid(path)?;
     perm::require(&state.pool, &user, id, Role::Worker).await?;
     Ok(axum::Json(members(&state, id, "worker").await?))
 }
 
 /// Replaces a member list with the users named in the body (a JSON list of user names).
-async fn set_members(state: &AppState, id: Uuid, role: &str, body: &Value) -> ApiResult<Vec<String>> {
+async fn set_members(
+    state: &AppState,
+    id: Uuid,
+    role: &str,
+    body: &Value,
+) -> ApiResult<Vec<String>> {
     let names: Vec<String> = body
         .as_array()
         .ok_or_else(|| ApiError::bad_request("Expected a list of usernames."))?
         .iter()
-        .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| ApiError::bad_request("Expected a list of usernames.")))
+        .map(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| ApiError::bad_request("Expected a list of usernames."))
+        })
         .collect::<ApiResult<_>>()?;
-    let found: Vec<(i64, String)> = sqlx::query_as("SELECT id, username FROM users WHERE username = ANY($1)")
-        .bind(&names)
-        .fetch_all(&state.pool)
-        .await?;
+    let found: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, username FROM users WHERE username = ANY($1)")
+            .bind(&names)
+            .fetch_all(&state.pool)
+            .await?;
     if let Some(missing) = names.iter().find(|n| !found.iter().any(|(_, f)| f == *n)) {
-        return Err(ApiError::bad_request(format!("User {missing} does not exist.")));
+        return Err(ApiError::bad_request(format!(
+            "User {missing} does not exist."
+        )));
     }
     let mut tx = state.pool.begin().await?;
     sqlx::query("DELETE FROM project_members WHERE project_uuid = $1 AND role = $2")
-        .bind(id).bind(role).execute(&mut *tx).await?;
+        .bind(id)
+        .bind(role)
+        .execute(&mut *tx)
+        .await?;
     for (user_id, _) in &found {
-        sqlx::query("INSERT INTO project_members (project_uuid, user_id, role) VALUES ($1, $2, $3)")
-            .bind(id).bind(user_id).bind(role).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO project_members (project_uuid, user_id, role) VALUES ($1, $2, $3)",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(role)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     state.emit(Change::Updated, "project", id, Some(id)).await;
     members(state, id, role).await
 }
 
-async fn set_admins(State(state): State<AppState>, user: User, path: Path<String>, AnyJson(body): AnyJson) -> ApiResult<axum::Json<Vec<String>>> {
+async fn set_admins(
+    State(state): State<AppState>,
+    user: User,
+    path: Path<String>,
+    AnyJson(body): AnyJson,
+) -> ApiResult<axum::Json<Vec<String>>> {
     let id = path_uuid(path)?;
     perm::require(&state.pool, &user, id, Role::Creator).await?;
     Ok(axum::Json(set_members(&state, id, "admin", &body).await?))
 }
 
-async fn set_workers(State(state): State<AppState>, user: User, path: Path<String>, AnyJson(body): AnyJson) -> ApiResult<axum::Json<Vec<String>>> {
+async fn set_workers(
+    State(state): State<AppState>,
+    user: User,
+    path: Path<String>,
+    AnyJson(body): AnyJson,
+) -> ApiResult<axum::Json<Vec<String>>> {
     let id = path_uuid(path)?;
     perm::require(&state.pool, &user, id, Role::Admin).await?;
     Ok(axum::Json(set_members(&state, id, "worker", &body).await?))

@@ -73,7 +73,12 @@ pub fn path_uuid(Path(raw): Path<String>) -> ApiResult<Uuid> {
 pub fn list_handler(
     model: &'static Model,
     access: Access,
-) -> impl Fn(State<AppState>, MaybeUser, Base, Uri) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send>>
+) -> impl Fn(
+    State<AppState>,
+    MaybeUser,
+    Base,
+    Uri,
+) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send>>
 + Clone
 + Send
 + Sync

@@ -30,16 +30,41 @@ cases!(
     bad_filter_values_are_field_errors,
     options_carries_filter_and_ordering_fields,
     health_endpoints_answer,
+    uploads_detect_png_subtypes_and_honour_a_claimed_type,
+    media_is_served_only_after_authorisation,
+    a_referenced_resource_cannot_be_deleted,
+    workflow_validation_reports_upstream_error_codes,
+    workflow_job_settings_get_defaults_and_are_validated,
+    workflow_export_imports_into_another_project,
+    running_a_batch_materialises_run_jobs_and_dispatches_the_first_ones,
+    cancel_and_retry_follow_the_status_codes,
+    other_users_cannot_run_or_see_runs_of_a_foreign_workflow,
+    the_websocket_streams_events_of_visible_projects_only,
 );
 
 async fn api_root_lists_upstream_route_names_as_absolute_urls(ctx: Ctx) {
     let (status, body) = ctx.call(Method::GET, "/api/", None, None).await;
     assert_eq!(status, StatusCode::OK);
-    for name in ["projects", "workflows", "workflowruns", "resources", "auth-token", "auth-me", "resourcetypes", "taskqueue-status", "resource-archive"] {
-        let url = body["routes"][name].as_str().unwrap_or_else(|| panic!("route {name} in {body}"));
+    for name in [
+        "projects",
+        "workflows",
+        "workflowruns",
+        "resources",
+        "auth-token",
+        "auth-me",
+        "resourcetypes",
+        "taskqueue-status",
+        "resource-archive",
+    ] {
+        let url = body["routes"][name]
+            .as_str()
+            .unwrap_or_else(|| panic!("route {name} in {body}"));
         assert!(url.starts_with(&ctx.root), "{url} is absolute");
     }
-    assert_eq!(body["routes"]["projects"], format!("{}/api/projects/", ctx.root));
+    assert_eq!(
+        body["routes"]["projects"],
+        format!("{}/api/projects/", ctx.root)
+    );
     assert_eq!(body["configuration"]["page_length"], 20);
 }
 
@@ -53,30 +78,53 @@ async fn forwarded_headers_change_every_hyperlink(ctx: Ctx) {
         .await
         .expect("answer");
     let body: serde_json::Value = resp.json().await.expect("json");
-    assert_eq!(body["routes"]["projects"], "https://rodan.example.org/api/projects/");
+    assert_eq!(
+        body["routes"]["projects"],
+        "https://rodan.example.org/api/projects/"
+    );
     let project = ctx.project(&ctx.admin, "p").await;
     assert!(project.starts_with(&ctx.root));
 }
 
 async fn token_login_accepts_email_or_username_and_refuses_bad_passwords(ctx: Ctx) {
     let (status, body) = ctx
-        .call(Method::POST, "/api/auth/token/", None, Some(json!({"username": "admin", "password": "admin-password"})))
+        .call(
+            Method::POST,
+            "/api/auth/token/",
+            None,
+            Some(json!({"username": "admin", "password": "admin-password"})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["token"].as_str().map(str::len), Some(40));
     assert_eq!(body["username"], "admin");
     let (status, _) = ctx
-        .call(Method::POST, "/api/auth/token/", None, Some(json!({"email": "admin@example.org", "password": "nope"})))
+        .call(
+            Method::POST,
+            "/api/auth/token/",
+            None,
+            Some(json!({"email": "admin@example.org", "password": "nope"})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, body) = ctx.call(Method::POST, "/api/auth/token/", None, Some(json!({"email": "admin@example.org"}))).await;
+    let (status, body) = ctx
+        .call(
+            Method::POST,
+            "/api/auth/token/",
+            None,
+            Some(json!({"email": "admin@example.org"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["password"][0], "This field is required.");
     // A new login replaces the old token.
     let old = ctx.admin.clone();
     let new = ctx.login("admin@example.org", "admin-password").await;
     assert_eq!(ctx.get("/api/auth/me/", &new).await.0, StatusCode::OK);
-    assert_eq!(ctx.get("/api/auth/me/", &old).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        ctx.get("/api/auth/me/", &old).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 async fn basic_auth_works_and_wrong_basic_is_refused(ctx: Ctx) {
@@ -101,44 +149,92 @@ async fn basic_auth_works_and_wrong_basic_is_refused(ctx: Ctx) {
 }
 
 async fn unauthenticated_requests_get_401_with_a_challenge(ctx: Ctx) {
-    let resp = ctx.http.get(ctx.url("/api/projects/")).send().await.expect("answer");
+    let resp = ctx
+        .http
+        .get(ctx.url("/api/projects/"))
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(resp.headers()["www-authenticate"], "Token");
-    let (status, _) = ctx.call(Method::GET, "/api/projects/", Some("0123456789012345678901234567890123456789"), None).await;
+    let (status, _) = ctx
+        .call(
+            Method::GET,
+            "/api/projects/",
+            Some("0123456789012345678901234567890123456789"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Public catalogue routes need no credentials.
-    assert_eq!(ctx.call(Method::GET, "/api/resourcetypes/", None, None).await.0, StatusCode::OK);
-    assert_eq!(ctx.call(Method::GET, "/api/jobs/", None, None).await.0, StatusCode::OK);
+    assert_eq!(
+        ctx.call(Method::GET, "/api/resourcetypes/", None, None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        ctx.call(Method::GET, "/api/jobs/", None, None).await.0,
+        StatusCode::OK
+    );
 }
 
 async fn change_password_needs_the_current_one_and_ends_the_token(ctx: Ctx) {
     let alice = ctx.user("alice").await;
     let (status, body) = ctx
-        .post("/api/auth/change-password/", &alice, json!({"current_password": "wrong", "new_password": "another-password"}))
+        .post(
+            "/api/auth/change-password/",
+            &alice,
+            json!({"current_password": "wrong", "new_password": "another-password"}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["current_password"][0], "Invalid password.");
     let (status, _) = ctx
-        .post("/api/auth/change-password/", &alice, json!({"current_password": "alice-password", "new_password": "another-password"}))
+        .post(
+            "/api/auth/change-password/",
+            &alice,
+            json!({"current_password": "alice-password", "new_password": "another-password"}),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(ctx.get("/api/auth/me/", &alice).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        ctx.get("/api/auth/me/", &alice).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     ctx.login("alice@example.org", "another-password").await;
 }
 
 async fn only_admins_register_users(ctx: Ctx) {
     let alice = ctx.user("alice").await;
     let (status, _) = ctx
-        .post("/api/auth/register/", &alice, json!({"username": "eve", "email": "eve@example.org", "password": "eve-password"}))
+        .post(
+            "/api/auth/register/",
+            &alice,
+            json!({"username": "eve", "email": "eve@example.org", "password": "eve-password"}),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, body) = ctx
-        .post("/api/users/", &ctx.admin, json!({"username": "alice", "email": "other@example.org", "password": "whatever-pass"}))
+        .post(
+            "/api/users/",
+            &ctx.admin,
+            json!({"username": "alice", "email": "other@example.org", "password": "whatever-pass"}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["username"][0].as_str().is_some_and(|m| m.contains("already exists")), "{body}");
+    assert!(
+        body["username"][0]
+            .as_str()
+            .is_some_and(|m| m.contains("already exists")),
+        "{body}"
+    );
     let (status, body) = ctx
-        .post("/api/users/", &ctx.admin, json!({"username": "bob", "email": "not-an-email", "password": "whatever-pass"}))
+        .post(
+            "/api/users/",
+            &ctx.admin,
+            json!({"username": "bob", "email": "not-an-email", "password": "whatever-pass"}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["email"].is_array());
@@ -149,15 +245,22 @@ async fn users_see_only_their_own_projects(ctx: Ctx) {
     let bob = ctx.user("bob").await;
     let a = ctx.project(&alice, "alice's").await;
     let b = ctx.project(&bob, "bob's").await;
-    let list = ctx.ok(Method::GET, "/api/projects/", &alice, None, 200).await;
+    let list = ctx
+        .ok(Method::GET, "/api/projects/", &alice, None, 200)
+        .await;
     assert_eq!(list["count"], 1);
     assert_eq!(list["results"][0]["url"], a.as_str());
     assert_eq!(list["results"][0]["creator"], "alice");
     assert_eq!(ctx.get(&b, &alice).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(ctx.patch(&b, &alice, json!({"name": "mine"})).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        ctx.patch(&b, &alice, json!({"name": "mine"})).await.0,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(ctx.delete(&b, &alice).await.0, StatusCode::NOT_FOUND);
     // The superuser sees both.
-    let all = ctx.ok(Method::GET, "/api/projects/", &ctx.admin.clone(), None, 200).await;
+    let all = ctx
+        .ok(Method::GET, "/api/projects/", &ctx.admin.clone(), None, 200)
+        .await;
     assert_eq!(all["count"], 2);
     // Users: alice sees only herself.
     let users = ctx.ok(Method::GET, "/api/users/", &alice, None, 200).await;
@@ -172,20 +275,46 @@ async fn project_members_see_the_project_and_roles_limit_changes(ctx: Ctx) {
     let workers = format!("{p}workers/");
     let admins = format!("{p}admins/");
     // Bob cannot manage a project he is not in.
-    assert_eq!(ctx.call(Method::PUT, &workers, Some(&bob), Some(json!(["bob"]))).await.0, StatusCode::NOT_FOUND);
-    let set = ctx.ok(Method::PUT, &workers, &alice, Some(json!(["bob"])), 200).await;
+    assert_eq!(
+        ctx.call(Method::PUT, &workers, Some(&bob), Some(json!(["bob"])))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let set = ctx
+        .ok(Method::PUT, &workers, &alice, Some(json!(["bob"])), 200)
+        .await;
     assert_eq!(set, json!(["bob"]));
     let detail = ctx.ok(Method::GET, &p, &bob, None, 200).await;
     assert_eq!(detail["workers"], json!(["bob"]));
     // A worker may not rename the project nor change the admin list.
-    assert_eq!(ctx.patch(&p, &bob, json!({"name": "x"})).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(ctx.call(Method::PUT, &admins, Some(&bob), Some(json!(["bob"]))).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        ctx.patch(&p, &bob, json!({"name": "x"})).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        ctx.call(Method::PUT, &admins, Some(&bob), Some(json!(["bob"])))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
     // Unknown users are refused.
-    let (status, body) = ctx.call(Method::PUT, &admins, Some(&alice), Some(json!(["nobody"]))).await;
+    let (status, body) = ctx
+        .call(Method::PUT, &admins, Some(&alice), Some(json!(["nobody"])))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     // An admin may rename it.
-    ctx.ok(Method::PUT, &admins, &alice, Some(json!(["carol"])), 200).await;
-    let renamed = ctx.ok(Method::PATCH, &p, &carol, Some(json!({"name": "renamed"})), 200).await;
+    ctx.ok(Method::PUT, &admins, &alice, Some(json!(["carol"])), 200)
+        .await;
+    let renamed = ctx
+        .ok(
+            Method::PATCH,
+            &p,
+            &carol,
+            Some(json!({"name": "renamed"})),
+            200,
+        )
+        .await;
     assert_eq!(renamed["name"], "renamed");
     assert_eq!(renamed["admins"], json!(["carol"]));
 }
@@ -194,7 +323,9 @@ async fn pagination_envelope_and_page_size_limits(ctx: Ctx) {
     for i in 0..25 {
         ctx.project(&ctx.admin, &format!("p{i:02}")).await;
     }
-    let first = ctx.ok(Method::GET, "/api/projects/", &ctx.admin, None, 200).await;
+    let first = ctx
+        .ok(Method::GET, "/api/projects/", &ctx.admin, None, 200)
+        .await;
     assert_eq!(first["count"], 25);
     assert_eq!(first["total_pages"], 2);
     assert_eq!(first["current_page"], 1);
@@ -205,34 +336,126 @@ async fn pagination_envelope_and_page_size_limits(ctx: Ctx) {
     let second = ctx.ok(Method::GET, next, &ctx.admin, None, 200).await;
     assert_eq!(second["results"].as_array().map(Vec::len), Some(5));
     assert_eq!(second["previous"], format!("{}/api/projects/", ctx.root));
-    let small = ctx.ok(Method::GET, "/api/projects/?page_size=10&ordering=name", &ctx.admin, None, 200).await;
+    let small = ctx
+        .ok(
+            Method::GET,
+            "/api/projects/?page_size=10&ordering=name",
+            &ctx.admin,
+            None,
+            200,
+        )
+        .await;
     assert_eq!(small["total_pages"], 3);
-    assert!(small["next"].as_str().is_some_and(|n| n.contains("page_size=10") && n.contains("page=2")));
-    let capped = ctx.ok(Method::GET, "/api/projects/?page_size=1000", &ctx.admin, None, 200).await;
+    assert!(
+        small["next"]
+            .as_str()
+            .is_some_and(|n| n.contains("page_size=10") && n.contains("page=2"))
+    );
+    let capped = ctx
+        .ok(
+            Method::GET,
+            "/api/projects/?page_size=1000",
+            &ctx.admin,
+            None,
+            200,
+        )
+        .await;
     assert_eq!(capped["results"].as_array().map(Vec::len), Some(25));
-    assert_eq!(ctx.get("/api/projects/?page=9", &ctx.admin).await.0, StatusCode::NOT_FOUND);
-    let types = ctx.ok(Method::GET, "/api/resourcetypes/?disable_pagination=1", &ctx.admin, None, 200).await;
-    assert!(types.as_array().is_some_and(|t| t.len() > 20), "a bare list of every type");
+    assert_eq!(
+        ctx.get("/api/projects/?page=9", &ctx.admin).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let types = ctx
+        .ok(
+            Method::GET,
+            "/api/resourcetypes/?disable_pagination=1",
+            &ctx.admin,
+            None,
+            200,
+        )
+        .await;
+    assert!(
+        types.as_array().is_some_and(|t| t.len() > 20),
+        "a bare list of every type"
+    );
 }
 
 async fn filters_and_ordering_follow_django_filter_syntax(ctx: Ctx) {
-    for name in ["Salzinnes", "St. Gallen 390", "Einsiedeln", "salzinnes copy"] {
+    for name in [
+        "Salzinnes",
+        "St. Gallen 390",
+        "Einsiedeln",
+        "salzinnes copy",
+    ] {
         ctx.project(&ctx.admin, name).await;
     }
     let names = |v: &serde_json::Value| -> Vec<String> {
-        v["results"].as_array().expect("results").iter().map(|p| p["name"].as_str().unwrap_or("").to_owned()).collect()
+        v["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|p| p["name"].as_str().unwrap_or("").to_owned())
+            .collect()
     };
-    let found = ctx.ok(Method::GET, "/api/projects/?name__icontains=SALZ&ordering=name", &ctx.admin, None, 200).await;
+    let found = ctx
+        .ok(
+            Method::GET,
+            "/api/projects/?name__icontains=SALZ&ordering=name",
+            &ctx.admin,
+            None,
+            200,
+        )
+        .await;
     assert_eq!(names(&found), ["Salzinnes", "salzinnes copy"]);
-    let exact = ctx.ok(Method::GET, "/api/projects/?name=Einsiedeln", &ctx.admin, None, 200).await;
+    let exact = ctx
+        .ok(
+            Method::GET,
+            "/api/projects/?name=Einsiedeln",
+            &ctx.admin,
+            None,
+            200,
+        )
+        .await;
     assert_eq!(names(&exact), ["Einsiedeln"]);
-    let desc = ctx.ok(Method::GET, "/api/projects/?ordering=-name", &ctx.admin, None, 200).await;
+    let desc = ctx
+        .ok(
+            Method::GET,
+            "/api/projects/?ordering=-name",
+            &ctx.admin,
+            None,
+            200,
+        )
+        .await;
     assert_eq!(names(&desc)[0], "salzinnes copy");
-    let none = ctx.ok(Method::GET, "/api/projects/?created__gt=2999-01-01T00:00:00Z", &ctx.admin, None, 200).await;
+    let none = ctx
+        .ok(
+            Method::GET,
+            "/api/projects/?created__gt=2999-01-01T00:00:00Z",
+            &ctx.admin,
+            None,
+            200,
+        )
+        .await;
     assert_eq!(none["count"], 0);
-    let all = ctx.ok(Method::GET, "/api/projects/?created__lt=2999-01-01&unknown_param=1", &ctx.admin, None, 200).await;
+    let all = ctx
+        .ok(
+            Method::GET,
+            "/api/projects/?created__lt=2999-01-01&unknown_param=1",
+            &ctx.admin,
+            None,
+            200,
+        )
+        .await;
     assert_eq!(all["count"], 4);
-    let types = ctx.ok(Method::GET, "/api/resourcetypes/?mimetype__in=image/rgb%2Bpng,image/onebit%2Bpng", &ctx.admin, None, 200).await;
+    let types = ctx
+        .ok(
+            Method::GET,
+            "/api/resourcetypes/?mimetype__in=image/rgb%2Bpng,image/onebit%2Bpng",
+            &ctx.admin,
+            None,
+            200,
+        )
+        .await;
     assert_eq!(types["count"], 2);
 }
 
@@ -246,18 +469,841 @@ async fn bad_filter_values_are_field_errors(ctx: Ctx) {
 }
 
 async fn options_carries_filter_and_ordering_fields(ctx: Ctx) {
-    let (status, body) = ctx.call(Method::OPTIONS, "/api/projects/", Some(&ctx.admin), None).await;
+    let (status, body) = ctx
+        .call(Method::OPTIONS, "/api/projects/", Some(&ctx.admin), None)
+        .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["filter_fields"]["name"], json!(["exact", "icontains", "in"]));
-    assert!(body["ordering_fields"].as_array().is_some_and(|o| o.contains(&json!("name"))));
-    let (_, runs) = ctx.call(Method::OPTIONS, "/api/workflowruns/", Some(&ctx.admin), None).await;
+    assert_eq!(
+        body["filter_fields"]["name"],
+        json!(["exact", "icontains", "in"])
+    );
+    assert!(
+        body["ordering_fields"]
+            .as_array()
+            .is_some_and(|o| o.contains(&json!("name")))
+    );
+    let (_, runs) = ctx
+        .call(
+            Method::OPTIONS,
+            "/api/workflowruns/",
+            Some(&ctx.admin),
+            None,
+        )
+        .await;
     assert!(runs["filter_fields"]["status"].is_array());
 }
 
 async fn health_endpoints_answer(ctx: Ctx) {
-    assert_eq!(ctx.call(Method::GET, "/healthz", None, None).await.0, StatusCode::OK);
-    assert_eq!(ctx.call(Method::GET, "/readyz", None, None).await.0, StatusCode::OK);
+    assert_eq!(
+        ctx.call(Method::GET, "/healthz", None, None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        ctx.call(Method::GET, "/readyz", None, None).await.0,
+        StatusCode::OK
+    );
     let (status, body) = ctx.call(Method::GET, "/api/ht/", None, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["database"], "working");
+}
+
+fn png(color: image::ColorType, w: u32, h: u32) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    let n = match color {
+        image::ColorType::L8 => 1,
+        image::ColorType::Rgb8 => 3,
+        image::ColorType::Rgba8 => 4,
+        _ => 1,
+    };
+    let data: Vec<u8> = (0..(w * h * n)).map(|i| (i * 7 % 251) as u8).collect();
+    image::write_buffer_with_format(&mut out, &data, w, h, color, image::ImageFormat::Png)
+        .expect("png encodes");
+    out.into_inner()
+}
+
+async fn upload(
+    ctx: &Ctx,
+    token: &str,
+    project: &str,
+    files: Vec<(&str, Vec<u8>)>,
+    claimed: Option<&str>,
+) -> (StatusCode, serde_json::Value) {
+    let mut form = reqwest::multipart::Form::new().text("project", project.to_owned());
+    if let Some(claimed) = claimed {
+        form = form.text("type", claimed.to_owned());
+    }
+    for (name, bytes) in files {
+        form = form.part(
+            "files",
+            reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+        );
+    }
+    let resp = ctx
+        .http
+        .post(ctx.url("/api/resources/"))
+        .header("Authorization", format!("Token {token}"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("answer");
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+async fn uploads_detect_png_subtypes_and_honour_a_claimed_type(ctx: Ctx) {
+    let p = ctx.project(&ctx.admin, "uploads").await;
+    let (status, body) = upload(
+        &ctx,
+        &ctx.admin,
+        &p,
+        vec![
+            ("page1.png", png(image::ColorType::Rgb8, 8, 8)),
+            ("page2.png", png(image::ColorType::Rgba8, 8, 8)),
+            ("notes.txt", b"hello\nworld\n".to_vec()),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let types: Vec<String> = body
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|r| {
+            r["resource_type_mimetype"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(types, ["image/rgb+png", "image/rgba+png", "text/plain"]);
+    assert_eq!(body[0]["name"], "page1");
+    assert!(
+        body[0]["resource_file"]
+            .as_str()
+            .is_some_and(|f| f.starts_with(&format!("{}/uploads/projects/", ctx.root)))
+    );
+    let (_, claimed) = upload(
+        &ctx,
+        &ctx.admin,
+        &p,
+        vec![("x.png", png(image::ColorType::Rgb8, 4, 4))],
+        Some("image/greyscale+png"),
+    )
+    .await;
+    assert_eq!(claimed[0]["resource_type_mimetype"], "image/greyscale+png");
+    let (status, body) = upload(&ctx, &ctx.admin, &p, vec![], None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["files"].is_array());
+    let labelled = ctx
+        .ok(
+            Method::PATCH,
+            body_url(&claimed[0]),
+            &ctx.admin,
+            Some(json!({"label_names": "folio, recto"})),
+            200,
+        )
+        .await;
+    assert_eq!(labelled["label_names"], "folio,recto");
+    let by_type = ctx
+        .ok(
+            Method::GET,
+            "/api/resources/?resource_type__mimetype=text/plain",
+            &ctx.admin,
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(by_type["count"], 1);
+}
+
+fn body_url(v: &serde_json::Value) -> &str {
+    v["url"].as_str().expect("a url")
+}
+
+async fn media_is_served_only_after_authorisation(ctx: Ctx) {
+    let alice = ctx.user("alice").await;
+    let bob = ctx.user("bob").await;
+    let p = ctx.project(&alice, "private").await;
+    let (_, body) = upload(
+        &ctx,
+        &alice,
+        &p,
+        vec![("page.png", png(image::ColorType::Rgb8, 4, 4))],
+        None,
+    )
+    .await;
+    let file = body[0]["resource_file"]
+        .as_str()
+        .expect("a file url")
+        .to_owned();
+    let get = |token: Option<String>| {
+        let mut req = ctx.http.get(&file);
+        if let Some(token) = token {
+            req = req.header("Authorization", format!("Token {token}"));
+        }
+        req.send()
+    };
+    let ok = get(Some(alice.clone())).await.expect("answer");
+    assert_eq!(ok.status(), StatusCode::OK);
+    let accel = ok.headers()["x-accel-redirect"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        accel.starts_with("/_media/projects/") && accel.ends_with("/original_file"),
+        "{accel}"
+    );
+    assert_eq!(
+        get(Some(bob)).await.expect("answer").status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(None).await.expect("answer").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let by_cookie = ctx
+        .http
+        .get(&file)
+        .header("Cookie", format!("token={alice}"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(by_cookie.status(), StatusCode::OK);
+    let traversal = ctx
+        .http
+        .get(ctx.url("/uploads/projects/../../etc/passwd"))
+        .header("Authorization", format!("Token {alice}"))
+        .send()
+        .await
+        .expect("answer");
+    assert_ne!(traversal.status(), StatusCode::OK);
+}
+
+/// Builds to grey -> binarise in a project; returns (workflow url, [wfj urls]).
+async fn build_chain(ctx: &Ctx, token: &str, project: &str) -> (String, Vec<String>) {
+    ctx.register_test_jobs().await;
+    let wf = ctx
+        .ok(
+            Method::POST,
+            "/api/workflows/",
+            token,
+            Some(json!({"project": project, "name": "chain"})),
+            201,
+        )
+        .await;
+    let wf_url = body_url(&wf).to_owned();
+    let mut wfjs = Vec::new();
+    for job in ["to grey", "binarise"] {
+        let j = ctx
+            .ok(
+                Method::POST,
+                "/api/workflowjobs/",
+                token,
+                Some(json!({"workflow": wf_url, "job": ctx.job_url(job).await})),
+                201,
+            )
+            .await;
+        wfjs.push(body_url(&j).to_owned());
+    }
+    let port = |wfj: &str, job: &str, name: &str, input: bool| {
+        let wfj = wfj.to_owned();
+        let job = job.to_owned();
+        let name = name.to_owned();
+        async move {
+            let pt = ctx.port_type(&job, &name, input).await;
+            let (route, key) = if input {
+                ("/api/inputports/", "input_port_type")
+            } else {
+                ("/api/outputports/", "output_port_type")
+            };
+            body_url(
+                &ctx.ok(
+                    Method::POST,
+                    route,
+                    token,
+                    Some(json!({"workflow_job": wfj, key: pt})),
+                    201,
+                )
+                .await,
+            )
+            .to_owned()
+        }
+    };
+    let _grey_in = port(&wfjs[0], "to grey", "RGB PNG image", true).await;
+    let grey_out = port(&wfjs[0], "to grey", "Greyscale PNG image", false).await;
+    let bin_in = port(&wfjs[1], "binarise", "Greyscale PNG image", true).await;
+    let _bin_out = port(&wfjs[1], "binarise", "Onebit PNG image", false).await;
+    ctx.ok(
+        Method::POST,
+        "/api/connections/",
+        token,
+        Some(json!({"input_port": bin_in, "output_port": grey_out})),
+        201,
+    )
+    .await;
+    (wf_url, wfjs)
+}
+
+async fn a_referenced_resource_cannot_be_deleted(ctx: Ctx) {
+    let p = ctx.project(&ctx.admin, "runs").await;
+    let (wf, _) = build_chain(&ctx, &ctx.admin, &p).await;
+    ctx.ok(
+        Method::PATCH,
+        &wf,
+        &ctx.admin,
+        Some(json!({"valid": true})),
+        200,
+    )
+    .await;
+    let (_, pages) = upload(
+        &ctx,
+        &ctx.admin,
+        &p,
+        vec![("a.png", png(image::ColorType::Rgb8, 4, 4))],
+        None,
+    )
+    .await;
+    let page = body_url(&pages[0]).to_owned();
+    let wf_body = ctx.ok(Method::GET, &wf, &ctx.admin, None, 200).await;
+    let entry = wf_body["workflow_input_ports"][0]
+        .as_str()
+        .expect("one extern input")
+        .to_owned();
+    ctx.ok(
+        Method::POST,
+        "/api/workflowruns/",
+        &ctx.admin,
+        Some(json!({"workflow": wf, "resource_assignments": {entry: [page.clone()]}})),
+        201,
+    )
+    .await;
+    let (status, body) = ctx.delete(&page, &ctx.admin).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (_, other) = upload(
+        &ctx,
+        &ctx.admin,
+        &p,
+        vec![("b.png", png(image::ColorType::Rgb8, 4, 4))],
+        None,
+    )
+    .await;
+    assert_eq!(
+        ctx.delete(body_url(&other[0]), &ctx.admin).await.0,
+        StatusCode::NO_CONTENT
+    );
+}
+
+async fn workflow_validation_reports_upstream_error_codes(ctx: Ctx) {
+    let p = ctx.project(&ctx.admin, "validation").await;
+    ctx.register_test_jobs().await;
+    let wf = body_url(
+        &ctx.ok(
+            Method::POST,
+            "/api/workflows/",
+            &ctx.admin,
+            Some(json!({"project": p, "name": "w"})),
+            201,
+        )
+        .await,
+    )
+    .to_owned();
+    let (status, body) = ctx.patch(&wf, &ctx.admin, json!({"valid": true})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error_code"], "WF_EMPTY");
+    let j = ctx
+        .ok(
+            Method::POST,
+            "/api/workflowjobs/",
+            &ctx.admin,
+            Some(json!({"workflow": wf, "job": ctx.job_url("binarise").await})),
+            201,
+        )
+        .await;
+    let (status, body) = ctx.patch(&wf, &ctx.admin, json!({"valid": true})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error_code"], "WFJ_NO_OP");
+    assert_eq!(body["associated_objects"]["workflowjobs"][0], body_url(&j));
+    let pt = ctx.port_type("binarise", "Onebit PNG image", false).await;
+    ctx.ok(
+        Method::POST,
+        "/api/outputports/",
+        &ctx.admin,
+        Some(json!({"workflow_job": body_url(&j), "output_port_type": pt})),
+        201,
+    )
+    .await;
+    let (_, body) = ctx.patch(&wf, &ctx.admin, json!({"valid": true})).await;
+    assert_eq!(body["error_code"], "WFJ_TOO_FEW_IP");
+    let (_, chain) = build_chain(&ctx, &ctx.admin, &p).await;
+    drop(chain);
+    let (status, body) = ctx.patch(&wf, &ctx.admin, json!({"valid": false})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+async fn workflow_job_settings_get_defaults_and_are_validated(ctx: Ctx) {
+    let p = ctx.project(&ctx.admin, "settings").await;
+    ctx.register_test_jobs().await;
+    let wf = body_url(
+        &ctx.ok(
+            Method::POST,
+            "/api/workflows/",
+            &ctx.admin,
+            Some(json!({"project": p})),
+            201,
+        )
+        .await,
+    )
+    .to_owned();
+    let job = ctx.job_url("binarise").await;
+    let j = ctx
+        .ok(
+            Method::POST,
+            "/api/workflowjobs/",
+            &ctx.admin,
+            Some(json!({"workflow": wf, "job": job})),
+            201,
+        )
+        .await;
+    assert_eq!(
+        j["job_settings"],
+        json!({"Region size": 15, "Mode": "fast"})
+    );
+    assert_eq!(j["name"], "binarise");
+    let (status, body) = ctx
+        .post(
+            "/api/workflowjobs/",
+            &ctx.admin,
+            json!({"workflow": wf, "job": job, "job_settings": {"Region size": 0}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["job_settings"][0]
+            .as_str()
+            .is_some_and(|m| m.contains("Region size")),
+        "{body}"
+    );
+    let (status, _) = ctx
+        .patch(
+            body_url(&j),
+            &ctx.admin,
+            json!({"job_settings": {"Mode": "sloppy"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let ok = ctx
+        .ok(
+            Method::PATCH,
+            body_url(&j),
+            &ctx.admin,
+            Some(json!({"job_settings": {"Region size": 31, "Mode": "exact"}})),
+            200,
+        )
+        .await;
+    assert_eq!(ok["job_settings"]["Region size"], 31);
+}
+
+async fn workflow_export_imports_into_another_project(ctx: Ctx) {
+    let p = ctx.project(&ctx.admin, "source").await;
+    let q = ctx.project(&ctx.admin, "target").await;
+    let (wf, _) = build_chain(&ctx, &ctx.admin, &p).await;
+    let exported = ctx
+        .ok(Method::GET, &format!("{wf}?export"), &ctx.admin, None, 200)
+        .await;
+    assert_eq!(exported["__version__"], 0.2);
+    assert_eq!(exported["workflow_jobs"].as_array().map(Vec::len), Some(2));
+    assert_eq!(exported["connections"].as_array().map(Vec::len), Some(1));
+    let imported = ctx
+        .ok(
+            Method::POST,
+            "/api/workflows/",
+            &ctx.admin,
+            Some(json!({"project": q, "serialized": exported})),
+            201,
+        )
+        .await;
+    assert_eq!(imported["workflow_jobs"].as_array().map(Vec::len), Some(2));
+    assert_eq!(imported["connections"].as_array().map(Vec::len), Some(1));
+    let valid = ctx
+        .ok(
+            Method::PATCH,
+            body_url(&imported),
+            &ctx.admin,
+            Some(json!({"valid": true})),
+            200,
+        )
+        .await;
+    assert_eq!(valid["valid"], true);
+    let mut broken = exported.clone();
+    broken["workflow_jobs"][0]["job_name"] = json!("no such job");
+    let (status, _) = ctx
+        .post(
+            "/api/workflows/",
+            &ctx.admin,
+            json!({"project": q, "serialized": broken}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+async fn running_a_batch_materialises_run_jobs_and_dispatches_the_first_ones(ctx: Ctx) {
+    let p = ctx.project(&ctx.admin, "batch").await;
+    let (wf, _) = build_chain(&ctx, &ctx.admin, &p).await;
+    let (status, body) = ctx
+        .post(
+            "/api/workflowruns/",
+            &ctx.admin,
+            json!({"workflow": wf, "resource_assignments": {}}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "an invalid workflow does not run: {body}"
+    );
+    let valid = ctx
+        .ok(
+            Method::PATCH,
+            &wf,
+            &ctx.admin,
+            Some(json!({"valid": true})),
+            200,
+        )
+        .await;
+    let entry = valid["workflow_input_ports"][0]
+        .as_str()
+        .expect("one extern input")
+        .to_owned();
+    let (_, pages) = upload(
+        &ctx,
+        &ctx.admin,
+        &p,
+        vec![
+            ("p1.png", png(image::ColorType::Rgb8, 4, 4)),
+            ("p2.png", png(image::ColorType::Rgb8, 4, 4)),
+            ("p3.png", png(image::ColorType::Rgb8, 4, 4)),
+        ],
+        None,
+    )
+    .await;
+    let urls: Vec<&str> = pages
+        .as_array()
+        .expect("pages")
+        .iter()
+        .map(body_url)
+        .collect();
+    let (status, body) = ctx
+        .post(
+            "/api/workflowruns/",
+            &ctx.admin,
+            json!({"workflow": wf, "resource_assignments": {entry.clone(): []}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let run = ctx
+        .ok(
+            Method::POST,
+            "/api/workflowruns/",
+            &ctx.admin,
+            Some(json!({"workflow": wf, "resource_assignments": {entry: urls}})),
+            201,
+        )
+        .await;
+    assert_eq!(run["status"], 1);
+    assert_eq!(
+        run["run_jobs"].as_array().map(Vec::len),
+        Some(6),
+        "3 pages x 2 jobs"
+    );
+    let jobs = ctx
+        .ok(
+            Method::GET,
+            &format!(
+                "/api/runjobs/?workflow_run={}&page_size=100",
+                body_url(&run)
+            ),
+            &ctx.admin,
+            None,
+            200,
+        )
+        .await;
+    let results = jobs["results"].as_array().expect("run jobs");
+    let dispatched: Vec<&serde_json::Value> = results
+        .iter()
+        .filter(|j| !j["celery_task_id"].is_null())
+        .collect();
+    assert_eq!(
+        dispatched.len(),
+        3,
+        "only the three 'to grey' jobs are runnable"
+    );
+    assert!(
+        dispatched
+            .iter()
+            .all(|j| j["job_name"] == "to grey" && j["job_queue"] == "celery")
+    );
+    // The three messages wait in the durable `celery` queue.
+    let conn = lapin::Connection::connect(&ctx.amqp_url, lapin::ConnectionProperties::default())
+        .await
+        .expect("amqp");
+    let channel = conn.create_channel().await.expect("channel");
+    let mut seen = 0;
+    while let Some(delivery) = channel
+        .basic_get("celery", lapin::options::BasicGetOptions { no_ack: true })
+        .await
+        .expect("basic_get")
+    {
+        let message: rodan_core::message::RunJobMessage =
+            serde_json::from_slice(&delivery.delivery.data).expect("a run job message");
+        if dispatched
+            .iter()
+            .any(|j| j["uuid"] == message.run_job.to_string())
+        {
+            assert_eq!(
+                delivery.delivery.properties.delivery_mode(),
+                &Some(2),
+                "persistent"
+            );
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 3);
+    // Outputs are placeholders named after their page, and the batch inputs point at the pages.
+    let outputs = ctx
+        .ok(
+            Method::GET,
+            &format!("/api/resources/?origin__isnull=false&project={p}&page_size=100"),
+            &ctx.admin,
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(outputs["count"], 6);
+}
+
+async fn cancel_and_retry_follow_the_status_codes(ctx: Ctx) {
+    let p = ctx.project(&ctx.admin, "cancel").await;
+    let (wf, _) = build_chain(&ctx, &ctx.admin, &p).await;
+    let valid = ctx
+        .ok(
+            Method::PATCH,
+            &wf,
+            &ctx.admin,
+            Some(json!({"valid": true})),
+            200,
+        )
+        .await;
+    let entry = valid["workflow_input_ports"][0]
+        .as_str()
+        .expect("entry")
+        .to_owned();
+    let (_, pages) = upload(
+        &ctx,
+        &ctx.admin,
+        &p,
+        vec![("p.png", png(image::ColorType::Rgb8, 4, 4))],
+        None,
+    )
+    .await;
+    let run = ctx
+        .ok(
+            Method::POST,
+            "/api/workflowruns/",
+            &ctx.admin,
+            Some(json!({"workflow": wf, "resource_assignments": {entry: [body_url(&pages[0])]}})),
+            201,
+        )
+        .await;
+    let run_url = body_url(&run).to_owned();
+    let (status, _) = ctx.patch(&run_url, &ctx.admin, json!({"status": 31})).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a processing run cannot be retried"
+    );
+    let cancelled = ctx
+        .ok(
+            Method::PATCH,
+            &run_url,
+            &ctx.admin,
+            Some(json!({"status": 29})),
+            200,
+        )
+        .await;
+    assert_eq!(cancelled["status"], 9);
+    let jobs = ctx
+        .ok(
+            Method::GET,
+            &format!("/api/runjobs/?workflow_run={run_url}"),
+            &ctx.admin,
+            None,
+            200,
+        )
+        .await;
+    assert!(
+        jobs["results"]
+            .as_array()
+            .expect("jobs")
+            .iter()
+            .all(|j| j["status"] == 9)
+    );
+    let retried = ctx
+        .ok(
+            Method::PATCH,
+            &run_url,
+            &ctx.admin,
+            Some(json!({"status": 31})),
+            200,
+        )
+        .await;
+    assert_eq!(retried["status"], 11);
+    let jobs = ctx
+        .ok(
+            Method::GET,
+            &format!("/api/runjobs/?workflow_run={run_url}&status=0"),
+            &ctx.admin,
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(jobs["count"], 2);
+    let (status, _) = ctx.patch(&run_url, &ctx.admin, json!({"status": 4})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        ctx.delete(&run_url, &ctx.admin).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let outputs = ctx
+        .ok(
+            Method::GET,
+            &format!("/api/resources/?origin__isnull=false&project={p}"),
+            &ctx.admin,
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(
+        outputs["count"], 0,
+        "a deleted run takes its generated resources along"
+    );
+}
+
+async fn other_users_cannot_run_or_see_runs_of_a_foreign_workflow(ctx: Ctx) {
+    let alice = ctx.user("alice").await;
+    let mallory = ctx.user("mallory").await;
+    let p = ctx.project(&alice, "alice").await;
+    let (wf, wfjs) = build_chain(&ctx, &alice, &p).await;
+    let valid = ctx
+        .ok(
+            Method::PATCH,
+            &wf,
+            &alice,
+            Some(json!({"valid": true})),
+            200,
+        )
+        .await;
+    let entry = valid["workflow_input_ports"][0]
+        .as_str()
+        .expect("entry")
+        .to_owned();
+    let (_, pages) = upload(
+        &ctx,
+        &alice,
+        &p,
+        vec![("p.png", png(image::ColorType::Rgb8, 4, 4))],
+        None,
+    )
+    .await;
+    let run = ctx.ok(Method::POST, "/api/workflowruns/", &alice, Some(json!({"workflow": wf, "resource_assignments": {entry.clone(): [body_url(&pages[0])]}})), 201).await;
+    let (status, body) = ctx
+        .post(
+            "/api/workflowruns/",
+            &mallory,
+            json!({"workflow": wf, "resource_assignments": {entry: [body_url(&pages[0])]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["workflow"].is_array());
+    for list in [
+        "/api/workflowruns/",
+        "/api/runjobs/",
+        "/api/workflows/",
+        "/api/workflowjobs/",
+        "/api/resources/",
+        "/api/inputports/",
+        "/api/outputports/",
+        "/api/connections/",
+        "/api/inputs/",
+        "/api/outputs/",
+    ] {
+        let seen = ctx.ok(Method::GET, list, &mallory, None, 200).await;
+        assert_eq!(seen["count"], 0, "mallory sees nothing in {list}");
+        let owner = ctx.ok(Method::GET, list, &alice, None, 200).await;
+        assert!(
+            owner["count"].as_i64().is_some_and(|n| n > 0),
+            "alice sees her {list}"
+        );
+    }
+    assert_eq!(
+        ctx.get(body_url(&run), &mallory).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        ctx.patch(&wfjs[0], &mallory, json!({"name": "x"})).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(ctx.delete(&wf, &mallory).await.0, StatusCode::NOT_FOUND);
+}
+
+async fn the_websocket_streams_events_of_visible_projects_only(ctx: Ctx) {
+    use futures::StreamExt;
+    let alice = ctx.user("alice").await;
+    let bob = ctx.user("bob").await;
+    let ws_url = format!(
+        "{}/ws/rodan?subscribe-broadcast&publish-broadcast&echo&token={alice}",
+        ctx.root.replace("http://", "ws://")
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(&ws_url)
+        .await
+        .expect("the websocket opens");
+    // Give the subscription a moment, then make one event Alice may see and one she may not.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    ctx.project(&bob, "bob's").await;
+    let mine = ctx.project(&alice, "alice's").await;
+    let mine_uuid = mine
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .expect("uuid")
+        .to_owned();
+    let message = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text)))
+                    if text.as_str() != "--heartbeat--" =>
+                {
+                    return text.to_string();
+                }
+                Some(Ok(_)) => continue,
+                other => panic!("socket ended: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("an event arrives");
+    let event: serde_json::Value = serde_json::from_str(&message).expect("json");
+    assert_eq!(event["status"], "created");
+    assert_eq!(event["model"], "project");
+    assert_eq!(
+        event["project"], mine_uuid,
+        "the first event Alice gets is her own project's, not Bob's"
+    );
+    assert_eq!(event["uuid"], mine_uuid.replace('-', ""));
+    let refused = tokio_tungstenite::connect_async(format!(
+        "{}/ws/rodan",
+        ctx.root.replace("http://", "ws://")
+    ))
+    .await;
+    assert!(refused.is_err(), "no token, no socket");
 }

@@ -6,7 +6,6 @@ use rodan_core::catalogue::{JobDescriptor, PortType};
 use rodan_db::broker::Broker;
 use rodan_db::events::Publisher;
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 pub struct Ctx {
@@ -16,22 +15,34 @@ pub struct Ctx {
     pub admin: String,
     pub state: AppState,
     pub amqp_url: String,
-    pub redis_url: String,
-    pub media: tempfile::TempDir,
+    pub _media: tempfile::TempDir,
 }
 
 impl Ctx {
     pub async fn new(services: &rodan_testkit::Services, n: usize) -> Self {
-        let db = services.postgres.database(&format!("api_{n}_{}", std::process::id()));
-        let pool = rodan_db::connect(&db, 8).await.expect("the database accepts connections");
-        rodan_api_server::bootstrap::prepare(&pool).await.expect("migrations apply");
-        rodan_api_server::bootstrap::create_superuser(&pool, "admin", "admin@example.org", "admin-password")
+        let db = services
+            .postgres
+            .database(&format!("api_{n}_{}", std::process::id()));
+        let pool = rodan_db::connect(&db, 8)
             .await
-            .expect("the admin is created");
+            .expect("the database accepts connections");
+        rodan_api_server::bootstrap::prepare(&pool)
+            .await
+            .expect("migrations apply");
+        rodan_api_server::bootstrap::create_superuser(
+            &pool,
+            "admin",
+            "admin@example.org",
+            "admin-password",
+        )
+        .await
+        .expect("the admin is created");
         let media = tempfile::tempdir().expect("a media dir");
         let broker = Broker::new(services.rabbitmq.url());
         broker.check().await.expect("RabbitMQ accepts connections");
-        let events = Publisher::connect(&services.redis.url()).await.expect("Redis accepts connections");
+        let events = Publisher::connect(&services.redis.url())
+            .await
+            .expect("Redis accepts connections");
         let state = AppState(Arc::new(Inner {
             pool,
             broker,
@@ -42,8 +53,11 @@ impl Ctx {
             version: "test".into(),
             max_upload: 64 * 1024 * 1024,
             basic_cache: Default::default(),
+            hub: Default::default(),
         }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
         let root = format!("http://{}", listener.local_addr().expect("an address"));
         let app = rodan_api_server::app(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -53,22 +67,27 @@ impl Ctx {
             admin: String::new(),
             state,
             amqp_url: services.rabbitmq.url(),
-            redis_url: services.redis.url(),
-            media,
+            _media: media,
         };
         ctx.admin = ctx.login("admin@example.org", "admin-password").await;
         ctx
     }
 
-    pub fn media_root(&self) -> PathBuf {
-        self.media.path().to_path_buf()
-    }
-
     pub fn url(&self, path: &str) -> String {
-        if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.root) }
+        if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.root)
+        }
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.http.request(method, self.url(path));
         if let Some(token) = token {
             req = req.header("Authorization", format!("Token {token}"));
@@ -79,7 +98,11 @@ impl Ctx {
         let resp = req.send().await.expect("the server answers");
         let status = resp.status();
         let text = resp.text().await.expect("a body");
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, value)
     }
 
@@ -92,7 +115,8 @@ impl Ctx {
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::PATCH, path, Some(token), Some(body)).await
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
@@ -100,7 +124,14 @@ impl Ctx {
     }
 
     /// Asserts `expected` and returns the body.
-    pub async fn ok(&self, method: Method, path: &str, token: &str, body: Option<Value>, expected: u16) -> Value {
+    pub async fn ok(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        expected: u16,
+    ) -> Value {
         let (status, value) = self.call(method.clone(), path, Some(token), body).await;
         assert_eq!(status.as_u16(), expected, "{method} {path}: {value}");
         value
@@ -108,7 +139,12 @@ impl Ctx {
 
     pub async fn login(&self, email: &str, password: &str) -> String {
         let (status, body) = self
-            .call(Method::POST, "/api/auth/token/", None, Some(json!({"email": email, "password": password})))
+            .call(
+                Method::POST,
+                "/api/auth/token/",
+                None,
+                Some(json!({"email": email, "password": password})),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "login of {email}: {body}");
         body["token"].as_str().expect("a token").to_owned()
@@ -130,7 +166,15 @@ impl Ctx {
 
     /// Creates a project and returns its URL.
     pub async fn project(&self, token: &str, name: &str) -> String {
-        let body = self.ok(Method::POST, "/api/projects/", token, Some(json!({"name": name})), 201).await;
+        let body = self
+            .ok(
+                Method::POST,
+                "/api/projects/",
+                token,
+                Some(json!({"name": name})),
+                201,
+            )
+            .await;
         body["url"].as_str().expect("a url").to_owned()
     }
 
@@ -144,7 +188,11 @@ impl Ctx {
             is_list: false,
             resource_types: types.iter().map(|t| (*t).to_owned()).collect(),
         };
-        let job = |name: &str, queue: &str, inputs: Vec<PortType>, outputs: Vec<PortType>, settings: Value| JobDescriptor {
+        let job = |name: &str,
+                   queue: &str,
+                   inputs: Vec<PortType>,
+                   outputs: Vec<PortType>,
+                   settings: Value| JobDescriptor {
             name: name.into(),
             author: "tests".into(),
             category: "Test".into(),
@@ -176,24 +224,52 @@ impl Ctx {
             job(
                 "sink",
                 "celery",
-                vec![port("Anything", 1, 0, &["image/onebit+png", "image/greyscale+png", "image/rgb+png"])],
+                vec![port(
+                    "Anything",
+                    1,
+                    0,
+                    &["image/onebit+png", "image/greyscale+png", "image/rgb+png"],
+                )],
                 vec![],
                 json!({"type": "object", "properties": {}}),
             ),
         ];
-        rodan_db::catalogue::register_jobs(&self.state.pool, &jobs).await.expect("jobs register");
+        rodan_db::catalogue::register_jobs(&self.state.pool, &jobs)
+            .await
+            .expect("jobs register");
     }
 
     /// The URL of a job by name.
     pub async fn job_url(&self, name: &str) -> String {
-        let (_, jobs) = self.call(Method::GET, &format!("/api/jobs/?name={}", urlencode(name)), None, None).await;
-        jobs["results"][0]["url"].as_str().unwrap_or_else(|| panic!("job {name} is registered: {jobs}")).to_owned()
+        let (_, jobs) = self
+            .call(
+                Method::GET,
+                &format!("/api/jobs/?name={}", urlencode(name)),
+                None,
+                None,
+            )
+            .await;
+        jobs["results"][0]["url"]
+            .as_str()
+            .unwrap_or_else(|| panic!("job {name} is registered: {jobs}"))
+            .to_owned()
     }
 
     /// The URL of a job's port type by job and port name (input or output).
     pub async fn port_type(&self, job: &str, port: &str, input: bool) -> String {
-        let (_, jobs) = self.call(Method::GET, &format!("/api/jobs/?name={}", urlencode(job)), None, None).await;
-        let key = if input { "input_port_types" } else { "output_port_types" };
+        let (_, jobs) = self
+            .call(
+                Method::GET,
+                &format!("/api/jobs/?name={}", urlencode(job)),
+                None,
+                None,
+            )
+            .await;
+        let key = if input {
+            "input_port_types"
+        } else {
+            "output_port_types"
+        };
         jobs["results"][0][key]
             .as_array()
             .and_then(|ports| ports.iter().find(|p| p["name"] == port))

@@ -2,8 +2,8 @@
 //! The API server against real PostgreSQL, RabbitMQ and Redis (started once for the binary by
 //! `rodan-testkit`), each test on its own fresh database and its own server on loopback.
 
-mod ctx;
 mod cases;
+mod ctx;
 
 use libtest_mimic::{Arguments, Trial};
 use std::sync::Arc;
