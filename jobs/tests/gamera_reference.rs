@@ -346,6 +346,94 @@ fn cases() -> Vec<Case> {
             ));
         }
     }
+    let binarization_cases = [
+        (
+            "Sauvola Threshold",
+            "gray8_a",
+            json!({"Region size": 15, "Sensitivity": 0.5, "Dynamic range": 128, "Lower bound": 20, "Upper bound": 150}),
+        ),
+        (
+            "Sauvola Threshold",
+            "gray8_b",
+            json!({"Region size": 31, "Sensitivity": 0.3, "Dynamic range": 100, "Lower bound": 40, "Upper bound": 200}),
+        ),
+        (
+            "Niblack Threshold",
+            "gray8_a",
+            json!({"Region size": 15, "Sensitivity": -0.2, "Lower bound": 20, "Upper bound": 150}),
+        ),
+        (
+            "Niblack Threshold",
+            "gray8_b",
+            json!({"Region size": 9, "Sensitivity": -0.5, "Lower bound": 10, "Upper bound": 220}),
+        ),
+        ("Brink Threshold", "gray8_a", json!({})),
+        ("Brink Threshold", "gray8_b", json!({})),
+        (
+            "Bernsen threshold",
+            "gray8_a",
+            json!({"Storage format": 0, "Region size": 11, "Contrast limit": 80, "Doubt to black": false}),
+        ),
+        (
+            "Bernsen threshold",
+            "gray8_b",
+            json!({"Storage format": 1, "Region size": 15, "Contrast limit": 40, "Doubt to black": true}),
+        ),
+    ];
+    for (i, (job, name, settings)) in binarization_cases.into_iter().enumerate() {
+        cases.push(case(
+            format!("{job}/{name}/{i}"),
+            job,
+            settings,
+            &[("Greyscale PNG image", input(&format!("{name}.png")))],
+            &[("Onebit PNG image", "png")],
+        ));
+    }
+    cases.push(case(
+        "Bernsen threshold/lenna/upstream-test-settings".to_owned(),
+        "Bernsen threshold",
+        json!({"Storage format": 0, "Region size": 11, "Contrast limit": 80, "Doubt to black": false}),
+        &[("Greyscale PNG image", lenna_grey.clone())],
+        &[("Onebit PNG image", "png")],
+    ));
+    for (page, region) in [("a", 15), ("b", 7)] {
+        cases.push(case(
+            format!("Gatos Background/{page}/{region}"),
+            "Gatos Background",
+            json!({"Region size": region}),
+            &[
+                (
+                    "Greyscale PNG - source image to binarize",
+                    input(&format!("gray8_{page}.png")),
+                ),
+                (
+                    "Onebit PNG - preliminary binarization of the image",
+                    input(&format!("onebit_{page}.png")),
+                ),
+            ],
+            &[("Greyscale PNG - background estimation image", "png")],
+        ));
+        cases.push(case(
+            format!("Gatos Threshold/{page}"),
+            "Gatos Threshold",
+            json!({"q": 0.6, "p1": 0.5, "p2": 0.8}),
+            &[
+                (
+                    "Greyscale PNG - source image to binarize",
+                    input(&format!("gray8_{page}.png")),
+                ),
+                (
+                    "Greyscale PNG - estimated background of the image",
+                    input(&format!("gray8_{page}.png")),
+                ),
+                (
+                    "Onebit PNG - preliminary binarization of the image",
+                    input(&format!("onebit_{page}.png")),
+                ),
+            ],
+            &[("Onebit PNG image", "png")],
+        ));
+    }
     let djvu = [
         ("rgb8_a/defaults", input("rgb8_a.png"), (0.2, 512, 64, 2)),
         (

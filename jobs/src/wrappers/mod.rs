@@ -1,6 +1,7 @@
 //! The jobs themselves, with upstream's names, ports and settings: thin wrappers that read the
 //! input files, call the Gamera- or Pillow-faithful algorithm and write every output file.
 
+pub mod binarization;
 pub mod cc_analysis;
 pub mod conversion;
 pub mod helloworld;
@@ -36,6 +37,12 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &threshold::TsaiMomentPreservingThreshold,
         &threshold::AbutalebThreshold,
         &threshold::DjvuThreshold,
+        &binarization::BernsenThreshold,
+        &binarization::GatosBackground,
+        &binarization::GatosThreshold,
+        &binarization::BrinkThreshold,
+        &binarization::SauvolaThreshold,
+        &binarization::NiblackThreshold,
         &morphology::Despeckle,
         &morphology::Dilate,
         &masking::MaskAnd,

@@ -4,8 +4,9 @@ Rust jobs are compared with (jobs/tests/gamera_reference.rs).
 Usage: python reference.py CASES.json, where CASES.json is a list of
 {"id": ID, "job": NAME, "settings": {...}, "inputs": {PORT: PNG}, "outputs": {PORT: PATH}}.
 Enum settings are indices, as Rodan passes them. A case that raises writes ERROR to
-outputs' first path + ".error" instead. Upstream bugs are not copied: the red filter blackens the
-pure white pixels at their own positions (upstream transposes them).
+outputs' first path + ".error" instead. Upstream bugs are not copied: 'Bernsen threshold' runs
+bernsen_threshold (upstream's runs abutaleb_threshold), and the red filter blackens the pure white
+pixels at their own positions (upstream transposes them).
 """
 
 import json
@@ -46,6 +47,38 @@ def run(job, s, i, o):
     elif job == "Abutaleb locally-adaptive threshold":
         image = load_image(i["Greyscale PNG image"])
         save_all(image.abutaleb_threshold(s[STORAGE]), o, "Onebit PNG image")
+    elif job == "Bernsen threshold":
+        # Upstream's class ends up running abutaleb_threshold; the job is meant to run Bernsen.
+        image = load_image(i["Greyscale PNG image"])
+        result = image.bernsen_threshold(
+            s[STORAGE], s["Region size"], s["Contrast limit"], s["Doubt to black"]
+        )
+        save_all(result, o, "Onebit PNG image")
+    elif job == "Gatos Background":
+        source = load_image(i["Greyscale PNG - source image to binarize"])
+        prelim = load_image(i["Onebit PNG - preliminary binarization of the image"])
+        result = source.gatos_background(prelim, s["Region size"])
+        save_all(result, o, "Greyscale PNG - background estimation image")
+    elif job == "Gatos Threshold":
+        source = load_image(i["Greyscale PNG - source image to binarize"])
+        background = load_image(i["Greyscale PNG - estimated background of the image"])
+        prelim = load_image(i["Onebit PNG - preliminary binarization of the image"])
+        result = source.gatos_threshold(background, prelim, s["q"], s["p1"], s["p2"])
+        save_all(result, o, "Onebit PNG image")
+    elif job == "Brink Threshold":
+        save_all(load_image(i["Greyscale PNG image"]).brink_threshold(), o, "Onebit PNG image")
+    elif job == "Sauvola Threshold":
+        image = load_image(i["Greyscale PNG image"])
+        result = image.sauvola_threshold(
+            s["Region size"], s["Sensitivity"], s["Dynamic range"], s["Lower bound"], s["Upper bound"]
+        )
+        save_all(result, o, "Onebit PNG image")
+    elif job == "Niblack Threshold":
+        image = load_image(i["Greyscale PNG image"])
+        result = image.niblack_threshold(
+            s["Region size"], s["Sensitivity"], s["Lower bound"], s["Upper bound"]
+        )
+        save_all(result, o, "Onebit PNG image")
     elif job == "DjVu threshold":
         image = load_image(i["RGB PNG image"])
         result = image.djvu_threshold(
