@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The project's test command: formatting, lints, generated-file freshness, unit tests and the
-# operator's tests against a real kube-apiserver, etcd and kube-controller-manager.
+# The project's test command: formatting, lints, generated-file freshness, unit tests, the
+# operator's tests against a real kube-apiserver, etcd and kube-controller-manager, the API server's
+# and worker's tests against real PostgreSQL, RabbitMQ and Redis (started by rodan-testkit), and
+# the image jobs against upstream's fixtures and Gamera 4.1.0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RODAN_CONTROL_PLANE_BIN="$(scripts/build-control-plane.sh | tail -n 1)"
 export PATH="$(scripts/build-tools.sh | tail -n 1):$PATH"
+# Gamera 4.1.0 (cached by version): the image jobs' tests compare every job with it.
+export RODAN_GAMERA_PYTHON="$(scripts/build-gamera.sh | tail -n 1)"
 
 echo "== cargo fmt"
 cargo fmt --all -- --check
