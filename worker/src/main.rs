@@ -1,12 +1,8 @@
-//! The Rodan worker. Its job runner is tracked by issue #5; until it lands this binary only
-//! reports the wiring it would read.
+//! The `rodan-worker` binary: parses the command line and hands over to the library.
 
-fn main() {
-    let version = env!("CARGO_PKG_VERSION");
-    eprintln!(
-        "rodan-worker {version}: not implemented yet (issue #5); it will consume the queues in {} from {}",
-        rodan_types::env::WORKER_QUEUES,
-        rodan_types::env::RABBITMQ_URL
-    );
-    std::process::exit(2);
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = rodan_worker::Cli::parse();
+    rodan_worker::main(cli)
 }

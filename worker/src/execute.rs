@@ -1,0 +1,231 @@
+//! Between the database's rows and a job's files: input paths below the media root, scratch
+//! output paths, and moving finished outputs to their resources' place
+//! (`projects/<project hex>/resources/<resource hex>/original_file`).
+
+use crate::store::{InputRow, OutputRow};
+use rodan_jobs::{Inputs, Outputs, Resource};
+use std::path::{Path, PathBuf};
+use uuid::Uuid;
+
+/// A failure to prepare a job's files or to keep its outputs.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError {
+    /// An input resource has no file yet.
+    #[error("failed to find a file for input port '{0}'")]
+    MissingInput(String),
+    /// The job finished without writing one of its outputs.
+    #[error("failed to find the output of port '{0}': the job did not write it")]
+    MissingOutput(String),
+    /// A file operation failed.
+    #[error("failed to {what} {}", path.display())]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ExecuteError {
+    fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.to_owned();
+        move |source| Self::Io { what, path, source }
+    }
+
+    /// Whether running again cannot help.
+    pub fn is_permanent(&self) -> bool {
+        !matches!(self, Self::Io { .. })
+    }
+}
+
+/// Where the file of `resource` in `project` lives, relative to the media root (upstream's
+/// layout, so volumes move between the two).
+pub fn resource_file(project: Uuid, resource: Uuid) -> String {
+    format!(
+        "projects/{}/resources/{}/original_file",
+        project.simple(),
+        resource.simple()
+    )
+}
+
+/// The job's inputs: resources as their files below `media_root`; each list as a folder in
+/// `scratch` holding its members in order (`00000`, `00001`, ...).
+pub fn job_inputs(
+    media_root: &Path,
+    rows: &[InputRow],
+    scratch: &Path,
+) -> Result<Inputs, ExecuteError> {
+    let mut inputs = Inputs::new();
+    for (n, row) in rows.iter().enumerate() {
+        if let Some((file, mimetype)) = &row.resource {
+            if file.is_empty() {
+                return Err(ExecuteError::MissingInput(row.port.clone()));
+            }
+            inputs.push(&row.port, Resource::new(media_root.join(file), mimetype));
+        } else if let Some(members) = &row.list {
+            let folder = scratch.join(format!("input-{n}"));
+            std::fs::create_dir_all(&folder).map_err(ExecuteError::io("create", &folder))?;
+            let mut mimetype = String::new();
+            for (position, (file, member_type)) in members.iter().enumerate() {
+                if file.is_empty() {
+                    return Err(ExecuteError::MissingInput(row.port.clone()));
+                }
+                let from = media_root.join(file);
+                let to = folder.join(format!("{position:05}"));
+                link_or_copy(&from, &to)?;
+                mimetype.clone_from(member_type);
+            }
+            inputs.push(&row.port, Resource::new(folder, mimetype));
+        }
+    }
+    Ok(inputs)
+}
+
+fn link_or_copy(from: &Path, to: &Path) -> Result<(), ExecuteError> {
+    if std::fs::hard_link(from, to).is_ok() {
+        return Ok(());
+    }
+    std::fs::copy(from, to)
+        .map(|_| ())
+        .map_err(ExecuteError::io("copy", from))
+}
+
+/// The job's outputs: a fresh path in `scratch` per output (a folder for lists).
+pub fn job_outputs(rows: &[OutputRow], scratch: &Path) -> Result<Outputs, ExecuteError> {
+    let mut outputs = Outputs::new();
+    for path_and_row in output_paths(rows, scratch) {
+        let (path, row) = path_and_row;
+        if row.list.is_some() {
+            std::fs::create_dir_all(&path).map_err(ExecuteError::io("create", &path))?;
+        }
+        outputs.push(&row.port, Resource::new(path, &row.mimetype));
+    }
+    Ok(outputs)
+}
+
+/// The scratch path of each output row, in order.
+pub fn output_paths<'a>(
+    rows: &'a [OutputRow],
+    scratch: &Path,
+) -> impl Iterator<Item = (PathBuf, &'a OutputRow)> {
+    let scratch = scratch.to_owned();
+    rows.iter()
+        .enumerate()
+        .map(move |(n, row)| (scratch.join(format!("output-{n}")), row))
+}
+
+/// The files a list output's folder holds, sorted by name (upstream's member order).
+pub fn list_files(folder: &Path, port: &str) -> Result<Vec<PathBuf>, ExecuteError> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+        .map_err(ExecuteError::io("read", folder))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(ExecuteError::MissingOutput(port.to_owned()));
+    }
+    Ok(files)
+}
+
+/// Checks that the job wrote every output: each file exists, each list folder has a file.
+pub fn check_outputs(rows: &[OutputRow], scratch: &Path) -> Result<(), ExecuteError> {
+    for (path, row) in output_paths(rows, scratch) {
+        if row.list.is_some() {
+            list_files(&path, &row.port)?;
+        } else if !path.is_file() {
+            return Err(ExecuteError::MissingOutput(row.port.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// Moves `from` to `relative` below `media_root`, creating folders; a rename when both are on
+/// one file system, else a copy.
+pub fn place(from: &Path, media_root: &Path, relative: &str) -> Result<(), ExecuteError> {
+    let to = media_root.join(relative);
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).map_err(ExecuteError::io("create", parent))?;
+    }
+    if std::fs::rename(from, &to).is_ok() {
+        return Ok(());
+    }
+    std::fs::copy(from, &to)
+        .map(|_| ())
+        .map_err(ExecuteError::io("copy", from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(port: &str, list: bool) -> OutputRow {
+        OutputRow {
+            port: port.into(),
+            resource: (!list).then(Uuid::new_v4),
+            list: list.then(Uuid::new_v4),
+            mimetype: "text/plain".into(),
+            resource_type: None,
+        }
+    }
+
+    #[test]
+    fn resource_files_follow_upstream_layout() {
+        let p = Uuid::from_u128(0xab);
+        let r = Uuid::from_u128(0xcd);
+        assert_eq!(
+            resource_file(p, r),
+            "projects/000000000000000000000000000000ab/resources/000000000000000000000000000000cd/original_file"
+        );
+    }
+
+    #[test]
+    fn list_inputs_become_folders_of_members_in_order_and_missing_files_are_refused() {
+        let media = tempfile::tempdir().expect("a temp dir");
+        std::fs::write(media.path().join("a"), "A").expect("write a");
+        std::fs::write(media.path().join("b"), "B").expect("write b");
+        let scratch = tempfile::tempdir().expect("a temp dir");
+        let rows = vec![InputRow {
+            port: "L".into(),
+            resource: None,
+            list: Some(vec![
+                ("b".into(), "text/plain".into()),
+                ("a".into(), "text/plain".into()),
+            ]),
+        }];
+        let inputs = job_inputs(media.path(), &rows, scratch.path()).expect("inputs");
+        let folder = &inputs.first("L").expect("L").path;
+        let names: Vec<String> = list_files(folder, "L")
+            .expect("members")
+            .iter()
+            .map(|p| std::fs::read_to_string(p).expect("readable"))
+            .collect();
+        assert_eq!(names, ["B", "A"]);
+        let missing = vec![InputRow {
+            port: "P".into(),
+            resource: Some((String::new(), "text/plain".into())),
+            list: None,
+        }];
+        let err = job_inputs(media.path(), &missing, scratch.path()).expect_err("no file");
+        assert!(err.is_permanent());
+        assert!(err.to_string().contains("'P'"));
+    }
+
+    #[test]
+    fn unwritten_outputs_and_empty_lists_are_reported_by_port() {
+        let scratch = tempfile::tempdir().expect("a temp dir");
+        let rows = vec![output("One", false), output("Many", true)];
+        job_outputs(&rows, scratch.path()).expect("outputs");
+        let err = check_outputs(&rows, scratch.path()).expect_err("nothing written");
+        assert!(err.to_string().contains("'One'"));
+        std::fs::write(scratch.path().join("output-0"), "x").expect("write");
+        let err = check_outputs(&rows, scratch.path()).expect_err("list empty");
+        assert!(err.to_string().contains("'Many'"));
+        std::fs::write(scratch.path().join("output-1").join("p1"), "x").expect("write");
+        check_outputs(&rows, scratch.path()).expect("all written");
+    }
+}

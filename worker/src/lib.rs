@@ -1,0 +1,127 @@
+//! Rodan's job worker: consumes job queues, claims run jobs in PostgreSQL under a lease, runs
+//! the jobs of rodan-jobs, commits their outputs, and dispatches what became runnable. The same
+//! binary runs one job on local files (`run-job`).
+
+pub mod config;
+pub mod execute;
+pub mod local;
+pub mod metrics;
+pub mod reaper;
+pub mod runtime;
+pub mod store;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+pub use config::Config;
+pub use runtime::{Worker, WorkerError};
+
+/// The command line: `serve` (the default) or `run-job`.
+#[derive(Debug, Parser)]
+#[command(name = "rodan-worker", version, about = "Rodan's job worker")]
+pub struct Cli {
+    /// What to do; `serve` when left out.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Worker settings, when no subcommand is given.
+    #[command(flatten)]
+    pub config: Config,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Consume the configured queues until SIGTERM.
+    Serve(Box<Config>),
+    /// Run one job by name on local files, with no broker or database.
+    RunJob(local::RunJobArgs),
+}
+
+/// Runs the parsed command line and returns the process's exit status.
+pub fn main(cli: Cli) -> ExitCode {
+    init_tracing();
+    match cli.command {
+        Some(Command::RunJob(args)) => match local::run_job(&args, &rodan_jobs::catalogue()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("rodan-worker: {}", error_chain(&error));
+                ExitCode::from(1)
+            }
+        },
+        Some(Command::Serve(config)) => serve(*config),
+        None => serve(cli.config),
+    }
+}
+
+fn serve(config: Config) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("rodan-worker: failed to start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        let worker = Worker::start(config, rodan_jobs::catalogue()).await?;
+        let shutdown = worker.shutdown_token();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("signal received; stopping");
+            shutdown.cancel();
+        });
+        worker.wait().await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = %error_chain(&error), "worker stopped");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env(rodan_types::env::LOG)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// An error and its causes on one line, `a: b: c`.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

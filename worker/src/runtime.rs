@@ -1,0 +1,685 @@
+//! The serving worker: consumes its queues with a prefetch of its concurrency, claims each run
+//! job under a lease, runs the job on a blocking thread while a heartbeat renews the lease,
+//! commits the outcome, publishes events, dispatches what became runnable, and only then
+//! acknowledges the message. On shutdown it stops consuming, lets running jobs finish within
+//! the grace period, and gives the rest back to the queue.
+
+use crate::config::Config;
+use crate::execute::{self, ExecuteError};
+use crate::metrics::Metrics;
+use crate::store::{self, Claim, Lease};
+use futures::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+    BasicRejectOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties};
+use rodan_core::message::RunJobMessage;
+use rodan_db::broker::Broker;
+use rodan_db::events::{Change, Event, Publisher};
+use rodan_jobs::Job;
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// A worker that failed to start or stopped on an error.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// PostgreSQL could not be reached.
+    #[error("failed to connect to PostgreSQL")]
+    Database(#[source] sqlx::Error),
+    /// The jobs could not be registered.
+    #[error("failed to register the worker's jobs")]
+    Register(#[source] sqlx::Error),
+    /// RabbitMQ failed.
+    #[error("failed to consume from RabbitMQ")]
+    Amqp(#[from] lapin::Error),
+    /// The dispatching broker could not connect.
+    #[error("failed to connect the dispatch publisher")]
+    Broker(#[from] rodan_db::broker::BrokerError),
+    /// Redis could not be reached.
+    #[error("failed to connect to Redis")]
+    Redis(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The scratch folder or the metrics port failed.
+    #[error("failed to prepare {what}")]
+    Io {
+        /// What.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The consumer stream ended without a shutdown (connection lost).
+    #[error("failed to keep consuming: the RabbitMQ consumer closed")]
+    ConsumerClosed,
+    /// The worker's task panicked.
+    #[error("failed to run the worker task")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// What a worker and its tasks share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) pool: PgPool,
+    pub(crate) broker: Broker,
+    pub(crate) events: Publisher,
+    pub(crate) config: Config,
+    pub(crate) owner: String,
+    pub(crate) jobs: HashMap<String, &'static dyn Job>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) scratch: PathBuf,
+}
+
+impl Shared {
+    /// Dispatches `run` and publishes what changed. Failures are logged: the reaper's stalled-run
+    /// sweep dispatches again later.
+    pub(crate) async fn dispatch(&self, run: Uuid) {
+        match rodan_db::schedule::dispatch(&self.pool, &self.broker, run).await {
+            Ok(done) => self.events.publish_all(&done.events).await,
+            Err(error) => {
+                tracing::warn!(%run, error = %crate::error_chain(&error), "dispatch failed");
+            }
+        }
+    }
+
+    async fn event(&self, model: &str, uuid: Uuid, project: Uuid) {
+        self.events
+            .publish(&Event::new(Change::Updated, model, uuid, Some(project)))
+            .await;
+    }
+}
+
+/// A started worker.
+#[derive(Debug)]
+pub struct Worker {
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), WorkerError>>,
+}
+
+/// How a message is settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settle {
+    Ack,
+    Requeue,
+    Reject,
+}
+
+impl Worker {
+    /// Connects, registers the jobs of `catalogue` that run on the configured queues, and starts
+    /// consuming.
+    pub async fn start(
+        config: Config,
+        catalogue: Vec<&'static dyn Job>,
+    ) -> Result<Self, WorkerError> {
+        let concurrency = config.concurrency.max(1);
+        let pool = rodan_db::connect(&config.database_url, u32::from(concurrency) * 2 + 4)
+            .await
+            .map_err(WorkerError::Database)?;
+        let jobs: HashMap<String, &'static dyn Job> = catalogue
+            .into_iter()
+            .filter(|job| config.queues.contains(&job.descriptor().queue))
+            .map(|job| (job.name().to_owned(), job))
+            .collect();
+        let descriptors: Vec<_> = jobs.values().map(|job| job.descriptor()).collect();
+        rodan_db::catalogue::register_jobs(&pool, &descriptors)
+            .await
+            .map_err(WorkerError::Register)?;
+        let broker = Broker::new(config.rabbitmq_url.clone());
+        broker.check().await?;
+        let events = Publisher::connect(&config.redis_url)
+            .await
+            .map_err(|e| WorkerError::Redis(Box::new(e)))?;
+        let owner = if config.name.is_empty() {
+            format!("worker-{}", Uuid::new_v4().simple())
+        } else {
+            config.name.clone()
+        };
+        // Scratch space on the media volume, so finished outputs are renamed into place.
+        let scratch = config.media_root.join(".scratch").join(&owner);
+        std::fs::create_dir_all(&scratch).map_err(|source| WorkerError::Io {
+            what: "the scratch folder",
+            source,
+        })?;
+        let metrics = Arc::new(Metrics::new());
+        if let Some(addr) = config.metrics_addr {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| WorkerError::Io {
+                    what: "the metrics port",
+                    source,
+                })?;
+            let app = crate::metrics::router(metrics.clone());
+            tokio::spawn(async move { axum::serve(listener, app).await });
+        }
+        let connection =
+            Connection::connect(&config.rabbitmq_url, ConnectionProperties::default()).await?;
+        let channel = connection.create_channel().await?;
+        // One prefetch window shared by every queue's consumer on this channel.
+        channel
+            .basic_qos(concurrency, BasicQosOptions { global: true })
+            .await?;
+        let mut consumers = Vec::new();
+        let mut tags = Vec::new();
+        for queue in &config.queues {
+            rodan_db::broker::declare_queue(&channel, queue).await?;
+            let tag = format!("{owner}-{queue}");
+            consumers.push(
+                channel
+                    .basic_consume(
+                        queue,
+                        &tag,
+                        BasicConsumeOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await?,
+            );
+            tags.push(tag);
+        }
+        tracing::info!(%owner, queues = ?config.queues, concurrency, jobs = jobs.len(), "worker started");
+        let shared = Arc::new(Shared {
+            pool,
+            broker,
+            events,
+            config,
+            owner,
+            jobs,
+            metrics,
+            scratch,
+        });
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(consume(
+            shared.clone(),
+            connection,
+            channel,
+            consumers,
+            tags,
+            shutdown.clone(),
+        ));
+        Ok(Self {
+            shared,
+            shutdown,
+            task,
+        })
+    }
+
+    /// The token that stops the worker gracefully (what SIGTERM does).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// This worker's `lease_owner`.
+    pub fn owner(&self) -> &str {
+        &self.shared.owner
+    }
+
+    /// The worker's metrics.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.shared.metrics.clone()
+    }
+
+    /// Waits until the worker stopped (after a shutdown, or on an error).
+    pub async fn wait(self) -> Result<(), WorkerError> {
+        self.task.await?
+    }
+
+    /// Stops gracefully and waits.
+    pub async fn stop(self) -> Result<(), WorkerError> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+}
+
+async fn consume(
+    shared: Arc<Shared>,
+    connection: Connection,
+    channel: lapin::Channel,
+    consumers: Vec<lapin::Consumer>,
+    tags: Vec<String>,
+    shutdown: CancellationToken,
+) -> Result<(), WorkerError> {
+    let stop_reaper = CancellationToken::new();
+    let reaper = tokio::spawn(crate::reaper::run(shared.clone(), stop_reaper.clone()));
+    let permits = Arc::new(Semaphore::new(usize::from(
+        shared.config.concurrency.max(1),
+    )));
+    let hard = CancellationToken::new();
+    let mut running = JoinSet::new();
+    let mut stream = futures::stream::select_all(consumers);
+    let mut result = Ok(());
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(_) = running.join_next(), if !running.is_empty() => {}
+            next = stream.next() => match next {
+                Some(Ok(delivery)) => {
+                    let permit = tokio::select! {
+                        permit = permits.clone().acquire_owned() => permit,
+                        _ = shutdown.cancelled() => {
+                            settle(&delivery, Settle::Requeue).await;
+                            break;
+                        }
+                    };
+                    let Ok(permit) = permit else { break };
+                    let shared = shared.clone();
+                    let hard = hard.clone();
+                    running.spawn(async move {
+                        let how = handle(&shared, &delivery.data, &hard).await;
+                        settle(&delivery, how).await;
+                        drop(permit);
+                    });
+                }
+                Some(Err(error)) => {
+                    result = Err(error.into());
+                    break;
+                }
+                None => {
+                    result = Err(WorkerError::ConsumerClosed);
+                    break;
+                }
+            },
+        }
+    }
+    shared.metrics.set_healthy(false);
+    tracing::info!(running = running.len(), "stopping: no new messages");
+    for tag in &tags {
+        if let Err(error) = channel
+            .basic_cancel(tag, BasicCancelOptions::default())
+            .await
+        {
+            tracing::warn!(%error, tag, "failed to cancel a consumer");
+        }
+    }
+    // Deliveries already prefetched but not started go back to the queue.
+    while let Ok(Some(Ok(delivery))) =
+        tokio::time::timeout(Duration::from_millis(200), stream.next()).await
+    {
+        settle(&delivery, Settle::Requeue).await;
+    }
+    let grace = shared.config.grace();
+    let drained = tokio::time::timeout(grace, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            running = running.len(),
+            "grace period over; giving running jobs back to the queue"
+        );
+        hard.cancel();
+        while running.join_next().await.is_some() {}
+    }
+    stop_reaper.cancel();
+    let _ = reaper.await;
+    let _ = channel.close(200, "worker stopping").await;
+    let _ = connection.close(200, "worker stopping").await;
+    let _ = std::fs::remove_dir_all(&shared.scratch);
+    shared.pool.close().await;
+    tracing::info!("worker stopped");
+    result
+}
+
+async fn settle(delivery: &lapin::message::Delivery, how: Settle) {
+    let done = match how {
+        Settle::Ack => delivery.ack(BasicAckOptions::default()).await,
+        Settle::Requeue => {
+            delivery
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..BasicNackOptions::default()
+                })
+                .await
+        }
+        Settle::Reject => delivery.reject(BasicRejectOptions { requeue: false }).await,
+    };
+    if let Err(error) = done {
+        tracing::warn!(%error, ?how, "failed to settle a message");
+    }
+}
+
+/// How a job's execution ended.
+enum Ended {
+    Done(Result<Result<(), rodan_jobs::JobError>, tokio::task::JoinError>),
+    TimedOut(Duration),
+    Lease(Lease),
+    Shutdown,
+}
+
+async fn handle(shared: &Shared, body: &[u8], hard: &CancellationToken) -> Settle {
+    let message: RunJobMessage = match serde_json::from_slice(body) {
+        Ok(message) => message,
+        Err(error) => {
+            tracing::warn!(%error, "dropping a message that is not a run job");
+            return Settle::Reject;
+        }
+    };
+    let claimed = store::claim(
+        &shared.pool,
+        message.run_job,
+        message.task_id,
+        &shared.owner,
+        shared.config.lease(),
+    )
+    .await;
+    let claim = match claimed {
+        Ok(Some(claim)) => claim,
+        Ok(None) => {
+            tracing::debug!(run_job = %message.run_job, "stale or duplicate message; dropped");
+            if let Err(error) =
+                store::forget_dispatch(&shared.pool, message.run_job, message.task_id).await
+            {
+                tracing::warn!(%error, "failed to un-dispatch a run job of a stopped run");
+            }
+            return Settle::Ack;
+        }
+        Err(error) => {
+            tracing::warn!(%error, run_job = %message.run_job, "claim failed; requeueing");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            return Settle::Requeue;
+        }
+    };
+    shared.event("runjob", claim.run_job, claim.project).await;
+    let label = Metrics::job(&claim.job_name);
+    shared.metrics.started.get_or_create(&label).inc();
+    shared.metrics.running.inc();
+    let started = Instant::now();
+    let how = execute_claim(shared, &claim, hard).await;
+    shared.metrics.running.dec();
+    shared
+        .metrics
+        .duration
+        .get_or_create(&label)
+        .observe(started.elapsed().as_secs_f64());
+    how
+}
+
+async fn execute_claim(shared: &Shared, claim: &Claim, hard: &CancellationToken) -> Settle {
+    let Some(job) = shared.jobs.get(&claim.job_name).copied() else {
+        return fail(
+            shared,
+            claim,
+            &format!("no worker runs the job '{}'", claim.job_name),
+            &format!(
+                "the worker {} consuming this queue does not know the job '{}'",
+                shared.owner, claim.job_name
+            ),
+        )
+        .await;
+    };
+    let scratch = match tempfile::Builder::new()
+        .prefix(&claim.run_job.simple().to_string())
+        .tempdir_in(&shared.scratch)
+    {
+        Ok(dir) => dir,
+        Err(error) => {
+            return retry_or_fail(
+                shared,
+                claim,
+                "failed to create a scratch folder",
+                &error.to_string(),
+            )
+            .await;
+        }
+    };
+    let prepared = async {
+        let input_rows = store::inputs(&shared.pool, claim.run_job).await?;
+        let output_rows = store::outputs(&shared.pool, claim.run_job).await?;
+        Ok::<_, sqlx::Error>((input_rows, output_rows))
+    }
+    .await;
+    let (input_rows, output_rows) = match prepared {
+        Ok(rows) => rows,
+        Err(error) => {
+            return retry_or_fail(
+                shared,
+                claim,
+                "failed to read the run job's ports",
+                &error.to_string(),
+            )
+            .await;
+        }
+    };
+    let files = execute::job_inputs(&shared.config.media_root, &input_rows, scratch.path())
+        .and_then(|inputs| Ok((inputs, execute::job_outputs(&output_rows, scratch.path())?)));
+    let (inputs, outputs) = match files {
+        Ok(files) => files,
+        Err(error) => return execute_failure(shared, claim, &error).await,
+    };
+    let timeout = job
+        .descriptor()
+        .settings
+        .get("job_timeout")
+        .and_then(serde_json::Value::as_f64)
+        .map_or_else(|| shared.config.job_timeout(), crate::config::secs);
+    let settings = claim.settings.clone();
+    let work = tokio::task::spawn_blocking(move || job.run(&inputs, &settings, &outputs));
+    let ended = tokio::select! {
+        done = work => Ended::Done(done),
+        () = tokio::time::sleep(timeout) => Ended::TimedOut(timeout),
+        lease = watch_lease(shared, claim.run_job) => Ended::Lease(lease),
+        () = hard.cancelled() => Ended::Shutdown,
+    };
+    match ended {
+        Ended::Done(Ok(Ok(()))) => {
+            if let Err(error) = execute::check_outputs(&output_rows, scratch.path()) {
+                return execute_failure(shared, claim, &error).await;
+            }
+            finish(shared, claim, &output_rows, scratch.path()).await
+        }
+        Ended::Done(Ok(Err(error))) => {
+            tracing::info!(run_job = %claim.run_job, error = %crate::error_chain(&error), "job failed");
+            if error.is_permanent() {
+                fail(
+                    shared,
+                    claim,
+                    &error.error_summary(),
+                    &error.error_details(),
+                )
+                .await
+            } else {
+                retry_or_fail(
+                    shared,
+                    claim,
+                    &error.error_summary(),
+                    &error.error_details(),
+                )
+                .await
+            }
+        }
+        Ended::Done(Err(error)) => fail(shared, claim, "the job crashed", &error.to_string()).await,
+        Ended::TimedOut(limit) => {
+            // The blocking thread cannot be interrupted; its scratch files are discarded.
+            fail(
+                shared,
+                claim,
+                &format!("the job timed out after {} s", limit.as_secs_f64()),
+                &format!(
+                    "the job '{}' ran longer than its limit of {} seconds and was stopped",
+                    claim.job_name,
+                    limit.as_secs_f64()
+                ),
+            )
+            .await
+        }
+        Ended::Lease(lease) => {
+            tracing::info!(run_job = %claim.run_job, ?lease, "run job taken away while running; result dropped");
+            Settle::Ack
+        }
+        Ended::Shutdown => match store::release(&shared.pool, claim.run_job, &shared.owner).await {
+            Ok(true) => {
+                shared
+                    .metrics
+                    .requeued
+                    .get_or_create(&Metrics::job(&claim.job_name))
+                    .inc();
+                shared.event("runjob", claim.run_job, claim.project).await;
+                Settle::Requeue
+            }
+            Ok(false) => Settle::Ack,
+            Err(error) => {
+                // The lease expires and the reaper runs it again.
+                tracing::warn!(%error, "failed to release a run job at shutdown");
+                Settle::Ack
+            }
+        },
+    }
+}
+
+/// Renews the lease every third of its length; returns when it is no longer ours.
+async fn watch_lease(shared: &Shared, run_job: Uuid) -> Lease {
+    let period = shared.config.lease() / 3;
+    loop {
+        tokio::time::sleep(period).await;
+        match store::heartbeat(&shared.pool, run_job, &shared.owner, shared.config.lease()).await {
+            Ok(Lease::Held) => {}
+            Ok(other) => return other,
+            Err(error) => tracing::warn!(%error, %run_job, "heartbeat failed"),
+        }
+    }
+}
+
+async fn execute_failure(shared: &Shared, claim: &Claim, error: &ExecuteError) -> Settle {
+    let details = crate::error_chain(error);
+    if error.is_permanent() {
+        fail(shared, claim, &error.to_string(), &details).await
+    } else {
+        retry_or_fail(shared, claim, &error.to_string(), &details).await
+    }
+}
+
+async fn finish(
+    shared: &Shared,
+    claim: &Claim,
+    rows: &[store::OutputRow],
+    scratch: &std::path::Path,
+) -> Settle {
+    match commit_outputs(shared, claim, rows, scratch).await {
+        Ok(Some(resources)) => {
+            shared
+                .metrics
+                .finished
+                .get_or_create(&Metrics::job(&claim.job_name))
+                .inc();
+            shared.event("runjob", claim.run_job, claim.project).await;
+            for resource in resources {
+                shared.event("resource", resource, claim.project).await;
+            }
+            shared.dispatch(claim.run).await;
+            Settle::Ack
+        }
+        Ok(None) => {
+            tracing::info!(run_job = %claim.run_job, "lease lost before the commit; result dropped");
+            Settle::Ack
+        }
+        Err(CommitError::Execute(error)) => execute_failure(shared, claim, &error).await,
+        Err(CommitError::Database(error)) => {
+            retry_or_fail(
+                shared,
+                claim,
+                "failed to save the job's outputs",
+                &error.to_string(),
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CommitError {
+    #[error("failed to place the outputs")]
+    Execute(#[from] ExecuteError),
+    #[error("failed to commit the outputs")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Moves the outputs into place and marks the run job FINISHED in one transaction guarded by the
+/// lease. Returns the resources that got files, or `None` when the lease was lost.
+async fn commit_outputs(
+    shared: &Shared,
+    claim: &Claim,
+    rows: &[store::OutputRow],
+    scratch: &std::path::Path,
+) -> Result<Option<Vec<Uuid>>, CommitError> {
+    let Some(mut tx) = store::begin_finish(&shared.pool, claim.run_job, &shared.owner).await?
+    else {
+        return Ok(None);
+    };
+    let media = &shared.config.media_root;
+    let mut resources = Vec::new();
+    for (path, row) in execute::output_paths(rows, scratch) {
+        if let Some(resource) = row.resource {
+            let relative = execute::resource_file(claim.project, resource);
+            execute::place(&path, media, &relative)?;
+            store::set_resource_file(&mut tx, resource, &relative).await?;
+            resources.push(resource);
+        } else if let Some(list) = row.list {
+            let files = execute::list_files(&path, &row.port)?;
+            let names: Vec<String> = files
+                .iter()
+                .map(|f| {
+                    f.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                })
+                .collect();
+            let members = store::replace_list_members(&mut tx, list, &names).await?;
+            for (file, member) in files.iter().zip(members) {
+                let relative = execute::resource_file(claim.project, member);
+                execute::place(file, media, &relative)?;
+                store::set_resource_file(&mut tx, member, &relative).await?;
+                resources.push(member);
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(Some(resources))
+}
+
+/// Fails the run job and its run permanently.
+async fn fail(shared: &Shared, claim: &Claim, summary: &str, details: &str) -> Settle {
+    match store::fail(&shared.pool, claim, &shared.owner, summary, details).await {
+        Ok(true) => {
+            tracing::info!(run_job = %claim.run_job, summary, "run job failed");
+            shared
+                .metrics
+                .failed
+                .get_or_create(&Metrics::job(&claim.job_name))
+                .inc();
+            shared.event("runjob", claim.run_job, claim.project).await;
+            shared.event("workflowrun", claim.run, claim.project).await;
+        }
+        Ok(false) => {}
+        Err(error) => tracing::warn!(%error, "failed to record a failure; the lease will expire"),
+    }
+    Settle::Ack
+}
+
+/// Runs the job again later while attempts remain, else fails it.
+async fn retry_or_fail(shared: &Shared, claim: &Claim, summary: &str, details: &str) -> Settle {
+    if claim.attempts >= shared.config.max_attempts {
+        let summary = format!("{summary} (after {} attempts)", claim.attempts);
+        return fail(shared, claim, &summary, details).await;
+    }
+    match store::reschedule(&shared.pool, claim.run_job, &shared.owner).await {
+        Ok(true) => {
+            tracing::info!(run_job = %claim.run_job, summary, "retryable failure; running again");
+            shared
+                .metrics
+                .requeued
+                .get_or_create(&Metrics::job(&claim.job_name))
+                .inc();
+            shared.event("runjob", claim.run_job, claim.project).await;
+            shared.dispatch(claim.run).await;
+        }
+        Ok(false) => {}
+        Err(error) => tracing::warn!(%error, "failed to reschedule; the lease will expire"),
+    }
+    Settle::Ack
+}

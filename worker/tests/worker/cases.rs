@@ -1,0 +1,364 @@
+//! The scenarios of issue #5.
+
+use crate::ctx::{Ctx, lines};
+use futures::future::BoxFuture;
+use libtest_mimic::Trial;
+use rodan_core::status;
+use rodan_worker::store;
+use serde_json::json;
+use std::time::Duration;
+
+type Case = fn(Ctx) -> BoxFuture<'static, ()>;
+
+pub fn all() -> Vec<(&'static str, Case)> {
+    vec![
+        (
+            "a_two_job_chain_finishes_with_its_files_and_the_run_finished",
+            |c| Box::pin(chain_finishes(c)),
+        ),
+        (
+            "a_failing_job_fails_the_run_and_nothing_after_it_is_dispatched",
+            |c| Box::pin(failure_stops_run(c)),
+        ),
+        (
+            "a_job_whose_worker_died_runs_again_after_its_lease_expires",
+            |c| Box::pin(lost_worker_reruns(c)),
+        ),
+        ("a_job_lost_too_often_fails_with_a_clear_error", |c| {
+            Box::pin(retry_limit(c))
+        }),
+        ("two_workers_on_one_queue_never_run_a_run_job_twice", |c| {
+            Box::pin(two_workers(c))
+        }),
+        (
+            "shutdown_gives_running_and_unstarted_messages_back_to_the_queue",
+            |c| Box::pin(shutdown(c)),
+        ),
+        ("a_job_past_its_timeout_fails", |c| Box::pin(timeout(c))),
+        ("cancelling_a_running_job_drops_its_result", |c| {
+            Box::pin(cancel(c))
+        }),
+        ("starting_registers_the_queue_jobs_idempotently", |c| {
+            Box::pin(registers(c))
+        }),
+    ]
+}
+
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn chain_finishes(ctx: Ctx) {
+    let worker = ctx.worker(ctx.config()).await;
+    let (run, chains) = ctx
+        .run(&[vec![("Hello World", json!({})), ("Hello World", json!({}))]])
+        .await;
+    let dispatched = ctx.dispatch(run).await;
+    assert_eq!(
+        dispatched.messages.len(),
+        1,
+        "only the first job is runnable"
+    );
+    ctx.wait_run(run, status::FINISHED, WAIT).await;
+    let (first, second) = (chains[0][0], chains[0][1]);
+    assert_eq!(ctx.content(first.1).await.as_deref(), Some("Hello World x"));
+    assert_eq!(
+        ctx.content(second.1).await.as_deref(),
+        Some("Hello World Hello World x")
+    );
+    for (rj, _) in &chains[0] {
+        let (s, attempts, _, owner, _) = ctx.run_job(*rj).await;
+        assert_eq!((s, attempts, owner), (status::FINISHED, 1, None));
+    }
+    let file: String = sqlx::query_scalar("SELECT resource_file FROM resources WHERE uuid = $1")
+        .bind(second.1)
+        .fetch_one(&ctx.pool)
+        .await
+        .expect("resource");
+    assert!(file.ends_with(&format!("resources/{}/original_file", second.1.simple())));
+    let metrics = worker.metrics().encode();
+    assert!(
+        metrics.contains("rodan_worker_jobs_finished_total{job=\"Hello World\"} 2"),
+        "{metrics}"
+    );
+    worker.stop().await.expect("the worker stops");
+    assert_eq!(ctx.depth(), 0);
+}
+
+async fn failure_stops_run(ctx: Ctx) {
+    let worker = ctx.worker(ctx.config()).await;
+    let (run, chains) = ctx
+        .run(&[vec![("Test Fail", json!({})), ("Hello World", json!({}))]])
+        .await;
+    ctx.dispatch(run).await;
+    ctx.wait_run(run, status::FAILED, WAIT).await;
+    let (_, summary, details) = ctx.run_status(run).await;
+    assert_eq!(
+        (summary.as_str(), details.as_str()),
+        ("the input is unusable", "test failure details")
+    );
+    let (s, _, _, _, rj_summary) = ctx.run_job(chains[0][0].0).await;
+    assert_eq!(
+        (s, rj_summary.as_str()),
+        (status::FAILED, "the input is unusable")
+    );
+    // A later dispatch (another finished branch) sends nothing of a failed run.
+    assert!(ctx.dispatch(run).await.messages.is_empty());
+    let (s, _, task, _, _) = ctx.run_job(chains[0][1].0).await;
+    assert_eq!((s, task), (status::SCHEDULED, None));
+    assert!(ctx.content(chains[0][1].1).await.is_none());
+    worker.stop().await.expect("the worker stops");
+    assert_eq!(ctx.depth(), 0);
+}
+
+async fn lost_worker_reruns(ctx: Ctx) {
+    let (run, chains) = ctx.run(&[vec![("Hello World", json!({}))]]).await;
+    let message = ctx.dispatch(run).await.messages.remove(0);
+    // A worker claims it, then dies without a heartbeat.
+    let claim = store::claim(
+        &ctx.pool,
+        message.run_job,
+        message.task_id,
+        "dead",
+        Duration::from_millis(300),
+    )
+    .await
+    .expect("claim")
+    .expect("claimed");
+    assert_eq!(claim.attempts, 1);
+    let worker = ctx.worker(ctx.config()).await;
+    ctx.wait_run(run, status::FINISHED, WAIT).await;
+    let (_, attempts, _, owner, _) = ctx.run_job(chains[0][0].0).await;
+    assert_eq!((attempts, owner), (2, None));
+    assert_eq!(
+        ctx.content(chains[0][0].1).await.as_deref(),
+        Some("Hello World x")
+    );
+    worker.stop().await.expect("the worker stops");
+    assert_eq!(
+        ctx.depth(),
+        0,
+        "the dead worker's message was dropped, the new one acknowledged"
+    );
+}
+
+async fn retry_limit(ctx: Ctx) {
+    let (run, chains) = ctx.run(&[vec![("Hello World", json!({}))]]).await;
+    let message = ctx.dispatch(run).await.messages.remove(0);
+    sqlx::query("UPDATE run_jobs SET attempts = 2 WHERE uuid = $1")
+        .bind(message.run_job)
+        .execute(&ctx.pool)
+        .await
+        .expect("attempts");
+    store::claim(
+        &ctx.pool,
+        message.run_job,
+        message.task_id,
+        "dead",
+        Duration::from_millis(200),
+    )
+    .await
+    .expect("claim")
+    .expect("claimed");
+    let worker = ctx.worker(ctx.config()).await;
+    ctx.wait_run(run, status::FAILED, WAIT).await;
+    let (_, summary, _) = ctx.run_status(run).await;
+    assert_eq!(summary, "worker lost 3 times");
+    let (s, attempts, _, _, rj_summary) = ctx.run_job(chains[0][0].0).await;
+    assert_eq!(
+        (s, attempts, rj_summary.as_str()),
+        (status::FAILED, 3, "worker lost 3 times")
+    );
+    worker.stop().await.expect("the worker stops");
+}
+
+async fn two_workers(ctx: Ctx) {
+    let mut config = ctx.config();
+    config.concurrency = 2;
+    let a = ctx.worker(config.clone()).await;
+    let b = ctx.worker(config).await;
+    let chains: Vec<Vec<_>> = (0..8)
+        .map(|n| vec![("Test Sleep", ctx.sleep(100, &format!("j{n}")))])
+        .collect();
+    let (run, jobs) = ctx.run(&chains).await;
+    let dispatched = ctx.dispatch(run).await;
+    assert_eq!(dispatched.messages.len(), 8);
+    for message in &dispatched.messages {
+        // Every message twice: a duplicate must not run the job again.
+        ctx.broker
+            .publish(&ctx.queue, message)
+            .await
+            .expect("publish");
+    }
+    ctx.wait_run(run, status::FINISHED, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (n, chain) in jobs.iter().enumerate() {
+        assert_eq!(lines(&ctx.log(&format!("j{n}"))), 1, "job {n} ran once");
+        assert_eq!(ctx.run_job(chain[0].0).await.1, 1);
+    }
+    let (ra, rb) = (a.metrics().encode(), b.metrics().encode());
+    assert!(
+        ra.contains("jobs_finished_total") && rb.contains("jobs_finished_total"),
+        "both workers ran jobs"
+    );
+    a.stop().await.expect("a stops");
+    b.stop().await.expect("b stops");
+    assert_eq!(ctx.depth(), 0);
+}
+
+async fn shutdown(ctx: Ctx) {
+    let mut config = ctx.config();
+    config.grace_seconds = 0.3;
+    let worker = ctx.worker(config).await;
+    let (run, jobs) = ctx
+        .run(&[
+            vec![("Test Sleep", ctx.sleep(2500, "a"))],
+            vec![("Test Sleep", ctx.sleep(2500, "b"))],
+        ])
+        .await;
+    let dispatched = ctx.dispatch(run).await;
+    let start = std::time::Instant::now();
+    loop {
+        let running =
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM run_jobs WHERE status = 1")
+                .fetch_one(&ctx.pool)
+                .await
+                .expect("count");
+        if running == 1 {
+            break;
+        }
+        assert!(start.elapsed() < WAIT, "a job starts");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    worker.stop().await.expect("the worker stops");
+    for (n, chain) in jobs.iter().enumerate() {
+        let (s, attempts, task, owner, _) = ctx.run_job(chain[0].0).await;
+        let expected = dispatched
+            .messages
+            .iter()
+            .find(|m| m.run_job == chain[0].0)
+            .map(|m| m.task_id.to_string());
+        assert_eq!(
+            (s, attempts, task, owner),
+            (status::SCHEDULED, 0, expected, None),
+            "chain {n}"
+        );
+    }
+    assert_eq!(ctx.depth(), 2, "both messages are back in the queue");
+    let mut config = ctx.config();
+    config.concurrency = 2;
+    let next = ctx.worker(config).await;
+    ctx.wait_run(run, status::FINISHED, WAIT).await;
+    next.stop().await.expect("the worker stops");
+}
+
+async fn timeout(ctx: Ctx) {
+    let mut config = ctx.config();
+    config.job_timeout_seconds = 0.3;
+    let worker = ctx.worker(config).await;
+    let (run, _) = ctx.run(&[vec![("Test Sleep", ctx.sleep(3000, "t"))]]).await;
+    ctx.dispatch(run).await;
+    ctx.wait_run(run, status::FAILED, WAIT).await;
+    let (_, summary, _) = ctx.run_status(run).await;
+    assert_eq!(summary, "the job timed out after 0.3 s");
+    worker.stop().await.expect("the worker stops");
+}
+
+async fn cancel(ctx: Ctx) {
+    let mut config = ctx.config();
+    config.lease_seconds = 0.6;
+    let worker = ctx.worker(config).await;
+    let (run, jobs) = ctx.run(&[vec![("Test Sleep", ctx.sleep(2000, "c"))]]).await;
+    ctx.dispatch(run).await;
+    let rj = jobs[0][0].0;
+    ctx.wait_run_job(rj, status::PROCESSING, WAIT).await;
+    sqlx::query("UPDATE run_jobs SET status = 9 WHERE uuid = $1")
+        .bind(rj)
+        .execute(&ctx.pool)
+        .await
+        .expect("cancel");
+    sqlx::query("UPDATE workflow_runs SET status = 9 WHERE uuid = $1")
+        .bind(run)
+        .execute(&ctx.pool)
+        .await
+        .expect("cancel");
+    // The heartbeat notices within a third of the lease and acknowledges the message.
+    let start = std::time::Instant::now();
+    while ctx.depth() != 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the message is acknowledged after the cancel"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        start.elapsed() < Duration::from_millis(1800),
+        "before the job itself ended"
+    );
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    assert_eq!(ctx.run_job(rj).await.0, status::CANCELLED);
+    assert!(
+        ctx.content(jobs[0][0].1).await.is_none(),
+        "no output was saved"
+    );
+    worker.stop().await.expect("the worker stops");
+}
+
+async fn registers(ctx: Ctx) {
+    let a = ctx.worker(ctx.config()).await;
+    let b = ctx.worker(ctx.config()).await;
+    let names: Vec<(String, String)> =
+        sqlx::query_as("SELECT name, job_queue FROM jobs ORDER BY name")
+            .fetch_all(&ctx.pool)
+            .await
+            .expect("jobs");
+    let expected: Vec<(String, String)> = ["Hello World", "Test Fail", "Test Sleep"]
+        .iter()
+        .map(|n| ((*n).to_owned(), ctx.queue.clone()))
+        .collect();
+    assert_eq!(names, expected);
+    a.stop().await.expect("a stops");
+    b.stop().await.expect("b stops");
+}
+
+/// `run-job` on local files, no services.
+pub fn local() -> Vec<Trial> {
+    vec![Trial::test(
+        "run_job_on_local_files_matches_the_library_call",
+        || {
+            let dir = tempfile::tempdir().expect("a temp dir");
+            let input = dir.path().join("in.txt");
+            std::fs::write(&input, "abc").expect("input");
+            let out = dir.path().join("cli.txt");
+            let status = std::process::Command::new(env!("CARGO_BIN_EXE_rodan-worker"))
+                .args(["run-job", "Hello World", "--input"])
+                .arg(format!("Text input={}", input.display()))
+                .arg("--output")
+                .arg(format!("Text output={}", out.display()))
+                .args(["--settings", "{}"])
+                .status()
+                .expect("the binary runs");
+            assert!(status.success());
+            let lib = dir.path().join("lib.txt");
+            let job = rodan_jobs::find("Hello World").expect("exists");
+            job.run(
+                &rodan_jobs::Inputs::new().with("Text input", &input, "text/plain"),
+                &json!({}),
+                &rodan_jobs::Outputs::new().with("Text output", &lib, "text/plain"),
+            )
+            .expect("the library call succeeds");
+            assert_eq!(
+                std::fs::read(&out).expect("cli output"),
+                std::fs::read(&lib).expect("lib output")
+            );
+            let unknown = std::process::Command::new(env!("CARGO_BIN_EXE_rodan-worker"))
+                .args(["run-job", "No Such Job"])
+                .output()
+                .expect("the binary runs");
+            assert!(!unknown.status.success());
+            assert!(
+                String::from_utf8_lossy(&unknown.stderr)
+                    .contains("failed to find a job named 'No Such Job'")
+            );
+            Ok(())
+        },
+    )]
+}
