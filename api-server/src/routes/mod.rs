@@ -2,6 +2,7 @@
 
 mod account;
 mod graph;
+mod openapi;
 mod project;
 pub mod read;
 pub(crate) mod resource;
@@ -121,6 +122,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(empty))
         .route("/api/", get(api_root))
+        .route("/api/openapi.json", get(openapi::document))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/ht/", get(readyz))

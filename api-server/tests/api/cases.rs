@@ -40,6 +40,7 @@ cases!(
     cancel_and_retry_follow_the_status_codes,
     other_users_cannot_run_or_see_runs_of_a_foreign_workflow,
     the_websocket_streams_events_of_visible_projects_only,
+    the_openapi_document_covers_every_list_route,
 );
 
 async fn api_root_lists_upstream_route_names_as_absolute_urls(ctx: Ctx) {
@@ -1306,4 +1307,29 @@ async fn the_websocket_streams_events_of_visible_projects_only(ctx: Ctx) {
     ))
     .await;
     assert!(refused.is_err(), "no token, no socket");
+}
+
+async fn the_openapi_document_covers_every_list_route(ctx: Ctx) {
+    let (status, doc) = ctx.call(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let (_, root) = ctx.call(Method::GET, "/api/", None, None).await;
+    for (name, url) in root["routes"].as_object().expect("routes") {
+        let path = url
+            .as_str()
+            .expect("url")
+            .trim_start_matches(&ctx.root)
+            .to_owned();
+        if name.starts_with("taskqueue") || name == "resource-archive" {
+            continue;
+        }
+        assert!(
+            doc["paths"][&path].is_object(),
+            "{name} ({path}) is documented"
+        );
+    }
+    let params = doc["paths"]["/api/workflowruns/"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters");
+    assert!(params.iter().any(|p| p["name"] == "status__in"));
 }
