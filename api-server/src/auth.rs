@@ -174,12 +174,11 @@ async fn authenticate(state: &AppState, header: &str) -> Result<User, ApiError> 
     }
     if let Some(encoded) = header.strip_prefix("Basic ").map(str::trim) {
         let cache_key = token_hash(encoded);
-        if let Some(id) = state.basic_cache.get(&cache_key) {
-            if let Some(user) = user_by_id(&state.pool, id).await? {
-                if user.is_active {
-                    return Ok(user);
-                }
-            }
+        if let Some(id) = state.basic_cache.get(&cache_key)
+            && let Some(user) = user_by_id(&state.pool, id).await?
+            && user.is_active
+        {
+            return Ok(user);
         }
         let invalid = ApiError::BadCredentials("Invalid username/password.");
         let decoded = base64::engine::general_purpose::STANDARD

@@ -15,10 +15,9 @@ pub async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     prepare(&pool).await?;
     if let (Some(user), Some(email), Some(pass)) =
         (&args.admin_user, &args.admin_email, &args.admin_pass)
+        && create_superuser(&pool, user, email, pass).await?
     {
-        if create_superuser(&pool, user, email, pass).await? {
-            tracing::info!(user, "created the admin user");
-        }
+        tracing::info!(user, "created the admin user");
     }
     tracing::info!("database is up to date");
     Ok(())

@@ -163,10 +163,10 @@ async fn delete(
         .media_root
         .join("projects")
         .join(id.simple().to_string());
-    if let Err(error) = tokio::fs::remove_dir_all(&dir).await {
-        if error.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(%error, dir = %dir.display(), "failed to remove a deleted project's files");
-        }
+    if let Err(error) = tokio::fs::remove_dir_all(&dir).await
+        && error.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(%error, dir = %dir.display(), "failed to remove a deleted project's files");
     }
     state.emit(Change::Deleted, "project", id, Some(id)).await;
     Ok(StatusCode::NO_CONTENT)

@@ -69,6 +69,9 @@ pub fn path_uuid(Path(raw): Path<String>) -> ApiResult<Uuid> {
     Uuid::parse_str(&raw).map_err(|_| ApiError::NotFound)
 }
 
+/// The boxed future every generic handler returns.
+type Reply = std::pin::Pin<Box<dyn Future<Output = Response> + Send>>;
+
 /// A list route's `GET` handler for `model`.
 pub fn list_handler(
     model: &'static Model,
@@ -96,16 +99,8 @@ pub fn list_handler(
 pub fn detail_handler(
     model: &'static Model,
     access: Access,
-) -> impl Fn(
-    State<AppState>,
-    MaybeUser,
-    Base,
-    Path<String>,
-) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send>>
-+ Clone
-+ Send
-+ Sync
-+ 'static {
+) -> impl Fn(State<AppState>, MaybeUser, Base, Path<String>) -> Reply + Clone + Send + Sync + 'static
+{
     move |State(state), user, base, path| {
         Box::pin(async move {
             let id = match path_uuid(path) {

@@ -84,10 +84,10 @@ pub(crate) async fn remove_files(state: &AppState, project: Uuid, resource: Uuid
         .join(project.simple().to_string())
         .join("resources")
         .join(resource.simple().to_string());
-    if let Err(error) = tokio::fs::remove_dir_all(&dir).await {
-        if error.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(%error, dir = %dir.display(), "failed to remove a resource's files");
-        }
+    if let Err(error) = tokio::fs::remove_dir_all(&dir).await
+        && error.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(%error, dir = %dir.display(), "failed to remove a resource's files");
     }
 }
 

@@ -54,7 +54,8 @@ async fn resource_infos(state: &AppState, ids: &[Uuid]) -> ApiResult<Vec<Resourc
     .bind(ids)
     .fetch_all(&state.pool)
     .await?;
-    let lists: Vec<(Uuid, String, Uuid, Option<String>, Vec<bool>)> = sqlx::query_as(
+    type ListRow = (Uuid, String, Uuid, Option<String>, Vec<bool>);
+    let lists: Vec<ListRow> = sqlx::query_as(
         "SELECT l.uuid, l.name, l.project_uuid,
                 coalesce((SELECT mimetype FROM resource_types WHERE uuid = l.resource_type_uuid),
                          (SELECT rt.mimetype FROM resource_list_members m JOIN resources r ON r.uuid = m.resource_uuid
@@ -106,13 +107,13 @@ async fn create(
         .await?
         .ok_or_else(|| ApiError::field("workflow", "Invalid hyperlink - Object does not exist."))?;
     perm::require_field(&state.pool, &user, project, "workflow").await?;
-    if let Some(given) = body.0.get("status") {
-        if given.as_i64() != Some(i64::from(status::REQUEST_PROCESSING)) {
-            return Err(ApiError::field(
-                "status",
-                "Cannot create a workflow run with a status other than 21 (request processing).",
-            ));
-        }
+    if let Some(given) = body.0.get("status")
+        && given.as_i64() != Some(i64::from(status::REQUEST_PROCESSING))
+    {
+        return Err(ApiError::field(
+            "status",
+            "Cannot create a workflow run with a status other than 21 (request processing).",
+        ));
     }
     if body
         .0
