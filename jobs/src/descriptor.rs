@@ -14,19 +14,22 @@ pub const GAMERA_PNG_TYPES: [&str; 4] = [
     "image/grey16+png",
 ];
 
-/// The registered image resource types (upstream's built-in list), what a port accepting
-/// `lambda mime: mime.startswith('image/')` resolves to.
-pub const IMAGE_TYPES: [&str; 9] = [
-    "image/jp2",
-    "image/png",
-    "image/rgb+png",
-    "image/rgb+jpg",
-    "image/rgba+png",
-    "image/onebit+png",
-    "image/greyscale+png",
-    "image/grey16+png",
-    "image/tiff",
-];
+/// Every registered resource type, in upstream's registration order.
+pub fn all_types() -> Vec<&'static str> {
+    rodan_core::resource_types::BUILTIN
+        .iter()
+        .map(|t| t.mimetype)
+        .collect()
+}
+
+/// The registered image types: what a port accepting `lambda mime: mime.startswith('image/')`
+/// resolves to.
+pub fn image_types() -> Vec<&'static str> {
+    all_types()
+        .into_iter()
+        .filter(|t| t.starts_with("image/"))
+        .collect()
+}
 
 /// A single-resource port type.
 pub fn port(name: &str, minimum: u32, maximum: u32, resource_types: &[&str]) -> PortType {
@@ -82,6 +85,14 @@ pub fn describe(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn image_ports_resolve_to_the_registered_image_types_only() {
+        let types = image_types();
+        assert!(types.contains(&"image/rgb+png") && types.contains(&"image/tiff"));
+        assert!(types.iter().all(|t| t.starts_with("image/")));
+        assert!(all_types().len() > types.len());
+    }
 
     #[test]
     fn the_queue_comes_from_job_queue_and_defaults_to_celery() {

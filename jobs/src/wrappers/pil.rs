@@ -4,7 +4,7 @@ use rodan_core::catalogue::JobDescriptor;
 use serde_json::{Value, json};
 
 use super::write_file;
-use crate::descriptor::{IMAGE_TYPES, Spec, describe, port};
+use crate::descriptor::{Spec, describe, image_types, port};
 use crate::job::{Inputs, Job, JobError, Outputs};
 use crate::pil::filter::red_filter;
 use crate::pil::resample::resize;
@@ -33,7 +33,7 @@ impl Job for ToPng {
                 category: "PIL - Conversion",
             },
             json!({"job_queue": "Python3"}),
-            vec![port(IMAGE, 1, 1, &IMAGE_TYPES)],
+            vec![port(IMAGE, 1, 1, &image_types())],
             vec![port(RGB_PNG, 1, 1, &["image/rgb+png"])],
         )
     }
@@ -65,7 +65,7 @@ impl Job for ToTiff {
                 category: "PIL - Conversion",
             },
             json!({"job_queue": "Python3"}),
-            vec![port(IMAGE, 1, 1, &IMAGE_TYPES)],
+            vec![port(IMAGE, 1, 1, &image_types())],
             vec![port(TIFF_IMAGE, 1, 1, &["image/tiff"])],
         )
     }
@@ -119,7 +119,7 @@ impl Job for Resize {
                 },
                 "job_queue": "Python3"
             }),
-            vec![port(IMAGE, 1, 1, &IMAGE_TYPES)],
+            vec![port(IMAGE, 1, 1, &image_types())],
             vec![
                 port(RESIZED, 1, 1, &["image/rgb+png"]),
                 port(INVERSE, 0, 1, &["text/plain"]),

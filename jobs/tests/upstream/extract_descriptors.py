@@ -1,0 +1,69 @@
+"""Extracts the class attributes of upstream Rodan's jobs (name, author, description, category,
+settings, ports) into descriptors.json, which tests/descriptors.rs compares the Rust jobs with.
+
+Usage: python extract_descriptors.py RODAN_JOBS_DIR > descriptors.json, where RODAN_JOBS_DIR is
+rodan-main/code/rodan/jobs of a DDMAL/Rodan checkout. Only the files of the jobs this crate runs
+are read; nothing is imported (the attributes are evaluated from the syntax tree). A port whose
+resource types are `lambda mime: mime.startswith('image/')` is written as ["image/*"].
+"""
+
+import ast
+import json
+import os
+import sys
+
+FILES = [
+    "helloworld/helloworld.py",
+    "pil_rodan/red_filtering.py",
+    "pil_rodan/resize.py",
+    "pil_rodan/to_png.py",
+    "pil_rodan/to_tiff.py",
+    "gamera_rodan/wrappers/plugins/image_conversion.py",
+    "gamera_rodan/wrappers/plugins/image_utilities.py",
+    "gamera_rodan/wrappers/plugins/threshold.py",
+    "gamera_rodan/wrappers/plugins/binarization.py",
+    "gamera_rodan/wrappers/plugins/morphology.py",
+    "gamera_rodan/wrappers/plugins/cc_analysis.py",
+    "gamera_rodan/wrappers/masking.py",
+]
+ATTRIBUTES = ["name", "author", "description", "category", "settings", "enabled", "interactive",
+              "input_port_types", "output_port_types"]
+
+
+class Lambdas(ast.NodeTransformer):
+    def visit_Lambda(self, node):
+        text = ast.unparse(node)
+        if text == "lambda mime: mime.startswith('image/')":
+            return ast.copy_location(ast.List(elts=[ast.Constant("image/*")], ctx=ast.Load()), node)
+        raise ValueError("unknown resource type filter " + text)
+
+
+def evaluate(node):
+    node = ast.fix_missing_locations(ast.Expression(Lambdas().visit(node)))
+    # Literals joined with + (Resize's settings): evaluate without names or builtins.
+    return eval(compile(node, "<attr>", "eval"), {"__builtins__": {}}, {})
+
+
+def main(root):
+    jobs = {}
+    for name in FILES:
+        with open(os.path.join(root, name)) as f:
+            tree = ast.parse(f.read())
+        for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+            attrs = {}
+            for st in cls.body:
+                if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name):
+                    if st.targets[0].id in ATTRIBUTES:
+                        attrs[st.targets[0].id] = evaluate(st.value)
+                elif isinstance(st, ast.AugAssign) and st.target.id == "description":
+                    attrs["description"] += evaluate(st.value)
+            if "name" in attrs:
+                attrs["input_port_types"] = list(attrs.get("input_port_types", []))
+                attrs["output_port_types"] = list(attrs.get("output_port_types", []))
+                jobs[attrs["name"]] = attrs
+    json.dump(jobs, sys.stdout, indent=1, sort_keys=True)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
