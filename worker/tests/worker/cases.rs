@@ -41,6 +41,10 @@ pub fn all() -> Vec<(&'static str, Case)> {
         ("starting_registers_the_queue_jobs_idempotently", |c| {
             Box::pin(registers(c))
         }),
+        (
+            "the_binary_serves_health_and_metrics_and_exits_cleanly_on_sigterm",
+            |c| Box::pin(binary_sigterm(c)),
+        ),
     ]
 }
 
@@ -361,4 +365,87 @@ pub fn local() -> Vec<Trial> {
             Ok(())
         },
     )]
+}
+
+async fn http_get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("the metrics port accepts");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("request sent");
+    let mut body = String::new();
+    stream
+        .read_to_string(&mut body)
+        .await
+        .expect("response read");
+    body
+}
+
+async fn binary_sigterm(ctx: Ctx) {
+    let port = rodan_testkit::free_port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rodan-worker"))
+        .env("DATABASE_URL", &ctx.db_url)
+        .env("RABBITMQ_URL", &ctx.amqp_url)
+        .env("REDIS_URL", &ctx.redis_url)
+        .env("RODAN_MEDIA_ROOT", ctx.media.path())
+        .env("CELERY_JOB_QUEUE", format!("{},celery", ctx.queue))
+        .env("RODAN_WORKER_CONCURRENCY", "2")
+        .env("RODAN_WORKER_METRICS_ADDR", format!("127.0.0.1:{port}"))
+        .env("RODAN_WORKER_GRACE_SECONDS", "5")
+        .spawn()
+        .expect("the worker binary starts");
+    let (run, chains) = ctx.run(&[vec![("Hello World", json!({}))]]).await;
+    sqlx::query("UPDATE run_jobs SET job_queue = 'celery' WHERE workflow_run_uuid = $1")
+        .bind(run)
+        .execute(&ctx.pool)
+        .await
+        .expect("queue");
+    let start = std::time::Instant::now();
+    loop {
+        let registered: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM jobs WHERE name = 'Hello World'")
+                .fetch_one(&ctx.pool)
+                .await
+                .expect("count");
+        if registered == 1
+            && tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        {
+            break;
+        }
+        assert!(start.elapsed() < WAIT, "the binary starts serving");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ctx.dispatch(run).await;
+    ctx.wait_run(run, status::FINISHED, WAIT).await;
+    assert_eq!(
+        ctx.content(chains[0][0].1).await.as_deref(),
+        Some("Hello World x")
+    );
+    assert!(http_get(port, "/healthz").await.starts_with("HTTP/1.1 200"));
+    let metrics = http_get(port, "/metrics").await;
+    assert!(
+        metrics.contains("rodan_worker_jobs_started_total{job=\"Hello World\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("rodan_worker_job_duration_seconds_count{job=\"Hello World\"} 1"),
+        "{metrics}"
+    );
+    let pid = child.id().expect("a pid").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let exit = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("the worker exits after SIGTERM")
+        .expect("status");
+    assert!(exit.success(), "{exit:?}");
 }
