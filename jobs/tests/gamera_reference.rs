@@ -235,6 +235,16 @@ fn generate_inputs() {
             &grey16,
             None,
         );
+        // One row: Gamera refuses to scale it (find_max needs two rows and two columns).
+        let row: Vec<u8> = grey16[..w * 2].to_vec();
+        write_png(
+            &input("gray16_row.png"),
+            (w, 1),
+            png::ColorType::Grayscale,
+            png::BitDepth::Sixteen,
+            &row,
+            None,
+        );
         let grey4: Vec<u8> = grey.iter().map(|&g| g >> 4).collect();
         write_png(
             &input("gray4_b.png"),
@@ -325,6 +335,28 @@ fn cases() -> Vec<Case> {
             ));
         }
     }
+    // Inputs Gamera refuses: both sides must fail, ours with a permanent error.
+    for job in ["Convert to RGB PNG", "Convert to greyscale PNG"] {
+        let output = if job.contains("RGB") {
+            "RGB PNG image"
+        } else {
+            "Greyscale PNG image"
+        };
+        cases.push(case(
+            format!("{job}/gray16_row"),
+            job,
+            json!({}),
+            &[("PNG image", input("gray16_row.png"))],
+            &[(output, "png")],
+        ));
+    }
+    cases.push(case(
+        "Otsu Threshold/rgb8_b-refused".to_owned(),
+        "Otsu Threshold",
+        json!({"Storage format": 0}),
+        &[("Greyscale PNG image", input("rgb8_b.png"))],
+        &[("Onebit PNG image", "png")],
+    ));
     let lenna_grey = fixture("lenna_greyscale-png_output.png");
     for job in [
         "Otsu Threshold",
