@@ -196,6 +196,8 @@ mod tests {
                 ("b".into(), "text/plain".into()),
                 ("a".into(), "text/plain".into()),
             ]),
+            resource_uuid: None,
+            name: String::new(),
         }];
         let inputs = job_inputs(media.path(), &rows, scratch.path()).expect("inputs");
         let folder = &inputs.first("L").expect("L").path;
@@ -209,6 +211,8 @@ mod tests {
             port: "P".into(),
             resource: Some((String::new(), "text/plain".into())),
             list: None,
+            resource_uuid: None,
+            name: String::new(),
         }];
         let err = job_inputs(media.path(), &missing, scratch.path()).expect_err("no file");
         assert!(err.is_permanent());

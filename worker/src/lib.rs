@@ -3,6 +3,7 @@
 //! binary runs one job on local files (`run-job`).
 
 pub mod config;
+pub mod core;
 pub mod execute;
 pub mod local;
 pub mod metrics;

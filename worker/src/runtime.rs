@@ -5,6 +5,7 @@
 //! the grace period, and gives the rest back to the queue.
 
 use crate::config::Config;
+use crate::core::{CoreJob, Effect};
 use crate::execute::{self, ExecuteError};
 use crate::metrics::Metrics;
 use crate::store::{self, Claim, Lease};
@@ -73,6 +74,7 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) owner: String,
     pub(crate) jobs: HashMap<String, &'static dyn Job>,
+    pub(crate) core: Vec<CoreJob>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) scratch: PathBuf,
 }
@@ -128,7 +130,15 @@ impl Worker {
             .filter(|job| config.queues.contains(&job.descriptor().queue))
             .map(|job| (job.name().to_owned(), job))
             .collect();
-        let descriptors: Vec<_> = jobs.values().map(|job| job.descriptor()).collect();
+        let core: Vec<CoreJob> = CoreJob::ALL
+            .into_iter()
+            .filter(|job| config.queues.contains(&job.descriptor().queue))
+            .collect();
+        let descriptors: Vec<_> = jobs
+            .values()
+            .map(|job| job.descriptor())
+            .chain(core.iter().map(|job| job.descriptor()))
+            .collect();
         rodan_db::catalogue::register_jobs(&pool, &descriptors)
             .await
             .map_err(WorkerError::Register)?;
@@ -191,6 +201,7 @@ impl Worker {
             config,
             owner,
             jobs,
+            core,
             metrics,
             scratch,
         });
@@ -346,7 +357,7 @@ async fn settle(delivery: &lapin::message::Delivery, how: Settle) {
 
 /// How a job's execution ended.
 enum Ended {
-    Done(Result<Result<(), rodan_jobs::JobError>, tokio::task::JoinError>),
+    Done(Result<Result<Vec<Effect>, rodan_jobs::JobError>, tokio::task::JoinError>),
     TimedOut(Duration),
     Lease(Lease),
     Shutdown,
@@ -401,7 +412,13 @@ async fn handle(shared: &Shared, body: &[u8], hard: &CancellationToken) -> Settl
 }
 
 async fn execute_claim(shared: &Shared, claim: &Claim, hard: &CancellationToken) -> Settle {
-    let Some(job) = shared.jobs.get(&claim.job_name).copied() else {
+    let library = shared.jobs.get(&claim.job_name).copied();
+    let core = shared
+        .core
+        .iter()
+        .copied()
+        .find(|job| job.descriptor().name == claim.job_name);
+    if library.is_none() && core.is_none() {
         return fail(
             shared,
             claim,
@@ -412,7 +429,7 @@ async fn execute_claim(shared: &Shared, claim: &Claim, hard: &CancellationToken)
             ),
         )
         .await;
-    };
+    }
     let scratch = match tempfile::Builder::new()
         .prefix(&claim.run_job.simple().to_string())
         .tempdir_in(&shared.scratch)
@@ -452,14 +469,25 @@ async fn execute_claim(shared: &Shared, claim: &Claim, hard: &CancellationToken)
         Ok(files) => files,
         Err(error) => return execute_failure(shared, claim, &error).await,
     };
-    let timeout = job
-        .descriptor()
+    let descriptor = match (library, core) {
+        (Some(job), _) => job.descriptor(),
+        (None, Some(job)) => job.descriptor(),
+        (None, None) => return Settle::Ack,
+    };
+    let timeout = descriptor
         .settings
         .get("job_timeout")
         .and_then(serde_json::Value::as_f64)
         .map_or_else(|| shared.config.job_timeout(), crate::config::secs);
     let settings = claim.settings.clone();
-    let work = tokio::task::spawn_blocking(move || job.run(&inputs, &settings, &outputs));
+    let media_root = shared.config.media_root.clone();
+    let core_inputs = input_rows.clone();
+    let run = claim.run;
+    let work = tokio::task::spawn_blocking(move || match (library, core) {
+        (Some(job), _) => job.run(&inputs, &settings, &outputs).map(|()| Vec::new()),
+        (None, Some(job)) => job.run(&media_root, &core_inputs, &settings, &outputs, run),
+        (None, None) => Ok(Vec::new()),
+    });
     let ended = tokio::select! {
         done = work => Ended::Done(done),
         () = tokio::time::sleep(timeout) => Ended::TimedOut(timeout),
@@ -467,11 +495,11 @@ async fn execute_claim(shared: &Shared, claim: &Claim, hard: &CancellationToken)
         () = hard.cancelled() => Ended::Shutdown,
     };
     match ended {
-        Ended::Done(Ok(Ok(()))) => {
+        Ended::Done(Ok(Ok(effects))) => {
             if let Err(error) = execute::check_outputs(&output_rows, scratch.path()) {
                 return execute_failure(shared, claim, &error).await;
             }
-            finish(shared, claim, &output_rows, scratch.path()).await
+            finish(shared, claim, &output_rows, &effects, scratch.path()).await
         }
         Ended::Done(Ok(Err(error))) => {
             tracing::info!(run_job = %claim.run_job, error = %crate::error_chain(&error), "job failed");
@@ -558,9 +586,10 @@ async fn finish(
     shared: &Shared,
     claim: &Claim,
     rows: &[store::OutputRow],
+    effects: &[Effect],
     scratch: &std::path::Path,
 ) -> Settle {
-    match commit_outputs(shared, claim, rows, scratch).await {
+    match commit_outputs(shared, claim, rows, effects, scratch).await {
         Ok(Some(resources)) => {
             shared
                 .metrics
@@ -605,6 +634,7 @@ async fn commit_outputs(
     shared: &Shared,
     claim: &Claim,
     rows: &[store::OutputRow],
+    effects: &[Effect],
     scratch: &std::path::Path,
 ) -> Result<Option<Vec<Uuid>>, CommitError> {
     let Some(mut tx) = store::begin_finish(&shared.pool, claim.run_job, &shared.owner).await?
@@ -636,6 +666,12 @@ async fn commit_outputs(
                 store::set_resource_file(&mut tx, member, &relative).await?;
                 resources.push(member);
             }
+        }
+    }
+    for effect in effects {
+        store::apply_effect(&mut tx, effect).await?;
+        if let Effect::Rename { resource, .. } = effect {
+            resources.push(*resource);
         }
     }
     tx.commit().await?;

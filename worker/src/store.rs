@@ -44,6 +44,10 @@ pub struct InputRow {
     pub resource: Option<(String, String)>,
     /// For a list: each member's file below the media root and mimetype, in position order.
     pub list: Option<Vec<(String, String)>>,
+    /// The single resource's uuid.
+    pub resource_uuid: Option<Uuid>,
+    /// The single resource's name.
+    pub name: String,
 }
 
 /// An output of a run job: the placeholder resource (or list) it fills.
@@ -61,8 +65,15 @@ pub struct OutputRow {
     pub resource_type: Option<Uuid>,
 }
 
-// Port name, resource file, mimetype, list.
-type InputJoin = (String, Option<String>, Option<String>, Option<Uuid>);
+// Port name, resource file, mimetype, list, resource, resource name.
+type InputJoin = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<Uuid>,
+    Option<Uuid>,
+    Option<String>,
+);
 // Port name, resource, list, mimetype, resource type.
 type OutputJoin = (
     String,
@@ -169,7 +180,8 @@ pub async fn heartbeat(
 /// The inputs of `run_job`.
 pub async fn inputs(pool: &PgPool, run_job: Uuid) -> Result<Vec<InputRow>, sqlx::Error> {
     let rows: Vec<InputJoin> = sqlx::query_as(
-        r#"SELECT i.input_port_type_name, r.resource_file, t.mimetype, i.resource_list_uuid
+        r#"SELECT i.input_port_type_name, r.resource_file, t.mimetype, i.resource_list_uuid,
+                  i.resource_uuid, r.name
            FROM inputs i
            LEFT JOIN resources r ON r.uuid = i.resource_uuid
            LEFT JOIN resource_types t ON t.uuid = r.resource_type_uuid
@@ -180,7 +192,7 @@ pub async fn inputs(pool: &PgPool, run_job: Uuid) -> Result<Vec<InputRow>, sqlx:
     .fetch_all(pool)
     .await?;
     let mut out = Vec::with_capacity(rows.len());
-    for (port, file, mimetype, list) in rows {
+    for (port, file, mimetype, list, resource_uuid, name) in rows {
         match list {
             Some(list) => {
                 let members: Vec<(Option<String>, String)> = sqlx::query_as(
@@ -202,12 +214,16 @@ pub async fn inputs(pool: &PgPool, run_job: Uuid) -> Result<Vec<InputRow>, sqlx:
                             .map(|(f, t)| (f.unwrap_or_default(), t))
                             .collect(),
                     ),
+                    resource_uuid: None,
+                    name: String::new(),
                 });
             }
             None => out.push(InputRow {
                 port,
                 resource: Some((file.unwrap_or_default(), mimetype.unwrap_or_default())),
                 list: None,
+                resource_uuid,
+                name: name.unwrap_or_default(),
             }),
         }
     }
@@ -287,6 +303,42 @@ pub async fn set_resource_file(
     .execute(&mut **tx)
     .await
     .map(|_| ())
+}
+
+/// Applies a core job's database changes.
+pub async fn apply_effect(
+    tx: &mut Transaction<'_, Postgres>,
+    effect: &crate::core::Effect,
+) -> Result<(), sqlx::Error> {
+    match effect {
+        crate::core::Effect::Rename { resource, name } => {
+            sqlx::query("UPDATE resources SET name = $2, updated = now() WHERE uuid = $1")
+                .bind(resource)
+                .bind(name)
+                .execute(&mut **tx)
+                .await?;
+        }
+        crate::core::Effect::Label { resources, label } => {
+            sqlx::query(
+                "INSERT INTO resource_labels (uuid, name) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(Uuid::new_v4())
+            .bind(label)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query(
+                r#"INSERT INTO resource_resource_labels (resource_uuid, label_uuid)
+                   SELECT r, l.uuid FROM unnest($1::uuid[]) AS r, resource_labels l
+                   WHERE l.name = $2
+                   ON CONFLICT DO NOTHING"#,
+            )
+            .bind(resources)
+            .bind(label)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Replaces the members of `list` by new resources; returns their uuids in order. Each is created

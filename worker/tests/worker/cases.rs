@@ -398,7 +398,19 @@ async fn binary_sigterm(ctx: Ctx) {
         .env("RODAN_WORKER_GRACE_SECONDS", "5")
         .spawn()
         .expect("the worker binary starts");
-    let (run, chains) = ctx.run(&[vec![("Hello World", json!({}))]]).await;
+    let text = rodan_worker::core::CoreJob::ResourceDistributor
+        .descriptor()
+        .settings["properties"]["Resource type"]["enum"]
+        .as_array()
+        .and_then(|e| e.iter().position(|t| t == "text/plain"))
+        .expect("text/plain is a choice");
+    let (run, chains) = ctx
+        .run(&[vec![
+            ("Hello World", json!({})),
+            ("Resource Distributor", json!({"Resource type": text, "User custom prefix": "<", "User custom suffix": ">"})),
+            ("Labeler", json!({"Label": "checked"})),
+        ]])
+        .await;
     sqlx::query("UPDATE run_jobs SET job_queue = 'celery' WHERE workflow_run_uuid = $1")
         .bind(run)
         .execute(&ctx.pool)
@@ -427,6 +439,22 @@ async fn binary_sigterm(ctx: Ctx) {
         ctx.content(chains[0][0].1).await.as_deref(),
         Some("Hello World x")
     );
+    // The distributor copied its input and renamed it; the labeler labelled the copy.
+    assert_eq!(
+        ctx.content(chains[0][1].1).await.as_deref(),
+        Some("Hello World x")
+    );
+    let renamed: String = sqlx::query_scalar("SELECT name FROM resources WHERE uuid = $1")
+        .bind(chains[0][0].1)
+        .fetch_one(&ctx.pool)
+        .await
+        .expect("resource");
+    assert_eq!(renamed, "<>");
+    let labels: Vec<String> = sqlx::query_scalar(
+        "SELECT l.name FROM resource_labels l JOIN resource_resource_labels rl ON rl.label_uuid = l.uuid WHERE rl.resource_uuid = $1",
+    )
+    .bind(chains[0][1].1).fetch_all(&ctx.pool).await.expect("labels");
+    assert_eq!(labels, ["checked"]);
     assert!(http_get(port, "/healthz").await.starts_with("HTTP/1.1 200"));
     let metrics = http_get(port, "/metrics").await;
     assert!(

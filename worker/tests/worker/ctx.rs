@@ -202,12 +202,20 @@ impl Ctx {
                 )
                 .bind(rj).bind(run).bind(name).bind(&self.queue).bind(settings)
                 .execute(&self.pool).await.expect("run job");
-                sqlx::query("INSERT INTO inputs (uuid, input_port_type_name, resource_uuid, run_job_uuid) VALUES ($1, 'Text input', $2, $3)")
-                    .bind(Uuid::new_v4()).bind(previous).bind(rj).execute(&self.pool).await.expect("input");
-                let output = Uuid::new_v4();
-                self.resource(output, project, text, None).await;
-                sqlx::query("INSERT INTO outputs (uuid, output_port_type_name, run_job_uuid, resource_uuid) VALUES ($1, 'Text output', $2, $3)")
-                    .bind(Uuid::new_v4()).bind(rj).bind(output).execute(&self.pool).await.expect("output");
+                let (input_port, output_port) = match *name {
+                    "Resource Distributor" => ("Resource input", Some("Resource output")),
+                    "Labeler" => ("Resource", None),
+                    _ => ("Text input", Some("Text output")),
+                };
+                sqlx::query("INSERT INTO inputs (uuid, input_port_type_name, resource_uuid, run_job_uuid) VALUES ($1, $4, $2, $3)")
+                    .bind(Uuid::new_v4()).bind(previous).bind(rj).bind(input_port).execute(&self.pool).await.expect("input");
+                let mut output = Uuid::nil();
+                if let Some(port) = output_port {
+                    output = Uuid::new_v4();
+                    self.resource(output, project, text, None).await;
+                    sqlx::query("INSERT INTO outputs (uuid, output_port_type_name, run_job_uuid, resource_uuid) VALUES ($1, $4, $2, $3)")
+                        .bind(Uuid::new_v4()).bind(rj).bind(output).bind(port).execute(&self.pool).await.expect("output");
+                }
                 jobs.push((rj, output));
                 previous = output;
             }
