@@ -126,3 +126,55 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent_and_serves_by_default() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from([
+            "rodan-worker",
+            "--queues",
+            "celery,GPU",
+            "--concurrency",
+            "4",
+        ])
+        .expect("flags parse");
+        assert!(cli.command.is_none());
+        assert_eq!(cli.config.queues, ["celery", "GPU"]);
+        assert_eq!(cli.config.concurrency, 4);
+        let cli = Cli::try_parse_from([
+            "rodan-worker",
+            "run-job",
+            "Invert",
+            "--input",
+            "PNG image=a.png",
+            "--output",
+            "PNG image=b.png",
+        ])
+        .expect("run-job parses");
+        match cli.command {
+            Some(Command::RunJob(args)) => {
+                assert_eq!(args.name, "Invert");
+                assert_eq!(args.inputs, ["PNG image=a.png"]);
+                assert_eq!(args.settings, "{}");
+            }
+            other => panic!("expected run-job, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn error_chains_show_every_cause() {
+        let error = local::LocalError::Settings(
+            serde_json::from_str::<serde_json::Value>("{").expect_err("not JSON"),
+        );
+        let text = error_chain(&error);
+        assert!(
+            text.starts_with("failed to parse the settings: EOF"),
+            "{text}"
+        );
+    }
+}

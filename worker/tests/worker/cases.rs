@@ -42,6 +42,10 @@ pub fn all() -> Vec<(&'static str, Case)> {
             Box::pin(registers(c))
         }),
         (
+            "a_list_output_gets_one_member_per_file_in_name_order",
+            |c| Box::pin(list_output(c)),
+        ),
+        (
             "the_binary_serves_health_and_metrics_and_exits_cleanly_on_sigterm",
             |c| Box::pin(binary_sigterm(c)),
         ),
@@ -314,7 +318,7 @@ async fn registers(ctx: Ctx) {
             .fetch_all(&ctx.pool)
             .await
             .expect("jobs");
-    let expected: Vec<(String, String)> = ["Hello World", "Test Fail", "Test Sleep"]
+    let expected: Vec<(String, String)> = ["Hello World", "Test Fail", "Test List", "Test Sleep"]
         .iter()
         .map(|n| ((*n).to_owned(), ctx.queue.clone()))
         .collect();
@@ -476,4 +480,35 @@ async fn binary_sigterm(ctx: Ctx) {
         .expect("the worker exits after SIGTERM")
         .expect("status");
     assert!(exit.success(), "{exit:?}");
+}
+
+async fn list_output(ctx: Ctx) {
+    let worker = ctx.worker(ctx.config()).await;
+    let (run, chains) = ctx.run(&[vec![("Test List", json!({}))]]).await;
+    let (rj, placeholder) = chains[0][0];
+    let list = uuid::Uuid::new_v4();
+    sqlx::query("INSERT INTO resource_lists (uuid, project_uuid, resource_type_uuid) SELECT $1, project_uuid, resource_type_uuid FROM resources WHERE uuid = $2")
+        .bind(list).bind(placeholder).execute(&ctx.pool).await.expect("list");
+    sqlx::query(
+        "UPDATE outputs SET resource_uuid = NULL, resource_list_uuid = $1 WHERE run_job_uuid = $2",
+    )
+    .bind(list)
+    .bind(rj)
+    .execute(&ctx.pool)
+    .await
+    .expect("output is a list");
+    ctx.dispatch(run).await;
+    ctx.wait_run(run, status::FINISHED, WAIT).await;
+    let members: Vec<(uuid::Uuid, String)> = sqlx::query_as(
+        "SELECT r.uuid, r.name FROM resource_list_members m JOIN resources r ON r.uuid = m.resource_uuid WHERE m.resource_list_uuid = $1 ORDER BY m.position",
+    )
+    .bind(list).fetch_all(&ctx.pool).await.expect("members");
+    assert_eq!(
+        members.iter().map(|m| m.1.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    for (member, name) in &members {
+        assert_eq!(ctx.content(*member).await.as_deref(), Some(name.as_str()));
+    }
+    worker.stop().await.expect("the worker stops");
 }

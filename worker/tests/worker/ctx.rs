@@ -53,6 +53,13 @@ impl Job for TestJob {
         d
     }
     fn run(&self, _inputs: &Inputs, settings: &Value, outputs: &Outputs) -> Result<(), JobError> {
+        if self.name == "Test List" {
+            let folder = &outputs.first("Text output")?.path;
+            for name in ["b", "a"] {
+                std::fs::write(folder.join(name), name).map_err(|e| JobError::write(folder, e))?;
+            }
+            return Ok(());
+        }
         if self.name == "Test Fail" {
             return Err(JobError::bad_input(
                 "the input is unusable",
@@ -135,6 +142,10 @@ impl Ctx {
             })),
             leak(Box::new(TestJob {
                 name: "Test Fail",
+                queue: self.queue.clone(),
+            })),
+            leak(Box::new(TestJob {
+                name: "Test List",
                 queue: self.queue.clone(),
             })),
         ]
