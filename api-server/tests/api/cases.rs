@@ -41,6 +41,7 @@ cases!(
     other_users_cannot_run_or_see_runs_of_a_foreign_workflow,
     the_websocket_streams_events_of_visible_projects_only,
     the_openapi_document_covers_every_list_route,
+    behind_nginx_with_the_operators_configuration_everything_works,
 );
 
 async fn api_root_lists_upstream_route_names_as_absolute_urls(ctx: Ctx) {
@@ -1332,4 +1333,197 @@ async fn the_openapi_document_covers_every_list_route(ctx: Ctx) {
         .as_array()
         .expect("parameters");
     assert!(params.iter().any(|p| p["name"] == "status__in"));
+}
+
+/// nginx with the exact configuration the operator renders, only its ports and paths moved to
+/// this test's loopback ports and temporary directories.
+struct Nginx {
+    child: std::process::Child,
+    root: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM, not SIGKILL: the master then stops its workers, which would otherwise live on.
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_nginx(ctx: &Ctx) -> Nginx {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let api_port = ctx.root.rsplit(':').next().expect("a port");
+    let port = rodan_testkit::free_port();
+    let d = dir.path().display().to_string();
+    let media = ctx.media.path().display().to_string();
+    // nginx's workers run as an unprivileged user: they must reach the media files.
+    std::fs::set_permissions(ctx.media.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    // Temporary paths first: the replacements after it insert paths below /tmp themselves.
+    let conf = rodan_operator::build::web::nginx_conf("127.0.0.1", "700m")
+        .replace("/tmp/", &format!("{d}/"))
+        .replace(
+            "server 127.0.0.1:8000;",
+            &format!("server 127.0.0.1:{api_port};"),
+        )
+        .replace("listen 8080;", &format!("listen 127.0.0.1:{port};"))
+        .replace("alias /rodan/data/;", &format!("alias {media}/;"))
+        .replace("access_log /dev/stdout;", "access_log off;");
+    assert!(
+        conf.contains(&format!("server 127.0.0.1:{api_port};")),
+        "the upstream was moved"
+    );
+    let path = dir.path().join("nginx.conf");
+    std::fs::write(&path, conf).expect("write nginx.conf");
+    let child = std::process::Command::new("nginx")
+        .args(["-e", "stderr", "-g", "daemon off;", "-p"])
+        .arg(dir.path())
+        .arg("-c")
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("stderr.log")).expect("a log file"))
+        .spawn()
+        .expect("nginx starts (Debian nginx-light)");
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "nginx listens: {}",
+            std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Nginx {
+        child,
+        root: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+    }
+}
+
+async fn behind_nginx_with_the_operators_configuration_everything_works(ctx: Ctx) {
+    use futures::StreamExt;
+    let nginx = start_nginx(&ctx);
+    let token = ctx.admin.clone();
+    // The API answers through nginx with links to nginx's address, and the forwarded scheme of
+    // a TLS-terminating ingress in front of it wins.
+    let root: serde_json::Value = ctx
+        .http
+        .get(format!("{}/api/", nginx.root))
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        root["routes"]["projects"],
+        format!("{}/api/projects/", nginx.root)
+    );
+    let tls: serde_json::Value = ctx
+        .http
+        .get(format!("{}/api/", nginx.root))
+        .header("X-Forwarded-Proto", "https")
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        tls["routes"]["projects"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("https://"))
+    );
+    // Upload through nginx, then download: the bytes come from the media volume via nginx.
+    let project: serde_json::Value = ctx
+        .http
+        .post(format!("{}/api/projects/", nginx.root))
+        .header("Authorization", format!("Token {token}"))
+        .json(&json!({"name": "via nginx"}))
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("json");
+    let bytes = png(image::ColorType::Rgb8, 16, 16);
+    let form = reqwest::multipart::Form::new()
+        .text("project", project["url"].as_str().expect("url").to_owned())
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(bytes.clone()).file_name("folio.png"),
+        );
+    let uploaded = ctx
+        .http
+        .post(format!("{}/api/resources/", nginx.root))
+        .header("Authorization", format!("Token {token}"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(uploaded.status(), StatusCode::CREATED);
+    let uploaded: serde_json::Value = uploaded.json().await.expect("json");
+    let file = uploaded[0]["resource_file"]
+        .as_str()
+        .expect("a file url")
+        .to_owned();
+    assert!(
+        file.starts_with(&format!("{}/uploads/", nginx.root)),
+        "{file}"
+    );
+    let got = ctx
+        .http
+        .get(&file)
+        .header("Authorization", format!("Token {token}"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(got.status(), StatusCode::OK);
+    assert_eq!(
+        got.bytes().await.expect("bytes").as_ref(),
+        bytes.as_slice(),
+        "nginx sent the file itself"
+    );
+    assert_eq!(
+        ctx.http.get(&file).send().await.expect("answer").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let internal = file.replace("/uploads/", "/_media/");
+    assert_eq!(
+        ctx.http
+            .get(&internal)
+            .send()
+            .await
+            .expect("answer")
+            .status(),
+        StatusCode::NOT_FOUND,
+        "the media location is internal"
+    );
+    // The websocket goes through nginx too.
+    let ws = format!(
+        "{}/ws/rodan?token={token}",
+        nginx.root.replace("http://", "ws://")
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(&ws)
+        .await
+        .expect("the websocket opens through nginx");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    ctx.project(&token, "announced").await;
+    let event = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            if let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) =
+                socket.next().await
+                && text.as_str() != "--heartbeat--"
+            {
+                return text.to_string();
+            }
+        }
+    })
+    .await
+    .expect("an event through nginx");
+    assert!(event.contains("\"model\":\"project\""), "{event}");
 }

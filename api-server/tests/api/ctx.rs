@@ -15,7 +15,7 @@ pub struct Ctx {
     pub admin: String,
     pub state: AppState,
     pub amqp_url: String,
-    pub _media: tempfile::TempDir,
+    pub media: tempfile::TempDir,
 }
 
 impl Ctx {
@@ -67,7 +67,7 @@ impl Ctx {
             admin: String::new(),
             state,
             amqp_url: services.rabbitmq.url(),
-            _media: media,
+            media,
         };
         ctx.admin = ctx.login("admin@example.org", "admin-password").await;
         ctx

@@ -8,7 +8,7 @@ mod backing;
 mod policy;
 pub mod release;
 pub mod secrets;
-mod web;
+pub mod web;
 
 use std::collections::BTreeMap;
 

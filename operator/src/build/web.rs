@@ -80,9 +80,10 @@ http {{
         default $http_x_forwarded_host;
         ''      $http_host;
     }}
+    # Websockets upgrade; everything else keeps the upstream connection alive ("").
     map $http_upgrade $rodan_connection_upgrade {{
         default upgrade;
-        ''      close;
+        ''      "";
     }}
 
     upstream rodan_api {{
@@ -93,7 +94,10 @@ http {{
     server {{
         listen {web_port};
 
+        # Set once here: a location with any proxy_set_header of its own would drop all of these.
         proxy_http_version 1.1;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection $rodan_connection_upgrade;
         proxy_set_header Host $http_host;
         proxy_set_header X-Forwarded-Proto $rodan_forwarded_proto;
         proxy_set_header X-Forwarded-Host $rodan_forwarded_host;
@@ -108,22 +112,25 @@ http {{
 
         location /api {{
             limit_except GET POST HEAD OPTIONS PATCH PUT DELETE {{ deny all; }}
-            proxy_set_header Connection "";
             proxy_request_buffering off;
             proxy_read_timeout 300s;
             proxy_pass http://rodan_api;
         }}
 
         location /ht {{
-            proxy_set_header Connection "";
             proxy_pass http://rodan_api;
         }}
 
         location /ws {{
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $rodan_connection_upgrade;
             proxy_read_timeout 1h;
             proxy_send_timeout 1h;
+            proxy_pass http://rodan_api;
+        }}
+
+        # Media links (`/uploads/...`, upstream's URLs) go to the API server, which checks the
+        # user may read the file and answers with X-Accel-Redirect to the internal location.
+        location /uploads/ {{
+            limit_except GET HEAD {{ deny all; }}
             proxy_pass http://rodan_api;
         }}
 
