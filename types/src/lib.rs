@@ -59,6 +59,10 @@ pub mod env {
     pub const ADMIN_PASS: &str = "ADMIN_PASS";
     /// Comma-separated queues a worker consumes (upstream's `CELERY_JOB_QUEUE`).
     pub const WORKER_QUEUES: &str = "CELERY_JOB_QUEUE";
+    /// A worker's unique name (its lease owner id); the operator gives each pod its pod name.
+    pub const WORKER_NAME: &str = "RODAN_WORKER_NAME";
+    /// Seconds a stopping worker lets running jobs finish before handing them back to the queue.
+    pub const WORKER_GRACE_SECONDS: &str = "RODAN_WORKER_GRACE_SECONDS";
     /// How many jobs a worker runs at once (and its RabbitMQ prefetch).
     pub const WORKER_CONCURRENCY: &str = "RODAN_WORKER_CONCURRENCY";
     /// The Rodan version the pod runs; the migration Job and the API compare schema versions to it.

@@ -219,6 +219,9 @@ fn worker(inst: &Instance<'_>, release: &Release, queue: &QueueSpec) -> Child {
     env.extend([
         json!({"name": env::WORKER_QUEUES, "value": queue.name}),
         json!({"name": env::WORKER_CONCURRENCY, "value": queue.concurrency.to_string()}),
+        json!({"name": env::WORKER_NAME, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}),
+        // Hand unfinished jobs back to the queue 10 s before the kubelet's SIGKILL.
+        json!({"name": env::WORKER_GRACE_SECONDS, "value": (queue.termination_grace_period_seconds - 10).max(1).to_string()}),
     ]);
     let probe = json!({"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 15, "timeoutSeconds": 5, "failureThreshold": 4});
     let mut container = json!({
