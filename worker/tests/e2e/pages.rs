@@ -3,7 +3,6 @@
 
 use rodan_jobs::{Inputs, Outputs};
 use serde_json::Value;
-use std::path::Path;
 
 /// The three jobs of the pipeline, in order: (job name, input port, output port, output type).
 pub const PIPELINE: [(&str, &str, &str, &str); 3] = [
@@ -48,20 +47,32 @@ impl Rng {
     }
 }
 
-/// An RGB PNG of a `size`×`size` page: parchment with a lighting gradient and grain, lines of
-/// ink "words" made of slanted strokes and bowls, and dark specks for Despeckle to remove.
+/// An RGB PNG of a `size`×`size` page: parchment with a lighting gradient, water stains and
+/// grain, lines of ink "words" (slanted strokes and bowls, some faded), and dark specks for
+/// Despeckle to remove. Paper and ink overlap in brightness, so Sauvola's window matters.
 pub fn page(seed: u64, size: u32) -> Vec<u8> {
     let mut rng = Rng::new(seed);
     let mut img = image::RgbImage::new(size, size);
+    let stains: Vec<(i64, i64, i64)> = (0..3)
+        .map(|_| {
+            let r = i64::from(size / 8 + rng.below(size / 6));
+            (i64::from(rng.below(size)), i64::from(rng.below(size)), r)
+        })
+        .collect();
     for (x, y, p) in img.enumerate_pixels_mut() {
-        let shade = (x + y) * 40 / (2 * size);
+        let shade = (x + y) * 70 / (2 * size);
+        let (xi, yi) = (i64::from(x), i64::from(y));
+        let stained = stains
+            .iter()
+            .any(|(sx, sy, r)| (xi - sx).pow(2) + (yi - sy).pow(2) < r * r);
+        let stain = if stained { 45 } else { 0 };
         let grain = rng.below(24);
-        let base = 225u32.saturating_sub(shade) + grain;
+        let base = 225u32.saturating_sub(shade + stain) + grain;
         let c = |v: u32| u8::try_from(v.min(255)).unwrap_or(255);
         *p = image::Rgb([c(base + 8), c(base), c(base.saturating_sub(30))]);
     }
     let ink = |rng: &mut Rng| {
-        let v = u8::try_from(30 + rng.below(40)).unwrap_or(50);
+        let v = u8::try_from(30 + rng.below(110)).unwrap_or(50);
         image::Rgb([v + 20, v, v / 2])
     };
     let line_height = 22;
@@ -158,9 +169,11 @@ pub fn black(png: &[u8], what: &str) -> usize {
     pixels(png, what).3.iter().filter(|&&v| v == 0).count()
 }
 
-/// Writes `bytes` to `dir/name` for a failure's post-mortem and returns the path.
-pub fn keep(dir: &Path, name: &str, bytes: &[u8]) -> String {
-    let path = dir.join(name);
-    let _ = std::fs::write(&path, bytes);
+/// Writes `bytes` to `name` in a folder that outlives the case, for a failure's post-mortem,
+/// and returns the path.
+pub fn keep(name: &str, bytes: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("rodan-e2e-{}", std::process::id()));
+    let path = dir.join(name.replace(' ', "-"));
+    let _ = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, bytes));
     path.display().to_string()
 }

@@ -480,14 +480,27 @@ impl World {
                 );
                 let got = self.download(file).await;
                 let what = format!("{job_name} on {name}");
-                if crate::pages::pixels(&got, &what)
-                    != crate::pages::pixels(&expected[step], "the reference")
-                {
-                    let dir = self.media.path();
+                let (got_px, want_px) = (
+                    crate::pages::pixels(&got, &what),
+                    crate::pages::pixels(&expected[step], "the reference"),
+                );
+                if got_px != want_px {
+                    let differing = got_px
+                        .3
+                        .iter()
+                        .zip(&want_px.3)
+                        .filter(|(a, b)| a != b)
+                        .count();
                     panic!(
-                        "{what}: the worker's output differs from the reference (kept as {} and {})",
-                        crate::pages::keep(dir, "got.png", &got),
-                        crate::pages::keep(dir, "expected.png", &expected[step])
+                        "{what}: the worker's output differs from the reference ({}x{} {:?} vs {}x{} {:?}, {differing} bytes differ; kept as {} and {})",
+                        got_px.0,
+                        got_px.1,
+                        got_px.2,
+                        want_px.0,
+                        want_px.1,
+                        want_px.2,
+                        crate::pages::keep(&format!("{what}.got.png"), &got),
+                        crate::pages::keep(&format!("{what}.expected.png"), &expected[step])
                     );
                 }
             }
