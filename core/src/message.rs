@@ -15,3 +15,16 @@ pub struct RunJobMessage {
     /// The job's name, for logs and routing to the right implementation.
     pub job_name: String,
 }
+
+/// AMQP `type` property of a [`PackageMessage`]; messages without it are [`RunJobMessage`]s.
+pub const PACKAGE_MESSAGE_TYPE: &str = "rodan.results_package";
+
+/// Asks a `celery`-queue worker to build a results package (upstream's `package_results`): a
+/// zip of a workflow run's outputs at `results_packages/<uuid hex>.zip` below the media root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageMessage {
+    /// The `results_packages` row.
+    pub results_package: Uuid,
+    /// The dispatch this message belongs to (the row's `celery_task_id`).
+    pub task_id: Uuid,
+}

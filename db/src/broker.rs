@@ -5,7 +5,7 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOpti
 use lapin::publisher_confirm::Confirmation;
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
-use rodan_core::message::RunJobMessage;
+use rodan_core::message::{PACKAGE_MESSAGE_TYPE, PackageMessage, RunJobMessage};
 use std::collections::HashSet;
 use tokio::sync::Mutex;
 
@@ -97,7 +97,37 @@ impl Broker {
         }
     }
 
+    /// Publishes a results-package request on `queue`, typed [`PACKAGE_MESSAGE_TYPE`].
+    pub async fn publish_package(
+        &self,
+        queue: &str,
+        message: &PackageMessage,
+    ) -> Result<(), BrokerError> {
+        let body = serde_json::to_vec(message)?;
+        match self
+            .try_publish_typed(queue, &body, Some(PACKAGE_MESSAGE_TYPE))
+            .await
+        {
+            Err(BrokerError::Amqp(error)) => {
+                tracing::warn!(%error, queue, "publish failed; reconnecting to RabbitMQ");
+                *self.state.lock().await = None;
+                self.try_publish_typed(queue, &body, Some(PACKAGE_MESSAGE_TYPE))
+                    .await
+            }
+            other => other,
+        }
+    }
+
     async fn try_publish(&self, queue: &str, body: &[u8]) -> Result<(), BrokerError> {
+        self.try_publish_typed(queue, body, None).await
+    }
+
+    async fn try_publish_typed(
+        &self,
+        queue: &str,
+        body: &[u8],
+        kind: Option<&str>,
+    ) -> Result<(), BrokerError> {
         // One channel, serialised: confirms are per channel and dispatch volume is modest.
         let mut state = self.state.lock().await;
         if state
@@ -115,15 +145,15 @@ impl Broker {
         }
         let confirm = open
             .channel
-            .basic_publish(
-                "",
-                queue,
-                BasicPublishOptions::default(),
-                body,
-                BasicProperties::default()
+            .basic_publish("", queue, BasicPublishOptions::default(), body, {
+                let properties = BasicProperties::default()
                     .with_delivery_mode(2)
-                    .with_content_type("application/json".into()),
-            )
+                    .with_content_type("application/json".into());
+                match kind {
+                    Some(kind) => properties.with_kind(kind.into()),
+                    None => properties,
+                }
+            })
             .await?
             .await?;
         match confirm {
