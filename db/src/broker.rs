@@ -150,7 +150,7 @@ impl Broker {
                     .with_delivery_mode(2)
                     .with_content_type("application/json".into());
                 match kind {
-                    Some(kind) => properties.with_kind(kind.into()),
+                    Some(kind) => properties.with_type(kind.into()),
                     None => properties,
                 }
             })
