@@ -6,8 +6,10 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
+/// A case: runs against its own world.
 pub type Case = fn(World) -> BoxFuture<'static, ()>;
 
+/// Every case, by name.
 pub fn all() -> Vec<(&'static str, Case)> {
     vec![
         (

@@ -19,26 +19,38 @@ pub const WAIT: Duration = Duration::from_secs(40);
 pub struct WorkerProc {
     /// Its `lease_owner` name.
     pub name: String,
+    /// The process; killed when dropped.
     pub child: tokio::process::Child,
+    /// Its stderr.
     pub log: PathBuf,
+    /// Its /healthz and /metrics port.
     pub metrics_port: u16,
 }
 
+/// The services, the API server and the workers of one case.
 pub struct World {
+    /// The HTTP client.
     pub http: Client,
     /// `http://127.0.0.1:<port>`.
     pub root: String,
+    /// The admin's API token.
     pub token: String,
+    /// The case's database, for what the API does not show.
     pub pool: PgPool,
+    /// Its URL.
     pub db_url: String,
+    /// RabbitMQ, on the case's virtual host.
     pub amqp_url: String,
+    /// Redis.
     pub redis_url: String,
+    /// The media root shared by the API server and the workers.
     pub media: tempfile::TempDir,
+    /// Workers `a` and `b`.
     pub workers: Vec<WorkerProc>,
 }
 
 impl World {
-    /// Prepares the database, the virtual host `vhost`, the API server, and workers `a` and `b`.
+    /// Prepares case `n`: its database, RabbitMQ virtual host, API server, and workers `a` and `b`.
     pub async fn new(services: &rodan_testkit::Services, n: usize) -> Self {
         let db_url = services
             .postgres
@@ -203,6 +215,7 @@ impl World {
             .join("\n")
     }
 
+    /// `path` made absolute on the API server (absolute URLs are kept).
     pub fn url(&self, path: &str) -> String {
         if path.starts_with("http") {
             path.to_owned()
@@ -246,14 +259,17 @@ impl World {
         value
     }
 
+    /// GET, expecting 200.
     pub async fn get(&self, path: &str) -> Value {
         self.call(Method::GET, path, None, 200).await
     }
 
+    /// POST, expecting 201.
     pub async fn post(&self, path: &str, body: Value) -> Value {
         self.call(Method::POST, path, Some(body), 201).await
     }
 
+    /// PATCH, expecting 200.
     pub async fn patch(&self, path: &str, body: Value) -> Value {
         self.call(Method::PATCH, path, Some(body), 200).await
     }
@@ -303,7 +319,7 @@ impl World {
         (project, resources)
     }
 
-    /// The URL of a job by name.
+    /// A job by name, with its port types.
     async fn job(&self, name: &str) -> Value {
         let jobs = self
             .get(&format!("/api/jobs/?name={}", name.replace(' ', "%20")))
@@ -540,12 +556,17 @@ type RunJobRow = (String, Option<String>, i32, i32, Option<String>, String);
 /// A run job's progress and lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobLease {
+    /// The run job.
     pub uuid: uuid::Uuid,
+    /// Its status code.
     pub status: i32,
+    /// How many times a worker claimed it.
     pub attempts: i32,
+    /// The worker holding its lease.
     pub owner: Option<String>,
 }
 
+/// The `url` of an API object.
 pub fn url_of(v: &Value) -> &str {
     v["url"]
         .as_str()
