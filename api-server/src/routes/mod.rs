@@ -3,6 +3,7 @@
 mod account;
 mod graph;
 mod openapi;
+mod package;
 mod project;
 pub mod read;
 pub(crate) mod resource;
@@ -131,6 +132,7 @@ pub fn app(state: AppState) -> Router {
         .merge(workflow::routes())
         .merge(workflowrun::routes())
         .merge(resource::routes())
+        .merge(package::routes())
         .merge(ws::routes())
         .route("/api/jobs/", list_route(&JOB, Access::Public, LIST_RO))
         .route(
@@ -160,22 +162,6 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/outputporttype/{id}/",
             detail_route(&OUTPUT_PORT_TYPE, Access::Public, DETAIL_RO),
-        )
-        .route(
-            "/api/workflowjobgroups/",
-            list_route(&WORKFLOW_JOB_GROUP, Access::Members, LIST_RO),
-        )
-        .route(
-            "/api/workflowjobgroup/{id}/",
-            detail_route(&WORKFLOW_JOB_GROUP, Access::Members, DETAIL_RO),
-        )
-        .route(
-            "/api/resultspackages/",
-            list_route(&RESULTS_PACKAGE, Access::Members, LIST_RO),
-        )
-        .route(
-            "/api/resultspackage/{id}/",
-            detail_route(&RESULTS_PACKAGE, Access::Members, DETAIL_RO),
         )
         .route(
             "/api/runjobs/",
