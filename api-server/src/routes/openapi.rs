@@ -71,11 +71,14 @@ pub(super) async fn document(base: Base) -> Json<Value> {
         "project",
         "workflow",
         "workflowjob",
+        "workflowjobgroup",
         "inputport",
         "outputport",
         "connection",
         "resource",
+        "resourcelist",
         "workflowrun",
+        "resultspackage",
     ];
     for model in ALL {
         let tag = model.title;

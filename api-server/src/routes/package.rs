@@ -29,21 +29,35 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route(
             "/api/resultspackage/{id}/",
-            get(super::read::detail_handler(&RESULTS_PACKAGE, Access::Members))
-                .patch(update)
-                .delete(delete)
-                .options(options_handler(&RESULTS_PACKAGE, false, super::DETAIL_RW)),
+            get(super::read::detail_handler(
+                &RESULTS_PACKAGE,
+                Access::Members,
+            ))
+            .patch(update)
+            .delete(delete)
+            .options(options_handler(&RESULTS_PACKAGE, false, super::DETAIL_RW)),
         )
 }
 
 /// Days a package lives by default (upstream's 30).
 const DEFAULT_EXPIRY_DAYS: i64 = 30;
 
-async fn create(State(state): State<AppState>, base: Base, user: User, body: Body) -> ApiResult<RawJson> {
-    let run = require_ref(body.required("workflow_run")?, "workflowrun", "workflow_run")?;
+async fn create(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    body: Body,
+) -> ApiResult<RawJson> {
+    let run = require_ref(
+        body.required("workflow_run")?,
+        "workflowrun",
+        "workflow_run",
+    )?;
     let project = query::project_of(&state.pool, &WORKFLOW_RUN, run)
         .await?
-        .ok_or_else(|| ApiError::field("workflow_run", "Invalid hyperlink - Object does not exist."))?;
+        .ok_or_else(|| {
+            ApiError::field("workflow_run", "Invalid hyperlink - Object does not exist.")
+        })?;
     perm::require_field(&state.pool, &user, project, "workflow_run").await?;
     let mode = match body.0.get("packaging_mode") {
         None => return Err(ApiError::field("packaging_mode", "This field is required.")),
@@ -51,17 +65,28 @@ async fn create(State(state): State<AppState>, base: Base, user: User, body: Bod
             .as_i64()
             .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
             .filter(|m| (0..=2).contains(m))
-            .ok_or_else(|| ApiError::field("packaging_mode", "\"packaging_mode\" must be 0, 1 or 2."))?,
+            .ok_or_else(|| {
+                ApiError::field("packaging_mode", "\"packaging_mode\" must be 0, 1 or 2.")
+            })?,
     };
-    let run_status: i32 = sqlx::query_scalar("SELECT status FROM workflow_runs WHERE uuid = $1").bind(run).fetch_one(&state.pool).await?;
+    let run_status: i32 = sqlx::query_scalar("SELECT status FROM workflow_runs WHERE uuid = $1")
+        .bind(run)
+        .fetch_one(&state.pool)
+        .await?;
     if run_status != status::FINISHED && run_status != status::FAILED {
-        return Err(ApiError::field("workflow_run", "Cannot package the results of a workflow run that is not finished or failed."));
+        return Err(ApiError::field(
+            "workflow_run",
+            "Cannot package the results of a workflow run that is not finished or failed.",
+        ));
     }
     let expiry = match body.0.get("expiry_time") {
         None => Some(chrono::Utc::now() + chrono::Duration::days(DEFAULT_EXPIRY_DAYS)),
         Some(serde_json::Value::Null) => {
             if !user.is_staff && !user.is_superuser {
-                return Err(ApiError::field("expiry_time", "Only staff may create results packages that never expire."));
+                return Err(ApiError::field(
+                    "expiry_time",
+                    "Only staff may create results packages that never expire.",
+                ));
             }
             None
         }
@@ -70,9 +95,14 @@ async fn create(State(state): State<AppState>, base: Base, user: User, body: Bod
                 .as_str()
                 .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
                 .map(|t| t.with_timezone(&chrono::Utc))
-                .ok_or_else(|| ApiError::field("expiry_time", "Datetime has wrong format. Use ISO 8601."))?;
+                .ok_or_else(|| {
+                    ApiError::field("expiry_time", "Datetime has wrong format. Use ISO 8601.")
+                })?;
             if t <= chrono::Utc::now() {
-                return Err(ApiError::field("expiry_time", "Expiry time must be in the future."));
+                return Err(ApiError::field(
+                    "expiry_time",
+                    "Expiry time must be in the future.",
+                ));
             }
             Some(t)
         }
@@ -92,8 +122,15 @@ async fn create(State(state): State<AppState>, base: Base, user: User, body: Bod
     .bind(expiry)
     .execute(&state.pool)
     .await?;
-    let message = PackageMessage { results_package: id, task_id: task };
-    if let Err(error) = state.broker.publish_package(rodan_types::queues::CELERY, &message).await {
+    let message = PackageMessage {
+        results_package: id,
+        task_id: task,
+    };
+    if let Err(error) = state
+        .broker
+        .publish_package(rodan_types::queues::CELERY, &message)
+        .await
+    {
         sqlx::query("UPDATE results_packages SET status = $2, error_summary = 'The package could not be queued.' WHERE uuid = $1")
             .bind(id)
             .bind(status::FAILED)
@@ -101,22 +138,41 @@ async fn create(State(state): State<AppState>, base: Base, user: User, body: Bod
             .await?;
         return Err(ApiError::internal(error));
     }
-    state.emit(Change::Created, "resultspackage", id, Some(project)).await;
-    Ok(RawJson(StatusCode::CREATED, query::detail(&state.pool, &RESULTS_PACKAGE, &base.0, Some(&user), id).await?))
+    state
+        .emit(Change::Created, "resultspackage", id, Some(project))
+        .await;
+    Ok(RawJson(
+        StatusCode::CREATED,
+        query::detail(&state.pool, &RESULTS_PACKAGE, &base.0, Some(&user), id).await?,
+    ))
 }
 
 async fn owned(state: &AppState, user: &User, id: Uuid) -> ApiResult<Uuid> {
-    let project = query::project_of(&state.pool, &RESULTS_PACKAGE, id).await?.ok_or(ApiError::NotFound)?;
+    let project = query::project_of(&state.pool, &RESULTS_PACKAGE, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     perm::require(&state.pool, user, project, Role::Worker).await?;
     Ok(project)
 }
 
 /// Only `{"status": 9}` while scheduled or processing: cancels the packaging.
-async fn update(State(state): State<AppState>, base: Base, user: User, path: Path<String>, body: Body) -> ApiResult<RawJson> {
+async fn update(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    path: Path<String>,
+    body: Body,
+) -> ApiResult<RawJson> {
     let id = path_uuid(path)?;
     let project = owned(&state, &user, id).await?;
-    if body.0.keys().any(|k| k != "status") || body.0.get("status").and_then(serde_json::Value::as_i64) != Some(i64::from(status::CANCELLED)) {
-        return Err(ApiError::field("status", "Only cancelling (status 9) is allowed."));
+    if body.0.keys().any(|k| k != "status")
+        || body.0.get("status").and_then(serde_json::Value::as_i64)
+            != Some(i64::from(status::CANCELLED))
+    {
+        return Err(ApiError::field(
+            "status",
+            "Only cancelling (status 9) is allowed.",
+        ));
     }
     let changed = sqlx::query("UPDATE results_packages SET status = $2, updated = now() WHERE uuid = $1 AND status IN ($3, $4)")
         .bind(id)
@@ -126,30 +182,50 @@ async fn update(State(state): State<AppState>, base: Base, user: User, path: Pat
         .execute(&state.pool)
         .await?;
     if changed.rows_affected() == 0 {
-        return Err(ApiError::field("status", "Only a scheduled or processing package can be cancelled."));
+        return Err(ApiError::field(
+            "status",
+            "Only a scheduled or processing package can be cancelled.",
+        ));
     }
-    state.emit(Change::Updated, "resultspackage", id, Some(project)).await;
-    Ok(RawJson(StatusCode::OK, query::detail(&state.pool, &RESULTS_PACKAGE, &base.0, Some(&user), id).await?))
+    state
+        .emit(Change::Updated, "resultspackage", id, Some(project))
+        .await;
+    Ok(RawJson(
+        StatusCode::OK,
+        query::detail(&state.pool, &RESULTS_PACKAGE, &base.0, Some(&user), id).await?,
+    ))
 }
 
-async fn delete(State(state): State<AppState>, user: User, path: Path<String>) -> ApiResult<StatusCode> {
+async fn delete(
+    State(state): State<AppState>,
+    user: User,
+    path: Path<String>,
+) -> ApiResult<StatusCode> {
     let id = path_uuid(path)?;
     let project = owned(&state, &user, id).await?;
-    let deleted = sqlx::query("DELETE FROM results_packages WHERE uuid = $1 AND status NOT IN ($2, $3)")
-        .bind(id)
-        .bind(status::SCHEDULED)
-        .bind(status::PROCESSING)
-        .execute(&state.pool)
-        .await?;
+    let deleted =
+        sqlx::query("DELETE FROM results_packages WHERE uuid = $1 AND status NOT IN ($2, $3)")
+            .bind(id)
+            .bind(status::SCHEDULED)
+            .bind(status::PROCESSING)
+            .execute(&state.pool)
+            .await?;
     if deleted.rows_affected() == 0 {
-        return Err(ApiError::bad_request("Cannot delete a results package while it is being built; cancel it first."));
+        return Err(ApiError::bad_request(
+            "Cannot delete a results package while it is being built; cancel it first.",
+        ));
     }
-    let file = state.media_root.join("results_packages").join(format!("{}.zip", id.simple()));
+    let file = state
+        .media_root
+        .join("results_packages")
+        .join(format!("{}.zip", id.simple()));
     if let Err(error) = tokio::fs::remove_file(&file).await
         && error.kind() != std::io::ErrorKind::NotFound
     {
         tracing::warn!(%error, file = %file.display(), "failed to remove a results package");
     }
-    state.emit(Change::Deleted, "resultspackage", id, Some(project)).await;
+    state
+        .emit(Change::Deleted, "resultspackage", id, Some(project))
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -52,7 +52,11 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route(
             "/api/labels/",
-            get(list_handler(&LABEL, Access::Members)).options(options_handler(&LABEL, true, super::LIST_RO)),
+            get(list_handler(&LABEL, Access::Members)).options(options_handler(
+                &LABEL,
+                true,
+                super::LIST_RO,
+            )),
         )
         .route(
             "/api/label/{id}/",
@@ -386,22 +390,33 @@ async fn cookie_user(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<
 /// Returns the project and the type's uuid.
 async fn check_members(state: &AppState, user: &User, members: &[Uuid]) -> ApiResult<(Uuid, Uuid)> {
     let Some(first) = members.first() else {
-        return Err(ApiError::field("resources", "A resource list needs at least one resource."));
+        return Err(ApiError::field(
+            "resources",
+            "A resource list needs at least one resource.",
+        ));
     };
-    let rows: Vec<(Uuid, Uuid, Uuid)> = sqlx::query_as("SELECT uuid, project_uuid, resource_type_uuid FROM resources WHERE uuid = ANY($1)")
-        .bind(members)
-        .fetch_all(&state.pool)
-        .await?;
+    let rows: Vec<(Uuid, Uuid, Uuid)> = sqlx::query_as(
+        "SELECT uuid, project_uuid, resource_type_uuid FROM resources WHERE uuid = ANY($1)",
+    )
+    .bind(members)
+    .fetch_all(&state.pool)
+    .await?;
     let missing = || ApiError::field("resources", "Invalid hyperlink - Object does not exist.");
     let find = |id: &Uuid| rows.iter().find(|(u, _, _)| u == id);
     let (_, project, kind) = *find(first).ok_or_else(missing)?;
     for id in members {
         let (_, p, k) = find(id).ok_or_else(missing)?;
         if *p != project {
-            return Err(ApiError::field("resources", "All resources must belong to the same project."));
+            return Err(ApiError::field(
+                "resources",
+                "All resources must belong to the same project.",
+            ));
         }
         if *k != kind {
-            return Err(ApiError::field("resources", "All resources must have the same resource type."));
+            return Err(ApiError::field(
+                "resources",
+                "All resources must have the same resource type.",
+            ));
         }
     }
     perm::require_field(&state.pool, user, project, "resources").await?;
@@ -412,7 +427,9 @@ fn member_refs(body: &Body) -> ApiResult<Option<Vec<Uuid>>> {
     let Some(value) = body.0.get("resources") else {
         return Ok(None);
     };
-    let list = value.as_array().ok_or_else(|| ApiError::field("resources", "Expected a list of items."))?;
+    let list = value
+        .as_array()
+        .ok_or_else(|| ApiError::field("resources", "Expected a list of items."))?;
     list.iter()
         .map(|v| {
             v.as_str()
@@ -423,8 +440,15 @@ fn member_refs(body: &Body) -> ApiResult<Option<Vec<Uuid>>> {
         .map(Some)
 }
 
-async fn set_members(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, list: Uuid, members: &[Uuid]) -> ApiResult<()> {
-    sqlx::query("DELETE FROM resource_list_members WHERE resource_list_uuid = $1").bind(list).execute(&mut **tx).await?;
+async fn set_members(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    list: Uuid,
+    members: &[Uuid],
+) -> ApiResult<()> {
+    sqlx::query("DELETE FROM resource_list_members WHERE resource_list_uuid = $1")
+        .bind(list)
+        .execute(&mut **tx)
+        .await?;
     for (position, member) in members.iter().enumerate() {
         sqlx::query("INSERT INTO resource_list_members (resource_list_uuid, resource_uuid, position) VALUES ($1, $2, $3)")
             .bind(list)
@@ -436,13 +460,22 @@ async fn set_members(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, list: Uuid,
     Ok(())
 }
 
-async fn create_list(State(state): State<AppState>, base: Base, user: User, body: Body) -> ApiResult<RawJson> {
-    let members = member_refs(&body)?.ok_or_else(|| ApiError::field("resources", "This field is required."))?;
+async fn create_list(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    body: Body,
+) -> ApiResult<RawJson> {
+    let members = member_refs(&body)?
+        .ok_or_else(|| ApiError::field("resources", "This field is required."))?;
     let (project, kind) = check_members(&state, &user, &members).await?;
     if let Some(given) = body.str("project")
         && parse_ref(given, "project") != Some(project)
     {
-        return Err(ApiError::field("project", "The resources belong to another project."));
+        return Err(ApiError::field(
+            "project",
+            "The resources belong to another project.",
+        ));
     }
     let id = Uuid::new_v4();
     let mut tx = state.pool.begin().await?;
@@ -457,17 +490,30 @@ async fn create_list(State(state): State<AppState>, base: Base, user: User, body
         .await?;
     set_members(&mut tx, id, &members).await?;
     tx.commit().await?;
-    state.emit(Change::Created, "resourcelist", id, Some(project)).await;
-    Ok(RawJson(StatusCode::CREATED, query::detail(&state.pool, &RESOURCE_LIST, &base.0, Some(&user), id).await?))
+    state
+        .emit(Change::Created, "resourcelist", id, Some(project))
+        .await;
+    Ok(RawJson(
+        StatusCode::CREATED,
+        query::detail(&state.pool, &RESOURCE_LIST, &base.0, Some(&user), id).await?,
+    ))
 }
 
 async fn list_project(state: &AppState, user: &User, id: Uuid) -> ApiResult<Uuid> {
-    let project = query::project_of(&state.pool, &RESOURCE_LIST, id).await?.ok_or(ApiError::NotFound)?;
+    let project = query::project_of(&state.pool, &RESOURCE_LIST, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     perm::require(&state.pool, user, project, Role::Worker).await?;
     Ok(project)
 }
 
-async fn update_list(State(state): State<AppState>, base: Base, user: User, path: Path<String>, body: Body) -> ApiResult<RawJson> {
+async fn update_list(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    path: Path<String>,
+    body: Body,
+) -> ApiResult<RawJson> {
     let id = path_uuid(path)?;
     let project = list_project(&state, &user, id).await?;
     let members = member_refs(&body)?;
@@ -476,55 +522,111 @@ async fn update_list(State(state): State<AppState>, base: Base, user: User, path
         None => None,
     };
     if checked.is_some_and(|(p, _)| p != project) {
-        return Err(ApiError::field("resources", "All resources must belong to the list's project."));
+        return Err(ApiError::field(
+            "resources",
+            "All resources must belong to the list's project.",
+        ));
     }
     let mut tx = state.pool.begin().await?;
     for key in ["name", "description"] {
         if let Some(value) = body.str(key) {
-            sqlx::query(&format!("UPDATE resource_lists SET {key} = $2, updated = now() WHERE uuid = $1")).bind(id).bind(value).execute(&mut *tx).await?;
+            sqlx::query(&format!(
+                "UPDATE resource_lists SET {key} = $2, updated = now() WHERE uuid = $1"
+            ))
+            .bind(id)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
         }
     }
     if let (Some(members), Some((_, kind))) = (&members, checked) {
         set_members(&mut tx, id, members).await?;
-        sqlx::query("UPDATE resource_lists SET resource_type_uuid = $2, updated = now() WHERE uuid = $1").bind(id).bind(kind).execute(&mut *tx).await?;
+        sqlx::query(
+            "UPDATE resource_lists SET resource_type_uuid = $2, updated = now() WHERE uuid = $1",
+        )
+        .bind(id)
+        .bind(kind)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
-    state.emit(Change::Updated, "resourcelist", id, Some(project)).await;
-    Ok(RawJson(StatusCode::OK, query::detail(&state.pool, &RESOURCE_LIST, &base.0, Some(&user), id).await?))
+    state
+        .emit(Change::Updated, "resourcelist", id, Some(project))
+        .await;
+    Ok(RawJson(
+        StatusCode::OK,
+        query::detail(&state.pool, &RESOURCE_LIST, &base.0, Some(&user), id).await?,
+    ))
 }
 
-async fn delete_list(State(state): State<AppState>, user: User, path: Path<String>) -> ApiResult<StatusCode> {
+async fn delete_list(
+    State(state): State<AppState>,
+    user: User,
+    path: Path<String>,
+) -> ApiResult<StatusCode> {
     let id = path_uuid(path)?;
     let project = list_project(&state, &user, id).await?;
     // Referenced by a run's inputs or outputs: 409 (the foreign keys protect it).
-    sqlx::query("DELETE FROM resource_lists WHERE uuid = $1").bind(id).execute(&state.pool).await?;
-    state.emit(Change::Deleted, "resourcelist", id, Some(project)).await;
+    sqlx::query("DELETE FROM resource_lists WHERE uuid = $1")
+        .bind(id)
+        .execute(&state.pool)
+        .await?;
+    state
+        .emit(Change::Deleted, "resourcelist", id, Some(project))
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Labels are shared by every project, so only superusers rename or delete them.
-async fn update_label(State(state): State<AppState>, base: Base, user: User, path: Path<String>, body: Body) -> ApiResult<RawJson> {
+async fn update_label(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    path: Path<String>,
+    body: Body,
+) -> ApiResult<RawJson> {
     let id = path_uuid(path)?;
     if !user.is_superuser {
-        return Err(ApiError::Forbidden("Labels are shared by all projects; only administrators may rename them.".into()));
+        return Err(ApiError::Forbidden(
+            "Labels are shared by all projects; only administrators may rename them.".into(),
+        ));
     }
     let name = body.required("name")?;
     if name.chars().count() > 36 {
-        return Err(ApiError::field("name", "Ensure this field has no more than 36 characters."));
+        return Err(ApiError::field(
+            "name",
+            "Ensure this field has no more than 36 characters.",
+        ));
     }
-    let changed = sqlx::query("UPDATE resource_labels SET name = $2 WHERE uuid = $1").bind(id).bind(name).execute(&state.pool).await?;
+    let changed = sqlx::query("UPDATE resource_labels SET name = $2 WHERE uuid = $1")
+        .bind(id)
+        .bind(name)
+        .execute(&state.pool)
+        .await?;
     if changed.rows_affected() == 0 {
         return Err(ApiError::NotFound);
     }
-    Ok(RawJson(StatusCode::OK, query::detail(&state.pool, &LABEL, &base.0, Some(&user), id).await?))
+    Ok(RawJson(
+        StatusCode::OK,
+        query::detail(&state.pool, &LABEL, &base.0, Some(&user), id).await?,
+    ))
 }
 
-async fn delete_label(State(state): State<AppState>, user: User, path: Path<String>) -> ApiResult<StatusCode> {
+async fn delete_label(
+    State(state): State<AppState>,
+    user: User,
+    path: Path<String>,
+) -> ApiResult<StatusCode> {
     let id = path_uuid(path)?;
     if !user.is_superuser {
-        return Err(ApiError::Forbidden("Labels are shared by all projects; only administrators may delete them.".into()));
+        return Err(ApiError::Forbidden(
+            "Labels are shared by all projects; only administrators may delete them.".into(),
+        ));
     }
-    let deleted = sqlx::query("DELETE FROM resource_labels WHERE uuid = $1").bind(id).execute(&state.pool).await?;
+    let deleted = sqlx::query("DELETE FROM resource_labels WHERE uuid = $1")
+        .bind(id)
+        .execute(&state.pool)
+        .await?;
     if deleted.rows_affected() == 0 {
         return Err(ApiError::NotFound);
     }
@@ -534,15 +636,24 @@ async fn delete_label(State(state): State<AppState>, user: User, path: Path<Stri
 /// `GET /api/resources/archive/?resource_uuid=…&resource_uuid=…`: a zip of the resources' files,
 /// each named `<name>.<extension>` (numbered when names repeat). Built in memory: meant for a
 /// selection of pages, not a whole project.
-async fn archive(State(state): State<AppState>, user: User, uri: axum::http::Uri) -> ApiResult<Response> {
+async fn archive(
+    State(state): State<AppState>,
+    user: User,
+    uri: axum::http::Uri,
+) -> ApiResult<Response> {
     let params = crate::query::Params::parse(uri.query());
     let ids: Vec<Uuid> = params
         .all("resource_uuid")
         .into_iter()
-        .map(|v| Uuid::parse_str(v).map_err(|_| ApiError::field("resource_uuid", "Enter a valid UUID.")))
+        .map(|v| {
+            Uuid::parse_str(v).map_err(|_| ApiError::field("resource_uuid", "Enter a valid UUID."))
+        })
         .collect::<ApiResult<_>>()?;
     if ids.is_empty() {
-        return Err(ApiError::field("resource_uuid", "Give at least one resource_uuid."));
+        return Err(ApiError::field(
+            "resource_uuid",
+            "Give at least one resource_uuid.",
+        ));
     }
     type Row = (Uuid, String, Option<String>, String, Uuid);
     let rows: Vec<Row> = sqlx::query_as(
@@ -555,13 +666,26 @@ async fn archive(State(state): State<AppState>, user: User, uri: axum::http::Uri
     let mut files = Vec::with_capacity(ids.len());
     let mut seen = std::collections::HashSet::new();
     for id in &ids {
-        let (_, name, file, extension, project) = rows.iter().find(|r| r.0 == *id).ok_or(ApiError::NotFound)?;
+        let (_, name, file, extension, project) =
+            rows.iter().find(|r| r.0 == *id).ok_or(ApiError::NotFound)?;
         if perm::role(&state.pool, &user, *project).await?.is_none() {
             return Err(ApiError::NotFound);
         }
-        let file = file.as_ref().ok_or_else(|| ApiError::bad_request(format!("Resource {id} has no file yet.")))?;
-        let stem = if name.is_empty() { id.simple().to_string() } else { name.replace('/', "_") };
-        let named = |suffix: &str| if extension.is_empty() { format!("{stem}{suffix}") } else { format!("{stem}{suffix}.{extension}") };
+        let file = file
+            .as_ref()
+            .ok_or_else(|| ApiError::bad_request(format!("Resource {id} has no file yet.")))?;
+        let stem = if name.is_empty() {
+            id.simple().to_string()
+        } else {
+            name.replace('/', "_")
+        };
+        let named = |suffix: &str| {
+            if extension.is_empty() {
+                format!("{stem}{suffix}")
+            } else {
+                format!("{stem}{suffix}.{extension}")
+            }
+        };
         let mut entry = named("");
         let mut n = 1;
         while !seen.insert(entry.clone()) {
@@ -573,9 +697,11 @@ async fn archive(State(state): State<AppState>, user: User, uri: axum::http::Uri
     let bytes = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
         use std::io::Write;
         let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
         for (entry, path) in files {
-            zip.start_file(entry, options).map_err(std::io::Error::other)?;
+            zip.start_file(entry, options)
+                .map_err(std::io::Error::other)?;
             zip.write_all(&std::fs::read(path)?)?;
         }
         Ok(zip.finish().map_err(std::io::Error::other)?.into_inner())
@@ -586,7 +712,10 @@ async fn archive(State(state): State<AppState>, user: User, uri: axum::http::Uri
     Ok((
         [
             (header::CONTENT_TYPE, "application/zip"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"resources.zip\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"resources.zip\"",
+            ),
         ],
         bytes,
     )

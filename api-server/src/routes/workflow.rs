@@ -6,7 +6,9 @@ use crate::auth::User;
 use crate::body::Body;
 use crate::error::{ApiError, ApiResult};
 use crate::link::{Base, require_ref};
-use crate::models::{CONNECTION, INPUT_PORT, OUTPUT_PORT, WORKFLOW, WORKFLOW_JOB, WORKFLOW_JOB_GROUP};
+use crate::models::{
+    CONNECTION, INPUT_PORT, OUTPUT_PORT, WORKFLOW, WORKFLOW_JOB, WORKFLOW_JOB_GROUP,
+};
 use crate::perm::{self, Role};
 use crate::query::{self, Model, Params, RawJson};
 use crate::routes::read::{Access, list_handler, options_handler, path_uuid};
@@ -31,11 +33,14 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route(
             "/api/workflowjobgroup/{id}/",
-            get(super::read::detail_handler(&WORKFLOW_JOB_GROUP, Access::Members))
-                .put(update_group)
-                .patch(update_group)
-                .delete(delete_group)
-                .options(options_handler(&WORKFLOW_JOB_GROUP, false, DETAIL_RW)),
+            get(super::read::detail_handler(
+                &WORKFLOW_JOB_GROUP,
+                Access::Members,
+            ))
+            .put(update_group)
+            .patch(update_group)
+            .delete(delete_group)
+            .options(options_handler(&WORKFLOW_JOB_GROUP, false, DETAIL_RW)),
         )
         .route(
             "/api/workflows/",
@@ -754,7 +759,11 @@ async fn delete_connection(
 }
 
 /// The workflow jobs named in a `workflow_jobs` field; they must all be in `workflow`.
-async fn group_members(state: &AppState, body: &Body, workflow: Uuid) -> ApiResult<Option<Vec<Uuid>>> {
+async fn group_members(
+    state: &AppState,
+    body: &Body,
+    workflow: Uuid,
+) -> ApiResult<Option<Vec<Uuid>>> {
     let Some(value) = body.0.get("workflow_jobs") else {
         return Ok(None);
     };
@@ -762,22 +771,38 @@ async fn group_members(state: &AppState, body: &Body, workflow: Uuid) -> ApiResu
         .as_array()
         .ok_or_else(|| ApiError::field("workflow_jobs", "Expected a list of items."))?
         .iter()
-        .map(|v| v.as_str().and_then(|s| crate::link::parse_ref(s, "workflowjob")).ok_or_else(|| ApiError::field("workflow_jobs", "Invalid hyperlink - No URL match.")))
+        .map(|v| {
+            v.as_str()
+                .and_then(|s| crate::link::parse_ref(s, "workflowjob"))
+                .ok_or_else(|| {
+                    ApiError::field("workflow_jobs", "Invalid hyperlink - No URL match.")
+                })
+        })
         .collect::<ApiResult<Vec<Uuid>>>()?;
-    let inside: i64 = sqlx::query_scalar("SELECT count(*) FROM workflow_jobs WHERE uuid = ANY($1) AND workflow_uuid = $2")
-        .bind(&ids)
-        .bind(workflow)
-        .fetch_one(&state.pool)
-        .await?;
+    let inside: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM workflow_jobs WHERE uuid = ANY($1) AND workflow_uuid = $2",
+    )
+    .bind(&ids)
+    .bind(workflow)
+    .fetch_one(&state.pool)
+    .await?;
     if usize::try_from(inside).ok() != Some(ids.len()) {
-        return Err(ApiError::field("workflow_jobs", "Every workflow job must belong to the group's workflow."));
+        return Err(ApiError::field(
+            "workflow_jobs",
+            "Every workflow job must belong to the group's workflow.",
+        ));
     }
     Ok(Some(ids))
 }
 
 /// `POST /api/workflowjobgroups/`: groups existing workflow jobs, or, with `origin` (a valid
 /// workflow the user can see), imports a copy of that workflow into `workflow` as a group.
-async fn create_group(State(state): State<AppState>, base: Base, user: User, body: Body) -> ApiResult<RawJson> {
+async fn create_group(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    body: Body,
+) -> ApiResult<RawJson> {
     let (workflow, project) = workflow_field(&state, &user, &body, "workflow").await?;
     let id = Uuid::new_v4();
     let origin = match body.str("origin") {
@@ -798,54 +823,111 @@ async fn create_group(State(state): State<AppState>, base: Base, user: User, bod
     if let Some(origin) = origin {
         let origin_project = query::project_of(&state.pool, &WORKFLOW, origin)
             .await?
-            .ok_or_else(|| ApiError::field("origin", "Invalid hyperlink - Object does not exist."))?;
+            .ok_or_else(|| {
+                ApiError::field("origin", "Invalid hyperlink - Object does not exist.")
+            })?;
         perm::require_field(&state.pool, &user, origin_project, "origin").await?;
-        let valid: bool = sqlx::query_scalar("SELECT valid FROM workflows WHERE uuid = $1").bind(origin).fetch_one(&state.pool).await?;
+        let valid: bool = sqlx::query_scalar("SELECT valid FROM workflows WHERE uuid = $1")
+            .bind(origin)
+            .fetch_one(&state.pool)
+            .await?;
         if !valid {
-            return Err(ApiError::field("origin", "The origin workflow must be valid."));
+            return Err(ApiError::field(
+                "origin",
+                "The origin workflow must be valid.",
+            ));
         }
         // Export then import: a copy with fresh ids, checked against the catalogue.
         let catalogue = graph::catalogue(&state.pool).await?;
-        let document = serde_json::to_value(wf::export(&graph::load(&state.pool, origin).await?)).map_err(ApiError::internal)?;
-        let copy = wf::import(&document, &catalogue).map_err(|e| ApiError::Fields(fields_of(e.body())))?;
+        let document = serde_json::to_value(wf::export(&graph::load(&state.pool, origin).await?))
+            .map_err(ApiError::internal)?;
+        let copy =
+            wf::import(&document, &catalogue).map_err(|e| ApiError::Fields(fields_of(e.body())))?;
         graph::insert(&mut tx, workflow, &copy, Some(id)).await?;
     } else if let Some(members) = &members {
-        sqlx::query("UPDATE workflow_jobs SET group_uuid = $2 WHERE uuid = ANY($1)").bind(members).bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE workflow_jobs SET group_uuid = $2 WHERE uuid = ANY($1)")
+            .bind(members)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     graph::invalidate(&state.pool, workflow).await?;
-    state.emit(Change::Created, "workflowjobgroup", id, Some(project)).await;
-    Ok(created(query::detail(&state.pool, &WORKFLOW_JOB_GROUP, &base.0, Some(&user), id).await?))
+    state
+        .emit(Change::Created, "workflowjobgroup", id, Some(project))
+        .await;
+    Ok(created(
+        query::detail(&state.pool, &WORKFLOW_JOB_GROUP, &base.0, Some(&user), id).await?,
+    ))
 }
 
 const GROUP_WORKFLOW: &str = "SELECT workflow_uuid FROM workflow_job_groups WHERE uuid = $1";
 
-async fn update_group(State(state): State<AppState>, base: Base, user: User, path: Path<String>, body: Body) -> ApiResult<RawJson> {
+async fn update_group(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    path: Path<String>,
+    body: Body,
+) -> ApiResult<RawJson> {
     let id = path_uuid(path)?;
     let (workflow, project) = owner(&state, &user, &WORKFLOW_JOB_GROUP, id, GROUP_WORKFLOW).await?;
     for key in ["name", "description"] {
         if let Some(value) = body.str(key) {
-            sqlx::query(&format!("UPDATE workflow_job_groups SET {key} = $2, updated = now() WHERE uuid = $1")).bind(id).bind(value).execute(&state.pool).await?;
+            sqlx::query(&format!(
+                "UPDATE workflow_job_groups SET {key} = $2, updated = now() WHERE uuid = $1"
+            ))
+            .bind(id)
+            .bind(value)
+            .execute(&state.pool)
+            .await?;
         }
     }
     if let Some(appearance) = body.0.get("appearance") {
-        sqlx::query("UPDATE workflow_job_groups SET appearance = $2, updated = now() WHERE uuid = $1").bind(id).bind(appearance).execute(&state.pool).await?;
+        sqlx::query(
+            "UPDATE workflow_job_groups SET appearance = $2, updated = now() WHERE uuid = $1",
+        )
+        .bind(id)
+        .bind(appearance)
+        .execute(&state.pool)
+        .await?;
     }
     if let Some(members) = group_members(&state, &body, workflow).await? {
         let mut tx = state.pool.begin().await?;
-        sqlx::query("UPDATE workflow_jobs SET group_uuid = NULL WHERE group_uuid = $1").bind(id).execute(&mut *tx).await?;
-        sqlx::query("UPDATE workflow_jobs SET group_uuid = $2 WHERE uuid = ANY($1)").bind(&members).bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE workflow_jobs SET group_uuid = NULL WHERE group_uuid = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE workflow_jobs SET group_uuid = $2 WHERE uuid = ANY($1)")
+            .bind(&members)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
     }
-    state.emit(Change::Updated, "workflowjobgroup", id, Some(project)).await;
-    Ok(RawJson(StatusCode::OK, query::detail(&state.pool, &WORKFLOW_JOB_GROUP, &base.0, Some(&user), id).await?))
+    state
+        .emit(Change::Updated, "workflowjobgroup", id, Some(project))
+        .await;
+    Ok(RawJson(
+        StatusCode::OK,
+        query::detail(&state.pool, &WORKFLOW_JOB_GROUP, &base.0, Some(&user), id).await?,
+    ))
 }
 
 /// Deleting a group ungroups its workflow jobs (they stay in the workflow, editable again).
-async fn delete_group(State(state): State<AppState>, user: User, path: Path<String>) -> ApiResult<StatusCode> {
+async fn delete_group(
+    State(state): State<AppState>,
+    user: User,
+    path: Path<String>,
+) -> ApiResult<StatusCode> {
     let id = path_uuid(path)?;
     let (_, project) = owner(&state, &user, &WORKFLOW_JOB_GROUP, id, GROUP_WORKFLOW).await?;
-    sqlx::query("DELETE FROM workflow_job_groups WHERE uuid = $1").bind(id).execute(&state.pool).await?;
-    state.emit(Change::Deleted, "workflowjobgroup", id, Some(project)).await;
+    sqlx::query("DELETE FROM workflow_job_groups WHERE uuid = $1")
+        .bind(id)
+        .execute(&state.pool)
+        .await?;
+    state
+        .emit(Change::Deleted, "workflowjobgroup", id, Some(project))
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1536,41 +1536,150 @@ async fn behind_nginx_with_the_operators_configuration_everything_works(ctx: Ctx
 async fn resource_lists_hold_resources_of_one_project_and_type(ctx: Ctx) {
     let p = ctx.project(&ctx.admin, "lists").await;
     let q = ctx.project(&ctx.admin, "other").await;
-    let (_, pngs) = upload(&ctx, &ctx.admin, &p, vec![("a.png", png(image::ColorType::Rgb8, 4, 4)), ("b.png", png(image::ColorType::Rgb8, 4, 4))], None).await;
-    let (_, text) = upload(&ctx, &ctx.admin, &p, vec![("t.txt", b"text\n".to_vec())], None).await;
-    let (_, elsewhere) = upload(&ctx, &ctx.admin, &q, vec![("c.png", png(image::ColorType::Rgb8, 4, 4))], None).await;
-    let list = ctx.ok(Method::POST, "/api/resourcelists/", &ctx.admin, Some(json!({"name": "pages", "resources": [body_url(&pngs[1]), body_url(&pngs[0])]})), 201).await;
-    assert_eq!(list["resources"], json!([body_url(&pngs[1]), body_url(&pngs[0])]), "order kept");
-    assert!(list["resource_type"].as_str().is_some_and(|t| t.contains("/api/resourcetype/")));
-    let (status, body) = ctx.post("/api/resourcelists/", &ctx.admin, json!({"resources": [body_url(&pngs[0]), body_url(&text[0])]})).await;
+    let (_, pngs) = upload(
+        &ctx,
+        &ctx.admin,
+        &p,
+        vec![
+            ("a.png", png(image::ColorType::Rgb8, 4, 4)),
+            ("b.png", png(image::ColorType::Rgb8, 4, 4)),
+        ],
+        None,
+    )
+    .await;
+    let (_, text) = upload(
+        &ctx,
+        &ctx.admin,
+        &p,
+        vec![("t.txt", b"text\n".to_vec())],
+        None,
+    )
+    .await;
+    let (_, elsewhere) = upload(
+        &ctx,
+        &ctx.admin,
+        &q,
+        vec![("c.png", png(image::ColorType::Rgb8, 4, 4))],
+        None,
+    )
+    .await;
+    let list = ctx
+        .ok(
+            Method::POST,
+            "/api/resourcelists/",
+            &ctx.admin,
+            Some(json!({"name": "pages", "resources": [body_url(&pngs[1]), body_url(&pngs[0])]})),
+            201,
+        )
+        .await;
+    assert_eq!(
+        list["resources"],
+        json!([body_url(&pngs[1]), body_url(&pngs[0])]),
+        "order kept"
+    );
+    assert!(
+        list["resource_type"]
+            .as_str()
+            .is_some_and(|t| t.contains("/api/resourcetype/"))
+    );
+    let (status, body) = ctx
+        .post(
+            "/api/resourcelists/",
+            &ctx.admin,
+            json!({"resources": [body_url(&pngs[0]), body_url(&text[0])]}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["resources"][0].as_str().is_some_and(|m| m.contains("same resource type")), "{body}");
-    let (status, body) = ctx.post("/api/resourcelists/", &ctx.admin, json!({"resources": [body_url(&pngs[0]), body_url(&elsewhere[0])]})).await;
+    assert!(
+        body["resources"][0]
+            .as_str()
+            .is_some_and(|m| m.contains("same resource type")),
+        "{body}"
+    );
+    let (status, body) = ctx
+        .post(
+            "/api/resourcelists/",
+            &ctx.admin,
+            json!({"resources": [body_url(&pngs[0]), body_url(&elsewhere[0])]}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["resources"][0].as_str().is_some_and(|m| m.contains("same project")), "{body}");
+    assert!(
+        body["resources"][0]
+            .as_str()
+            .is_some_and(|m| m.contains("same project")),
+        "{body}"
+    );
     // A member of a list is protected.
-    assert_eq!(ctx.delete(body_url(&pngs[0]), &ctx.admin).await.0, StatusCode::CONFLICT);
-    let renamed = ctx.ok(Method::PATCH, body_url(&list), &ctx.admin, Some(json!({"name": "renamed", "resources": [body_url(&pngs[0])]})), 200).await;
+    assert_eq!(
+        ctx.delete(body_url(&pngs[0]), &ctx.admin).await.0,
+        StatusCode::CONFLICT
+    );
+    let renamed = ctx
+        .ok(
+            Method::PATCH,
+            body_url(&list),
+            &ctx.admin,
+            Some(json!({"name": "renamed", "resources": [body_url(&pngs[0])]})),
+            200,
+        )
+        .await;
     assert_eq!(renamed["resources"].as_array().map(Vec::len), Some(1));
-    assert_eq!(ctx.delete(body_url(&list), &ctx.admin).await.0, StatusCode::NO_CONTENT);
-    assert_eq!(ctx.delete(body_url(&pngs[0]), &ctx.admin).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        ctx.delete(body_url(&list), &ctx.admin).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        ctx.delete(body_url(&pngs[0]), &ctx.admin).await.0,
+        StatusCode::NO_CONTENT
+    );
 }
 
 async fn only_administrators_rename_or_delete_shared_labels(ctx: Ctx) {
     let alice = ctx.user("alice").await;
     let p = ctx.project(&alice, "labels").await;
-    let mut form = reqwest::multipart::Form::new().text("project", p.clone()).text("label_names", "recto");
-    form = form.part("files", reqwest::multipart::Part::bytes(png(image::ColorType::Rgb8, 4, 4)).file_name("a.png"));
-    let resp = ctx.http.post(ctx.url("/api/resources/")).header("Authorization", format!("Token {alice}")).multipart(form).send().await.expect("answer");
+    let mut form = reqwest::multipart::Form::new()
+        .text("project", p.clone())
+        .text("label_names", "recto");
+    form = form.part(
+        "files",
+        reqwest::multipart::Part::bytes(png(image::ColorType::Rgb8, 4, 4)).file_name("a.png"),
+    );
+    let resp = ctx
+        .http
+        .post(ctx.url("/api/resources/"))
+        .header("Authorization", format!("Token {alice}"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("answer");
     let body: serde_json::Value = resp.json().await.expect("json");
     let label = body[0]["labels"][0].as_str().expect("a label").to_owned();
-    assert_eq!(ctx.patch(&label, &alice, json!({"name": "verso"})).await.0, StatusCode::FORBIDDEN);
-    let renamed = ctx.ok(Method::PATCH, &label, &ctx.admin.clone(), Some(json!({"name": "verso"})), 200).await;
+    assert_eq!(
+        ctx.patch(&label, &alice, json!({"name": "verso"})).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let renamed = ctx
+        .ok(
+            Method::PATCH,
+            &label,
+            &ctx.admin.clone(),
+            Some(json!({"name": "verso"})),
+            200,
+        )
+        .await;
     assert_eq!(renamed["name"], "verso");
-    let resource = ctx.ok(Method::GET, body_url(&body[0]), &alice, None, 200).await;
+    let resource = ctx
+        .ok(Method::GET, body_url(&body[0]), &alice, None, 200)
+        .await;
     assert_eq!(resource["label_names"], "verso");
-    assert_eq!(ctx.delete(&label, &ctx.admin).await.0, StatusCode::NO_CONTENT);
-    let resource = ctx.ok(Method::GET, body_url(&body[0]), &alice, None, 200).await;
+    assert_eq!(
+        ctx.delete(&label, &ctx.admin).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let resource = ctx
+        .ok(Method::GET, body_url(&body[0]), &alice, None, 200)
+        .await;
     assert_eq!(resource["labels"], json!([]));
 }
 
@@ -1579,78 +1688,242 @@ async fn the_resource_archive_zips_the_chosen_files(ctx: Ctx) {
     let bob = ctx.user("bob").await;
     let p = ctx.project(&alice, "archive").await;
     let a = png(image::ColorType::Rgb8, 5, 5);
-    let (_, files) = upload(&ctx, &alice, &p, vec![("folio.png", a.clone()), ("folio.png", png(image::ColorType::Rgb8, 6, 6))], None).await;
-    let ids: Vec<String> = files.as_array().expect("files").iter().map(|f| f["uuid"].as_str().expect("uuid").to_owned()).collect();
-    let url = format!("/api/resources/archive/?resource_uuid={}&resource_uuid={}", ids[0], ids[1]);
-    let resp = ctx.http.get(ctx.url(&url)).header("Authorization", format!("Token {alice}")).send().await.expect("answer");
+    let (_, files) = upload(
+        &ctx,
+        &alice,
+        &p,
+        vec![
+            ("folio.png", a.clone()),
+            ("folio.png", png(image::ColorType::Rgb8, 6, 6)),
+        ],
+        None,
+    )
+    .await;
+    let ids: Vec<String> = files
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| f["uuid"].as_str().expect("uuid").to_owned())
+        .collect();
+    let url = format!(
+        "/api/resources/archive/?resource_uuid={}&resource_uuid={}",
+        ids[0], ids[1]
+    );
+    let resp = ctx
+        .http
+        .get(ctx.url(&url))
+        .header("Authorization", format!("Token {alice}"))
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["content-type"], "application/zip");
     let bytes = resp.bytes().await.expect("bytes");
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("a zip");
-    let mut names: Vec<String> = (0..zip.len()).map(|i| zip.by_index(i).expect("entry").name().to_owned()).collect();
+    let mut names: Vec<String> = (0..zip.len())
+        .map(|i| zip.by_index(i).expect("entry").name().to_owned())
+        .collect();
     names.sort();
     assert_eq!(names, ["folio (1).png", "folio.png"]);
     let mut first = Vec::new();
-    std::io::Read::read_to_end(&mut zip.by_name("folio.png").expect("entry"), &mut first).expect("read");
+    std::io::Read::read_to_end(&mut zip.by_name("folio.png").expect("entry"), &mut first)
+        .expect("read");
     assert_eq!(first, a);
-    let denied = ctx.http.get(ctx.url(&url)).header("Authorization", format!("Token {bob}")).send().await.expect("answer");
+    let denied = ctx
+        .http
+        .get(ctx.url(&url))
+        .header("Authorization", format!("Token {bob}"))
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(denied.status(), StatusCode::NOT_FOUND);
 }
 
 async fn a_workflow_imported_as_a_group_locks_its_jobs(ctx: Ctx) {
     let p = ctx.project(&ctx.admin, "groups").await;
     let (origin, _) = build_chain(&ctx, &ctx.admin, &p).await;
-    ctx.ok(Method::PATCH, &origin, &ctx.admin, Some(json!({"valid": true})), 200).await;
-    let target = body_url(&ctx.ok(Method::POST, "/api/workflows/", &ctx.admin, Some(json!({"project": p, "name": "target"})), 201).await).to_owned();
-    let group = ctx.ok(Method::POST, "/api/workflowjobgroups/", &ctx.admin, Some(json!({"workflow": target, "origin": origin, "name": "imported"})), 201).await;
+    ctx.ok(
+        Method::PATCH,
+        &origin,
+        &ctx.admin,
+        Some(json!({"valid": true})),
+        200,
+    )
+    .await;
+    let target = body_url(
+        &ctx.ok(
+            Method::POST,
+            "/api/workflows/",
+            &ctx.admin,
+            Some(json!({"project": p, "name": "target"})),
+            201,
+        )
+        .await,
+    )
+    .to_owned();
+    let group = ctx
+        .ok(
+            Method::POST,
+            "/api/workflowjobgroups/",
+            &ctx.admin,
+            Some(json!({"workflow": target, "origin": origin, "name": "imported"})),
+            201,
+        )
+        .await;
     let jobs = group["workflow_jobs"].as_array().expect("jobs").clone();
     assert_eq!(jobs.len(), 2);
     let wf = ctx.ok(Method::GET, &target, &ctx.admin, None, 200).await;
     assert_eq!(wf["connections"].as_array().map(Vec::len), Some(1));
     let job = jobs[0].as_str().expect("url");
     let (status, _) = ctx.patch(job, &ctx.admin, json!({"name": "renamed"})).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "only settings change inside a group");
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "only settings change inside a group"
+    );
     assert_eq!(ctx.delete(job, &ctx.admin).await.0, StatusCode::BAD_REQUEST);
-    assert_eq!(ctx.delete(body_url(&group), &ctx.admin).await.0, StatusCode::NO_CONTENT);
-    assert_eq!(ctx.delete(job, &ctx.admin).await.0, StatusCode::NO_CONTENT, "ungrouped jobs can go");
-    let (status, body) = ctx.post("/api/workflowjobgroups/", &ctx.admin, json!({"workflow": target, "origin": target})).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "an invalid origin is refused: {body}");
+    assert_eq!(
+        ctx.delete(body_url(&group), &ctx.admin).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        ctx.delete(job, &ctx.admin).await.0,
+        StatusCode::NO_CONTENT,
+        "ungrouped jobs can go"
+    );
+    let (status, body) = ctx
+        .post(
+            "/api/workflowjobgroups/",
+            &ctx.admin,
+            json!({"workflow": target, "origin": target}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "an invalid origin is refused: {body}"
+    );
 }
 
 async fn results_packages_are_queued_for_finished_runs_only(ctx: Ctx) {
     let p = ctx.project(&ctx.admin, "packages").await;
     let (wf, _) = build_chain(&ctx, &ctx.admin, &p).await;
-    let valid = ctx.ok(Method::PATCH, &wf, &ctx.admin, Some(json!({"valid": true})), 200).await;
-    let entry = valid["workflow_input_ports"][0].as_str().expect("entry").to_owned();
-    let (_, pages) = upload(&ctx, &ctx.admin, &p, vec![("p.png", png(image::ColorType::Rgb8, 4, 4))], None).await;
-    let run = ctx.ok(Method::POST, "/api/workflowruns/", &ctx.admin, Some(json!({"workflow": wf, "resource_assignments": {entry: [body_url(&pages[0])]}})), 201).await;
-    let (status, body) = ctx.post("/api/resultspackages/", &ctx.admin, json!({"workflow_run": body_url(&run), "packaging_mode": 0})).await;
+    let valid = ctx
+        .ok(
+            Method::PATCH,
+            &wf,
+            &ctx.admin,
+            Some(json!({"valid": true})),
+            200,
+        )
+        .await;
+    let entry = valid["workflow_input_ports"][0]
+        .as_str()
+        .expect("entry")
+        .to_owned();
+    let (_, pages) = upload(
+        &ctx,
+        &ctx.admin,
+        &p,
+        vec![("p.png", png(image::ColorType::Rgb8, 4, 4))],
+        None,
+    )
+    .await;
+    let run = ctx
+        .ok(
+            Method::POST,
+            "/api/workflowruns/",
+            &ctx.admin,
+            Some(json!({"workflow": wf, "resource_assignments": {entry: [body_url(&pages[0])]}})),
+            201,
+        )
+        .await;
+    let (status, body) = ctx
+        .post(
+            "/api/resultspackages/",
+            &ctx.admin,
+            json!({"workflow_run": body_url(&run), "packaging_mode": 0}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let run_id = uuid::Uuid::parse_str(run["uuid"].as_str().expect("uuid")).expect("a uuid");
-    sqlx::query("UPDATE workflow_runs SET status = 4 WHERE uuid = $1").bind(run_id).execute(&ctx.state.pool).await.expect("finish the run");
-    let (status, body) = ctx.post("/api/resultspackages/", &ctx.admin, json!({"workflow_run": body_url(&run), "packaging_mode": 7})).await;
+    sqlx::query("UPDATE workflow_runs SET status = 4 WHERE uuid = $1")
+        .bind(run_id)
+        .execute(&ctx.state.pool)
+        .await
+        .expect("finish the run");
+    let (status, body) = ctx
+        .post(
+            "/api/resultspackages/",
+            &ctx.admin,
+            json!({"workflow_run": body_url(&run), "packaging_mode": 7}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["packaging_mode"].is_array());
-    let package = ctx.ok(Method::POST, "/api/resultspackages/", &ctx.admin, Some(json!({"workflow_run": body_url(&run), "packaging_mode": 1})), 201).await;
+    let package = ctx
+        .ok(
+            Method::POST,
+            "/api/resultspackages/",
+            &ctx.admin,
+            Some(json!({"workflow_run": body_url(&run), "packaging_mode": 1})),
+            201,
+        )
+        .await;
     assert_eq!(package["status"], 0);
     assert!(package["expiry_time"].is_string(), "30 days by default");
     // The request waits on the celery queue as a typed message.
-    let conn = lapin::Connection::connect(&ctx.amqp_url, lapin::ConnectionProperties::default()).await.expect("amqp");
+    let conn = lapin::Connection::connect(&ctx.amqp_url, lapin::ConnectionProperties::default())
+        .await
+        .expect("amqp");
     let channel = conn.create_channel().await.expect("channel");
     let mut found = false;
-    while let Some(delivery) = channel.basic_get("celery", lapin::options::BasicGetOptions { no_ack: true }).await.expect("basic_get") {
-        if delivery.delivery.properties.kind().as_ref().map(|k| k.as_str()) == Some(rodan_core::message::PACKAGE_MESSAGE_TYPE) {
-            let message: rodan_core::message::PackageMessage = serde_json::from_slice(&delivery.delivery.data).expect("a package message");
-            assert_eq!(message.results_package.to_string(), package["uuid"].as_str().expect("uuid"));
-            assert_eq!(message.task_id.to_string(), package["celery_task_id"].as_str().expect("task id"));
+    while let Some(delivery) = channel
+        .basic_get("celery", lapin::options::BasicGetOptions { no_ack: true })
+        .await
+        .expect("basic_get")
+    {
+        if delivery
+            .delivery
+            .properties
+            .kind()
+            .as_ref()
+            .map(|k| k.as_str())
+            == Some(rodan_core::message::PACKAGE_MESSAGE_TYPE)
+        {
+            let message: rodan_core::message::PackageMessage =
+                serde_json::from_slice(&delivery.delivery.data).expect("a package message");
+            assert_eq!(
+                message.results_package.to_string(),
+                package["uuid"].as_str().expect("uuid")
+            );
+            assert_eq!(
+                message.task_id.to_string(),
+                package["celery_task_id"].as_str().expect("task id")
+            );
             found = true;
         }
     }
     assert!(found, "a package message was published");
     let url = body_url(&package).to_owned();
-    assert_eq!(ctx.delete(&url, &ctx.admin).await.0, StatusCode::BAD_REQUEST, "not while scheduled");
-    assert_eq!(ctx.patch(&url, &ctx.admin, json!({"status": 4})).await.0, StatusCode::BAD_REQUEST);
-    let cancelled = ctx.ok(Method::PATCH, &url, &ctx.admin, Some(json!({"status": 9})), 200).await;
+    assert_eq!(
+        ctx.delete(&url, &ctx.admin).await.0,
+        StatusCode::BAD_REQUEST,
+        "not while scheduled"
+    );
+    assert_eq!(
+        ctx.patch(&url, &ctx.admin, json!({"status": 4})).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let cancelled = ctx
+        .ok(
+            Method::PATCH,
+            &url,
+            &ctx.admin,
+            Some(json!({"status": 9})),
+            200,
+        )
+        .await;
     assert_eq!(cancelled["status"], 9);
     assert_eq!(ctx.delete(&url, &ctx.admin).await.0, StatusCode::NO_CONTENT);
 }
