@@ -7,6 +7,7 @@ pub mod core;
 pub mod execute;
 pub mod local;
 pub mod metrics;
+pub mod package;
 pub mod reaper;
 pub mod runtime;
 pub mod store;

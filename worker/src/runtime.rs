@@ -108,9 +108,12 @@ pub struct Worker {
 
 /// How a message is settled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Settle {
+pub(crate) enum Settle {
+    /// Done with it (finished, failed, or stale).
     Ack,
+    /// Give it back to the queue.
     Requeue,
+    /// Drop it without requeueing (undecodable).
     Reject,
 }
 
@@ -282,7 +285,11 @@ async fn consume(
                     let shared = shared.clone();
                     let hard = hard.clone();
                     running.spawn(async move {
-                        let how = handle(&shared, &delivery.data, &hard).await;
+                        let how = if crate::package::is_package(&delivery.properties) {
+                            crate::package::handle(&shared, &delivery.data, &hard).await
+                        } else {
+                            handle(&shared, &delivery.data, &hard).await
+                        };
                         settle(&delivery, how).await;
                         drop(permit);
                     });
