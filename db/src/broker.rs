@@ -97,6 +97,29 @@ impl Broker {
         }
     }
 
+    /// Messages ready in `queue` and its consumer count (a passive declare: 404 when the queue
+    /// does not exist yet, reported as `None`).
+    pub async fn queue_depth(&self, queue: &str) -> Result<Option<(u32, u32)>, BrokerError> {
+        let connection = Connection::connect(&self.url, ConnectionProperties::default()).await?;
+        let channel = connection.create_channel().await?;
+        let declared = channel
+            .queue_declare(
+                queue,
+                QueueDeclareOptions {
+                    passive: true,
+                    ..QueueDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await;
+        let _ = connection.close(200, "done").await;
+        match declared {
+            Ok(q) => Ok(Some((q.message_count(), q.consumer_count()))),
+            Err(lapin::Error::ProtocolError(_)) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// Publishes a results-package request on `queue`, typed [`PACKAGE_MESSAGE_TYPE`].
     pub async fn publish_package(
         &self,

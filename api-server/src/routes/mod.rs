@@ -7,6 +7,7 @@ mod package;
 mod project;
 pub mod read;
 pub(crate) mod resource;
+mod taskqueue;
 mod workflow;
 mod workflowrun;
 mod ws;
@@ -133,6 +134,7 @@ pub fn app(state: AppState) -> Router {
         .merge(workflowrun::routes())
         .merge(resource::routes())
         .merge(package::routes())
+        .merge(taskqueue::routes())
         .merge(ws::routes())
         .route("/api/jobs/", list_route(&JOB, Access::Public, LIST_RO))
         .route(

@@ -47,6 +47,7 @@ cases!(
     the_resource_archive_zips_the_chosen_files,
     a_workflow_imported_as_a_group_locks_its_jobs,
     results_packages_are_queued_for_finished_runs_only,
+    the_task_queue_views_are_for_staff_and_show_queued_work,
 );
 
 async fn api_root_lists_upstream_route_names_as_absolute_urls(ctx: Ctx) {
@@ -1926,4 +1927,72 @@ async fn results_packages_are_queued_for_finished_runs_only(ctx: Ctx) {
         .await;
     assert_eq!(cancelled["status"], 9);
     assert_eq!(ctx.delete(&url, &ctx.admin).await.0, StatusCode::NO_CONTENT);
+}
+
+async fn the_task_queue_views_are_for_staff_and_show_queued_work(ctx: Ctx) {
+    let alice = ctx.user("alice").await;
+    assert_eq!(
+        ctx.get("/api/taskqueue/status/", &alice).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let p = ctx.project(&ctx.admin, "queues").await;
+    let (wf, _) = build_chain(&ctx, &ctx.admin, &p).await;
+    let valid = ctx
+        .ok(
+            Method::PATCH,
+            &wf,
+            &ctx.admin,
+            Some(json!({"valid": true})),
+            200,
+        )
+        .await;
+    let entry = valid["workflow_input_ports"][0]
+        .as_str()
+        .expect("entry")
+        .to_owned();
+    let (_, pages) = upload(
+        &ctx,
+        &ctx.admin,
+        &p,
+        vec![("p.png", png(image::ColorType::Rgb8, 4, 4))],
+        None,
+    )
+    .await;
+    ctx.ok(
+        Method::POST,
+        "/api/workflowruns/",
+        &ctx.admin,
+        Some(json!({"workflow": wf, "resource_assignments": {entry: [body_url(&pages[0])]}})),
+        201,
+    )
+    .await;
+    let scheduled = ctx
+        .ok(
+            Method::GET,
+            "/api/taskqueue/scheduled/",
+            &ctx.admin,
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(
+        scheduled["celery"].as_array().map(Vec::len),
+        Some(1),
+        "{scheduled}"
+    );
+    assert_eq!(scheduled["celery"][0]["name"], "to grey");
+    let status = ctx
+        .ok(Method::GET, "/api/taskqueue/status/", &ctx.admin, None, 200)
+        .await;
+    assert!(
+        status["celery"]["messages"]
+            .as_u64()
+            .is_some_and(|n| n >= 1),
+        "{status}"
+    );
+    assert_eq!(status["Python3"]["running"], 0);
+    let active = ctx
+        .ok(Method::GET, "/api/taskqueue/active/", &ctx.admin, None, 200)
+        .await;
+    assert_eq!(active, json!({}));
 }
