@@ -48,6 +48,7 @@ cases!(
     a_workflow_imported_as_a_group_locks_its_jobs,
     results_packages_are_queued_for_finished_runs_only,
     the_task_queue_views_are_for_staff_and_show_queued_work,
+    more_validation_codes_reach_clients_as_409_bodies,
 );
 
 async fn api_root_lists_upstream_route_names_as_absolute_urls(ctx: Ctx) {
@@ -1995,4 +1996,172 @@ async fn the_task_queue_views_are_for_staff_and_show_queued_work(ctx: Ctx) {
         .ok(Method::GET, "/api/taskqueue/active/", &ctx.admin, None, 200)
         .await;
     assert_eq!(active, json!({}));
+}
+
+/// A workflow with the test jobs, built step by step, for validation cases.
+struct Builder<'a> {
+    ctx: &'a Ctx,
+    wf: String,
+}
+
+impl Builder<'_> {
+    async fn new<'a>(ctx: &'a Ctx, project: &str) -> Builder<'a> {
+        let wf = ctx
+            .ok(
+                Method::POST,
+                "/api/workflows/",
+                &ctx.admin,
+                Some(json!({"project": project})),
+                201,
+            )
+            .await;
+        Builder {
+            ctx,
+            wf: body_url(&wf).to_owned(),
+        }
+    }
+
+    async fn job(&self, name: &str) -> String {
+        let job = self.ctx.job_url(name).await;
+        body_url(
+            &self
+                .ctx
+                .ok(
+                    Method::POST,
+                    "/api/workflowjobs/",
+                    &self.ctx.admin,
+                    Some(json!({"workflow": self.wf, "job": job})),
+                    201,
+                )
+                .await,
+        )
+        .to_owned()
+    }
+
+    async fn port(&self, wfj: &str, job: &str, name: &str, input: bool) -> String {
+        let pt = self.ctx.port_type(job, name, input).await;
+        let (route, key) = if input {
+            ("/api/inputports/", "input_port_type")
+        } else {
+            ("/api/outputports/", "output_port_type")
+        };
+        body_url(
+            &self
+                .ctx
+                .ok(
+                    Method::POST,
+                    route,
+                    &self.ctx.admin,
+                    Some(json!({"workflow_job": wfj, key: pt})),
+                    201,
+                )
+                .await,
+        )
+        .to_owned()
+    }
+
+    async fn connect(&self, output: &str, input: &str) {
+        self.ctx
+            .ok(
+                Method::POST,
+                "/api/connections/",
+                &self.ctx.admin,
+                Some(json!({"input_port": input, "output_port": output})),
+                201,
+            )
+            .await;
+    }
+
+    /// A complete to grey -> binarise pair, returning (grey wfj, grey out, binarise wfj).
+    async fn pair(&self) -> (String, String, String) {
+        let grey = self.job("to grey").await;
+        self.port(&grey, "to grey", "RGB PNG image", true).await;
+        let out = self
+            .port(&grey, "to grey", "Greyscale PNG image", false)
+            .await;
+        let bin = self.job("binarise").await;
+        let input = self
+            .port(&bin, "binarise", "Greyscale PNG image", true)
+            .await;
+        self.port(&bin, "binarise", "Onebit PNG image", false).await;
+        self.connect(&out, &input).await;
+        (grey, out, bin)
+    }
+
+    async fn code(&self) -> String {
+        let (status, body) = self
+            .ctx
+            .patch(&self.wf, &self.ctx.admin, json!({"valid": true}))
+            .await;
+        if status == StatusCode::OK {
+            return "valid".into();
+        }
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert!(
+            body["details"].is_array() && body["associated_objects"].is_object(),
+            "{body}"
+        );
+        body["error_code"].as_str().expect("a code").to_owned()
+    }
+}
+
+async fn more_validation_codes_reach_clients_as_409_bodies(ctx: Ctx) {
+    let p = ctx.project(&ctx.admin, "codes").await;
+    ctx.register_test_jobs().await;
+
+    let ok = Builder::new(&ctx, &p).await;
+    ok.pair().await;
+    assert_eq!(ok.code().await, "valid");
+
+    let too_many_inputs = Builder::new(&ctx, &p).await;
+    let (_, _, bin) = too_many_inputs.pair().await;
+    too_many_inputs
+        .port(&bin, "binarise", "Greyscale PNG image", true)
+        .await;
+    assert_eq!(too_many_inputs.code().await, "WFJ_TOO_MANY_IP");
+
+    let two_into_one = Builder::new(&ctx, &p).await;
+    let (_, _, bin) = two_into_one.pair().await;
+    let grey2 = two_into_one.job("to grey").await;
+    two_into_one
+        .port(&grey2, "to grey", "RGB PNG image", true)
+        .await;
+    let out2 = two_into_one
+        .port(&grey2, "to grey", "Greyscale PNG image", false)
+        .await;
+    let bin_input = ctx.ok(Method::GET, &bin, &ctx.admin, None, 200).await["input_ports"][0]
+        .as_str()
+        .expect("input")
+        .to_owned();
+    two_into_one.connect(&out2, &bin_input).await;
+    assert_eq!(two_into_one.code().await, "IP_TOO_MANY_CONNECTIONS");
+
+    let mismatch = Builder::new(&ctx, &p).await;
+    let (_, grey_out, _) = mismatch.pair().await;
+    let grey2 = mismatch.job("to grey").await;
+    let rgb_in = mismatch
+        .port(&grey2, "to grey", "RGB PNG image", true)
+        .await;
+    mismatch
+        .port(&grey2, "to grey", "Greyscale PNG image", false)
+        .await;
+    mismatch.connect(&grey_out, &rgb_in).await;
+    assert_eq!(mismatch.code().await, "NO_COMMON_RESOURCETYPE");
+
+    let apart = Builder::new(&ctx, &p).await;
+    apart.pair().await;
+    apart.pair().await;
+    assert_eq!(apart.code().await, "WF_NOT_CONNECTED");
+
+    let settings = Builder::new(&ctx, &p).await;
+    let (_, _, bin) = settings.pair().await;
+    let id = uuid::Uuid::parse_str(bin.trim_end_matches('/').rsplit('/').next().expect("uuid"))
+        .expect("a uuid");
+    // Settings that slipped in under an older schema: validation still catches them.
+    sqlx::query("UPDATE workflow_jobs SET job_settings = '{\"Region size\": -3}' WHERE uuid = $1")
+        .bind(id)
+        .execute(&ctx.state.pool)
+        .await
+        .expect("update");
+    assert_eq!(settings.code().await, "WFJ_INVALID_SETTINGS");
 }
