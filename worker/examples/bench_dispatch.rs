@@ -1,0 +1,443 @@
+//! Dispatch benchmark on one RabbitMQ: no-op jobs per second through Celery (an empty task, from
+//! `bench/celery/`), through our bare dispatch (`rodan_db::broker::Broker` publishing, a lapin
+//! consumer acking), and through the full path (run jobs in PostgreSQL dispatched with
+//! `rodan_db::schedule::dispatch` and run by the real `Worker`: claim, run, commit, events, next
+//! dispatch, ack).
+//!
+//! `cargo run --release -p rodan-worker --example bench_dispatch -- [flags]`;
+//! `scripts/bench-dispatch.sh` installs Celery and runs it. Prints one Markdown table.
+
+use futures::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+use rodan_core::catalogue::JobDescriptor;
+use rodan_core::message::RunJobMessage;
+use rodan_core::status;
+use rodan_db::broker::Broker;
+use rodan_jobs::{Inputs, Job, JobError, Outputs};
+use rodan_worker::{Config, Worker};
+use serde_json::Value;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+const NO_OP: &str = "Bench No-op";
+const FULL_QUEUE: &str = "bench-full";
+const BARE_QUEUE: &str = "bench-bare";
+
+/// A failed benchmark step.
+#[derive(Debug, thiserror::Error)]
+enum BenchError {
+    #[error("failed to parse the command line: {0}")]
+    Usage(String),
+    #[error("failed to talk to RabbitMQ")]
+    Amqp(#[from] lapin::Error),
+    #[error("failed to publish")]
+    Broker(#[from] rodan_db::broker::BrokerError),
+    #[error("failed to dispatch")]
+    Dispatch(#[from] rodan_db::schedule::DispatchError),
+    #[error("failed to query PostgreSQL")]
+    Database(#[from] sqlx::Error),
+    #[error("failed to run the worker")]
+    Worker(#[from] rodan_worker::WorkerError),
+    #[error("failed to run the Celery side: {0}")]
+    Celery(String),
+    #[error("failed to finish: {0}")]
+    Stalled(String),
+}
+
+/// The job the full path runs: no ports, no settings, returns at once.
+#[derive(Debug)]
+struct NoOp;
+
+impl Job for NoOp {
+    fn name(&self) -> &'static str {
+        NO_OP
+    }
+
+    fn descriptor(&self) -> JobDescriptor {
+        JobDescriptor {
+            name: NO_OP.into(),
+            author: "benchmarks".into(),
+            category: "Benchmark".into(),
+            description: "Does nothing.".into(),
+            queue: FULL_QUEUE.into(),
+            settings: serde_json::json!({"type": "object", "properties": {}}),
+            interactive: false,
+            enabled: true,
+            input_port_types: Vec::new(),
+            output_port_types: Vec::new(),
+        }
+    }
+
+    fn run(&self, _: &Inputs, _: &Value, _: &Outputs) -> Result<(), JobError> {
+        Ok(())
+    }
+}
+
+/// Benchmark settings.
+#[derive(Debug)]
+struct Options {
+    jobs: usize,
+    concurrency: u16,
+    per_run: usize,
+    python: Option<String>,
+    pools: Vec<String>,
+}
+
+impl Options {
+    fn parse() -> Result<Self, BenchError> {
+        let mut args = std::env::args().skip(1);
+        let mut options = Self {
+            jobs: 20_000,
+            concurrency: 8,
+            per_run: 100,
+            python: None,
+            pools: vec!["prefork".into()],
+        };
+        let usage = || {
+            BenchError::Usage("bench_dispatch [--jobs N] [--concurrency C] [--per-run K] [--celery-python PATH] [--celery-pools prefork,threads]".into())
+        };
+        while let Some(arg) = args.next() {
+            let mut value = || args.next().ok_or_else(usage);
+            match arg.as_str() {
+                "--jobs" => options.jobs = value()?.parse().map_err(|_| usage())?,
+                "--concurrency" => options.concurrency = value()?.parse().map_err(|_| usage())?,
+                "--per-run" => options.per_run = value()?.parse().map_err(|_| usage())?,
+                "--celery-python" => options.python = Some(value()?),
+                "--celery-pools" => {
+                    options.pools = value()?.split(',').map(str::to_owned).collect();
+                }
+                _ => return Err(usage()),
+            }
+        }
+        if options.jobs == 0 || options.concurrency == 0 || options.per_run == 0 {
+            return Err(usage());
+        }
+        Ok(options)
+    }
+}
+
+/// One row of the table.
+struct Row {
+    what: String,
+    publish: Duration,
+    total: Duration,
+}
+
+/// Celery's figures from `bench/celery/bench_celery.py`.
+fn celery(options: &Options, python: &str, pool: &str, url: &str) -> Result<Row, BenchError> {
+    let out = Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../bench/celery/bench_celery.py"
+        ))
+        .args(["--broker", url, "--pool", pool])
+        .args(["--tasks", &options.jobs.to_string()])
+        .args(["--concurrency", &options.concurrency.to_string()])
+        .output()
+        .map_err(|e| BenchError::Celery(e.to_string()))?;
+    if !out.status.success() {
+        return Err(BenchError::Celery(
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ));
+    }
+    let line = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(line.trim())
+        .map_err(|e| BenchError::Celery(format!("{e} in {line}")))?;
+    let secs = |key: &str| Duration::from_secs_f64(report[key].as_f64().unwrap_or(f64::NAN));
+    Ok(Row {
+        what: format!(
+            "Celery {} empty task, --pool={pool} --concurrency={}, no result backend",
+            report["version"].as_str().unwrap_or("?"),
+            options.concurrency
+        ),
+        publish: secs("publish_s"),
+        total: secs("total_s"),
+    })
+}
+
+/// How the bare dispatch publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Publish {
+    /// `Broker::publish`, one message and its confirm at a time (what dispatch does).
+    Broker,
+    /// The same persistent messages on a confirm-mode lapin channel, every confirm awaited after
+    /// the last publish: what a batched `Broker` could do.
+    Pipelined,
+}
+
+/// Publishes `n` run-job messages on `queue` the chosen way.
+async fn publish(how: Publish, url: &str, queue: &str, n: usize) -> Result<(), BenchError> {
+    let message = || RunJobMessage {
+        run_job: Uuid::new_v4(),
+        task_id: Uuid::new_v4(),
+        job_name: NO_OP.into(),
+    };
+    match how {
+        Publish::Broker => {
+            let broker = Broker::new(url);
+            for _ in 0..n {
+                broker.publish(queue, &message()).await?;
+            }
+        }
+        Publish::Pipelined => {
+            let connection = Connection::connect(url, ConnectionProperties::default()).await?;
+            let channel = connection.create_channel().await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+            let mut confirms = Vec::with_capacity(n);
+            for _ in 0..n {
+                let body = serde_json::to_vec(&message())
+                    .map_err(|e| BenchError::Stalled(e.to_string()))?;
+                confirms.push(
+                    channel
+                        .basic_publish(
+                            "",
+                            queue,
+                            BasicPublishOptions::default(),
+                            &body,
+                            BasicProperties::default()
+                                .with_delivery_mode(2)
+                                .with_content_type("application/json".into()),
+                        )
+                        .await?,
+                );
+            }
+            for confirm in confirms {
+                if confirm.await?.is_nack() {
+                    return Err(BenchError::Stalled("RabbitMQ refused a message".into()));
+                }
+            }
+            let _ = connection.close(200, "done").await;
+        }
+    }
+    Ok(())
+}
+
+/// Our bare dispatch: N persistent, confirmed run-job messages, consumed by lapin with the
+/// worker's prefetch, each decoded and acked.
+async fn bare(options: &Options, url: &str, how: Publish) -> Result<Row, BenchError> {
+    let connection = Connection::connect(url, ConnectionProperties::default()).await?;
+    let channel = connection.create_channel().await?;
+    channel
+        .basic_qos(options.concurrency, BasicQosOptions { global: true })
+        .await?;
+    let queue = format!("{BARE_QUEUE}-{how:?}");
+    rodan_db::broker::declare_queue(&channel, &queue).await?;
+    let mut consumer = channel
+        .basic_consume(
+            &queue,
+            "bench-bare",
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let jobs = options.jobs;
+    let consumed = tokio::spawn(async move {
+        let mut acked = 0;
+        while acked < jobs {
+            let Some(Ok(delivery)) = consumer.next().await else {
+                break;
+            };
+            if serde_json::from_slice::<RunJobMessage>(&delivery.data).is_ok() {
+                acked += 1;
+            }
+            delivery.ack(BasicAckOptions::default()).await?;
+        }
+        Ok::<_, lapin::Error>(acked)
+    });
+    let start = Instant::now();
+    publish(how, url, &queue, options.jobs).await?;
+    let publish = start.elapsed();
+    let acked = consumed
+        .await
+        .map_err(|e| BenchError::Stalled(e.to_string()))??;
+    let total = start.elapsed();
+    if acked != options.jobs {
+        return Err(BenchError::Stalled(format!(
+            "{acked} of {} messages consumed",
+            options.jobs
+        )));
+    }
+    let _ = connection.close(200, "done").await;
+    Ok(Row {
+        what: match how {
+            Publish::Broker => format!(
+                "ours, bare: Broker::publish, one confirm at a time; lapin consumer (prefetch {}), ack only",
+                options.concurrency
+            ),
+            Publish::Pipelined => format!(
+                "ours, bare, pipelined confirms (lapin, as a batched Broker would); same consumer (prefetch {})",
+                options.concurrency
+            ),
+        },
+        publish,
+        total,
+    })
+}
+
+/// The full path: N run jobs of the no-op job in runs of `per_run`, each run dispatched with
+/// `schedule::dispatch`, run by the real worker until every run is FINISHED.
+async fn full(
+    options: &Options,
+    services: &rodan_testkit::Services,
+) -> Result<(Row, usize), BenchError> {
+    let db = services.postgres.database("bench_dispatch");
+    let pool = rodan_db::connect(&db, 4).await?;
+    rodan_db::migrate(&pool)
+        .await
+        .map_err(|e| BenchError::Stalled(e.to_string()))?;
+    let media = tempfile::tempdir().map_err(|e| BenchError::Stalled(e.to_string()))?;
+    let mut config = Config::new(
+        &db,
+        &services.rabbitmq.url(),
+        &services.redis.url(),
+        media.path().to_path_buf(),
+    );
+    config.queues = vec![FULL_QUEUE.into()];
+    config.concurrency = options.concurrency;
+    let worker = Worker::start(config, vec![&NoOp]).await?;
+
+    let project = Uuid::new_v4();
+    sqlx::query("INSERT INTO projects (uuid, name) VALUES ($1, 'bench')")
+        .bind(project)
+        .execute(&pool)
+        .await?;
+    let runs: Vec<Uuid> = (0..options.jobs.div_ceil(options.per_run))
+        .map(|_| Uuid::new_v4())
+        .collect();
+    for (n, run) in runs.iter().enumerate() {
+        let count = options.per_run.min(options.jobs - n * options.per_run);
+        sqlx::query("INSERT INTO workflow_runs (uuid, project_uuid, status) VALUES ($1, $2, $3)")
+            .bind(run)
+            .bind(project)
+            .bind(status::PROCESSING)
+            .execute(&pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO run_jobs (uuid, workflow_run_uuid, workflow_job_hex, job_name, job_queue)
+             SELECT gen_random_uuid(), $1, 'bench', $2, $3 FROM generate_series(1, $4)",
+        )
+        .bind(run)
+        .bind(NO_OP)
+        .bind(FULL_QUEUE)
+        .bind(i64::try_from(count).unwrap_or(i64::MAX))
+        .execute(&pool)
+        .await?;
+    }
+    let broker = Broker::new(services.rabbitmq.url());
+    broker.check().await?;
+    let start = Instant::now();
+    for run in &runs {
+        rodan_db::schedule::dispatch(&pool, &broker, *run).await?;
+    }
+    let publish = start.elapsed();
+    let mut last = (0, Instant::now());
+    loop {
+        let finished: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM workflow_runs WHERE status = $1")
+                .bind(status::FINISHED)
+                .fetch_one(&pool)
+                .await?;
+        if usize::try_from(finished).unwrap_or(0) == runs.len() {
+            break;
+        }
+        let done: i64 = sqlx::query_scalar("SELECT count(*) FROM run_jobs WHERE status = $1")
+            .bind(status::FINISHED)
+            .fetch_one(&pool)
+            .await?;
+        if done != last.0 {
+            last = (done, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(30) {
+            return Err(BenchError::Stalled(format!(
+                "{done} of {} run jobs finished, none for 30 s",
+                options.jobs
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let total = start.elapsed();
+    worker.stop().await?;
+    Ok((
+        Row {
+            what: format!(
+                "ours, full: dispatch + Worker (concurrency {}): claim, run, commit, events, next dispatch, ack",
+                options.concurrency
+            ),
+            publish,
+            total,
+        },
+        runs.len(),
+    ))
+}
+
+async fn bench(options: Options) -> Result<(), BenchError> {
+    let services = rodan_testkit::Services::start();
+    let url = services.rabbitmq.url();
+    let mut rows = Vec::new();
+    if let Some(python) = &options.python {
+        for pool in &options.pools {
+            eprintln!("celery, {pool} pool...");
+            rows.push(celery(&options, python, pool, &url)?);
+        }
+    }
+    eprintln!("bare dispatch...");
+    rows.push(bare(&options, &url, Publish::Broker).await?);
+    eprintln!("bare dispatch, pipelined confirms...");
+    rows.push(bare(&options, &url, Publish::Pipelined).await?);
+    eprintln!("full path...");
+    let (row, runs) = full(&options, &services).await?;
+    rows.push(row);
+    let baseline = rows.first().map(|r| r.total);
+    println!(
+        "{} no-op jobs a row, one RabbitMQ; full path in {runs} runs of {} run jobs",
+        options.jobs, options.per_run
+    );
+    println!();
+    println!("| path | publish s | total s | jobs/s | vs first row |");
+    println!("|---|---:|---:|---:|---:|");
+    for row in &rows {
+        let rate = options.jobs as f64 / row.total.as_secs_f64();
+        let ratio = baseline.map_or(f64::NAN, |b| b.as_secs_f64() / row.total.as_secs_f64());
+        println!(
+            "| {} | {:.2} | {:.2} | {rate:.0} | {ratio:.2}x |",
+            row.what,
+            row.publish.as_secs_f64(),
+            row.total.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    let options = match Options::parse() {
+        Ok(options) => options,
+        Err(error) => {
+            eprintln!("bench_dispatch: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("bench_dispatch: failed to start a runtime: {error}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(bench(options)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("bench_dispatch: {}", rodan_worker::error_chain(&error));
+            std::process::ExitCode::from(1)
+        }
+    }
+}
