@@ -97,6 +97,67 @@ impl Broker {
         }
     }
 
+    /// Publishes several dispatch messages, each on its queue, sending all of them before
+    /// awaiting RabbitMQ's confirms (same durability as [`Broker::publish`], one round trip for
+    /// the batch instead of one per message). All or nothing for the caller: on an error some
+    /// messages may have been delivered, which is why workers check the task id they carry.
+    pub async fn publish_all(
+        &self,
+        messages: &[(String, RunJobMessage)],
+    ) -> Result<(), BrokerError> {
+        let bodies = messages
+            .iter()
+            .map(|(queue, message)| Ok((queue.as_str(), serde_json::to_vec(message)?)))
+            .collect::<Result<Vec<_>, BrokerError>>()?;
+        match self.try_publish_all(&bodies).await {
+            Err(BrokerError::Amqp(error)) => {
+                tracing::warn!(%error, "publish failed; reconnecting to RabbitMQ");
+                *self.state.lock().await = None;
+                self.try_publish_all(&bodies).await
+            }
+            other => other,
+        }
+    }
+
+    async fn try_publish_all(&self, bodies: &[(&str, Vec<u8>)]) -> Result<(), BrokerError> {
+        let mut state = self.state.lock().await;
+        if state
+            .as_ref()
+            .is_none_or(|open| !open.channel.status().connected())
+        {
+            *state = Some(self.open().await?);
+        }
+        let Some(open) = state.as_mut() else {
+            return Err(BrokerError::Nacked(String::new()));
+        };
+        let mut confirms = Vec::with_capacity(bodies.len());
+        for (queue, body) in bodies {
+            if !open.declared.contains(*queue) {
+                declare_queue(&open.channel, queue).await?;
+                open.declared.insert((*queue).to_owned());
+            }
+            let confirm = open
+                .channel
+                .basic_publish(
+                    "",
+                    queue,
+                    BasicPublishOptions::default(),
+                    body,
+                    BasicProperties::default()
+                        .with_delivery_mode(2)
+                        .with_content_type("application/json".into()),
+                )
+                .await?;
+            confirms.push((*queue, confirm));
+        }
+        for (queue, confirm) in confirms {
+            if let Confirmation::Nack(_) = confirm.await? {
+                return Err(BrokerError::Nacked(queue.to_owned()));
+            }
+        }
+        Ok(())
+    }
+
     /// Messages ready in `queue` and its consumer count (a passive declare: 404 when the queue
     /// does not exist yet, reported as `None`).
     pub async fn queue_depth(&self, queue: &str) -> Result<Option<(u32, u32)>, BrokerError> {

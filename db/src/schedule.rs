@@ -132,32 +132,36 @@ pub async fn dispatch(
         out.events
             .push(Event::new(Change::Updated, "workflowrun", run, project));
     }
-    let mut failure = None;
-    for (queue, message) in messages {
-        match broker.publish(&queue, &message).await {
-            Ok(()) => {
-                out.events.push(Event::new(
-                    Change::Updated,
-                    "runjob",
-                    message.run_job,
-                    project,
-                ));
-                out.messages.push(message);
-            }
-            Err(error) => {
-                sqlx::query(
-                    "UPDATE run_jobs SET celery_task_id = NULL WHERE uuid = $1 AND celery_task_id = $2",
-                )
-                .bind(message.run_job)
-                .bind(message.task_id.to_string())
-                .execute(pool)
-                .await?;
-                failure = Some(error);
-            }
-        }
+    if messages.is_empty() {
+        return Ok(out);
     }
-    match failure {
-        Some(error) => Err(error.into()),
-        None => Ok(out),
+    if let Err(error) = broker.publish_all(&messages).await {
+        // Un-dispatch the whole batch: a message that did arrive now carries a stale task id and
+        // is dropped by workers; the next dispatch of this run publishes them all again.
+        let ids: Vec<Uuid> = messages.iter().map(|(_, m)| m.run_job).collect();
+        let tasks: Vec<String> = messages
+            .iter()
+            .map(|(_, m)| m.task_id.to_string())
+            .collect();
+        sqlx::query(
+            "UPDATE run_jobs SET celery_task_id = NULL
+             FROM unnest($1::uuid[], $2::text[]) AS d(uuid, task)
+             WHERE run_jobs.uuid = d.uuid AND run_jobs.celery_task_id = d.task",
+        )
+        .bind(&ids)
+        .bind(&tasks)
+        .execute(pool)
+        .await?;
+        return Err(error.into());
     }
+    for (_, message) in messages {
+        out.events.push(Event::new(
+            Change::Updated,
+            "runjob",
+            message.run_job,
+            project,
+        ));
+        out.messages.push(message);
+    }
+    Ok(out)
 }
