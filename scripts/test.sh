@@ -7,6 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export RODAN_CONTROL_PLANE_BIN="$(scripts/build-control-plane.sh | tail -n 1)"
 export PATH="$(scripts/build-tools.sh | tail -n 1):$PATH"
+# Upstream's fixtures live in shared/ beside the repository; a clone elsewhere on this machine
+# finds them at /work/shared.
+if [[ -z "${RODAN_SHARED_DIR:-}" ]]; then
+  for dir in "$PWD/../shared" /work/shared; do
+    if [[ -d "$dir/fixtures" ]]; then export RODAN_SHARED_DIR="$(cd "$dir" && pwd)"; break; fi
+  done
+fi
 # Gamera 4.1.0 (cached by version): the image jobs' tests compare every job with it.
 export RODAN_GAMERA_PYTHON="$(scripts/build-gamera.sh | tail -n 1)"
 

@@ -9,7 +9,7 @@ use rodan_core::resource_types::{OCTET_STREAM, is_registered};
 use serde::Deserialize;
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/upstream-mimetypes")
+    shared_dir().join("fixtures/upstream-mimetypes")
 }
 
 #[derive(Deserialize)]
@@ -169,4 +169,12 @@ fn a_registered_claim_wins_and_an_unregistered_one_is_octet_stream() {
         claimed_or_detected(Some(OCTET_STREAM), &png),
         "image/onebit+png"
     );
+}
+
+/// `shared/` beside the repository, or where `RODAN_SHARED_DIR` says (`scripts/test.sh` sets it).
+fn shared_dir() -> std::path::PathBuf {
+    std::env::var_os("RODAN_SHARED_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+        std::path::PathBuf::from,
+    )
 }

@@ -20,10 +20,9 @@ use rodan_jobs::adaptive::{
 };
 use serde_json::{Value, json};
 
-const LENNA: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/upstream-jobs/files/lenna_greyscale-png_output.png"
-);
+fn lenna() -> std::path::PathBuf {
+    shared_dir().join("fixtures/upstream-jobs/files/lenna_greyscale-png_output.png")
+}
 const APPLY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/gamera_adaptive/apply.py"
@@ -591,9 +590,9 @@ fn reference_images() -> Vec<(String, GrayImage)> {
         ("page 640x480".to_string(), synthetic_page(640, 480, 2)),
         ("page 301x257".to_string(), synthetic_page(301, 257, 3)),
     ];
-    match image::open(LENNA) {
+    match image::open(lenna()) {
         Ok(lenna) => images.push(("lenna".to_string(), lenna.to_luma8())),
-        Err(error) => eprintln!("lenna left out: {LENNA}: {error}"),
+        Err(error) => eprintln!("lenna left out: {}: {error}", lenna().display()),
     }
     images
 }
@@ -840,4 +839,12 @@ fn gamera_bernsen(python: &Path) -> Result<(), Failed> {
         }
     }
     compare_with_gamera(python, cases)
+}
+
+/// `shared/` beside the repository, or where `RODAN_SHARED_DIR` says (`scripts/test.sh` sets it).
+fn shared_dir() -> std::path::PathBuf {
+    std::env::var_os("RODAN_SHARED_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+        std::path::PathBuf::from,
+    )
 }

@@ -31,9 +31,7 @@ fn work_dir() -> PathBuf {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/upstream-jobs/files")
-        .join(name)
+    shared_dir().join("fixtures/upstream-jobs/files").join(name)
 }
 
 /// One comparison: a job, its settings, input files by port, and output ports with the
@@ -711,4 +709,12 @@ fn compare(case: &Case) -> Result<(), Failed> {
         }
     }
     Ok(())
+}
+
+/// `shared/` beside the repository, or where `RODAN_SHARED_DIR` says (`scripts/test.sh` sets it).
+fn shared_dir() -> std::path::PathBuf {
+    std::env::var_os("RODAN_SHARED_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+        std::path::PathBuf::from,
+    )
 }

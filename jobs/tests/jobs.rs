@@ -12,9 +12,7 @@ use serde_json::{Value, json};
 use support::{compare_exact, decode_like_cv2};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/upstream-jobs/files")
-        .join(name)
+    shared_dir().join("fixtures/upstream-jobs/files").join(name)
 }
 
 fn job(name: &str) -> &'static dyn Job {
@@ -299,4 +297,12 @@ fn missing_ports_unreadable_files_and_non_images_are_told_apart() {
     )
     .expect_err("the output folder does not exist");
     assert!(matches!(err, JobError::Write { .. }), "{err}");
+}
+
+/// `shared/` beside the repository, or where `RODAN_SHARED_DIR` says (`scripts/test.sh` sets it).
+fn shared_dir() -> std::path::PathBuf {
+    std::env::var_os("RODAN_SHARED_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+        std::path::PathBuf::from,
+    )
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 use support::{compare_exact, compare_text_lines, decode_like_cv2, stripped_lines};
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/upstream-jobs")
+    shared_dir().join("fixtures/upstream-jobs")
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -231,4 +231,12 @@ fn converted_jpeg_equals_input(
         }
     }
     Ok(())
+}
+
+/// `shared/` beside the repository, or where `RODAN_SHARED_DIR` says (`scripts/test.sh` sets it).
+fn shared_dir() -> std::path::PathBuf {
+    std::env::var_os("RODAN_SHARED_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+        std::path::PathBuf::from,
+    )
 }
