@@ -86,15 +86,8 @@ impl Broker {
     /// Publishes `message` on `queue` as a persistent message and waits for RabbitMQ's confirm.
     /// On a connection failure it reconnects once and tries again.
     pub async fn publish(&self, queue: &str, message: &RunJobMessage) -> Result<(), BrokerError> {
-        let body = serde_json::to_vec(message)?;
-        match self.try_publish(queue, &body).await {
-            Err(BrokerError::Amqp(error)) => {
-                tracing::warn!(%error, queue, "publish failed; reconnecting to RabbitMQ");
-                *self.state.lock().await = None;
-                self.try_publish(queue, &body).await
-            }
-            other => other,
-        }
+        self.send(&[(queue, serde_json::to_vec(message)?, None)])
+            .await
     }
 
     /// Publishes several dispatch messages, each on its queue, sending all of them before
@@ -107,55 +100,23 @@ impl Broker {
     ) -> Result<(), BrokerError> {
         let bodies = messages
             .iter()
-            .map(|(queue, message)| Ok((queue.as_str(), serde_json::to_vec(message)?)))
+            .map(|(queue, message)| Ok((queue.as_str(), serde_json::to_vec(message)?, None)))
             .collect::<Result<Vec<_>, BrokerError>>()?;
-        match self.try_publish_all(&bodies).await {
-            Err(BrokerError::Amqp(error)) => {
-                tracing::warn!(%error, "publish failed; reconnecting to RabbitMQ");
-                *self.state.lock().await = None;
-                self.try_publish_all(&bodies).await
-            }
-            other => other,
-        }
+        self.send(&bodies).await
     }
 
-    async fn try_publish_all(&self, bodies: &[(&str, Vec<u8>)]) -> Result<(), BrokerError> {
-        let mut state = self.state.lock().await;
-        if state
-            .as_ref()
-            .is_none_or(|open| !open.channel.status().connected())
-        {
-            *state = Some(self.open().await?);
-        }
-        let Some(open) = state.as_mut() else {
-            return Err(BrokerError::Nacked(String::new()));
-        };
-        let mut confirms = Vec::with_capacity(bodies.len());
-        for (queue, body) in bodies {
-            if !open.declared.contains(*queue) {
-                declare_queue(&open.channel, queue).await?;
-                open.declared.insert((*queue).to_owned());
-            }
-            let confirm = open
-                .channel
-                .basic_publish(
-                    "",
-                    queue,
-                    BasicPublishOptions::default(),
-                    body,
-                    BasicProperties::default()
-                        .with_delivery_mode(2)
-                        .with_content_type("application/json".into()),
-                )
-                .await?;
-            confirms.push((*queue, confirm));
-        }
-        for (queue, confirm) in confirms {
-            if let Confirmation::Nack(_) = confirm.await? {
-                return Err(BrokerError::Nacked(queue.to_owned()));
-            }
-        }
-        Ok(())
+    /// Publishes a results-package request on `queue`, typed [`PACKAGE_MESSAGE_TYPE`].
+    pub async fn publish_package(
+        &self,
+        queue: &str,
+        message: &PackageMessage,
+    ) -> Result<(), BrokerError> {
+        self.send(&[(
+            queue,
+            serde_json::to_vec(message)?,
+            Some(PACKAGE_MESSAGE_TYPE),
+        )])
+        .await
     }
 
     /// Messages ready in `queue` and its consumer count (a passive declare: 404 when the queue
@@ -181,38 +142,25 @@ impl Broker {
         }
     }
 
-    /// Publishes a results-package request on `queue`, typed [`PACKAGE_MESSAGE_TYPE`].
-    pub async fn publish_package(
-        &self,
-        queue: &str,
-        message: &PackageMessage,
-    ) -> Result<(), BrokerError> {
-        let body = serde_json::to_vec(message)?;
-        match self
-            .try_publish_typed(queue, &body, Some(PACKAGE_MESSAGE_TYPE))
-            .await
-        {
+    /// Sends `(queue, body, AMQP type)` messages and awaits their confirms; on a connection
+    /// failure it reconnects once and sends them all again.
+    async fn send(&self, messages: &[(&str, Vec<u8>, Option<&str>)]) -> Result<(), BrokerError> {
+        match self.try_send(messages).await {
             Err(BrokerError::Amqp(error)) => {
-                tracing::warn!(%error, queue, "publish failed; reconnecting to RabbitMQ");
+                tracing::warn!(%error, "publish failed; reconnecting to RabbitMQ");
                 *self.state.lock().await = None;
-                self.try_publish_typed(queue, &body, Some(PACKAGE_MESSAGE_TYPE))
-                    .await
+                self.try_send(messages).await
             }
             other => other,
         }
     }
 
-    async fn try_publish(&self, queue: &str, body: &[u8]) -> Result<(), BrokerError> {
-        self.try_publish_typed(queue, body, None).await
-    }
-
-    async fn try_publish_typed(
+    async fn try_send(
         &self,
-        queue: &str,
-        body: &[u8],
-        kind: Option<&str>,
+        messages: &[(&str, Vec<u8>, Option<&str>)],
     ) -> Result<(), BrokerError> {
-        // One channel, serialised: confirms are per channel and dispatch volume is modest.
+        // One channel, serialised: confirms are per channel. Every message is sent before any
+        // confirm is awaited.
         let mut state = self.state.lock().await;
         if state
             .as_ref()
@@ -220,29 +168,33 @@ impl Broker {
         {
             *state = Some(self.open().await?);
         }
-        let open = state
-            .as_mut()
-            .ok_or(BrokerError::Nacked(queue.to_owned()))?;
-        if !open.declared.contains(queue) {
-            declare_queue(&open.channel, queue).await?;
-            open.declared.insert(queue.to_owned());
+        let Some(open) = state.as_mut() else {
+            return Err(BrokerError::Nacked(String::new()));
+        };
+        let mut confirms = Vec::with_capacity(messages.len());
+        for (queue, body, kind) in messages {
+            if !open.declared.contains(*queue) {
+                declare_queue(&open.channel, queue).await?;
+                open.declared.insert((*queue).to_owned());
+            }
+            let properties = BasicProperties::default()
+                .with_delivery_mode(2)
+                .with_content_type("application/json".into());
+            let properties = match kind {
+                Some(kind) => properties.with_type((*kind).into()),
+                None => properties,
+            };
+            let confirm = open
+                .channel
+                .basic_publish("", queue, BasicPublishOptions::default(), body, properties)
+                .await?;
+            confirms.push((*queue, confirm));
         }
-        let confirm = open
-            .channel
-            .basic_publish("", queue, BasicPublishOptions::default(), body, {
-                let properties = BasicProperties::default()
-                    .with_delivery_mode(2)
-                    .with_content_type("application/json".into());
-                match kind {
-                    Some(kind) => properties.with_type(kind.into()),
-                    None => properties,
-                }
-            })
-            .await?
-            .await?;
-        match confirm {
-            Confirmation::Nack(_) => Err(BrokerError::Nacked(queue.to_owned())),
-            _ => Ok(()),
+        for (queue, confirm) in confirms {
+            if let Confirmation::Nack(_) = confirm.await? {
+                return Err(BrokerError::Nacked(queue.to_owned()));
+            }
         }
+        Ok(())
     }
 }
