@@ -7,7 +7,8 @@ use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -147,26 +148,38 @@ pub async fn user_by_id(pool: &PgPool, id: i64) -> Result<Option<User>, sqlx::Er
         .await
 }
 
-/// The active user owning a token key.
-pub async fn token_user(pool: &PgPool, key: &str) -> Result<Option<User>, ApiError> {
-    let user: Option<User> = sqlx::query_as(&format!(
+/// The user owning a token key, active or not.
+async fn user_by_token(pool: &PgPool, key: &str) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(&format!(
         "SELECT {USER_COLUMNS} FROM users WHERE id = (SELECT user_id FROM auth_tokens WHERE key_hash = $1)"
     ))
     .bind(token_hash(key))
     .fetch_optional(pool)
-    .await?;
-    Ok(user.filter(|u| u.is_active))
+    .await
+}
+
+/// The active user owning a token key.
+pub async fn token_user(pool: &PgPool, key: &str) -> Result<Option<User>, ApiError> {
+    Ok(user_by_token(pool, key).await?.filter(|u| u.is_active))
+}
+
+/// The web client's `token` cookie (it keeps its token there), if the request carries one.
+pub fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == "token")
+        .map(|(_, v)| v.to_owned())
 }
 
 async fn authenticate(state: &AppState, header: &str) -> Result<User, ApiError> {
     if let Some(key) = header.strip_prefix("Token ").map(str::trim) {
-        let user: Option<User> = sqlx::query_as(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE id = (SELECT user_id FROM auth_tokens WHERE key_hash = $1)"
-        ))
-        .bind(token_hash(key))
-        .fetch_optional(&state.pool)
-        .await?;
-        let user = user.ok_or(ApiError::BadCredentials("Invalid token."))?;
+        let user = user_by_token(&state.pool, key)
+            .await?
+            .ok_or(ApiError::BadCredentials("Invalid token."))?;
         if !user.is_active {
             return Err(ApiError::BadCredentials("User inactive or deleted."));
         }

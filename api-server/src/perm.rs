@@ -2,6 +2,7 @@
 
 use crate::auth::User;
 use crate::error::{ApiError, ApiResult};
+use crate::query::{self, Model};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -69,4 +70,36 @@ pub async fn require_field(
             "Invalid hyperlink - Object does not exist.",
         )),
     }
+}
+
+/// The project of object `id` of `model`, requiring at least `needed` there: 404 when the object
+/// is missing or the user is not a member, 403 for a weaker role.
+pub async fn require_object(
+    pool: &PgPool,
+    user: &User,
+    model: &Model,
+    id: Uuid,
+    needed: Role,
+) -> ApiResult<Uuid> {
+    let project = query::project_of(pool, model, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    require(pool, user, project, needed).await?;
+    Ok(project)
+}
+
+/// The project of the object a hyperlinked `field` names, requiring membership: a missing
+/// object or a project the user cannot see is a 400 on that field.
+pub async fn require_field_object(
+    pool: &PgPool,
+    user: &User,
+    model: &Model,
+    id: Uuid,
+    field: &str,
+) -> ApiResult<Uuid> {
+    let project = query::project_of(pool, model, id)
+        .await?
+        .ok_or_else(|| ApiError::field(field, "Invalid hyperlink - Object does not exist."))?;
+    require_field(pool, user, project, field).await?;
+    Ok(project)
 }

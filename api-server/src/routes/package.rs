@@ -53,12 +53,8 @@ async fn create(
         "workflowrun",
         "workflow_run",
     )?;
-    let project = query::project_of(&state.pool, &WORKFLOW_RUN, run)
-        .await?
-        .ok_or_else(|| {
-            ApiError::field("workflow_run", "Invalid hyperlink - Object does not exist.")
-        })?;
-    perm::require_field(&state.pool, &user, project, "workflow_run").await?;
+    let project =
+        perm::require_field_object(&state.pool, &user, &WORKFLOW_RUN, run, "workflow_run").await?;
     let mode = match body.0.get("packaging_mode") {
         None => return Err(ApiError::field("packaging_mode", "This field is required.")),
         Some(v) => v
@@ -147,14 +143,6 @@ async fn create(
     ))
 }
 
-async fn owned(state: &AppState, user: &User, id: Uuid) -> ApiResult<Uuid> {
-    let project = query::project_of(&state.pool, &RESULTS_PACKAGE, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    perm::require(&state.pool, user, project, Role::Worker).await?;
-    Ok(project)
-}
-
 /// Only `{"status": 9}` while scheduled or processing: cancels the packaging.
 async fn update(
     State(state): State<AppState>,
@@ -164,7 +152,8 @@ async fn update(
     body: Body,
 ) -> ApiResult<RawJson> {
     let id = path_uuid(path)?;
-    let project = owned(&state, &user, id).await?;
+    let project =
+        perm::require_object(&state.pool, &user, &RESULTS_PACKAGE, id, Role::Worker).await?;
     if body.0.keys().any(|k| k != "status")
         || body.0.get("status").and_then(serde_json::Value::as_i64)
             != Some(i64::from(status::CANCELLED))
@@ -202,7 +191,8 @@ async fn delete(
     path: Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = path_uuid(path)?;
-    let project = owned(&state, &user, id).await?;
+    let project =
+        perm::require_object(&state.pool, &user, &RESULTS_PACKAGE, id, Role::Worker).await?;
     let deleted =
         sqlx::query("DELETE FROM results_packages WHERE uuid = $1 AND status NOT IN ($2, $3)")
             .bind(id)

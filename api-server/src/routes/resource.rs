@@ -230,14 +230,6 @@ async fn upload(
     Ok((StatusCode::CREATED, axum::Json(out)))
 }
 
-async fn owned(state: &AppState, user: &User, id: Uuid) -> ApiResult<Uuid> {
-    let project = query::project_of(&state.pool, &RESOURCE, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    perm::require(&state.pool, user, project, Role::Worker).await?;
-    Ok(project)
-}
-
 async fn update(
     State(state): State<AppState>,
     base: Base,
@@ -246,7 +238,7 @@ async fn update(
     body: Body,
 ) -> ApiResult<RawJson> {
     let id = path_uuid(path)?;
-    let project = owned(&state, &user, id).await?;
+    let project = perm::require_object(&state.pool, &user, &RESOURCE, id, Role::Worker).await?;
     for key in ["name", "description"] {
         if let Some(value) = body.str(key) {
             sqlx::query(&format!(
@@ -296,7 +288,7 @@ async fn delete(
     path: Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = path_uuid(path)?;
-    let project = owned(&state, &user, id).await?;
+    let project = perm::require_object(&state.pool, &user, &RESOURCE, id, Role::Worker).await?;
     let referenced: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM inputs WHERE resource_uuid = $1) OR EXISTS (SELECT 1 FROM outputs WHERE resource_uuid = $1)
              OR EXISTS (SELECT 1 FROM resource_list_members WHERE resource_uuid = $1)",
@@ -372,18 +364,10 @@ async fn media(
 
 /// The user of the web client's `token` cookie, if any.
 async fn cookie_user(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<User>> {
-    let Some(token) = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == "token")
-        .map(|(_, v)| v.to_owned())
-    else {
-        return Ok(None);
-    };
-    crate::auth::token_user(&state.pool, &token).await
+    match crate::auth::cookie_token(headers) {
+        Some(token) => crate::auth::token_user(&state.pool, &token).await,
+        None => Ok(None),
+    }
 }
 
 /// Checks a resource list's members: all visible to the user, in one project, of one type.
@@ -499,14 +483,6 @@ async fn create_list(
     ))
 }
 
-async fn list_project(state: &AppState, user: &User, id: Uuid) -> ApiResult<Uuid> {
-    let project = query::project_of(&state.pool, &RESOURCE_LIST, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    perm::require(&state.pool, user, project, Role::Worker).await?;
-    Ok(project)
-}
-
 async fn update_list(
     State(state): State<AppState>,
     base: Base,
@@ -515,7 +491,8 @@ async fn update_list(
     body: Body,
 ) -> ApiResult<RawJson> {
     let id = path_uuid(path)?;
-    let project = list_project(&state, &user, id).await?;
+    let project =
+        perm::require_object(&state.pool, &user, &RESOURCE_LIST, id, Role::Worker).await?;
     let members = member_refs(&body)?;
     let checked = match &members {
         Some(members) => Some(check_members(&state, &user, members).await?),
@@ -565,7 +542,8 @@ async fn delete_list(
     path: Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = path_uuid(path)?;
-    let project = list_project(&state, &user, id).await?;
+    let project =
+        perm::require_object(&state.pool, &user, &RESOURCE_LIST, id, Role::Worker).await?;
     // Referenced by a run's inputs or outputs: 409 (the foreign keys protect it).
     sqlx::query("DELETE FROM resource_lists WHERE uuid = $1")
         .bind(id)

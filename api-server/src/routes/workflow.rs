@@ -116,15 +116,6 @@ fn created(body: String) -> RawJson {
     RawJson(StatusCode::CREATED, body)
 }
 
-/// The workflow's project, after checking the user works in it (404 otherwise).
-async fn workflow_project(state: &AppState, user: &User, workflow: Uuid) -> ApiResult<Uuid> {
-    let project = query::project_of(&state.pool, &WORKFLOW, workflow)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    perm::require(&state.pool, user, project, Role::Worker).await?;
-    Ok(project)
-}
-
 /// Resolves a hyperlinked workflow field the user may use (400 on the field otherwise).
 async fn workflow_field(
     state: &AppState,
@@ -133,10 +124,7 @@ async fn workflow_field(
     field: &str,
 ) -> ApiResult<(Uuid, Uuid)> {
     let id = require_ref(body.required(field)?, "workflow", field)?;
-    let project = query::project_of(&state.pool, &WORKFLOW, id)
-        .await?
-        .ok_or_else(|| ApiError::field(field, "Invalid hyperlink - Object does not exist."))?;
-    perm::require_field(&state.pool, user, project, field).await?;
+    let project = perm::require_field_object(&state.pool, user, &WORKFLOW, id, field).await?;
     Ok((id, project))
 }
 
@@ -239,7 +227,7 @@ async fn update_workflow(
     body: Body,
 ) -> ApiResult<RawJson> {
     let id = path_uuid(path)?;
-    let project = workflow_project(&state, &user, id).await?;
+    let project = perm::require_object(&state.pool, &user, &WORKFLOW, id, Role::Worker).await?;
     if let Some(name) = body.str("name") {
         sqlx::query("UPDATE workflows SET name = $2, updated = now() WHERE uuid = $1")
             .bind(id)
@@ -339,7 +327,7 @@ async fn delete_workflow(
     path: Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = path_uuid(path)?;
-    let project = workflow_project(&state, &user, id).await?;
+    let project = perm::require_object(&state.pool, &user, &WORKFLOW, id, Role::Worker).await?;
     sqlx::query("DELETE FROM workflows WHERE uuid = $1")
         .bind(id)
         .execute(&state.pool)
@@ -405,10 +393,7 @@ async fn owner(
     id: Uuid,
     workflow_sql: &str,
 ) -> ApiResult<(Uuid, Uuid)> {
-    let project = query::project_of(&state.pool, model, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    perm::require(&state.pool, user, project, Role::Worker).await?;
+    let project = perm::require_object(&state.pool, user, model, id, Role::Worker).await?;
     let workflow: Uuid = sqlx::query_scalar(workflow_sql)
         .bind(id)
         .fetch_one(&state.pool)
@@ -513,12 +498,8 @@ async fn create_port(
         "workflowjob",
         "workflow_job",
     )?;
-    let project = query::project_of(&state.pool, &WORKFLOW_JOB, wfj)
-        .await?
-        .ok_or_else(|| {
-            ApiError::field("workflow_job", "Invalid hyperlink - Object does not exist.")
-        })?;
-    perm::require_field(&state.pool, user, project, "workflow_job").await?;
+    let project =
+        perm::require_field_object(&state.pool, user, &WORKFLOW_JOB, wfj, "workflow_job").await?;
     let (type_field, route, table, type_table, model, event) = if input {
         (
             "input_port_type",
@@ -712,10 +693,8 @@ async fn create_connection(
     let out_wf = out_wf.ok_or_else(|| {
         ApiError::field("output_port", "Invalid hyperlink - Object does not exist.")
     })?;
-    let project = query::project_of(&state.pool, &WORKFLOW, in_wf)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    perm::require_field(&state.pool, &user, project, "input_port").await?;
+    let project =
+        perm::require_field_object(&state.pool, &user, &WORKFLOW, in_wf, "input_port").await?;
     if in_wf != out_wf {
         return Err(ApiError::bad_request(
             "Input port and output port must be in the same workflow.",
@@ -821,12 +800,7 @@ async fn create_group(
         .execute(&mut *tx)
         .await?;
     if let Some(origin) = origin {
-        let origin_project = query::project_of(&state.pool, &WORKFLOW, origin)
-            .await?
-            .ok_or_else(|| {
-                ApiError::field("origin", "Invalid hyperlink - Object does not exist.")
-            })?;
-        perm::require_field(&state.pool, &user, origin_project, "origin").await?;
+        perm::require_field_object(&state.pool, &user, &WORKFLOW, origin, "origin").await?;
         let valid: bool = sqlx::query_scalar("SELECT valid FROM workflows WHERE uuid = $1")
             .bind(origin)
             .fetch_one(&state.pool)

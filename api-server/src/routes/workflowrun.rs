@@ -103,10 +103,8 @@ async fn create(
     body: Body,
 ) -> ApiResult<RawJson> {
     let workflow = require_ref(body.required("workflow")?, "workflow", "workflow")?;
-    let project = query::project_of(&state.pool, &WORKFLOW, workflow)
-        .await?
-        .ok_or_else(|| ApiError::field("workflow", "Invalid hyperlink - Object does not exist."))?;
-    perm::require_field(&state.pool, &user, project, "workflow").await?;
+    let project =
+        perm::require_field_object(&state.pool, &user, &WORKFLOW, workflow, "workflow").await?;
     if let Some(given) = body.0.get("status")
         && given.as_i64() != Some(i64::from(status::REQUEST_PROCESSING))
     {
@@ -374,10 +372,7 @@ async fn update(
     body: Body,
 ) -> ApiResult<RawJson> {
     let id = path_uuid(path)?;
-    let project = query::project_of(&state.pool, &WORKFLOW_RUN, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    perm::require(&state.pool, &user, project, Role::Worker).await?;
+    let project = perm::require_object(&state.pool, &user, &WORKFLOW_RUN, id, Role::Worker).await?;
     let current: i32 = sqlx::query_scalar("SELECT status FROM workflow_runs WHERE uuid = $1")
         .bind(id)
         .fetch_one(&state.pool)
@@ -548,10 +543,7 @@ async fn delete(
     path: Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = path_uuid(path)?;
-    let project = query::project_of(&state.pool, &WORKFLOW_RUN, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    perm::require(&state.pool, &user, project, Role::Worker).await?;
+    let project = perm::require_object(&state.pool, &user, &WORKFLOW_RUN, id, Role::Worker).await?;
     let mut tx = state.pool.begin().await?;
     // Stop running jobs first (workers see CANCELLED), then remove the run and its outputs.
     sqlx::query(

@@ -64,14 +64,7 @@ async fn user_of(state: &AppState, headers: &HeaderMap, uri: &Uri) -> ApiResult<
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Token "))
         .map(str::to_owned);
-    let from_cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == "token")
-        .map(|(_, v)| v.to_owned());
+    let from_cookie = auth::cookie_token(headers);
     let from_query = Params::parse(uri.query()).get("token").map(str::to_owned);
     let key = from_header
         .or(from_cookie)
