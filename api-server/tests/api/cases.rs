@@ -626,6 +626,18 @@ async fn uploads_detect_png_subtypes_and_honour_a_claimed_type(ctx: Ctx) {
     assert_eq!(by_type["count"], 1);
 }
 
+/// Validates a workflow (`PATCH {"valid": true}`, expecting 200) and returns the URL of its
+/// first extern input port, where a run's pages go.
+async fn validate_entry(ctx: &Ctx, token: &str, wf: &str) -> String {
+    let valid = ctx
+        .ok(Method::PATCH, wf, token, Some(json!({"valid": true})), 200)
+        .await;
+    valid["workflow_input_ports"][0]
+        .as_str()
+        .expect("one extern input")
+        .to_owned()
+}
+
 fn body_url(v: &serde_json::Value) -> &str {
     v["url"].as_str().expect("a url")
 }
@@ -692,79 +704,15 @@ async fn media_is_served_only_after_authorisation(ctx: Ctx) {
 /// Builds to grey -> binarise in a project; returns (workflow url, [wfj urls]).
 async fn build_chain(ctx: &Ctx, token: &str, project: &str) -> (String, Vec<String>) {
     ctx.register_test_jobs().await;
-    let wf = ctx
-        .ok(
-            Method::POST,
-            "/api/workflows/",
-            token,
-            Some(json!({"project": project, "name": "chain"})),
-            201,
-        )
-        .await;
-    let wf_url = body_url(&wf).to_owned();
-    let mut wfjs = Vec::new();
-    for job in ["to grey", "binarise"] {
-        let j = ctx
-            .ok(
-                Method::POST,
-                "/api/workflowjobs/",
-                token,
-                Some(json!({"workflow": wf_url, "job": ctx.job_url(job).await})),
-                201,
-            )
-            .await;
-        wfjs.push(body_url(&j).to_owned());
-    }
-    let port = |wfj: &str, job: &str, name: &str, input: bool| {
-        let wfj = wfj.to_owned();
-        let job = job.to_owned();
-        let name = name.to_owned();
-        async move {
-            let pt = ctx.port_type(&job, &name, input).await;
-            let (route, key) = if input {
-                ("/api/inputports/", "input_port_type")
-            } else {
-                ("/api/outputports/", "output_port_type")
-            };
-            body_url(
-                &ctx.ok(
-                    Method::POST,
-                    route,
-                    token,
-                    Some(json!({"workflow_job": wfj, key: pt})),
-                    201,
-                )
-                .await,
-            )
-            .to_owned()
-        }
-    };
-    let _grey_in = port(&wfjs[0], "to grey", "RGB PNG image", true).await;
-    let grey_out = port(&wfjs[0], "to grey", "Greyscale PNG image", false).await;
-    let bin_in = port(&wfjs[1], "binarise", "Greyscale PNG image", true).await;
-    let _bin_out = port(&wfjs[1], "binarise", "Onebit PNG image", false).await;
-    ctx.ok(
-        Method::POST,
-        "/api/connections/",
-        token,
-        Some(json!({"input_port": bin_in, "output_port": grey_out})),
-        201,
-    )
-    .await;
-    (wf_url, wfjs)
+    let chain = Builder::new(ctx, token, project, Some("chain")).await;
+    let (grey, _, binarise) = chain.pair().await;
+    (chain.wf, vec![grey, binarise])
 }
 
 async fn a_referenced_resource_cannot_be_deleted(ctx: Ctx) {
     let p = ctx.project(&ctx.admin, "runs").await;
     let (wf, _) = build_chain(&ctx, &ctx.admin, &p).await;
-    ctx.ok(
-        Method::PATCH,
-        &wf,
-        &ctx.admin,
-        Some(json!({"valid": true})),
-        200,
-    )
-    .await;
+    let entry = validate_entry(&ctx, &ctx.admin, &wf).await;
     let (_, pages) = upload(
         &ctx,
         &ctx.admin,
@@ -774,11 +722,6 @@ async fn a_referenced_resource_cannot_be_deleted(ctx: Ctx) {
     )
     .await;
     let page = body_url(&pages[0]).to_owned();
-    let wf_body = ctx.ok(Method::GET, &wf, &ctx.admin, None, 200).await;
-    let entry = wf_body["workflow_input_ports"][0]
-        .as_str()
-        .expect("one extern input")
-        .to_owned();
     ctx.ok(
         Method::POST,
         "/api/workflowruns/",
@@ -971,19 +914,7 @@ async fn running_a_batch_materialises_run_jobs_and_dispatches_the_first_ones(ctx
         StatusCode::BAD_REQUEST,
         "an invalid workflow does not run: {body}"
     );
-    let valid = ctx
-        .ok(
-            Method::PATCH,
-            &wf,
-            &ctx.admin,
-            Some(json!({"valid": true})),
-            200,
-        )
-        .await;
-    let entry = valid["workflow_input_ports"][0]
-        .as_str()
-        .expect("one extern input")
-        .to_owned();
+    let entry = validate_entry(&ctx, &ctx.admin, &wf).await;
     let (_, pages) = upload(
         &ctx,
         &ctx.admin,
@@ -1094,19 +1025,7 @@ async fn running_a_batch_materialises_run_jobs_and_dispatches_the_first_ones(ctx
 async fn cancel_and_retry_follow_the_status_codes(ctx: Ctx) {
     let p = ctx.project(&ctx.admin, "cancel").await;
     let (wf, _) = build_chain(&ctx, &ctx.admin, &p).await;
-    let valid = ctx
-        .ok(
-            Method::PATCH,
-            &wf,
-            &ctx.admin,
-            Some(json!({"valid": true})),
-            200,
-        )
-        .await;
-    let entry = valid["workflow_input_ports"][0]
-        .as_str()
-        .expect("entry")
-        .to_owned();
+    let entry = validate_entry(&ctx, &ctx.admin, &wf).await;
     let (_, pages) = upload(
         &ctx,
         &ctx.admin,
@@ -1203,19 +1122,7 @@ async fn other_users_cannot_run_or_see_runs_of_a_foreign_workflow(ctx: Ctx) {
     let mallory = ctx.user("mallory").await;
     let p = ctx.project(&alice, "alice").await;
     let (wf, wfjs) = build_chain(&ctx, &alice, &p).await;
-    let valid = ctx
-        .ok(
-            Method::PATCH,
-            &wf,
-            &alice,
-            Some(json!({"valid": true})),
-            200,
-        )
-        .await;
-    let entry = valid["workflow_input_ports"][0]
-        .as_str()
-        .expect("entry")
-        .to_owned();
+    let entry = validate_entry(&ctx, &alice, &wf).await;
     let (_, pages) = upload(
         &ctx,
         &alice,
@@ -1810,19 +1717,7 @@ async fn a_workflow_imported_as_a_group_locks_its_jobs(ctx: Ctx) {
 async fn results_packages_are_queued_for_finished_runs_only(ctx: Ctx) {
     let p = ctx.project(&ctx.admin, "packages").await;
     let (wf, _) = build_chain(&ctx, &ctx.admin, &p).await;
-    let valid = ctx
-        .ok(
-            Method::PATCH,
-            &wf,
-            &ctx.admin,
-            Some(json!({"valid": true})),
-            200,
-        )
-        .await;
-    let entry = valid["workflow_input_ports"][0]
-        .as_str()
-        .expect("entry")
-        .to_owned();
+    let entry = validate_entry(&ctx, &ctx.admin, &wf).await;
     let (_, pages) = upload(
         &ctx,
         &ctx.admin,
@@ -1938,19 +1833,7 @@ async fn the_task_queue_views_are_for_staff_and_show_queued_work(ctx: Ctx) {
     );
     let p = ctx.project(&ctx.admin, "queues").await;
     let (wf, _) = build_chain(&ctx, &ctx.admin, &p).await;
-    let valid = ctx
-        .ok(
-            Method::PATCH,
-            &wf,
-            &ctx.admin,
-            Some(json!({"valid": true})),
-            200,
-        )
-        .await;
-    let entry = valid["workflow_input_ports"][0]
-        .as_str()
-        .expect("entry")
-        .to_owned();
+    let entry = validate_entry(&ctx, &ctx.admin, &wf).await;
     let (_, pages) = upload(
         &ctx,
         &ctx.admin,
@@ -1998,25 +1881,25 @@ async fn the_task_queue_views_are_for_staff_and_show_queued_work(ctx: Ctx) {
     assert_eq!(active, json!({}));
 }
 
-/// A workflow with the test jobs, built step by step, for validation cases.
+/// A workflow with the test jobs, built step by step through the API.
 struct Builder<'a> {
     ctx: &'a Ctx,
+    token: String,
     wf: String,
 }
 
 impl Builder<'_> {
-    async fn new<'a>(ctx: &'a Ctx, project: &str) -> Builder<'a> {
+    async fn new<'a>(ctx: &'a Ctx, token: &str, project: &str, name: Option<&str>) -> Builder<'a> {
+        let body = match name {
+            Some(name) => json!({"project": project, "name": name}),
+            None => json!({"project": project}),
+        };
         let wf = ctx
-            .ok(
-                Method::POST,
-                "/api/workflows/",
-                &ctx.admin,
-                Some(json!({"project": project})),
-                201,
-            )
+            .ok(Method::POST, "/api/workflows/", token, Some(body), 201)
             .await;
         Builder {
             ctx,
+            token: token.to_owned(),
             wf: body_url(&wf).to_owned(),
         }
     }
@@ -2029,7 +1912,7 @@ impl Builder<'_> {
                 .ok(
                     Method::POST,
                     "/api/workflowjobs/",
-                    &self.ctx.admin,
+                    &self.token,
                     Some(json!({"workflow": self.wf, "job": job})),
                     201,
                 )
@@ -2051,7 +1934,7 @@ impl Builder<'_> {
                 .ok(
                     Method::POST,
                     route,
-                    &self.ctx.admin,
+                    &self.token,
                     Some(json!({"workflow_job": wfj, key: pt})),
                     201,
                 )
@@ -2065,7 +1948,7 @@ impl Builder<'_> {
             .ok(
                 Method::POST,
                 "/api/connections/",
-                &self.ctx.admin,
+                &self.token,
                 Some(json!({"input_port": input, "output_port": output})),
                 201,
             )
@@ -2091,7 +1974,7 @@ impl Builder<'_> {
     async fn code(&self) -> String {
         let (status, body) = self
             .ctx
-            .patch(&self.wf, &self.ctx.admin, json!({"valid": true}))
+            .patch(&self.wf, &self.token, json!({"valid": true}))
             .await;
         if status == StatusCode::OK {
             return "valid".into();
@@ -2109,18 +1992,18 @@ async fn more_validation_codes_reach_clients_as_409_bodies(ctx: Ctx) {
     let p = ctx.project(&ctx.admin, "codes").await;
     ctx.register_test_jobs().await;
 
-    let ok = Builder::new(&ctx, &p).await;
+    let ok = Builder::new(&ctx, &ctx.admin, &p, None).await;
     ok.pair().await;
     assert_eq!(ok.code().await, "valid");
 
-    let too_many_inputs = Builder::new(&ctx, &p).await;
+    let too_many_inputs = Builder::new(&ctx, &ctx.admin, &p, None).await;
     let (_, _, bin) = too_many_inputs.pair().await;
     too_many_inputs
         .port(&bin, "binarise", "Greyscale PNG image", true)
         .await;
     assert_eq!(too_many_inputs.code().await, "WFJ_TOO_MANY_IP");
 
-    let two_into_one = Builder::new(&ctx, &p).await;
+    let two_into_one = Builder::new(&ctx, &ctx.admin, &p, None).await;
     let (_, _, bin) = two_into_one.pair().await;
     let grey2 = two_into_one.job("to grey").await;
     two_into_one
@@ -2136,7 +2019,7 @@ async fn more_validation_codes_reach_clients_as_409_bodies(ctx: Ctx) {
     two_into_one.connect(&out2, &bin_input).await;
     assert_eq!(two_into_one.code().await, "IP_TOO_MANY_CONNECTIONS");
 
-    let mismatch = Builder::new(&ctx, &p).await;
+    let mismatch = Builder::new(&ctx, &ctx.admin, &p, None).await;
     let (_, grey_out, _) = mismatch.pair().await;
     let grey2 = mismatch.job("to grey").await;
     let rgb_in = mismatch
@@ -2148,12 +2031,12 @@ async fn more_validation_codes_reach_clients_as_409_bodies(ctx: Ctx) {
     mismatch.connect(&grey_out, &rgb_in).await;
     assert_eq!(mismatch.code().await, "NO_COMMON_RESOURCETYPE");
 
-    let apart = Builder::new(&ctx, &p).await;
+    let apart = Builder::new(&ctx, &ctx.admin, &p, None).await;
     apart.pair().await;
     apart.pair().await;
     assert_eq!(apart.code().await, "WF_NOT_CONNECTED");
 
-    let settings = Builder::new(&ctx, &p).await;
+    let settings = Builder::new(&ctx, &ctx.admin, &p, None).await;
     let (_, _, bin) = settings.pair().await;
     let id = uuid::Uuid::parse_str(bin.trim_end_matches('/').rsplit('/').next().expect("uuid"))
         .expect("a uuid");
