@@ -1,7 +1,6 @@
 //! Model events: `{status, model, uuid, project}` published on Redis, upstream's channel
 //! `rodan:broadcast:rodan` (rodan-reference §2.6), for the websocket of every API replica.
 
-use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -47,10 +46,24 @@ impl Event {
     }
 }
 
+/// How many events may wait for the sender task before publishers wait for room.
+const BACKLOG: usize = 4096;
+/// The most events sent in one Redis pipeline.
+const BATCH: usize = 256;
+
+enum Queued {
+    Event(String),
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
 /// Publishes events on Redis. Cheap to clone; reconnects by itself.
+///
+/// Publishing hands the event to one sender task per publisher, which sends whatever has queued
+/// up since its last round trip as one Redis pipeline, in order. A write therefore never waits for
+/// Redis (only for room in the backlog), and a burst of events costs one round trip.
 #[derive(Clone)]
 pub struct Publisher {
-    conn: redis::aio::ConnectionManager,
+    queue: tokio::sync::mpsc::Sender<Queued>,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -60,30 +73,66 @@ impl std::fmt::Debug for Publisher {
 }
 
 impl Publisher {
-    /// Connects to Redis at `url`.
+    /// Connects to Redis at `url` and starts the sender task (on the current Tokio runtime).
     pub async fn connect(url: &str) -> redis::RedisResult<Self> {
         let client = redis::Client::open(url)?;
-        Ok(Self {
-            conn: client.get_connection_manager().await?,
-        })
+        let conn = client.get_connection_manager().await?;
+        let (queue, rx) = tokio::sync::mpsc::channel(BACKLOG);
+        tokio::spawn(send(conn, rx));
+        Ok(Self { queue })
     }
 
-    /// Publishes one event. Events are notifications, not records: a failure is logged and
+    /// Queues one event. Events are notifications, not records: a failure to send is logged and
     /// dropped, never failing the write that caused it.
     pub async fn publish(&self, event: &Event) {
         let Ok(body) = serde_json::to_string(event) else {
             return;
         };
-        let mut conn = self.conn.clone();
-        if let Err(error) = conn.publish::<_, _, i64>(CHANNEL, body).await {
-            tracing::warn!(%error, model = %event.model, "failed to publish an event on Redis");
+        if self.queue.send(Queued::Event(body)).await.is_err() {
+            tracing::warn!(model = %event.model, "failed to queue an event: the sender task ended");
         }
     }
 
-    /// Publishes several events.
+    /// Queues several events, in order.
     pub async fn publish_all(&self, events: &[Event]) {
         for event in events {
             self.publish(event).await;
+        }
+    }
+
+    /// Waits until every event queued before this call was sent (or failed to send).
+    pub async fn flush(&self) {
+        let (done, sent) = tokio::sync::oneshot::channel();
+        if self.queue.send(Queued::Flush(done)).await.is_ok() {
+            let _ = sent.await;
+        }
+    }
+}
+
+/// The sender task: one pipeline per round of whatever is queued, until every publisher is gone.
+async fn send(
+    mut conn: redis::aio::ConnectionManager,
+    mut rx: tokio::sync::mpsc::Receiver<Queued>,
+) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        let mut pipe = redis::pipe();
+        let mut flushes = Vec::new();
+        for queued in batch.drain(..) {
+            match queued {
+                Queued::Event(body) => {
+                    pipe.publish(CHANNEL, body).ignore();
+                }
+                Queued::Flush(done) => flushes.push(done),
+            }
+        }
+        if !pipe.is_empty()
+            && let Err(error) = pipe.query_async::<()>(&mut conn).await
+        {
+            tracing::warn!(%error, "failed to publish events on Redis");
+        }
+        for done in flushes {
+            let _ = done.send(());
         }
     }
 }
