@@ -159,8 +159,8 @@ impl Broker {
         &self,
         messages: &[(&str, Vec<u8>, Option<&str>)],
     ) -> Result<(), BrokerError> {
-        // One channel, serialised: confirms are per channel. Every message is sent before any
-        // confirm is awaited.
+        // One channel; the lock is held only while publishing, so concurrent dispatches wait for
+        // their confirms side by side. Every message is sent before any confirm is awaited.
         let mut state = self.state.lock().await;
         if state
             .as_ref()
@@ -190,6 +190,7 @@ impl Broker {
                 .await?;
             confirms.push((*queue, confirm));
         }
+        drop(state);
         for (queue, confirm) in confirms {
             if let Confirmation::Nack(_) = confirm.await? {
                 return Err(BrokerError::Nacked(queue.to_owned()));

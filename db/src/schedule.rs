@@ -34,16 +34,37 @@ pub struct Dispatched {
     pub events: Vec<Event>,
 }
 
+// The run's project, whether this call finished it, and one dispatched run job per row (uuid,
+// queue, job name, task id), all null when none was.
+type RunnableRow = (
+    Uuid,
+    bool,
+    Option<Uuid>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// What [`claim_runnable`] found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Runnable {
+    /// The messages to publish, with their queues.
+    pub messages: Vec<(String, RunJobMessage)>,
+    /// Whether this call finished the run.
+    pub finished: bool,
+    /// The run's project, when the run exists.
+    pub project: Option<Uuid>,
+}
+
 /// Marks every runnable run job of `run` as dispatched and returns the messages to publish: run
 /// jobs still SCHEDULED and not yet dispatched, in a run that is PROCESSING or RETRYING, whose
 /// inputs all have their files (and non-empty lists whose members all have files). When nothing is
 /// left to run and every run job is FINISHED, the run becomes FINISHED.
-pub async fn claim_runnable(
-    pool: &PgPool,
-    run: Uuid,
-) -> Result<(Vec<(String, RunJobMessage)>, bool), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let rows: Vec<(Uuid, String, String, String)> = sqlx::query_as(
+///
+/// One statement: workers call this after every run job they finish, so its round trips bound
+/// their throughput on short jobs.
+pub async fn claim_runnable(pool: &PgPool, run: Uuid) -> Result<Runnable, sqlx::Error> {
+    let rows: Vec<RunnableRow> = sqlx::query_as(
         r#"
         WITH runnable AS (
             SELECT rj.uuid
@@ -65,50 +86,55 @@ pub async fn claim_runnable(
                                    WHERE m.resource_list_uuid = i.resource_list_uuid
                                      AND r2.resource_file IS NULL)))))
             FOR UPDATE OF rj SKIP LOCKED
+        ), dispatched AS (
+            UPDATE run_jobs SET celery_task_id = gen_random_uuid()::text, updated = now()
+            FROM runnable WHERE run_jobs.uuid = runnable.uuid
+            RETURNING run_jobs.uuid, run_jobs.job_queue, run_jobs.job_name,
+                      run_jobs.celery_task_id
+        ), finished AS (
+            UPDATE workflow_runs SET status = $5, updated = now()
+            WHERE uuid = $1 AND status IN ($3, $4)
+              AND NOT EXISTS (SELECT 1 FROM dispatched)
+              AND EXISTS (SELECT 1 FROM run_jobs WHERE workflow_run_uuid = $1)
+              AND NOT EXISTS (SELECT 1 FROM run_jobs
+                              WHERE workflow_run_uuid = $1 AND status <> $5)
+            RETURNING uuid
         )
-        UPDATE run_jobs SET celery_task_id = gen_random_uuid()::text, updated = now()
-        FROM runnable WHERE run_jobs.uuid = runnable.uuid
-        RETURNING run_jobs.uuid, run_jobs.job_queue, run_jobs.job_name, run_jobs.celery_task_id
+        SELECT wr.project_uuid, EXISTS (SELECT 1 FROM finished),
+               d.uuid, d.job_queue, d.job_name, d.celery_task_id
+        FROM workflow_runs wr LEFT JOIN dispatched d ON true
+        WHERE wr.uuid = $1
         "#,
     )
     .bind(run)
     .bind(status::SCHEDULED)
     .bind(status::PROCESSING)
     .bind(status::RETRYING)
-    .fetch_all(&mut *tx)
+    .bind(status::FINISHED)
+    .fetch_all(pool)
     .await?;
-    let mut finished = false;
-    if rows.is_empty() {
-        let done = sqlx::query(
-            r#"UPDATE workflow_runs SET status = $2, updated = now()
-               WHERE uuid = $1 AND status IN ($3, $4)
-                 AND EXISTS (SELECT 1 FROM run_jobs WHERE workflow_run_uuid = $1)
-                 AND NOT EXISTS (SELECT 1 FROM run_jobs WHERE workflow_run_uuid = $1 AND status <> $2)"#,
-        )
-        .bind(run)
-        .bind(status::FINISHED)
-        .bind(status::PROCESSING)
-        .bind(status::RETRYING)
-        .execute(&mut *tx)
-        .await?;
-        finished = done.rows_affected() == 1;
+    let mut out = Runnable::default();
+    for (project, finished, run_job, queue, job_name, task) in rows {
+        out.project = Some(project);
+        out.finished = finished;
+        let (Some(run_job), Some(queue), Some(job_name), Some(task)) =
+            (run_job, queue, job_name, task)
+        else {
+            continue;
+        };
+        let Ok(task_id) = Uuid::parse_str(&task) else {
+            continue;
+        };
+        out.messages.push((
+            queue,
+            RunJobMessage {
+                run_job,
+                task_id,
+                job_name,
+            },
+        ));
     }
-    tx.commit().await?;
-    let messages = rows
-        .into_iter()
-        .filter_map(|(run_job, queue, job_name, task)| {
-            let task_id = Uuid::parse_str(&task).ok()?;
-            Some((
-                queue,
-                RunJobMessage {
-                    run_job,
-                    task_id,
-                    job_name,
-                },
-            ))
-        })
-        .collect();
-    Ok((messages, finished))
+    Ok(out)
 }
 
 /// Dispatches what is runnable in `run` (see [`claim_runnable`]) and publishes each message. A
@@ -118,12 +144,11 @@ pub async fn dispatch(
     broker: &Broker,
     run: Uuid,
 ) -> Result<Dispatched, DispatchError> {
-    let (messages, run_finished) = claim_runnable(pool, run).await?;
-    let project: Option<Uuid> =
-        sqlx::query_scalar("SELECT project_uuid FROM workflow_runs WHERE uuid = $1")
-            .bind(run)
-            .fetch_optional(pool)
-            .await?;
+    let Runnable {
+        messages,
+        finished: run_finished,
+        project,
+    } = claim_runnable(pool, run).await?;
     let mut out = Dispatched {
         run_finished,
         ..Dispatched::default()
