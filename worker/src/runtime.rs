@@ -339,6 +339,7 @@ async fn consume(
     let _ = channel.close(200, "worker stopping").await;
     let _ = connection.close(200, "worker stopping").await;
     let _ = std::fs::remove_dir_all(&shared.scratch);
+    shared.events.flush().await;
     shared.pool.close().await;
     tracing::info!("worker stopped");
     result
@@ -437,41 +438,35 @@ async fn execute_claim(shared: &Shared, claim: &Claim, hard: &CancellationToken)
         )
         .await;
     }
-    let scratch = match tempfile::Builder::new()
-        .prefix(&claim.run_job.simple().to_string())
-        .tempdir_in(&shared.scratch)
-    {
-        Ok(dir) => dir,
-        Err(error) => {
-            return retry_or_fail(
-                shared,
-                claim,
-                "failed to create a scratch folder",
-                &error.to_string(),
-            )
-            .await;
+    // A scratch folder only for jobs that write outputs or read lists: most short jobs need none,
+    // and creating and removing one is a measurable share of their cost.
+    let needs_scratch =
+        !claim.outputs.is_empty() || claim.inputs.iter().any(|row| row.list.is_some());
+    let scratch = if needs_scratch {
+        match tempfile::Builder::new()
+            .prefix(&claim.run_job.simple().to_string())
+            .tempdir_in(&shared.scratch)
+        {
+            Ok(dir) => Some(dir),
+            Err(error) => {
+                return retry_or_fail(
+                    shared,
+                    claim,
+                    "failed to create a scratch folder",
+                    &error.to_string(),
+                )
+                .await;
+            }
         }
+    } else {
+        None
     };
-    let prepared = async {
-        let input_rows = store::inputs(&shared.pool, claim.run_job).await?;
-        let output_rows = store::outputs(&shared.pool, claim.run_job).await?;
-        Ok::<_, sqlx::Error>((input_rows, output_rows))
-    }
-    .await;
-    let (input_rows, output_rows) = match prepared {
-        Ok(rows) => rows,
-        Err(error) => {
-            return retry_or_fail(
-                shared,
-                claim,
-                "failed to read the run job's ports",
-                &error.to_string(),
-            )
-            .await;
-        }
-    };
-    let files = execute::job_inputs(&shared.config.media_root, &input_rows, scratch.path())
-        .and_then(|inputs| Ok((inputs, execute::job_outputs(&output_rows, scratch.path())?)));
+    let scratch_path = scratch
+        .as_ref()
+        .map_or(shared.scratch.as_path(), tempfile::TempDir::path);
+    let (input_rows, output_rows) = (&claim.inputs, &claim.outputs);
+    let files = execute::job_inputs(&shared.config.media_root, input_rows, scratch_path)
+        .and_then(|inputs| Ok((inputs, execute::job_outputs(output_rows, scratch_path)?)));
     let (inputs, outputs) = match files {
         Ok(files) => files,
         Err(error) => return execute_failure(shared, claim, &error).await,
@@ -488,7 +483,11 @@ async fn execute_claim(shared: &Shared, claim: &Claim, hard: &CancellationToken)
         .map_or_else(|| shared.config.job_timeout(), crate::config::secs);
     let settings = claim.settings.clone();
     let media_root = shared.config.media_root.clone();
-    let core_inputs = input_rows.clone();
+    let core_inputs = if core.is_some() {
+        input_rows.clone()
+    } else {
+        Vec::new()
+    };
     let run = claim.run;
     let work = tokio::task::spawn_blocking(move || match (library, core) {
         (Some(job), _) => job.run(&inputs, &settings, &outputs).map(|()| Vec::new()),
@@ -503,10 +502,10 @@ async fn execute_claim(shared: &Shared, claim: &Claim, hard: &CancellationToken)
     };
     match ended {
         Ended::Done(Ok(Ok(effects))) => {
-            if let Err(error) = execute::check_outputs(&output_rows, scratch.path()) {
+            if let Err(error) = execute::check_outputs(output_rows, scratch_path) {
                 return execute_failure(shared, claim, &error).await;
             }
-            finish(shared, claim, &output_rows, &effects, scratch.path()).await
+            finish(shared, claim, output_rows, &effects, scratch_path).await
         }
         Ended::Done(Ok(Err(error))) => {
             tracing::info!(run_job = %claim.run_job, error = %crate::error_chain(&error), "job failed");
@@ -644,6 +643,11 @@ async fn commit_outputs(
     effects: &[Effect],
     scratch: &std::path::Path,
 ) -> Result<Option<Vec<Uuid>>, CommitError> {
+    if rows.is_empty() && effects.is_empty() {
+        // Nothing to move into place: the guarded update alone, without a transaction.
+        let done = store::finish(&shared.pool, claim.run_job, &shared.owner).await?;
+        return Ok(done.then(Vec::new));
+    }
     let Some(mut tx) = store::begin_finish(&shared.pool, claim.run_job, &shared.owner).await?
     else {
         return Ok(None);
