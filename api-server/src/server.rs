@@ -41,10 +41,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("failed to listen on {}", args.listen))?;
     tracing::info!(listen = %args.listen, "serving the Rodan API");
+    let events = state.events.clone();
     axum::serve(listener, crate::app(state))
         .with_graceful_shutdown(shutdown())
         .await
-        .context("server failed")
+        .context("server failed")?;
+    // Events of the last requests are still queued for Redis.
+    events.flush().await;
+    Ok(())
 }
 
 async fn shutdown() {

@@ -100,11 +100,20 @@ impl Publisher {
         }
     }
 
-    /// Waits until every event queued before this call was sent (or failed to send).
+    /// Waits until every event queued before this call was sent (or failed to send), for at
+    /// most five seconds: a shutdown does not hang on an unreachable Redis.
     pub async fn flush(&self) {
         let (done, sent) = tokio::sync::oneshot::channel();
-        if self.queue.send(Queued::Flush(done)).await.is_ok() {
-            let _ = sent.await;
+        let flushed = async {
+            if self.queue.send(Queued::Flush(done)).await.is_ok() {
+                let _ = sent.await;
+            }
+        };
+        if tokio::time::timeout(std::time::Duration::from_secs(5), flushed)
+            .await
+            .is_err()
+        {
+            tracing::warn!("gave up sending the last events to Redis");
         }
     }
 }
