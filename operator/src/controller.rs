@@ -315,7 +315,11 @@ pub async fn run(
         .touched_objects();
     let mut controller =
         Controller::for_stream(cache::log_errors("rodans", rodan_events), main_store)
-            .with_config(ControllerConfig::default().debounce(Duration::from_millis(300)))
+            .with_config(
+                ControllerConfig::default()
+                    .debounce(Duration::from_millis(300))
+                    .concurrency(scope.concurrency),
+            )
             .trigger_backoff(cache::watch_backoff());
     for (kind, trigger) in triggers {
         controller = controller.watches_stream_with(trigger, cache::owner_of, kind.api_resource());
