@@ -56,23 +56,19 @@ pub struct Runnable {
     pub project: Option<Uuid>,
 }
 
-/// Marks every runnable run job of `run` as dispatched and returns the messages to publish: run
-/// jobs still SCHEDULED and not yet dispatched, in a run that is PROCESSING or RETRYING, whose
-/// inputs all have their files (and non-empty lists whose members all have files). When nothing is
-/// left to run and every run job is FINISHED, the run becomes FINISHED.
-///
-/// One statement: workers call this after every run job they finish, so its round trips bound
-/// their throughput on short jobs.
-pub async fn claim_runnable(pool: &PgPool, run: Uuid) -> Result<Runnable, sqlx::Error> {
-    let rows: Vec<RunnableRow> = sqlx::query_as(
+/// The dispatch statement. Status codes are part of its text, not parameters, so that
+/// PostgreSQL's cached generic plan can use the partial indexes on them instead of planning the
+/// statement again on every call (planning was most of its cost).
+static RUNNABLE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
         r#"
         WITH runnable AS (
             SELECT rj.uuid
             FROM run_jobs rj JOIN workflow_runs wr ON wr.uuid = rj.workflow_run_uuid
             WHERE rj.workflow_run_uuid = $1
-              AND rj.status = $2
+              AND rj.status = {SCHEDULED}
               AND rj.celery_task_id IS NULL
-              AND wr.status IN ($3, $4)
+              AND wr.status IN ({PROCESSING}, {RETRYING})
               AND NOT EXISTS (
                 SELECT 1 FROM inputs i
                 LEFT JOIN resources r ON r.uuid = i.resource_uuid
@@ -92,12 +88,12 @@ pub async fn claim_runnable(pool: &PgPool, run: Uuid) -> Result<Runnable, sqlx::
             RETURNING run_jobs.uuid, run_jobs.job_queue, run_jobs.job_name,
                       run_jobs.celery_task_id
         ), finished AS (
-            UPDATE workflow_runs SET status = $5, updated = now()
-            WHERE uuid = $1 AND status IN ($3, $4)
+            UPDATE workflow_runs SET status = {FINISHED}, updated = now()
+            WHERE uuid = $1 AND status IN ({PROCESSING}, {RETRYING})
               AND NOT EXISTS (SELECT 1 FROM dispatched)
               AND EXISTS (SELECT 1 FROM run_jobs WHERE workflow_run_uuid = $1)
               AND NOT EXISTS (SELECT 1 FROM run_jobs
-                              WHERE workflow_run_uuid = $1 AND status <> $5)
+                              WHERE workflow_run_uuid = $1 AND status <> {FINISHED})
             RETURNING uuid
         )
         SELECT wr.project_uuid, EXISTS (SELECT 1 FROM finished),
@@ -105,14 +101,22 @@ pub async fn claim_runnable(pool: &PgPool, run: Uuid) -> Result<Runnable, sqlx::
         FROM workflow_runs wr LEFT JOIN dispatched d ON true
         WHERE wr.uuid = $1
         "#,
+        SCHEDULED = status::SCHEDULED,
+        PROCESSING = status::PROCESSING,
+        RETRYING = status::RETRYING,
+        FINISHED = status::FINISHED,
     )
-    .bind(run)
-    .bind(status::SCHEDULED)
-    .bind(status::PROCESSING)
-    .bind(status::RETRYING)
-    .bind(status::FINISHED)
-    .fetch_all(pool)
-    .await?;
+});
+
+/// Marks every runnable run job of `run` as dispatched and returns the messages to publish: run
+/// jobs still SCHEDULED and not yet dispatched, in a run that is PROCESSING or RETRYING, whose
+/// inputs all have their files (and non-empty lists whose members all have files). When nothing is
+/// left to run and every run job is FINISHED, the run becomes FINISHED.
+///
+/// One statement: workers call this after every run job they finish, so its round trips bound
+/// their throughput on short jobs.
+pub async fn claim_runnable(pool: &PgPool, run: Uuid) -> Result<Runnable, sqlx::Error> {
+    let rows: Vec<RunnableRow> = sqlx::query_as(&RUNNABLE).bind(run).fetch_all(pool).await?;
     let mut out = Runnable::default();
     for (project, finished, run_job, queue, job_name, task) in rows {
         out.project = Some(project);

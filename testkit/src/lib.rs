@@ -90,8 +90,10 @@ impl Postgres {
             .arg(dir.path().join("log"))
             .arg("-o")
             .arg(format!(
-                "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-                dir.path().display()
+                "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 {}",
+                dir.path().display(),
+                // Extra server options for investigations, e.g. loading pg_stat_statements.
+                std::env::var("RODAN_TESTKIT_POSTGRES_OPTIONS").unwrap_or_default()
             ))
             .args(["-w", "start"]);
         run(&mut start, "pg_ctl start");

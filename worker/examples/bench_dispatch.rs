@@ -253,6 +253,11 @@ async fn full(
     rodan_db::migrate(&pool)
         .await
         .map_err(|e| BenchError::Stalled(e.to_string()))?;
+    if std::env::var_os("BENCH_PG_STATS").is_some() {
+        sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            .execute(&pool)
+            .await?;
+    }
     let media = tempfile::tempdir().map_err(|e| BenchError::Stalled(e.to_string()))?;
     let mut config = Config::new(
         &db,
@@ -330,6 +335,19 @@ async fn full(
     }
     let total = start.elapsed();
     worker.stop().await?;
+    if std::env::var_os("BENCH_PG_STATS").is_some() {
+        // With RODAN_TESTKIT_POSTGRES_OPTIONS loading pg_stat_statements: where PostgreSQL's
+        // time went, statement by statement.
+        let top: Vec<(i64, f64, f64, String)> = sqlx::query_as(
+            "SELECT calls, total_exec_time, total_plan_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 100)
+             FROM pg_stat_statements WHERE calls >= 100 ORDER BY total_exec_time + total_plan_time DESC LIMIT 12",
+        )
+        .fetch_all(&pool)
+        .await?;
+        for (calls, exec, plan, query) in top {
+            eprintln!("{calls:>8} calls {exec:>9.0} ms exec {plan:>8.0} ms plan  {query}");
+        }
+    }
     Ok((
         Row {
             what: format!(

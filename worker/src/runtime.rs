@@ -596,17 +596,19 @@ async fn finish(
     scratch: &std::path::Path,
 ) -> Settle {
     match commit_outputs(shared, claim, rows, effects, scratch).await {
-        Ok(Some(resources)) => {
+        Ok(Some(committed)) => {
             shared
                 .metrics
                 .finished
                 .get_or_create(&Metrics::job(&claim.job_name))
                 .inc();
             shared.event("runjob", claim.run_job, claim.project).await;
-            for resource in resources {
-                shared.event("resource", resource, claim.project).await;
+            if let Committed::Placed(resources) = committed {
+                for resource in resources {
+                    shared.event("resource", resource, claim.project).await;
+                }
+                shared.dispatch(claim.run).await;
             }
-            shared.dispatch(claim.run).await;
             Settle::Ack
         }
         Ok(None) => {
@@ -634,19 +636,31 @@ enum CommitError {
     Database(#[from] sqlx::Error),
 }
 
+/// What a commit wrote.
+enum Committed {
+    /// The run job alone (and its run when it was the last); nothing can have become runnable.
+    Alone,
+    /// The run job and these resources (given files or renamed): dispatch follows.
+    Placed(Vec<Uuid>),
+}
+
 /// Moves the outputs into place and marks the run job FINISHED in one transaction guarded by the
-/// lease. Returns the resources that got files, or `None` when the lease was lost.
+/// lease. `None` when the lease was lost.
 async fn commit_outputs(
     shared: &Shared,
     claim: &Claim,
     rows: &[store::OutputRow],
     effects: &[Effect],
     scratch: &std::path::Path,
-) -> Result<Option<Vec<Uuid>>, CommitError> {
+) -> Result<Option<Committed>, CommitError> {
     if rows.is_empty() && effects.is_empty() {
-        // Nothing to move into place: the guarded update alone, without a transaction.
+        // Nothing to move into place and nothing downstream became runnable: one round trip
+        // finishes the run job, and the run when it was the last.
         let done = store::finish(&shared.pool, claim.run_job, &shared.owner).await?;
-        return Ok(done.then(Vec::new));
+        if done.run_finished {
+            shared.event("workflowrun", claim.run, claim.project).await;
+        }
+        return Ok(done.held.then_some(Committed::Alone));
     }
     let Some(mut tx) = store::begin_finish(&shared.pool, claim.run_job, &shared.owner).await?
     else {
@@ -686,7 +700,7 @@ async fn commit_outputs(
         }
     }
     tx.commit().await?;
-    Ok(Some(resources))
+    Ok(Some(Committed::Placed(resources)))
 }
 
 /// Fails the run job and its run permanently.

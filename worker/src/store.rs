@@ -4,6 +4,7 @@
 
 use rodan_core::status;
 use sqlx::{PgPool, Postgres, Transaction};
+use std::sync::LazyLock;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -102,26 +103,17 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Claims `run_job` for `owner` when it is SCHEDULED, its `celery_task_id` is `task`, and its run
-/// still runs, and reads its ports, in one statement. `None` means the message is stale or a
-/// duplicate.
-pub async fn claim(
-    pool: &PgPool,
-    run_job: Uuid,
-    task: Uuid,
-    owner: &str,
-    lease: Duration,
-) -> Result<Option<Claim>, sqlx::Error> {
-    // The ports are read in the claiming statement: one round trip per message, which is what
-    // bounds a worker's throughput on short jobs.
-    let row: Option<ClaimJoin> = sqlx::query_as(
+/// The claim, with the run job's ports. Status codes are part of the text, not parameters, so
+/// PostgreSQL reuses one generic plan instead of planning the statement on every message.
+static CLAIM: LazyLock<String> = LazyLock::new(|| {
+    format!(
         r#"WITH claimed AS (
-             UPDATE run_jobs rj SET status = $3, lease_owner = $4,
-                 lease_expires = now() + $5 * interval '1 millisecond',
+             UPDATE run_jobs rj SET status = {PROCESSING}, lease_owner = $3,
+                 lease_expires = now() + $4 * interval '1 millisecond',
                  attempts = rj.attempts + 1, updated = now()
              FROM workflow_runs wr
-             WHERE rj.uuid = $1 AND rj.status = $6 AND rj.celery_task_id = $2
-               AND wr.uuid = rj.workflow_run_uuid AND wr.status IN ($7, $8)
+             WHERE rj.uuid = $1 AND rj.status = {SCHEDULED} AND rj.celery_task_id = $2
+               AND wr.uuid = rj.workflow_run_uuid AND wr.status IN ({PROCESSING}, {RETRYING})
              RETURNING rj.uuid, rj.workflow_run_uuid, wr.project_uuid, rj.job_name,
                        rj.job_settings, rj.attempts)
            SELECT c.workflow_run_uuid, c.project_uuid, c.job_name, c.job_settings, c.attempts,
@@ -154,17 +146,31 @@ pub async fn claim(
                LEFT JOIN resource_types lt ON lt.uuid = l.resource_type_uuid
                WHERE o.run_job_uuid = c.uuid), '[]')
            FROM claimed c"#,
+        SCHEDULED = status::SCHEDULED,
+        PROCESSING = status::PROCESSING,
+        RETRYING = status::RETRYING,
     )
-    .bind(run_job)
-    .bind(task.to_string())
-    .bind(status::PROCESSING)
-    .bind(owner)
-    .bind(millis(lease))
-    .bind(status::SCHEDULED)
-    .bind(status::PROCESSING)
-    .bind(status::RETRYING)
-    .fetch_optional(pool)
-    .await?;
+});
+
+/// Claims `run_job` for `owner` when it is SCHEDULED, its `celery_task_id` is `task`, and its run
+/// still runs, and reads its ports, in one statement. `None` means the message is stale or a
+/// duplicate.
+pub async fn claim(
+    pool: &PgPool,
+    run_job: Uuid,
+    task: Uuid,
+    owner: &str,
+    lease: Duration,
+) -> Result<Option<Claim>, sqlx::Error> {
+    // The ports are read in the claiming statement: one round trip per message, which is what
+    // bounds a worker's throughput on short jobs.
+    let row: Option<ClaimJoin> = sqlx::query_as(&CLAIM)
+        .bind(run_job)
+        .bind(task.to_string())
+        .bind(owner)
+        .bind(millis(lease))
+        .fetch_optional(pool)
+        .await?;
     Ok(row.map(
         |(run, project, job_name, settings, attempts, inputs, outputs)| Claim {
             run_job,
@@ -263,22 +269,37 @@ pub async fn heartbeat(
     })
 }
 
-/// Marks `run_job` FINISHED if `owner` still holds it, for a job with nothing to place: one
-/// statement, no transaction. False means the lease was lost; nothing was written.
-pub async fn finish(pool: &PgPool, run_job: Uuid, owner: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(FINISH)
-        .bind(run_job)
-        .bind(owner)
-        .bind(status::FINISHED)
-        .bind(status::PROCESSING)
-        .execute(pool)
-        .await?;
-    Ok(done.rows_affected() == 1)
+/// What [`finish`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finished {
+    /// The lease was still ours and the run job is FINISHED; false means nothing was written.
+    pub held: bool,
+    /// It was the last unfinished run job and its run is FINISHED too.
+    pub run_finished: bool,
 }
 
-const FINISH: &str = r#"UPDATE run_jobs SET status = $3, lease_owner = NULL, lease_expires = NULL,
-        error_summary = '', error_details = '', updated = now()
-    WHERE uuid = $1 AND lease_owner = $2 AND status = $4"#;
+/// Marks `run_job` FINISHED if `owner` still holds it, for a job with nothing to place (so
+/// nothing downstream became runnable), and finishes its run when it was the last one, in one
+/// round trip (`rodan_finish_run_job`, migration 0003).
+pub async fn finish(pool: &PgPool, run_job: Uuid, owner: &str) -> Result<Finished, sqlx::Error> {
+    let (held, run_finished): (bool, bool) =
+        sqlx::query_as("SELECT held, run_finished FROM rodan_finish_run_job($1, $2)")
+            .bind(run_job)
+            .bind(owner)
+            .fetch_one(pool)
+            .await?;
+    Ok(Finished { held, run_finished })
+}
+
+static FINISH: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        r#"UPDATE run_jobs SET status = {FINISHED}, lease_owner = NULL, lease_expires = NULL,
+               error_summary = '', error_details = '', updated = now()
+           WHERE uuid = $1 AND lease_owner = $2 AND status = {PROCESSING}"#,
+        FINISHED = status::FINISHED,
+        PROCESSING = status::PROCESSING,
+    )
+});
 
 /// Begins the transaction that finishes `run_job`: marks it FINISHED if `owner` still holds it.
 /// `None` means the lease was lost; nothing was written.
@@ -288,11 +309,19 @@ pub async fn begin_finish<'a>(
     owner: &str,
 ) -> Result<Option<Transaction<'a, Postgres>>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let done = sqlx::query(FINISH)
+    // Finishers of one run queue up on its row, as in `rodan_finish_run_job`: whichever commits
+    // last sees the others' commits in its dispatch, and finishes the run.
+    sqlx::query(
+        r#"SELECT 1 FROM workflow_runs
+           WHERE uuid = (SELECT workflow_run_uuid FROM run_jobs WHERE uuid = $1)
+           FOR NO KEY UPDATE"#,
+    )
+    .bind(run_job)
+    .execute(&mut *tx)
+    .await?;
+    let done = sqlx::query(&FINISH)
         .bind(run_job)
         .bind(owner)
-        .bind(status::FINISHED)
-        .bind(status::PROCESSING)
         .execute(&mut *tx)
         .await?;
     if done.rows_affected() == 1 {

@@ -7,6 +7,7 @@ use rodan_core::status;
 use rodan_worker::store;
 use serde_json::json;
 use std::time::Duration;
+use uuid::Uuid;
 
 type Case = fn(Ctx) -> BoxFuture<'static, ()>;
 
@@ -30,6 +31,10 @@ pub fn all() -> Vec<(&'static str, Case)> {
         ("two_workers_on_one_queue_never_run_a_run_job_twice", |c| {
             Box::pin(two_workers(c))
         }),
+        (
+            "runs_of_jobs_without_outputs_are_finished_by_their_last_job",
+            |c| Box::pin(no_output_runs_finish(c)),
+        ),
         (
             "shutdown_gives_running_and_unstarted_messages_back_to_the_queue",
             |c| Box::pin(shutdown(c)),
@@ -212,6 +217,56 @@ async fn two_workers(ctx: Ctx) {
     assert_eq!(ctx.depth(), 0);
 }
 
+async fn no_output_runs_finish(ctx: Ctx) {
+    // Jobs without outputs finish their run job and, for the last one, the run in one round
+    // trip. The stalled-run sweep would finish a run that this misses, so it is kept out of the
+    // way: only the finishing workers may finish these runs.
+    let mut config = ctx.config();
+    config.concurrency = 4;
+    config.reap_seconds = 3600.0;
+    let a = ctx.worker(config.clone()).await;
+    let b = ctx.worker(config).await;
+    let project = Uuid::new_v4();
+    sqlx::query("INSERT INTO projects (uuid, name) VALUES ($1, 'p')")
+        .bind(project)
+        .execute(&ctx.pool)
+        .await
+        .expect("project");
+    let runs: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
+    for run in &runs {
+        sqlx::query("INSERT INTO workflow_runs (uuid, project_uuid, status) VALUES ($1, $2, 1)")
+            .bind(run)
+            .bind(project)
+            .execute(&ctx.pool)
+            .await
+            .expect("run");
+        sqlx::query(
+            "INSERT INTO run_jobs (uuid, workflow_run_uuid, workflow_job_hex, job_name, job_queue)
+             SELECT gen_random_uuid(), $1, 'w', 'Test Nothing', $2 FROM generate_series(1, 40)",
+        )
+        .bind(run)
+        .bind(&ctx.queue)
+        .execute(&ctx.pool)
+        .await
+        .expect("run jobs");
+    }
+    for run in &runs {
+        assert_eq!(ctx.dispatch(*run).await.messages.len(), 40);
+    }
+    for run in &runs {
+        ctx.wait_run(*run, status::FINISHED, WAIT).await;
+    }
+    let (finished, once): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE status = 4), count(*) FILTER (WHERE attempts = 1) FROM run_jobs",
+    )
+    .fetch_one(&ctx.pool)
+    .await
+    .expect("counts");
+    assert_eq!((finished, once), (200, 200));
+    a.stop().await.expect("a stops");
+    b.stop().await.expect("b stops");
+}
+
 async fn shutdown(ctx: Ctx) {
     let mut config = ctx.config();
     config.grace_seconds = 0.3;
@@ -320,10 +375,16 @@ async fn registers(ctx: Ctx) {
             .fetch_all(&ctx.pool)
             .await
             .expect("jobs");
-    let expected: Vec<(String, String)> = ["Hello World", "Test Fail", "Test List", "Test Sleep"]
-        .iter()
-        .map(|n| ((*n).to_owned(), ctx.queue.clone()))
-        .collect();
+    let expected: Vec<(String, String)> = [
+        "Hello World",
+        "Test Fail",
+        "Test List",
+        "Test Nothing",
+        "Test Sleep",
+    ]
+    .iter()
+    .map(|n| ((*n).to_owned(), ctx.queue.clone()))
+    .collect();
     assert_eq!(names, expected);
     a.stop().await.expect("a stops");
     b.stop().await.expect("b stops");

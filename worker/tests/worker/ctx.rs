@@ -60,6 +60,9 @@ impl Job for TestJob {
             }
             return Ok(());
         }
+        if self.name == "Test Nothing" {
+            return Ok(());
+        }
         if self.name == "Test Fail" {
             return Err(JobError::bad_input(
                 "the input is unusable",
@@ -146,6 +149,10 @@ impl Ctx {
             })),
             leak(Box::new(TestJob {
                 name: "Test List",
+                queue: self.queue.clone(),
+            })),
+            leak(Box::new(TestJob {
+                name: "Test Nothing",
                 queue: self.queue.clone(),
             })),
         ]
