@@ -23,6 +23,15 @@ pub enum BrokerError {
     Encode(#[from] serde_json::Error),
 }
 
+/// Connection settings for every RabbitMQ connection of ours: lapin runs its I/O and callbacks
+/// on the current Tokio runtime instead of its own executor and reactor threads, so a delivery
+/// reaches its handler without hopping across threads.
+pub fn connection_properties() -> ConnectionProperties {
+    ConnectionProperties::default()
+        .with_executor(tokio_executor_trait::Tokio::current())
+        .with_reactor(tokio_reactor_trait::Tokio)
+}
+
 /// Declares `queue` as upstream's job queues are: durable, not exclusive, not auto-deleted.
 pub async fn declare_queue(channel: &Channel, queue: &str) -> Result<(), lapin::Error> {
     channel
@@ -71,7 +80,7 @@ impl Broker {
     }
 
     async fn open(&self) -> Result<Open, lapin::Error> {
-        let connection = Connection::connect(&self.url, ConnectionProperties::default()).await?;
+        let connection = Connection::connect(&self.url, connection_properties()).await?;
         let channel = connection.create_channel().await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
@@ -122,7 +131,7 @@ impl Broker {
     /// Messages ready in `queue` and its consumer count (a passive declare: 404 when the queue
     /// does not exist yet, reported as `None`).
     pub async fn queue_depth(&self, queue: &str) -> Result<Option<(u32, u32)>, BrokerError> {
-        let connection = Connection::connect(&self.url, ConnectionProperties::default()).await?;
+        let connection = Connection::connect(&self.url, connection_properties()).await?;
         let channel = connection.create_channel().await?;
         let declared = channel
             .queue_declare(

@@ -8,9 +8,9 @@
 //! `scripts/bench-dispatch.sh` installs Celery and runs it. Prints one Markdown table.
 
 use futures::StreamExt;
+use lapin::Connection;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties};
 use rodan_core::catalogue::JobDescriptor;
 use rodan_core::message::RunJobMessage;
 use rodan_core::status;
@@ -189,7 +189,7 @@ async fn publish(url: &str, queue: &str, n: usize, per_run: usize) -> Result<(),
 /// Our bare dispatch: N persistent, confirmed run-job messages, consumed by lapin with the
 /// worker's prefetch, each decoded and acked.
 async fn bare(options: &Options, url: &str) -> Result<Row, BenchError> {
-    let connection = Connection::connect(url, ConnectionProperties::default()).await?;
+    let connection = Connection::connect(url, rodan_db::broker::connection_properties()).await?;
     let channel = connection.create_channel().await?;
     channel
         .basic_qos(options.concurrency, BasicQosOptions { global: true })

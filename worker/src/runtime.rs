@@ -10,12 +10,12 @@ use crate::execute::{self, ExecuteError};
 use crate::metrics::Metrics;
 use crate::store::{self, Claim, Lease};
 use futures::StreamExt;
+use lapin::Connection;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
     BasicRejectOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties};
 use rodan_core::message::RunJobMessage;
 use rodan_db::broker::Broker;
 use rodan_db::events::{Change, Event, Publisher};
@@ -172,8 +172,11 @@ impl Worker {
             let app = crate::metrics::router(metrics.clone());
             tokio::spawn(async move { axum::serve(listener, app).await });
         }
-        let connection =
-            Connection::connect(&config.rabbitmq_url, ConnectionProperties::default()).await?;
+        let connection = Connection::connect(
+            &config.rabbitmq_url,
+            rodan_db::broker::connection_properties(),
+        )
+        .await?;
         let channel = connection.create_channel().await?;
         // One prefetch window shared by every queue's consumer on this channel.
         channel
