@@ -6,11 +6,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
+use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
-use kube::{Client, ResourceExt};
 
 use crate::build::{Apply, Child, Kind, MANAGER, hash};
-use crate::cache::{Cache, FINGERPRINT, fingerprint};
+use crate::cache::{Cache, fingerprint};
 use crate::metrics::Metrics;
 
 /// A write that failed.
@@ -139,11 +139,11 @@ impl Applier<'_> {
         let key = (child.kind, self.namespace.to_owned(), child.name.clone());
         let desired_hash = hash(&child.object);
         let live = self.cache.get(child.kind, self.namespace, &child.name);
-        if let (Some(live), Some((last_desired, last_live))) = (&live, self.ledger.get(&key)) {
-            let live_fp = live.annotations().get(FINGERPRINT);
-            if last_desired == desired_hash && live_fp == Some(&last_live) {
-                return Ok(false);
-            }
+        if let (Some(live), Some((last_desired, last_live))) = (&live, self.ledger.get(&key))
+            && last_desired == desired_hash
+            && live.fingerprint == last_live
+        {
+            return Ok(false);
         }
         let params = PatchParams::apply(MANAGER).force();
         self.metrics.write(child.kind, "apply");
@@ -188,15 +188,9 @@ impl Applier<'_> {
         let mut deleted = 0;
         for kind in Kind::ALL.into_iter().filter(|k| k.prunable()) {
             for live in self.cache.of_instance(kind, self.namespace, instance) {
-                let name = live.name_any();
-                let owned = live
-                    .owner_references()
-                    .iter()
-                    .any(|o| o.uid == owner_uid && o.controller == Some(true));
-                if !owned
-                    || wanted.contains(&(kind, name.as_str()))
-                    || live.metadata.deletion_timestamp.is_some()
-                {
+                let name = live.name.clone();
+                let owned = live.controller.as_deref() == Some(owner_uid);
+                if !owned || wanted.contains(&(kind, name.as_str())) || live.deleting {
                     continue;
                 }
                 tracing::info!(?kind, %name, "deleting an object the spec no longer asks for");

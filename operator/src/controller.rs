@@ -15,7 +15,7 @@ use serde_json::json;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::apply::{Applier, Ledger, WriteError};
-use crate::build::{self, Desired, Kind, MANAGER, MigrationState, Observed, Release, annotations};
+use crate::build::{self, Desired, Kind, MANAGER, MigrationState, Observed, Release};
 use crate::cache::{self, Cache};
 use crate::crd::{Rodan, RodanStatus};
 use crate::metrics::Metrics;
@@ -69,14 +69,8 @@ fn observe(cache: &Cache, namespace: &str, instance: &str, keda: bool) -> Observ
         .of_instance(Kind::Job, namespace, instance)
         .into_iter()
         .filter_map(|job| {
-            let release = job.annotations().get(annotations::RELEASE)?;
-            let release: Release = serde_json::from_str(release).ok()?;
-            Some((
-                job.name_any(),
-                release,
-                status::job_state(&job),
-                job.metadata.creation_timestamp.clone(),
-            ))
+            let release: Release = serde_json::from_str(job.release.as_deref()?).ok()?;
+            Some((job.name.clone(), release, job.job, job.created.clone()))
         })
         .collect();
     // Oldest first: the build step takes the last succeeded one as the running release.
@@ -321,8 +315,8 @@ pub async fn run(
                     .concurrency(scope.concurrency),
             )
             .trigger_backoff(cache::watch_backoff());
-    for (kind, trigger) in triggers {
-        controller = controller.watches_stream_with(trigger, cache::owner_of, kind.api_resource());
+    for (_, trigger) in triggers {
+        controller = controller.reconcile_on(trigger);
     }
     let ready = handles.ready.clone();
     let metrics = handles.metrics.clone();

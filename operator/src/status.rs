@@ -6,6 +6,7 @@ use kube::api::DynamicObject;
 use serde_json::Value;
 
 use crate::build::{Desired, Kind, MigrationState};
+use crate::cache::Live;
 use crate::crd::{ComponentStatus, QueueStatus, Rodan, RodanStatus};
 
 /// Condition types.
@@ -54,9 +55,9 @@ struct Rollout {
     settled: bool,
 }
 
-fn rollout(desired_object: &Value, live: Option<&DynamicObject>) -> Rollout {
+fn rollout(desired_object: &Value, live: Option<&Live>) -> Rollout {
     // A Deployment without a count is scaled by KEDA: what it asked for is the live count.
-    let scaled = live.and_then(|l| l.data["spec"]["replicas"].as_i64());
+    let scaled = live.and_then(|l| l.replicas);
     let desired = desired_object["spec"]["replicas"]
         .as_i64()
         .or_else(|| scaled.or(Some(0)))
@@ -69,23 +70,17 @@ fn rollout(desired_object: &Value, live: Option<&DynamicObject>) -> Rollout {
             settled: false,
         };
     };
-    let status = &live.data["status"];
-    let int = |k: &str| {
-        status[k]
-            .as_i64()
-            .and_then(|v| i32::try_from(v).ok())
-            .unwrap_or(0)
-    };
-    let observed = status["observedGeneration"].as_i64().unwrap_or(0);
-    let generation = live.metadata.generation.unwrap_or(0);
-    let ready = int("readyReplicas");
+    let int = |v: Option<i64>| v.and_then(|v| i32::try_from(v).ok()).unwrap_or(0);
+    let observed = live.observed_generation.unwrap_or(0);
+    let generation = live.generation.unwrap_or(0);
+    let ready = int(live.ready_replicas);
     Rollout {
         ready,
         desired,
         settled: observed >= generation
-            && int("updatedReplicas") >= desired
+            && int(live.updated_replicas) >= desired
             && ready >= desired
-            && int("replicas") <= desired,
+            && int(live.status_replicas) <= desired,
     }
 }
 
@@ -93,7 +88,7 @@ fn rollout(desired_object: &Value, live: Option<&DynamicObject>) -> Rollout {
 pub fn job_state(job: &DynamicObject) -> MigrationState {
     let conditions = job.data["status"]["conditions"]
         .as_array()
-        .cloned()
+        .map(Vec::as_slice)
         .unwrap_or_default();
     let is_true = |t: &str| {
         conditions
@@ -124,10 +119,10 @@ pub struct Inputs<'a> {
     pub url: String,
 }
 
-/// Computes the status. `live` returns the cached object of a kind and name.
+/// Computes the status. `live` returns the cached record of a kind and name.
 pub fn compute(
     inputs: &Inputs<'_>,
-    live: impl Fn(Kind, &str) -> Option<std::sync::Arc<DynamicObject>>,
+    live: impl Fn(Kind, &str) -> Option<std::sync::Arc<Live>>,
 ) -> RodanStatus {
     let rodan = inputs.rodan;
     let desired = inputs.desired;

@@ -26,7 +26,7 @@ fn migrated(r: &Rodan, state: MigrationState) -> Observed {
 }
 
 /// Live objects for every workload of `desired`, with `ready` ready pods each.
-fn live_all(desired: &Desired, ready: i64) -> HashMap<(Kind, String), Arc<DynamicObject>> {
+fn live_all(desired: &Desired, ready: i64) -> HashMap<(Kind, String), Arc<Live>> {
     desired
         .children
         .iter()
@@ -44,7 +44,7 @@ fn live_all(desired: &Desired, ready: i64) -> HashMap<(Kind, String), Arc<Dynami
                 },
             }))
             .expect("an object");
-            ((c.kind, c.name.clone()), Arc::new(obj))
+            ((c.kind, c.name.clone()), Arc::new(Live::from(obj)))
         })
         .collect()
 }
@@ -56,7 +56,7 @@ fn at(seconds: i64) -> Time {
 fn compute_with(
     r: &Rodan,
     desired: &Desired,
-    live: &HashMap<(Kind, String), Arc<DynamicObject>>,
+    live: &HashMap<(Kind, String), Arc<Live>>,
     error: Option<&str>,
     now: i64,
 ) -> RodanStatus {
@@ -245,7 +245,7 @@ fn autoscaling_without_keda_is_degraded_and_keda_counts_are_the_live_ones() {
     .expect("an object");
     live.insert(
         (Kind::Deployment, "lab-worker-gpu".into()),
-        Arc::new(scaled),
+        Arc::new(Live::from(scaled)),
     );
     let s = compute_with(&r, &d, &live, None, 100);
     assert_eq!(cond(&s, conditions::DEGRADED).status, "False");
