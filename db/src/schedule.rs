@@ -34,7 +34,7 @@ pub struct Dispatched {
     pub events: Vec<Event>,
 }
 
-// The run's project, whether this call finished it, and one dispatched run job per row (uuid,
+// The run's project, whether it may be complete, and one dispatched run job per row (uuid,
 // queue, job name, task id), all null when none was.
 type RunnableRow = (
     Uuid,
@@ -44,6 +44,16 @@ type RunnableRow = (
     Option<String>,
     Option<String>,
 );
+
+/// Finishes `run` when it still runs and every run job of it is FINISHED, under the run's row
+/// lock and with a fresh snapshot (`rodan_finish_run`, migration 0003). Call it after the commit
+/// of a finish that may have been the run's last. True when this call finished the run.
+pub async fn finish_run(pool: &PgPool, run: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT rodan_finish_run($1)")
+        .bind(run)
+        .fetch_one(pool)
+        .await
+}
 
 /// What [`claim_runnable`] found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -87,16 +97,15 @@ static RUNNABLE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
             FROM runnable WHERE run_jobs.uuid = runnable.uuid
             RETURNING run_jobs.uuid, run_jobs.job_queue, run_jobs.job_name,
                       run_jobs.celery_task_id
-        ), finished AS (
-            UPDATE workflow_runs SET status = {FINISHED}, updated = now()
-            WHERE uuid = $1 AND status IN ({PROCESSING}, {RETRYING})
-              AND NOT EXISTS (SELECT 1 FROM dispatched)
-              AND EXISTS (SELECT 1 FROM run_jobs WHERE workflow_run_uuid = $1)
-              AND NOT EXISTS (SELECT 1 FROM run_jobs
-                              WHERE workflow_run_uuid = $1 AND status <> {FINISHED})
-            RETURNING uuid
         )
-        SELECT wr.project_uuid, EXISTS (SELECT 1 FROM finished),
+        -- Whether the run may be complete: nothing dispatched now, and no run job that is
+        -- neither FINISHED nor PROCESSING (see migration 0003 for why that rule is enough).
+        SELECT wr.project_uuid,
+               wr.status IN ({PROCESSING}, {RETRYING})
+                 AND NOT EXISTS (SELECT 1 FROM dispatched)
+                 AND NOT EXISTS (SELECT 1 FROM run_jobs
+                                 WHERE workflow_run_uuid = $1
+                                   AND status NOT IN ({PROCESSING}, {FINISHED})),
                d.uuid, d.job_queue, d.job_name, d.celery_task_id
         FROM workflow_runs wr LEFT JOIN dispatched d ON true
         WHERE wr.uuid = $1
@@ -111,16 +120,17 @@ static RUNNABLE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 /// Marks every runnable run job of `run` as dispatched and returns the messages to publish: run
 /// jobs still SCHEDULED and not yet dispatched, in a run that is PROCESSING or RETRYING, whose
 /// inputs all have their files (and non-empty lists whose members all have files). When nothing is
-/// left to run and every run job is FINISHED, the run becomes FINISHED.
+/// left to run and every run job is FINISHED, the run becomes FINISHED ([`finish_run`]).
 ///
-/// One statement: workers call this after every run job they finish, so its round trips bound
-/// their throughput on short jobs.
+/// One statement, and a second only when the run may be complete: workers call this after
+/// every run job they finish with outputs.
 pub async fn claim_runnable(pool: &PgPool, run: Uuid) -> Result<Runnable, sqlx::Error> {
     let rows: Vec<RunnableRow> = sqlx::query_as(&RUNNABLE).bind(run).fetch_all(pool).await?;
     let mut out = Runnable::default();
-    for (project, finished, run_job, queue, job_name, task) in rows {
+    let mut maybe_complete = false;
+    for (project, complete, run_job, queue, job_name, task) in rows {
         out.project = Some(project);
-        out.finished = finished;
+        maybe_complete = complete;
         let (Some(run_job), Some(queue), Some(job_name), Some(task)) =
             (run_job, queue, job_name, task)
         else {
@@ -137,6 +147,9 @@ pub async fn claim_runnable(pool: &PgPool, run: Uuid) -> Result<Runnable, sqlx::
                 job_name,
             },
         ));
+    }
+    if maybe_complete {
+        out.finished = finish_run(pool, run).await?;
     }
     Ok(out)
 }

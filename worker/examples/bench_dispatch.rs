@@ -340,7 +340,7 @@ async fn full(
         // time went, statement by statement.
         let top: Vec<(i64, f64, f64, String)> = sqlx::query_as(
             "SELECT calls, total_exec_time, total_plan_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 100)
-             FROM pg_stat_statements WHERE calls >= 100 ORDER BY total_exec_time + total_plan_time DESC LIMIT 12",
+             FROM pg_stat_statements WHERE calls >= 100 ORDER BY total_exec_time + total_plan_time DESC LIMIT 20",
         )
         .fetch_all(&pool)
         .await?;

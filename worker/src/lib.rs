@@ -2,6 +2,7 @@
 //! the jobs of rodan-jobs, commits their outputs, and dispatches what became runnable. The same
 //! binary runs one job on local files (`run-job`).
 
+pub(crate) mod batch;
 pub mod config;
 pub mod core;
 pub mod execute;

@@ -4,6 +4,7 @@
 //! acknowledges the message. On shutdown it stops consuming, lets running jobs finish within
 //! the grace period, and gives the rest back to the queue.
 
+use crate::batch::{BatchError, Batcher};
 use crate::config::Config;
 use crate::core::{CoreJob, Effect};
 use crate::execute::{self, ExecuteError};
@@ -77,6 +78,10 @@ pub(crate) struct Shared {
     pub(crate) core: Vec<CoreJob>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) scratch: PathBuf,
+    /// Claims of messages, batched (see [`crate::batch`]).
+    pub(crate) claims: Batcher<(Uuid, Uuid), Option<Claim>>,
+    /// Finishes of run jobs with nothing to place, batched.
+    pub(crate) finishes: Batcher<Uuid, store::Finished>,
 }
 
 impl Shared {
@@ -200,6 +205,20 @@ impl Worker {
             tags.push(tag);
         }
         tracing::info!(%owner, queues = ?config.queues, concurrency, jobs = jobs.len(), "worker started");
+        let claims = {
+            let (pool, owner, lease) = (pool.clone(), owner.clone(), config.lease());
+            Batcher::new(move |messages: Vec<(Uuid, Uuid)>| {
+                let (pool, owner) = (pool.clone(), owner.clone());
+                async move { store::claim_many(&pool, &messages, &owner, lease).await }
+            })
+        };
+        let finishes = {
+            let (pool, owner) = (pool.clone(), owner.clone());
+            Batcher::new(move |run_jobs: Vec<Uuid>| {
+                let (pool, owner) = (pool.clone(), owner.clone());
+                async move { store::finish_many(&pool, &run_jobs, &owner).await }
+            })
+        };
         let shared = Arc::new(Shared {
             pool,
             broker,
@@ -210,6 +229,8 @@ impl Worker {
             core,
             metrics,
             scratch,
+            claims,
+            finishes,
         });
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(consume(
@@ -382,14 +403,7 @@ async fn handle(shared: &Shared, body: &[u8], hard: &CancellationToken) -> Settl
             return Settle::Reject;
         }
     };
-    let claimed = store::claim(
-        &shared.pool,
-        message.run_job,
-        message.task_id,
-        &shared.owner,
-        shared.config.lease(),
-    )
-    .await;
+    let claimed = shared.claims.call((message.run_job, message.task_id)).await;
     let claim = match claimed {
         Ok(Some(claim)) => claim,
         Ok(None) => {
@@ -628,6 +642,15 @@ async fn finish(
             )
             .await
         }
+        Err(CommitError::Batch(error)) => {
+            retry_or_fail(
+                shared,
+                claim,
+                "failed to save the job's outputs",
+                &crate::error_chain(&error),
+            )
+            .await
+        }
     }
 }
 
@@ -637,6 +660,8 @@ enum CommitError {
     Execute(#[from] ExecuteError),
     #[error("failed to commit the outputs")]
     Database(#[from] sqlx::Error),
+    #[error("failed to commit the outputs")]
+    Batch(#[from] BatchError),
 }
 
 /// What a commit wrote.
@@ -659,9 +684,14 @@ async fn commit_outputs(
     if rows.is_empty() && effects.is_empty() {
         // Nothing to move into place and nothing downstream became runnable: one round trip
         // finishes the run job, and the run when it was the last.
-        let done = store::finish(&shared.pool, claim.run_job, &shared.owner).await?;
-        if done.run_finished {
-            shared.event("workflowrun", claim.run, claim.project).await;
+        let done = shared.finishes.call(claim.run_job).await?;
+        if done.held && done.maybe_last {
+            match rodan_db::schedule::finish_run(&shared.pool, claim.run).await {
+                Ok(true) => shared.event("workflowrun", claim.run, claim.project).await,
+                Ok(false) => {}
+                // The run job is committed; the stalled-run sweep finishes the run later.
+                Err(error) => tracing::warn!(%error, run = %claim.run, "failed to finish a run"),
+            }
         }
         return Ok(done.held.then_some(Committed::Alone));
     }

@@ -88,8 +88,11 @@ type OutputJoin = (
     Option<String>,
     Option<Uuid>,
 );
-// Run, project, job name, settings, attempts, inputs, outputs.
+// Position in the batch (from 1), run job, run, project, job name, settings, attempts, inputs,
+// outputs.
 type ClaimJoin = (
+    i64,
+    Uuid,
     Uuid,
     Uuid,
     String,
@@ -103,20 +106,22 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// The claim, with the run job's ports. Status codes are part of the text, not parameters, so
-/// PostgreSQL reuses one generic plan instead of planning the statement on every message.
+/// The claim of a batch of messages, with each claimed run job's ports. Status codes are part of
+/// the text, not parameters, so PostgreSQL reuses one generic plan instead of planning the
+/// statement on every batch.
 static CLAIM: LazyLock<String> = LazyLock::new(|| {
     format!(
         r#"WITH claimed AS (
              UPDATE run_jobs rj SET status = {PROCESSING}, lease_owner = $3,
                  lease_expires = now() + $4 * interval '1 millisecond',
                  attempts = rj.attempts + 1, updated = now()
-             FROM workflow_runs wr
-             WHERE rj.uuid = $1 AND rj.status = {SCHEDULED} AND rj.celery_task_id = $2
+             FROM workflow_runs wr,
+                  unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS msg(uuid, task, ord)
+             WHERE rj.uuid = msg.uuid AND rj.status = {SCHEDULED} AND rj.celery_task_id = msg.task
                AND wr.uuid = rj.workflow_run_uuid AND wr.status IN ({PROCESSING}, {RETRYING})
-             RETURNING rj.uuid, rj.workflow_run_uuid, wr.project_uuid, rj.job_name,
+             RETURNING msg.ord, rj.uuid, rj.workflow_run_uuid, wr.project_uuid, rj.job_name,
                        rj.job_settings, rj.attempts)
-           SELECT c.workflow_run_uuid, c.project_uuid, c.job_name, c.job_settings, c.attempts,
+           SELECT c.ord, c.uuid, c.workflow_run_uuid, c.project_uuid, c.job_name, c.job_settings, c.attempts,
              COALESCE((
                SELECT json_agg(json_build_array(
                         i.input_port_type_name, r.resource_file, t.mimetype,
@@ -162,17 +167,37 @@ pub async fn claim(
     owner: &str,
     lease: Duration,
 ) -> Result<Option<Claim>, sqlx::Error> {
-    // The ports are read in the claiming statement: one round trip per message, which is what
-    // bounds a worker's throughput on short jobs.
-    let row: Option<ClaimJoin> = sqlx::query_as(&CLAIM)
-        .bind(run_job)
-        .bind(task.to_string())
+    Ok(claim_many(pool, &[(run_job, task)], owner, lease)
+        .await?
+        .pop()
+        .flatten())
+}
+
+/// [`claim`] for a batch of messages `(run job, task id)` in one statement: one answer per
+/// message, in order. Of two messages for the same run job, one at most claims it.
+pub async fn claim_many(
+    pool: &PgPool,
+    messages: &[(Uuid, Uuid)],
+    owner: &str,
+    lease: Duration,
+) -> Result<Vec<Option<Claim>>, sqlx::Error> {
+    let (run_jobs, tasks): (Vec<Uuid>, Vec<String>) = messages
+        .iter()
+        .map(|(run_job, task)| (*run_job, task.to_string()))
+        .unzip();
+    let rows: Vec<ClaimJoin> = sqlx::query_as(&CLAIM)
+        .bind(&run_jobs)
+        .bind(&tasks)
         .bind(owner)
         .bind(millis(lease))
-        .fetch_optional(pool)
+        .fetch_all(pool)
         .await?;
-    Ok(row.map(
-        |(run, project, job_name, settings, attempts, inputs, outputs)| Claim {
+    let mut out = vec![None; messages.len()];
+    for (ord, run_job, run, project, job_name, settings, attempts, inputs, outputs) in rows {
+        let Some(slot) = usize::try_from(ord - 1).ok().and_then(|n| out.get_mut(n)) else {
+            continue;
+        };
+        *slot = Some(Claim {
             run_job,
             run,
             project,
@@ -181,8 +206,9 @@ pub async fn claim(
             attempts,
             inputs: inputs.0.into_iter().map(input_row).collect(),
             outputs: outputs.0.into_iter().map(output_row).collect(),
-        },
-    ))
+        });
+    }
+    Ok(out)
 }
 
 fn input_row((port, file, mimetype, list, resource_uuid, name, members): InputJoin) -> InputRow {
@@ -274,21 +300,48 @@ pub async fn heartbeat(
 pub struct Finished {
     /// The lease was still ours and the run job is FINISHED; false means nothing was written.
     pub held: bool,
-    /// It was the last unfinished run job and its run is FINISHED too.
-    pub run_finished: bool,
+    /// Its run.
+    pub run: Option<Uuid>,
+    /// No other run job of the run is left to someone else: after the commit, call
+    /// [`rodan_db::schedule::finish_run`].
+    pub maybe_last: bool,
 }
 
 /// Marks `run_job` FINISHED if `owner` still holds it, for a job with nothing to place (so
-/// nothing downstream became runnable), and finishes its run when it was the last one, in one
-/// round trip (`rodan_finish_run_job`, migration 0003).
+/// nothing downstream became runnable), in one round trip (`rodan_finish_run_jobs`, migration
+/// 0003).
 pub async fn finish(pool: &PgPool, run_job: Uuid, owner: &str) -> Result<Finished, sqlx::Error> {
-    let (held, run_finished): (bool, bool) =
-        sqlx::query_as("SELECT held, run_finished FROM rodan_finish_run_job($1, $2)")
-            .bind(run_job)
+    Ok(finish_many(pool, &[run_job], owner)
+        .await?
+        .pop()
+        .unwrap_or(Finished {
+            held: false,
+            run: None,
+            maybe_last: false,
+        }))
+}
+
+/// [`finish`] for a batch of run jobs held by `owner`, in one statement: one answer per run job,
+/// in order.
+pub async fn finish_many(
+    pool: &PgPool,
+    run_jobs: &[Uuid],
+    owner: &str,
+) -> Result<Vec<Finished>, sqlx::Error> {
+    let rows: Vec<(bool, Option<Uuid>, bool)> =
+        sqlx::query_as("SELECT held, run, maybe_last FROM rodan_finish_run_jobs($1, $2)")
+            .bind(run_jobs)
             .bind(owner)
-            .fetch_one(pool)
+            .fetch_all(pool)
             .await?;
-    Ok(Finished { held, run_finished })
+    Ok(rows
+        .into_iter()
+        .map(|(held, run, maybe_last)| Finished {
+            held,
+            run,
+            maybe_last,
+        })
+        .collect())
 }
 
 static FINISH: LazyLock<String> = LazyLock::new(|| {
@@ -309,16 +362,6 @@ pub async fn begin_finish<'a>(
     owner: &str,
 ) -> Result<Option<Transaction<'a, Postgres>>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    // Finishers of one run queue up on its row, as in `rodan_finish_run_job`: whichever commits
-    // last sees the others' commits in its dispatch, and finishes the run.
-    sqlx::query(
-        r#"SELECT 1 FROM workflow_runs
-           WHERE uuid = (SELECT workflow_run_uuid FROM run_jobs WHERE uuid = $1)
-           FOR NO KEY UPDATE"#,
-    )
-    .bind(run_job)
-    .execute(&mut *tx)
-    .await?;
     let done = sqlx::query(&FINISH)
         .bind(run_job)
         .bind(owner)
