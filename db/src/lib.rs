@@ -6,7 +6,7 @@ pub mod catalogue;
 pub mod events;
 pub mod schedule;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 /// The schema's versioned migrations, embedded in the binary (`db/migrations/`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
@@ -17,6 +17,21 @@ pub async fn connect(url: &str, max: u32) -> Result<PgPool, sqlx::Error> {
         .max_connections(max)
         .acquire_timeout(std::time::Duration::from_secs(10))
         .connect(url)
+        .await
+}
+
+/// [`connect`] for a process that runs the same few statements all day (a worker): every
+/// connection uses generic plans (`plan_cache_mode = force_generic_plan`), so a prepared statement
+/// is planned once instead of on each execution. PostgreSQL otherwise keeps planning statements
+/// whose parameters are arrays, as a worker's batched claims are.
+pub async fn connect_generic(url: &str, max: u32) -> Result<PgPool, sqlx::Error> {
+    let options = url
+        .parse::<PgConnectOptions>()?
+        .options([("plan_cache_mode", "force_generic_plan")]);
+    PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect_with(options)
         .await
 }
 

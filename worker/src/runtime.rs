@@ -130,7 +130,7 @@ impl Worker {
         catalogue: Vec<&'static dyn Job>,
     ) -> Result<Self, WorkerError> {
         let concurrency = config.concurrency.max(1);
-        let pool = rodan_db::connect(&config.database_url, u32::from(concurrency) * 2 + 4)
+        let pool = rodan_db::connect_generic(&config.database_url, u32::from(concurrency) * 2 + 4)
             .await
             .map_err(WorkerError::Database)?;
         let jobs: HashMap<String, &'static dyn Job> = catalogue
