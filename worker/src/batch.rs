@@ -1,7 +1,8 @@
 //! Opportunistic batching of the worker's per-message statements: callers ask for one item and
-//! wait; one task sends whatever requests queued up while the previous statement ran, as one
-//! statement. A lone request goes out at once (no added latency); under load each round trip
-//! serves many messages, which is what lets short jobs outrun the database's per-statement cost.
+//! wait; while fewer than [`IN_FLIGHT`] statements run, whatever requests queued up go out at
+//! once as one statement. A lone request is sent immediately (no added latency); under load the
+//! requests that arrive while every slot is busy share the next statement, which is what lets
+//! short jobs outrun the database's per-statement cost.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,6 +11,9 @@ use tokio::sync::{mpsc, oneshot};
 
 /// The most requests sent in one statement.
 const MAX_BATCH: usize = 64;
+/// The most statements of one batcher running at once. One would make a request that arrives
+/// during a statement wait for it and then for its own: two round trips instead of one.
+pub(crate) const IN_FLIGHT: usize = 3;
 
 /// A batch statement that failed; every request of the batch gets it.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -61,31 +65,49 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
     }
 }
 
-async fn send<Req, Resp>(run: Run<Req, Resp>, mut rx: mpsc::Receiver<Request<Req, Resp>>) {
-    let mut queued = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut queued, MAX_BATCH).await > 0 {
-        let (requests, answers): (Vec<Req>, Vec<_>) = queued.drain(..).unzip();
-        let expected = answers.len();
-        match run(requests).await {
-            Ok(responses) if responses.len() == expected => {
-                for (answer, response) in answers.into_iter().zip(responses) {
-                    let _ = answer.send(Ok(response));
-                }
+async fn send<Req: Send + 'static, Resp: Send + 'static>(
+    run: Run<Req, Resp>,
+    mut rx: mpsc::Receiver<Request<Req, Resp>>,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut queued = Vec::with_capacity(MAX_BATCH);
+        if rx.recv_many(&mut queued, MAX_BATCH).await == 0 {
+            return;
+        }
+        let run = run.clone();
+        tokio::spawn(async move {
+            answer(&run, queued).await;
+            drop(slot);
+        });
+    }
+}
+
+async fn answer<Req, Resp>(run: &Run<Req, Resp>, queued: Vec<Request<Req, Resp>>) {
+    let (requests, answers): (Vec<Req>, Vec<_>) = queued.into_iter().unzip();
+    let expected = answers.len();
+    match run(requests).await {
+        Ok(responses) if responses.len() == expected => {
+            for (answer, response) in answers.into_iter().zip(responses) {
+                let _ = answer.send(Ok(response));
             }
-            Ok(responses) => {
-                let error = BatchError(Arc::new(sqlx::Error::Protocol(format!(
-                    "a batch of {expected} requests got {} answers",
-                    responses.len()
-                ))));
-                for answer in answers {
-                    let _ = answer.send(Err(error.clone()));
-                }
+        }
+        Ok(responses) => {
+            let error = BatchError(Arc::new(sqlx::Error::Protocol(format!(
+                "a batch of {expected} requests got {} answers",
+                responses.len()
+            ))));
+            for answer in answers {
+                let _ = answer.send(Err(error.clone()));
             }
-            Err(error) => {
-                let error = BatchError(Arc::new(error));
-                for answer in answers {
-                    let _ = answer.send(Err(error.clone()));
-                }
+        }
+        Err(error) => {
+            let error = BatchError(Arc::new(error));
+            for answer in answers {
+                let _ = answer.send(Err(error.clone()));
             }
         }
     }
@@ -97,7 +119,7 @@ mod tests {
     use std::sync::Mutex;
 
     #[tokio::test]
-    async fn requests_queued_during_a_statement_share_the_next_one_and_get_their_own_answers() {
+    async fn requests_queued_together_share_a_statement_and_get_their_own_answers() {
         let sizes = Arc::new(Mutex::new(Vec::new()));
         let seen = sizes.clone();
         let batcher = Arc::new(Batcher::new(move |batch: Vec<u32>| {
@@ -120,6 +142,34 @@ mod tests {
         let sizes = sizes.lock().expect("lock").clone();
         assert_eq!(sizes.iter().sum::<usize>(), 40);
         assert!(sizes.len() < 40, "batched: {sizes:?}");
+    }
+
+    #[tokio::test]
+    async fn up_to_in_flight_statements_run_at_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let (r, m) = (running.clone(), most.clone());
+        let batcher = Arc::new(Batcher::new(move |batch: Vec<u32>| {
+            let (r, m) = (r.clone(), m.clone());
+            async move {
+                let now = r.fetch_add(1, Ordering::SeqCst) + 1;
+                m.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+                r.fetch_sub(1, Ordering::SeqCst);
+                Ok(batch)
+            }
+        }));
+        let mut calls = Vec::new();
+        for n in 0..20 {
+            let batcher = batcher.clone();
+            calls.push(tokio::spawn(async move { batcher.call(n).await }));
+            tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        }
+        for (n, call) in calls.into_iter().enumerate() {
+            assert_eq!(call.await.expect("joined").expect("answer") as usize, n);
+        }
+        assert_eq!(most.load(Ordering::SeqCst), IN_FLIGHT);
     }
 
     #[tokio::test]
