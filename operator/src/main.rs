@@ -8,11 +8,8 @@ use rodan_operator::controller::{self, Handles, Scope};
 use rodan_operator::metrics::Metrics;
 use tracing_subscriber::EnvFilter;
 
-// mimalloc returns freed memory to the system; with glibc's allocator the operator kept the
-// high-water mark of its busiest moment (docs/benchmarks.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
+// The system allocator (glibc): with the cache compact and reconciles bounded, the heap is small
+// and its RSS stayed lower than mimalloc's at 1, 100 and 1000 Rodans (docs/benchmarks.md).
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
