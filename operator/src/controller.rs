@@ -299,14 +299,17 @@ pub async fn run(
         keda,
     });
     let (main_store, writer) = reflector::store::<Rodan>();
-    // Paginated lists (no `any_semantic`): a relist of thousands of objects arrives in pages
-    // instead of one response held in memory at once.
-    let rodan_events = watcher(rodans, watcher::Config::default())
-        .backoff(cache::watch_backoff())
-        // The controller never reads managed fields; thousands of them add up.
-        .modify(|rodan: &mut Rodan| rodan.metadata.managed_fields = None)
-        .reflect(writer)
-        .touched_objects();
+    // Paginated lists (no `any_semantic`), in small pages: a relist of thousands of objects
+    // arrives a page at a time instead of in one response held in memory at once.
+    let rodan_events = watcher(
+        rodans,
+        watcher::Config::default().page_size(cache::LIST_PAGE),
+    )
+    .backoff(cache::watch_backoff())
+    // The controller never reads managed fields; thousands of them add up.
+    .modify(|rodan: &mut Rodan| rodan.metadata.managed_fields = None)
+    .reflect(writer)
+    .touched_objects();
     let mut controller =
         Controller::for_stream(cache::log_errors("rodans", rodan_events), main_store)
             .with_config(
