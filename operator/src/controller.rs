@@ -86,6 +86,7 @@ fn observe(cache: &Cache, namespace: &str, instance: &str, keda: bool) -> Observ
 
 /// One reconciliation of one `Rodan`.
 pub async fn reconcile(rodan: Arc<Rodan>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _running = ctx.metrics.running();
     if !ctx.ready.load(Ordering::SeqCst) {
         // Until every cache is filled a missing child may just be unlisted.
         return Ok(Action::requeue(Duration::from_millis(500)));

@@ -1,5 +1,7 @@
 //! Prometheus metrics of the operator.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -29,6 +31,8 @@ pub struct Metrics {
     duration: Histogram,
     writes: Family<WriteLabels, Counter>,
     cached: Gauge,
+    running: Gauge,
+    most_running: AtomicI64,
 }
 
 impl Default for Metrics {
@@ -39,6 +43,7 @@ impl Default for Metrics {
         let duration = Histogram::new(exponential_buckets(0.001, 2.0, 15));
         let writes = Family::<WriteLabels, Counter>::default();
         let cached = Gauge::default();
+        let running = Gauge::default();
         registry.register(
             "reconciles",
             "Reconciliations of Rodan resources",
@@ -64,6 +69,11 @@ impl Default for Metrics {
             "Child objects held in the operator's cache",
             cached.clone(),
         );
+        registry.register(
+            "reconciles_running",
+            "Reconciliations running now",
+            running.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -71,6 +81,8 @@ impl Default for Metrics {
             duration,
             writes,
             cached,
+            running,
+            most_running: AtomicI64::new(0),
         }
     }
 }
@@ -80,6 +92,18 @@ impl Metrics {
     pub fn reconciled(&self, seconds: f64) {
         self.reconciles.inc();
         self.duration.observe(seconds);
+    }
+
+    /// Counts a reconciliation as running until the returned guard is dropped.
+    pub fn running(&self) -> Running<'_> {
+        let now = self.running.inc() + 1;
+        self.most_running.fetch_max(now, Ordering::Relaxed);
+        Running(self)
+    }
+
+    /// The most reconciliations that ran at once since the operator started.
+    pub fn most_running(&self) -> i64 {
+        self.most_running.load(Ordering::Relaxed)
     }
 
     /// Counts one failed reconciliation.
@@ -126,6 +150,16 @@ impl Metrics {
     }
 }
 
+/// A running reconciliation, counted until dropped (also when its future is cancelled).
+#[derive(Debug)]
+pub struct Running<'a>(&'a Metrics);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.running.dec();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +184,18 @@ mod tests {
             text.contains("rodan_operator_reconcile_duration_seconds_count 1"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn running_reconciles_are_counted_until_their_guard_drops() {
+        let m = Metrics::default();
+        let a = m.running();
+        let b = m.running();
+        assert!(m.render().contains("rodan_operator_reconciles_running 2"));
+        drop(a);
+        drop(b);
+        let _c = m.running();
+        assert!(m.render().contains("rodan_operator_reconciles_running 1"));
+        assert_eq!(m.most_running(), 2);
     }
 }

@@ -34,6 +34,7 @@ struct Env {
     admin: Client,
     stop: tokio::sync::watch::Sender<bool>,
     operator: tokio::task::JoinHandle<()>,
+    metrics: Arc<Metrics>,
 }
 
 fn repo() -> &'static Path {
@@ -89,6 +90,7 @@ async fn start() -> Result<Env, String> {
         metrics: Arc::new(Metrics::default()),
     };
     let ready = handles.ready.clone();
+    let metrics = handles.metrics.clone();
     let operator = tokio::spawn(controller::run(
         operator_client,
         Scope::default(),
@@ -109,6 +111,7 @@ async fn start() -> Result<Env, String> {
         admin,
         stop,
         operator,
+        metrics,
     })
 }
 
@@ -297,6 +300,7 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         turning_features_off_deletes_their_objects,
         the_chart_renders_objects_the_apiserver_accepts,
         autoscaled_queues_are_left_to_keda,
+        a_burst_of_rodans_is_reconciled_a_bounded_number_at_a_time,
     ]
 }
 
@@ -1696,4 +1700,46 @@ async fn autoscaled_queues_are_left_to_keda(env: Arc<Env>, ns: &'static str) {
             .is_some_and(|q| q.desired_workers == 2)
     })
     .await;
+}
+
+async fn a_burst_of_rodans_is_reconciled_a_bounded_number_at_a_time(
+    env: Arc<Env>,
+    ns: &'static str,
+) {
+    let env = &*env;
+    namespace(env, ns).await;
+    let bound = Scope::default().concurrency;
+    // Paused, so each reconcile only writes a status: three times the bound arrive at once, as
+    // on a cold start (where an unbounded controller held a connection per Rodan).
+    let count = 3 * usize::from(bound);
+    futures::future::join_all((0..count).map(|i| {
+        let rodan = json!({
+            "apiVersion": "rodan.ddmal.music.mcgill.ca/v1alpha1",
+            "kind": "Rodan",
+            "metadata": {"name": format!("burst-{i}")},
+            "spec": {"paused": true},
+        });
+        async move { apply_rodan(env, ns, &rodan).await.expect("applied") }
+    }))
+    .await;
+    let api: Api<Rodan> = Api::namespaced(env.admin.clone(), ns);
+    eventually(
+        "every Rodan of the burst to have a status",
+        WAIT,
+        || async {
+            let list = api.list(&ListParams::default()).await.ok()?;
+            list.items
+                .iter()
+                .all(|r| {
+                    r.status.as_ref().and_then(|s| s.observed_generation) == r.metadata.generation
+                })
+                .then_some(())
+        },
+    )
+    .await;
+    let most = env.metrics.most_running();
+    assert!(
+        (1..=i64::from(bound)).contains(&most),
+        "at most {bound} reconciles run at once, saw {most}"
+    );
 }
