@@ -9,7 +9,7 @@ use rodan_operator::metrics::Metrics;
 use tracing_subscriber::EnvFilter;
 
 // The system allocator (glibc): with the cache compact and reconciles bounded, the heap is small
-// and its RSS stayed lower than mimalloc's at 1, 100 and 1000 Rodans (docs/benchmarks.md).
+// and its RSS stayed lower than mimalloc's, idle and with 1000 Rodans (docs/benchmarks.md).
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
