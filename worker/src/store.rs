@@ -295,52 +295,33 @@ pub async fn heartbeat(
     })
 }
 
-/// What [`finish`] did.
+/// What [`finish_many`] did for one run job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Finished {
     /// The lease was still ours and the run job is FINISHED; false means nothing was written.
     pub held: bool,
-    /// Its run.
-    pub run: Option<Uuid>,
     /// No other run job of the run is left to someone else: after the commit, call
     /// [`rodan_db::schedule::finish_run`].
     pub maybe_last: bool,
 }
 
-/// Marks `run_job` FINISHED if `owner` still holds it, for a job with nothing to place (so
-/// nothing downstream became runnable), in one round trip (`rodan_finish_run_jobs`, migration
-/// 0003).
-pub async fn finish(pool: &PgPool, run_job: Uuid, owner: &str) -> Result<Finished, sqlx::Error> {
-    Ok(finish_many(pool, &[run_job], owner)
-        .await?
-        .pop()
-        .unwrap_or(Finished {
-            held: false,
-            run: None,
-            maybe_last: false,
-        }))
-}
-
-/// [`finish`] for a batch of run jobs held by `owner`, in one statement: one answer per run job,
-/// in order.
+/// Marks each of `run_jobs` FINISHED if `owner` still holds it, for jobs with nothing to place
+/// (so nothing downstream became runnable), in one statement (`rodan_finish_run_jobs`,
+/// migration 0003): one answer per run job, in order.
 pub async fn finish_many(
     pool: &PgPool,
     run_jobs: &[Uuid],
     owner: &str,
 ) -> Result<Vec<Finished>, sqlx::Error> {
-    let rows: Vec<(bool, Option<Uuid>, bool)> =
-        sqlx::query_as("SELECT held, run, maybe_last FROM rodan_finish_run_jobs($1, $2)")
+    let rows: Vec<(bool, bool)> =
+        sqlx::query_as("SELECT held, maybe_last FROM rodan_finish_run_jobs($1, $2)")
             .bind(run_jobs)
             .bind(owner)
             .fetch_all(pool)
             .await?;
     Ok(rows
         .into_iter()
-        .map(|(held, run, maybe_last)| Finished {
-            held,
-            run,
-            maybe_last,
-        })
+        .map(|(held, maybe_last)| Finished { held, maybe_last })
         .collect())
 }
 
