@@ -7,7 +7,6 @@ use rodan_core::status;
 use rodan_worker::store;
 use serde_json::json;
 use std::time::Duration;
-use uuid::Uuid;
 
 type Case = fn(Ctx) -> BoxFuture<'static, ()>;
 
@@ -226,20 +225,11 @@ async fn no_output_runs_finish(ctx: Ctx) {
     config.reap_seconds = 3600.0;
     let a = ctx.worker(config.clone()).await;
     let b = ctx.worker(config).await;
-    let project = Uuid::new_v4();
-    sqlx::query("INSERT INTO projects (uuid, name) VALUES ($1, 'p')")
-        .bind(project)
-        .execute(&ctx.pool)
-        .await
-        .expect("project");
-    let runs: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
-    for run in &runs {
-        sqlx::query("INSERT INTO workflow_runs (uuid, project_uuid, status) VALUES ($1, $2, 1)")
-            .bind(run)
-            .bind(project)
-            .execute(&ctx.pool)
-            .await
-            .expect("run");
+    let project = ctx.project().await;
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        let run = ctx.empty_run(project).await;
+        runs.push(run);
         sqlx::query(
             "INSERT INTO run_jobs (uuid, workflow_run_uuid, workflow_job_hex, job_name, job_queue)
              SELECT gen_random_uuid(), $1, 'w', 'Test Nothing', $2 FROM generate_series(1, 40)",

@@ -182,16 +182,19 @@ impl Ctx {
         (self.rabbit.0)(&self.queue)
     }
 
-    /// A run of independent chains: each chain is a list of (job name, settings); the first job
-    /// of each chain reads a text file "x", each next job reads the previous job's output.
-    /// Returns the run and each chain's run jobs with their output resources.
-    pub async fn run(&self, chains: &[Vec<(&str, Value)>]) -> (Uuid, Vec<Vec<(Uuid, Uuid)>>) {
+    /// A new project.
+    pub async fn project(&self) -> Uuid {
         let project = Uuid::new_v4();
         sqlx::query("INSERT INTO projects (uuid, name) VALUES ($1, 'p')")
             .bind(project)
             .execute(&self.pool)
             .await
             .expect("project");
+        project
+    }
+
+    /// A new PROCESSING run in `project`, with no run jobs yet.
+    pub async fn empty_run(&self, project: Uuid) -> Uuid {
         let run = Uuid::new_v4();
         sqlx::query("INSERT INTO workflow_runs (uuid, project_uuid, status) VALUES ($1, $2, 1)")
             .bind(run)
@@ -199,6 +202,15 @@ impl Ctx {
             .execute(&self.pool)
             .await
             .expect("run");
+        run
+    }
+
+    /// A run of independent chains: each chain is a list of (job name, settings); the first job
+    /// of each chain reads a text file "x", each next job reads the previous job's output.
+    /// Returns the run and each chain's run jobs with their output resources.
+    pub async fn run(&self, chains: &[Vec<(&str, Value)>]) -> (Uuid, Vec<Vec<(Uuid, Uuid)>>) {
+        let project = self.project().await;
+        let run = self.empty_run(project).await;
         let text: Uuid =
             sqlx::query_scalar("SELECT uuid FROM resource_types WHERE mimetype = 'text/plain'")
                 .fetch_one(&self.pool)

@@ -40,12 +40,7 @@ const WAIT: Duration = Duration::from_secs(20);
 /// `D` made a two-member list. Returns the run.
 async fn scene(ctx: &Ctx) -> Uuid {
     let q = |sql: &'static str| sqlx::query(sql);
-    let project = Uuid::new_v4();
-    q("INSERT INTO projects (uuid, name) VALUES ($1, 'p')")
-        .bind(project)
-        .execute(&ctx.pool)
-        .await
-        .expect("project");
+    let project = ctx.project().await;
     let run = Uuid::new_v4();
     q("INSERT INTO workflow_runs (uuid, project_uuid, status) VALUES ($1, $2, 4)")
         .bind(run)
