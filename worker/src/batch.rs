@@ -1,5 +1,5 @@
 //! Opportunistic batching of the worker's per-message statements: callers ask for one item and
-//! wait; while fewer than [`IN_FLIGHT`] statements run, whatever requests queued up go out at
+//! wait; while fewer than `in_flight` statements run, whatever requests queued up go out at
 //! once as one statement. A lone request is sent immediately (no added latency); under load the
 //! requests that arrive while every slot is busy share the next statement, which is what lets
 //! short jobs outrun the database's per-statement cost.
@@ -11,9 +11,6 @@ use tokio::sync::{mpsc, oneshot};
 
 /// The most requests sent in one statement.
 const MAX_BATCH: usize = 64;
-/// The most statements of one batcher running at once. One would make a request that arrives
-/// during a statement wait for it and then for its own: two round trips instead of one.
-pub(crate) const IN_FLIGHT: usize = 3;
 
 /// A batch statement that failed; every request of the batch gets it.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -41,15 +38,16 @@ impl<Req, Resp> std::fmt::Debug for Batcher<Req, Resp> {
 }
 
 impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
-    /// Starts the sending task on the current runtime. It ends when the batcher is dropped.
-    pub(crate) fn new<F, Fut>(run: F) -> Self
+    /// Starts the sending task on the current runtime, running at most `in_flight` statements at
+    /// once (at least one). It ends when the batcher is dropped.
+    pub(crate) fn new<F, Fut>(in_flight: usize, run: F) -> Self
     where
         F: Fn(Vec<Req>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Vec<Resp>, sqlx::Error>> + Send + 'static,
     {
         let run: Run<Req, Resp> = Arc::new(move |batch| Box::pin(run(batch)));
         let (queue, rx) = mpsc::channel(MAX_BATCH * 4);
-        tokio::spawn(send(run, rx));
+        tokio::spawn(send(in_flight.max(1), run, rx));
         Self { queue }
     }
 
@@ -66,10 +64,11 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
 }
 
 async fn send<Req: Send + 'static, Resp: Send + 'static>(
+    in_flight: usize,
     run: Run<Req, Resp>,
     mut rx: mpsc::Receiver<Request<Req, Resp>>,
 ) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let slots = Arc::new(tokio::sync::Semaphore::new(in_flight));
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
@@ -122,7 +121,7 @@ mod tests {
     async fn requests_queued_together_share_a_statement_and_get_their_own_answers() {
         let sizes = Arc::new(Mutex::new(Vec::new()));
         let seen = sizes.clone();
-        let batcher = Arc::new(Batcher::new(move |batch: Vec<u32>| {
+        let batcher = Arc::new(Batcher::new(1, move |batch: Vec<u32>| {
             seen.lock().expect("lock").push(batch.len());
             async move {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -146,11 +145,12 @@ mod tests {
 
     #[tokio::test]
     async fn up_to_in_flight_statements_run_at_once() {
+        const IN_FLIGHT: usize = 3;
         use std::sync::atomic::{AtomicUsize, Ordering};
         let running = Arc::new(AtomicUsize::new(0));
         let most = Arc::new(AtomicUsize::new(0));
         let (r, m) = (running.clone(), most.clone());
-        let batcher = Arc::new(Batcher::new(move |batch: Vec<u32>| {
+        let batcher = Arc::new(Batcher::new(IN_FLIGHT, move |batch: Vec<u32>| {
             let (r, m) = (r.clone(), m.clone());
             async move {
                 let now = r.fetch_add(1, Ordering::SeqCst) + 1;
@@ -174,7 +174,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_statement_fails_every_request_of_its_batch() {
-        let batcher = Batcher::new(|_: Vec<u32>| async {
+        let batcher = Batcher::new(1, |_: Vec<u32>| async {
             Err::<Vec<u32>, _>(sqlx::Error::Protocol("refused".into()))
         });
         let error = batcher.call(1).await.expect_err("fails");
