@@ -85,6 +85,7 @@ struct Options {
     python: Option<String>,
     pools: Vec<String>,
     paths: Vec<String>,
+    rounds: usize,
 }
 
 impl Options {
@@ -97,9 +98,10 @@ impl Options {
             python: None,
             pools: vec!["prefork".into()],
             paths: vec!["celery".into(), "bare".into(), "full".into()],
+            rounds: 3,
         };
         let usage = || {
-            BenchError::Usage("bench_dispatch [--jobs N] [--concurrency C] [--per-run K] [--celery-python PATH] [--celery-pools prefork,threads] [--paths celery,bare,full]".into())
+            BenchError::Usage("bench_dispatch [--jobs N] [--concurrency C] [--per-run K] [--celery-python PATH] [--celery-pools prefork,threads] [--paths celery,bare,full] [--rounds R]".into())
         };
         while let Some(arg) = args.next() {
             let mut value = || args.next().ok_or_else(usage);
@@ -107,6 +109,7 @@ impl Options {
                 "--jobs" => options.jobs = value()?.parse().map_err(|_| usage())?,
                 "--concurrency" => options.concurrency = value()?.parse().map_err(|_| usage())?,
                 "--per-run" => options.per_run = value()?.parse().map_err(|_| usage())?,
+                "--rounds" => options.rounds = value()?.parse().map_err(|_| usage())?,
                 "--celery-python" => options.python = Some(value()?),
                 "--paths" => options.paths = value()?.split(',').map(str::to_owned).collect(),
                 "--celery-pools" => {
@@ -115,7 +118,11 @@ impl Options {
                 _ => return Err(usage()),
             }
         }
-        if options.jobs == 0 || options.concurrency == 0 || options.per_run == 0 {
+        if options.jobs == 0
+            || options.concurrency == 0
+            || options.per_run == 0
+            || options.rounds == 0
+        {
             return Err(usage());
         }
         Ok(options)
@@ -247,8 +254,11 @@ async fn bare(options: &Options, url: &str) -> Result<Row, BenchError> {
 async fn full(
     options: &Options,
     services: &rodan_testkit::Services,
+    round: usize,
 ) -> Result<(Row, usize), BenchError> {
-    let db = services.postgres.database("bench_dispatch");
+    let db = services
+        .postgres
+        .database(&format!("bench_dispatch_{round}"));
     let pool = rodan_db::connect(&db, 4).await?;
     rodan_db::migrate(&pool)
         .await
@@ -364,48 +374,71 @@ async fn full(
 async fn bench(options: Options) -> Result<(), BenchError> {
     let services = rodan_testkit::Services::start();
     let url = services.rabbitmq.url();
-    let mut rows = Vec::new();
+    // Every path runs once a round, in turn, so that what else the machine does at the time
+    // weighs on each alike; the table gives each path's median round and the range of its rates.
+    let mut rows: Vec<(String, Vec<(Duration, Duration)>)> = Vec::new();
+    let mut record = |row: Row| match rows.iter_mut().find(|(what, _)| *what == row.what) {
+        Some((_, times)) => times.push((row.publish, row.total)),
+        None => rows.push((row.what, vec![(row.publish, row.total)])),
+    };
     let run = |path: &str| options.paths.iter().any(|p| p == path);
-    if let Some(python) = options.python.as_ref().filter(|_| run("celery")) {
-        for pool in &options.pools {
-            eprintln!("celery, {pool} pool...");
-            rows.push(celery(&options, python, pool, &url)?);
+    let mut runs = 0;
+    for round in 0..options.rounds {
+        eprintln!("round {} of {}", round + 1, options.rounds);
+        if let Some(python) = options.python.as_ref().filter(|_| run("celery")) {
+            for pool in &options.pools {
+                eprintln!("celery, {pool} pool...");
+                record(celery(&options, python, pool, &url)?);
+            }
+        }
+        if run("bare") {
+            eprintln!("bare dispatch...");
+            record(bare(&options, &url).await?);
+        }
+        if run("full") {
+            eprintln!("full path...");
+            let (row, n) = full(&options, &services, round).await?;
+            record(row);
+            runs = n;
         }
     }
-    if run("bare") {
-        eprintln!("bare dispatch...");
-        rows.push(bare(&options, &url).await?);
-    }
-    let mut runs = 0;
-    if run("full") {
-        eprintln!("full path...");
-        let (row, n) = full(&options, &services).await?;
-        rows.push(row);
-        runs = n;
-    }
     println!(
-        "{} no-op jobs a row, one RabbitMQ; full path in {runs} runs of {} run jobs",
-        options.jobs, options.per_run
+        "{} no-op jobs a row, one RabbitMQ; full path in {runs} runs of {} run jobs; median of {} rounds (range of the end-to-end rate)",
+        options.jobs, options.per_run, options.rounds
     );
     println!();
     println!(
-        "| path | publish s | dispatch jobs/s | vs first row | total s | end-to-end jobs/s | vs first row |"
+        "| path | publish s | dispatch jobs/s | vs first row | total s | end-to-end jobs/s | range | vs first row |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
-    let first = rows.first().map(|r| (r.publish, r.total));
-    for row in &rows {
-        let jobs = options.jobs as f64;
-        let (publish, total) = (row.publish.as_secs_f64(), row.total.as_secs_f64());
-        let (p0, t0) = first.map_or((f64::NAN, f64::NAN), |(p, t)| {
-            (p.as_secs_f64(), t.as_secs_f64())
-        });
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let jobs = options.jobs as f64;
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let medians: Vec<(f64, f64, f64, f64)> = rows
+        .iter()
+        .map(|(_, times)| {
+            let totals: Vec<f64> = times.iter().map(|(_, t)| t.as_secs_f64()).collect();
+            let (fastest, slowest) = totals.iter().fold((f64::INFINITY, 0.0_f64), |(lo, hi), t| {
+                (lo.min(*t), hi.max(*t))
+            });
+            (
+                median(times.iter().map(|(p, _)| p.as_secs_f64()).collect()),
+                median(totals),
+                jobs / slowest,
+                jobs / fastest,
+            )
+        })
+        .collect();
+    let first = medians.first().map_or((f64::NAN, f64::NAN), |m| (m.0, m.1));
+    for ((what, _), (publish, total, low, high)) in rows.iter().zip(&medians) {
         println!(
-            "| {} | {publish:.2} | {:.0} | {:.2}x | {total:.2} | {:.0} | {:.2}x |",
-            row.what,
+            "| {what} | {publish:.2} | {:.0} | {:.2}x | {total:.2} | {:.0} | {low:.0}-{high:.0} | {:.2}x |",
             jobs / publish,
-            p0 / publish,
+            first.0 / publish,
             jobs / total,
-            t0 / total
+            first.1 / total
         );
     }
     Ok(())
