@@ -35,6 +35,10 @@ pub fn all() -> Vec<(&'static str, Case)> {
             |c| Box::pin(no_output_runs_finish(c)),
         ),
         (
+            "a_worker_holds_at_most_its_concurrency_of_messages_on_one_queue_or_several",
+            |c| Box::pin(prefetch(c)),
+        ),
+        (
             "shutdown_gives_running_and_unstarted_messages_back_to_the_queue",
             |c| Box::pin(shutdown(c)),
         ),
@@ -255,6 +259,51 @@ async fn no_output_runs_finish(ctx: Ctx) {
     assert_eq!((finished, once), (200, 200));
     a.stop().await.expect("a stops");
     b.stop().await.expect("b stops");
+}
+
+/// Dispatches `chains` one-job chains of 2 s sleeps, the first `on_other` of them on `other`,
+/// and with a worker of concurrency 2 on `queues` samples RabbitMQ while they run: the messages
+/// it holds (unacknowledged) across the queues reach 2 and never pass it.
+async fn held_messages(ctx: &Ctx, queues: &[String], other: &str, on_other: usize) {
+    let chains: Vec<Vec<_>> = (0..6)
+        .map(|n| vec![("Test Sleep", ctx.sleep(2000, &format!("p{n}")))])
+        .collect();
+    let (run, jobs) = ctx.run(&chains).await;
+    for chain in jobs.iter().take(on_other) {
+        sqlx::query("UPDATE run_jobs SET job_queue = $2 WHERE uuid = $1")
+            .bind(chain[0].0)
+            .bind(other)
+            .execute(&ctx.pool)
+            .await
+            .expect("moved to the other queue");
+    }
+    let mut config = ctx.config();
+    config.concurrency = 2;
+    config.queues = queues.to_vec();
+    let worker = ctx.worker(config).await;
+    ctx.dispatch(run).await;
+    let mut most = 0;
+    let start = std::time::Instant::now();
+    // Each sample takes two rabbitmqctl calls (about a second each); the first jobs run for
+    // two. One channel consumes every queue of the worker: its count covers them all at once.
+    while start.elapsed() < Duration::from_secs(6) {
+        let held = ctx.held(&queues[0]).unwrap_or(0);
+        assert!(
+            held <= 2,
+            "{held} messages held by a worker of concurrency 2 on {queues:?}"
+        );
+        most = most.max(held);
+    }
+    assert_eq!(most, 2, "the worker fills its window");
+    worker.stop().await.expect("the worker stops");
+}
+
+async fn prefetch(ctx: Ctx) {
+    let other = format!("{}-other", ctx.queue);
+    // One queue, as the operator runs workers: the consumer's own window.
+    held_messages(&ctx, std::slice::from_ref(&ctx.queue), &other, 0).await;
+    // Two queues: one window for both consumers.
+    held_messages(&ctx, &[ctx.queue.clone(), other.clone()], &other, 3).await;
 }
 
 async fn shutdown(ctx: Ctx) {

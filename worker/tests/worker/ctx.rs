@@ -95,8 +95,8 @@ pub struct Ctx {
     pub rabbit: RabbitCtl,
 }
 
-/// Queue depths through rabbitmqctl.
-pub struct RabbitCtl(pub std::sync::Arc<dyn Fn(&str) -> u64 + Send + Sync>);
+/// RabbitMQ through rabbitmqctl (`rodan_testkit::RabbitMq`).
+pub struct RabbitCtl(pub std::sync::Arc<rodan_testkit::Services>);
 
 impl Ctx {
     pub async fn new(services: &std::sync::Arc<rodan_testkit::Services>, n: usize) -> Self {
@@ -119,7 +119,6 @@ impl Ctx {
         let media = tempfile::tempdir().expect("a media dir");
         let broker = Broker::new(services.rabbitmq.url());
         broker.check().await.expect("RabbitMQ accepts connections");
-        let s = services.clone();
         Self {
             pool,
             db_url,
@@ -128,7 +127,7 @@ impl Ctx {
             media,
             queue: format!("q{n}-{}", Uuid::new_v4().simple()),
             broker,
-            rabbit: RabbitCtl(std::sync::Arc::new(move |q| s.rabbitmq.queue_depth(q))),
+            rabbit: RabbitCtl(services.clone()),
         }
     }
 
@@ -178,8 +177,14 @@ impl Ctx {
             .expect("the worker starts")
     }
 
+    /// Messages ready plus unacknowledged in the test's queue.
     pub fn depth(&self) -> u64 {
-        (self.rabbit.0)(&self.queue)
+        self.rabbit.0.rabbitmq.queue_depth(&self.queue)
+    }
+
+    /// Messages unacknowledged on the channel consuming `queue`.
+    pub fn held(&self, queue: &str) -> Option<u64> {
+        self.rabbit.0.rabbitmq.consumer_channel_unacked(queue)
     }
 
     /// A new project.
