@@ -76,6 +76,57 @@ impl Job for NoOp {
     }
 }
 
+/// The worker as the `rodan-worker` binary runs it: on a thread of its own with a current-thread
+/// runtime (jobs on its blocking pool), apart from the benchmark's dispatching and polling.
+struct WorkerThread {
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<Result<(), BenchError>>,
+}
+
+impl WorkerThread {
+    fn start(config: Config) -> Result<Self, BenchError> {
+        let (started, is_started) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| BenchError::Stalled(e.to_string()))?;
+            runtime.block_on(async move {
+                let worker = match Worker::start(config, vec![&NoOp]).await {
+                    Ok(worker) => {
+                        let _ = started.send(Ok(()));
+                        worker
+                    }
+                    Err(error) => {
+                        let _ = started.send(Err(rodan_worker::error_chain(&error)));
+                        return Err(BenchError::Worker(error));
+                    }
+                };
+                let _ = stopped.await;
+                worker.stop().await.map_err(BenchError::Worker)
+            })
+        });
+        match is_started.recv() {
+            Ok(Ok(())) => Ok(Self { stop, thread }),
+            Ok(Err(error)) => Err(BenchError::Stalled(format!(
+                "the worker failed to start: {error}"
+            ))),
+            Err(_) => Err(match thread.join() {
+                Ok(Err(error)) => error,
+                _ => BenchError::Stalled("the worker thread ended".into()),
+            }),
+        }
+    }
+
+    fn stop(self) -> Result<(), BenchError> {
+        let _ = self.stop.send(());
+        self.thread
+            .join()
+            .map_err(|_| BenchError::Stalled("the worker thread panicked".into()))?
+    }
+}
+
 /// Benchmark settings.
 #[derive(Debug)]
 struct Options {
@@ -199,7 +250,7 @@ async fn bare(options: &Options, url: &str) -> Result<Row, BenchError> {
     let connection = Connection::connect(url, rodan_db::broker::connection_properties()).await?;
     let channel = connection.create_channel().await?;
     channel
-        .basic_qos(options.concurrency, BasicQosOptions { global: true })
+        .basic_qos(options.concurrency, BasicQosOptions { global: false })
         .await?;
     let queue = BARE_QUEUE.to_owned();
     rodan_db::broker::declare_queue(&channel, &queue).await?;
@@ -277,7 +328,7 @@ async fn full(
     );
     config.queues = vec![FULL_QUEUE.into()];
     config.concurrency = options.concurrency;
-    let worker = Worker::start(config, vec![&NoOp]).await?;
+    let worker = WorkerThread::start(config)?;
 
     let project = Uuid::new_v4();
     sqlx::query("INSERT INTO projects (uuid, name) VALUES ($1, 'bench')")
@@ -344,7 +395,7 @@ async fn full(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let total = start.elapsed();
-    worker.stop().await?;
+    worker.stop()?;
     if std::env::var_os("BENCH_PG_STATS").is_some() {
         // With RODAN_TESTKIT_POSTGRES_OPTIONS loading pg_stat_statements: where PostgreSQL's
         // time went, statement by statement.

@@ -57,7 +57,11 @@ pub fn main(cli: Cli) -> ExitCode {
 }
 
 fn serve(config: Config) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread for the worker's own work (consuming, statements, events, heartbeats, metrics):
+    // jobs run on the blocking pool, so the async side is light, and on one thread it avoids the
+    // cross-thread wake-ups of a multi-threaded runtime, about 12% of the no-op job rate on the
+    // dispatch benchmark (docs/benchmarks.md).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
