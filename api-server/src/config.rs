@@ -74,6 +74,9 @@ pub struct ServeArgs {
     /// Version reported by `GET /api/`.
     #[arg(long, env = env::VERSION, default_value = env!("CARGO_PKG_VERSION"))]
     pub version: String,
+    /// The queue of core tasks: uploads' type detection and results packages.
+    #[arg(long, env = env::CORE_QUEUE, default_value = rodan_types::queues::CELERY)]
+    pub core_queue: String,
     /// Largest accepted upload, in MiB (upstream's nginx allows 700).
     #[arg(long, env = "RODAN_MAX_UPLOAD_MIB", default_value_t = 700)]
     pub max_upload_mib: usize,

@@ -29,6 +29,7 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
         serve_media: args.serve_media,
         version: args.version.clone(),
         max_upload: args.max_upload_mib * 1024 * 1024,
+        core_queue: args.core_queue.clone(),
         basic_cache: Default::default(),
         hub: Default::default(),
     })))

@@ -29,6 +29,8 @@ pub struct Inner {
     pub version: String,
     /// Largest accepted request body, bytes.
     pub max_upload: usize,
+    /// The queue of core tasks (uploads' type detection, results packages).
+    pub core_queue: String,
     /// Recently verified Basic credentials, so Basic clients do not pay the password hash on
     /// every request.
     pub basic_cache: crate::auth::BasicCache,

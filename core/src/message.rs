@@ -28,3 +28,16 @@ pub struct PackageMessage {
     /// The dispatch this message belongs to (the row's `celery_task_id`).
     pub task_id: Uuid,
 }
+
+/// AMQP `type` property of a [`ResourceMessage`].
+pub const RESOURCE_MESSAGE_TYPE: &str = "rodan.core.create_resource";
+
+/// Asks a `celery`-queue worker to settle an uploaded resource (upstream's `create_resource`):
+/// its processing status goes SCHEDULED → PROCESSING → none, and a resource typed
+/// `application/octet-stream` (no claimed type) gets the type detected from its file
+/// ([`crate::detect`]). Duplicates are harmless: a settled resource is left alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceMessage {
+    /// The resource.
+    pub resource: Uuid,
+}

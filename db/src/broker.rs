@@ -5,7 +5,9 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOpti
 use lapin::publisher_confirm::Confirmation;
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
-use rodan_core::message::{PACKAGE_MESSAGE_TYPE, PackageMessage, RunJobMessage};
+use rodan_core::message::{
+    PACKAGE_MESSAGE_TYPE, PackageMessage, RESOURCE_MESSAGE_TYPE, ResourceMessage, RunJobMessage,
+};
 use std::collections::HashSet;
 use tokio::sync::Mutex;
 
@@ -126,6 +128,25 @@ impl Broker {
             Some(PACKAGE_MESSAGE_TYPE),
         )])
         .await
+    }
+
+    /// Publishes the settling of uploaded resources on `queue`, typed [`RESOURCE_MESSAGE_TYPE`].
+    pub async fn publish_resources(
+        &self,
+        queue: &str,
+        messages: &[ResourceMessage],
+    ) -> Result<(), BrokerError> {
+        let bodies = messages
+            .iter()
+            .map(|message| {
+                Ok((
+                    queue,
+                    serde_json::to_vec(message)?,
+                    Some(RESOURCE_MESSAGE_TYPE),
+                ))
+            })
+            .collect::<Result<Vec<_>, BrokerError>>()?;
+        self.send(&bodies).await
     }
 
     /// Messages ready in `queue` and its consumer count (a passive declare: 404 when the queue

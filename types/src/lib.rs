@@ -59,6 +59,10 @@ pub mod env {
     pub const ADMIN_PASS: &str = "ADMIN_PASS";
     /// Comma-separated queues a worker consumes (upstream's `CELERY_JOB_QUEUE`).
     pub const WORKER_QUEUES: &str = "CELERY_JOB_QUEUE";
+    /// The queue of core tasks (uploads' type detection, results packages): `celery`, as upstream,
+    /// unless set. The API server publishes them there; workers consuming it also re-publish
+    /// uploads whose message was lost.
+    pub const CORE_QUEUE: &str = "RODAN_CORE_QUEUE";
     /// A worker's unique name (its lease owner id); the operator gives each pod its pod name.
     pub const WORKER_NAME: &str = "RODAN_WORKER_NAME";
     /// Seconds a stopping worker lets running jobs finish before handing them back to the queue.

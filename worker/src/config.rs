@@ -24,6 +24,10 @@ pub struct Config {
     /// Queues to consume, comma separated.
     #[arg(long, env = env::WORKER_QUEUES, value_delimiter = ',', default_value = rodan_types::queues::CELERY)]
     pub queues: Vec<String>,
+    /// The queue of core tasks; a worker consuming it re-publishes uploads whose type detection
+    /// message was lost.
+    #[arg(long, env = env::CORE_QUEUE, default_value = rodan_types::queues::CELERY)]
+    pub core_queue: String,
     /// Jobs run at once, and the RabbitMQ prefetch.
     #[arg(long, env = env::WORKER_CONCURRENCY, default_value_t = 1)]
     pub concurrency: u16,
@@ -68,6 +72,7 @@ impl Config {
             redis_url: redis_url.to_owned(),
             media_root,
             queues: vec![rodan_types::queues::CELERY.to_owned()],
+            core_queue: rodan_types::queues::CELERY.to_owned(),
             concurrency: 1,
             metrics_addr: None,
             lease_seconds: 60.0,

@@ -10,6 +10,7 @@ pub mod local;
 pub mod metrics;
 pub mod package;
 pub mod reaper;
+pub mod resource;
 pub mod runtime;
 pub mod store;
 

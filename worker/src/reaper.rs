@@ -1,7 +1,7 @@
 //! The reaper, in every worker: run jobs whose lease expired (their worker was killed) run again
 //! up to the attempt limit, then fail with their run; runs whose dispatch was lost are
 //! dispatched again; results packages past their expiry time expire, and ones whose worker died
-//! fail.
+//! fail; uploads whose type detection message was lost are published again.
 
 use crate::runtime::Shared;
 use rodan_db::events::{Change, Event};
@@ -68,6 +68,7 @@ pub(crate) async fn reap_once(shared: &Shared) -> Result<(), ReapError> {
         .inc_by(u64::try_from(count).unwrap_or(0));
     shared.events.publish_all(&events).await;
     crate::package::reap(shared).await?;
+    crate::resource::reap(shared).await?;
     runs.extend(crate::store::stalled_runs(&shared.pool, shared.config.lease()).await?);
     for run in runs {
         shared.dispatch(run).await;

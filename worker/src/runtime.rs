@@ -323,6 +323,8 @@ async fn consume(
                     running.spawn(async move {
                         let how = if crate::package::is_package(&delivery.properties) {
                             crate::package::handle(&shared, &delivery.data, &hard).await
+                        } else if crate::resource::is_resource(&delivery.properties) {
+                            crate::resource::handle(&shared, &delivery.data).await
                         } else {
                             handle(&shared, &delivery.data, &hard).await
                         };

@@ -124,7 +124,7 @@ async fn create(
     };
     if let Err(error) = state
         .broker
-        .publish_package(rodan_types::queues::CELERY, &message)
+        .publish_package(&state.core_queue, &message)
         .await
     {
         sqlx::query("UPDATE results_packages SET status = $2, error_summary = 'The package could not be queued.' WHERE uuid = $1")

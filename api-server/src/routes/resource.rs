@@ -15,6 +15,9 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use rodan_core::message::ResourceMessage;
+use rodan_core::resource_types::{OCTET_STREAM, registered_or_octet_stream};
+use rodan_core::status;
 use rodan_db::events::Change;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -188,7 +191,7 @@ async fn upload(
         Some(value) => Some(claimed_type(&state.pool, &value).await?),
         None => None,
     };
-    let mut out = Vec::with_capacity(files.len());
+    let mut created = Vec::with_capacity(files.len());
     for (filename, bytes) in files {
         let id = Uuid::new_v4();
         let path = resource_path(project, id);
@@ -201,7 +204,12 @@ async fn upload(
         tokio::fs::write(&full, &bytes)
             .await
             .map_err(ApiError::internal)?;
-        let mimetype = rodan_core::detect::claimed_or_detected(claimed.as_deref(), &bytes);
+        // Typed as claimed (a registered type) or octet-stream for now; a `celery`-queue worker
+        // detects the type of the latter and clears the processing status, as upstream's
+        // `create_resource` does.
+        let mimetype = claimed
+            .as_deref()
+            .map_or(OCTET_STREAM, registered_or_octet_stream);
         let name = std::path::Path::new(&filename)
             .file_stem()
             .and_then(|s| s.to_str())
@@ -209,13 +217,14 @@ async fn upload(
             .to_owned();
         sqlx::query(
             "INSERT INTO resources (uuid, name, project_uuid, resource_file, resource_type_uuid, processing_status, creator_id)
-             VALUES ($1, $2, $3, $4, (SELECT uuid FROM resource_types WHERE mimetype = $5), NULL, $6)",
+             VALUES ($1, $2, $3, $4, (SELECT uuid FROM resource_types WHERE mimetype = $5), $6, $7)",
         )
         .bind(id)
         .bind(&name)
         .bind(project)
         .bind(&path)
         .bind(mimetype)
+        .bind(status::SCHEDULED)
         .bind(user.id)
         .execute(&state.pool)
         .await?;
@@ -225,6 +234,22 @@ async fn upload(
         state
             .emit(Change::Created, "resource", id, Some(project))
             .await;
+        created.push(id);
+    }
+    let messages: Vec<ResourceMessage> = created
+        .iter()
+        .map(|&resource| ResourceMessage { resource })
+        .collect();
+    if let Err(error) = state
+        .broker
+        .publish_resources(&state.core_queue, &messages)
+        .await
+    {
+        // The uploads are stored; workers consuming the core queue publish them again.
+        tracing::warn!(error = %error, "failed to queue the type detection of uploads");
+    }
+    let mut out = Vec::with_capacity(created.len());
+    for id in created {
         out.push(query::detail_value(&state.pool, &RESOURCE, &base.0, Some(&user), id).await?);
     }
     Ok((StatusCode::CREATED, axum::Json(out)))

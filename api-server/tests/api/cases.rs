@@ -530,7 +530,33 @@ fn png(color: image::ColorType, w: u32, h: u32) -> Vec<u8> {
     out.into_inner()
 }
 
+/// Uploads `files` and, when they are created, settles them as a `celery`-queue worker does (see
+/// [`Ctx::settle_uploads`]); the answer is the created resources as they are then.
 async fn upload(
+    ctx: &Ctx,
+    token: &str,
+    project: &str,
+    files: Vec<(&str, Vec<u8>)>,
+    claimed: Option<&str>,
+) -> (StatusCode, serde_json::Value) {
+    let (status, body) = upload_unsettled(ctx, token, project, files, claimed).await;
+    if status != StatusCode::CREATED {
+        return (status, body);
+    }
+    let created = body.as_array().expect("a list of resources");
+    ctx.settle_uploads(created.len()).await;
+    let mut settled = Vec::new();
+    for resource in created {
+        settled.push(
+            ctx.ok(Method::GET, body_url(resource), token, None, 200)
+                .await,
+        );
+    }
+    (status, serde_json::Value::Array(settled))
+}
+
+/// Uploads `files`; the answer is the server's, before any worker settles them.
+async fn upload_unsettled(
     ctx: &Ctx,
     token: &str,
     project: &str,
@@ -561,6 +587,33 @@ async fn upload(
 
 async fn uploads_detect_png_subtypes_and_honour_a_claimed_type(ctx: Ctx) {
     let p = ctx.project(&ctx.admin, "uploads").await;
+    // As upstream: stored at once, SCHEDULED and untyped (or as claimed) until a worker of the
+    // celery queue settles them.
+    let (status, body) = upload_unsettled(
+        &ctx,
+        &ctx.admin,
+        &p,
+        vec![
+            ("a.png", png(image::ColorType::Rgb8, 8, 8)),
+            ("b.png", png(image::ColorType::Rgb8, 8, 8)),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for resource in body.as_array().expect("a list") {
+        assert_eq!(resource["processing_status"], 0, "{resource}");
+        assert_eq!(
+            resource["resource_type_mimetype"],
+            "application/octet-stream"
+        );
+    }
+    ctx.settle_uploads(2).await;
+    let a = ctx
+        .ok(Method::GET, body_url(&body[0]), &ctx.admin, None, 200)
+        .await;
+    assert_eq!(a["processing_status"], serde_json::Value::Null, "{a}");
+    assert_eq!(a["resource_type_mimetype"], "image/rgb+png");
     let (status, body) = upload(
         &ctx,
         &ctx.admin,
@@ -1790,7 +1843,10 @@ async fn results_packages_are_queued_for_finished_runs_only(ctx: Ctx) {
     let channel = conn.create_channel().await.expect("channel");
     let mut found = false;
     while let Some(delivery) = channel
-        .basic_get("celery", lapin::options::BasicGetOptions { no_ack: true })
+        .basic_get(
+            &ctx.state.core_queue,
+            lapin::options::BasicGetOptions { no_ack: true },
+        )
         .await
         .expect("basic_get")
     {

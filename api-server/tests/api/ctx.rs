@@ -52,6 +52,7 @@ impl Ctx {
             serve_media: false,
             version: "test".into(),
             max_upload: 64 * 1024 * 1024,
+            core_queue: format!("core-{}", uuid::Uuid::new_v4().simple()),
             basic_cache: Default::default(),
             hub: Default::default(),
         }));
@@ -71,6 +72,55 @@ impl Ctx {
         };
         ctx.admin = ctx.login("admin@example.org", "admin-password").await;
         ctx
+    }
+
+    /// Plays the `celery`-queue worker for this test's uploads: takes `n` type detection messages
+    /// from the core queue (within 10 s) and settles each resource as a worker does.
+    pub async fn settle_uploads(&self, n: usize) {
+        let conn =
+            lapin::Connection::connect(&self.amqp_url, lapin::ConnectionProperties::default())
+                .await
+                .expect("amqp");
+        let channel = conn.create_channel().await.expect("channel");
+        let start = std::time::Instant::now();
+        let mut settled = 0;
+        while settled < n {
+            let got = channel
+                .basic_get(
+                    &self.state.core_queue,
+                    lapin::options::BasicGetOptions { no_ack: true },
+                )
+                .await
+                .expect("basic_get");
+            let Some(delivery) = got else {
+                assert!(
+                    start.elapsed() < std::time::Duration::from_secs(10),
+                    "{settled} of {n} upload messages on the core queue"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                continue;
+            };
+            assert_eq!(
+                delivery
+                    .delivery
+                    .properties
+                    .kind()
+                    .as_ref()
+                    .map(|k| k.as_str()),
+                Some(rodan_core::message::RESOURCE_MESSAGE_TYPE)
+            );
+            let message: rodan_core::message::ResourceMessage =
+                serde_json::from_slice(&delivery.delivery.data).expect("a resource message");
+            rodan_worker::resource::settle(
+                &self.state.pool,
+                &self.state.media_root,
+                message.resource,
+            )
+            .await
+            .expect("the upload settles");
+            settled += 1;
+        }
+        let _ = conn.close(200, "done").await;
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -97,6 +97,7 @@ impl World {
             serve_media: true,
             version: "e2e".into(),
             max_upload: 64 * 1024 * 1024,
+            core_queue: rodan_types::queues::CELERY.into(),
             basic_cache: Default::default(),
             hub: Default::default(),
         }));
@@ -309,12 +310,26 @@ impl World {
             .expect("the API server answers");
         assert_eq!(resp.status(), StatusCode::CREATED, "upload of the pages");
         let body: Value = resp.json().await.expect("a JSON list");
-        let resources = body.as_array().expect("a list of resources").clone();
-        for r in &resources {
+        let mut resources = Vec::new();
+        // A worker of the celery queue types each upload and clears its processing status.
+        for r in body.as_array().expect("a list of resources") {
+            let start = std::time::Instant::now();
+            let settled = loop {
+                let now = self.get(url_of(r)).await;
+                if now["processing_status"].is_null() {
+                    break now;
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "upload not settled: {now}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            };
             assert_eq!(
-                r["resource_type_mimetype"], "image/rgb+png",
-                "an RGB page is detected as such: {r}"
+                settled["resource_type_mimetype"], "image/rgb+png",
+                "an RGB page is detected as such: {settled}"
             );
+            resources.push(settled);
         }
         (project, resources)
     }

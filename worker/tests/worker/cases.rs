@@ -54,6 +54,10 @@ pub fn all() -> Vec<(&'static str, Case)> {
             |c| Box::pin(list_output(c)),
         ),
         (
+            "uploads_are_typed_on_the_core_queue_and_lost_messages_are_sent_again",
+            |c| Box::pin(uploads(c)),
+        ),
+        (
             "the_binary_serves_health_and_metrics_and_exits_cleanly_on_sigterm",
             |c| Box::pin(binary_sigterm(c)),
         ),
@@ -304,6 +308,85 @@ async fn prefetch(ctx: Ctx) {
     held_messages(&ctx, std::slice::from_ref(&ctx.queue), &other, 0).await;
     // Two queues: one window for both consumers.
     held_messages(&ctx, &[ctx.queue.clone(), other.clone()], &other, 3).await;
+}
+
+async fn uploads(ctx: Ctx) {
+    let project = ctx.project().await;
+    std::fs::create_dir_all(ctx.media.path().join("up")).expect("uploads dir");
+    let upload = |name: &'static str, content: Option<&'static str>, age_s: f64| {
+        let ctx = &ctx;
+        async move {
+            let id = uuid::Uuid::new_v4();
+            let file = format!("up/{name}");
+            if let Some(content) = content {
+                std::fs::write(ctx.media.path().join(&file), content).expect("upload file");
+            }
+            sqlx::query(
+                "INSERT INTO resources (uuid, project_uuid, resource_file, processing_status, resource_type_uuid, updated)
+                 VALUES ($1, $2, $3, 0, (SELECT uuid FROM resource_types WHERE mimetype = 'application/octet-stream'),
+                         now() - $4 * interval '1 second')",
+            )
+            .bind(id)
+            .bind(project)
+            .bind(&file)
+            .bind(age_s)
+            .execute(&ctx.pool)
+            .await
+            .expect("resource");
+            id
+        }
+    };
+    let text = upload("notes.txt", Some("hello\nworld\n"), 0.0).await;
+    let missing = upload("gone.png", None, 0.0).await;
+    // Its message was lost an hour ago: the worker consuming the core queue sends it again.
+    let lost = upload("lost.txt", Some("a line\n"), 3600.0).await;
+    ctx.broker
+        .publish_resources(
+            &ctx.queue,
+            &[
+                rodan_core::message::ResourceMessage { resource: text },
+                rodan_core::message::ResourceMessage { resource: missing },
+            ],
+        )
+        .await
+        .expect("publish");
+    let mut config = ctx.config();
+    config.core_queue = ctx.queue.clone();
+    let worker = ctx.worker(config).await;
+    let state = |id: uuid::Uuid| {
+        let pool = ctx.pool.clone();
+        async move {
+            sqlx::query_as::<_, (Option<i32>, String, String)>(
+                "SELECT r.processing_status, t.mimetype, r.error_summary
+                 FROM resources r JOIN resource_types t ON t.uuid = r.resource_type_uuid WHERE r.uuid = $1",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .expect("resource")
+        }
+    };
+    let start = std::time::Instant::now();
+    loop {
+        let now = (state(text).await, state(missing).await, state(lost).await);
+        if now.0.0.is_none() && now.1.0.is_some_and(|s| s != 0 && s != 1) && now.2.0.is_none() {
+            assert_eq!(now.0, (None, "text/plain".into(), String::new()));
+            assert_eq!(
+                now.1,
+                (
+                    Some(status::FAILED),
+                    "application/octet-stream".into(),
+                    "failed to read the uploaded file".into()
+                )
+            );
+            assert_eq!(now.2, (None, "text/plain".into(), String::new()));
+            break;
+        }
+        assert!(start.elapsed() < WAIT, "uploads not settled: {now:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    worker.stop().await.expect("the worker stops");
+    assert_eq!(ctx.depth(), 0);
 }
 
 async fn shutdown(ctx: Ctx) {

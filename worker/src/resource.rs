@@ -1,0 +1,204 @@
+//! Uploads' core task (upstream's `create_resource`, on the `celery` queue): the API server
+//! stores an upload's file with processing status SCHEDULED, typed as claimed or
+//! `application/octet-stream`, and publishes a [`ResourceMessage`]. A worker marks it
+//! PROCESSING, detects the type of an octet-stream upload from its file
+//! ([`rodan_core::detect`]), and clears the status; a file it cannot read leaves the resource
+//! FAILED with the reason. Redelivery after a crash settles it again (detection is idempotent);
+//! uploads whose message was lost are published again by workers consuming the core queue.
+
+use crate::runtime::{Settle, Shared};
+use rodan_core::message::ResourceMessage;
+use rodan_core::resource_types::OCTET_STREAM;
+use rodan_core::status;
+use rodan_db::events::{Change, Event};
+use sqlx::PgPool;
+use std::path::Path;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How settling an upload ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    /// Typed (detected, or as claimed) and ready.
+    Typed {
+        /// Its project.
+        project: Uuid,
+        /// Its resource type.
+        mimetype: String,
+    },
+    /// Its file could not be read: FAILED, with the reason in `error_details`.
+    Failed {
+        /// Its project.
+        project: Uuid,
+    },
+}
+
+/// Settles the upload `resource` (files below `media_root`); `None` when there is nothing to
+/// settle (already settled, deleted, or not an upload).
+pub async fn settle(
+    pool: &PgPool,
+    media_root: &Path,
+    resource: Uuid,
+) -> Result<Option<Settled>, sqlx::Error> {
+    let started: Option<(String, Uuid, String)> = sqlx::query_as(
+        "UPDATE resources r SET processing_status = $2, updated = now()
+         FROM resource_types t
+         WHERE r.uuid = $1 AND r.processing_status IN ($3, $2) AND r.resource_file IS NOT NULL
+           AND t.uuid = r.resource_type_uuid
+         RETURNING r.resource_file, r.project_uuid, t.mimetype",
+    )
+    .bind(resource)
+    .bind(status::PROCESSING)
+    .bind(status::SCHEDULED)
+    .fetch_optional(pool)
+    .await?;
+    let Some((file, project, claimed)) = started else {
+        return Ok(None);
+    };
+    let mimetype = if claimed == OCTET_STREAM {
+        let path = media_root.join(&file);
+        let read = tokio::task::spawn_blocking(move || std::fs::read(&path)).await;
+        match read {
+            Ok(Ok(bytes)) => rodan_core::detect::detect(&bytes).to_owned(),
+            Ok(Err(error)) => {
+                fail(
+                    pool,
+                    resource,
+                    &format!("{}: {error}", media_root.join(&file).display()),
+                )
+                .await?;
+                return Ok(Some(Settled::Failed { project }));
+            }
+            Err(error) => {
+                fail(pool, resource, &error.to_string()).await?;
+                return Ok(Some(Settled::Failed { project }));
+            }
+        }
+    } else {
+        claimed
+    };
+    sqlx::query(
+        "UPDATE resources SET processing_status = NULL, error_summary = '', error_details = '',
+             resource_type_uuid = coalesce(
+                 (SELECT uuid FROM resource_types WHERE mimetype = $2),
+                 (SELECT uuid FROM resource_types WHERE mimetype = $3)),
+             updated = now()
+         WHERE uuid = $1 AND processing_status = $4",
+    )
+    .bind(resource)
+    .bind(&mimetype)
+    .bind(OCTET_STREAM)
+    .bind(status::PROCESSING)
+    .execute(pool)
+    .await?;
+    Ok(Some(Settled::Typed { project, mimetype }))
+}
+
+async fn fail(pool: &PgPool, resource: Uuid, details: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE resources SET processing_status = $2, error_summary = $3, error_details = $4,
+             updated = now()
+         WHERE uuid = $1",
+    )
+    .bind(resource)
+    .bind(status::FAILED)
+    .bind("failed to read the uploaded file")
+    .bind(details)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Handles a [`ResourceMessage`].
+pub(crate) async fn handle(shared: &Shared, body: &[u8]) -> Settle {
+    let message: ResourceMessage = match serde_json::from_slice(body) {
+        Ok(message) => message,
+        Err(error) => {
+            tracing::warn!(%error, "dropping a resource message that does not decode");
+            return Settle::Reject;
+        }
+    };
+    match settle(&shared.pool, &shared.config.media_root, message.resource).await {
+        Ok(Some(settled)) => {
+            let project = match &settled {
+                Settled::Typed { project, mimetype } => {
+                    tracing::debug!(resource = %message.resource, mimetype, "upload typed");
+                    *project
+                }
+                Settled::Failed { project } => {
+                    tracing::warn!(resource = %message.resource, "upload's file unreadable");
+                    *project
+                }
+            };
+            shared
+                .events
+                .publish(&Event::new(
+                    Change::Updated,
+                    "resource",
+                    message.resource,
+                    Some(project),
+                ))
+                .await;
+            Settle::Ack
+        }
+        Ok(None) => {
+            tracing::debug!(resource = %message.resource, "nothing to settle; dropped");
+            Settle::Ack
+        }
+        Err(error) => {
+            tracing::warn!(%error, resource = %message.resource, "settling an upload failed; requeueing");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Settle::Requeue
+        }
+    }
+}
+
+/// Uploads SCHEDULED for longer than `older_than` (their message was lost): marked as just
+/// scheduled again and returned, for publishing once more (at most 100 a pass).
+pub async fn stale_uploads(pool: &PgPool, older_than: Duration) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE resources SET updated = now()
+         WHERE uuid IN (
+             SELECT uuid FROM resources
+             WHERE processing_status = $1 AND resource_file IS NOT NULL
+               AND updated < now() - $2 * interval '1 millisecond'
+             ORDER BY updated LIMIT 100 FOR UPDATE SKIP LOCKED)
+         RETURNING uuid",
+    )
+    .bind(status::SCHEDULED)
+    .bind(i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX))
+    .fetch_all(pool)
+    .await
+}
+
+/// The reaper's part: publishes stale uploads again on the core queue, in workers consuming it.
+pub(crate) async fn reap(shared: &Shared) -> Result<(), sqlx::Error> {
+    let core = &shared.config.core_queue;
+    if !shared.config.queues.iter().any(|queue| queue == core) {
+        return Ok(());
+    }
+    let stale = stale_uploads(&shared.pool, shared.config.lease()).await?;
+    if stale.is_empty() {
+        return Ok(());
+    }
+    tracing::warn!(
+        count = stale.len(),
+        "uploads waiting without a message; publishing again"
+    );
+    let messages: Vec<ResourceMessage> = stale
+        .into_iter()
+        .map(|resource| ResourceMessage { resource })
+        .collect();
+    if let Err(error) = shared.broker.publish_resources(core, &messages).await {
+        tracing::warn!(error = %crate::error_chain(&error), "failed to publish stale uploads again");
+    }
+    Ok(())
+}
+
+/// Whether a delivery is a [`ResourceMessage`] (by its AMQP type).
+pub(crate) fn is_resource(properties: &lapin::BasicProperties) -> bool {
+    properties
+        .kind()
+        .as_ref()
+        .is_some_and(|kind| kind.as_str() == rodan_core::message::RESOURCE_MESSAGE_TYPE)
+}
