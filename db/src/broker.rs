@@ -201,12 +201,17 @@ impl Broker {
         let Some(open) = state.as_mut() else {
             return Err(BrokerError::Nacked(String::new()));
         };
-        let mut confirms = Vec::with_capacity(messages.len());
-        for (queue, body, kind) in messages {
+        for (queue, _, _) in messages {
             if !open.declared.contains(*queue) {
                 declare_queue(&open.channel, queue).await?;
                 open.declared.insert((*queue).to_owned());
             }
+        }
+        // Every publish is started before any is awaited: lapin queues a message's frames when
+        // its publish is first polled and resolves it once its I/O loop has written them, so
+        // awaiting one at a time would cost a hand-over to that loop per message.
+        let channel = &open.channel;
+        let publishes = messages.iter().map(|(queue, body, kind)| {
             let properties = BasicProperties::default()
                 .with_delivery_mode(2)
                 .with_content_type("application/json".into());
@@ -214,12 +219,14 @@ impl Broker {
                 Some(kind) => properties.with_type((*kind).into()),
                 None => properties,
             };
-            let confirm = open
-                .channel
-                .basic_publish("", queue, BasicPublishOptions::default(), body, properties)
-                .await?;
-            confirms.push((*queue, confirm));
-        }
+            async move {
+                let confirm = channel
+                    .basic_publish("", queue, BasicPublishOptions::default(), body, properties)
+                    .await?;
+                Ok::<_, lapin::Error>((*queue, confirm))
+            }
+        });
+        let confirms = futures::future::try_join_all(publishes).await?;
         drop(state);
         for (queue, confirm) in confirms {
             if let Confirmation::Nack(_) = confirm.await? {

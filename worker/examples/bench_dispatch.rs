@@ -263,18 +263,25 @@ async fn bare(options: &Options, url: &str) -> Result<Row, BenchError> {
         )
         .await?;
     let jobs = options.jobs;
+    // Each delivery is decoded and acked in a task of its own, as the worker handles messages:
+    // an ack resolves once lapin's I/O loop has written it, which one loop awaiting each in turn
+    // would wait for before taking the next delivery.
     let consumed = tokio::spawn(async move {
-        let mut acked = 0;
-        while acked < jobs {
+        let mut acks = tokio::task::JoinSet::new();
+        let mut decoded = 0;
+        while decoded < jobs {
             let Some(Ok(delivery)) = consumer.next().await else {
                 break;
             };
             if serde_json::from_slice::<RunJobMessage>(&delivery.data).is_ok() {
-                acked += 1;
+                decoded += 1;
             }
-            delivery.ack(BasicAckOptions::default()).await?;
+            acks.spawn(async move { delivery.ack(BasicAckOptions::default()).await });
         }
-        Ok::<_, lapin::Error>(acked)
+        while let Some(ack) = acks.join_next().await {
+            ack.map_err(|e| lapin::Error::IOError(std::sync::Arc::new(std::io::Error::other(e))))??;
+        }
+        Ok::<_, lapin::Error>(decoded)
     });
     let start = Instant::now();
     publish(url, &queue, options.jobs, options.per_run).await?;
