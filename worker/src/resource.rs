@@ -57,7 +57,7 @@ pub async fn settle(
     };
     let mimetype = if claimed == OCTET_STREAM {
         let path = media_root.join(&file);
-        let read = tokio::task::spawn_blocking(move || std::fs::read(&path)).await;
+        let read = tokio::task::spawn_blocking(move || read_for_detection(&path)).await;
         match read {
             Ok(Ok(bytes)) => rodan_core::detect::detect(&bytes).to_owned(),
             Ok(Err(error)) => {
@@ -92,6 +92,29 @@ pub async fn settle(
     .execute(pool)
     .await?;
     Ok(Some(Settled::Typed { project, mimetype }))
+}
+
+/// Files up to this size are read whole for detection, as upstream does (its text rules decode
+/// every line).
+const WHOLE_FILE_MAX: u64 = 64 * 1024 * 1024;
+/// Of a larger file, only this much is read: enough for every binary signature and for
+/// libmagic's own 7 MiB window, without holding a page scan of hundreds of MiB in memory.
+const HEAD_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The bytes detection looks at: the whole file, or the head of a file over
+/// [`WHOLE_FILE_MAX`] (a text file that large is then judged by its head).
+fn read_for_detection(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    let limit = if size > WHOLE_FILE_MAX {
+        HEAD_BYTES
+    } else {
+        size
+    };
+    let mut bytes = Vec::with_capacity(usize::try_from(limit).unwrap_or(0));
+    file.take(limit).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 async fn fail(pool: &PgPool, resource: Uuid, details: &str) -> Result<(), sqlx::Error> {
@@ -201,4 +224,33 @@ pub(crate) fn is_resource(properties: &lapin::BasicProperties) -> bool {
         .kind()
         .as_ref()
         .is_some_and(|kind| kind.as_str() == rodan_core::message::RESOURCE_MESSAGE_TYPE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detection_reads_small_files_whole_and_the_head_of_large_ones() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let small = dir.path().join("small.txt");
+        std::fs::write(&small, "a,b\n1,2\n").expect("write");
+        assert_eq!(read_for_detection(&small).expect("read"), b"a,b\n1,2\n");
+        // A sparse file just over the limit: only its head is read.
+        let large = dir.path().join("large.tif");
+        let file = std::fs::File::create(&large).expect("create");
+        file.set_len(WHOLE_FILE_MAX + 1).expect("grow");
+        let head = read_for_detection(&large).expect("read");
+        assert_eq!(head.len() as u64, HEAD_BYTES);
+        let at_limit = dir.path().join("limit.bin");
+        std::fs::File::create(&at_limit)
+            .expect("create")
+            .set_len(WHOLE_FILE_MAX)
+            .expect("grow");
+        assert_eq!(
+            read_for_detection(&at_limit).expect("read").len() as u64,
+            WHOLE_FILE_MAX
+        );
+        assert!(read_for_detection(&dir.path().join("missing")).is_err());
+    }
 }
