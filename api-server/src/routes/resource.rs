@@ -81,6 +81,61 @@ pub(crate) fn resource_path(project: Uuid, resource: Uuid) -> String {
     )
 }
 
+/// Uploaded files written to the media volume as they arrive (below `.uploads/`, so that moving
+/// one into place is a rename), and removed again unless moved: a large upload is never held in
+/// memory, and a refused one leaves nothing behind.
+struct Staged {
+    dir: std::path::PathBuf,
+    /// Client file name, staged path, and whether it was moved into place.
+    files: Vec<(String, std::path::PathBuf, bool)>,
+}
+
+impl Staged {
+    fn new(media_root: &std::path::Path) -> Self {
+        Self {
+            dir: media_root.join(".uploads"),
+            files: Vec::new(),
+        }
+    }
+
+    /// Streams `field` into a new staged file named after nothing the client chose.
+    async fn receive(
+        &mut self,
+        filename: String,
+        mut field: axum::extract::multipart::Field<'_>,
+    ) -> ApiResult<()> {
+        use tokio::io::AsyncWriteExt;
+        tokio::fs::create_dir_all(&self.dir)
+            .await
+            .map_err(ApiError::internal)?;
+        let path = self.dir.join(Uuid::new_v4().simple().to_string());
+        // Registered first, so that a failure below still removes it.
+        self.files.push((filename, path.clone(), false));
+        let mut file = tokio::fs::File::create(&path)
+            .await
+            .map_err(ApiError::internal)?;
+        while let Some(chunk) = field
+            .chunk()
+            .await
+            .map_err(|e| ApiError::bad_request(format!("Failed to read an uploaded file: {e}")))?
+        {
+            file.write_all(&chunk).await.map_err(ApiError::internal)?;
+        }
+        file.flush().await.map_err(ApiError::internal)?;
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        for (_, path, moved) in &self.files {
+            if !moved {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+}
+
 /// Removes a deleted resource's directory.
 pub(crate) async fn remove_files(state: &AppState, project: Uuid, resource: Uuid) {
     let dir = state
@@ -137,8 +192,10 @@ async fn claimed_type(pool: &PgPool, value: &str) -> ApiResult<String> {
 }
 
 /// `POST /api/resources/` (multipart): `files` (one or more), `project`, optional `type` and
-/// `label_names`. Each file becomes a resource; its type is the claimed one when registered,
-/// else detected from its bytes (§2.7), and it is ready at once (processing done inline).
+/// `label_names`. Each file is streamed to the media volume and becomes a resource, SCHEDULED
+/// and typed as claimed (when registered) or `application/octet-stream`, until a worker of the
+/// core queue detects its type and clears its processing status (§2.7, upstream's
+/// `create_resource`).
 async fn upload(
     State(state): State<AppState>,
     base: Base,
@@ -148,7 +205,7 @@ async fn upload(
     let mut project = None;
     let mut claimed = None;
     let mut label_names = None;
-    let mut files: Vec<(String, axum::body::Bytes)> = Vec::new();
+    let mut files = Staged::new(&state.media_root);
     while let Some(field) = multipart
         .next_field()
         .await
@@ -158,10 +215,7 @@ async fn upload(
         match name.as_str() {
             "files" => {
                 let filename = field.file_name().unwrap_or("upload").to_owned();
-                let bytes = field.bytes().await.map_err(|e| {
-                    ApiError::bad_request(format!("Failed to read an uploaded file: {e}"))
-                })?;
-                files.push((filename, bytes));
+                files.receive(filename, field).await?;
             }
             "project" | "type" | "label_names" => {
                 let text = field
@@ -181,7 +235,7 @@ async fn upload(
     let project = parse_ref(&project, "project")
         .ok_or_else(|| ApiError::field("project", "Invalid hyperlink - No URL match."))?;
     perm::require_field(&state.pool, &user, project, "project").await?;
-    if files.is_empty() {
+    if files.files.is_empty() {
         return Err(ApiError::field(
             "files",
             "You must supply at least one file to upload.",
@@ -191,8 +245,9 @@ async fn upload(
         Some(value) => Some(claimed_type(&state.pool, &value).await?),
         None => None,
     };
-    let mut created = Vec::with_capacity(files.len());
-    for (filename, bytes) in files {
+    let mut created = Vec::with_capacity(files.files.len());
+    for n in 0..files.files.len() {
+        let (filename, staged, _) = files.files[n].clone();
         let id = Uuid::new_v4();
         let path = resource_path(project, id);
         let full = state.media_root.join(&path);
@@ -201,9 +256,10 @@ async fn upload(
                 .await
                 .map_err(ApiError::internal)?;
         }
-        tokio::fs::write(&full, &bytes)
+        tokio::fs::rename(&staged, &full)
             .await
             .map_err(ApiError::internal)?;
+        files.files[n].2 = true;
         // Typed as claimed (a registered type) or octet-stream for now; a `celery`-queue worker
         // detects the type of the latter and clears the processing status, as upstream's
         // `create_resource` does.

@@ -609,6 +609,39 @@ async fn uploads_detect_png_subtypes_and_honour_a_claimed_type(ctx: Ctx) {
         );
     }
     ctx.settle_uploads(2).await;
+    // Files are streamed to the media volume: a large one arrives whole, nothing stays staged,
+    // and a refused upload leaves nothing behind.
+    let staged = ctx.media.path().join(".uploads");
+    let large: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
+    let (status, big) = upload(&ctx, &ctx.admin, &p, vec![("big.bin", large.clone())], None).await;
+    assert_eq!(status, StatusCode::CREATED, "{big}");
+    let stored = std::fs::read_dir(ctx.media.path().join("projects"))
+        .expect("projects dir")
+        .flatten()
+        .flat_map(|project| {
+            std::fs::read_dir(project.path().join("resources"))
+                .into_iter()
+                .flatten()
+        })
+        .flatten()
+        .map(|resource| resource.path().join("original_file"))
+        .find(|file| std::fs::metadata(file).is_ok_and(|m| m.len() == large.len() as u64))
+        .expect("the large upload's file");
+    assert!(
+        std::fs::read(stored).expect("readable") == large,
+        "stored byte for byte"
+    );
+    let (status, _) = upload_unsettled(
+        &ctx,
+        &ctx.admin,
+        "http://localhost/api/project/not-a-uuid/",
+        vec![("refused.png", png(image::ColorType::Rgb8, 8, 8))],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let left = std::fs::read_dir(&staged).map_or(0, |d| d.count());
+    assert_eq!(left, 0, "staged files left behind");
     let a = ctx
         .ok(Method::GET, body_url(&body[0]), &ctx.admin, None, 200)
         .await;
