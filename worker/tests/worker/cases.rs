@@ -24,6 +24,10 @@ pub fn all() -> Vec<(&'static str, Case)> {
             "a_job_whose_worker_died_runs_again_after_its_lease_expires",
             |c| Box::pin(lost_worker_reruns(c)),
         ),
+        (
+            "a_lost_job_of_a_run_that_failed_meanwhile_is_reaped_too",
+            |c| Box::pin(lost_in_failed_run(c)),
+        ),
         ("a_job_lost_too_often_fails_with_a_clear_error", |c| {
             Box::pin(retry_limit(c))
         }),
@@ -127,6 +131,49 @@ async fn failure_stops_run(ctx: Ctx) {
     assert!(ctx.content(chains[0][1].1).await.is_none());
     worker.stop().await.expect("the worker stops");
     assert_eq!(ctx.depth(), 0);
+}
+
+async fn lost_in_failed_run(ctx: Ctx) {
+    // Two jobs run; one fails the run while the other's worker dies. The reaper finds expired
+    // leases through the runs (migration 0006), failed ones included.
+    let (run, chains) = ctx
+        .run(&[
+            vec![("Hello World", json!({}))],
+            vec![("Hello World", json!({}))],
+        ])
+        .await;
+    let messages = ctx.dispatch(run).await.messages;
+    for message in &messages {
+        store::claim(
+            &ctx.pool,
+            message.run_job,
+            message.task_id,
+            "dead",
+            Duration::from_millis(100),
+        )
+        .await
+        .expect("claim")
+        .expect("claimed");
+    }
+    sqlx::query("UPDATE workflow_runs SET status = $2, updated = now() WHERE uuid = $1")
+        .bind(run)
+        .bind(status::FAILED)
+        .execute(&ctx.pool)
+        .await
+        .expect("the run fails");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let reaped = store::reap(&ctx.pool, 3).await.expect("reap");
+    let mut rescheduled: Vec<_> = reaped.rescheduled.iter().map(|r| r.0).collect();
+    rescheduled.sort();
+    let mut expected: Vec<_> = chains.iter().map(|c| c[0].0).collect();
+    expected.sort();
+    assert_eq!(rescheduled, expected);
+    assert!(reaped.failed.is_empty());
+    for chain in &chains {
+        assert_eq!(ctx.run_job(chain[0].0).await.0, status::SCHEDULED);
+    }
+    // Nothing of a failed run is dispatched again.
+    assert!(ctx.dispatch(run).await.messages.is_empty());
 }
 
 async fn lost_worker_reruns(ctx: Ctx) {
