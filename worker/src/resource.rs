@@ -200,7 +200,9 @@ pub(crate) async fn reap(shared: &Shared) -> Result<(), sqlx::Error> {
     if !shared.config.queues.iter().any(|queue| queue == core) {
         return Ok(());
     }
-    let stale = stale_uploads(&shared.pool, shared.config.lease()).await?;
+    // Ten leases (ten minutes by default): long enough that an upload merely waiting behind a
+    // busy queue is seldom sent twice, short enough that a lost one is typed soon.
+    let stale = stale_uploads(&shared.pool, shared.config.lease() * 10).await?;
     if stale.is_empty() {
         return Ok(());
     }
