@@ -151,18 +151,28 @@ pub(crate) async fn remove_files(state: &AppState, project: Uuid, resource: Uuid
     }
 }
 
+/// Refuses label names longer than upstream's 36 characters.
+fn check_labels(names: &str) -> ApiResult<()> {
+    if names
+        .split(',')
+        .map(str::trim)
+        .any(|name| name.chars().count() > 36)
+    {
+        return Err(ApiError::field(
+            "label_names",
+            "Ensure each label has no more than 36 characters.",
+        ));
+    }
+    Ok(())
+}
+
 async fn labels(pool: &PgPool, resource: Uuid, names: &str) -> ApiResult<()> {
+    check_labels(names)?;
     sqlx::query("DELETE FROM resource_resource_labels WHERE resource_uuid = $1")
         .bind(resource)
         .execute(pool)
         .await?;
     for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        if name.chars().count() > 36 {
-            return Err(ApiError::field(
-                "label_names",
-                "Ensure each label has no more than 36 characters.",
-            ));
-        }
         let label: Uuid = sqlx::query_scalar(
             "INSERT INTO resource_labels (uuid, name) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING uuid",
         )
@@ -192,10 +202,10 @@ async fn claimed_type(pool: &PgPool, value: &str) -> ApiResult<String> {
 }
 
 /// `POST /api/resources/` (multipart): `files` (one or more), `project`, optional `type` and
-/// `label_names`. Each file is streamed to the media volume and becomes a resource, SCHEDULED
-/// and typed as claimed (when registered) or `application/octet-stream`, until a worker of the
-/// core queue detects its type and clears its processing status (§2.7, upstream's
-/// `create_resource`).
+/// `label_names`. Each file is streamed to the media volume and becomes a resource: with a claimed
+/// type, typed at once (octet-stream when the type is not registered); without, SCHEDULED and
+/// octet-stream until a worker of the core queue detects its type and clears its processing
+/// status (§2.7, upstream's `create_resource`).
 async fn upload(
     State(state): State<AppState>,
     base: Base,
@@ -245,6 +255,10 @@ async fn upload(
         Some(value) => Some(claimed_type(&state.pool, &value).await?),
         None => None,
     };
+    // Refused before any resource is made, so that a 400 leaves nothing behind.
+    if let Some(names) = &label_names {
+        check_labels(names)?;
+    }
     let mut created = Vec::with_capacity(files.files.len());
     for n in 0..files.files.len() {
         let (filename, staged, _) = files.files[n].clone();
@@ -260,18 +274,19 @@ async fn upload(
             .await
             .map_err(ApiError::internal)?;
         files.files[n].2 = true;
-        // Typed as claimed (a registered type) or octet-stream for now; a `celery`-queue worker
-        // detects the type of the latter and clears the processing status, as upstream's
-        // `create_resource` does.
-        let mimetype = claimed
-            .as_deref()
-            .map_or(OCTET_STREAM, registered_or_octet_stream);
+        // A claimed type settles the upload at once, as upstream's `create_resource` ends for
+        // it (a type that is not registered gives octet-stream, undetected); without one it waits
+        // SCHEDULED as octet-stream until a `celery`-queue worker detects its type.
+        let (mimetype, processing) = match claimed.as_deref() {
+            Some(claim) if claim != OCTET_STREAM => (registered_or_octet_stream(claim), None),
+            _ => (OCTET_STREAM, Some(status::SCHEDULED)),
+        };
         let name = std::path::Path::new(&filename)
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or(&filename)
             .to_owned();
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO resources (uuid, name, project_uuid, resource_file, resource_type_uuid, processing_status, creator_id)
              VALUES ($1, $2, $3, $4, (SELECT uuid FROM resource_types WHERE mimetype = $5), $6, $7)",
         )
@@ -280,32 +295,39 @@ async fn upload(
         .bind(project)
         .bind(&path)
         .bind(mimetype)
-        .bind(status::SCHEDULED)
+        .bind(processing)
         .bind(user.id)
         .execute(&state.pool)
-        .await?;
+        .await;
+        if let Err(error) = inserted {
+            // No row points at the file: it goes.
+            let _ = tokio::fs::remove_file(&full).await;
+            return Err(error.into());
+        }
         if let Some(names) = &label_names {
             labels(&state.pool, id, names).await?;
         }
         state
             .emit(Change::Created, "resource", id, Some(project))
             .await;
-        created.push(id);
+        created.push((id, processing.is_some()));
     }
     let messages: Vec<ResourceMessage> = created
         .iter()
-        .map(|&resource| ResourceMessage { resource })
+        .filter(|(_, waits)| *waits)
+        .map(|&(resource, _)| ResourceMessage { resource })
         .collect();
-    if let Err(error) = state
-        .broker
-        .publish_resources(&state.core_queue, &messages)
-        .await
+    if !messages.is_empty()
+        && let Err(error) = state
+            .broker
+            .publish_resources(&state.core_queue, &messages)
+            .await
     {
         // The uploads are stored; workers consuming the core queue publish them again.
         tracing::warn!(error = %error, "failed to queue the type detection of uploads");
     }
     let mut out = Vec::with_capacity(created.len());
-    for id in created {
+    for (id, _) in created {
         out.push(query::detail_value(&state.pool, &RESOURCE, &base.0, Some(&user), id).await?);
     }
     Ok((StatusCode::CREATED, axum::Json(out)))

@@ -544,7 +544,12 @@ async fn upload(
         return (status, body);
     }
     let created = body.as_array().expect("a list of resources");
-    ctx.settle_uploads(created.len()).await;
+    // Uploads with a claimed type are settled at once; the others wait for a worker.
+    let waiting = created
+        .iter()
+        .filter(|r| r["processing_status"] == 0)
+        .count();
+    ctx.settle_uploads(waiting).await;
     let mut settled = Vec::new();
     for resource in created {
         settled.push(
@@ -640,6 +645,34 @@ async fn uploads_detect_png_subtypes_and_honour_a_claimed_type(ctx: Ctx) {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // A label name too long refuses the whole upload before any resource is made.
+    let listing = format!(
+        "/api/resources/?project={}",
+        p.trim_end_matches('/').rsplit('/').next().expect("a uuid")
+    );
+    let before = ctx.ok(Method::GET, &listing, &ctx.admin, None, 200).await["count"].clone();
+    let form = reqwest::multipart::Form::new()
+        .text("project", p.clone())
+        .text("label_names", "x".repeat(37))
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(b"one".to_vec()).file_name("1.txt"),
+        )
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(b"two".to_vec()).file_name("2.txt"),
+        );
+    let refused = ctx
+        .http
+        .post(ctx.url("/api/resources/"))
+        .header("Authorization", format!("Token {}", ctx.admin))
+        .multipart(form)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let after = ctx.ok(Method::GET, &listing, &ctx.admin, None, 200).await["count"].clone();
+    assert_eq!(before, after, "no resource made by a refused upload");
     let left = std::fs::read_dir(&staged).map_or(0, |d| d.count());
     assert_eq!(left, 0, "staged files left behind");
     let a = ctx
@@ -687,6 +720,25 @@ async fn uploads_detect_png_subtypes_and_honour_a_claimed_type(ctx: Ctx) {
     )
     .await;
     assert_eq!(claimed[0]["resource_type_mimetype"], "image/greyscale+png");
+    // A claimed type settles the upload at once, as upstream's create_resource ends for it; one
+    // that is not registered gives octet-stream, not a detected type.
+    let (status, unregistered) = upload_unsettled(
+        &ctx,
+        &ctx.admin,
+        &p,
+        vec![("y.png", png(image::ColorType::Rgb8, 4, 4))],
+        Some("image/no-such-type"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{unregistered}");
+    assert_eq!(
+        unregistered[0]["processing_status"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        unregistered[0]["resource_type_mimetype"],
+        "application/octet-stream"
+    );
     let (status, body) = upload(&ctx, &ctx.admin, &p, vec![], None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["files"].is_array());
