@@ -51,6 +51,22 @@ pub fn resource_file(project: Uuid, resource: Uuid) -> String {
     )
 }
 
+/// Runs file work on the blocking pool: the worker's async side is one thread, and a file system
+/// (a network volume above all) may take its time over the links and renames of a long list.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ExecuteError> + Send + 'static,
+) -> Result<T, ExecuteError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|error| {
+            Err(ExecuteError::Io {
+                what: "finish the file work in",
+                path: PathBuf::from("the blocking pool"),
+                source: std::io::Error::other(error),
+            })
+        })
+}
+
 /// The job's inputs: resources as their files below `media_root`; each list as a folder in
 /// `scratch` holding its members in order (`00000`, `00001`, ...).
 pub fn job_inputs(

@@ -26,11 +26,13 @@ pub enum Settled {
         /// Its resource type.
         mimetype: String,
     },
-    /// Its file could not be read: FAILED, with the reason in `error_details`.
+    /// Its file does not exist or may not be read: FAILED, with the reason in `error_details`.
     Failed {
         /// Its project.
         project: Uuid,
     },
+    /// Reading its file failed in a way that may pass: SCHEDULED again, to be tried again.
+    Later,
 }
 
 /// Settles the upload `resource` (files below `media_root`); `None` when there is nothing to
@@ -60,7 +62,12 @@ pub async fn settle(
         let read = tokio::task::spawn_blocking(move || read_for_detection(&path)).await;
         match read {
             Ok(Ok(bytes)) => rodan_core::detect::detect(&bytes).to_owned(),
-            Ok(Err(error)) => {
+            Ok(Err(error))
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+                ) =>
+            {
                 fail(
                     pool,
                     resource,
@@ -68,6 +75,20 @@ pub async fn settle(
                 )
                 .await?;
                 return Ok(Some(Settled::Failed { project }));
+            }
+            Ok(Err(error)) => {
+                // Anything else may pass (descriptors exhausted, a network volume's hiccup): the
+                // upload waits again and its message is requeued.
+                tracing::warn!(%resource, %error, "failed to read an upload; trying again");
+                sqlx::query(
+                    "UPDATE resources SET processing_status = $2 WHERE uuid = $1 AND processing_status = $3",
+                )
+                .bind(resource)
+                .bind(status::SCHEDULED)
+                .bind(status::PROCESSING)
+                .execute(pool)
+                .await?;
+                return Ok(Some(Settled::Later));
             }
             Err(error) => {
                 fail(pool, resource, &error.to_string()).await?;
@@ -142,6 +163,10 @@ pub(crate) async fn handle(shared: &Shared, body: &[u8]) -> Settle {
         }
     };
     match settle(&shared.pool, &shared.config.media_root, message.resource).await {
+        Ok(Some(Settled::Later)) => {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Settle::Requeue
+        }
         Ok(Some(settled)) => {
             let project = match &settled {
                 Settled::Typed { project, mimetype } => {
@@ -152,6 +177,7 @@ pub(crate) async fn handle(shared: &Shared, body: &[u8]) -> Settle {
                     tracing::warn!(resource = %message.resource, "upload's file unreadable");
                     *project
                 }
+                Settled::Later => return Settle::Requeue,
             };
             shared
                 .events

@@ -496,8 +496,23 @@ async fn execute_claim(shared: &Shared, claim: &Claim, hard: &CancellationToken)
         .as_ref()
         .map_or(shared.scratch.as_path(), tempfile::TempDir::path);
     let (input_rows, output_rows) = (&claim.inputs, &claim.outputs);
-    let files = execute::job_inputs(&shared.config.media_root, input_rows, scratch_path)
-        .and_then(|inputs| Ok((inputs, execute::job_outputs(output_rows, scratch_path)?)));
+    let files = if needs_scratch {
+        // Lists are linked into the scratch folder and list outputs get folders: file work.
+        let (media, input_rows, output_rows, dir) = (
+            shared.config.media_root.clone(),
+            input_rows.clone(),
+            output_rows.clone(),
+            scratch_path.to_path_buf(),
+        );
+        execute::blocking(move || {
+            let inputs = execute::job_inputs(&media, &input_rows, &dir)?;
+            Ok((inputs, execute::job_outputs(&output_rows, &dir)?))
+        })
+        .await
+    } else {
+        execute::job_inputs(&shared.config.media_root, input_rows, scratch_path)
+            .and_then(|inputs| Ok((inputs, execute::job_outputs(output_rows, scratch_path)?)))
+    };
     let (inputs, outputs) = match files {
         Ok(files) => files,
         Err(error) => return execute_failure(shared, claim, &error).await,
@@ -533,8 +548,12 @@ async fn execute_claim(shared: &Shared, claim: &Claim, hard: &CancellationToken)
     };
     match ended {
         Ended::Done(Ok(Ok(effects))) => {
-            if let Err(error) = execute::check_outputs(output_rows, scratch_path) {
-                return execute_failure(shared, claim, &error).await;
+            if !output_rows.is_empty() {
+                let (rows, dir) = (output_rows.clone(), scratch_path.to_path_buf());
+                let checked = execute::blocking(move || execute::check_outputs(&rows, &dir)).await;
+                if let Err(error) = checked {
+                    return execute_failure(shared, claim, &error).await;
+                }
             }
             finish(shared, claim, output_rows, &effects, scratch_path).await
         }
@@ -668,6 +687,16 @@ async fn finish(
     }
 }
 
+/// [`execute::place`] on the blocking pool.
+async fn place(
+    from: &std::path::Path,
+    media: &std::path::Path,
+    relative: &str,
+) -> Result<(), ExecuteError> {
+    let (from, media, relative) = (from.to_path_buf(), media.to_path_buf(), relative.to_owned());
+    execute::blocking(move || execute::place(&from, &media, &relative)).await
+}
+
 #[derive(Debug, thiserror::Error)]
 enum CommitError {
     #[error("failed to place the outputs")]
@@ -718,11 +747,12 @@ async fn commit_outputs(
     for (path, row) in execute::output_paths(rows, scratch) {
         if let Some(resource) = row.resource {
             let relative = execute::resource_file(claim.project, resource);
-            execute::place(&path, media, &relative)?;
+            place(&path, media, &relative).await?;
             store::set_resource_file(&mut tx, resource, &relative).await?;
             resources.push(resource);
         } else if let Some(list) = row.list {
-            let files = execute::list_files(&path, &row.port)?;
+            let (folder, port) = (path.clone(), row.port.clone());
+            let files = execute::blocking(move || execute::list_files(&folder, &port)).await?;
             let names: Vec<String> = files
                 .iter()
                 .map(|f| {
@@ -734,7 +764,7 @@ async fn commit_outputs(
             let members = store::replace_list_members(&mut tx, list, &names).await?;
             for (file, member) in files.iter().zip(members) {
                 let relative = execute::resource_file(claim.project, member);
-                execute::place(file, media, &relative)?;
+                place(file, media, &relative).await?;
                 store::set_resource_file(&mut tx, member, &relative).await?;
                 resources.push(member);
             }
