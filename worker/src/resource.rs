@@ -205,16 +205,18 @@ pub(crate) async fn handle(shared: &Shared, body: &[u8]) -> Settle {
 /// Uploads SCHEDULED for longer than `older_than` (their message was lost): marked as just
 /// scheduled again and returned, for publishing once more (at most 100 a pass).
 pub async fn stale_uploads(pool: &PgPool, older_than: Duration) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
+    // The status code in the text: with generic plans (the worker's connections) a parameter
+    // could not match the partial index of migration 0005.
+    sqlx::query_scalar(&format!(
         "UPDATE resources SET updated = now()
          WHERE uuid IN (
              SELECT uuid FROM resources
-             WHERE processing_status = $1 AND resource_file IS NOT NULL
-               AND updated < now() - $2 * interval '1 millisecond'
+             WHERE processing_status = {SCHEDULED} AND resource_file IS NOT NULL
+               AND updated < now() - $1 * interval '1 millisecond'
              ORDER BY updated LIMIT 100 FOR UPDATE SKIP LOCKED)
          RETURNING uuid",
-    )
-    .bind(status::SCHEDULED)
+        SCHEDULED = status::SCHEDULED,
+    ))
     .bind(i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX))
     .fetch_all(pool)
     .await

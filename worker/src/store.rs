@@ -556,16 +556,21 @@ pub async fn reap(pool: &PgPool, max_attempts: i32) -> Result<Reaped, sqlx::Erro
     let expired: Vec<(Uuid, Uuid, Uuid, i32)> = sqlx::query_as(
         // Through the runs (migration 0006): run jobs are PROCESSING only in runs that still run
         // or that failed meanwhile; a week covers any job's timeout.
-        r#"SELECT rj.uuid, rj.workflow_run_uuid, wr.project_uuid, rj.attempts
-           FROM workflow_runs wr JOIN run_jobs rj ON rj.workflow_run_uuid = wr.uuid
-           WHERE (wr.status IN ($1, $2) OR (wr.status = $3 AND wr.updated > now() - interval '7 days'))
-             AND rj.status = $1 AND rj.lease_expires < now()
-           ORDER BY rj.lease_expires LIMIT 500
-           FOR UPDATE OF rj SKIP LOCKED"#,
+        // Status codes in the text: the worker's connections use generic plans, which could not
+        // match the partial indexes of migration 0006 against parameters.
+        &format!(
+            r#"SELECT rj.uuid, rj.workflow_run_uuid, wr.project_uuid, rj.attempts
+               FROM workflow_runs wr JOIN run_jobs rj ON rj.workflow_run_uuid = wr.uuid
+               WHERE (wr.status IN ({PROCESSING}, {RETRYING})
+                      OR (wr.status = {FAILED} AND wr.updated > now() - interval '7 days'))
+                 AND rj.status = {PROCESSING} AND rj.lease_expires < now()
+               ORDER BY rj.lease_expires LIMIT 500
+               FOR UPDATE OF rj SKIP LOCKED"#,
+            PROCESSING = status::PROCESSING,
+            RETRYING = status::RETRYING,
+            FAILED = status::FAILED,
+        ),
     )
-    .bind(status::PROCESSING)
-    .bind(status::RETRYING)
-    .bind(status::FAILED)
     .fetch_all(&mut *tx)
     .await?;
     let mut out = Reaped::default();
