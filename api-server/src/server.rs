@@ -43,6 +43,23 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("failed to listen on {}", args.listen))?;
     tracing::info!(listen = %args.listen, "serving the Rodan API");
     let events = state.events.clone();
+    // Uploads staged by a process that died mid-upload: an hour old is long dead.
+    let media_root = state.media_root.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let root = media_root.clone();
+            let swept = tokio::task::spawn_blocking(move || {
+                crate::routes::resource::sweep_staged(&root, std::time::Duration::from_secs(3600))
+            })
+            .await
+            .unwrap_or(0);
+            if swept > 0 {
+                tracing::info!(swept, "removed upload files left staged by a dead process");
+            }
+        }
+    });
     axum::serve(listener, crate::app(state))
         .with_graceful_shutdown(shutdown())
         .await

@@ -126,6 +126,29 @@ impl Staged {
     }
 }
 
+/// Staged upload files older than `older_than` in `media_root`'s staging folder: left by an API
+/// process that died mid-upload (a live upload's file is written to as it arrives). Removes them
+/// and returns how many.
+pub(crate) fn sweep_staged(media_root: &std::path::Path, older_than: std::time::Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(media_root.join(".uploads")) else {
+        return 0;
+    };
+    let now = std::time::SystemTime::now();
+    entries
+        .flatten()
+        .filter(|entry| {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| {
+                    now.duration_since(modified)
+                        .is_ok_and(|age| age > older_than)
+                })
+        })
+        .filter(|entry| std::fs::remove_file(entry.path()).is_ok())
+        .count()
+}
+
 impl Drop for Staged {
     fn drop(&mut self) {
         for (_, path, moved) in &self.files {
@@ -801,4 +824,26 @@ async fn archive(
         bytes,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_old_staged_files_are_swept() {
+        let media = tempfile::tempdir().expect("a temp dir");
+        assert_eq!(sweep_staged(media.path(), std::time::Duration::ZERO), 0);
+        let dir = media.path().join(".uploads");
+        std::fs::create_dir_all(&dir).expect("staging dir");
+        std::fs::write(dir.join("fresh"), "x").expect("write");
+        let old = std::fs::File::create(dir.join("old")).expect("create");
+        old.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200))
+            .expect("age it");
+        assert_eq!(
+            sweep_staged(media.path(), std::time::Duration::from_secs(3600)),
+            1
+        );
+        assert!(dir.join("fresh").exists() && !dir.join("old").exists());
+    }
 }
