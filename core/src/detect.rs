@@ -61,9 +61,17 @@ pub fn detect(bytes: &[u8]) -> &'static str {
 /// if it is registered and gives `application/octet-stream` if not, without looking at the
 /// bytes. A claim given as a ResourceType URL must be resolved to its mimetype first.
 pub fn claimed_or_detected(claimed: Option<&str>, bytes: &[u8]) -> &'static str {
+    claimed_type(claimed).unwrap_or_else(|| detect(bytes))
+}
+
+/// The type a claimed mimetype gives an upload without looking at its bytes, as upstream's
+/// `create_resource`: `None` (no claim, an empty one or `application/octet-stream`) means the
+/// type is to be [`detect`]ed; any other claim wins if it is registered and gives
+/// `application/octet-stream` if not.
+pub fn claimed_type(claimed: Option<&str>) -> Option<&'static str> {
     match claimed {
-        None | Some("") | Some(OCTET_STREAM) => detect(bytes),
-        Some(mimetype) => resource_types::registered_or_octet_stream(mimetype),
+        None | Some("") | Some(OCTET_STREAM) => None,
+        Some(mimetype) => Some(resource_types::registered_or_octet_stream(mimetype)),
     }
 }
 

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rodan_core::message::ResourceMessage;
-use rodan_core::resource_types::{OCTET_STREAM, registered_or_octet_stream};
+use rodan_core::resource_types::OCTET_STREAM;
 use rodan_core::status;
 use rodan_db::events::Change;
 use sqlx::PgPool;
@@ -81,19 +81,22 @@ pub(crate) fn resource_path(project: Uuid, resource: Uuid) -> String {
     )
 }
 
-/// Uploaded files written to the media volume as they arrive (below `.uploads/`, so that moving
+/// The folder below the media root where uploads are written as they arrive.
+const STAGING: &str = ".uploads";
+
+/// Uploaded files written to the media volume as they arrive (below [`STAGING`], so that moving
 /// one into place is a rename), and removed again unless moved: a large upload is never held in
 /// memory, and a refused one leaves nothing behind.
 struct Staged {
     dir: std::path::PathBuf,
-    /// Client file name, staged path, and whether it was moved into place.
-    files: Vec<(String, std::path::PathBuf, bool)>,
+    /// Client file name and staged path; a file moved into place is no longer there.
+    files: Vec<(String, std::path::PathBuf)>,
 }
 
 impl Staged {
     fn new(media_root: &std::path::Path) -> Self {
         Self {
-            dir: media_root.join(".uploads"),
+            dir: media_root.join(STAGING),
             files: Vec::new(),
         }
     }
@@ -110,7 +113,7 @@ impl Staged {
             .map_err(ApiError::internal)?;
         let path = self.dir.join(Uuid::new_v4().simple().to_string());
         // Registered first, so that a failure below still removes it.
-        self.files.push((filename, path.clone(), false));
+        self.files.push((filename, path.clone()));
         let mut file = tokio::fs::File::create(&path)
             .await
             .map_err(ApiError::internal)?;
@@ -130,7 +133,7 @@ impl Staged {
 /// process that died mid-upload (a live upload's file is written to as it arrives). Removes them
 /// and returns how many.
 pub(crate) fn sweep_staged(media_root: &std::path::Path, older_than: std::time::Duration) -> usize {
-    let Ok(entries) = std::fs::read_dir(media_root.join(".uploads")) else {
+    let Ok(entries) = std::fs::read_dir(media_root.join(STAGING)) else {
         return 0;
     };
     let now = std::time::SystemTime::now();
@@ -151,10 +154,9 @@ pub(crate) fn sweep_staged(media_root: &std::path::Path, older_than: std::time::
 
 impl Drop for Staged {
     fn drop(&mut self) {
-        for (_, path, moved) in &self.files {
-            if !moved {
-                let _ = std::fs::remove_file(path);
-            }
+        // Files moved into place are gone from here; the others go.
+        for (_, path) in &self.files {
+            let _ = std::fs::remove_file(path);
         }
     }
 }
@@ -283,8 +285,7 @@ async fn upload(
         check_labels(names)?;
     }
     let mut created = Vec::with_capacity(files.files.len());
-    for n in 0..files.files.len() {
-        let (filename, staged, _) = files.files[n].clone();
+    for (filename, staged) in &files.files {
         let id = Uuid::new_v4();
         let path = resource_path(project, id);
         let full = state.media_root.join(&path);
@@ -293,21 +294,20 @@ async fn upload(
                 .await
                 .map_err(ApiError::internal)?;
         }
-        tokio::fs::rename(&staged, &full)
+        tokio::fs::rename(staged, &full)
             .await
             .map_err(ApiError::internal)?;
-        files.files[n].2 = true;
         // A claimed type settles the upload at once, as upstream's `create_resource` ends for
         // it (a type that is not registered gives octet-stream, undetected); without one it waits
         // SCHEDULED as octet-stream until a `celery`-queue worker detects its type.
-        let (mimetype, processing) = match claimed.as_deref() {
-            Some(claim) if claim != OCTET_STREAM => (registered_or_octet_stream(claim), None),
-            _ => (OCTET_STREAM, Some(status::SCHEDULED)),
+        let (mimetype, processing) = match rodan_core::detect::claimed_type(claimed.as_deref()) {
+            Some(mimetype) => (mimetype, None),
+            None => (OCTET_STREAM, Some(status::SCHEDULED)),
         };
-        let name = std::path::Path::new(&filename)
+        let name = std::path::Path::new(filename)
             .file_stem()
             .and_then(|s| s.to_str())
-            .unwrap_or(&filename)
+            .unwrap_or(filename)
             .to_owned();
         let inserted = sqlx::query(
             "INSERT INTO resources (uuid, name, project_uuid, resource_file, resource_type_uuid, processing_status, creator_id)
@@ -834,7 +834,7 @@ mod tests {
     fn only_old_staged_files_are_swept() {
         let media = tempfile::tempdir().expect("a temp dir");
         assert_eq!(sweep_staged(media.path(), std::time::Duration::ZERO), 0);
-        let dir = media.path().join(".uploads");
+        let dir = media.path().join(STAGING);
         std::fs::create_dir_all(&dir).expect("staging dir");
         std::fs::write(dir.join("fresh"), "x").expect("write");
         let old = std::fs::File::create(dir.join("old")).expect("create");
