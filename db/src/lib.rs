@@ -21,8 +21,9 @@ pub async fn connect(url: &str, max: u32) -> Result<PgPool, sqlx::Error> {
 }
 
 /// [`connect`] for a process that runs the same few statements all day (a worker), tuned for
-/// round trips: connections are not pinged before use, and every connection uses generic plans (`plan_cache_mode = force_generic_plan`), so a prepared statement
-/// is planned once instead of on each execution. PostgreSQL otherwise keeps planning statements
+/// round trips: connections are not pinged before use, and every connection uses generic plans
+/// (`plan_cache_mode = force_generic_plan`), so a prepared statement is planned once instead of
+/// on each execution. PostgreSQL otherwise keeps planning statements
 /// whose parameters are arrays, as a worker's batched claims are.
 pub async fn connect_generic(url: &str, max: u32) -> Result<PgPool, sqlx::Error> {
     let options = url

@@ -67,6 +67,19 @@ pub async fn blocking<T: Send + 'static>(
         })
 }
 
+/// [`job_inputs`] and [`job_outputs`] together.
+pub fn job_files(
+    media_root: &Path,
+    inputs: &[InputRow],
+    outputs: &[OutputRow],
+    scratch: &Path,
+) -> Result<(Inputs, Outputs), ExecuteError> {
+    Ok((
+        job_inputs(media_root, inputs, scratch)?,
+        job_outputs(outputs, scratch)?,
+    ))
+}
+
 /// The job's inputs: resources as their files below `media_root`; each list as a folder in
 /// `scratch` holding its members in order (`00000`, `00001`, ...).
 pub fn job_inputs(

@@ -3,7 +3,7 @@
 //! [`PackageMessage`] on the `celery` queue, and expired by the reaper.
 
 use crate::runtime::{Settle, Shared};
-use rodan_core::message::{PACKAGE_MESSAGE_TYPE, PackageMessage};
+use rodan_core::message::PackageMessage;
 use rodan_core::status;
 use rodan_db::events::{Change, Event};
 use sha2::{Digest, Sha256};
@@ -404,14 +404,6 @@ fn options(size: u64) -> zip::write::SimpleFileOptions {
 /// The package file of `package`, relative to the media root.
 pub fn package_file(package: Uuid) -> String {
     format!("{PACKAGES_DIR}/{}.zip", package.simple())
-}
-
-/// Whether a delivery is a [`PackageMessage`] (by its AMQP `type`).
-pub(crate) fn is_package(properties: &lapin::BasicProperties) -> bool {
-    properties
-        .kind()
-        .as_ref()
-        .is_some_and(|kind| kind.as_str() == PACKAGE_MESSAGE_TYPE)
 }
 
 /// A package this worker claimed.

@@ -1,8 +1,7 @@
 //! Uploads' core task (upstream's `create_resource`, on the `celery` queue): the API server
-//! stores an upload's file with processing status SCHEDULED, typed as claimed or
+//! stores an upload without a claimed type with processing status SCHEDULED, typed
 //! `application/octet-stream`, and publishes a [`ResourceMessage`]. A worker marks it
-//! PROCESSING, detects the type of an octet-stream upload from its file
-//! ([`rodan_core::detect`]), and clears the status; a file it cannot read leaves the resource
+//! PROCESSING, detects the type from its file ([`rodan_core::detect`]), and clears the status; a file it cannot read leaves the resource
 //! FAILED with the reason. Redelivery after a crash settles it again (detection is idempotent);
 //! uploads whose message was lost are published again by workers consuming the core queue.
 
@@ -57,9 +56,11 @@ pub async fn settle(
     let Some((file, project, claimed)) = started else {
         return Ok(None);
     };
+    // A waiting upload is octet-stream unless someone typed it meanwhile: that type stays.
     let mimetype = if claimed == OCTET_STREAM {
         let path = media_root.join(&file);
-        let read = tokio::task::spawn_blocking(move || read_for_detection(&path)).await;
+        let reading = path.clone();
+        let read = tokio::task::spawn_blocking(move || read_for_detection(&reading)).await;
         match read {
             Ok(Ok(bytes)) => rodan_core::detect::detect(&bytes).to_owned(),
             Ok(Err(error))
@@ -68,12 +69,7 @@ pub async fn settle(
                     std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
                 ) =>
             {
-                fail(
-                    pool,
-                    resource,
-                    &format!("{}: {error}", media_root.join(&file).display()),
-                )
-                .await?;
+                fail(pool, resource, &format!("{}: {error}", path.display())).await?;
                 return Ok(Some(Settled::Failed { project }));
             }
             Ok(Err(error)) => {
@@ -162,44 +158,41 @@ pub(crate) async fn handle(shared: &Shared, body: &[u8]) -> Settle {
             return Settle::Reject;
         }
     };
-    match settle(&shared.pool, &shared.config.media_root, message.resource).await {
-        Ok(Some(Settled::Later)) => {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            Settle::Requeue
-        }
-        Ok(Some(settled)) => {
-            let project = match &settled {
-                Settled::Typed { project, mimetype } => {
-                    tracing::debug!(resource = %message.resource, mimetype, "upload typed");
-                    *project
-                }
-                Settled::Failed { project } => {
-                    tracing::warn!(resource = %message.resource, "upload's file unreadable");
-                    *project
-                }
-                Settled::Later => return Settle::Requeue,
-            };
-            shared
-                .events
-                .publish(&Event::new(
-                    Change::Updated,
-                    "resource",
-                    message.resource,
-                    Some(project),
-                ))
-                .await;
-            Settle::Ack
-        }
+    let settled = match settle(&shared.pool, &shared.config.media_root, message.resource).await {
+        Ok(Some(settled)) => settled,
         Ok(None) => {
             tracing::debug!(resource = %message.resource, "nothing to settle; dropped");
-            Settle::Ack
+            return Settle::Ack;
         }
         Err(error) => {
             tracing::warn!(%error, resource = %message.resource, "settling an upload failed; requeueing");
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            Settle::Requeue
+            Settled::Later
         }
-    }
+    };
+    let project = match settled {
+        Settled::Typed { project, mimetype } => {
+            tracing::debug!(resource = %message.resource, mimetype, "upload typed");
+            project
+        }
+        Settled::Failed { project } => {
+            tracing::warn!(resource = %message.resource, "upload's file unreadable");
+            project
+        }
+        Settled::Later => {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            return Settle::Requeue;
+        }
+    };
+    shared
+        .events
+        .publish(&Event::new(
+            Change::Updated,
+            "resource",
+            message.resource,
+            Some(project),
+        ))
+        .await;
+    Settle::Ack
 }
 
 /// Uploads SCHEDULED for longer than `older_than` (their message was lost): marked as just
@@ -246,14 +239,6 @@ pub(crate) async fn reap(shared: &Shared) -> Result<(), sqlx::Error> {
         tracing::warn!(error = %crate::error_chain(&error), "failed to publish stale uploads again");
     }
     Ok(())
-}
-
-/// Whether a delivery is a [`ResourceMessage`] (by its AMQP type).
-pub(crate) fn is_resource(properties: &lapin::BasicProperties) -> bool {
-    properties
-        .kind()
-        .as_ref()
-        .is_some_and(|kind| kind.as_str() == rodan_core::message::RESOURCE_MESSAGE_TYPE)
 }
 
 #[cfg(test)]

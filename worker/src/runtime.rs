@@ -17,7 +17,7 @@ use lapin::options::{
     BasicRejectOptions,
 };
 use lapin::types::FieldTable;
-use rodan_core::message::RunJobMessage;
+use rodan_core::message::{PACKAGE_MESSAGE_TYPE, RESOURCE_MESSAGE_TYPE, RunJobMessage};
 use rodan_db::broker::Broker;
 use rodan_db::events::{Change, Event, Publisher};
 use rodan_jobs::Job;
@@ -321,12 +321,16 @@ async fn consume(
                     let shared = shared.clone();
                     let hard = hard.clone();
                     running.spawn(async move {
-                        let how = if crate::package::is_package(&delivery.properties) {
-                            crate::package::handle(&shared, &delivery.data, &hard).await
-                        } else if crate::resource::is_resource(&delivery.properties) {
-                            crate::resource::handle(&shared, &delivery.data).await
-                        } else {
-                            handle(&shared, &delivery.data, &hard).await
+                        // Core tasks carry their kind in the AMQP `type`; run jobs none.
+                        let kind = delivery.properties.kind().as_ref().map(|k| k.as_str());
+                        let how = match kind {
+                            Some(PACKAGE_MESSAGE_TYPE) => {
+                                crate::package::handle(&shared, &delivery.data, &hard).await
+                            }
+                            Some(RESOURCE_MESSAGE_TYPE) => {
+                                crate::resource::handle(&shared, &delivery.data).await
+                            }
+                            _ => handle(&shared, &delivery.data, &hard).await,
                         };
                         settle(&delivery, how).await;
                         drop(permit);
@@ -504,14 +508,14 @@ async fn execute_claim(shared: &Shared, claim: &Claim, hard: &CancellationToken)
             output_rows.clone(),
             scratch_path.to_path_buf(),
         );
-        execute::blocking(move || {
-            let inputs = execute::job_inputs(&media, &input_rows, &dir)?;
-            Ok((inputs, execute::job_outputs(&output_rows, &dir)?))
-        })
-        .await
+        execute::blocking(move || execute::job_files(&media, &input_rows, &output_rows, &dir)).await
     } else {
-        execute::job_inputs(&shared.config.media_root, input_rows, scratch_path)
-            .and_then(|inputs| Ok((inputs, execute::job_outputs(output_rows, scratch_path)?)))
+        execute::job_files(
+            &shared.config.media_root,
+            input_rows,
+            output_rows,
+            scratch_path,
+        )
     };
     let (inputs, outputs) = match files {
         Ok(files) => files,
@@ -687,14 +691,18 @@ async fn finish(
     }
 }
 
-/// [`execute::place`] on the blocking pool.
+/// [`execute::place`] of each `(file, path below the media root)` on the blocking pool, in order.
 async fn place(
-    from: &std::path::Path,
     media: &std::path::Path,
-    relative: &str,
+    moves: Vec<(std::path::PathBuf, String)>,
 ) -> Result<(), ExecuteError> {
-    let (from, media, relative) = (from.to_path_buf(), media.to_path_buf(), relative.to_owned());
-    execute::blocking(move || execute::place(&from, &media, &relative)).await
+    let media = media.to_path_buf();
+    execute::blocking(move || {
+        moves
+            .iter()
+            .try_for_each(|(from, relative)| execute::place(from, &media, relative))
+    })
+    .await
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -747,7 +755,7 @@ async fn commit_outputs(
     for (path, row) in execute::output_paths(rows, scratch) {
         if let Some(resource) = row.resource {
             let relative = execute::resource_file(claim.project, resource);
-            place(&path, media, &relative).await?;
+            place(media, vec![(path, relative.clone())]).await?;
             store::set_resource_file(&mut tx, resource, &relative).await?;
             resources.push(resource);
         } else if let Some(list) = row.list {
@@ -762,10 +770,16 @@ async fn commit_outputs(
                 })
                 .collect();
             let members = store::replace_list_members(&mut tx, list, &names).await?;
-            for (file, member) in files.iter().zip(members) {
-                let relative = execute::resource_file(claim.project, member);
-                place(file, media, &relative).await?;
-                store::set_resource_file(&mut tx, member, &relative).await?;
+            let moves: Vec<_> = files
+                .into_iter()
+                .zip(&members)
+                .map(|(file, member)| (file, execute::resource_file(claim.project, *member)))
+                .collect();
+            let relatives: Vec<String> = moves.iter().map(|(_, r)| r.clone()).collect();
+            // Every member's file in one trip to the blocking pool, then their rows.
+            place(media, moves).await?;
+            for (member, relative) in members.into_iter().zip(&relatives) {
+                store::set_resource_file(&mut tx, member, relative).await?;
                 resources.push(member);
             }
         }
