@@ -219,8 +219,20 @@ impl RabbitMq {
 
     /// Messages ready plus unacknowledged in `queue` (0 when it does not exist).
     pub fn queue_depth(&self, queue: &str) -> u64 {
-        let (ready, unacked) = self.queue_counts(queue);
-        ready + unacked
+        self.ctl(&[
+            "list_queues",
+            "-q",
+            "--no-table-headers",
+            "name",
+            "messages",
+        ])
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.split_whitespace();
+            Some((parts.next()?.to_owned(), parts.next()?.parse::<u64>().ok()?))
+        })
+        .find(|(name, _)| name == queue)
+        .map_or(0, |(_, n)| n)
     }
 
     /// Messages delivered but unacknowledged on the channel of `queue`'s consumer (one counter for
@@ -249,29 +261,6 @@ impl RabbitMq {
             let mut parts = l.split_whitespace();
             (parts.next()? == pid).then(|| parts.next()?.parse().ok())?
         })
-    }
-
-    /// Messages ready and messages delivered but unacknowledged in `queue` (zeros when it does
-    /// not exist).
-    pub fn queue_counts(&self, queue: &str) -> (u64, u64) {
-        self.ctl(&[
-            "list_queues",
-            "-q",
-            "--no-table-headers",
-            "name",
-            "messages_ready",
-            "messages_unacknowledged",
-        ])
-        .lines()
-        .filter_map(|l| {
-            let mut parts = l.split_whitespace();
-            let name = parts.next()?;
-            let ready = parts.next()?.parse::<u64>().ok()?;
-            let unacked = parts.next()?.parse::<u64>().ok()?;
-            Some((name.to_owned(), (ready, unacked)))
-        })
-        .find(|(name, _)| name == queue)
-        .map_or((0, 0), |(_, counts)| counts)
     }
 }
 
