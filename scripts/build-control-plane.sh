@@ -4,6 +4,8 @@
 # all through the Go module proxy. Binaries are cached outside the repo, keyed by version, so a
 # second run only prints the directory. Prints the bin directory on stdout as its last line.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/k8s-module.sh"
 
 K8S_VERSION="${K8S_VERSION:-v1.34.4}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
@@ -18,44 +20,9 @@ fi
 mkdir -p "$BIN"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0
 
-# kube-apiserver + kube-controller-manager: a throwaway module that requires k8s.io/kubernetes and
-# pins every staging module (k8s.io/kubernetes replaces them with ./staging paths, which a
-# dependent module cannot follow) to the matching v0.Y.Z release.
+# kube-apiserver + kube-controller-manager, from k8s.io/kubernetes (scripts/lib/k8s-module.sh).
 if [[ ! -x "$BIN/kube-apiserver" || ! -x "$BIN/kube-controller-manager" ]]; then
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' EXIT
-  cd "$work"
-  go mod init rodan.local/k8s-tools >/dev/null 2>&1
-  gomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
-  staging_version="v0${K8S_VERSION#v1}"
-  {
-    echo "require k8s.io/kubernetes $K8S_VERSION"
-    echo "replace ("
-    sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*#\t\1 => \1 '"$staging_version"'#p' "$gomod"
-    echo ")"
-  } >>go.mod
-  cat >tools.go <<'GO'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-)
-GO
-  log "resolving k8s.io/kubernetes $K8S_VERSION"
-  go mod tidy -e >/dev/null 2>&1 || true
-  go get "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" >&2
-  for cmd in kube-apiserver kube-controller-manager; do
-    log "building $cmd (several minutes on 2 cores)"
-    go build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${K8S_VERSION#v1.}" \
-      -o "$BIN/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd"
-    mv "$BIN/$cmd.tmp" "$BIN/$cmd"
-  done
-  cd /
-  rm -rf "$work"
-  trap - EXIT
+  k8s_build "$K8S_VERSION" "$BIN" kube-apiserver kube-controller-manager
 fi
 
 # etcd: its server module exposes etcdmain; a three-line main builds the etcd binary from it.
