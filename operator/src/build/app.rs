@@ -5,7 +5,9 @@ use rodan_types::{MEDIA_ROOT, env, ports, secret_keys, services};
 use serde_json::{Value, json};
 
 use super::backing::{media_claim, secret_env, service};
-use super::{Apply, Child, Instance, Kind, Release, annotations, dns_safe, labels, secrets};
+use super::{
+    Apply, Child, GPU_RESOURCE, Instance, Kind, Release, annotations, dns_safe, labels, secrets,
+};
 use crate::crd::QueueSpec;
 
 /// The uid of the API server and worker images built from this repository.
@@ -242,7 +244,7 @@ fn worker(inst: &Instance<'_>, release: &Release, queue: &QueueSpec) -> Child {
         .map(|r| json!(r))
         .unwrap_or_else(|| json!({}));
     if gpu {
-        resources["limits"]["nvidia.com/gpu"] = json!(queue.gpus.to_string());
+        resources["limits"][GPU_RESOURCE] = json!(queue.gpus.to_string());
     }
     if resources.as_object().is_some_and(|r| !r.is_empty()) {
         container["resources"] = resources;

@@ -25,6 +25,9 @@ pub use release::{MigrationState, Release};
 /// `app.kubernetes.io/managed-by` on everything it creates.
 pub const MANAGER: &str = "rodan-operator";
 
+/// The extended resource a GPU queue's workers request, one per GPU (NVIDIA's device plugin).
+pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
+
 /// Label keys.
 pub mod labels {
     /// Recommended label: the application.
