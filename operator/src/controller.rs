@@ -1,14 +1,18 @@
 //! The `Rodan` controller: dereference → build (pure) → apply in order → delete orphans →
-//! status, patched only when it changed.
+//! status (with the pods of GPU queues lacking workers), patched only when it changed → Events
+//! for queues that started waiting for GPU nodes.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
@@ -61,6 +65,8 @@ pub struct Context {
     pub ready: Arc<AtomicBool>,
     /// Whether the cluster served KEDA's API when the operator started.
     pub keda: bool,
+    /// Publishes Events (events.k8s.io/v1) on `Rodan`s, as `rodan-operator`.
+    pub recorder: Recorder,
 }
 
 /// Reads the migration Jobs of an instance from the cache.
@@ -125,6 +131,9 @@ async fn reconcile_inner(
     if !rodan.spec.paused {
         first_error = write_children(rodan, &desired, &applier, name).await;
     }
+    let live = |kind, child: &str| ctx.cache.get(kind, namespace, child);
+    let pending = status::pending_gpu_queues(rodan, &desired, live);
+    let pending_pods = list_pods(&ctx.client, namespace, &pending).await;
     let status = status::compute(
         &status::Inputs {
             rodan,
@@ -132,14 +141,118 @@ async fn reconcile_inner(
             error: first_error.as_ref().map(WriteError::describe),
             now: Time(k8s_openapi::jiff::Timestamp::now()),
             url: desired.url.clone(),
+            pending_pods: &pending_pods,
         },
-        |kind, child| ctx.cache.get(kind, namespace, child),
+        live,
     );
+    let waiting = status.queues.iter().filter(|q| q.message.is_some()).count();
+    let newly_waiting = newly_waiting(rodan, &status);
     patch_status(rodan, status, ctx, namespace, name).await?;
+    announce(rodan, &newly_waiting, &pending, ctx).await;
     if let Some(error) = first_error {
         return Err(error.into());
     }
-    Ok(Action::requeue(Duration::from_secs(600)))
+    // The scheduler's verdict on new pods comes after they are created, and a waiting queue
+    // changes when nodes are added: neither wakes the controller, so look again on a timer.
+    let after = if pending.is_empty() {
+        600
+    } else if waiting < pending.len() {
+        15
+    } else {
+        60
+    };
+    Ok(Action::requeue(Duration::from_secs(after)))
+}
+
+/// Lists the worker pods of each pending GPU queue, from the apiserver's watch cache. A failed
+/// list is logged and reported as `None`.
+async fn list_pods(
+    client: &Client,
+    namespace: &str,
+    pending: &[status::PendingQueue],
+) -> BTreeMap<String, Option<Vec<Pod>>> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let mut pods = BTreeMap::new();
+    for queue in pending {
+        let listed = match api
+            .list(&ListParams::default().labels(&queue.selector).match_any())
+            .await
+        {
+            Ok(list) => Some(list.items),
+            Err(error) => {
+                warn!(%error, queue = %queue.queue, "cannot list the queue's pods");
+                None
+            }
+        };
+        pods.insert(queue.queue.clone(), listed);
+    }
+    pods
+}
+
+/// The queues, with their messages, that wait in `status` but did not in the current status.
+fn newly_waiting(rodan: &Rodan, status: &RodanStatus) -> Vec<(String, String)> {
+    let before = rodan
+        .status
+        .as_ref()
+        .map(|s| s.queues.as_slice())
+        .unwrap_or_default();
+    status
+        .queues
+        .iter()
+        .filter(|q| {
+            !before
+                .iter()
+                .any(|b| b.name == q.name && b.message.is_some())
+        })
+        .filter_map(|q| Some((q.name.clone(), q.message.clone()?)))
+        .collect()
+}
+
+/// Publishes a Warning Event on the `Rodan` for each queue that started waiting for GPU nodes,
+/// related to the queue's worker Deployment. A failure is logged: Events are best effort.
+async fn announce(
+    rodan: &Rodan,
+    queues: &[(String, String)],
+    pending: &[status::PendingQueue],
+    ctx: &Context,
+) {
+    // The recorder counts a repeat (same reason, same objects) as a series of one Event; it
+    // compares whole references, so the `Rodan`'s version, which every status patch moves, is
+    // left out.
+    let mut regarding = rodan.object_ref(&());
+    regarding.resource_version = None;
+    for (queue, message) in queues {
+        let related = pending
+            .iter()
+            .find(|p| p.queue == *queue)
+            .map(|p| ObjectReference {
+                api_version: Some("apps/v1".into()),
+                kind: Some("Deployment".into()),
+                name: Some(p.deployment.clone()),
+                namespace: rodan.namespace(),
+                ..ObjectReference::default()
+            });
+        let event = Event {
+            type_: EventType::Warning,
+            reason: status::reasons::WAITING_FOR_GPU_NODES.into(),
+            note: Some(note(&format!("queue {queue}: {message}"))),
+            action: "ScheduleWorkers".into(),
+            secondary: related,
+        };
+        if let Err(error) = ctx.recorder.publish(&event, &regarding).await {
+            warn!(%error, %queue, "cannot publish the Event");
+        }
+    }
+}
+
+/// An Event's note, cut to the 1 kB the apiserver accepts.
+fn note(text: &str) -> String {
+    const MAX: usize = 1024;
+    let mut end = text.len().min(MAX);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
 }
 
 /// Applies the desired children in order. Continues past a failed child, so one bad object
@@ -298,6 +411,7 @@ pub async fn run(
         metrics: handles.metrics.clone(),
         ready: handles.ready.clone(),
         keda,
+        recorder: Recorder::new(client.clone(), Reporter::from(MANAGER)),
     });
     let (main_store, writer) = reflector::store::<Rodan>();
     // Paginated lists (no `any_semantic`), in small pages: a relist of thousands of objects

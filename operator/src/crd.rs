@@ -553,6 +553,12 @@ pub struct QueueStatus {
     /// Messages waiting, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub depth: Option<i64>,
+    /// Why the queue has fewer ready workers than it wants, when the operator can tell. Today:
+    /// `waiting for GPU nodes: <the scheduler's message>` while the scheduler finds no node
+    /// with the `nvidia.com/gpu` its workers request (the `Degraded` condition then says
+    /// `WaitingForGPUNodes`). Empty once the workers are ready or the queue is scaled to 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 fn one() -> i32 {

@@ -1,11 +1,16 @@
-//! The status step: a pure function from the desired children and what the cache holds of them to
-//! the `Rodan`'s status. The caller patches it only when it differs from the current one.
+//! The status step: a pure function from the desired children, what the cache holds of them and
+//! the pods of GPU queues lacking workers to the `Rodan`'s status. The caller patches it only
+//! when it differs from the current one.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::DynamicObject;
 use serde_json::Value;
 
-use crate::build::{Desired, Kind, MigrationState};
+use crate::build::{Desired, GPU_RESOURCE, Kind, MigrationState, labels};
 use crate::cache::Live;
 use crate::crd::{ComponentStatus, QueueStatus, Rodan, RodanStatus};
 
@@ -15,7 +20,8 @@ pub mod conditions {
     pub const AVAILABLE: &str = "Available";
     /// A rollout, a migration or pods becoming ready are under way.
     pub const PROGRESSING: &str = "Progressing";
-    /// Something needs an admin: a failed migration or objects the operator cannot write.
+    /// Something needs an admin: a failed migration, objects the operator cannot write, KEDA
+    /// missing, or a GPU queue waiting for GPU nodes.
     pub const DEGRADED: &str = "Degraded";
     /// `spec.paused` is set.
     pub const PAUSED: &str = "Paused";
@@ -45,6 +51,8 @@ pub mod reasons {
     pub const RUNNING: &str = "Reconciling";
     /// Queues ask for autoscaling but the cluster lacks KEDA.
     pub const AUTOSCALING_UNAVAILABLE: &str = "AutoscalingUnavailable";
+    /// The scheduler finds no node with the GPUs a queue's workers request.
+    pub const WAITING_FOR_GPU_NODES: &str = "WaitingForGPUNodes";
 }
 
 /// Readiness of a workload as the cache sees it.
@@ -104,6 +112,72 @@ pub fn job_state(job: &DynamicObject) -> MigrationState {
     }
 }
 
+/// A GPU queue that wants more workers than are ready: the controller lists its pods, so the
+/// status step can read what the scheduler said of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingQueue {
+    /// The queue's name.
+    pub queue: String,
+    /// Its worker Deployment.
+    pub deployment: String,
+    /// The label selector of its worker Deployment, which selects its pods.
+    pub selector: String,
+}
+
+/// The GPU queues whose pods are worth a look: those with fewer ready workers than they want.
+/// Any other queue, and a healthy Rodan, costs no request.
+pub fn pending_gpu_queues(
+    rodan: &Rodan,
+    desired: &Desired,
+    live: impl Fn(Kind, &str) -> Option<Arc<Live>>,
+) -> Vec<PendingQueue> {
+    desired
+        .children
+        .iter()
+        .filter(|child| child.kind == Kind::Deployment)
+        .filter_map(|child| {
+            let queue = child.object["metadata"]["labels"][labels::QUEUE].as_str()?;
+            let spec = rodan.spec.workers.iter().find(|q| q.name == queue)?;
+            let r = rollout(&child.object, live(child.kind, &child.name).as_deref());
+            if spec.gpus < 1 || r.ready >= r.desired {
+                return None;
+            }
+            let selector = child.object["spec"]["selector"]["matchLabels"]
+                .as_object()?
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",");
+            Some(PendingQueue {
+                queue: queue.to_owned(),
+                deployment: child.name.clone(),
+                selector,
+            })
+        })
+        .collect()
+}
+
+/// What the scheduler said of the first live pod it could not place for want of GPUs:
+/// `PodScheduled=False`, reason `Unschedulable`, a message naming `nvidia.com/gpu`.
+fn gpu_verdict(pods: &[Pod]) -> Option<&str> {
+    pods.iter()
+        .filter(|pod| pod.metadata.deletion_timestamp.is_none())
+        .flat_map(|pod| {
+            pod.status
+                .iter()
+                .flat_map(|s| s.conditions.iter().flatten())
+        })
+        .find(|c| {
+            c.type_ == "PodScheduled"
+                && c.status == "False"
+                && c.reason.as_deref() == Some("Unschedulable")
+                && c.message
+                    .as_deref()
+                    .is_some_and(|m| m.contains(GPU_RESOURCE))
+        })
+        .and_then(|c| c.message.as_deref())
+}
+
 /// Everything the status step reads.
 #[derive(Debug)]
 pub struct Inputs<'a> {
@@ -117,18 +191,23 @@ pub struct Inputs<'a> {
     pub now: Time,
     /// The public URL.
     pub url: String,
+    /// The worker pods of each queue [`pending_gpu_queues`] named, as listed; `None` when the
+    /// list failed, which keeps the queue's previous message.
+    pub pending_pods: &'a BTreeMap<String, Option<Vec<Pod>>>,
 }
 
 /// Computes the status. `live` returns the cached record of a kind and name.
-pub fn compute(
-    inputs: &Inputs<'_>,
-    live: impl Fn(Kind, &str) -> Option<std::sync::Arc<Live>>,
-) -> RodanStatus {
+pub fn compute(inputs: &Inputs<'_>, live: impl Fn(Kind, &str) -> Option<Arc<Live>>) -> RodanStatus {
     let rodan = inputs.rodan;
     let desired = inputs.desired;
     let generation = rodan.metadata.generation;
     let mut components = Vec::new();
     let mut queues = Vec::new();
+    let previous_queues = rodan
+        .status
+        .as_ref()
+        .map(|s| s.queues.as_slice())
+        .unwrap_or_default();
     let mut settled = true;
     for child in &desired.children {
         if !matches!(child.kind, Kind::Deployment | Kind::StatefulSet) {
@@ -137,21 +216,34 @@ pub fn compute(
         let live = live(child.kind, &child.name);
         let r = rollout(&child.object, live.as_deref());
         settled &= r.settled;
-        let component = child.object["metadata"]["labels"][crate::build::labels::COMPONENT]
+        let component = child.object["metadata"]["labels"][labels::COMPONENT]
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        let queue = child.object["metadata"]["labels"][crate::build::labels::QUEUE].as_str();
+        let queue = child.object["metadata"]["labels"][labels::QUEUE].as_str();
         let name = match queue {
             Some(q) => format!("worker-{q}"),
             None => component,
         };
         if let Some(q) = queue {
+            let message = match inputs.pending_pods.get(q) {
+                _ if r.ready >= r.desired => None,
+                Some(Some(pods)) => {
+                    gpu_verdict(pods).map(|verdict| format!("waiting for GPU nodes: {verdict}"))
+                }
+                // The pods could not be listed: what was said last still holds.
+                Some(None) => previous_queues
+                    .iter()
+                    .find(|p| p.name == q)
+                    .and_then(|p| p.message.clone()),
+                None => None,
+            };
             queues.push(QueueStatus {
                 name: q.to_owned(),
                 ready_workers: r.ready,
                 desired_workers: r.desired,
                 depth: None,
+                message,
             });
         }
         components.push(ComponentStatus {
@@ -227,6 +319,25 @@ pub fn compute(
                 desired.unscaled_queues.join(", ")
             ),
         ),
+        (None, _) if queues.iter().any(|q| q.message.is_some()) => {
+            let waiting: Vec<&str> = queues
+                .iter()
+                .filter(|q| q.message.is_some())
+                .map(|q| q.name.as_str())
+                .collect();
+            let (noun, verb, its, them) = match waiting.len() {
+                1 => ("queue", "is", "its", "it"),
+                _ => ("queues", "are", "their", "them"),
+            };
+            (
+                true,
+                reasons::WAITING_FOR_GPU_NODES,
+                format!(
+                    "{noun} {} {verb} waiting for GPU nodes: the scheduler finds no node with the {GPU_RESOURCE} {its} workers request (the scheduler's words are in status.queues); add GPU nodes or scale {them} to 0",
+                    waiting.join(", ")
+                ),
+            )
+        }
         (None, _) => (false, reasons::AS_EXPECTED, "no problem found".to_owned()),
     };
     let (paused_reason, paused_message) = if rodan.spec.paused {

@@ -14,7 +14,10 @@ use std::time::Duration;
 use harness::{ControlPlane, eventually};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Namespace, PersistentVolumeClaim, Pod, Secret, Service,
+};
+use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -301,6 +304,7 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         the_chart_renders_objects_the_apiserver_accepts,
         autoscaled_queues_are_left_to_keda,
         a_burst_of_rodans_is_reconciled_a_bounded_number_at_a_time,
+        a_gpu_queue_without_gpu_nodes_waits_for_them_and_the_rest_stays_available,
     ]
 }
 
@@ -463,6 +467,31 @@ fn condition(rodan: &Rodan, type_: &str) -> Option<(String, String, Option<i64>)
         .iter()
         .find(|c| c.type_ == type_)
         .map(|c| (c.status.clone(), c.reason.clone(), c.observed_generation))
+}
+
+/// Plays the kubelet: the pods `selector` picks in `ns` run and are ready.
+async fn run_pods(env: &Env, ns: &str, selector: &str) {
+    let ready = |type_: &str| json!({"type": type_, "status": "True"});
+    harness::set_pod_status(
+        &Api::namespaced(env.admin.clone(), ns),
+        selector,
+        json!({"phase": "Running", "conditions": [
+            ready("PodScheduled"), ready("Initialized"), ready("ContainersReady"), ready("Ready"),
+        ]}),
+    )
+    .await;
+}
+
+/// Plays the scheduler: no node can take the pods `selector` picks in `ns`, for `message`.
+async fn unschedulable(env: &Env, ns: &str, selector: &str, message: &str) {
+    harness::set_pod_status(
+        &Api::namespaced(env.admin.clone(), ns),
+        selector,
+        json!({"phase": "Pending", "conditions": [
+            {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message},
+        ]}),
+    )
+    .await;
 }
 
 /// Waits until the `Rodan` named `rodan` satisfies `pred`.
@@ -1273,8 +1302,28 @@ async fn a_steady_state_reconcile_sends_no_write(env: Arc<Env>, ns: &'static str
     let env = &*env;
     namespace(env, ns).await;
     running_rodan(env, ns, &example("production.yaml")).await;
+    // Play KEDA: the idle GPU queue (minReplicas 0, no messages) is scaled to zero, as KEDA
+    // does. A GPU queue lacking workers would be looked at (its pods listed) on each reconcile.
+    wait_for::<Deployment>(env, ns, "rodan-worker-gpu").await;
+    Api::<Deployment>::namespaced(env.admin.clone(), ns)
+        .patch(
+            "rodan-worker-gpu",
+            &PatchParams::apply("keda-hpa").force(),
+            &Patch::Apply(json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "rodan-worker-gpu"},
+                "spec": {"replicas": 0},
+            })),
+        )
+        .await
+        .expect("scaled to zero");
     rodan_where(env, ns, "a settled status", |r| {
-        r.status.as_ref().and_then(|s| s.version.as_deref()) == Some("0.1.0")
+        r.status.as_ref().is_some_and(|s| {
+            s.version.as_deref() == Some("0.1.0")
+                && s.queues
+                    .iter()
+                    .any(|q| q.name == "GPU" && q.desired_workers == 0)
+        })
     })
     .await;
     // Let the controller-manager's writes (ReplicaSets, Deployment status) and our answers settle.
@@ -1470,6 +1519,11 @@ async fn kubectl_explains_every_field_and_prints_the_columns(env: Arc<Env>, ns: 
         .kubectl(&["explain", "rodan.status.conditions"])
         .expect("kubectl explain works");
     assert!(explain.contains("observedGeneration"), "{explain}");
+    let explain = env
+        .cp
+        .kubectl(&["explain", "rodan.status.queues.message"])
+        .expect("kubectl explain works");
+    assert!(explain.contains("waiting for GPU nodes"), "{explain}");
 
     running_rodan(env, ns, &example("minimal.yaml")).await;
     rodan_where(env, ns, "a running version", |r| {
@@ -1742,4 +1796,162 @@ async fn a_burst_of_rodans_is_reconciled_a_bounded_number_at_a_time(
         (1..=i64::from(bound)).contains(&most),
         "at most {bound} reconciles run at once, saw {most}"
     );
+}
+
+async fn a_gpu_queue_without_gpu_nodes_waits_for_them_and_the_rest_stays_available(
+    env: Arc<Env>,
+    ns: &'static str,
+) {
+    const NO_GPU: &str = "0/1 nodes are available: 1 Insufficient nvidia.com/gpu.";
+    let env = &*env;
+    namespace(env, ns).await;
+    let mut rodan = example("minimal.yaml");
+    rodan["spec"] = json!({
+        "database": {"mode": "External", "externalSecretName": "db"},
+        "rabbitmq": {"mode": "External", "externalSecretName": "mq"},
+        "redis": {"mode": "External", "externalSecretName": "cache"},
+        "workers": [{"name": "celery"}, {"name": "GPU", "replicas": 1, "gpus": 1}],
+    });
+    running_rodan(env, ns, &rodan).await;
+    // Everything but the GPU queue runs and is ready.
+    for selector in [
+        "app.kubernetes.io/instance=rodan,app.kubernetes.io/component=api",
+        "app.kubernetes.io/instance=rodan,app.kubernetes.io/component=web",
+        "app.kubernetes.io/instance=rodan,rodan.ddmal.music.mcgill.ca/queue=celery",
+    ] {
+        run_pods(env, ns, selector).await;
+    }
+    rodan_where(env, ns, "the Rodan to be Available", |r| {
+        condition(r, "Available").map(|c| c.0) == Some("True".into())
+    })
+    .await;
+    let gpu_pods = "app.kubernetes.io/instance=rodan,rodan.ddmal.music.mcgill.ca/queue=GPU";
+    let gpu = |r: &Rodan| {
+        r.status
+            .as_ref()
+            .and_then(|s| s.queues.iter().find(|q| q.name == "GPU").cloned())
+    };
+    let events: Api<Event> = Api::namespaced(env.admin.clone(), ns);
+    let waiting_events = || async {
+        let list = events
+            .list(&ListParams::default())
+            .await
+            .expect("events are listed");
+        list.items
+            .into_iter()
+            .filter(|e| e.reason.as_deref() == Some("WaitingForGPUNodes"))
+            .collect::<Vec<_>>()
+    };
+    let series = |e: &Event| e.series.as_ref().map_or(1, |s| s.count);
+
+    for round in 1..=2 {
+        unschedulable(env, ns, gpu_pods, NO_GPU).await;
+        let r = rodan_where(env, ns, "the GPU queue waiting for GPU nodes", |r| {
+            gpu(r).and_then(|q| q.message).as_deref()
+                == Some(format!("waiting for GPU nodes: {NO_GPU}").as_str())
+        })
+        .await;
+        let degraded = condition(&r, "Degraded").expect("Degraded");
+        assert_eq!(
+            (degraded.0.as_str(), degraded.1.as_str()),
+            ("True", "WaitingForGPUNodes")
+        );
+        let message = r
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Degraded"))
+            .map(|c| c.message.clone())
+            .unwrap_or_default();
+        assert!(message.contains("queue GPU"), "{message}");
+        assert_eq!(
+            condition(&r, "Available").map(|c| (c.0, c.1)),
+            Some(("True".into(), "AllComponentsReady".into())),
+            "the GPU queue is not essential: Available stays True"
+        );
+
+        // One Warning Event on the Rodan, related to the queue's Deployment; a queue waiting
+        // again within minutes counts as a repeat of it.
+        let event = eventually("a WaitingForGPUNodes Event", WAIT, || async {
+            let found = waiting_events().await;
+            found
+                .first()
+                .filter(|e| round == 1 || series(e) >= 2)
+                .cloned()
+        })
+        .await;
+        assert_eq!(waiting_events().await.len(), 1, "one Event object");
+        assert_eq!(event.type_.as_deref(), Some("Warning"));
+        assert_eq!(
+            event.reporting_controller.as_deref(),
+            Some("rodan-operator")
+        );
+        let regarding = event.regarding.as_ref().expect("regarding");
+        assert_eq!(
+            (regarding.kind.as_deref(), regarding.name.as_deref()),
+            (Some("Rodan"), Some("rodan"))
+        );
+        assert_eq!(
+            event.related.as_ref().and_then(|o| o.name.as_deref()),
+            Some("rodan-worker-gpu")
+        );
+        assert_eq!(
+            event.note.as_deref(),
+            Some(format!("queue GPU: waiting for GPU nodes: {NO_GPU}").as_str())
+        );
+        if round == 1 {
+            // Further reconciles of a queue that keeps waiting publish nothing more.
+            let before = series(&event);
+            for i in 0..3 {
+                merge_rodan(
+                    env,
+                    ns,
+                    "rodan",
+                    json!({"metadata": {"annotations": {"test/poke": i.to_string()}}}),
+                )
+                .await;
+                tokio::time::sleep(Duration::from_millis(700)).await;
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let after = waiting_events().await;
+            assert_eq!(after.len(), 1);
+            assert_eq!(series(&after[0]), before, "no Event per reconcile");
+        }
+
+        // Scaled to zero, the queue no longer waits.
+        merge_rodan(
+            env,
+            ns,
+            "rodan",
+            json!({"spec": {"workers": [{"name": "celery"}, {"name": "GPU", "replicas": 0, "gpus": 1}]}}),
+        )
+        .await;
+        let r = rodan_where(env, ns, "the GPU queue's report to clear", |r| {
+            gpu(r).is_some_and(|q| q.desired_workers == 0 && q.message.is_none())
+                && condition(r, "Degraded").map(|c| c.0) == Some("False".into())
+        })
+        .await;
+        assert_eq!(
+            condition(&r, "Degraded").map(|c| c.1),
+            Some("AsExpected".into())
+        );
+        assert_eq!(condition(&r, "Available").map(|c| c.0), Some("True".into()));
+        if round == 1 {
+            let pods: Api<Pod> = Api::namespaced(env.admin.clone(), ns);
+            eventually("the GPU worker pod to go", WAIT, || async {
+                let list = pods
+                    .list(&ListParams::default().labels(gpu_pods))
+                    .await
+                    .ok()?;
+                list.items.is_empty().then_some(())
+            })
+            .await;
+            merge_rodan(
+                env,
+                ns,
+                "rodan",
+                json!({"spec": {"workers": [{"name": "celery"}, {"name": "GPU", "replicas": 1, "gpus": 1}]}}),
+            )
+            .await;
+        }
+    }
 }

@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use k8s_openapi::jiff::Timestamp;
@@ -60,6 +60,18 @@ fn compute_with(
     error: Option<&str>,
     now: i64,
 ) -> RodanStatus {
+    compute_seeing(r, desired, live, error, now, &BTreeMap::new())
+}
+
+/// [`compute_with`], with the pods the controller listed for pending GPU queues.
+fn compute_seeing(
+    r: &Rodan,
+    desired: &Desired,
+    live: &HashMap<(Kind, String), Arc<Live>>,
+    error: Option<&str>,
+    now: i64,
+    pending_pods: &BTreeMap<String, Option<Vec<Pod>>>,
+) -> RodanStatus {
     compute(
         &Inputs {
             rodan: r,
@@ -67,6 +79,7 @@ fn compute_with(
             error: error.map(str::to_owned),
             now: at(now),
             url: desired.url.clone(),
+            pending_pods,
         },
         |kind, name| live.get(&(kind, name.to_owned())).cloned(),
     )
@@ -255,4 +268,195 @@ fn autoscaling_without_keda_is_degraded_and_keda_counts_are_the_live_ones() {
         .find(|q| q.name == "GPU")
         .expect("the GPU queue");
     assert_eq!((q.ready_workers, q.desired_workers), (2, 3));
+}
+
+const NO_GPU: &str = "0/1 nodes are available: 1 Insufficient nvidia.com/gpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.";
+
+/// A Deployment's live record with `ready` of its `replicas` pods ready.
+fn deployment(name: &str, replicas: i64, ready: i64) -> Arc<Live> {
+    let obj: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "generation": 2},
+        "spec": {"replicas": replicas},
+        "status": {"observedGeneration": 2, "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": ready},
+    }))
+    .expect("an object");
+    Arc::new(Live::from(obj))
+}
+
+/// A pending pod with the scheduler's `PodScheduled` condition.
+fn pod(name: &str, reason: &str, message: &str) -> Pod {
+    serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "status": {"phase": "Pending", "conditions": [
+            {"type": "PodScheduled", "status": "False", "reason": reason, "message": message},
+        ]},
+    }))
+    .expect("a pod")
+}
+
+/// A Rodan with a GPU queue of one worker, everything ready but that worker.
+fn waiting_gpu_queue() -> (Rodan, Desired, HashMap<(Kind, String), Arc<Live>>) {
+    let r =
+        rodan(json!({"workers": [{"name": "celery"}, {"name": "GPU", "replicas": 1, "gpus": 1}]}));
+    let d = build::build(&r, &migrated(&r, MigrationState::Succeeded)).expect("built");
+    let mut live = live_all(&d, 5);
+    live.insert(
+        (Kind::Deployment, "lab-worker-gpu".into()),
+        deployment("lab-worker-gpu", 1, 0),
+    );
+    (r, d, live)
+}
+
+fn gpu_pods(pods: Vec<Pod>) -> BTreeMap<String, Option<Vec<Pod>>> {
+    BTreeMap::from([("GPU".to_owned(), Some(pods))])
+}
+
+fn queue<'a>(s: &'a RodanStatus, name: &str) -> &'a QueueStatus {
+    s.queues
+        .iter()
+        .find(|q| q.name == name)
+        .unwrap_or_else(|| panic!("queue {name}"))
+}
+
+#[test]
+fn only_gpu_queues_lacking_workers_are_looked_at_with_their_deployments_selector() {
+    let (r, d, mut live) = waiting_gpu_queue();
+    // celery lacks its worker too, but needs no GPU: nothing to ask the scheduler.
+    live.insert(
+        (Kind::Deployment, "lab-worker-celery".into()),
+        deployment("lab-worker-celery", 1, 0),
+    );
+    let pending = pending_gpu_queues(&r, &d, |kind, name| {
+        live.get(&(kind, name.to_owned())).cloned()
+    });
+    assert_eq!(
+        pending,
+        [PendingQueue {
+            queue: "GPU".into(),
+            deployment: "lab-worker-gpu".into(),
+            selector: "app.kubernetes.io/component=worker,app.kubernetes.io/instance=lab,app.kubernetes.io/name=rodan,rodan.ddmal.music.mcgill.ca/queue=GPU".into(),
+        }]
+    );
+
+    live.insert(
+        (Kind::Deployment, "lab-worker-gpu".into()),
+        deployment("lab-worker-gpu", 1, 1),
+    );
+    let pending = pending_gpu_queues(&r, &d, |kind, name| {
+        live.get(&(kind, name.to_owned())).cloned()
+    });
+    assert_eq!(pending, [], "a ready GPU queue costs no request");
+    // The default GPU queue has no replicas: nothing is missing.
+    let r = rodan(json!({}));
+    let d = build::build(&r, &migrated(&r, MigrationState::Succeeded)).expect("built");
+    let live = live_all(&d, 0);
+    assert_eq!(
+        pending_gpu_queues(&r, &d, |kind, name| live
+            .get(&(kind, name.to_owned()))
+            .cloned()),
+        []
+    );
+}
+
+#[test]
+fn a_gpu_queue_the_scheduler_cannot_place_waits_for_gpu_nodes_and_the_rest_stays_available() {
+    let (r, d, live) = waiting_gpu_queue();
+    let pods = gpu_pods(vec![pod("lab-worker-gpu-1", "Unschedulable", NO_GPU)]);
+    let s = compute_seeing(&r, &d, &live, None, 100, &pods);
+    assert_eq!(
+        queue(&s, "GPU").message.as_deref(),
+        Some(format!("waiting for GPU nodes: {NO_GPU}").as_str())
+    );
+    assert_eq!(queue(&s, "celery").message, None);
+    let c = cond(&s, conditions::DEGRADED);
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        ("True", reasons::WAITING_FOR_GPU_NODES)
+    );
+    assert!(
+        c.message.starts_with("queue GPU is waiting for GPU nodes"),
+        "{}",
+        c.message
+    );
+    let a = cond(&s, conditions::AVAILABLE);
+    assert_eq!(
+        (a.status.as_str(), a.reason.as_str()),
+        ("True", reasons::ALL_READY)
+    );
+}
+
+#[test]
+fn a_more_serious_degradation_keeps_its_reason_and_the_queue_its_message() {
+    let (r, _, live) = waiting_gpu_queue();
+    let pods = gpu_pods(vec![pod("lab-worker-gpu-1", "Unschedulable", NO_GPU)]);
+    let d = build::build(&r, &migrated(&r, MigrationState::Succeeded)).expect("built");
+    let s = compute_seeing(
+        &r,
+        &d,
+        &live,
+        Some("failed to apply Service x: quota"),
+        100,
+        &pods,
+    );
+    assert_eq!(
+        cond(&s, conditions::DEGRADED).reason,
+        reasons::RECONCILE_FAILED
+    );
+    assert!(queue(&s, "GPU").message.is_some());
+
+    let d = build::build(&r, &migrated(&r, MigrationState::Failed)).expect("built");
+    let s = compute_seeing(&r, &d, &live, None, 100, &pods);
+    assert_eq!(
+        cond(&s, conditions::DEGRADED).reason,
+        reasons::MIGRATION_FAILED
+    );
+}
+
+#[test]
+fn a_ready_queue_or_another_scheduling_problem_is_not_waiting_for_gpu_nodes() {
+    let (r, d, mut live) = waiting_gpu_queue();
+    for pods in [
+        vec![],
+        vec![pod(
+            "p",
+            "Unschedulable",
+            "0/1 nodes are available: 1 Insufficient cpu.",
+        )],
+        vec![pod(
+            "p",
+            "SchedulerError",
+            "binding rejected: nvidia.com/gpu",
+        )],
+    ] {
+        let s = compute_seeing(&r, &d, &live, None, 100, &gpu_pods(pods));
+        assert_eq!(queue(&s, "GPU").message, None);
+        assert_eq!(cond(&s, conditions::DEGRADED).status, "False");
+    }
+    // A pod being deleted no longer speaks for the queue.
+    let mut leaving = pod("p", "Unschedulable", NO_GPU);
+    leaving.metadata.deletion_timestamp = Some(at(50));
+    let s = compute_seeing(&r, &d, &live, None, 100, &gpu_pods(vec![leaving]));
+    assert_eq!(queue(&s, "GPU").message, None);
+
+    // Ready workers: whatever a stale list said, the queue is fine.
+    live.insert(
+        (Kind::Deployment, "lab-worker-gpu".into()),
+        deployment("lab-worker-gpu", 1, 1),
+    );
+    let pods = gpu_pods(vec![pod("p", "Unschedulable", NO_GPU)]);
+    let s = compute_seeing(&r, &d, &live, None, 100, &pods);
+    assert_eq!(queue(&s, "GPU").message, None);
+    assert_eq!(cond(&s, conditions::DEGRADED).reason, reasons::AS_EXPECTED);
+}
+
+#[test]
+fn a_failed_pod_list_keeps_what_the_status_said() {
+    let (mut r, d, live) = waiting_gpu_queue();
+    let pods = gpu_pods(vec![pod("p", "Unschedulable", NO_GPU)]);
+    let waiting = compute_seeing(&r, &d, &live, None, 100, &pods);
+    r.status = Some(waiting.clone());
+    let unknown = BTreeMap::from([("GPU".to_owned(), None)]);
+    let s = compute_seeing(&r, &d, &live, None, 200, &unknown);
+    assert_eq!(s, waiting, "nothing changed, so nothing to patch");
 }

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::ServiceAccount;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde_json::json;
@@ -456,10 +456,51 @@ where
     }
 }
 
+fn rfc3339(t: &k8s_openapi::jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Plays the kubelet or the scheduler for the pods `selector` picks (neither runs on this
+/// control plane): waits until the controllers created some, then merges `status` into each
+/// one's status. `lastTransitionTime` is set on every condition.
+pub async fn set_pod_status(pods: &Api<Pod>, selector: &str, mut status: serde_json::Value) {
+    let now = rfc3339(&k8s_openapi::jiff::Timestamp::now());
+    for condition in status["conditions"].as_array_mut().into_iter().flatten() {
+        condition["lastTransitionTime"] = json!(now);
+    }
+    let names = eventually(
+        &format!("pods {selector}"),
+        Duration::from_secs(60),
+        || async {
+            let list = pods
+                .list(&ListParams::default().labels(selector))
+                .await
+                .ok()?;
+            let names: Vec<String> = list
+                .items
+                .into_iter()
+                .filter(|p| p.metadata.deletion_timestamp.is_none())
+                .filter_map(|p| p.metadata.name)
+                .collect();
+            (!names.is_empty()).then_some(names)
+        },
+    )
+    .await;
+    for name in names {
+        pods.patch_status(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": status})),
+        )
+        .await
+        .expect("the pod status is patched");
+    }
+}
+
 /// Plays the kubelet for a Job (no pod runs on this control plane): marks it succeeded, or
 /// failed after its retries, once the Job controller has started it.
 pub async fn finish_job(jobs: &Api<Job>, name: &str, succeeded: bool) {
-    let format = |t: &k8s_openapi::jiff::Timestamp| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let format = rfc3339;
     let now = format(&k8s_openapi::jiff::Timestamp::now());
     // The start time the Job controller recorded may not move.
     let started = eventually(
