@@ -294,6 +294,7 @@ set_key=$(printf '%s\n' "${archives[@]}" | sha256sum | cut -c1-16)
 set_dir="$CACHE/sets/$set_key"
 if [[ ! -d $set_dir ]]; then
   tmp=$(mktemp -d "$CACHE/sets/.new.XXXXXX")
+  chmod 0755 "$tmp"
   for a in "${archives[@]}"; do
     ln -s "../../oci/$(basename "${a#*=}")" "$tmp/${a%%=*}.tar"
   done

@@ -111,6 +111,7 @@ log "containerd $containerd_pid on $sock"
 
 # --- import, through the build script's own --import ------------------------------------------
 set_dir=$("$here/build-images.sh" --import "$sock" | tail -n 1)
+log "containerd's root after the import: $(du -sm "$D/root" | cut -f1) MB (content store and unpacked snapshots)"
 name_of() {  # name_of REPO: the full name of the image whose repository ends in /REPO
   awk -v r="/$1:" 'index($2, r) {print $2; exit}' "$set_dir/names.txt"
 }

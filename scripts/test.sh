@@ -27,3 +27,5 @@ echo "== cargo test"
 cargo test --workspace --locked
 echo "== database image"
 images/postgres-plpython/test.sh
+echo "== image tooling (scripts/lib/oci.py, which scripts/build-images.sh uses)"
+python3 scripts/lib/test_oci.py
