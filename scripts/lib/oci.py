@@ -728,8 +728,8 @@ def prune(args):
     """Remove archives (and base tars) that no set among the newest --keep refers to, when older
     than --min-age seconds (so a build running beside this one keeps what it just wrote)."""
     sets_dir = os.path.join(args.dir, "sets")
-    sets = sorted((os.path.join(sets_dir, s) for s in os.listdir(sets_dir)) if os.path.isdir(sets_dir) else [],
-                  key=os.path.getmtime, reverse=True)
+    names = [s for s in os.listdir(sets_dir) if not s.startswith(".")] if os.path.isdir(sets_dir) else []
+    sets = sorted((os.path.join(sets_dir, s) for s in names), key=os.path.getmtime, reverse=True)
     keep = set()
     now = time.time()
     for i, s in enumerate(sets):
@@ -751,8 +751,9 @@ def prune(args):
             continue
         for f in os.listdir(d):
             p = os.path.join(d, f)
-            base = p[:-5] if p.endswith(".tar.json") else p
-            if not f.endswith((".tar", ".tar.json")) or base in keep:
+            if not f.endswith((".tar", ".tar.json", ".tar.log")):
+                continue
+            if os.path.realpath(p[: p.rindex(".tar") + 4]) in keep:  # the tar, its sidecar or its log
                 continue
             if now - os.path.getmtime(p) > args.min_age:
                 os.unlink(p)

@@ -79,6 +79,31 @@ CMD ["serve"]
 """
 
 
+class Prune(unittest.TestCase):
+    def test_keeps_what_the_newest_sets_use(self):
+        with tempfile.TemporaryDirectory() as real:
+            d = os.path.join(real, "via-a-link")  # the cache reached through a symlink
+            os.makedirs(os.path.join(real, "cache"))
+            os.symlink(os.path.join(real, "cache"), d)
+            for sub in ("oci", "rootfs", "sets"):
+                os.makedirs(os.path.join(d, sub))
+            for f in ("oci/a-1.tar", "oci/a-2.tar", "oci/a-3.tar", "oci/b-1.tar", "rootfs/base-1.tar",
+                      "rootfs/base-1.tar.json", "rootfs/base-1.tar.log", "rootfs/base-0.tar", "rootfs/base-0.tar.json"):
+                write(os.path.join(d, f), "x")
+            for i, (archive, base) in enumerate([("a-1", "base-0"), ("a-2", "base-1"), ("a-3", "base-1")]):
+                s = os.path.join(d, "sets", f"set{i}")
+                os.makedirs(s)
+                os.symlink(f"../../oci/{archive}.tar", os.path.join(s, "a.tar"))
+                write(os.path.join(s, "inputs.json"), json.dumps({"bases": [os.path.join(d, "rootfs", base + ".tar")]}))
+                os.utime(s, (1000 + i, 1000 + i))  # set0 is the oldest
+            os.makedirs(os.path.join(d, "sets", ".new.x"))  # a run writing its set
+            run("prune", d, "--keep", "2", "--min-age", "0")
+            left = sorted(os.path.relpath(os.path.join(r, f), d) for r, _, fs in os.walk(d + "/") for f in fs)
+            self.assertEqual(left, ["oci/a-2.tar", "oci/a-3.tar", "rootfs/base-1.tar", "rootfs/base-1.tar.json",
+                                    "rootfs/base-1.tar.log", "sets/set1/a.tar", "sets/set1/inputs.json",
+                                    "sets/set2/a.tar", "sets/set2/inputs.json"])
+
+
 class Parser(unittest.TestCase):
     def parse(self, text):
         with tempfile.TemporaryDirectory() as d:
