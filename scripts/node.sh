@@ -434,9 +434,14 @@ EOF
 }
 
 # `local_volume NAME SIZE`: a static PersistentVolume on this node, in the state directory.
+# Mode 0777, as RWX provisioners make their directories (nfs-subdir-external-provisioner): the
+# kubelet applies fsGroup to a local volume only at its first mount and never to a read-only
+# one, so the media volume, shared by nginx (gid 101, read-only) and the API and workers (gid
+# 10001), would otherwise stay root's whenever nginx mounts it first.
 local_volume() {
   local name=$1 size=$2
   mkdir -p "$D/volumes/$name"
+  chmod 0777 "$D/volumes/$name"
   kubectl apply -f - >&2 <<EOF
 apiVersion: v1
 kind: PersistentVolume

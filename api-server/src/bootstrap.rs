@@ -9,9 +9,11 @@ use uuid::Uuid;
 
 /// Runs the migrations, registers the resource types and creates the admin when asked.
 pub async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
-    let pool = rodan_db::connect(&args.database_url, 2)
-        .await
-        .context("failed to connect to the database")?;
+    let pool = rodan_db::until_up("the database", rodan_db::STARTUP_WAIT, || {
+        rodan_db::connect(&args.database_url, 2)
+    })
+    .await
+    .context("failed to connect to the database")?;
     prepare(&pool).await?;
     if let (Some(user), Some(email), Some(pass)) =
         (&args.admin_user, &args.admin_email, &args.admin_pass)

@@ -9,12 +9,14 @@ use std::sync::Arc;
 
 /// Builds the state from `args`.
 pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
-    let pool = rodan_db::connect(&args.database_url, args.database_pool)
-        .await
-        .context("failed to connect to the database")?;
+    let wait = rodan_db::STARTUP_WAIT;
+    let pool = rodan_db::until_up("the database", wait, || {
+        rodan_db::connect(&args.database_url, args.database_pool)
+    })
+    .await
+    .context("failed to connect to the database")?;
     let broker = Broker::new(args.rabbitmq_url.clone());
-    broker
-        .check()
+    rodan_db::until_up("RabbitMQ", wait, || broker.check())
         .await
         .context("failed to connect to RabbitMQ")?;
     let events = Publisher::connect(&args.redis_url)

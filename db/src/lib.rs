@@ -6,7 +6,40 @@ pub mod catalogue;
 pub mod events;
 pub mod schedule;
 
+use std::future::Future;
+use std::time::{Duration, Instant};
+
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+/// How long a starting process waits for the database and the broker it needs. In a cluster
+/// they start together: the migration Job's pod, the API and the workers usually come up before
+/// PostgreSQL has run initdb and RabbitMQ has booted. Waiting inside the process keeps a slow
+/// first boot from spending the Job's retries or putting pods into CrashLoopBackOff.
+pub const STARTUP_WAIT: Duration = Duration::from_secs(180);
+
+/// Runs `attempt` until it succeeds or `within` has passed since the first try, waiting 0.5 s,
+/// 1 s, 2 s... (at most 5 s) between tries and logging each failure as waiting for `what`.
+/// The last failure is returned when time is up.
+pub async fn until_up<T, E, F, Fut>(what: &str, within: Duration, mut attempt: F) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(500);
+    loop {
+        match attempt().await {
+            Ok(v) => return Ok(v),
+            Err(error) if start.elapsed() + pause < within => {
+                tracing::warn!(%error, waited_s = start.elapsed().as_secs(), "waiting for {what}");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
 
 /// The schema's versioned migrations, embedded in the binary (`db/migrations/`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
@@ -44,4 +77,37 @@ pub async fn connect_generic(url: &str, max: u32) -> Result<PgPool, sqlx::Error>
 /// once: sqlx takes an advisory lock for the duration.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::until_up;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_service_that_comes_up_is_waited_for() {
+        let mut tries = 0;
+        let got = until_up("the test service", Duration::from_secs(10), || {
+            tries += 1;
+            let now = tries;
+            async move { if now < 3 { Err("refused") } else { Ok(now) } }
+        })
+        .await;
+        assert_eq!(got, Ok(3));
+    }
+
+    #[tokio::test]
+    async fn a_service_that_stays_down_fails_with_its_last_error_once_the_time_is_up() {
+        let start = std::time::Instant::now();
+        let mut tries = 0;
+        let got: Result<(), String> = until_up("the test service", Duration::from_secs(2), || {
+            tries += 1;
+            let now = tries;
+            async move { Err(format!("refused {now}")) }
+        })
+        .await;
+        // 0.5 s and 1 s pauses fit in 2 s; the next (2 s) would not.
+        assert_eq!(got, Err("refused 3".to_owned()));
+        assert!(start.elapsed() < Duration::from_secs(2));
+    }
 }

@@ -130,9 +130,12 @@ impl Worker {
         catalogue: Vec<&'static dyn Job>,
     ) -> Result<Self, WorkerError> {
         let concurrency = config.concurrency.max(1);
-        let pool = rodan_db::connect_generic(&config.database_url, u32::from(concurrency) * 2 + 4)
-            .await
-            .map_err(WorkerError::Database)?;
+        let wait = rodan_db::STARTUP_WAIT;
+        let pool = rodan_db::until_up("the database", wait, || {
+            rodan_db::connect_generic(&config.database_url, u32::from(concurrency) * 2 + 4)
+        })
+        .await
+        .map_err(WorkerError::Database)?;
         let jobs: HashMap<String, &'static dyn Job> = catalogue
             .into_iter()
             .filter(|job| config.queues.contains(&job.descriptor().queue))
@@ -151,7 +154,7 @@ impl Worker {
             .await
             .map_err(WorkerError::Register)?;
         let broker = Broker::new(config.rabbitmq_url.clone());
-        broker.check().await?;
+        rodan_db::until_up("RabbitMQ", wait, || broker.check()).await?;
         let events = Publisher::connect(&config.redis_url)
             .await
             .map_err(|e| WorkerError::Redis(Box::new(e)))?;
