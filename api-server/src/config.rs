@@ -87,7 +87,15 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<()> {
         crate::telemetry::init(self.log_json);
         match self.command {
-            Command::Migrate(args) => crate::bootstrap::migrate(args).await,
+            // The process is PID 1 of its container, which ignores SIGTERM without a handler: so
+            // a stop while it still waits for the database ends it at once. The migration did
+            // not finish then, and says so by failing (each migration is one transaction).
+            Command::Migrate(args) => tokio::select! {
+                done = crate::bootstrap::migrate(args) => done,
+                () = crate::server::shutdown() => {
+                    anyhow::bail!("stopped by a signal before the migration finished")
+                }
+            },
             Command::Serve(args) => crate::server::serve(args).await,
         }
     }

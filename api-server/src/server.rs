@@ -39,7 +39,15 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
 
 /// Serves the API on `args.listen`.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let state = state(&args).await?;
+    // PID 1 of its container ignores SIGTERM without a handler: stop at once when told to while
+    // still waiting for the database or the broker.
+    let state = tokio::select! {
+        state = state(&args) => state?,
+        () = shutdown() => {
+            tracing::info!("signal received before serving; stopping");
+            return Ok(());
+        }
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("failed to listen on {}", args.listen))?;
@@ -71,7 +79,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown() {
+/// Resolves on SIGTERM or Ctrl-C.
+pub(crate) async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -73,10 +73,19 @@ fn serve(config: Config) -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        let worker = Worker::start(config, rodan_jobs::catalogue()).await?;
+        // The handler is in place before the worker waits for its services: as PID 1 of its
+        // container the process would otherwise ignore SIGTERM until its grace period ended.
+        let mut signal = tokio::spawn(wait_for_signal());
+        let worker = tokio::select! {
+            worker = Worker::start(config, rodan_jobs::catalogue()) => worker?,
+            _ = &mut signal => {
+                tracing::info!("signal received while starting; stopping");
+                return Ok(());
+            }
+        };
         let shutdown = worker.shutdown_token();
         tokio::spawn(async move {
-            wait_for_signal().await;
+            let _ = signal.await;
             tracing::info!("signal received; stopping");
             shutdown.cancel();
         });
