@@ -579,9 +579,24 @@ async fn minimal_example_brings_up_every_component(env: Arc<Env>, ns: &'static s
         secret_ref(env_var(api_c, "REDIS_URL")),
         ("rodan-redis".into(), "url".into())
     );
+    // The migration creates the bootstrap superuser; the API server does not read it.
+    let migrate = &job
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .expect("a pod spec")
+        .containers[0];
     assert_eq!(
-        secret_ref(env_var(api_c, "ADMIN_PASS")),
+        secret_ref(env_var(migrate, "ADMIN_PASS")),
         ("rodan-app".into(), "admin-password".into())
+    );
+    assert!(
+        api_c
+            .env
+            .iter()
+            .flatten()
+            .all(|v| !v.name.starts_with("ADMIN_")),
+        "the API gets no admin credentials"
     );
     assert_eq!(
         env_var(api_c, "RODAN_MEDIA_ROOT").value.as_deref(),

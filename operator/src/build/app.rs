@@ -76,11 +76,14 @@ pub(super) fn migration_job(inst: &Instance<'_>, release: &Release, finished: bo
     meta["annotations"] = json!({
         annotations::RELEASE: serde_json::to_string(release).unwrap_or_default(),
     });
+    // `migrate` creates the bootstrap superuser when it is missing (`serve` does not read it).
+    let mut env = app_env(inst, release);
+    env.extend(admin_env(inst));
     let container = json!({
         "name": "migrate",
         "image": release.api,
         "args": ["migrate"],
-        "env": app_env(inst, release),
+        "env": env,
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     });
     let pod = inst.pod_spec(
@@ -125,22 +128,29 @@ fn label_value(value: &str) -> String {
         .to_owned()
 }
 
-/// The API server Deployment.
-pub(super) fn api_deployment(inst: &Instance<'_>, release: &Release) -> Child {
-    let spec = &inst.rodan.spec;
-    let name = services::api(&inst.name);
-    let admin = spec
+/// The bootstrap superuser (upstream's `ADMIN_USER`, `ADMIN_EMAIL`, `ADMIN_PASS`), from
+/// `api.adminSecretName` or the generated `<name>-app` Secret.
+fn admin_env(inst: &Instance<'_>) -> [Value; 3] {
+    let admin = inst
+        .rodan
+        .spec
         .api
         .admin_secret_name
         .clone()
         .unwrap_or_else(|| secrets::app(&inst.name));
-    let mut env = app_env(inst, release);
-    env.extend([
-        json!({"name": env::API_LISTEN, "value": format!("0.0.0.0:{}", ports::API)}),
+    [
         secret_env(env::ADMIN_USER, &admin, secret_keys::ADMIN_USER),
         secret_env(env::ADMIN_EMAIL, &admin, secret_keys::ADMIN_EMAIL),
         secret_env(env::ADMIN_PASS, &admin, secret_keys::ADMIN_PASSWORD),
-    ]);
+    ]
+}
+
+/// The API server Deployment.
+pub(super) fn api_deployment(inst: &Instance<'_>, release: &Release) -> Child {
+    let spec = &inst.rodan.spec;
+    let name = services::api(&inst.name);
+    let mut env = app_env(inst, release);
+    env.push(json!({"name": env::API_LISTEN, "value": format!("0.0.0.0:{}", ports::API)}));
     let probe = |path: &str| json!({"httpGet": {"path": path, "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3});
     let mut container = json!({
         "name": "api",
