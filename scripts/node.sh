@@ -313,7 +313,7 @@ EOF
   spawn "$D" containerd containerd --config "$D/containerd/config.toml"
   wait_for containerd 30 ctr --address "$D/containerd.sock" version
   log "importing the images"
-  [[ -n ${RODAN_NODE_SKIP_IMAGES:-} ]] || "$here/build-images.sh" --import "$D/containerd.sock" ${RODAN_NODE_IMAGE_TAGS:+--tag "$RODAN_NODE_IMAGE_TAGS"} >&2
+  "$here/build-images.sh" --import "$D/containerd.sock" ${RODAN_NODE_IMAGE_TAGS:+--tag "$RODAN_NODE_IMAGE_TAGS"} >&2
 
   log "starting the kubelet"
   : >"$D/resolv.conf"

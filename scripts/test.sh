@@ -2,7 +2,9 @@
 # The project's test command: formatting, lints, generated-file freshness, unit tests, the
 # operator's tests against a real kube-apiserver, etcd and kube-controller-manager, the API server's
 # and worker's tests against real PostgreSQL, RabbitMQ and Redis (started by rodan-testkit), and
-# the image jobs against upstream's fixtures and Gamera 4.1.0.
+# the image jobs against upstream's fixtures and Gamera 4.1.0, and the whole Rodan on a real
+# single-node Kubernetes (kubelet, containerd, kube-proxy, CoreDNS, kube-router) from images
+# built here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RODAN_CONTROL_PLANE_BIN="$(scripts/build-control-plane.sh | tail -n 1)"
@@ -29,3 +31,9 @@ echo "== database image"
 images/postgres-plpython/test.sh
 echo "== image tooling (scripts/lib/oci.py, which scripts/build-images.sh uses)"
 python3 scripts/lib/test_oci.py
+echo "== the images, each run as its pod runs it (scripts/test-images.sh)"
+scripts/test-images.sh
+echo "== a real node: the whole Rodan from images built here (scripts/node.sh)"
+node_dir=$(RODAN_NODE_IMAGE_TAGS=0.1.1 scripts/node.sh up | tail -n 1)
+trap 'scripts/node.sh down "$node_dir"' EXIT
+RODAN_NODE_DIR="$node_dir" cargo test -p rodan-e2e --test node --locked
