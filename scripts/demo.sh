@@ -38,6 +38,9 @@ kubectl -n rodan get rodan,pods >&2
 kubectl -n rodan port-forward --address 127.0.0.1 service/rodan-web "$port:8080" >"$node_dir/logs/port-forward.log" 2>&1 &
 forward=$!
 for _ in $(seq 40); do curl -fsS "http://127.0.0.1:$port/nginx-health" >/dev/null 2>&1 && break; sleep 0.25; done
+# The API's root, through nginx, as a browser would get it.
+curl -fsS "http://127.0.0.1:$port/api/" >/dev/null ||
+  { echo "demo: http://127.0.0.1:$port/api/ does not answer (see $node_dir/logs/port-forward.log)" >&2; exit 1; }
 secret() { kubectl -n rodan get secret rodan-app -o "jsonpath={.data.$1}" | base64 -d; }
 cat <<EOF
 
