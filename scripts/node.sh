@@ -395,8 +395,10 @@ EOF
   spawn "$D" kube-router "$node_bin/kube-router" --kubeconfig "$D/admin.kubeconfig" \
     --run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false \
     --hostname-override "$NODE_NAME" --service-cluster-ip-range "$SERVICE_CIDR" \
-    --health-port 20244 --metrics-port 0
-  wait_for kube-router 60 curl -fsS http://127.0.0.1:20244/healthz
+    --health-port 0 --metrics-port 0
+  # Its health server would listen on every interface (it has no bind address): off, and its
+  # readiness is its firewall chain in place.
+  wait_for kube-router 60 iptables -S KUBE-ROUTER-INPUT
 
   storage
   local v
