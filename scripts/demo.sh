@@ -15,16 +15,16 @@ port=${RODAN_DEMO_PORT:-8080}
 exit_when_up=false
 [[ ${1:-} == --exit ]] && exit_when_up=true
 
-scripts/build-images.sh >/dev/null
-node_dir=$(scripts/node.sh up | tail -n 1)
+node_dir=$(mktemp -d /tmp/rodan-node-XXXXXX)
 forward=
 cleanup() {
   [[ -n $forward ]] && kill "$forward" 2>/dev/null || true
   echo "demo: tearing down the node" >&2
-  scripts/node.sh down "$node_dir"
+  if [[ -f $node_dir/pids ]]; then scripts/node.sh down "$node_dir"; else rm -rf "$node_dir"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+scripts/node.sh up "$node_dir" >/dev/null
 export KUBECONFIG=$node_dir/admin.kubeconfig
 
 helm install rodan-operator charts/rodan-operator -n rodan-system --create-namespace --wait --timeout 5m >&2

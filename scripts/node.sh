@@ -36,11 +36,20 @@ POD_GATEWAY=10.244.0.1
 CLUSTER_CIDR=10.244.0.0/16
 SERVICE_CIDR=10.96.0.0/16
 API_PORT=6443
-K8S_VERSION="${K8S_VERSION:-v1.34.4}"
 PAUSE_IMAGE=registry.k8s.io/pause:3.10
 
 log() { echo "node: $*" >&2; }
-die() { echo "node: error: $*" >&2; exit 1; }
+die() {
+  echo "node: error: $*" >&2
+  # What the components said last, so that a failed start tells why.
+  if [[ -n ${D:-} && -d $D/logs ]]; then
+    local f
+    for f in "$D"/logs/*.log; do
+      [[ -s $f ]] && { echo "--- $(basename "$f"): last lines" >&2; tail -n 8 "$f" >&2; }
+    done
+  fi
+  exit 1
+}
 
 need_root() { [[ $(id -u) == 0 ]] || die "must run as root"; }
 
@@ -105,6 +114,7 @@ table inet rodan_guard {
     type filter hook postrouting priority 300; policy accept;
     ip saddr { $CLUSTER_CIDR, $SERVICE_CIDR, $NODE_IP } oifname != @local_ifaces counter drop
     ip daddr { $CLUSTER_CIDR, $SERVICE_CIDR } oifname != @local_ifaces counter drop
+    ct original ip daddr $SERVICE_CIDR oifname != @local_ifaces counter drop
   }
   chain forward {
     type filter hook forward priority -300; policy accept;
@@ -113,7 +123,6 @@ table inet rodan_guard {
   }
 }
 NFT
-  echo inet-rodan_guard >>"$d/made-tables"
   check_guard || die "the network guard is not in place; refusing to start"
 }
 
@@ -121,7 +130,8 @@ save_sysctls() {
   local d=$1 key
   for key in net.ipv4.ip_forward kernel.panic kernel.panic_on_oops vm.overcommit_memory \
     vm.panic_on_oom net.ipv4.conf.all.route_localnet net.bridge.bridge-nf-call-iptables \
-    kernel.keys.root_maxkeys kernel.keys.root_maxbytes; do
+    kernel.keys.root_maxkeys kernel.keys.root_maxbytes \
+    net.netfilter.nf_conntrack_tcp_timeout_established net.netfilter.nf_conntrack_tcp_timeout_close_wait; do
     echo "$key=$(sysctl -n "$key" 2>/dev/null || echo)" >>"$d/sysctls"
   done
 }
@@ -200,8 +210,8 @@ up() {
   node_bin=$("$here/build-node.sh" | tail -n 1)
   ip link show "$POD_BRIDGE" >/dev/null 2>&1 && die "$POD_BRIDGE exists: another node is up (scripts/node.sh down <its dir>)"
   : >"$D/pids"
+  echo "$node_bin" >"$D/node-bin"
   : >"$D/made-links"
-  : >"$D/made-tables"
   ls /var/run/netns 2>/dev/null | sort >"$D/netns-before" || true
   nft list tables 2>/dev/null | sort >"$D/nft-before" || true
   save_sysctls "$D"
@@ -274,6 +284,8 @@ state = "$D/containerd/state"
 disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
 [grpc]
   address = "$D/containerd.sock"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$D/containerd/opt"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
   # This machine lacks CAP_SYS_RESOURCE: negative OOM score adjustments would fail containers.
@@ -287,6 +299,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     default_runtime_name = "runc"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        Root = "$D/containerd/runc"
 EOF
   cat >"$D/cni/net.d/10-rodan.conflist" <<EOF
 {
@@ -310,7 +324,12 @@ EOF
   ]
 }
 EOF
-  spawn "$D" containerd containerd --config "$D/containerd/config.toml"
+  # Images come only from build-images.sh. A pod naming an image that was not imported would
+  # make containerd pull it from its registry over the host's network, which the guard does not
+  # cover: every registry request goes to a proxy on a closed loopback port instead, so the pull
+  # fails at once (ErrImagePull) and not even a name lookup leaves the machine.
+  spawn "$D" containerd env HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 \
+    NO_PROXY=127.0.0.1,localhost,"$NODE_IP" containerd --config "$D/containerd/config.toml"
   wait_for containerd 30 ctr --address "$D/containerd.sock" version
   log "importing the images"
   "$here/build-images.sh" --import "$D/containerd.sock" ${RODAN_NODE_IMAGE_TAGS:+--tag "$RODAN_NODE_IMAGE_TAGS"} >&2
@@ -354,7 +373,6 @@ EOF
   spawn "$D" kubelet "$node_bin/kubelet" --config "$D/kubelet.yaml" \
     --kubeconfig "$D/kubelet.kubeconfig" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" \
     --root-dir "$D/kubelet" --cert-dir "$D/pki/kubelet" --v 1
-  echo "$D/kubelet" >>"$D/made-mounts"
 
   log "starting kube-proxy (iptables) and CoreDNS on $NODE_IP:53"
   cat >"$D/kube-proxy.yaml" <<EOF
@@ -468,54 +486,68 @@ down() {
   need_root
   D=$(cd "${1:?usage: node.sh down DIR}" && pwd)
   [[ -f $D/pids ]] || die "$D holds no node"
-  local name pid
+  # Every step is tried whatever the one before did; what is left is reported at the end.
+  set +e
+  local name pid node_bin
+  node_bin=$(cat "$D/node-bin" 2>/dev/null)
   # The kubelet first, so nothing restarts what is stopped next.
   kill_named "$D" kubelet
   # Every container: kill what runs in the pods' cgroups, then containerd and its shims.
   kill_cgroup_tree kubepods
   kill_named "$D" containerd
-  pkill -9 -f "containerd-shim.*$D/containerd.sock" 2>/dev/null || true
+  pkill -9 -f "containerd-shim.*$D/containerd.sock" 2>/dev/null
   sleep 0.5
   kill_cgroup_tree kubepods
-  local node_bin
-  node_bin=$("$here/build-node.sh" | tail -n 1)
-  while read -r name pid; do
-    kill "$pid" 2>/dev/null || true
-  done <"$D/pids"
+  while read -r name pid; do kill "$pid" 2>/dev/null; done <"$D/pids"
   sleep 1
-  while read -r name pid; do
-    kill -9 "$pid" 2>/dev/null || true
-  done <"$D/pids"
+  while read -r name pid; do kill -9 "$pid" 2>/dev/null; done <"$D/pids"
   # The rules kube-proxy, kube-router and the kubelet wrote: kube-proxy's own clean-up, then
   # every KUBE-* chain and rule (other rules stay), their ipsets, and the iptables-nft tables
   # that did not exist before the node started.
-  "$node_bin/kube-proxy" --cleanup --v 0 >/dev/null 2>&1 || true
+  [[ -x $node_bin/kube-proxy ]] && "$node_bin/kube-proxy" --cleanup --v 0 >/dev/null 2>&1
   local ipt table
   for ipt in iptables ip6tables; do
     for table in filter nat mangle; do
-      "$ipt-save" -t "$table" 2>/dev/null | grep -v -- 'KUBE-' | "$ipt-restore" -T "$table" 2>/dev/null || true
+      "$ipt-save" -t "$table" 2>/dev/null | grep -v -- 'KUBE-' | "$ipt-restore" -T "$table" 2>/dev/null
     done
   done
-  ipset list -n 2>/dev/null | grep -E '^KUBE-' | xargs -r -n1 ipset destroy 2>/dev/null || true
+  ipset list -n 2>/dev/null | grep -E '^KUBE-' | xargs -r -n1 ipset destroy 2>/dev/null
   comm -13 "$D/nft-before" <(nft list tables 2>/dev/null | sort) | while read -r _ family name; do
-    nft delete table "$family" "$name" 2>/dev/null || true
+    nft delete table "$family" "$name" 2>/dev/null
   done
   # Mounts under the state directory, deepest first.
-  findmnt -rn -o TARGET | grep -F "$D/" | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
-  # Network namespaces the CNI made during this run.
+  findmnt -rn -o TARGET | grep -F "$D/" | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+  # Network namespaces the CNI made during this run, and its results cache (no CNI DEL ran).
   comm -13 "$D/netns-before" <(ls /var/run/netns 2>/dev/null | sort) | while read -r ns; do
-    ip netns delete "$ns" 2>/dev/null || true
+    ip netns delete "$ns" 2>/dev/null
   done
-  while read -r link; do ip link delete "$link" 2>/dev/null || true; done <"$D/made-links"
-  ip route delete "$SERVICE_CIDR" 2>/dev/null || true
-  ip route delete blackhole "$CLUSTER_CIDR" 2>/dev/null || true
-  nft delete table inet rodan_guard 2>/dev/null || true
+  rm -f /var/lib/cni/results/rodan-* 2>/dev/null
+  while read -r link; do ip link delete "$link" 2>/dev/null; done <"$D/made-links"
+  ip route delete "$SERVICE_CIDR" 2>/dev/null
+  ip route delete blackhole "$CLUSTER_CIDR" 2>/dev/null
+  nft delete table inet rodan_guard 2>/dev/null
   remove_cgroup_tree kubepods
-  # The sysctls the kubelet and the bridge plugin changed.
+  # The sysctls the kubelet, kube-proxy and the bridge plugin changed.
   while IFS='=' read -r key value; do
-    [[ -n $value ]] && sysctl -q -w "$key=$value" >/dev/null 2>&1 || true
+    [[ -n $value ]] && sysctl -q -w "$key=$value" >/dev/null 2>&1
   done <"$D/sysctls"
-  rm -f /var/log/containers/*.log 2>/dev/null || true
+  # The kubelet's links to this node's container logs.
+  find /var/log/containers -maxdepth 1 -type l -lname "$D/*" -delete 2>/dev/null
+  local left=() alive
+  for _ in $(seq 20); do
+    alive=$(while read -r name pid; do kill -0 "$pid" 2>/dev/null && echo "$name($pid)"; done <"$D/pids")
+    [[ -z $alive ]] && break
+    sleep 0.25
+  done
+  [[ -n $alive ]] && left+=("processes" $alive)
+  while read -r link; do ip link show "$link" >/dev/null 2>&1 && left+=("link $link"); done <"$D/made-links"
+  ip route show "$SERVICE_CIDR" | grep -q . && left+=("route $SERVICE_CIDR")
+  findmnt -rn -o TARGET | grep -qF "$D/" && left+=("mounts under $D")
+  ls -d /sys/fs/cgroup/*/kubepods >/dev/null 2>&1 && left+=("kubepods cgroups")
+  if ((${#left[@]})); then
+    echo "node: error: left behind: ${left[*]} (state kept in $D)" >&2
+    exit 1
+  fi
   rm -rf "$D"
   log "node removed"
 }

@@ -34,6 +34,8 @@ python3 scripts/lib/test_oci.py
 echo "== the images, each run as its pod runs it (scripts/test-images.sh)"
 scripts/test-images.sh
 echo "== a real node: the whole Rodan from images built here (scripts/node.sh)"
-node_dir=$(RODAN_NODE_IMAGE_TAGS=0.1.1 scripts/node.sh up | tail -n 1)
+# The state directory and its teardown come first: a node that fails to start is removed too.
+node_dir=$(mktemp -d /tmp/rodan-node-XXXXXX)
 trap 'scripts/node.sh down "$node_dir"' EXIT
+RODAN_NODE_IMAGE_TAGS=0.1.1 scripts/node.sh up "$node_dir" >/dev/null
 RODAN_NODE_DIR="$node_dir" cargo test -p rodan-e2e --test node --locked

@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 /// Runs the migrations, registers the resource types and creates the admin when asked.
 pub async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
-    let pool = rodan_db::until_up("the database", rodan_db::STARTUP_WAIT, || {
+    let wait = rodan_db::STARTUP_WAIT;
+    let pool = rodan_db::until_up("the database", wait, rodan_db::unreachable, || {
         rodan_db::connect(&args.database_url, 2)
     })
     .await

@@ -10,18 +10,20 @@ use std::sync::Arc;
 /// Builds the state from `args`.
 pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
     let wait = rodan_db::STARTUP_WAIT;
-    let pool = rodan_db::until_up("the database", wait, || {
+    let pool = rodan_db::until_up("the database", wait, rodan_db::unreachable, || {
         rodan_db::connect(&args.database_url, args.database_pool)
     })
     .await
     .context("failed to connect to the database")?;
     let broker = Broker::new(args.rabbitmq_url.clone());
-    rodan_db::until_up("RabbitMQ", wait, || broker.check())
+    rodan_db::until_up("RabbitMQ", wait, |_| true, || broker.check())
         .await
         .context("failed to connect to RabbitMQ")?;
-    let events = Publisher::connect(&args.redis_url)
-        .await
-        .context("failed to connect to Redis")?;
+    let events = rodan_db::until_up("Redis", wait, rodan_db::events::unreachable, || {
+        Publisher::connect(&args.redis_url)
+    })
+    .await
+    .context("failed to connect to Redis")?;
     Ok(AppState(Arc::new(Inner {
         pool,
         broker,
@@ -41,9 +43,11 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // PID 1 of its container ignores SIGTERM without a handler: stop at once when told to while
     // still waiting for the database or the broker.
+    // One signal listener for the whole life of the process, so no SIGTERM falls between two.
+    let mut stop = Box::pin(shutdown());
     let state = tokio::select! {
         state = state(&args) => state?,
-        () = shutdown() => {
+        () = &mut stop => {
             tracing::info!("signal received before serving; stopping");
             return Ok(());
         }
@@ -71,7 +75,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     });
     axum::serve(listener, crate::app(state))
-        .with_graceful_shutdown(shutdown())
+        .with_graceful_shutdown(stop)
         .await
         .context("server failed")?;
     // Events of the last requests are still queued for Redis.

@@ -72,6 +72,12 @@ impl std::fmt::Debug for Publisher {
     }
 }
 
+/// Whether a failure to reach Redis may pass by itself (it is not up yet, or not yet in DNS),
+/// unlike a refused password.
+pub fn unreachable(error: &redis::RedisError) -> bool {
+    error.is_io_error() || error.is_connection_refusal() || error.is_timeout()
+}
+
 impl Publisher {
     /// Connects to Redis at `url` and starts the sender task (on the current Tokio runtime).
     pub async fn connect(url: &str) -> redis::RedisResult<Self> {

@@ -131,7 +131,7 @@ impl Worker {
     ) -> Result<Self, WorkerError> {
         let concurrency = config.concurrency.max(1);
         let wait = rodan_db::STARTUP_WAIT;
-        let pool = rodan_db::until_up("the database", wait, || {
+        let pool = rodan_db::until_up("the database", wait, rodan_db::unreachable, || {
             rodan_db::connect_generic(&config.database_url, u32::from(concurrency) * 2 + 4)
         })
         .await
@@ -154,10 +154,12 @@ impl Worker {
             .await
             .map_err(WorkerError::Register)?;
         let broker = Broker::new(config.rabbitmq_url.clone());
-        rodan_db::until_up("RabbitMQ", wait, || broker.check()).await?;
-        let events = Publisher::connect(&config.redis_url)
-            .await
-            .map_err(|e| WorkerError::Redis(Box::new(e)))?;
+        rodan_db::until_up("RabbitMQ", wait, |_| true, || broker.check()).await?;
+        let events = rodan_db::until_up("Redis", wait, rodan_db::events::unreachable, || {
+            Publisher::connect(&config.redis_url)
+        })
+        .await
+        .map_err(|e| WorkerError::Redis(Box::new(e)))?;
         let owner = if config.name.is_empty() {
             format!("worker-{}", Uuid::new_v4().simple())
         } else {

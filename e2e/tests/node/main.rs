@@ -44,7 +44,10 @@ use serde_json::{Value, json};
 /// Namespace of the `Rodan` under test, and its name (`examples/minimal.yaml`).
 const NS: &str = "rodan";
 const NAME: &str = "rodan";
-/// The second build of the project's images (`scripts/build-images.sh --tag`).
+/// The release the images are built as (the workspace's version, the operator's default).
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The second build of the project's images: `scripts/test.sh` starts the node with
+/// `RODAN_NODE_IMAGE_TAGS` naming it (`scripts/build-images.sh --tag`).
 const NEXT_VERSION: &str = "0.1.1";
 /// The worker pods of the `Python3` queue, where the image jobs run.
 const PYTHON3_WORKERS: &str =
@@ -101,7 +104,7 @@ async fn scenario(node: Node) {
     assert_eq!(spec.service_account_name.as_deref(), Some("rodan-operator"));
     assert_eq!(
         spec.containers[0].image.as_deref(),
-        Some("ghcr.io/ddmal/rodan-operator:0.1.0")
+        Some(format!("ghcr.io/ddmal/rodan-operator:{VERSION}").as_str())
     );
 
     step("kubectl apply examples/minimal.yaml in a namespace enforcing `restricted`");
@@ -114,9 +117,9 @@ async fn scenario(node: Node) {
         ],
     );
     node.kubectl(&["-n", NS, "apply", "-f", "examples/minimal.yaml"]);
-    wait_available(&node, &client, "0.1.0").await;
+    wait_available(&node, &client, VERSION).await;
     check_pods(&node, &client).await;
-    check_migration(&node, &client, "0.1.0").await;
+    check_migration(&node, &client, VERSION).await;
     eprintln!("{}", node.kubectl(&["-n", NS, "get", "rodan"]));
 
     step("NetworkPolicies: only the Rodan's own pods reach PostgreSQL, RabbitMQ and Redis");
@@ -215,7 +218,7 @@ async fn scenario(node: Node) {
     )
     .await;
     node.kubectl(&["-n", NS, "apply", "-f", "examples/minimal.yaml"]);
-    wait_available(&node, &client, "0.1.0").await;
+    wait_available(&node, &client, VERSION).await;
     let api = login(&client, &web_root(&client).await).await;
     let again = api.get(&api.rebased(&project)).await;
     assert_eq!(again["name"], "on a real node", "{again}");
@@ -607,17 +610,7 @@ async fn more_workers_take_jobs(
         .iter()
         .map(|p| p.name_any())
         .collect();
-    node.kubectl(&[
-        "-n",
-        NS,
-        "patch",
-        "rodan",
-        NAME,
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"workers":[{"name":"celery"},{"name":"Python3","replicas":2},{"name":"GPU","replicas":1,"gpus":1}]}}"#,
-    ]);
+    set_workers(node, 2, 1);
     gpu_queue_waits(node, client).await;
     let workers: Vec<Pod> = node
         .wait(
@@ -654,6 +647,17 @@ async fn more_workers_take_jobs(
         "  the new worker {} finished {finished} jobs",
         new.name_any()
     );
+    set_workers(node, 2, 0);
+}
+
+/// `kubectl patch`es the queues: `python3` workers for `Python3`, `gpu` (one GPU each) for
+/// `GPU`, the default for `celery`.
+fn set_workers(node: &Node, python3: u32, gpu: u32) {
+    let patch = json!({"spec": {"workers": [
+        {"name": "celery"},
+        {"name": "Python3", "replicas": python3},
+        {"name": "GPU", "replicas": gpu, "gpus": 1},
+    ]}});
     node.kubectl(&[
         "-n",
         NS,
@@ -663,7 +667,7 @@ async fn more_workers_take_jobs(
         "--type",
         "merge",
         "-p",
-        r#"{"spec":{"workers":[{"name":"celery"},{"name":"Python3","replicas":2},{"name":"GPU","replicas":0,"gpus":1}]}}"#,
+        &patch.to_string(),
     ]);
 }
 
@@ -804,20 +808,26 @@ async fn network_policies(node: &Node, client: &Client) {
             false,
         ),
     ];
-    let script: String = targets
-        .iter()
-        .map(|(host, port, _)| {
-            format!(
-                "if timeout 5 bash -c '</dev/tcp/{host}.{NS}.svc.cluster.local/{port}' 2>/dev/null; then echo {host}=open; else echo {host}=closed; fi; "
-            )
-        })
-        .collect();
+    // Each target is tried `tries` times, a second apart: kube-router lets a new pod of the
+    // Rodan in once it has seen the pod, a moment after the pod starts. An outsider gets one
+    // try, since its policies have been in place since the Rodan was created.
+    let script = |tries: u32| -> String {
+        targets
+            .iter()
+            .map(|(host, port, _)| {
+                format!(
+                    "r={host}=closed; for i in $(seq {tries}); do if timeout 5 bash -c '</dev/tcp/{host}.{NS}.svc.cluster.local/{port}' 2>/dev/null; then r={host}=open; break; fi; sleep 1; done; echo $r; "
+                )
+            })
+            .collect()
+    };
     namespace(node, "outsider", &[]);
-    for (namespace, labels) in [
-        ("outsider", json!({"probe": "outsider"})),
+    for (namespace, labels, tries) in [
+        ("outsider", json!({"probe": "outsider"}), 1),
         (
             NS,
             json!({"app.kubernetes.io/name": "rodan", "app.kubernetes.io/instance": NAME, "probe": "insider"}),
+            10,
         ),
     ] {
         let pod = json!({
@@ -831,7 +841,7 @@ async fn network_policies(node: &Node, client: &Client) {
                 "containers": [{
                     "name": "probe",
                     "image": "docker.io/library/redis:7.2",
-                    "command": ["bash", "-c", script],
+                    "command": ["bash", "-c", script(tries)],
                     "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "capabilities": {"drop": ["ALL"]}},
                 }],
             },
