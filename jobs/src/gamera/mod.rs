@@ -3,9 +3,11 @@
 //! combinations, connected components and the GameraXML writer.
 
 pub mod conversion;
+pub mod image_utilities;
 pub mod logical;
 pub mod morphology;
 pub mod png;
+pub mod projections;
 pub mod segmentation;
 pub mod threshold;
 pub mod xml;

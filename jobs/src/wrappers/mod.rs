@@ -8,6 +8,7 @@ pub mod helloworld;
 pub mod masking;
 pub mod morphology;
 pub mod pil;
+pub mod pitch_finding;
 pub mod threshold;
 pub mod utility;
 
@@ -48,6 +49,7 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &masking::MaskAnd,
         &masking::MaskXor,
         &cc_analysis::CcAnalysis,
+        &pitch_finding::HeuristicPitchFinding,
     ]
 }
 
