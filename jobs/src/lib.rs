@@ -9,6 +9,7 @@ pub mod job;
 pub mod pil;
 pub mod pyjson;
 pub mod settings;
+pub mod slicing;
 pub mod wrappers;
 
 pub use job::{Inputs, Job, JobError, Outputs, Ports, Resource};

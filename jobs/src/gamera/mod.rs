@@ -3,6 +3,7 @@
 //! combinations, connected components and the GameraXML writer.
 
 pub mod conversion;
+pub mod draw;
 pub mod logical;
 pub mod morphology;
 pub mod png;
