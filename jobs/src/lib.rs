@@ -10,6 +10,7 @@ pub mod pil;
 pub mod pitch_finding;
 pub mod pyjson;
 pub mod settings;
+pub mod slicing;
 pub mod wrappers;
 
 pub use job::{Inputs, Job, JobError, Outputs, Ports, Resource};

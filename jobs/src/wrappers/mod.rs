@@ -4,6 +4,7 @@
 pub mod binarization;
 pub mod cc_analysis;
 pub mod conversion;
+pub mod diagonal_neume_slicing;
 pub mod helloworld;
 pub mod masking;
 pub mod morphology;
@@ -50,6 +51,7 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &masking::MaskXor,
         &cc_analysis::CcAnalysis,
         &pitch_finding::HeuristicPitchFinding,
+        &diagonal_neume_slicing::DiagonalNeumeSlicing,
     ]
 }
 

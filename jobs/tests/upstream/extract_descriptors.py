@@ -27,6 +27,7 @@ FILES = [
     "gamera_rodan/wrappers/plugins/cc_analysis.py",
     "gamera_rodan/wrappers/masking.py",
     "heuristic_pitch_finding/base.py:HeuristicPitchFinding",
+    "diagonal_neume_slicing/base.py:DiagonalNeumeSlicing",
 ]
 ATTRIBUTES = ["name", "author", "description", "category", "settings", "enabled", "interactive",
               "input_port_types", "output_port_types"]
