@@ -5,7 +5,9 @@ pub mod binarization;
 pub mod cc_analysis;
 pub mod conversion;
 pub mod helloworld;
+pub mod m2v_wrapper;
 pub mod masking;
+pub mod mei_resize;
 pub mod morphology;
 pub mod pil;
 pub mod threshold;
@@ -48,6 +50,8 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &masking::MaskAnd,
         &masking::MaskXor,
         &cc_analysis::CcAnalysis,
+        &m2v_wrapper::Mei2Vol,
+        &mei_resize::MeiResize,
     ]
 }
 

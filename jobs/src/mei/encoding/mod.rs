@@ -1,0 +1,1 @@
+//! MEI encoding (upstream `MEI_encoding/`).
