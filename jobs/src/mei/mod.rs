@@ -212,6 +212,27 @@ impl Document {
     }
 }
 
+/// Python's `int(text)`: surrounding whitespace, an optional sign, decimal digits with single
+/// underscores between them.
+pub fn python_int(text: &str) -> Option<i128> {
+    let t = text.trim();
+    let (negative, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+        || !digits.chars().all(|c| c.is_ascii_digit() || c == '_')
+    {
+        return None;
+    }
+    let n: i128 = digits.replace('_', "").parse().ok()?;
+    Some(if negative { -n } else { n })
+}
+
 /// Reads and parses the XML file at `path`; a file that is not UTF-8 XML is bad input.
 pub fn read_document(path: &std::path::Path) -> Result<Document, JobError> {
     let bytes = std::fs::read(path).map_err(|e| JobError::read(path, e))?;

@@ -2,7 +2,7 @@
 //! `ulx`, `uly`, `lrx`, `lry` of the first surface and its descendants becomes
 //! `int(int(value) * factor)`.
 
-use super::{Element, Node};
+use super::{Element, Node, python_int};
 
 /// The coordinate attributes that are scaled.
 pub const COORDINATES: [&str; 4] = ["ulx", "uly", "lrx", "lry"];
@@ -109,27 +109,6 @@ pub fn scale_value(value: &str, factor: f64) -> Result<String, bool> {
     }
     // Exact: an integral float well inside i128's range.
     Ok(format!("{}", truncated as i128))
-}
-
-/// Python's `int(text)`: surrounding whitespace, an optional sign, decimal digits with single
-/// underscores between them.
-fn python_int(text: &str) -> Option<i128> {
-    let t = text.trim();
-    let (negative, digits) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    if digits.is_empty()
-        || digits.starts_with('_')
-        || digits.ends_with('_')
-        || digits.contains("__")
-        || !digits.chars().all(|c| c.is_ascii_digit() || c == '_')
-    {
-        return None;
-    }
-    let n: i128 = digits.replace('_', "").parse().ok()?;
-    Some(if negative { -n } else { n })
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod conversion;
 pub mod helloworld;
 pub mod m2v_wrapper;
 pub mod masking;
+pub mod mei_encoding;
 pub mod mei_resize;
 pub mod morphology;
 pub mod pil;
@@ -52,6 +53,7 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &cc_analysis::CcAnalysis,
         &m2v_wrapper::Mei2Vol,
         &mei_resize::MeiResize,
+        &mei_encoding::MeiEncoding,
     ]
 }
 
