@@ -187,7 +187,7 @@ impl Glyph {
             Value::String(s) => s,
             other => return Err(error(format!("{what}'s name is not a string: {other}"))),
         };
-        let staff = py_int(&take("staff")?, &format!("{what}'s staff"))? - 1;
+        let staff = py_int(&take("staff")?, &format!("{what}'s staff"))?.saturating_sub(1);
         let offset = py_int(&take("offset")?, &format!("{what}'s offset"))?;
         let (note, octave) = (take("note")?, take("octave")?);
         let strt_pos = merged.remove("strt_pos");
@@ -349,7 +349,7 @@ impl Columns {
             .ok_or_else(|| {
                 error(format!(
                     "a glyph is on staff {}, which the page lacks",
-                    staff + 1
+                    i128::from(staff) + 1
                 ))
             })
     }
@@ -465,10 +465,10 @@ fn resolve_interval(
     previous: &Element,
     current: &Element,
 ) -> Result<(String, String), EncodingError> {
+    // Python's integers do not overflow; i128 with saturation is as good for any real input.
     let interval = current
         .get("intm")
         .and_then(|i| python_int(&i.to_lowercase().replace('s', "")))
-        .and_then(|i| i64::try_from(i).ok())
         .unwrap_or(0);
     let pname = previous
         .get("pname")
@@ -476,17 +476,16 @@ fn resolve_interval(
     let octave = previous
         .get("oct")
         .and_then(python_int)
-        .and_then(|o| i64::try_from(o).ok())
         .ok_or_else(|| error("a neume component before an interval has no octave"))?;
     let start = SCALE
         .iter()
         .position(|s| *s == pname)
         .ok_or_else(|| error(format!("pname {pname} is not in the scale {SCALE:?}")))?;
-    let end = start as i64 + interval;
+    let end = (start as i128).saturating_add(interval);
     let end_octave = if end >= 7 {
-        octave + 1
+        octave.saturating_add(1)
     } else if end < 0 {
-        octave - 1
+        octave.saturating_sub(1)
     } else {
         octave
     };
@@ -574,7 +573,7 @@ fn staff_box(staves: &[Bbox], staff: i64) -> Result<&Bbox, EncodingError> {
     usize::try_from(staff)
         .ok()
         .and_then(|s| staves.get(s))
-        .ok_or_else(|| error(format!("the page has no staff {}", staff + 1)))
+        .ok_or_else(|| error(format!("the page has no staff {}", i128::from(staff) + 1)))
 }
 
 /// The layer's content and the surface's zones (upstream's `build_mei` without the skeleton).
@@ -648,11 +647,11 @@ fn build_layer(
                 machine.read(cb);
             }
             if glyph.system_begin {
-                let next = glyph.staff + 1;
+                let next = glyph.staff.saturating_add(1);
                 let zone = surface.zone(staff_box(staves, next)?)?;
                 let mut sb = new_element("sb");
                 sb.set("facs", format!("#{zone}"));
-                sb.set("n", (next + 1).to_string());
+                sb.set("n", (i128::from(next) + 1).to_string());
                 machine.read(sb);
             }
         }
@@ -1027,6 +1026,9 @@ mod tests {
             ("e".into(), "3".into())
         );
         assert!(resolve_interval(&Element::new("nc"), &nc("c", "3", None)).is_err());
+        // Huge values do not overflow.
+        let huge = nc("x", "x", Some("170141183460469231731687303715884105727S"));
+        assert_eq!(r(&nc("c", "3", None), &huge).1, "4");
     }
 
     #[test]
