@@ -351,6 +351,16 @@ mod tests {
     }
 
     #[test]
+    fn every_prefix_of_a_document_parses_or_fails_without_panicking() {
+        let xml = "<?xml version=\"1.0\"?><?xml-model href=\"a\"?><mei xmlns=\"http://www.music-encoding.org/ns/mei\" \
+                   a=\"&amp;&#x41;\"><x:y xmlns:x=\"urn:x\"><![CDATA[c]]>t&lt;</x:y><!--c--><z/></mei>";
+        for end in (0..=xml.len()).filter(|&i| xml.is_char_boundary(i)) {
+            let parsed = Document::parse(&xml[..end]);
+            assert_eq!(parsed.is_ok(), end == xml.len(), "prefix of {end} bytes");
+        }
+    }
+
+    #[test]
     fn descendants_are_in_document_order() {
         let doc = Document::parse("<a><b><c/></b><d/></a>").expect("well-formed");
         let names: Vec<_> = doc
