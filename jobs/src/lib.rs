@@ -6,6 +6,7 @@ pub mod adaptive;
 pub mod descriptor;
 pub mod gamera;
 pub mod job;
+pub mod mei;
 pub mod pil;
 pub mod pitch_finding;
 pub mod pyjson;

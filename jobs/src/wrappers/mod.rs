@@ -6,7 +6,10 @@ pub mod cc_analysis;
 pub mod conversion;
 pub mod diagonal_neume_slicing;
 pub mod helloworld;
+pub mod m2v_wrapper;
 pub mod masking;
+pub mod mei_encoding;
+pub mod mei_resize;
 pub mod morphology;
 pub mod pil;
 pub mod pitch_finding;
@@ -52,6 +55,9 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &cc_analysis::CcAnalysis,
         &pitch_finding::HeuristicPitchFinding,
         &diagonal_neume_slicing::DiagonalNeumeSlicing,
+        &m2v_wrapper::Mei2Vol,
+        &mei_resize::MeiResize,
+        &mei_encoding::MeiEncoding,
     ]
 }
 

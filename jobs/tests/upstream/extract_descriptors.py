@@ -28,6 +28,9 @@ FILES = [
     "gamera_rodan/wrappers/masking.py",
     "heuristic_pitch_finding/base.py:HeuristicPitchFinding",
     "diagonal_neume_slicing/base.py:DiagonalNeumeSlicing",
+    "mei2vol_wrapper/m2v_wrapper.py",
+    "MEI_resizing/mei_resize.py",
+    "MEI_encoding/MEI_encoding.py",
 ]
 ATTRIBUTES = ["name", "author", "description", "category", "settings", "enabled", "interactive",
               "input_port_types", "output_port_types"]
