@@ -6,6 +6,7 @@ pub mod adaptive;
 pub mod descriptor;
 pub mod gamera;
 pub mod job;
+pub mod musicstaves;
 pub mod pil;
 pub mod pyjson;
 pub mod settings;

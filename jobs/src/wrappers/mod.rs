@@ -6,6 +6,7 @@ pub mod cc_analysis;
 pub mod conversion;
 pub mod helloworld;
 pub mod masking;
+pub mod miyao;
 pub mod morphology;
 pub mod pil;
 pub mod threshold;
@@ -48,6 +49,8 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &masking::MaskAnd,
         &masking::MaskXor,
         &cc_analysis::CcAnalysis,
+        &miyao::MiyaoStaffFinder,
+        &miyao::MiyaoStaffFinding,
     ]
 }
 
