@@ -4,7 +4,8 @@ settings, ports) into descriptors.json, which tests/descriptors.rs compares the 
 Usage: python extract_descriptors.py RODAN_JOBS_DIR > descriptors.json, where RODAN_JOBS_DIR is
 rodan-main/code/rodan/jobs of a DDMAL/Rodan checkout. Only the files of the jobs this crate runs
 are read; nothing is imported (the attributes are evaluated from the syntax tree). A port whose
-resource types are `lambda mime: mime.startswith('image/')` is written as ["image/*"].
+resource types are `lambda mime: mime.startswith('image/')` is written as ["image/*"]. An entry
+"path:Class" reads only that class of the file (for files holding jobs this crate does not run).
 """
 
 import ast
@@ -25,6 +26,8 @@ FILES = [
     "gamera_rodan/wrappers/plugins/morphology.py",
     "gamera_rodan/wrappers/plugins/cc_analysis.py",
     "gamera_rodan/wrappers/masking.py",
+    "gamera_rodan/wrappers/toolkits/music_staves/miyao.py",
+    "heuristic_pitch_finding/base.py:MiyaoStaffinding",
 ]
 ATTRIBUTES = ["name", "author", "description", "category", "settings", "enabled", "interactive",
               "input_port_types", "output_port_types"]
@@ -46,10 +49,13 @@ def evaluate(node):
 
 def main(root):
     jobs = {}
-    for name in FILES:
+    for entry in FILES:
+        name, _, only = entry.partition(":")
         with open(os.path.join(root, name)) as f:
             tree = ast.parse(f.read())
         for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+            if only and cls.name != only:
+                continue
             attrs = {}
             for st in cls.body:
                 if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name):
