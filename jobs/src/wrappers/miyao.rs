@@ -318,3 +318,236 @@ impl Job for MiyaoStaffFinding {
         write_file(&outputs.first(FINDING_OUTPUT)?.path, json.as_bytes())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gamera::BLACK;
+    use crate::gamera::png::load_png;
+    use crate::job::Ports;
+    use crate::pyjson;
+
+    /// A one-bit page with two staves of five 3-pixel lines 20 rows apart.
+    fn staves_page(dir: &Path) -> std::path::PathBuf {
+        let mut p = Plane::new(400, 300, WHITE);
+        for top in [40usize, 170] {
+            for l in 0..5 {
+                for t in 0..3 {
+                    for x in 20..380 {
+                        p.set(x, top + l * 20 + t, BLACK);
+                    }
+                }
+            }
+        }
+        let path = dir.join("staves.png");
+        save_png(&Image::OneBit(p), &path).expect("written");
+        path
+    }
+
+    fn finder_ports(input: &Path, dir: &Path) -> (Ports, Ports) {
+        (
+            Ports::new().with(FINDER_INPUT, input, "image/onebit+png"),
+            Ports::new()
+                .with(FINDER_MASK, dir.join("mask.png"), "image/onebit+png")
+                .with(
+                    FINDER_POLYGONS,
+                    dir.join("polys.txt"),
+                    "application/gamera-polygons+txt",
+                ),
+        )
+    }
+
+    fn finding_ports(input: &Path, dir: &Path) -> (Ports, Ports) {
+        (
+            Ports::new().with(FINDING_INPUT, input, "image/onebit+png"),
+            Ports::new().with(FINDING_OUTPUT, dir.join("out.json"), "application/json"),
+        )
+    }
+
+    #[test]
+    fn the_finder_outlines_each_staff_and_masks_everything_else() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let page = staves_page(dir.path());
+        let (i, o) = finder_ports(&page, dir.path());
+        MiyaoStaffFinder
+            .run(&i, &json!({}), &o)
+            .expect("staves found");
+        let polys = std::fs::read_to_string(dir.path().join("polys.txt")).expect("written");
+        // Scan lines at k × 400 / 21: the first (19) and last (380) miss the lines, which are
+        // then followed to their ends at 20 and 379.
+        let mut xs = vec![20];
+        xs.extend((2..20).map(|k| (f64::from(k) * (400.0 / 21.0)) as i64));
+        xs.push(379);
+        let outline = |top: i64, bottom: i64| {
+            let mut pts: Vec<String> = xs.iter().map(|x| format!("({x}, {top})")).collect();
+            pts.extend(xs.iter().rev().map(|x| format!("({x}, {bottom})")));
+            format!("[{}]", pts.join(", "))
+        };
+        assert_eq!(
+            polys,
+            format!("[{}, {}]", outline(41, 121), outline(171, 251))
+        );
+        let Image::OneBit(mask) = load_png(&dir.path().join("mask.png")).expect("a PNG") else {
+            panic!("the mask is written one-bit");
+        };
+        // Inside the outline (rows 41..=121) the page's pixels stay: line and space; the first
+        // line's top row (40) and the last line's bottom row (122) lie outside and turn white.
+        assert_eq!(mask.get(100, 41), BLACK);
+        assert_eq!(mask.get(100, 50), WHITE);
+        assert_eq!(mask.get(100, 60), BLACK);
+        assert_eq!(mask.get(100, 121), BLACK);
+        assert_eq!(mask.get(100, 40), WHITE);
+        assert_eq!(mask.get(100, 122), WHITE);
+    }
+
+    #[test]
+    fn the_jsomr_has_the_page_and_each_staff_with_its_ledger_lines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let page = staves_page(dir.path());
+        let (i, o) = finding_ports(&page, dir.path());
+        MiyaoStaffFinding
+            .run(&i, &json!({"Number of lines": 5}), &o)
+            .expect("staves found");
+        let text = std::fs::read_to_string(dir.path().join("out.json")).expect("written");
+        let v = pyjson::Value::parse(&text).expect("JSON");
+        assert_eq!(v.to_json(), text, "written as json.dumps writes");
+        let page = v.get("page").expect("page");
+        assert_eq!(page.get("resolution"), Some(&pyjson::Value::Float(0.0)));
+        let staves = v
+            .get("staves")
+            .and_then(pyjson::Value::as_list)
+            .expect("staves");
+        assert_eq!(staves.len(), 2);
+        let first = &staves[0];
+        assert_eq!(
+            first.get("staff_no").and_then(pyjson::Value::as_i64),
+            Some(1)
+        );
+        assert_eq!(
+            first.get("num_lines").and_then(pyjson::Value::as_i64),
+            Some(5)
+        );
+        let lines = first
+            .get("line_positions")
+            .and_then(pyjson::Value::as_list)
+            .expect("lines");
+        let ys: Vec<i64> = lines
+            .iter()
+            .filter_map(|l| l.as_list()?.first()?.as_list()?.get(1)?.as_i64())
+            .collect();
+        // Ledger lines two and four half-gaps (of 20 rows) above and below.
+        assert_eq!(ys, [1, 21, 41, 61, 81, 101, 121, 141, 161]);
+        let bbox = first.get("bounding_box").expect("bbox");
+        assert_eq!(bbox.get("uly").and_then(pyjson::Value::as_i64), Some(41));
+        assert_eq!(bbox.get("nrows").and_then(pyjson::Value::as_i64), Some(80));
+    }
+
+    #[test]
+    fn non_images_and_blank_pages_are_refused_as_bad_input() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = dir.path().join("text.png");
+        std::fs::write(&text, "not an image").expect("write");
+        let blank = dir.path().join("blank.png");
+        save_png(&Image::OneBit(Plane::new(60, 40, WHITE)), &blank).expect("written");
+        for input in [&text, &blank] {
+            let (i, o) = finder_ports(input, dir.path());
+            let err = MiyaoStaffFinder
+                .run(&i, &json!({}), &o)
+                .expect_err("refused");
+            assert!(matches!(err, JobError::BadInput { .. }), "{err}");
+            let (i, o) = finding_ports(input, dir.path());
+            let err = MiyaoStaffFinding
+                .run(&i, &json!({}), &o)
+                .expect_err("refused");
+            assert!(matches!(err, JobError::BadInput { .. }), "{err}");
+        }
+        let (i, o) = finder_ports(&blank, dir.path());
+        let err = MiyaoStaffFinder.run(&i, &json!({}), &o).expect_err("blank");
+        assert!(
+            err.error_summary().contains("blank"),
+            "{}",
+            err.error_summary()
+        );
+    }
+
+    #[test]
+    fn a_page_without_staves_fails_staff_finding_but_gives_the_finder_no_polygons() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Black only on the bottom row: no vertical run ends on the page, so there is no staff
+        // line height and no candidate point.
+        let mut p = Plane::new(100, 100, WHITE);
+        for x in 0..100 {
+            p.set(x, 99, BLACK);
+        }
+        let path = dir.path().join("bottom.png");
+        save_png(&Image::OneBit(p), &path).expect("written");
+        let (i, o) = finding_ports(&path, dir.path());
+        let err = MiyaoStaffFinding
+            .run(&i, &json!({}), &o)
+            .expect_err("no staves");
+        assert!(matches!(err, JobError::BadInput { .. }), "{err}");
+        assert!(
+            err.error_details().contains("0.3"),
+            "{}",
+            err.error_details()
+        );
+        // Upstream's finder writes an empty list and an all-white mask.
+        let (i, o) = finder_ports(&path, dir.path());
+        MiyaoStaffFinder
+            .run(&i, &json!({}), &o)
+            .expect("nothing found is no error");
+        let polys = std::fs::read_to_string(dir.path().join("polys.txt")).expect("written");
+        assert_eq!(polys, "[]");
+        let Image::OneBit(mask) = load_png(&dir.path().join("mask.png")).expect("a PNG") else {
+            panic!("the mask is written one-bit");
+        };
+        assert!(mask.pixels().iter().all(|&v| v == WHITE));
+    }
+
+    #[test]
+    fn negative_line_or_scan_line_counts_are_settings_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let page = staves_page(dir.path());
+        let (i, o) = finder_ports(&page, dir.path());
+        for settings in [json!({"Number of lines": -1}), json!({"Scan lines": -5})] {
+            let err = MiyaoStaffFinder
+                .run(&i, &settings, &o)
+                .expect_err("negative");
+            assert!(matches!(err, JobError::BadSettings { .. }), "{err}");
+        }
+        let (i, o) = finding_ports(&page, dir.path());
+        let err = MiyaoStaffFinding
+            .run(&i, &json!({"Number of lines": 9}), &o)
+            .expect_err("above the schema's maximum");
+        assert!(matches!(err, JobError::BadSettings { .. }), "{err}");
+        // Staves of fewer than four lines cannot get upstream's ledger lines.
+        let err = MiyaoStaffFinding
+            .run(&i, &json!({"Number of lines": 3}), &o)
+            .expect_err("three lines");
+        assert!(
+            err.error_summary().contains("at least 4"),
+            "{}",
+            err.error_summary()
+        );
+    }
+
+    #[test]
+    fn the_page_resolution_is_the_mean_of_the_png_pixels_per_inch() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("dpi.png");
+        let file = std::fs::File::create(&path).expect("create");
+        let mut enc = png::Encoder::new(std::io::BufWriter::new(file), 2, 2);
+        enc.set_color(png::ColorType::Grayscale);
+        enc.set_pixel_dims(Some(png::PixelDimensions {
+            xppu: 2835,
+            yppu: 5906,
+            unit: png::Unit::Meter,
+        }));
+        let mut w = enc.write_header().expect("header");
+        w.write_image_data(&[0, 255, 255, 0]).expect("data");
+        w.finish().expect("finished");
+        // Gamera 4.1.0 gives 111.01069999999999 for this file.
+        assert_eq!(png_resolution(&path), 111.01069999999999);
+        assert_eq!(png_resolution(&dir.path().join("none.png")), 0.0);
+    }
+}
