@@ -1063,6 +1063,43 @@ mod tests {
     }
 
     #[test]
+    fn a_skewed_staff_is_followed_along_its_slope_to_both_ends() {
+        // Five 3-row lines dropping one row every 100 columns, from column 30 to 2069; the scan
+        // lines are 100 columns apart, so each link rises by one row (0.57°, within the 1° the
+        // matching allows around the previous angle).
+        let (x0, x1, top) = (30i64, 2069i64, 40i64);
+        let mid = |l: i64, x: i64| top + 1 + l * 20 + (x - x0) / 100;
+        let mut p = Plane::new(2100, 200, WHITE);
+        for l in 0..5 {
+            for x in x0..=x1 {
+                for dy in -1..=1 {
+                    p.set(x as usize, (mid(l, x) + dy) as usize, BLACK);
+                }
+            }
+        }
+        let finder = StaffFinder::new(&p);
+        let staves = finder.find_staves_miyao(5, 20, 0.8, -1).expect("found");
+        assert_eq!(staves.len(), 1);
+        assert_eq!(staves[0].len(), 5);
+        for (l, line) in staves[0].iter().enumerate() {
+            assert_eq!(line.len(), 22, "line {l}: {line:?}");
+            for p in line {
+                assert!((p.y - mid(l as i64, p.x)).abs() <= 1, "line {l}: {p:?}");
+            }
+            let (first, last) = (line[0], line[line.len() - 1]);
+            assert!(
+                (first.x - x0).abs() <= 1 && (last.x - x1).abs() <= 1,
+                "{first:?} {last:?}"
+            );
+        }
+        // With the number of lines guessed, a single staff is not recognised: its run of staff
+        // spaces ends every scan line, and MusicStaves only counts runs that something follows.
+        let guessed = finder.find_staves_miyao(0, 20, 0.8, -1).expect("found");
+        assert_eq!(guessed.len(), 1);
+        assert_eq!(guessed[0].len(), 1);
+    }
+
+    #[test]
     fn a_blank_page_gives_one_empty_staff_as_musicstaves() {
         let finder = StaffFinder::new(&Plane::new(50, 50, WHITE));
         assert_eq!(finder.staffline_height, 0);
