@@ -7,6 +7,7 @@ pub mod descriptor;
 pub mod gamera;
 pub mod job;
 pub mod mei;
+pub mod musicstaves;
 pub mod pil;
 pub mod pitch_finding;
 pub mod pyjson;

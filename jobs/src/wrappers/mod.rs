@@ -10,6 +10,7 @@ pub mod m2v_wrapper;
 pub mod masking;
 pub mod mei_encoding;
 pub mod mei_resize;
+pub mod miyao;
 pub mod morphology;
 pub mod pil;
 pub mod pitch_finding;
@@ -58,6 +59,8 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &m2v_wrapper::Mei2Vol,
         &mei_resize::MeiResize,
         &mei_encoding::MeiEncoding,
+        &miyao::MiyaoStaffFinder,
+        &miyao::MiyaoStaffFinding,
     ]
 }
 

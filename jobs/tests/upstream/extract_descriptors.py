@@ -31,6 +31,8 @@ FILES = [
     "mei2vol_wrapper/m2v_wrapper.py",
     "MEI_resizing/mei_resize.py",
     "MEI_encoding/MEI_encoding.py",
+    "gamera_rodan/wrappers/toolkits/music_staves/miyao.py",
+    "heuristic_pitch_finding/base.py:MiyaoStaffinding",
 ]
 ATTRIBUTES = ["name", "author", "description", "category", "settings", "enabled", "interactive",
               "input_port_types", "output_port_types"]
