@@ -1,7 +1,8 @@
 //! Gamera's glyph-level functions compared with Gamera 4.1.0 itself: `rotate` pixel for pixel on
 //! generated one-bit images and a synthetic page, at many angles; every feature of every glyph of
 //! CC analyses (a manuscript page, synthetic pages, tiny generated glyphs) written as GameraXML
-//! with features, line for line. The reference runs `tests/gamera/glyphs.py` under the Python
+//! with features, line for line; the compactness of connected components as Dirty Layer Repair
+//! measures them. The reference runs `tests/gamera/glyphs.py` under the Python
 //! named by `RODAN_GAMERA_PYTHON` (what `scripts/build-gamera.sh` prints); without it those trials
 //! are reported as skipped. The features stored in `238r-nic.xml` by production Gamera are
 //! checked against ours without it.
@@ -17,12 +18,13 @@ use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rodan_jobs::gamera::conversion::to_onebit;
-use rodan_jobs::gamera::features;
+use rodan_jobs::gamera::features::{self, component_compactness};
 use rodan_jobs::gamera::png::{load_png, save_png};
 use rodan_jobs::gamera::segmentation::cc_analysis;
 use rodan_jobs::gamera::transformation::rotate;
 use rodan_jobs::gamera::xml::{self, Database, Glyph};
 use rodan_jobs::gamera::{BLACK, Image, Plane, WHITE};
+use rodan_jobs::pyjson::float_repr;
 use serde_json::{Value, json};
 
 const PYTHON_VAR: &str = "RODAN_GAMERA_PYTHON";
@@ -41,6 +43,8 @@ enum Case {
     },
     /// GameraXML of `input`'s glyphs with every feature.
     Features { input: &'static str },
+    /// The compactness of each connected component of a page, as `cc_analysis` returns them.
+    ComponentCompactness { input: &'static str },
 }
 
 impl Case {
@@ -52,6 +56,7 @@ impl Case {
                 order,
             } => format!("rotate/{input}/{angle}/{order}"),
             Case::Features { input } => format!("features/{input}"),
+            Case::ComponentCompactness { input } => format!("component compactness/{input}"),
         }
     }
 
@@ -80,6 +85,11 @@ impl Case {
             Case::Features { input } => json!({
                 "op": "features",
                 "input": glyphs_path(input),
+                "output": self.output(),
+            }),
+            Case::ComponentCompactness { input } => json!({
+                "op": "cc_compactness",
+                "input": input_path(input),
                 "output": self.output(),
             }),
         }
@@ -251,6 +261,9 @@ fn cases() -> Vec<Case> {
     for input in ["ms73-068_neume", "page_a", "page_b", "tiny"] {
         cases.push(Case::Features { input });
     }
+    for input in ["page", "glyph", "wide"] {
+        cases.push(Case::ComponentCompactness { input });
+    }
     cases
 }
 
@@ -384,6 +397,29 @@ fn compare(case: &Case) -> Result<(), Failed> {
             std::fs::write(&mine, &ours)?;
             let expected = std::fs::read_to_string(&theirs)?;
             compare_lines(&expected, &ours, &db.glyphs)?;
+        }
+        Case::ComponentCompactness { input } => {
+            let labelled = cc_analysis(&onebit(&input_path(input))?)?;
+            let ours: Vec<String> = labelled
+                .components
+                .iter()
+                .map(|c| {
+                    float_repr(component_compactness(
+                        &Glyph::from_component(&labelled, c).image,
+                    ))
+                })
+                .collect();
+            let expected = std::fs::read_to_string(&theirs)?;
+            let expected: Vec<&str> = expected.lines().collect();
+            if expected != ours {
+                let at = expected.iter().zip(&ours).position(|(a, b)| a != b);
+                return Err(format!(
+                    "{} components in Gamera, {} here; first difference at {at:?}",
+                    expected.len(),
+                    ours.len()
+                )
+                .into());
+            }
         }
     }
     Ok(())

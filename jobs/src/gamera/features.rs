@@ -225,14 +225,18 @@ fn nholes_extended(image: &Plane<u8>) -> [f64; 8] {
 
 /// Gamera's `compactness_border_outer_volume`: the pixels a dilation would add outside the
 /// image along its border, over the area. Its first row tests the upper right corner against
-/// the number of rows, as Gamera does.
-fn border_outer_volume(image: &Plane<u8>) -> f64 {
+/// the number of rows, as Gamera does. `below` is what it takes for the pixels it reads below a
+/// one- or two-row image (see `compactness` and `component_compactness`).
+fn border_outer_volume(image: &Plane<u8>, below: bool) -> f64 {
     let rows = image.height() as i64;
     let cols = image.width() as i64;
-    // Below a one- or two-row image Gamera reads past its pixel buffer, uninitialised heap
-    // memory: its result varies from run to run. Most often it finds non-zero bytes there (a
-    // black pixel), in Gamera 4.1.0 as in production Gamera's stored features; so do we.
-    let at = |x: i64, y: i64| -> bool { y >= rows || is_black(image.get(x as usize, y as usize)) };
+    let at = |x: i64, y: i64| -> bool {
+        if y >= rows {
+            below
+        } else {
+            is_black(image.get(x as usize, y as usize))
+        }
+    };
     let mut last: i64 = 0;
     let mut n = 0.0f64;
     // A black border pixel adds the outer pixels its predecessor did not.
@@ -310,9 +314,28 @@ fn border_outer_volume(image: &Plane<u8>) -> f64 {
 
 /// (volume of the dilated image + the border's outer volume - volume) / volume; the largest
 /// double for a white image.
+///
+/// Below a one- or two-row glyph image Gamera reads past its pixel buffer, uninitialised heap
+/// memory: its result varies from run to run. Most often it finds non-zero bytes there (a black
+/// pixel), in Gamera 4.1.0 as in production Gamera's stored features; so do we.
 fn compactness(image: &Plane<u8>) -> f64 {
+    compactness_with(image, true)
+}
+
+/// Gamera's `compactness` of a connected component as `cc_analysis` returns it (a view onto the
+/// labelled page, as upstream's Dirty Layer Repair measures them), given its own pixels: where
+/// Gamera reads below a one- or two-row component it reads the page, where no pixel of that
+/// component can lie, so white.
+pub fn component_compactness(image: &Plane<u8>) -> f64 {
+    if image.width() == 0 || image.height() == 0 {
+        return f64::MAX;
+    }
+    compactness_with(image, false)
+}
+
+fn compactness_with(image: &Plane<u8>, below: bool) -> f64 {
     let vol = volume(image);
-    let outer = border_outer_volume(image);
+    let outer = border_outer_volume(image, below);
     if vol == 0.0 {
         return f64::MAX;
     }
@@ -766,6 +789,10 @@ mod tests {
         // A lone pixel: Gamera's border count gives it 5 outer pixels, less 2 for the black it
         // (usually) finds reading below the image.
         assert_eq!(feature("compactness", &plane(&["#"])), [3.0]);
+        // As a component of a page, white lies below it.
+        assert_eq!(component_compactness(&plane(&["#"])), 5.0);
+        let bar = plane(&["###", "###", "###"]);
+        assert_eq!(component_compactness(&bar), feature("compactness", &bar)[0]);
     }
 
     #[test]

@@ -4,7 +4,9 @@ ours with.
 Usage: python glyphs.py CASES.json, where CASES.json is a list of
   {"op": "rotate", "input": PNG, "angle": DEGREES, "order": N, "output": PNG}
   {"op": "features", "input": XML, "output": XML}
-'rotate' saves image.rotate(angle, None, order); 'features' reads the glyphs of a GameraXML file,
+  {"op": "cc_compactness", "input": PNG, "output": TEXT}
+'rotate' saves image.rotate(angle, None, order); and 'cc_compactness' writes the compactness of each connected component of a page, one a line;
+'features' reads the glyphs of a GameraXML file,
 computes every feature and writes them with their
 features: the 16 of features='all' in the Gamera of upstream's production Rodan (Gamera 4.1.0
 adds 'fourier_broken', which that Gamera lacks). A case that raises writes its traceback to output + ".error".
@@ -47,6 +49,13 @@ def run(case):
         for glyph in glyphs:
             glyph.generate_features(functions, True)
         gamera_xml.WriteXMLFile(glyphs=glyphs, with_features=True).write_filename(case["output"])
+    elif case["op"] == "cc_compactness":
+        # compactness of each connected component as cc_analysis returns it (a view onto the
+        # labelled page), one repr a line.
+        ccs = load_image(case["input"]).cc_analysis()
+        with open(case["output"], "w") as f:
+            for cc in ccs:
+                f.write(repr(cc.compactness()[0]) + "\n")
     else:
         raise ValueError("unknown op " + case["op"])
 

@@ -25,7 +25,12 @@ FILES = [
     "gamera_rodan/wrappers/plugins/morphology.py",
     "gamera_rodan/wrappers/plugins/cc_analysis.py",
     "gamera_rodan/wrappers/masking.py",
+    "diagonal_neume_slicing/base.py",
 ]
+# Files holding jobs this crate does not run yet: only the named jobs are extracted from them.
+ONLY = {
+    "diagonal_neume_slicing/base.py": {"Dirty Layer Repair"},
+}
 ATTRIBUTES = ["name", "author", "description", "category", "settings", "enabled", "interactive",
               "input_port_types", "output_port_types"]
 
@@ -57,7 +62,7 @@ def main(root):
                         attrs[st.targets[0].id] = evaluate(st.value)
                 elif isinstance(st, ast.AugAssign) and st.target.id == "description":
                     attrs["description"] += evaluate(st.value)
-            if "name" in attrs:
+            if "name" in attrs and attrs["name"] in ONLY.get(name, {attrs["name"]}):
                 attrs["input_port_types"] = list(attrs.get("input_port_types", []))
                 attrs["output_port_types"] = list(attrs.get("output_port_types", []))
                 jobs[attrs["name"]] = attrs
