@@ -258,6 +258,20 @@ fn cases() -> Vec<Case> {
             });
         }
     }
+    // The spline orders, where VIGRA stays inside the canvas (its sides padded or over 4).
+    for input in ["glyph", "wide", "page"] {
+        for order in [2, 3] {
+            for angle in [
+                0.0, 3.0, -10.0, 30.0, 45.0, 100.0, 180.0, 200.0, 300.0, 725.5,
+            ] {
+                cases.push(Case::Rotate {
+                    input,
+                    angle,
+                    order,
+                });
+            }
+        }
+    }
     for input in ["ms73-068_neume", "page_a", "page_b", "tiny"] {
         cases.push(Case::Features { input });
     }
