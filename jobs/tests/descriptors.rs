@@ -14,6 +14,7 @@ const CHANGED_DESCRIPTIONS: &[&str] = &[
     "Bernsen threshold",
     "Red filtering",
     "Diagonal Neume Slicing",
+    "Dirty Layer Repair",
 ];
 
 fn upstream() -> BTreeMap<String, Value> {

@@ -588,6 +588,38 @@ fn cases() -> Vec<Case> {
         ));
     }
     miyao_cases(&mut cases);
+    // Upstream's Dirty Layer Repair ignores its settings (always 0.3 and 500); ours honours
+    // them, so other settings are compared with Gamera's own functions run with them.
+    let layers = [
+        (
+            "ms73-068",
+            fixture("ms73-068_neume.png"),
+            fixture("ms73-068_text.png"),
+        ),
+        ("synthetic_a", input("gray8_a.png"), input("onebit_a.png")),
+    ];
+    let repairs = [
+        ("ms73-068", 0.3, 500),
+        ("ms73-068", 0.6, 100),
+        ("ms73-068", 1.0, 0),
+        ("ms73-068", 0.0, 1000),
+        ("ms73-068", 0.45, 20),
+        ("synthetic_a", 0.3, 500),
+        ("synthetic_a", 0.8, 3),
+    ];
+    for (name, density, size) in repairs {
+        let (_, base, dirty) = layers
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .expect("a named pair of layers");
+        cases.push(case(
+            format!("Dirty Layer Repair/{name}/{density}/{size}"),
+            "Dirty Layer Repair",
+            json!({"Minimum Density": density, "Despeckle Size": size}),
+            &[("Base Layer", base.clone()), ("Dirty Layer", dirty.clone())],
+            &[("Repaired Base Layer", "png")],
+        ));
+    }
     for name in ["rgb8_a", "rgb8_b"] {
         cases.push(case(
             format!("Red filtering/{name}"),

@@ -5,6 +5,7 @@ pub mod binarization;
 pub mod cc_analysis;
 pub mod conversion;
 pub mod diagonal_neume_slicing;
+pub mod dirty_layer_repair;
 pub mod helloworld;
 pub mod m2v_wrapper;
 pub mod masking;
@@ -61,6 +62,7 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &mei_encoding::MeiEncoding,
         &miyao::MiyaoStaffFinder,
         &miyao::MiyaoStaffFinding,
+        &dirty_layer_repair::DirtyLayerRepair,
     ]
 }
 

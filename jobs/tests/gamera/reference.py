@@ -25,7 +25,8 @@ import types
 import numpy as np
 from PIL import Image, ImageEnhance
 from gamera import gamera_xml
-from gamera.core import init_gamera, load_image
+from gamera.core import RGBPixel, init_gamera, load_image
+from gamera.plugins.image_utilities import union_images
 
 STORAGE = "Storage format"
 
@@ -149,6 +150,20 @@ def run(job, s, i, o):
         ccs = load_image(i["1-Bit PNG Image"]).cc_analysis()
         port = "GameraXML - Connected Components"
         gamera_xml.WriteXMLFile(glyphs=ccs, with_features=True).write_filename(o[port])
+    elif job == "Dirty Layer Repair":
+        # Upstream's DirtyLayerRepairman with the job's settings (upstream's job fixes them at
+        # 0.3 and 500): the dirty layer's components at least as loose as the density are added
+        # to the base layer, then the result is despeckled.
+        base = load_image(i["Base Layer"]).to_onebit()
+        dirty = load_image(i["Dirty Layer"]).to_onebit()
+        original = dirty.image_copy()
+        canvas = dirty.image_copy()
+        canvas.fill(RGBPixel(0, 0, 0))
+        solid = [g for g in dirty.cc_analysis() if g.compactness()[0] < s["Minimum Density"]]
+        dirt = original.xor_image(union_images([canvas] + solid))
+        base.or_image(dirt, True)
+        base.despeckle(s["Despeckle Size"])
+        save_all(base, o, "Repaired Base Layer")
     elif job == "PNG (RGB)":
         image = Image.open(i["Image"])
         if image.mode == "RGBA":

@@ -26,13 +26,12 @@ FILES = [
     "gamera_rodan/wrappers/plugins/morphology.py",
     "gamera_rodan/wrappers/plugins/cc_analysis.py",
     "gamera_rodan/wrappers/masking.py",
-    "heuristic_pitch_finding/base.py:HeuristicPitchFinding",
-    "diagonal_neume_slicing/base.py:DiagonalNeumeSlicing",
+    "heuristic_pitch_finding/base.py",
+    "diagonal_neume_slicing/base.py",
     "mei2vol_wrapper/m2v_wrapper.py",
     "MEI_resizing/mei_resize.py",
     "MEI_encoding/MEI_encoding.py",
     "gamera_rodan/wrappers/toolkits/music_staves/miyao.py",
-    "heuristic_pitch_finding/base.py:MiyaoStaffinding",
 ]
 ATTRIBUTES = ["name", "author", "description", "category", "settings", "enabled", "interactive",
               "input_port_types", "output_port_types"]
