@@ -4,6 +4,7 @@
 pub mod binarization;
 pub mod cc_analysis;
 pub mod conversion;
+pub mod gamera_xml_distributor;
 pub mod helloworld;
 pub mod masking;
 pub mod morphology;
@@ -48,6 +49,7 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &masking::MaskAnd,
         &masking::MaskXor,
         &cc_analysis::CcAnalysis,
+        &gamera_xml_distributor::GameraXmlDistributor,
     ]
 }
 
