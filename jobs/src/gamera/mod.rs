@@ -2,7 +2,9 @@
 //! same pixels: PNG loading and saving, type conversions, thresholds, morphology, logical
 //! combinations, connected components and the GameraXML writer.
 
+pub mod classify;
 pub mod conversion;
+pub mod knn;
 pub mod logical;
 pub mod morphology;
 pub mod png;

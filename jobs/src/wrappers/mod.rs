@@ -3,6 +3,7 @@
 
 pub mod binarization;
 pub mod cc_analysis;
+pub mod classification;
 pub mod conversion;
 pub mod gamera_xml_distributor;
 pub mod helloworld;
