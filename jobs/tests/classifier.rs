@@ -420,3 +420,49 @@ fn k4_ties_are_broken_as_gamera_does() {
         compare_with_gamera(&format!("k4-{name}"), &ccs, Some(&settings), 4);
     }
 }
+
+/// Splits: the Dalhousie set with three of its classes renamed to Gamera's split functions
+/// (two-punctum neumes split left/right, the vertical divisions top/bottom, C clefs at their
+/// densest column), so that glyphs classified as those are split into parts that are
+/// classified in turn, as Gamera's `_do_splits_impl` does.
+#[test]
+fn split_classes_split_glyphs_as_gamera_does() {
+    let dir = work_dir("splits");
+    let training = dir.join("training-with-splits.xml");
+    let mut db =
+        read_file(&fixture("Dalhousie_TD_421_422_NC-based_classifier.xml")).expect("reads");
+    for g in &mut db.glyphs {
+        for (name, _) in &mut g.ids {
+            let renamed = match name.as_str() {
+                "neume.punctum.d2.punctum" => "_split.splitx",
+                "division.major.single.thin" => "_split.splity_top",
+                "clef.c" => "_split.splitx_max",
+                "neume.punctum.u2.punctum" => "_split.splitx_right",
+                _ => continue,
+            };
+            *name = renamed.to_owned();
+        }
+    }
+    std::fs::write(&training, write(&db, false)).expect("written");
+    let (ours, theirs) = (dir.join("ours.xml"), dir.join("gamera.xml"));
+    for (name, ccs) in pages() {
+        let args = [training.as_path(), ccs.as_path(), theirs.as_path()];
+        match gamera(&args, 4, &SIZE_NAMES.join(",")) {
+            None => {
+                eprintln!("skipped: RODAN_GAMERA_PYTHON is not set");
+                return;
+            }
+            Some(Err(e)) => panic!("{name}: Gamera failed: {e}"),
+            Some(Ok(())) => {}
+        }
+        run_ours(&training, &ccs, None, 4, &ours).expect("runs");
+        let text = std::fs::read_to_string(&ours).unwrap_or_default();
+        assert!(
+            text.contains("_split.splitx\""),
+            "{name}: some glyph is split"
+        );
+        if let Some(d) = difference(&ours, &theirs) {
+            panic!("{name}: {d}");
+        }
+    }
+}

@@ -30,11 +30,12 @@ pub enum ClassifyError {
     /// The kNN refused.
     #[error(transparent)]
     Knn(#[from] KnnError),
-    /// A glyph named `_split.*` would have to be split; splitting is not implemented.
-    #[error(
-        "the training data classifies glyphs as '{0}': splitting glyphs (_split.*) is not supported"
-    )]
+    /// A glyph is classified `_split.NAME` and NAME is not one of Gamera's split functions.
+    #[error("'{0}' is not a known or valid split function")]
     Split(String),
+    /// Labelling a split part ran out of labels.
+    #[error(transparent)]
+    Gamera(#[from] super::GameraError),
     /// Gamera's graph lost a subgraph root (its `optimize_partitions` returns no result).
     #[error("Gamera's grouping graph could not find the node of a subgraph root")]
     LostRoot,
@@ -91,9 +92,6 @@ impl<'a> Classifier<'a> {
             vectors.push(flatten(&features(&g.image)));
             ids.push(id);
         }
-        if let Some(split) = ids.iter().find(|id| id.starts_with("_split.")) {
-            return Err(ClassifyError::Split(split.clone()));
-        }
         Ok(Self {
             knn: Knn::new(vectors, ids, normalize)?,
             features,
@@ -125,20 +123,33 @@ impl<'a> Classifier<'a> {
             .filter(|&i| glyphs[i].state != State::Manual)
             .collect();
         let mut unions = Vec::new();
+        let mut splits = Vec::new();
         if !work.is_empty() {
-            // classify_list_automatic
+            // classify_list_automatic: the glyphs, then the parts of those classified as
+            // `_split.*`, level by level (Gamera's recursion, at most 10 levels deep; parts of
+            // the tenth level are left unclassified).
+            let mut level = Vec::new();
             for &i in &work {
                 let g = &mut glyphs[i];
                 if matches!(g.state, State::Unclassified | State::Automatic) {
-                    let ids = self.guess(&g.image)?;
-                    if let Some((name, _)) = ids.first()
-                        && name.starts_with("_split.")
-                    {
-                        return Err(ClassifyError::Split(name.clone()));
-                    }
-                    g.ids = ids;
-                    g.state = State::Automatic;
+                    self.classify_glyph(g)?;
+                    level.extend(split_glyph(g)?);
                 }
+            }
+            let mut depth = 1;
+            while !level.is_empty() {
+                if depth > MAX_RECURSION {
+                    splits.append(&mut level);
+                    break;
+                }
+                let mut next = Vec::new();
+                for g in &mut level {
+                    self.classify_glyph(g)?;
+                    next.extend(split_glyph(g)?);
+                }
+                splits.append(&mut level);
+                level = next;
+                depth += 1;
             }
             let candidates: Vec<usize> = work
                 .into_iter()
@@ -154,10 +165,18 @@ impl<'a> Classifier<'a> {
             .filter(|g| !main_id(g).starts_with("_group._part"))
             .collect();
         out.extend(unions);
+        out.extend(splits);
         for g in &mut out {
             g.features = self.features_of(&g.image);
         }
         Ok(out)
+    }
+
+    /// Classifies `g` (AUTOMATIC) with the classes of its features.
+    fn classify_glyph(&self, g: &mut Glyph) -> Result<(), ClassifyError> {
+        g.ids = self.guess(&g.image)?;
+        g.state = State::Automatic;
+        Ok(())
     }
 
     /// `_evaluate_subgroup`.
@@ -234,6 +253,103 @@ fn main_id(g: &Glyph) -> &str {
     } else {
         g.main_id()
     }
+}
+
+/// How deep `classify_list_automatic` follows splits of splits.
+const MAX_RECURSION: usize = 10;
+
+/// Gamera's `_do_splits_impl`: the parts of a glyph classified `_split.NAME`, none otherwise.
+fn split_glyph(g: &Glyph) -> Result<Vec<Glyph>, ClassifyError> {
+    let id = g.main_id();
+    let Some(name) = id.strip_prefix("_split.") else {
+        return Ok(Vec::new());
+    };
+    let (vertical, center, max) = match name {
+        "splitx" => (true, 0.5, false),
+        "splitx_left" => (true, 0.25, false),
+        "splitx_right" => (true, 0.75, false),
+        "splitx_max" => (true, 0.5, true),
+        "splity" => (false, 0.5, false),
+        "splity_top" => (false, 0.25, false),
+        "splity_bottom" => (false, 0.75, false),
+        _ => return Err(ClassifyError::Split(name.to_owned())),
+    };
+    split(g, vertical, center, max)
+}
+
+/// Gamera's `find_split_point` (`find_split_point_max` when `max`): the projection index near
+/// `center` with the lowest (highest) projection, kept off both ends.
+pub fn find_split_point(projections: &[usize], center: f64, max: bool) -> usize {
+    let size = projections.len();
+    let mut minimum = usize::MAX as f64;
+    let middle = size as f64 * center;
+    let mut minimum_index = 0;
+    let start = (middle / 2.0) as usize;
+    let end = ((size as f64 - middle) / 2.0 + middle) as usize;
+    for (i, &value) in projections.iter().enumerate().take(end).skip(start) {
+        let distance = (middle - i as f64).abs();
+        let value = value as i64;
+        let score = if max {
+            -((value * value * 2) as f64) + distance * distance * distance
+        } else {
+            (value * value * 2) as f64 + distance * distance
+        };
+        if score < minimum {
+            minimum = score;
+            minimum_index = i;
+        }
+    }
+    if minimum_index == 0 {
+        1
+    } else if minimum_index == size - 1 {
+        size - 2
+    } else {
+        minimum_index
+    }
+}
+
+/// Gamera's `splitx` / `splity` with one center: the connected components left and right of
+/// (above and below) the split point.
+fn split(g: &Glyph, vertical: bool, center: f64, max: bool) -> Result<Vec<Glyph>, ClassifyError> {
+    let (w, h) = (g.ncols(), g.nrows());
+    let length = if vertical { w } else { h };
+    if length <= 1 {
+        return Ok(vec![Glyph::new(g.ul_x, g.ul_y, g.image.clone())]);
+    }
+    let mut projections = vec![0usize; length];
+    for y in 0..h {
+        for x in 0..w {
+            if g.image.get(x, y) != WHITE {
+                projections[if vertical { x } else { y }] += 1;
+            }
+        }
+    }
+    let at = find_split_point(&projections, center, max);
+    let mut parts = Vec::new();
+    for (from, to) in [(0, at), (at, length)] {
+        if to <= from {
+            continue;
+        }
+        let (x0, y0, pw, ph) = if vertical {
+            (from, 0, to - from, h)
+        } else {
+            (0, from, w, to - from)
+        };
+        let mut view = Plane::new(pw, ph, WHITE);
+        for y in 0..ph {
+            for x in 0..pw {
+                view.set(x, y, g.image.get(x0 + x, y0 + y));
+            }
+        }
+        let labelled = super::segmentation::cc_analysis(&view)?;
+        for c in &labelled.components {
+            let mut part = Glyph::from_component(&labelled, c);
+            part.ul_x += g.ul_x + x0;
+            part.ul_y += g.ul_y + y0;
+            parts.push(part);
+        }
+    }
+    Ok(parts)
 }
 
 /// `size_t(threshold + 0.5)`; a negative threshold is refused by the job's schema (minimum 1).
