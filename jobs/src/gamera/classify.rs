@@ -13,6 +13,8 @@
 //! grouping here reproduces that: [`GlyphMap`] is libstdc++'s red-black tree, inserted into
 //! and searched exactly as `std::map` does, with Gamera's comparison.
 
+use rayon::prelude::*;
+
 use super::Plane;
 use super::knn::{Knn, KnnError};
 use super::xml::{Glyph, State};
@@ -22,7 +24,7 @@ use super::{BLACK, WHITE};
 pub type Features = Vec<(String, Vec<f64>)>;
 
 /// Computes the classifier's features of an image.
-pub type FeatureFn<'a> = dyn Fn(&Plane<u8>) -> Features + 'a;
+pub type FeatureFn<'a> = dyn Fn(&Plane<u8>) -> Features + Sync + 'a;
 
 /// Why classification failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,17 +83,21 @@ impl<'a> Classifier<'a> {
         features: &'a FeatureFn<'a>,
         normalize: bool,
     ) -> Result<Self, ClassifyError> {
-        let mut vectors = Vec::new();
         let mut ids = Vec::new();
+        let mut images = Vec::new();
         for g in training.iter().filter(|g| g.state != State::Unclassified) {
             let mut gids = g.ids.clone();
             gamera_id_order(&mut gids);
             let Some((id, _)) = gids.into_iter().next() else {
                 return Err(ClassifyError::Knn(KnnError::Length));
             };
-            vectors.push(flatten(&features(&g.image)));
             ids.push(id);
+            images.push(&g.image);
         }
+        let vectors = images
+            .par_iter()
+            .map(|image| flatten(&features(image)))
+            .collect();
         Ok(Self {
             knn: Knn::new(vectors, ids, normalize)?,
             features,
@@ -118,6 +124,10 @@ impl<'a> Classifier<'a> {
         max_parts_per_group: usize,
         max_graph_size: usize,
     ) -> Result<Vec<Glyph>, ClassifyError> {
+        // Gamera recomputes every feature; those read from the input are dropped.
+        for g in &mut glyphs {
+            g.features.clear();
+        }
         // group_list_automatic: MANUAL glyphs take no part.
         let work: Vec<usize> = (0..glyphs.len())
             .filter(|&i| glyphs[i].state != State::Manual)
@@ -129,12 +139,21 @@ impl<'a> Classifier<'a> {
             // `_split.*`, level by level (Gamera's recursion, at most 10 levels deep; parts of
             // the tenth level are left unclassified).
             let mut level = Vec::new();
-            for &i in &work {
+            let todo: Vec<usize> = work
+                .iter()
+                .copied()
+                .filter(|&i| matches!(glyphs[i].state, State::Unclassified | State::Automatic))
+                .collect();
+            let classified = todo
+                .par_iter()
+                .map(|&i| self.features_and_classes(&glyphs[i].image))
+                .collect::<Result<Vec<_>, _>>()?;
+            for (&i, (features, ids)) in todo.iter().zip(classified) {
                 let g = &mut glyphs[i];
-                if matches!(g.state, State::Unclassified | State::Automatic) {
-                    self.classify_glyph(g)?;
-                    level.extend(split_glyph(g)?);
-                }
+                g.features = features;
+                g.ids = ids;
+                g.state = State::Automatic;
+                level.extend(split_glyph(g)?);
             }
             let mut depth = 1;
             while !level.is_empty() {
@@ -166,17 +185,29 @@ impl<'a> Classifier<'a> {
             .collect();
         out.extend(unions);
         out.extend(splits);
-        for g in &mut out {
-            g.features = self.features_of(&g.image);
-        }
+        out.par_iter_mut()
+            .filter(|g| g.features.is_empty())
+            .for_each(|g| g.features = self.features_of(&g.image));
         Ok(out)
     }
 
     /// Classifies `g` (AUTOMATIC) with the classes of its features.
     fn classify_glyph(&self, g: &mut Glyph) -> Result<(), ClassifyError> {
-        g.ids = self.guess(&g.image)?;
+        let (features, ids) = self.features_and_classes(&g.image)?;
+        g.features = features;
+        g.ids = ids;
         g.state = State::Automatic;
         Ok(())
+    }
+
+    /// The features of `image` and its classes.
+    fn features_and_classes(
+        &self,
+        image: &Plane<u8>,
+    ) -> Result<(Features, Vec<(String, f64)>), ClassifyError> {
+        let features = (self.features)(image);
+        let ids = self.knn.classify(&flatten(&features))?;
+        Ok((features, ids))
     }
 
     /// `_evaluate_subgroup`.

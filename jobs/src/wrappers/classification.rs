@@ -12,9 +12,10 @@ use super::write_file;
 use crate::descriptor::{Spec, describe, port};
 use crate::gamera::Plane;
 use crate::gamera::classify::{Classifier, ClassifyError, Features, gamera_id_order};
+use crate::gamera::features;
 use crate::gamera::knn::{KnnSettings, parse_settings};
 use crate::gamera::xml::{Database, State, read_file, write};
-use crate::job::{Inputs, JobError, Outputs};
+use crate::job::{Inputs, Job, JobError, Outputs};
 use crate::settings::Settings;
 
 const CCS: &str = "GameraXML - Connected Components";
@@ -31,6 +32,39 @@ pub trait FeatureFunctions: Sync {
     fn all_names(&self) -> Vec<&'static str>;
     /// The values of feature `name` for `image`; `None` for an unknown name.
     fn compute(&self, name: &str, image: &Plane<u8>) -> Option<Vec<f64>>;
+}
+
+/// Gamera's feature functions as `gamera::features` computes them: the 16 that upstream's
+/// production Gamera has (Gamera 4.1.0's `fourier_broken` is not among them).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GameraFeatures;
+
+impl FeatureFunctions for GameraFeatures {
+    fn all_names(&self) -> Vec<&'static str> {
+        features::NAMES.to_vec()
+    }
+
+    fn compute(&self, name: &str, image: &Plane<u8>) -> Option<Vec<f64>> {
+        features::compute(name, image)
+    }
+}
+
+/// 'Non-Interactive Classifier'.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NonInteractiveClassifier;
+
+impl Job for NonInteractiveClassifier {
+    fn name(&self) -> &'static str {
+        "Non-Interactive Classifier"
+    }
+
+    fn descriptor(&self) -> JobDescriptor {
+        descriptor()
+    }
+
+    fn run(&self, inputs: &Inputs, settings: &Value, outputs: &Outputs) -> Result<(), JobError> {
+        run_with(&GameraFeatures, inputs, settings, outputs)
+    }
 }
 
 /// The descriptor of 'Non-Interactive Classifier'.

@@ -50,6 +50,7 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &masking::MaskAnd,
         &masking::MaskXor,
         &cc_analysis::CcAnalysis,
+        &classification::NonInteractiveClassifier,
         &gamera_xml_distributor::GameraXmlDistributor,
     ]
 }

@@ -25,6 +25,7 @@ FILES = [
     "gamera_rodan/wrappers/plugins/morphology.py",
     "gamera_rodan/wrappers/plugins/cc_analysis.py",
     "gamera_rodan/wrappers/masking.py",
+    "gamera_rodan/wrappers/classification.py",
     "interactive_classifier/gamera_xml_distributor.py",
 ]
 ATTRIBUTES = ["name", "author", "description", "category", "settings", "enabled", "interactive",
