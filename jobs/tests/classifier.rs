@@ -528,3 +528,27 @@ fn the_job_with_gameras_features_matches_gamera() {
         panic!("{}", d.chars().take(4000).collect::<String>());
     }
 }
+
+/// A page without glyphs gives Gamera's empty document; a bounding box size below the schema's
+/// minimum of 1 is refused.
+#[test]
+fn an_empty_page_and_a_zero_bounding_box() {
+    let dir = work_dir("empty");
+    let ccs = dir.join("empty.xml");
+    std::fs::write(
+        &ccs,
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<gamera-database version=\"2.0\">\n<glyphs>\n</glyphs>\n</gamera-database>\n",
+    )
+    .expect("written");
+    let out = dir.join("out.xml");
+    let training = fixture("Dalhousie_TD_421_422_NC-based_classifier.xml");
+    run_ours(&training, &ccs, None, 4, &out).expect("runs");
+    assert_eq!(
+        std::fs::read_to_string(&out).ok().as_deref(),
+        Some(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<gamera-database version=\"2.0\">\n</gamera-database>\n"
+        )
+    );
+    let err = run_ours(&training, &ccs, None, 0, &dir.join("zero.xml")).expect_err("refused");
+    assert!(matches!(err, JobError::BadSettings { .. }), "{err:?}");
+}

@@ -1001,21 +1001,13 @@ impl Graph {
         Ok(best
             .iter()
             .map(|&bits| {
-                // Gamera stops at the highest set bit (`k < bits`), so a one-glyph group lists
-                // none of its glyph; such groups are never used.
+                // (Gamera's loop stops before the highest set bit of a one-glyph group, leaving
+                // its list entry empty; such groups are never used, so all bits are read here.)
                 let mut group = Vec::new();
-                let mut k: u64 = 1;
-                let mut j = 0;
-                while k < bits {
-                    if bits & k != 0 {
-                        group.push(self.nodes[subgraph[j]].glyph);
+                for (j, &n) in subgraph.iter().enumerate() {
+                    if bits & (1u64 << j) != 0 {
+                        group.push(self.nodes[n].glyph);
                     }
-                    j += 1;
-                    k <<= 1;
-                }
-                if bits.count_ones() == 1 {
-                    group.truncate(0);
-                    group.push(usize::MAX);
                 }
                 group
             })
@@ -1160,6 +1152,78 @@ mod tests {
 
     fn glyph(x: usize, y: usize, w: usize, h: usize) -> Glyph {
         Glyph::new(x, y, Plane::new(w, h, BLACK))
+    }
+
+    fn size_features(image: &Plane<u8>) -> Features {
+        vec![
+            ("ncols".to_owned(), vec![image.width() as f64]),
+            ("nrows".to_owned(), vec![image.height() as f64]),
+        ]
+    }
+
+    fn trained(name: &str, x: usize, w: usize, h: usize) -> Glyph {
+        let mut g = glyph(x, 0, w, h);
+        g.state = State::Manual;
+        g.ids = vec![(name.to_owned(), 1.0)];
+        g
+    }
+
+    /// Two 10×12 glyphs 4 pixels apart: alone each is nearest the 10×10 "dot" (distance 2 of at
+    /// most 18, confidence (1 − 2/18)^10 ≈ 0.31); together they are exactly the 24×12 "pair"
+    /// (confidence 1), so the best partition groups them. A far glyph stays alone, a MANUAL
+    /// one is left as it is.
+    #[test]
+    fn close_glyphs_whose_union_matches_better_are_grouped() {
+        let training = vec![
+            trained("dot", 0, 10, 10),
+            trained("bar", 0, 10, 30),
+            trained("pair", 0, 24, 12),
+        ];
+        let features: &FeatureFn<'_> = &size_features;
+        let Ok(c) = Classifier::train(&training, features, false) else {
+            panic!()
+        };
+        let mut manual = glyph(200, 0, 10, 10);
+        manual.state = State::Manual;
+        manual.ids = vec![("kept".to_owned(), 0.25)];
+        let glyphs = vec![
+            glyph(0, 0, 10, 12),
+            glyph(14, 0, 10, 12),
+            glyph(100, 0, 10, 30),
+            manual,
+        ];
+        let Ok(out) = c.group_and_update(glyphs, 4.0, 4, 16) else {
+            panic!()
+        };
+        let summary: Vec<_> = out
+            .iter()
+            .map(|g| {
+                (
+                    g.ul_x,
+                    g.ncols(),
+                    g.state,
+                    g.main_id().to_owned(),
+                    g.main_confidence(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (100, 10, State::Automatic, "bar".to_owned(), 1.0),
+                (200, 10, State::Manual, "kept".to_owned(), 0.25),
+                (0, 24, State::Heuristic, "pair".to_owned(), 1.0),
+            ]
+        );
+        assert!(out.iter().all(|g| g.features.len() == 2));
+        // 4 pixels apart is within the bounding box size; 5 is not.
+        let far = vec![glyph(0, 0, 10, 12), glyph(15, 0, 10, 12)];
+        let Ok(out) = c.group_and_update(far, 4.0, 4, 16) else {
+            panic!()
+        };
+        assert_eq!(out.len(), 2);
+        assert!(out.iter().all(|g| g.main_id() == "dot"));
+        assert_eq!(out[0].main_confidence(), (1.0 - 2.0 / 18.0f64).powf(10.0));
     }
 
     #[test]
