@@ -251,6 +251,10 @@ fn classifies_and_groups_pages_as_gamera_does() {
     for (name, ccs) in pages() {
         compare_with_gamera(name, &ccs, None, 4);
     }
+    // Smaller and larger boxes: fewer groups; more, and parts of over 16 glyphs left alone.
+    let (_, ccs) = pages().swap_remove(0);
+    compare_with_gamera("ms73-068-bbox1", &ccs, None, 1);
+    compare_with_gamera("ms73-068-bbox12", &ccs, None, 12);
 }
 
 #[test]
