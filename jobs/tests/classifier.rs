@@ -556,3 +556,35 @@ fn an_empty_page_and_a_zero_bounding_box() {
     let err = run_ours(&training, &ccs, None, 0, &dir.join("zero.xml")).expect_err("refused");
     assert!(matches!(err, JobError::BadSettings { .. }), "{err:?}");
 }
+
+/// Upstream's job fails on CCs already classified MANUAL or HEURISTIC (Gamera 4.1.0 reads their
+/// names as bytes and `startswith` raises TypeError); ours keeps them: the MANUAL glyph as it is,
+/// in its place, the HEURISTIC one with its class (it may still be grouped).
+#[test]
+fn classified_ccs_are_kept() {
+    let dir = work_dir("classified-input");
+    let mut db = read_file(&fixture("240r_CC-analysis_output.xml")).expect("reads");
+    db.glyphs[0].state = State::Manual;
+    db.glyphs[0].ids = vec![("x.manual".to_owned(), 1.0)];
+    db.glyphs[500].state = State::Heuristic;
+    db.glyphs[500].ids = vec![("x.heuristic".to_owned(), 0.75)];
+    let ccs = dir.join("ccs.xml");
+    write_db(&ccs, &db);
+    let out = dir.join("out.xml");
+    let training = fixture("Dalhousie_TD_421_422_NC-based_classifier.xml");
+    run_ours(&training, &ccs, None, 4, &out).expect("runs");
+    let glyphs = read_file(&out).expect("reads").glyphs;
+    assert_eq!(glyphs[0].state, State::Manual);
+    assert_eq!(glyphs[0].ids, vec![("x.manual".to_owned(), 1.0)]);
+    assert_eq!(
+        (glyphs[0].ul_x, glyphs[0].ul_y),
+        (db.glyphs[0].ul_x, db.glyphs[0].ul_y)
+    );
+    assert_eq!(glyphs[0].features.len(), SIZE_NAMES.len());
+    assert!(glyphs.iter().any(|g| g.main_id() == "x.heuristic"));
+    assert!(
+        glyphs
+            .iter()
+            .all(|g| matches!(g.state, State::Manual | State::Automatic | State::Heuristic))
+    );
+}

@@ -10,7 +10,11 @@ use rodan_jobs::descriptor::image_types;
 use serde_json::Value;
 
 /// Jobs whose description adds a note about a fixed upstream bug.
-const CHANGED_DESCRIPTIONS: &[&str] = &["Bernsen threshold", "Red filtering"];
+const CHANGED_DESCRIPTIONS: &[&str] = &[
+    "Bernsen threshold",
+    "Red filtering",
+    "Non-Interactive Classifier",
+];
 
 fn upstream() -> BTreeMap<String, Value> {
     let path = concat!(

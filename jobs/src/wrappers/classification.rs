@@ -25,6 +25,12 @@ const OUTPUT: &str = "GameraXML - Classified Glyphs";
 const BBOX: &str = "Bounding box size";
 const GAMERA_XML: &str = "application/gamera+xml";
 
+/// Upstream's description, and what this job does where upstream's fails.
+const DESCRIPTION: &str = "Performs classification on a binarized staff-less image and outputs an xml file.\n\n\
+Unlike upstream's job, which fails when a connected component is already classified MANUAL or \
+HEURISTIC (Gamera 4.1.0 reads their class names as bytes), such glyphs are kept: MANUAL ones \
+take no part in classification and grouping, HEURISTIC ones keep their class.";
+
 /// Gamera's feature functions: the names of all of them in Gamera's (sorted) order, and the
 /// values of the named ones for an image.
 pub trait FeatureFunctions: Sync {
@@ -73,7 +79,7 @@ pub fn descriptor() -> JobDescriptor {
         Spec {
             name: "Non-Interactive Classifier",
             author: "Ling-Xiao Yang",
-            description: "Performs classification on a binarized staff-less image and outputs an xml file.",
+            description: DESCRIPTION,
             category: "Gamera - Classification",
         },
         json!({
