@@ -259,7 +259,8 @@ impl<'a> Classifier<'a> {
             for subgroup in best {
                 if subgroup.len() > 1 {
                     let mut union = union_images(glyphs, &subgroup);
-                    let ids = self.guess(&union.image)?;
+                    let (features, ids) = self.features_and_classes(&union.image)?;
+                    union.features = features;
                     let part = format!(
                         "_group._part.{}",
                         ids.first().map_or("", |(n, _)| n.as_str())
