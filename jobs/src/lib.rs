@@ -3,9 +3,11 @@
 //! upstream's names, ports and settings.
 
 pub mod adaptive;
+pub mod columns;
 pub mod descriptor;
 pub mod gamera;
 pub mod job;
+pub mod opencv;
 pub mod pil;
 pub mod pyjson;
 pub mod settings;

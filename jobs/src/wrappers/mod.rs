@@ -3,6 +3,7 @@
 
 pub mod binarization;
 pub mod cc_analysis;
+pub mod column_split;
 pub mod conversion;
 pub mod helloworld;
 pub mod masking;
@@ -48,6 +49,7 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &masking::MaskAnd,
         &masking::MaskXor,
         &cc_analysis::CcAnalysis,
+        &column_split::ColumnSplit,
     ]
 }
 
