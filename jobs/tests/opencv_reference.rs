@@ -1,8 +1,10 @@
 //! The OpenCV jobs (Column Splitting, Extract C Clefs) compared with upstream's Python logic on
 //! numpy and OpenCV, run by `tests/opencv/reference.py` under the Python named by
 //! `RODAN_OPENCV_PYTHON` (what `scripts/build-opencv.sh` prints); without it every trial is
-//! reported as skipped. Pages: synthetic folios of two and three columns in several PNG flavours,
-//! and folios made of the layers of a real page (`ms73-068` of the fixtures). Images must be
+//! reported as skipped. Column Splitting: synthetic folios of two and three columns in several
+//! PNG flavours, and folios made of the layers of a real page (`ms73-068` of the fixtures).
+//! Extract C Clefs: the classified glyphs of the fixtures' GameraXML files (`238r-nic.xml`, the
+//! Dalhousie classifier) on pages drawn from those glyphs, whole, clipped and in other flavours. Images must be
 //! equal as `cv2.imread(IMREAD_UNCHANGED)` reads them, JSON byte for byte; where upstream fails,
 //! ours must fail with a permanent error.
 
@@ -18,6 +20,7 @@ use std::sync::OnceLock;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rodan_jobs::gamera::xml::{Database, read_file};
 use rodan_jobs::opencv::{AnyMat, ReadMode, imread};
 use rodan_jobs::{Ports, find};
 use serde_json::{Value, json};
@@ -111,6 +114,7 @@ fn write_png(
     let file = File::create(path).expect("the input file can be created");
     let mut e = png::Encoder::new(BufWriter::new(file), width as u32, height as u32);
     e.set_color(color);
+    e.set_compression(png::Compression::Fast);
     e.set_depth(if sixteen {
         png::BitDepth::Sixteen
     } else {
@@ -298,6 +302,58 @@ fn side_by_side(layer: &Layer, copies: usize, gap: usize) -> Layer {
     out
 }
 
+/// A page drawn from the glyphs of a GameraXML file: each glyph's black pixels in a colour of
+/// its own, opaque, on a transparent page as large as the glyphs reach plus a margin; at most
+/// `max_width` x `max_height` (glyphs beyond are cut).
+fn glyph_page(db: &Database, (max_width, max_height): (usize, usize)) -> Layer {
+    let width = db
+        .glyphs
+        .iter()
+        .map(|g| g.ul_x + g.ncols())
+        .max()
+        .unwrap_or(0)
+        + 17;
+    let height = db
+        .glyphs
+        .iter()
+        .map(|g| g.ul_y + g.nrows())
+        .max()
+        .unwrap_or(0)
+        + 23;
+    let mut page = Layer::blank(width.min(max_width), height.min(max_height));
+    for (i, g) in db.glyphs.iter().enumerate() {
+        let colour = [
+            (i * 37 % 200) as u8,
+            (i * 91 % 200) as u8,
+            (i * 13 % 200) as u8,
+        ];
+        for y in 0..g.nrows() {
+            for x in 0..g.ncols() {
+                if g.image.get(x, y) == rodan_jobs::gamera::BLACK {
+                    page.ink(g.ul_x + x, g.ul_y + y, colour);
+                }
+            }
+        }
+    }
+    page
+}
+
+/// The C clefs' rightmost left edge (a page one pixel wider still holds a column of each), and
+/// how far right and down they reach.
+fn clef_extent(db: &Database) -> (usize, usize, usize) {
+    let clefs = || {
+        db.glyphs
+            .iter()
+            .filter(|g| g.ids.iter().any(|(n, _)| n == "clef.c"))
+    };
+    let max = |f: fn(&rodan_jobs::gamera::xml::Glyph) -> usize| clefs().map(f).max().unwrap_or(0);
+    (
+        max(|g| g.ul_x),
+        max(|g| g.ul_x + g.ncols()),
+        max(|g| g.ul_y + g.nrows()),
+    )
+}
+
 const LAYER_PORTS: [&str; 3] = ["Staff Layer", "Music Notes Layer", "Text Layer"];
 
 fn generate_inputs() {
@@ -339,6 +395,20 @@ fn generate_inputs() {
         side_by_side(&third, 2, 40).save_rgba(&input(&format!("folio2_{}.png", port_file(port))));
         side_by_side(&quarter, 3, 0).save_rgba(&input(&format!("folio3_{}.png", port_file(port))));
     }
+    // Pages of classified glyphs for Extract C Clefs.
+    let read = |xml: &str| read_file(&fixture(xml)).expect("the fixture GameraXML reads");
+    let nic = read("238r-nic.xml");
+    let all = (usize::MAX, usize::MAX);
+    glyph_page(&nic, all).save_rgba(&input("238r.png"));
+    // The other flavours on the part of the page that holds the clefs, to keep the test quick.
+    let (last_left, right, bottom) = clef_extent(&nic);
+    let clefs = glyph_page(&nic, (right, bottom));
+    clefs.save_grey_alpha(&input("238r_ga.png"));
+    clefs.save_rgba16(&input("238r_16.png"));
+    glyph_page(&nic, (last_left + 1, bottom)).save_rgba(&input("238r_cut.png"));
+    glyph_page(&nic, (last_left, bottom)).save_rgba(&input("238r_cut_more.png"));
+    let dalhousie = read("Dalhousie_TD_421_422_NC-based_classifier.xml");
+    glyph_page(&dalhousie, all).save_rgba(&input("dalhousie.png"));
     // Nothing to split: an empty page, and a page too narrow for the smoothing window.
     let empty = Layer::blank(400, 100);
     empty.save_rgba(&input("empty.png"));
@@ -386,8 +456,36 @@ fn layers(prefix: &str, suffix: &str) -> [PathBuf; 3] {
     LAYER_PORTS.map(|p| input(&format!("{prefix}_{}{suffix}.png", port_file(p))))
 }
 
+fn clef_case(id: &str, image: &str, xml: &str) -> Case {
+    Case {
+        id: format!("Extract C Clefs/{id}"),
+        job: "Extract C Clefs",
+        settings: json!({}),
+        inputs: [("PNG Image", input(image)), ("XML file", fixture(xml))]
+            .into_iter()
+            .collect(),
+        outputs: vec![("C Clef", "")],
+    }
+}
+
 fn cases() -> Vec<Case> {
+    let nic = "238r-nic.xml";
     vec![
+        clef_case("238r", "238r.png", nic),
+        clef_case("238r-grey-alpha", "238r_ga.png", nic),
+        clef_case("238r-16-bit", "238r_16.png", nic),
+        clef_case("238r-clipped", "238r_cut.png", nic),
+        clef_case("238r-clef-off-the-page-refused", "238r_cut_more.png", nic),
+        clef_case(
+            "dalhousie-classifier",
+            "dalhousie.png",
+            "Dalhousie_TD_421_422_NC-based_classifier.xml",
+        ),
+        clef_case(
+            "240r-no-clefs-refused",
+            "238r.png",
+            "240r_CC-analysis_output.xml",
+        ),
         column_case("two-columns", 2, layers("two", ""), &[], &[]),
         column_case(
             "two-columns-every-optional-port",
@@ -474,6 +572,12 @@ fn reference(python: &Path) -> Result<(), Failed> {
             .iter()
             .map(|c| {
                 std::fs::create_dir_all(c.dir("opencv")).map_err(|e| e.to_string())?;
+                for (port, ext) in &c.outputs {
+                    if ext.is_empty() {
+                        std::fs::create_dir_all(&c.output_paths("opencv")[port])
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
                 Ok(json!({
                     "id": c.id,
                     "job": c.job,

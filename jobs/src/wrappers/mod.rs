@@ -5,6 +5,7 @@ pub mod binarization;
 pub mod cc_analysis;
 pub mod column_split;
 pub mod conversion;
+pub mod extract_c_clefs;
 pub mod helloworld;
 pub mod masking;
 pub mod morphology;
@@ -50,6 +51,7 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &masking::MaskXor,
         &cc_analysis::CcAnalysis,
         &column_split::ColumnSplit,
+        &extract_c_clefs::ExtractCClefs,
     ]
 }
 

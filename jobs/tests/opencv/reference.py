@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import traceback
+import xml.etree.ElementTree as ET
 
 import cv2
 import numpy as np
@@ -96,7 +97,29 @@ def column_split(settings, inputs, outputs):
         json.dump({"width": merged.shape[1], "height": merged.shape[0], "split_ranges": ranges}, f)
 
 
-JOBS = {"Column Splitting": column_split}
+# ---- Extract C Clefs (extract_c_clefs/base.py, extract_c_clefs.py) ---------------------------
+
+def extract_c_clefs(settings, inputs, outputs):
+    page = cv2.imread(inputs["PNG Image"], cv2.IMREAD_COLOR)
+    boxes = []
+    # Every <glyph>, once per <id> inside it named clef.c.
+    for glyph in ET.parse(inputs["XML file"]).getroot().iter("glyph"):
+        for ident in glyph.iter("id"):
+            if ident.attrib["name"] == "clef.c":
+                left, top = int(glyph.attrib["ulx"]), int(glyph.attrib["uly"])
+                right = left + int(glyph.attrib["ncols"])
+                bottom = top + int(glyph.attrib["nrows"])
+                boxes.append((left, top, right, bottom))
+    if not boxes:
+        raise Exception("No C Clefs found in XML File.")
+    # The resource's name: the harness names each input after its file.
+    name = os.path.basename(inputs["PNG Image"])
+    folder = outputs["C Clef"] + os.sep
+    for n, (left, top, right, bottom) in enumerate(boxes, start=1):
+        cv2.imwrite(f"{folder}{name}_{n}.png", page[top:bottom, left:right])
+
+
+JOBS = {"Column Splitting": column_split, "Extract C Clefs": extract_c_clefs}
 
 
 def main(path):

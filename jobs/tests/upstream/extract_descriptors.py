@@ -26,6 +26,7 @@ FILES = [
     "gamera_rodan/wrappers/plugins/cc_analysis.py",
     "gamera_rodan/wrappers/masking.py",
     "column_split/base.py",
+    "extract_c_clefs/base.py",
 ]
 ATTRIBUTES = ["name", "author", "description", "category", "settings", "enabled", "interactive",
               "input_port_types", "output_port_types"]
