@@ -158,72 +158,71 @@ fn decode<R: std::io::BufRead + std::io::Seek>(
         .ok_or(png::DecodingError::LimitsExceeded)?;
     let mut buf = vec![0; size];
     let frame = reader.next_frame(&mut buf)?;
+    buf.truncate(frame.buffer_size());
     let (width, height) = (frame.width as usize, frame.height as usize);
-    let bytes = &buf[..frame.buffer_size()];
-    let channels_in = frame.color_type.samples();
-    // Grey + alpha from a grey image's tRNS: OpenCV ignores that tRNS.
-    let grey_trns = source == png::ColorType::Grayscale && channels_in == 2;
-    let map = |samples: &[u16]| -> (usize, Vec<u16>) {
-        match (mode, channels_in) {
-            (ReadMode::Unchanged, 2) if grey_trns => {
-                (1, samples.chunks_exact(2).map(|p| p[0]).collect())
-            }
-            (ReadMode::Unchanged, 2) => (
-                4,
-                samples
-                    .chunks_exact(2)
-                    .flat_map(|p| [p[0], p[0], p[0], p[1]])
-                    .collect(),
-            ),
-            (ReadMode::Unchanged, n) => (n, samples.to_vec()),
-            (ReadMode::Color, 1 | 2) => (
-                3,
-                samples
-                    .chunks_exact(channels_in)
-                    .flat_map(|p| [p[0]; 3])
-                    .collect(),
-            ),
-            (ReadMode::Color, _) => (
-                3,
-                samples
-                    .chunks_exact(channels_in)
-                    .flat_map(|p| [p[0], p[1], p[2]])
-                    .collect(),
-            ),
-        }
+    let layout = Layout {
+        mode,
+        channels_in: frame.color_type.samples(),
+        // Grey + alpha made from a grey image's tRNS: OpenCV ignores that tRNS.
+        grey_trns: source == png::ColorType::Grayscale
+            && frame.color_type == png::ColorType::GrayscaleAlpha,
     };
-    let sixteen = frame.bit_depth == png::BitDepth::Sixteen;
-    let samples: Vec<u16> = if sixteen {
-        bytes
+    let mat = if frame.bit_depth == png::BitDepth::Sixteen {
+        let samples: Vec<u16> = buf
             .chunks_exact(2)
             .map(|b| u16::from_be_bytes([b[0], b[1]]))
-            .collect()
+            .collect();
+        drop(buf);
+        let (channels, data) = layout.apply(samples);
+        match mode {
+            ReadMode::Unchanged => AnyMat::U16(Mat {
+                width,
+                height,
+                channels,
+                data,
+            }),
+            // OpenCV strips 16-bit samples to their high byte for IMREAD_COLOR.
+            ReadMode::Color => AnyMat::U8(Mat {
+                width,
+                height,
+                channels,
+                data: data.iter().map(|&v| (v >> 8) as u8).collect(),
+            }),
+        }
     } else {
-        bytes.iter().map(|&b| u16::from(b)).collect()
-    };
-    let (channels, data) = map(&samples);
-    let mat = match (sixteen, mode) {
-        (true, ReadMode::Unchanged) => AnyMat::U16(Mat {
+        let (channels, data) = layout.apply(buf);
+        AnyMat::U8(Mat {
             width,
             height,
             channels,
             data,
-        }),
-        // OpenCV strips 16-bit samples to their high byte for IMREAD_COLOR; 8-bit ones fit.
-        (true, ReadMode::Color) => AnyMat::U8(Mat {
-            width,
-            height,
-            channels,
-            data: data.iter().map(|&v| (v >> 8) as u8).collect(),
-        }),
-        (false, _) => AnyMat::U8(Mat {
-            width,
-            height,
-            channels,
-            data: data.iter().map(|&v| v as u8).collect(),
-        }),
+        })
     };
     Ok(mat)
+}
+
+/// How OpenCV lays out the samples the PNG decoder expanded.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    mode: ReadMode,
+    channels_in: usize,
+    grey_trns: bool,
+}
+
+impl Layout {
+    /// The channel count and samples OpenCV gives for `samples` (pixels of `channels_in`).
+    fn apply<T: Copy>(self, samples: Vec<T>) -> (usize, Vec<T>) {
+        let pixels = || samples.chunks_exact(self.channels_in);
+        match (self.mode, self.channels_in) {
+            (ReadMode::Unchanged, 2) if self.grey_trns => (1, pixels().map(|p| p[0]).collect()),
+            (ReadMode::Unchanged, 2) => {
+                (4, pixels().flat_map(|p| [p[0], p[0], p[0], p[1]]).collect())
+            }
+            (ReadMode::Color, 1 | 2) => (3, pixels().flat_map(|p| [p[0]; 3]).collect()),
+            (ReadMode::Color, 4) => (3, pixels().flat_map(|p| [p[0], p[1], p[2]]).collect()),
+            (_, n) => (n, samples),
+        }
+    }
 }
 
 /// Writes `mat` to `path` as `cv2.imwrite` writes a PNG: 1 channel grey, 3 RGB, 4 RGBA, at the

@@ -100,7 +100,7 @@ impl Job for ColumnSplit {
         let schema = self.descriptor().settings;
         let num_columns = usize::try_from(Settings::new(&schema, settings)?.integer(COLUMNS)?)
             .map_err(|_| JobError::bad_settings("setting out of range", COLUMNS))?;
-        for name in &OPTIONAL[2..] {
+        for name in OPTIONAL.iter().filter(|n| **n != "Layer 4") {
             if outputs.contains(name) && !inputs.contains(name) {
                 return Err(JobError::bad_input(
                     format!("output '{name}' has no input layer"),
@@ -462,9 +462,14 @@ mod tests {
     #[test]
     fn layers_without_alpha_or_an_output_without_its_input_are_bad_input() {
         let dir = tempfile::tempdir().expect("a temporary folder");
-        let out = outputs(dir.path(), &[STAFF, NOTES, TEXT, DATA, "Layer 6"]);
-        let err = error(&page(dir.path()), &out);
-        assert!(err.error_summary().contains("'Layer 6'"), "{err:?}");
+        for port in ["Layer 6", "Background Layer"] {
+            let out = outputs(dir.path(), &[STAFF, NOTES, TEXT, DATA, port]);
+            let err = error(&page(dir.path()), &out);
+            assert!(
+                err.error_summary().contains(&format!("'{port}'")),
+                "{err:?}"
+            );
+        }
 
         let rgb = dir.path().join("rgb.png");
         let data = vec![0u8; 320 * 60 * 3];
