@@ -5,7 +5,7 @@
 //! is ignored), 3 for RGB and palettes, 4 for any image with an alpha channel or a `tRNS` chunk
 //! (grey + alpha becomes grey replicated three times + alpha). `IMREAD_COLOR` gives 8-bit,
 //! 3 channels: grey replicated, alpha dropped (not composited), 16-bit samples cut to their high
-//! byte. OpenCV holds colour as BGR(A); a [`Mat`] keeps the PNG's RGB(A) order, which is what
+//! byte, and the image turned as its `eXIf` orientation says (`IMREAD_UNCHANGED` ignores it). OpenCV holds colour as BGR(A); a [`Mat`] keeps the PNG's RGB(A) order, which is what
 //! `imwrite` turns BGR(A) back into, so pixels written equal upstream's.
 
 use std::fs::File;
@@ -153,6 +153,15 @@ fn decode<R: std::io::BufRead + std::io::Seek>(
     decoder.set_transformations(png::Transformations::EXPAND);
     let mut reader = decoder.read_info()?;
     let source = reader.info().color_type;
+    let orientation = match mode {
+        ReadMode::Color => reader
+            .info()
+            .exif_metadata
+            .as_deref()
+            .and_then(exif_orientation)
+            .unwrap_or(1),
+        ReadMode::Unchanged => 1,
+    };
     let size = reader
         .output_buffer_size()
         .ok_or(png::DecodingError::LimitsExceeded)?;
@@ -198,7 +207,82 @@ fn decode<R: std::io::BufRead + std::io::Seek>(
             data,
         })
     };
-    Ok(mat)
+    Ok(match mat {
+        AnyMat::U8(m) => AnyMat::U8(orient(m, orientation)),
+        AnyMat::U16(m) => AnyMat::U16(orient(m, orientation)),
+    })
+}
+
+/// The EXIF orientation tag (0x0112) of TIFF-structured EXIF data (`eXIf`'s content, with or
+/// without a leading `Exif\0\0`), when present and valid (1 to 8).
+fn exif_orientation(data: &[u8]) -> Option<u16> {
+    let tiff = data.strip_prefix(b"Exif\0\0").unwrap_or(data);
+    let big = match tiff.get(..4)? {
+        b"MM\0*" => true,
+        b"II*\0" => false,
+        _ => return None,
+    };
+    let u16_at = |at: usize| -> Option<u16> {
+        let b: [u8; 2] = tiff.get(at..at + 2)?.try_into().ok()?;
+        Some(if big {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        })
+    };
+    let u32_at = |at: usize| -> Option<usize> {
+        let b: [u8; 4] = tiff.get(at..at + 4)?.try_into().ok()?;
+        let v = if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        };
+        usize::try_from(v).ok()
+    };
+    let ifd = u32_at(4)?;
+    let entries = usize::from(u16_at(ifd)?);
+    (0..entries)
+        .map(|i| ifd + 2 + 12 * i)
+        .find(|&entry| u16_at(entry) == Some(0x0112))
+        .and_then(|entry| u16_at(entry + 8))
+        .filter(|o| (1..=8).contains(o))
+}
+
+/// `image` turned as OpenCV's `ApplyExifOrientation` turns it for EXIF `orientation`: a
+/// transpose for 5 to 8, then horizontal and/or vertical flips.
+fn orient<T: Copy>(image: Mat<T>, orientation: u16) -> Mat<T> {
+    let (transpose, flip_x, flip_y) = match orientation {
+        2 => (false, true, false),
+        3 => (false, true, true),
+        4 => (false, false, true),
+        5 => (true, false, false),
+        6 => (true, true, false),
+        7 => (true, true, true),
+        8 => (true, false, true),
+        _ => return image,
+    };
+    let (w, h) = if transpose {
+        (image.height, image.width)
+    } else {
+        (image.width, image.height)
+    };
+    let c = image.channels;
+    let mut data = Vec::with_capacity(image.data.len());
+    for y in 0..h {
+        let ty = if flip_y { h - 1 - y } else { y };
+        for x in 0..w {
+            let tx = if flip_x { w - 1 - x } else { x };
+            let (sx, sy) = if transpose { (ty, tx) } else { (tx, ty) };
+            let at = (sy * image.width + sx) * c;
+            data.extend_from_slice(&image.data[at..at + c]);
+        }
+    }
+    Mat {
+        width: w,
+        height: h,
+        channels: c,
+        data,
+    }
 }
 
 /// How OpenCV lays out the samples the PNG decoder expanded.
@@ -410,6 +494,71 @@ mod tests {
             u8_mat(two_bit).data,
             [0, 0, 0, 85, 85, 85, 170, 170, 170, 255, 255, 255]
         );
+    }
+
+    /// A 3 x 2 RGB PNG, red = 1..=6 row by row, with an `eXIf` orientation.
+    fn oriented(orientation: u16, big_endian: bool) -> Vec<u8> {
+        let mut exif = Vec::new();
+        let put16 = |v: u16| {
+            if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let put32 = |v: u32| {
+            if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        exif.extend_from_slice(if big_endian { b"MM\0*" } else { b"II*\0" });
+        exif.extend_from_slice(&put32(8));
+        exif.extend_from_slice(&put16(1));
+        for v in [put16(0x0112), put16(3)] {
+            exif.extend_from_slice(&v);
+        }
+        exif.extend_from_slice(&put32(1));
+        exif.extend_from_slice(&put16(orientation));
+        exif.extend_from_slice(&[0; 6]);
+        let mut out = Vec::new();
+        let mut e = png::Encoder::new(&mut out, 3, 2);
+        e.set_color(png::ColorType::Rgb);
+        let mut w = e.write_header().expect("header");
+        w.write_chunk(png::chunk::eXIf, &exif).expect("eXIf");
+        let data: Vec<u8> = (1..=6).flat_map(|r| [r, 0, 0]).collect();
+        w.write_image_data(&data).expect("data");
+        w.finish().expect("finish");
+        out
+    }
+
+    fn reds(m: AnyMat) -> (usize, Vec<u8>) {
+        let m = u8_mat(m);
+        (m.width, m.data.chunks(3).map(|p| p[0]).collect())
+    }
+
+    // Each expectation is what cv2 4.12 reads from the same file.
+    #[test]
+    fn color_turns_the_image_as_its_exif_orientation_says_and_unchanged_does_not() {
+        let cases: [(u16, usize, [u8; 6]); 8] = [
+            (1, 3, [1, 2, 3, 4, 5, 6]),
+            (2, 3, [3, 2, 1, 6, 5, 4]),
+            (3, 3, [6, 5, 4, 3, 2, 1]),
+            (4, 3, [4, 5, 6, 1, 2, 3]),
+            (5, 2, [1, 4, 2, 5, 3, 6]),
+            (6, 2, [4, 1, 5, 2, 6, 3]),
+            (7, 2, [6, 3, 5, 2, 4, 1]),
+            (8, 2, [3, 6, 2, 5, 1, 4]),
+        ];
+        for (orientation, width, expected) in cases {
+            for big in [true, false] {
+                let got = reds(read(oriented(orientation, big), ReadMode::Color));
+                assert_eq!(got, (width, expected.to_vec()), "orientation {orientation}");
+            }
+            let unchanged = reds(read(oriented(orientation, true), ReadMode::Unchanged));
+            assert_eq!(unchanged, (3, vec![1, 2, 3, 4, 5, 6]));
+        }
     }
 
     #[test]

@@ -104,12 +104,18 @@ fn input(name: &str) -> PathBuf {
 }
 
 /// Writes an 8-bit (or 16-bit, `samples` big-endian pairs) PNG.
-fn write_png(
+fn write_png(path: &Path, size: (usize, usize), color: png::ColorType, sixteen: bool, data: &[u8]) {
+    write_png_exif(path, size, color, sixteen, data, None);
+}
+
+/// [`write_png`] with an `eXIf` chunk holding an orientation tag.
+fn write_png_exif(
     path: &Path,
     (width, height): (usize, usize),
     color: png::ColorType,
     sixteen: bool,
     data: &[u8],
+    orientation: Option<u16>,
 ) {
     let file = File::create(path).expect("the input file can be created");
     let mut e = png::Encoder::new(BufWriter::new(file), width as u32, height as u32);
@@ -121,6 +127,13 @@ fn write_png(
         png::BitDepth::Eight
     });
     let mut w = e.write_header().expect("header");
+    if let Some(o) = orientation {
+        // Little-endian TIFF: one IFD entry, Orientation (0x0112), SHORT, count 1.
+        let mut exif = b"II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0".to_vec();
+        exif.extend_from_slice(&o.to_le_bytes());
+        exif.extend_from_slice(&[0; 6]);
+        w.write_chunk(png::chunk::eXIf, &exif).expect("eXIf");
+    }
     w.write_image_data(data).expect("data");
     w.finish().expect("finish");
 }
@@ -149,14 +162,14 @@ impl Layer {
     }
 
     fn save_rgba(&self, path: &Path) {
+        self.save_rgba_oriented(path, None);
+    }
+
+    /// RGBA with an EXIF orientation, which IMREAD_COLOR applies.
+    fn save_rgba_oriented(&self, path: &Path, orientation: Option<u16>) {
         let data: Vec<u8> = self.rgba.iter().flatten().copied().collect();
-        write_png(
-            path,
-            (self.width, self.height),
-            png::ColorType::Rgba,
-            false,
-            &data,
-        );
+        let size = (self.width, self.height);
+        write_png_exif(path, size, png::ColorType::Rgba, false, &data, orientation);
     }
 
     /// Grey + alpha: the red channel as grey.
@@ -405,7 +418,10 @@ fn generate_inputs() {
     let clefs = glyph_page(&nic, (right, bottom));
     clefs.save_grey_alpha(&input("238r_ga.png"));
     clefs.save_rgba16(&input("238r_16.png"));
-    glyph_page(&nic, (last_left + 1, bottom)).save_rgba(&input("238r_cut.png"));
+    let cut = glyph_page(&nic, (last_left + 1, bottom));
+    cut.save_rgba(&input("238r_cut.png"));
+    cut.save_rgba_oriented(&input("238r_cut_exif3.png"), Some(3));
+    cut.save_rgba_oriented(&input("238r_cut_exif6.png"), Some(6));
     glyph_page(&nic, (last_left, bottom)).save_rgba(&input("238r_cut_more.png"));
     let dalhousie = read("Dalhousie_TD_421_422_NC-based_classifier.xml");
     glyph_page(&dalhousie, all).save_rgba(&input("dalhousie.png"));
@@ -475,6 +491,9 @@ fn cases() -> Vec<Case> {
         clef_case("238r-grey-alpha", "238r_ga.png", nic),
         clef_case("238r-16-bit", "238r_16.png", nic),
         clef_case("238r-clipped", "238r_cut.png", nic),
+        clef_case("238r-exif-turned-180", "238r_cut_exif3.png", nic),
+        // Turned a quarter, the page is narrower than some clefs are far right.
+        clef_case("238r-exif-turned-90-refused", "238r_cut_exif6.png", nic),
         clef_case("238r-clef-off-the-page-refused", "238r_cut_more.png", nic),
         clef_case(
             "dalhousie-classifier",

@@ -2,7 +2,7 @@
 //! classifies as `clef.c` out of the page and writes each crop to the list output.
 //!
 //! As upstream: the page is read as `cv2.imread(IMREAD_COLOR)` (8-bit, 3 channels: alpha is
-//! dropped, so the crops are RGB PNGs), a glyph counts once for each of its `<id>`s named
+//! dropped, so the crops are RGB PNGs; an EXIF orientation turns the page), a glyph counts once for each of its `<id>`s named
 //! `clef.c` (its best class or not), boxes are cut as numpy slices (clipped to the page), glyphs
 //! are taken in file order, and crop n (from 1) is written to the list's folder as
 //! `{input resource name}_{n}.png`. A file without C clefs and a box with no pixel on the page
