@@ -24,6 +24,10 @@ pub enum ApiError {
     /// Field-level validation errors (400).
     #[error("invalid request")]
     Fields(BTreeMap<String, Vec<String>>),
+    /// A 400 whose body is given whole, for DRF errors nested deeper than one level (a workflow
+    /// import's `{"serialized": {"workflow_jobs[0].job_name": "..."}}`).
+    #[error("invalid request")]
+    Invalid(Value),
     /// A request-level message with a status.
     #[error("{1}")]
     Detail(StatusCode, String),
@@ -86,6 +90,7 @@ impl IntoResponse for ApiError {
             Self::Forbidden(message) => (StatusCode::FORBIDDEN, json!({"detail": message})),
             Self::NotFound => (StatusCode::NOT_FOUND, json!({"detail": "Not found."})),
             Self::Fields(fields) => (StatusCode::BAD_REQUEST, json!(fields)),
+            Self::Invalid(body) => (StatusCode::BAD_REQUEST, body.clone()),
             Self::Detail(status, message) => (*status, json!({"detail": message})),
             Self::Conflict(body) => (StatusCode::CONFLICT, body.clone()),
             Self::MethodNotAllowed => (

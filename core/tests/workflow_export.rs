@@ -222,11 +222,21 @@ fn import_checks_jobs_port_types_ids_settings_and_connections_against_the_catalo
     let cases: Vec<(Value, ImportError, Value)> = vec![
         (
             doc_with(|d| d["workflow_jobs"][1]["job_name"] = json!("Gone")),
-            ImportError::UnknownJob {
-                job: 1,
-                job_name: "Gone".into(),
-            },
+            ImportError::UnknownJobs(vec![(1, "Gone".into())]),
             json!({"workflow_jobs[1].job_name": "Job Gone does not exist in current Rodan installation."}),
+        ),
+        (
+            // Every missing job is named in the one answer, whatever else is wrong after them.
+            doc_with(|d| {
+                d["workflow_jobs"][0]["job_name"] = json!("Gone");
+                d["workflow_jobs"][1]["job_name"] = json!("Also gone");
+                d["connections"][0]["output_port"] = json!(99);
+            }),
+            ImportError::UnknownJobs(vec![(0, "Gone".into()), (1, "Also gone".into())]),
+            json!({
+                "workflow_jobs[0].job_name": "Job Gone does not exist in current Rodan installation.",
+                "workflow_jobs[1].job_name": "Job Also gone does not exist in current Rodan installation.",
+            }),
         ),
         (
             doc_with(|d| d["workflow_jobs"][0]["input_ports"][0]["type"] = json!("nope")),

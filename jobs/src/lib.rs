@@ -7,10 +7,14 @@ pub mod columns;
 pub mod descriptor;
 pub mod gamera;
 pub mod job;
+pub mod mei;
+pub mod musicstaves;
 pub mod opencv;
 pub mod pil;
+pub mod pitch_finding;
 pub mod pyjson;
 pub mod settings;
+pub mod slicing;
 pub mod wrappers;
 
 pub use job::{Inputs, Job, JobError, Outputs, Ports, Resource};

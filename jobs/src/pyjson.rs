@@ -175,8 +175,20 @@ pub fn float_json(f: f64) -> String {
 /// 16 digits, otherwise in scientific notation with a signed exponent of at least two digits
 /// (`1e-05`, `1.5e+16`).
 pub fn float_repr(f: f64) -> String {
-    // Rust's `{:e}` gives the shortest round-trip digits too: "d.ddde<exp>".
-    let sci = format!("{:e}", f.abs());
+    // Rust's `{:e}` gives the shortest round-trip digits too: "d.ddde<exp>". Where two such
+    // digit strings are equally near the value, Rust rounds the tie up and Python to even; Rust's
+    // fixed-precision formatting rounds exactly, half to even, so that string of the same length
+    // is Python's whenever it reads back as the value.
+    let shortest = format!("{:e}", f.abs());
+    let len = shortest
+        .split_once('e')
+        .map_or(0, |(m, _)| m.chars().filter(char::is_ascii_digit).count());
+    let even = format!("{:.*e}", len.saturating_sub(1), f.abs());
+    let sci = if even.parse::<f64>().ok() == Some(f.abs()) {
+        even
+    } else {
+        shortest
+    };
     let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
@@ -327,6 +339,8 @@ mod tests {
             (1.7976931348623157e308, "1.7976931348623157e+308"),
             (-0.01889394883140458, "-0.01889394883140458"),
             (100.5, "100.5"),
+            // -0.0084018707275390625: two shortest strings equally near, Python takes the even.
+            (-4405.0 / 524288.0, "-0.008401870727539062"),
         ];
         for (f, want) in cases {
             assert_eq!(float_repr(f), want, "repr of {f:e}");

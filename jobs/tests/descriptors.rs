@@ -10,7 +10,12 @@ use rodan_jobs::descriptor::image_types;
 use serde_json::Value;
 
 /// Jobs whose description adds a note about a fixed upstream bug.
-const CHANGED_DESCRIPTIONS: &[&str] = &["Bernsen threshold", "Red filtering"];
+const CHANGED_DESCRIPTIONS: &[&str] = &[
+    "Bernsen threshold",
+    "Red filtering",
+    "Diagonal Neume Slicing",
+    "Dirty Layer Repair",
+];
 
 fn upstream() -> BTreeMap<String, Value> {
     let path = concat!(

@@ -222,6 +222,36 @@ fn settings_out_of_their_schema_are_permanent_settings_errors() {
     }
 }
 
+/// Upstream's Dirty Layer Repair always used density 0.3 and despeckle size 500, whatever its
+/// settings; ours honours them (gamera_reference.rs compares each with Gamera's functions run
+/// with those settings). With upstream's values it gives upstream's golden; with others, not.
+#[test]
+fn dirty_layer_repair_honours_the_settings_upstream_ignored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repair = |density: f64, size: i64, name: &str| {
+        let out = dir.path().join(name);
+        job("Dirty Layer Repair")
+            .run(
+                &Ports::new()
+                    .with("Base Layer", fixture("ms73-068_neume.png"), "image/rgb+png")
+                    .with("Dirty Layer", fixture("ms73-068_text.png"), "image/rgb+png"),
+                &json!({"Minimum Density": density, "Despeckle Size": size}),
+                &Ports::new().with("Repaired Base Layer", &out, "image/onebit+png"),
+            )
+            .expect("the layers repair");
+        out
+    };
+    let golden = fixture("ms73-068_dirty-layer-repair.png");
+    compare_exact(&golden, &repair(0.3, 500, "upstream.png")).expect("upstream's values");
+    for (density, size) in [(0.3, 20), (0.6, 500)] {
+        let other = repair(density, size, &format!("{density}-{size}.png"));
+        assert!(
+            compare_exact(&golden, &other).is_err(),
+            "density {density} and despeckle size {size} change the output"
+        );
+    }
+}
+
 #[test]
 fn masks_of_another_size_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -143,8 +143,7 @@ async fn create_workflow(
     let mut tx = state.pool.begin().await?;
     if let Some(serialized) = body.0.get("serialized") {
         let catalogue = graph::catalogue(&state.pool).await?;
-        let graph = wf::import(serialized, &catalogue)
-            .map_err(|e| ApiError::Fields(fields_of(e.body())))?;
+        let graph = wf::import(serialized, &catalogue).map_err(import_error)?;
         let name = body
             .str("name")
             .filter(|n| !n.is_empty())
@@ -185,21 +184,18 @@ async fn create_workflow(
     ))
 }
 
-/// Turns `{"serialized": {path: message}}` into field errors.
-fn fields_of(body: Value) -> std::collections::BTreeMap<String, Vec<String>> {
-    body.as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| {
-                    let msg = match v {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    (k.clone(), vec![msg])
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+/// An import's 400 as DRF renders it: a nested error dict is kept as it is
+/// (`{"serialized": {path: message, ...}}`), a message about the whole document is a list
+/// (`{"serialized": [message]}`).
+fn import_error(e: wf::ImportError) -> ApiError {
+    match e.body() {
+        Value::Object(mut m) => match m.remove("serialized") {
+            Some(Value::String(message)) => ApiError::field("serialized", message),
+            Some(detail) => ApiError::Invalid(json!({ "serialized": detail })),
+            None => ApiError::Invalid(Value::Object(m)),
+        },
+        other => ApiError::Invalid(other),
+    }
 }
 
 async fn workflow_detail(
@@ -815,8 +811,7 @@ async fn create_group(
         let catalogue = graph::catalogue(&state.pool).await?;
         let document = serde_json::to_value(wf::export(&graph::load(&state.pool, origin).await?))
             .map_err(ApiError::internal)?;
-        let copy =
-            wf::import(&document, &catalogue).map_err(|e| ApiError::Fields(fields_of(e.body())))?;
+        let copy = wf::import(&document, &catalogue).map_err(import_error)?;
         graph::insert(&mut tx, workflow, &copy, Some(id)).await?;
     } else if let Some(members) = &members {
         sqlx::query("UPDATE workflow_jobs SET group_uuid = $2 WHERE uuid = ANY($1)")

@@ -1025,9 +1025,12 @@ async fn workflow_export_imports_into_another_project(ctx: Ctx) {
         )
         .await;
     assert_eq!(valid["valid"], true);
+    // Every job the installation lacks is named in one 400, in upstream's shape (DRF keeps the
+    // nested dict), and nothing is created.
     let mut broken = exported.clone();
     broken["workflow_jobs"][0]["job_name"] = json!("no such job");
-    let (status, _) = ctx
+    broken["workflow_jobs"][1]["job_name"] = json!("nor this one");
+    let (status, body) = ctx
         .post(
             "/api/workflows/",
             &ctx.admin,
@@ -1035,6 +1038,39 @@ async fn workflow_export_imports_into_another_project(ctx: Ctx) {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({"serialized": {
+            "workflow_jobs[0].job_name": "Job no such job does not exist in current Rodan installation.",
+            "workflow_jobs[1].job_name": "Job nor this one does not exist in current Rodan installation.",
+        }})
+    );
+    // A fault of the whole document is a list under the field, as DRF gives a message.
+    let (status, body) = ctx
+        .post(
+            "/api/workflows/",
+            &ctx.admin,
+            json!({"project": q, "serialized": {"name": "x"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({"serialized": ["Please provide the version of serialization format."]})
+    );
+    let listed = ctx
+        .ok(
+            Method::GET,
+            &format!(
+                "/api/workflows/?project={}",
+                q.trim_end_matches('/').rsplit('/').next().expect("a uuid")
+            ),
+            &ctx.admin,
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(listed["count"], 1, "only the good import exists: {listed}");
 }
 
 async fn running_a_batch_materialises_run_jobs_and_dispatches_the_first_ones(ctx: Ctx) {

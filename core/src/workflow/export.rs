@@ -91,14 +91,10 @@ pub enum ImportError {
         /// What is wrong.
         message: String,
     },
-    /// A job the catalogue does not have.
-    #[error("failed to import the workflow: job {job_name} does not exist")]
-    UnknownJob {
-        /// Position of the workflow job.
-        job: usize,
-        /// The job's name.
-        job_name: String,
-    },
+    /// Jobs the catalogue does not have, every one of them (position, name), in document order,
+    /// so that a user moving a workflow learns at once which jobs this installation lacks.
+    #[error("failed to import the workflow: {}", unknown_jobs_message(.0))]
+    UnknownJobs(Vec<(usize, String)>),
     /// A port type the job does not have.
     #[error("failed to import the workflow: job {job_name} has no {kind} port type {port_type}")]
     UnknownPortType {
@@ -150,6 +146,17 @@ pub enum PortKind {
     Output,
 }
 
+fn unknown_jobs_message(jobs: &[(usize, String)]) -> String {
+    let mut names: Vec<&str> = jobs.iter().map(|(_, name)| name.as_str()).collect();
+    names.dedup();
+    let (noun, verb) = if names.len() == 1 {
+        ("job", "does")
+    } else {
+        ("jobs", "do")
+    };
+    format!("{noun} {} {verb} not exist", names.join(", "))
+}
+
 impl std::fmt::Display for PortKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -187,10 +194,18 @@ impl ImportError {
                 ))
             }
             Self::Shape { path, message } => json!({ path.as_str(): message }),
-            Self::UnknownJob { job, job_name } => json!({
-                format!("workflow_jobs[{job}].job_name"):
-                    format!("Job {job_name} does not exist in current Rodan installation.")
-            }),
+            Self::UnknownJobs(jobs) => Value::Object(
+                jobs.iter()
+                    .map(|(job, job_name)| {
+                        (
+                            format!("workflow_jobs[{job}].job_name"),
+                            json!(format!(
+                                "Job {job_name} does not exist in current Rodan installation."
+                            )),
+                        )
+                    })
+                    .collect(),
+            ),
             Self::UnknownPortType {
                 kind,
                 job,
@@ -390,15 +405,22 @@ fn check_against_catalogue(
     catalogue: &[JobDescriptor],
 ) -> Result<(), ImportError> {
     let catalogue = Catalogue::new(catalogue);
+    let unknown: Vec<(usize, String)> = doc
+        .workflow_jobs
+        .iter()
+        .enumerate()
+        .filter(|(_, wfj)| catalogue.job(&wfj.job_name).is_none())
+        .map(|(j, wfj)| (j, wfj.job_name.clone()))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ImportError::UnknownJobs(unknown));
+    }
     let mut input_ids = HashSet::new();
     let mut output_ids = HashSet::new();
     for (j, wfj) in doc.workflow_jobs.iter().enumerate() {
-        let job = catalogue
-            .job(&wfj.job_name)
-            .ok_or_else(|| ImportError::UnknownJob {
-                job: j,
-                job_name: wfj.job_name.clone(),
-            })?;
+        let Some(job) = catalogue.job(&wfj.job_name) else {
+            continue;
+        };
         for (kind, ports, types, ids) in [
             (
                 PortKind::Input,

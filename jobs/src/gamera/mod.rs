@@ -1,13 +1,18 @@
 //! Gamera's image model and the Gamera 4.1.0 algorithms the jobs run, re-implemented to give the
 //! same pixels: PNG loading and saving, type conversions, thresholds, morphology, logical
-//! combinations, connected components and the GameraXML writer.
+//! combinations, connected components, rotation, glyph features and the GameraXML writer.
 
 pub mod conversion;
+pub mod draw;
+pub mod features;
+pub mod image_utilities;
 pub mod logical;
 pub mod morphology;
 pub mod png;
+pub mod projections;
 pub mod segmentation;
 pub mod threshold;
+pub mod transformation;
 pub mod xml;
 
 /// Why a Gamera algorithm refused its input (Gamera raises these as Python exceptions).

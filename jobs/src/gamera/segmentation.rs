@@ -1,7 +1,10 @@
 //! Gamera's `cc_analysis` (`segmentation.hpp`): 8-connected components of a ONEBIT image, in
-//! Gamera's order (by the raster position of each component's first pixel).
+//! Gamera's order (by the raster position of each component's first pixel); and `splitx`, which
+//! cuts an image at a valley of its column projection and returns the pieces' components.
 
-use super::{GameraError, Plane, WHITE};
+use super::image_utilities::Placed;
+use super::projections::projection_cols;
+use super::{BLACK, GameraError, Plane, WHITE};
 
 /// Gamera labels with 16-bit pixels starting at 2, and gives up when it would hand out 65535:
 /// at most this many provisional labels (one per pixel without a labelled W, NW, N or NE
@@ -158,6 +161,86 @@ pub fn cc_analysis(image: &Plane<u8>) -> Result<Labelled, GameraError> {
     Ok(Labelled { labels, components })
 }
 
+/// Gamera's `find_split_point`: the column near `center` (a fraction of the width) whose score
+/// `2 × black² + distance²` is least, searched from half of `center`'s column to halfway between
+/// it and the right edge; never the first or last column.
+fn find_split_point(projections: &[usize], center: f64) -> usize {
+    let size = projections.len();
+    let middle = size as f64 * center;
+    let start = (middle / 2.0) as usize;
+    let end = (((size as f64 - middle) / 2.0) + middle) as usize;
+    let mut minimum = usize::MAX as f64;
+    let mut minimum_index = 0;
+    for (i, &value) in projections.iter().enumerate().take(end).skip(start) {
+        let distance = (middle - i as f64).abs();
+        let value = value as f64;
+        let score = value * value * 2.0 + distance * distance;
+        if score < minimum {
+            minimum = score;
+            minimum_index = i;
+        }
+    }
+    if minimum_index == 0 {
+        1
+    } else if minimum_index == size - 1 {
+        size - 2
+    } else {
+        minimum_index
+    }
+}
+
+/// The components of columns `from..to` of `image`, placed relative to `image`'s corner, each
+/// holding its own pixels only.
+fn piece_components(image: &Plane<u8>, from: usize, to: usize) -> Result<Vec<Placed>, GameraError> {
+    let mut piece = Plane::new(to - from, image.height(), WHITE);
+    for y in 0..image.height() {
+        for x in from..to {
+            piece.set(x - from, y, image.get(x, y));
+        }
+    }
+    let labelled = cc_analysis(&piece)?;
+    Ok(labelled
+        .components
+        .iter()
+        .map(|c| {
+            let mut pixels = Plane::new(c.ncols, c.nrows, WHITE);
+            for y in 0..c.nrows {
+                for x in 0..c.ncols {
+                    if labelled.labels.get(c.ul_x + x, c.ul_y + y) == c.label {
+                        pixels.set(x, y, BLACK);
+                    }
+                }
+            }
+            Placed::new(from + c.ul_x, c.ul_y, pixels)
+        })
+        .collect())
+}
+
+/// Gamera's `splitx(center)`: the image cut into vertical slices at the split point of each
+/// of `centers` (fractions of the width, sorted first; a split not right of the last one is
+/// skipped), returned as the connected components of each slice in turn, placed relative to
+/// the image's upper-left corner. An image of at most one column comes back whole.
+pub fn splitx(image: &Plane<u8>, centers: &[f64]) -> Result<Vec<Placed>, GameraError> {
+    if image.width() <= 1 {
+        return Ok(vec![Placed::new(0, 0, image.clone())]);
+    }
+    let mut centers = centers.to_vec();
+    centers.sort_by(f64::total_cmp);
+    let projections = projection_cols(image);
+    let mut pieces = Vec::new();
+    let mut last_split = 0;
+    for center in centers {
+        let split = find_split_point(&projections, center);
+        if split <= last_split {
+            continue;
+        }
+        pieces.extend(piece_components(image, last_split, split)?);
+        last_split = split;
+    }
+    pieces.extend(piece_components(image, last_split, image.width())?);
+    Ok(pieces)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,5 +299,42 @@ mod tests {
                 .expect_err("257² > 65533"),
             GameraError::TooManyLabels
         );
+    }
+
+    #[test]
+    fn splitx_cuts_at_the_valley_nearest_the_middle_by_its_float_distance() {
+        // 15 columns: a 2-high valley at column 4 and a 3-high one at column 7. Gamera scores
+        // 2·v² + d² with d the float distance to 7.5: 8 + 12.25 at column 4, 18 + 0.25 at 7.
+        let heights = [5, 5, 5, 5, 2, 5, 5, 3, 5, 5, 5, 5, 5, 5, 5];
+        let mut p = Plane::new(15, 6, WHITE);
+        for (x, &h) in heights.iter().enumerate() {
+            for y in 0..h {
+                p.set(x, y, BLACK);
+            }
+        }
+        let parts = splitx(&p, &[0.5]).expect("few labels");
+        let boxes: Vec<_> = parts
+            .iter()
+            .map(|c| (c.ul_x, c.ul_y, c.ncols(), c.nrows()))
+            .collect();
+        assert_eq!(boxes, vec![(0, 0, 7, 5), (7, 0, 8, 5)]);
+    }
+
+    #[test]
+    fn splitx_keeps_a_single_column_whole_and_never_splits_at_an_edge() {
+        let p = from_rows(&["#", "#"]);
+        let parts = splitx(&p, &[0.5]).expect("few labels");
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].image, p);
+        // Two columns: the only candidate is column 0, moved to 1.
+        let p = from_rows(&["##", ".#"]);
+        let parts = splitx(&p, &[0.5]).expect("few labels");
+        let boxes: Vec<_> = parts
+            .iter()
+            .map(|c| (c.ul_x, c.ncols(), c.nrows()))
+            .collect();
+        assert_eq!(boxes, vec![(0, 1, 1), (1, 1, 2)]);
+        // A split at the last column moves one left.
+        assert_eq!(find_split_point(&[0, 0, 0, 0], 1.0), 2);
     }
 }

@@ -2,6 +2,7 @@
 //! an image in Pillow's mode, `convert("RGB")`, pasting RGBA on white, resizing, and the red
 //! filter's point, enhance and blend steps.
 
+pub mod draw;
 pub mod filter;
 pub mod resample;
 

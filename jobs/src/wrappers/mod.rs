@@ -5,11 +5,18 @@ pub mod binarization;
 pub mod cc_analysis;
 pub mod column_split;
 pub mod conversion;
+pub mod diagonal_neume_slicing;
+pub mod dirty_layer_repair;
 pub mod extract_c_clefs;
 pub mod helloworld;
+pub mod m2v_wrapper;
 pub mod masking;
+pub mod mei_encoding;
+pub mod mei_resize;
+pub mod miyao;
 pub mod morphology;
 pub mod pil;
+pub mod pitch_finding;
 pub mod threshold;
 pub mod utility;
 
@@ -52,6 +59,14 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &cc_analysis::CcAnalysis,
         &column_split::ColumnSplit,
         &extract_c_clefs::ExtractCClefs,
+        &pitch_finding::HeuristicPitchFinding,
+        &diagonal_neume_slicing::DiagonalNeumeSlicing,
+        &m2v_wrapper::Mei2Vol,
+        &mei_resize::MeiResize,
+        &mei_encoding::MeiEncoding,
+        &miyao::MiyaoStaffFinder,
+        &miyao::MiyaoStaffFinding,
+        &dirty_layer_repair::DirtyLayerRepair,
     ]
 }
 

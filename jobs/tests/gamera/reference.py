@@ -7,22 +7,69 @@ Enum settings are indices, as Rodan passes them. A case that raises writes ERROR
 outputs' first path + ".error" instead. Upstream bugs are not copied: 'Bernsen threshold' runs
 bernsen_threshold (upstream's runs abutaleb_threshold), and the red filter blackens the pure white
 pixels at their own positions (upstream transposes them).
+
+The Miyao jobs need the MusicStaves toolkit (not on PyPI: `musicstaves/` of DDMAL/gamera4-rodan
+built against Gamera 4.1.0, its `gamera/toolkits` folder named by RODAN_MUSICSTAVES unless it is
+installed) and upstream's helper modules (`poly_lists.py`, `StaffFinding.py`, read from the Rodan
+jobs folder named by RODAN_UPSTREAM_JOBS_DIR). Without them such a case writes SKIP to its first
+output's path + ".skip".
 """
 
+import importlib.util
 import json
+import os
 import sys
 import traceback
+import types
 
 import numpy as np
 from PIL import Image, ImageEnhance
 from gamera import gamera_xml
-from gamera.core import init_gamera, load_image
+from gamera.core import RGBPixel, init_gamera, load_image
+from gamera.plugins.image_utilities import union_images
 
 STORAGE = "Storage format"
 
 
 def save_all(image, outputs, port):
     image.save_PNG(outputs[port])
+
+
+class Unavailable(Exception):
+    """What a case needs is not installed here."""
+
+
+def upstream_module(relative, name):
+    root = os.environ.get("RODAN_UPSTREAM_JOBS_DIR")
+    if not root:
+        raise Unavailable("RODAN_UPSTREAM_JOBS_DIR is not set")
+    if "celery" not in sys.modules:
+        # StaffFinding.py only takes a logger from Celery.
+        import logging
+
+        celery = types.ModuleType("celery")
+        utils = types.ModuleType("celery.utils")
+        log = types.ModuleType("celery.utils.log")
+        log.get_task_logger = logging.getLogger
+        celery.utils, utils.log = utils, log
+        sys.modules.update({"celery": celery, "celery.utils": utils, "celery.utils.log": log})
+    spec = importlib.util.spec_from_file_location(name, os.path.join(root, relative))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def musicstaves():
+    import gamera.toolkits
+
+    extra = os.environ.get("RODAN_MUSICSTAVES")
+    if extra and extra not in gamera.toolkits.__path__:
+        gamera.toolkits.__path__.append(extra)
+    try:
+        from gamera.toolkits.musicstaves.stafffinder_miyao import StaffFinder_miyao
+    except ImportError as e:
+        raise Unavailable("MusicStaves is not importable: %s" % e)
+    return StaffFinder_miyao
 
 
 def run(job, s, i, o):
@@ -103,6 +150,20 @@ def run(job, s, i, o):
         ccs = load_image(i["1-Bit PNG Image"]).cc_analysis()
         port = "GameraXML - Connected Components"
         gamera_xml.WriteXMLFile(glyphs=ccs, with_features=True).write_filename(o[port])
+    elif job == "Dirty Layer Repair":
+        # Upstream's DirtyLayerRepairman with the job's settings (upstream's job fixes them at
+        # 0.3 and 500): the dirty layer's components at least as loose as the density are added
+        # to the base layer, then the result is despeckled.
+        base = load_image(i["Base Layer"]).to_onebit()
+        dirty = load_image(i["Dirty Layer"]).to_onebit()
+        original = dirty.image_copy()
+        canvas = dirty.image_copy()
+        canvas.fill(RGBPixel(0, 0, 0))
+        solid = [g for g in dirty.cc_analysis() if g.compactness()[0] < s["Minimum Density"]]
+        dirt = original.xor_image(union_images([canvas] + solid))
+        base.or_image(dirt, True)
+        base.despeckle(s["Despeckle Size"])
+        save_all(base, o, "Repaired Base Layer")
     elif job == "PNG (RGB)":
         image = Image.open(i["Image"])
         if image.mode == "RGBA":
@@ -137,6 +198,33 @@ def run(job, s, i, o):
         enhanced_red = ImageEnhance.Color(sal).enhance(4).split()[0]
         staff = enhanced_red.point(lambda v: v < 255 and 255).convert("1")
         staff.save(o["Neumeless Image"], "PNG")
+    elif job == "Miyao Staff Finder":
+        finder_class = musicstaves()
+        poly_lists = upstream_module("gamera_rodan/helpers/poly_lists.py", "poly_lists")
+        finder = finder_class(load_image(i["Greyscale or one-bit PNG image"]), 0, 0)
+        finder.find_staves(
+            num_lines=s["Number of lines"],
+            scanlines=s["Scan lines"],
+            blackness=s["Blackness"],
+            tolerance=s["Tolerance"],
+        )
+        polys = poly_lists.fix_poly_point_list(finder.get_polygon(), finder.staffspace_height)
+        polys = poly_lists.create_polygon_outer_points_json_dict(polys)
+        with open(o["Polygons (Miyao results)"], "w") as f:
+            f.write(str(polys))
+    elif job == "Miyao Staff Finding":
+        musicstaves()
+        staff_finding = upstream_module("heuristic_pitch_finding/StaffFinding.py", "StaffFinding")
+        image = load_image(i["Image containing staves (RGB, greyscale, or onebit)"])
+        finder = staff_finding.StaffFinder(
+            lines_per_staff=s["Number of lines"],
+            staff_finder=0,
+            binarization=1,
+            interpolation=s["Interpolation"],
+        )
+        jsomr = {"page": finder.get_page_properties(image), "staves": finder.get_staves(image)}
+        with open(o["JSOMR"], "w") as f:
+            f.write(json.dumps(jsomr))
     else:
         raise ValueError("no reference for job " + job)
 
@@ -148,6 +236,10 @@ def main(cases_path):
     for case in cases:
         try:
             run(case["job"], case["settings"], case["inputs"], case["outputs"])
+        except Unavailable as e:
+            first = next(iter(case["outputs"].values()))
+            with open(first + ".skip", "w") as f:
+                f.write(str(e))
         except Exception:
             first = next(iter(case["outputs"].values()))
             with open(first + ".error", "w") as f:

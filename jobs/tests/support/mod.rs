@@ -136,3 +136,20 @@ pub fn compare_text_lines(expected: &Path, actual: &Path) -> Result<(), String> 
         )),
     }
 }
+
+/// Upstream's `text-lines-count-and-first` comparison (Miyao Staff Finder's polygons): the same
+/// number of stripped lines and an equal first line.
+pub fn compare_text_count_and_first(expected: &Path, actual: &Path) -> Result<(), String> {
+    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
+    let e = stripped_lines(&read(expected)?);
+    let a = stripped_lines(&read(actual)?);
+    if e.len() != a.len() {
+        return Err(format!("{} lines expected, {} written", e.len(), a.len()));
+    }
+    match (e.first(), a.first()) {
+        (Some(x), Some(y)) if x != y => {
+            Err(format!("first line differs: expected {x:?}, got {y:?}"))
+        }
+        _ => Ok(()),
+    }
+}

@@ -3,7 +3,8 @@ settings, ports) into descriptors.json, which tests/descriptors.rs compares the 
 
 Usage: python extract_descriptors.py RODAN_JOBS_DIR > descriptors.json, where RODAN_JOBS_DIR is
 rodan-main/code/rodan/jobs of a DDMAL/Rodan checkout. Only the files of the jobs this crate runs
-are read; nothing is imported (the attributes are evaluated from the syntax tree). A port whose
+are read (an entry FILE:CLASS takes that class only, for files that define other jobs too);
+nothing is imported (the attributes are evaluated from the syntax tree). A port whose
 resource types are `lambda mime: mime.startswith('image/')` is written as ["image/*"].
 """
 
@@ -27,6 +28,12 @@ FILES = [
     "gamera_rodan/wrappers/masking.py",
     "column_split/base.py",
     "extract_c_clefs/base.py",
+    "heuristic_pitch_finding/base.py",
+    "diagonal_neume_slicing/base.py",
+    "mei2vol_wrapper/m2v_wrapper.py",
+    "MEI_resizing/mei_resize.py",
+    "MEI_encoding/MEI_encoding.py",
+    "gamera_rodan/wrappers/toolkits/music_staves/miyao.py",
 ]
 ATTRIBUTES = ["name", "author", "description", "category", "settings", "enabled", "interactive",
               "input_port_types", "output_port_types"]
@@ -48,10 +55,12 @@ def evaluate(node):
 
 def main(root):
     jobs = {}
-    for name in FILES:
+    for entry in FILES:
+        name, _, only = entry.partition(":")
         with open(os.path.join(root, name)) as f:
             tree = ast.parse(f.read())
-        for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        classes = (n for n in tree.body if isinstance(n, ast.ClassDef))
+        for cls in (c for c in classes if not only or c.name == only):
             attrs = {}
             for st in cls.body:
                 if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name):
