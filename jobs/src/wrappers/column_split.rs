@@ -100,6 +100,11 @@ impl Job for ColumnSplit {
         let schema = self.descriptor().settings;
         let num_columns = usize::try_from(Settings::new(&schema, settings)?.integer(COLUMNS)?)
             .map_err(|_| JobError::bad_settings("setting out of range", COLUMNS))?;
+        // Every required output before any work.
+        let data_out = outputs.first(DATA)?;
+        for name in [STAFF, TEXT, NOTES] {
+            outputs.first(name)?;
+        }
         for name in OPTIONAL.iter().filter(|n| **n != "Layer 4") {
             if outputs.contains(name) && !inputs.contains(name) {
                 return Err(JobError::bad_input(
@@ -202,7 +207,7 @@ impl Job for ColumnSplit {
                 ),
             ),
         ]);
-        write_file(&outputs.first(DATA)?.path, data.to_json().as_bytes())
+        write_file(&data_out.path, data.to_json().as_bytes())
     }
 }
 
