@@ -4,7 +4,9 @@
 //! reported as skipped. Column Splitting: synthetic folios of two and three columns in several
 //! PNG flavours, and folios made of the layers of a real page (`ms73-068` of the fixtures).
 //! Extract C Clefs: the classified glyphs of the fixtures' GameraXML files (`238r-nic.xml`, the
-//! Dalhousie classifier) on pages drawn from those glyphs, whole, clipped and in other flavours. Images must be
+//! Dalhousie classifier) on pages drawn from those glyphs, whole, clipped and in other flavours.
+//! With `RODAN_UPSTREAM_JOBS_DIR` (Rodan's `code/rodan/jobs` folder) the script runs upstream's
+//! own helper modules from there instead of its restatement of them. Images must be
 //! equal as `cv2.imread(IMREAD_UNCHANGED)` reads them, JSON byte for byte; where upstream fails,
 //! ours must fail with a permanent error.
 

@@ -6,8 +6,14 @@ Usage: python reference.py CASES.json, where CASES.json is a list of
 {"id": ID, "job": NAME, "settings": {...}, "inputs": {PORT: PATH}, "outputs": {PORT: PATH}}.
 A list output's PATH is a folder. A case that raises writes the error to the first output's
 path + ".error" instead.
+
+The helpers below restate upstream's helper modules (column_split/column_split.py,
+extract_c_clefs/extract_c_clefs.py) step for step in numpy. When RODAN_UPSTREAM_JOBS_DIR names
+rodan-main/code/rodan/jobs of a DDMAL/Rodan checkout, upstream's own helpers are loaded from there
+(never copied here) and used instead.
 """
 
+import importlib.util
 import json
 import os
 import sys
@@ -25,6 +31,13 @@ MAIN_LAYERS = ("Staff Layer", "Text Layer", "Music Notes Layer")
 def ink(layer):
     # Upstream: (255 - alpha) == False, in the array's own dtype.
     return (255 - layer[:, :, 3]) == 0
+
+
+def merge(masks):
+    merged = masks[0]
+    for mask in masks[1:]:
+        merged = np.logical_or(merged, mask)
+    return merged
 
 
 def smooth(values, half):
@@ -53,8 +66,8 @@ def splits_of(merged, columns):
     return [(runs[i][1] + runs[i + 1][0]) // 2 for i in range(len(runs) - 1)]
 
 
-def ranges_of(width, splits):
-    edges = [0] + splits + [width]
+def ranges_of(merged, splits):
+    edges = [0] + splits + [merged.shape[1]]
     return [(edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
 
 
@@ -74,9 +87,9 @@ def write(path, image):
 
 def column_split(settings, inputs, outputs):
     layers = {port: cv2.imread(inputs[port], cv2.IMREAD_UNCHANGED) for port in MAIN_LAYERS}
-    merged = np.logical_or(np.logical_or(ink(layers["Text Layer"]), ink(layers["Staff Layer"])),
-                           ink(layers["Music Notes Layer"]))
-    ranges = ranges_of(merged.shape[1], splits_of(merged, settings["Number of columns"]))
+    merged = merge([ink(layers["Text Layer"]), ink(layers["Staff Layer"]),
+                    ink(layers["Music Notes Layer"])])
+    ranges = ranges_of(merged, splits_of(merged, settings["Number of columns"]))
     for port in MAIN_LAYERS:
         write(outputs[port], stacked(layers[port], ranges))
     everything = [layers[p] for p in MAIN_LAYERS]
@@ -99,30 +112,67 @@ def column_split(settings, inputs, outputs):
 
 # ---- Extract C Clefs (extract_c_clefs/base.py, extract_c_clefs.py) ---------------------------
 
-def extract_c_clefs(settings, inputs, outputs):
-    page = cv2.imread(inputs["PNG Image"], cv2.IMREAD_COLOR)
+def load_page(path):
+    return cv2.imread(path, cv2.IMREAD_COLOR)
+
+
+def clef_boxes(path):
     boxes = []
     # Every <glyph>, once per <id> inside it named clef.c.
-    for glyph in ET.parse(inputs["XML file"]).getroot().iter("glyph"):
+    for glyph in ET.parse(path).getroot().iter("glyph"):
         for ident in glyph.iter("id"):
             if ident.attrib["name"] == "clef.c":
                 left, top = int(glyph.attrib["ulx"]), int(glyph.attrib["uly"])
                 right = left + int(glyph.attrib["ncols"])
                 bottom = top + int(glyph.attrib["nrows"])
                 boxes.append((left, top, right, bottom))
+    return boxes
+
+
+def crops_of(page, boxes):
+    return [page[top:bottom, left:right] for left, top, right, bottom in boxes]
+
+
+def extract_c_clefs(settings, inputs, outputs):
+    page = load_page(inputs["PNG Image"])
+    boxes = clef_boxes(inputs["XML file"])
     if not boxes:
         raise Exception("No C Clefs found in XML File.")
     # The resource's name: the harness names each input after its file.
     name = os.path.basename(inputs["PNG Image"])
     folder = outputs["C Clef"] + os.sep
-    for n, (left, top, right, bottom) in enumerate(boxes, start=1):
-        cv2.imwrite(f"{folder}{name}_{n}.png", page[top:bottom, left:right])
+    for n, crop in enumerate(crops_of(page, boxes), start=1):
+        cv2.imwrite(f"{folder}{name}_{n}.png", crop)
+
+
+def use_upstream_helpers(jobs_dir):
+    """Replaces the helpers above with upstream's own, loaded from jobs_dir."""
+    def load(relative):
+        spec = importlib.util.spec_from_file_location(
+            relative.replace("/", "_")[:-3], os.path.join(jobs_dir, relative))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    global ink, merge, splits_of, ranges_of, stacked, load_page, clef_boxes, crops_of
+    cs = load("column_split/column_split.py")
+    ink = lambda layer: cs.convert_to_grayscale(layer) == False  # noqa: E712 (upstream's test)
+    merge = cs.get_merged_layers
+    splits_of = cs.get_split_locations
+    ranges_of = cs.get_split_ranges
+    stacked = cs.get_stacked_image
+    ec = load("extract_c_clefs/extract_c_clefs.py")
+    load_page = ec.load_image
+    clef_boxes = lambda path: ec.extract_coords(ec.load_xml(path))
+    crops_of = ec.crop_images
 
 
 JOBS = {"Column Splitting": column_split, "Extract C Clefs": extract_c_clefs}
 
 
 def main(path):
+    if os.environ.get("RODAN_UPSTREAM_JOBS_DIR"):
+        use_upstream_helpers(os.environ["RODAN_UPSTREAM_JOBS_DIR"])
     with open(path) as f:
         cases = json.load(f)
     for case in cases:
