@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The project's test command: formatting, lints, generated-file freshness, unit tests, the
 # operator's tests against a real kube-apiserver, etcd and kube-controller-manager, the API server's
-# and worker's tests against real PostgreSQL, RabbitMQ and Redis (started by rodan-testkit), and
-# the image jobs against upstream's fixtures and Gamera 4.1.0, and the whole Rodan on a real
-# single-node Kubernetes (kubelet, containerd, kube-proxy, CoreDNS, kube-router) from images
-# built here.
+# and worker's tests against real PostgreSQL, RabbitMQ and Redis (started by rodan-testkit), the
+# image and OMR jobs against upstream's fixtures and Gamera 4.1.0 (their MEI rendered by Verovio),
+# and the whole Rodan on a real single-node Kubernetes (kubelet, containerd, kube-proxy, CoreDNS,
+# kube-router) from images built here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RODAN_CONTROL_PLANE_BIN="$(scripts/build-control-plane.sh | tail -n 1)"
@@ -18,6 +18,8 @@ if [[ -z "${RODAN_SHARED_DIR:-}" ]]; then
 fi
 # Gamera 4.1.0 (cached by version): the image jobs' tests compare every job with it.
 export RODAN_GAMERA_PYTHON="$(scripts/build-gamera.sh | tail -n 1)"
+# Verovio (cached by version): every MEI the OMR jobs write must render without errors.
+export RODAN_MEI_TOOLS_PYTHON="$(scripts/build-mei-tools.sh | tail -n 1)"
 
 echo "== cargo fmt"
 cargo fmt --all -- --check

@@ -3,11 +3,13 @@
 
 pub mod binarization;
 pub mod cc_analysis;
+pub mod classification;
 pub mod column_split;
 pub mod conversion;
 pub mod diagonal_neume_slicing;
 pub mod dirty_layer_repair;
 pub mod extract_c_clefs;
+pub mod gamera_xml_distributor;
 pub mod helloworld;
 pub mod m2v_wrapper;
 pub mod masking;
@@ -67,6 +69,8 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &miyao::MiyaoStaffFinder,
         &miyao::MiyaoStaffFinding,
         &dirty_layer_repair::DirtyLayerRepair,
+        &classification::NonInteractiveClassifier,
+        &gamera_xml_distributor::GameraXmlDistributor,
     ]
 }
 
