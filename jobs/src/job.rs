@@ -30,6 +30,9 @@ pub struct Resource {
     pub path: PathBuf,
     /// Its resource type (mimetype), e.g. `image/onebit+png`.
     pub resource_type: String,
+    /// The resource's name (upstream's `resource_name`), for jobs that name files after their
+    /// input; `None` when the caller does not know it.
+    pub name: Option<String>,
 }
 
 impl Resource {
@@ -38,7 +41,25 @@ impl Resource {
         Self {
             path: path.into(),
             resource_type: resource_type.into(),
+            name: None,
         }
+    }
+
+    /// The same resource, named `name` (builder style).
+    #[must_use]
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Upstream's `resource_name`: the name when known, else the file's name.
+    pub fn resource_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            self.path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
     }
 }
 

@@ -3,11 +3,13 @@
 //! upstream's names, ports and settings.
 
 pub mod adaptive;
+pub mod columns;
 pub mod descriptor;
 pub mod gamera;
 pub mod job;
 pub mod mei;
 pub mod musicstaves;
+pub mod opencv;
 pub mod pil;
 pub mod pitch_finding;
 pub mod pyjson;

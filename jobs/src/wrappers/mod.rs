@@ -4,9 +4,11 @@
 pub mod binarization;
 pub mod cc_analysis;
 pub mod classification;
+pub mod column_split;
 pub mod conversion;
 pub mod diagonal_neume_slicing;
 pub mod dirty_layer_repair;
+pub mod extract_c_clefs;
 pub mod gamera_xml_distributor;
 pub mod helloworld;
 pub mod m2v_wrapper;
@@ -57,6 +59,8 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &masking::MaskAnd,
         &masking::MaskXor,
         &cc_analysis::CcAnalysis,
+        &column_split::ColumnSplit,
+        &extract_c_clefs::ExtractCClefs,
         &pitch_finding::HeuristicPitchFinding,
         &diagonal_neume_slicing::DiagonalNeumeSlicing,
         &m2v_wrapper::Mei2Vol,

@@ -26,6 +26,8 @@ FILES = [
     "gamera_rodan/wrappers/plugins/morphology.py",
     "gamera_rodan/wrappers/plugins/cc_analysis.py",
     "gamera_rodan/wrappers/masking.py",
+    "column_split/base.py",
+    "extract_c_clefs/base.py",
     "heuristic_pitch_finding/base.py",
     "diagonal_neume_slicing/base.py",
     "mei2vol_wrapper/m2v_wrapper.py",
