@@ -20,6 +20,9 @@ fi
 export RODAN_GAMERA_PYTHON="$(scripts/build-gamera.sh | tail -n 1)"
 # Verovio (cached by version): every MEI the OMR jobs write must render without errors.
 export RODAN_MEI_TOOLS_PYTHON="$(scripts/build-mei-tools.sh | tail -n 1)"
+# numpy and OpenCV (cached by version): Column Splitting and Extract C Clefs against upstream's
+# logic, which reads and writes its layers with OpenCV.
+export RODAN_OPENCV_PYTHON="$(scripts/build-opencv.sh | tail -n 1)"
 
 echo "== cargo fmt"
 cargo fmt --all -- --check

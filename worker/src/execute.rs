@@ -93,7 +93,15 @@ pub fn job_inputs(
             if file.is_empty() {
                 return Err(ExecuteError::MissingInput(row.port.clone()));
             }
-            inputs.push(&row.port, Resource::new(media_root.join(file), mimetype));
+            // The resource's name goes along: jobs name files after it (upstream's
+            // `resource_name`, e.g. Extract C Clefs' `{name}_{n}.png`).
+            let resource = Resource::new(media_root.join(file), mimetype);
+            let resource = if row.name.is_empty() {
+                resource
+            } else {
+                resource.named(&row.name)
+            };
+            inputs.push(&row.port, resource);
         } else if let Some(members) = &row.list {
             let folder = scratch.join(format!("input-{n}"));
             std::fs::create_dir_all(&folder).map_err(ExecuteError::io("create", &folder))?;
@@ -209,6 +217,34 @@ mod tests {
         assert_eq!(
             resource_file(p, r),
             "projects/000000000000000000000000000000ab/resources/000000000000000000000000000000cd/original_file"
+        );
+    }
+
+    #[test]
+    fn a_single_input_carries_its_resource_name_for_jobs_that_name_files_after_it() {
+        let media = tempfile::tempdir().expect("a temp dir");
+        let scratch = tempfile::tempdir().expect("a temp dir");
+        let row = |name: &str| InputRow {
+            port: "P".into(),
+            resource: Some((
+                "projects/p/resources/r/original_file".into(),
+                "image/rgba+png".into(),
+            )),
+            list: None,
+            resource_uuid: None,
+            name: name.into(),
+        };
+        let inputs =
+            job_inputs(media.path(), &[row("folio 068r.png")], scratch.path()).expect("inputs");
+        assert_eq!(
+            inputs.first("P").expect("P").resource_name(),
+            "folio 068r.png"
+        );
+        // A resource without a name falls back to its file's, as upstream's resource_name.
+        let inputs = job_inputs(media.path(), &[row("")], scratch.path()).expect("inputs");
+        assert_eq!(
+            inputs.first("P").expect("P").resource_name(),
+            "original_file"
         );
     }
 
