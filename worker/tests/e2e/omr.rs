@@ -67,8 +67,8 @@ const MIN_PITCHES_RIGHT: usize = 3;
 /// How many of the 13 hand-read notes the MEI must place on the right line or space, reading
 /// its pitch against the clef the MEI has in force there (none before x 911, so the hand-read C
 /// clef on line 3; C on line 1 after): 11 when this test was written. The two misses: the virga
-/// F that became a clef has no note, and the climacus' first diamond, which the staff's second
-/// line crosses low, is placed a step high (B for A).
+/// F that became a clef has no note, and the climacus' first diamond, classified as a virga, is
+/// pitched from the top of its box as a virga's head would be, a step high (B for A).
 const MIN_POSITIONS_RIGHT: usize = 11;
 
 fn shared_dir() -> PathBuf {
@@ -90,10 +90,11 @@ fn fixture(name: &str) -> Vec<u8> {
 
 /// Where the renderings are kept: `target/omr-e2e/`.
 fn out_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
-        PathBuf::from,
-    );
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace.join("target"), PathBuf::from);
     target.join("omr-e2e")
 }
 
