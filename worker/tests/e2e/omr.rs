@@ -19,7 +19,8 @@
 //!   that is not a `skip.*` class is in it (checked below).
 //! - Rendering: every MEI is rendered by Verovio with `jobs/tests/mei/check.py` under
 //!   `RODAN_MEI_TOOLS_PYTHON` (`scripts/build-mei-tools.sh` prints it) and kept as SVG and PNG
-//!   under `target/omr-e2e/`, to look at. Without the variable that step is skipped, saying so.
+//!   under `target/omr-e2e/`, to look at, beside the MEI and the page's two layers. Without the
+//!   variable that step is skipped, saying so.
 //!   The MEI schema check is not available yet (`jobs/tests/mei_tools.rs`).
 //! - Known music: the first staff of the first page, read by hand (`ms73-068-first-staff.json`),
 //!   compared with the MEI; see [`known_music`].
@@ -378,15 +379,29 @@ pub async fn square_notation(world: World) {
             "{}'s MEI is of that page",
             page.name
         );
-        let ncs = doc
-            .root
-            .descendants()
-            .into_iter()
-            .filter(|e| e.local_name() == "nc")
-            .count();
+        let count = |name: &str| {
+            doc.root
+                .descendants()
+                .into_iter()
+                .filter(|e| e.local_name() == name)
+                .count()
+        };
+        let (ncs, systems) = (count("nc"), count("sb"));
         assert!(ncs > 20, "{} has music: {ncs} neume components", page.name);
+        // Miyao splits some staves where a division or a gap interrupts the lines, as upstream's
+        // does on this folio, so a page of two staves has two systems or more.
+        assert!(
+            systems >= 2,
+            "{} has its two staves: {systems} systems",
+            page.name
+        );
+        // The layers beside the MEI, to compare with its rendering.
+        for (layer, bytes) in [("music-symbol", &page.music), ("staff", &page.staff)] {
+            std::fs::write(dir.join(format!("{}_{layer}.png", page.name)), bytes)
+                .expect("the layer is kept");
+        }
         eprintln!(
-            "{}: {ncs} neume components, kept as {}",
+            "{}: {systems} systems, {ncs} neume components, kept as {}",
             page.name,
             path.display()
         );
