@@ -1,4 +1,5 @@
-//! The cases: a batch through the whole pipeline, cancel and retry, and a worker killed mid-job.
+//! The cases: a batch through the whole pipeline, cancel and retry, a worker killed mid-job, and
+//! DDMAL's square-notation OMR workflow imported and run over manuscript pages (`omr.rs`).
 
 use crate::pages;
 use crate::world::{WAIT, World};
@@ -22,6 +23,10 @@ pub fn all() -> Vec<(&'static str, Case)> {
         ("a_run_finishes_when_a_worker_is_killed_mid_job", |w| {
             Box::pin(kill_a_worker(w))
         }),
+        (
+            "the_square_notation_omr_workflow_imports_and_turns_manuscript_pages_into_mei",
+            |w| Box::pin(crate::omr::square_notation(w)),
+        ),
     ]
 }
 

@@ -3,9 +3,11 @@
 //! RabbitMQ and Redis (started once by `rodan-testkit`). Each case has its own database,
 //! RabbitMQ virtual host and media root; pages are uploaded, the greyscale -> Sauvola ->
 //! Despeckle workflow is built and run through REST, and the outputs are compared with the same
-//! jobs run directly.
+//! jobs run directly; DDMAL's square-notation OMR workflow is imported and run over manuscript
+//! pages to MEI.
 
 mod cases;
+mod omr;
 mod pages;
 mod world;
 

@@ -289,12 +289,30 @@ impl World {
     }
 
     /// Creates a project and uploads `pages` (name, PNG bytes) into it; returns the project URL
-    /// and the uploaded resources.
+    /// and the uploaded resources, each detected as an RGB PNG.
     pub async fn upload(&self, pages: &[(String, Vec<u8>)]) -> (String, Vec<Value>) {
+        let project = self.project().await;
+        let resources = self.upload_into(&project, pages).await;
+        for settled in &resources {
+            assert_eq!(
+                settled["resource_type_mimetype"], "image/rgb+png",
+                "an RGB page is detected as such: {settled}"
+            );
+        }
+        (project, resources)
+    }
+
+    /// Creates a project; returns its URL.
+    pub async fn project(&self) -> String {
         let project = self.post("/api/projects/", json!({"name": "e2e"})).await;
-        let project = url_of(&project).to_owned();
-        let mut form = reqwest::multipart::Form::new().text("project", project.clone());
-        for (name, bytes) in pages {
+        url_of(&project).to_owned()
+    }
+
+    /// Uploads `files` (name, bytes) into `project` in one request; returns the resources once
+    /// a worker of the celery queue has typed each and cleared its processing status.
+    pub async fn upload_into(&self, project: &str, files: &[(String, Vec<u8>)]) -> Vec<Value> {
+        let mut form = reqwest::multipart::Form::new().text("project", project.to_owned());
+        for (name, bytes) in files {
             form = form.part(
                 "files",
                 reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.clone()),
@@ -308,10 +326,9 @@ impl World {
             .send()
             .await
             .expect("the API server answers");
-        assert_eq!(resp.status(), StatusCode::CREATED, "upload of the pages");
+        assert_eq!(resp.status(), StatusCode::CREATED, "upload of the files");
         let body: Value = resp.json().await.expect("a JSON list");
         let mut resources = Vec::new();
-        // A worker of the celery queue types each upload and clears its processing status.
         for r in body.as_array().expect("a list of resources") {
             let start = std::time::Instant::now();
             let settled = loop {
@@ -325,13 +342,9 @@ impl World {
                 );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             };
-            assert_eq!(
-                settled["resource_type_mimetype"], "image/rgb+png",
-                "an RGB page is detected as such: {settled}"
-            );
             resources.push(settled);
         }
-        (project, resources)
+        resources
     }
 
     /// A job by name, with its port types.
