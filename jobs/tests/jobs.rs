@@ -3,17 +3,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rodan_jobs::gamera::png::save_png;
 use rodan_jobs::gamera::{BLACK, Image, Plane};
 use rodan_jobs::{Job, JobError, Ports, find};
 use serde_json::{Value, json};
-use support::{compare_exact, decode_like_cv2};
-
-fn fixture(name: &str) -> PathBuf {
-    shared_dir().join("fixtures/upstream-jobs/files").join(name)
-}
+use support::{compare_exact, decode_like_cv2, fixture};
 
 fn job(name: &str) -> &'static dyn Job {
     find(name).unwrap_or_else(|| panic!("{name} is in the catalogue"))
@@ -327,12 +323,4 @@ fn missing_ports_unreadable_files_and_non_images_are_told_apart() {
     )
     .expect_err("the output folder does not exist");
     assert!(matches!(err, JobError::Write { .. }), "{err}");
-}
-
-/// `shared/` beside the repository, or where `RODAN_SHARED_DIR` says (`scripts/test.sh` sets it).
-fn shared_dir() -> std::path::PathBuf {
-    std::env::var_os("RODAN_SHARED_DIR").map_or_else(
-        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-        std::path::PathBuf::from,
-    )
 }
