@@ -89,15 +89,7 @@ mod tests {
     use super::*;
 
     fn placed(ul_x: usize, ul_y: usize, rows: &[&str]) -> Placed {
-        let data = rows
-            .iter()
-            .flat_map(|r| r.bytes().map(|b| if b == b'#' { BLACK } else { WHITE }))
-            .collect();
-        Placed::new(
-            ul_x,
-            ul_y,
-            Plane::from_vec(rows[0].len(), rows.len(), data).expect("rectangular"),
-        )
+        Placed::new(ul_x, ul_y, crate::gamera::plane_from_rows(rows))
     }
 
     fn rows(p: &Placed) -> Vec<String> {

@@ -246,14 +246,7 @@ mod tests {
     use super::*;
     use crate::gamera::BLACK;
 
-    fn from_rows(rows: &[&str]) -> Plane<u8> {
-        let width = rows[0].len();
-        let data = rows
-            .iter()
-            .flat_map(|r| r.bytes().map(|b| if b == b'#' { BLACK } else { WHITE }))
-            .collect();
-        Plane::from_vec(width, rows.len(), data).expect("rectangular")
-    }
+    use crate::gamera::plane_from_rows as from_rows;
 
     #[test]
     fn components_are_eight_connected_and_ordered_by_their_first_pixel() {
