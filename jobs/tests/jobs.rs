@@ -324,3 +324,60 @@ fn missing_ports_unreadable_files_and_non_images_are_told_apart() {
     .expect_err("the output folder does not exist");
     assert!(matches!(err, JobError::Write { .. }), "{err}");
 }
+
+#[test]
+fn glyphs_beyond_any_page_are_bad_input_for_every_gameraxml_job() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let xml = dir.path().join("far.xml");
+    std::fs::write(
+        &xml,
+        "<gamera-database><glyphs><glyph uly=\"3\" ulx=\"18446744073709551615\" nrows=\"2\" \
+         ncols=\"2\"><ids state=\"MANUAL\"><id name=\"clef.c\" confidence=\"1.0\"/></ids>\
+         <data>0 4</data></glyph></glyphs></gamera-database>",
+    )
+    .expect("write");
+    let out = dir.path().join("out");
+    let xml_type = "application/gamera+xml";
+    let runs: [(&str, Ports, Ports); 3] = [
+        (
+            "Diagonal Neume Slicing",
+            Ports::new().with("GameraXML - Connected Components", &xml, xml_type),
+            Ports::new().with("GameraXML - Connected Components", &out, xml_type),
+        ),
+        (
+            "Heuristic Pitch Finding",
+            Ports::new()
+                .with(
+                    "JSOMR of staves and page properties",
+                    fixture("238r-miyao-staff-finding.json"),
+                    "application/json",
+                )
+                .with(
+                    "GameraXML - Classified Connected Components",
+                    &xml,
+                    xml_type,
+                ),
+            Ports::new().with(
+                "JSOMR of glyphs, staves, and page properties",
+                &out,
+                "application/json",
+            ),
+        ),
+        (
+            "Extract C Clefs",
+            Ports::new()
+                .with("PNG Image", fixture("lenna.png"), "image/rgb+png")
+                .with("XML file", &xml, xml_type),
+            Ports::new().with("C Clef", &out, ""),
+        ),
+    ];
+    for (name, inputs, outputs) in runs {
+        let err = job(name)
+            .run(&inputs, &json!({}), &outputs)
+            .expect_err(name);
+        assert!(
+            matches!(err, JobError::BadInput { .. }) && err.error_details().contains("beyond"),
+            "{name}: {err}"
+        );
+    }
+}
