@@ -381,3 +381,27 @@ fn glyphs_beyond_any_page_are_bad_input_for_every_gameraxml_job() {
         );
     }
 }
+
+#[test]
+fn mei_nested_past_lxmls_depth_is_bad_input_not_a_stack_overflow() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mei = dir.path().join("deep.mei");
+    let depth = 200_000;
+    std::fs::write(
+        &mei,
+        format!(
+            "<mei><music><facsimile><surface ulx=\"1\">{}{}</surface></facsimile></music></mei>",
+            "<zone>".repeat(depth),
+            "</zone>".repeat(depth)
+        ),
+    )
+    .expect("write");
+    let out = dir.path().join("out");
+    for (name, output) in [("MEI Resizing", "MEI"), ("MEI2Volpiano", "Volpiano")] {
+        let err = run_one(name, "MEI", &mei, json!({}), output, &out).expect_err(name);
+        assert!(
+            matches!(err, JobError::BadInput { .. }) && err.error_details().contains("nest"),
+            "{name}: {err}"
+        );
+    }
+}
