@@ -405,3 +405,60 @@ fn mei_nested_past_lxmls_depth_is_bad_input_not_a_stack_overflow() {
         );
     }
 }
+
+#[test]
+fn text_inputs_that_are_not_utf8_are_bad_input_not_read_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let latin1 = dir.path().join("latin1");
+    std::fs::write(&latin1, b"caf\xe9, 1.5\n").expect("write");
+    let out = dir.path().join("out");
+    let runs: [(&str, Ports, &str); 4] = [
+        (
+            "MEI Resizing",
+            Ports::new()
+                .with("MEI", fixture("CF-005.mei"), "application/mei+xml")
+                .with("Scale Value", &latin1, "text/plain"),
+            "MEI",
+        ),
+        (
+            "MEI Encoding",
+            Ports::new()
+                .with(
+                    "JSOMR",
+                    fixture("mei-encoding-test-hpf.json"),
+                    "application/json",
+                )
+                .with("MEI Mapping CSV", &latin1, "text/csv"),
+            "MEI",
+        ),
+        (
+            "MEI Encoding",
+            Ports::new()
+                .with("JSOMR", &latin1, "application/json")
+                .with(
+                    "MEI Mapping CSV",
+                    fixture("mei-encoding-test.csv"),
+                    "text/csv",
+                ),
+            "MEI",
+        ),
+        (
+            "MEI Resizing",
+            Ports::new().with("MEI", &latin1, "application/mei+xml"),
+            "MEI",
+        ),
+    ];
+    for (name, inputs, output) in runs {
+        let err = job(name)
+            .run(
+                &inputs,
+                &json!({}),
+                &Ports::new().with(output, &out, "application/mei+xml"),
+            )
+            .expect_err(name);
+        assert!(
+            matches!(err, JobError::BadInput { .. }) && err.error_summary().contains("UTF-8"),
+            "{name}: {err:?}"
+        );
+    }
+}

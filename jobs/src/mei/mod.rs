@@ -239,13 +239,7 @@ pub fn python_int(text: &str) -> Option<i128> {
 
 /// Reads and parses the XML file at `path`; a file that is not UTF-8 XML is bad input.
 pub fn read_document(path: &std::path::Path) -> Result<Document, JobError> {
-    let bytes = std::fs::read(path).map_err(|e| JobError::read(path, e))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        JobError::bad_input(
-            "the MEI file is not UTF-8",
-            format!("{} is not UTF-8 text: {e}", path.display()),
-        )
-    })?;
+    let text = JobError::read_text(path, "the MEI file")?;
     Document::parse(text.trim_start_matches('\u{feff}')).map_err(|e| {
         JobError::bad_input(
             "the MEI file is not well-formed XML",
