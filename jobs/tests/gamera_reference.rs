@@ -10,7 +10,6 @@ mod support;
 #[path = "gamera/page.rs"]
 mod page;
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -22,7 +21,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rodan_jobs::{Ports, find};
 use serde_json::{Value, json};
-use support::{compare_exact, env_path, fixture, run_script, sanitize, write_cases};
+use support::{compare_exact, env_path, fixture, run_script, write_cases};
 
 const PYTHON_VAR: &str = "RODAN_GAMERA_PYTHON";
 
@@ -30,34 +29,7 @@ fn work_dir() -> PathBuf {
     support::work_dir("gamera-reference")
 }
 
-/// One comparison: a job, its settings, input files by port, and output ports with the
-/// extension of the file each writes.
-#[derive(Debug, Clone)]
-struct Case {
-    id: String,
-    job: &'static str,
-    settings: Value,
-    inputs: BTreeMap<&'static str, PathBuf>,
-    outputs: Vec<(&'static str, &'static str)>,
-}
-
-impl Case {
-    fn dir(&self, side: &str) -> PathBuf {
-        work_dir().join(side).join(self.id.replace('/', "_"))
-    }
-
-    fn output_paths(&self, side: &str) -> BTreeMap<&'static str, PathBuf> {
-        self.outputs
-            .iter()
-            .map(|(port, ext)| {
-                (
-                    *port,
-                    self.dir(side).join(format!("{}.{ext}", sanitize(port))),
-                )
-            })
-            .collect()
-    }
-}
+type Case = support::JobCase;
 
 fn main() {
     let args = Arguments::from_args();
@@ -280,6 +252,7 @@ fn case(
     outputs: &[(&'static str, &'static str)],
 ) -> Case {
     Case {
+        root: work_dir(),
         id,
         job,
         settings,
@@ -688,13 +661,7 @@ fn reference(python: &Path) -> Result<(), Failed> {
             .iter()
             .map(|c| {
                 std::fs::create_dir_all(c.dir("gamera")).map_err(|e| e.to_string())?;
-                Ok(json!({
-                    "id": c.id,
-                    "job": c.job,
-                    "settings": c.settings,
-                    "inputs": c.inputs,
-                    "outputs": c.output_paths("gamera"),
-                }))
+                Ok(c.reference_job("gamera"))
             })
             .collect::<Result<_, String>>()?;
         let list_path = write_cases(&work_dir(), &list)?;

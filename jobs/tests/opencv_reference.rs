@@ -33,40 +33,7 @@ fn work_dir() -> PathBuf {
     support::work_dir("opencv-reference")
 }
 
-/// One comparison: a job, its settings, input files by port, and output ports with the
-/// extension of the file each writes (`""` for a list's folder).
-#[derive(Debug, Clone)]
-struct Case {
-    id: String,
-    job: &'static str,
-    settings: Value,
-    inputs: BTreeMap<&'static str, PathBuf>,
-    outputs: Vec<(&'static str, &'static str)>,
-}
-
-impl Case {
-    fn dir(&self, side: &str) -> PathBuf {
-        work_dir().join(side).join(self.id.replace('/', "_"))
-    }
-
-    fn output_paths(&self, side: &str) -> BTreeMap<&'static str, PathBuf> {
-        self.outputs
-            .iter()
-            .map(|(port, ext)| {
-                let name: String = port
-                    .chars()
-                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-                    .collect();
-                let file = if ext.is_empty() {
-                    name
-                } else {
-                    format!("{name}.{ext}")
-                };
-                (*port, self.dir(side).join(file))
-            })
-            .collect()
-    }
-}
+type Case = support::JobCase;
 
 fn main() {
     let args = Arguments::from_args();
@@ -449,6 +416,7 @@ fn column_case(
     outputs.extend(extra_outputs.iter().map(|p| (*p, "png")));
     outputs.push(DATA);
     Case {
+        root: work_dir(),
         id: format!("Column Splitting/{id}"),
         job: "Column Splitting",
         settings: json!({"Number of columns": columns}),
@@ -463,6 +431,7 @@ fn layers(prefix: &str, suffix: &str) -> [PathBuf; 3] {
 
 fn clef_case(id: &str, image: &str, xml: &str) -> Case {
     Case {
+        root: work_dir(),
         id: format!("Extract C Clefs/{id}"),
         job: "Extract C Clefs",
         settings: json!({}),
@@ -586,13 +555,7 @@ fn reference(python: &Path) -> Result<(), Failed> {
                             .map_err(|e| e.to_string())?;
                     }
                 }
-                Ok(json!({
-                    "id": c.id,
-                    "job": c.job,
-                    "settings": c.settings,
-                    "inputs": c.inputs,
-                    "outputs": c.output_paths("opencv"),
-                }))
+                Ok(c.reference_job("opencv"))
             })
             .collect::<Result<_, String>>()?;
         let list_path = write_cases(&work_dir(), &list)?;

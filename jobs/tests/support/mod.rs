@@ -5,6 +5,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::BufReader;
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use libtest_mimic::Completion;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// A decoded image as `cv2.imread(path, cv2.IMREAD_UNCHANGED)` gives it: 1-, 2- and 4-bit grey
 /// scaled to 8 bits (so one-bit is 0/255), palettes expanded, 16-bit samples kept.
@@ -296,4 +297,51 @@ pub fn compare_folders(theirs: &Path, ours: &Path) -> Result<(), String> {
         compare_exact(&theirs.join(name), &ours.join(name))?;
     }
     Ok(())
+}
+
+/// One comparison of a job with a reference script: the job, its settings, input files by port,
+/// and output ports with the extension of the file each writes (`""` for a list's folder). Each
+/// side's outputs lie in `root/{side}/{id}`.
+#[derive(Debug, Clone)]
+pub struct JobCase {
+    pub root: PathBuf,
+    pub id: String,
+    pub job: &'static str,
+    pub settings: Value,
+    pub inputs: BTreeMap<&'static str, PathBuf>,
+    pub outputs: Vec<(&'static str, &'static str)>,
+}
+
+impl JobCase {
+    /// The folder of this case's outputs on `side`.
+    pub fn dir(&self, side: &str) -> PathBuf {
+        self.root.join(side).join(self.id.replace('/', "_"))
+    }
+
+    /// Each output port's file (or folder) on `side`.
+    pub fn output_paths(&self, side: &str) -> BTreeMap<&'static str, PathBuf> {
+        self.outputs
+            .iter()
+            .map(|(port, ext)| {
+                let name = sanitize(port);
+                let file = if ext.is_empty() {
+                    name
+                } else {
+                    format!("{name}.{ext}")
+                };
+                (*port, self.dir(side).join(file))
+            })
+            .collect()
+    }
+
+    /// The case as the reference scripts read it, writing to `side`.
+    pub fn reference_job(&self, side: &str) -> Value {
+        json!({
+            "id": self.id,
+            "job": self.job,
+            "settings": self.settings,
+            "inputs": self.inputs,
+            "outputs": self.output_paths(side),
+        })
+    }
 }
