@@ -3,12 +3,11 @@
 # cached outside the repo by version, with numpy, Pillow and scikit-image beside it. Reused when
 # present and complete. Quiet on success; prints the venv's python as its last line.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/venv.sh"
 GAMERA_VERSION=4.1.0
 CACHE="${RODAN_CACHE:-$HOME/.cache/rodan}"
 VENV="$CACHE/gamera-$GAMERA_VERSION"
-PY="$VENV/bin/python"
-STAMP="$VENV/.complete"
-if [[ -f "$STAMP" && -x "$PY" ]]; then echo "$PY"; exit 0; fi
+venv_reuse "$VENV" && exit 0
 
 # Gamera's image I/O links libtiff and libpng; Debian ships their headers separately.
 log=$(mktemp)
@@ -27,18 +26,9 @@ if ((${#missing[@]})); then
   fi
 fi
 
-rm -rf "$VENV"
-mkdir -p "$CACHE"
-if ! {
-  python3 -m venv "$VENV" &&
-    "$PY" -m pip install --quiet --upgrade pip &&
-    "$PY" -m pip install --quiet numpy==2.4.6 pillow==13.0.0 scikit-image==0.26.0 &&
-    "$PY" -m pip install --quiet --no-binary gamera "gamera==$GAMERA_VERSION" &&
-    "$PY" -c 'from gamera.core import init_gamera; init_gamera()'
-} >"$log" 2>&1; then
-  tail -n 60 "$log" >&2
-  echo "build-gamera: failed, the venv at $VENV is incomplete" >&2
-  exit 1
-fi
-touch "$STAMP"
-echo "$PY"
+install() {
+  "$1" -m pip install --quiet numpy==2.4.6 pillow==13.0.0 scikit-image==0.26.0 &&
+    "$1" -m pip install --quiet --no-binary gamera "gamera==$GAMERA_VERSION" &&
+    "$1" -c 'from gamera.core import init_gamera; init_gamera()'
+}
+venv_build build-gamera "$VENV" install

@@ -4,27 +4,15 @@
 # schema when one is given. A venv cached outside the repo by versions, reused when complete.
 # Quiet on success; prints the venv's python as its last line.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/venv.sh"
 VEROVIO_VERSION=6.4.1
 LXML_VERSION=6.2.0
 CACHE="${RODAN_CACHE:-$HOME/.cache/rodan}"
 VENV="$CACHE/mei-tools-verovio$VEROVIO_VERSION-lxml$LXML_VERSION"
-PY="$VENV/bin/python"
-STAMP="$VENV/.complete"
-if [[ -f "$STAMP" && -x "$PY" ]]; then echo "$PY"; exit 0; fi
+venv_reuse "$VENV" && exit 0
 
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-rm -rf "$VENV"
-mkdir -p "$CACHE"
-if ! {
-  python3 -m venv "$VENV" &&
-    "$PY" -m pip install --quiet --upgrade pip &&
-    "$PY" -m pip install --quiet "verovio==$VEROVIO_VERSION" "lxml==$LXML_VERSION" &&
-    "$PY" -c 'import verovio, lxml.etree; verovio.toolkit()'
-} >"$log" 2>&1; then
-  tail -n 60 "$log" >&2
-  echo "build-mei-tools: failed, the venv at $VENV is incomplete" >&2
-  exit 1
-fi
-touch "$STAMP"
-echo "$PY"
+install() {
+  "$1" -m pip install --quiet "verovio==$VEROVIO_VERSION" "lxml==$LXML_VERSION" &&
+    "$1" -c 'import verovio, lxml.etree; verovio.toolkit()'
+}
+venv_build build-mei-tools "$VENV" install

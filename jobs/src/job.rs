@@ -187,6 +187,19 @@ impl JobError {
         }
     }
 
+    /// The file at `path` as UTF-8 text: a failure to read it is a [`JobError::Read`] (it may
+    /// pass), bytes that are not UTF-8 are bad input (they will not); `what` names the input in
+    /// the summary.
+    pub fn read_text(path: &Path, what: &str) -> Result<String, Self> {
+        let bytes = std::fs::read(path).map_err(|e| Self::read(path, e))?;
+        String::from_utf8(bytes).map_err(|e| {
+            Self::bad_input(
+                format!("{what} is not UTF-8 text"),
+                format!("{} is not UTF-8 text: {e}", path.display()),
+            )
+        })
+    }
+
     /// A write error on `path`.
     pub fn write(path: &Path, source: std::io::Error) -> Self {
         Self::Write {

@@ -4,6 +4,7 @@
 
 #[path = "gamera_adaptive/page.rs"]
 mod page;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,9 +20,10 @@ use rodan_jobs::adaptive::{
     niblack_threshold, sauvola_threshold,
 };
 use serde_json::{Value, json};
+use support::fixture;
 
 fn lenna() -> std::path::PathBuf {
-    shared_dir().join("fixtures/upstream-jobs/files/lenna_greyscale-png_output.png")
+    fixture("lenna_greyscale-png_output.png")
 }
 const APPLY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -839,12 +841,4 @@ fn gamera_bernsen(python: &Path) -> Result<(), Failed> {
         }
     }
     compare_with_gamera(python, cases)
-}
-
-/// `shared/` beside the repository, or where `RODAN_SHARED_DIR` says (`scripts/test.sh` sets it).
-fn shared_dir() -> std::path::PathBuf {
-    std::env::var_os("RODAN_SHARED_DIR").map_or_else(
-        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-        std::path::PathBuf::from,
-    )
 }

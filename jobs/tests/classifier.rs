@@ -10,14 +10,17 @@
 //! The Gamera comparisons need `RODAN_GAMERA_PYTHON` (what `scripts/build-gamera.sh` prints)
 //! and `RODAN_SHARED_DIR`; without them they say they are skipped.
 
+mod support;
+
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use rodan_jobs::gamera::Plane;
 use rodan_jobs::gamera::xml::{Database, State, read_file, write};
 use rodan_jobs::wrappers::classification::{FeatureFunctions, run_with};
 use rodan_jobs::{JobError, Ports};
 use serde_json::json;
+use support::{fixture, run_script};
 
 const CCS: &str = "GameraXML - Connected Components";
 const TRAINING: &str = "GameraXML - Training Data";
@@ -55,21 +58,8 @@ impl FeatureFunctions for SizeFeatures {
     }
 }
 
-fn shared_dir() -> PathBuf {
-    std::env::var_os("RODAN_SHARED_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-        PathBuf::from,
-    )
-}
-
-fn fixture(name: &str) -> PathBuf {
-    shared_dir().join("fixtures/upstream-jobs/files").join(name)
-}
-
 fn work_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("classifier")
-        .join(name);
+    let dir = support::work_dir("classifier").join(name);
     std::fs::create_dir_all(&dir).expect("a work directory");
     dir
 }
@@ -125,23 +115,16 @@ fn pages() -> Vec<(&'static str, PathBuf)> {
 }
 
 fn gamera(args: &[&Path], bbox: i64, features: &str) -> Option<Result<(), String>> {
-    let python = std::env::var_os("RODAN_GAMERA_PYTHON")?;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gamera/classifier.py");
-    let mut cmd = Command::new(python);
-    cmd.arg(script);
+    let python = PathBuf::from(std::env::var_os("RODAN_GAMERA_PYTHON")?);
     let bbox = bbox.to_string();
+    let mut list: Vec<&OsStr> = Vec::new();
     for (i, a) in args.iter().enumerate() {
-        cmd.arg(a);
+        list.push(a.as_os_str());
         if i == 2 {
-            cmd.arg(&bbox).arg(features);
+            list.extend([OsStr::new(&bbox), OsStr::new(features)]);
         }
     }
-    let out = cmd.output().ok()?;
-    Some(if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    })
+    Some(run_script(&python, &[], "gamera/classifier.py", &list).map(drop))
 }
 
 /// The `<glyph>` blocks of a GameraXML document, split into those before the first HEURISTIC

@@ -1,21 +1,12 @@
 //! 'Column Splitting Data' written by Column Splitting is read by MEI Encoding, as upstream's
 //! workflows chain them: the MEI gets one column per split range.
 
-use std::path::{Path, PathBuf};
+mod support;
 
 use rodan_jobs::opencv::{AnyMat, Mat, imwrite};
 use rodan_jobs::{Ports, find};
 use serde_json::json;
-
-fn fixture(name: &str) -> PathBuf {
-    std::env::var_os("RODAN_SHARED_DIR")
-        .map_or_else(
-            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-            PathBuf::from,
-        )
-        .join("fixtures/upstream-jobs/files")
-        .join(name)
-}
+use support::fixture;
 
 #[test]
 fn mei_encoding_lays_out_the_columns_column_splitting_found() {

@@ -9,9 +9,9 @@
 
 #[path = "gamera/page.rs"]
 mod page;
+mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
@@ -26,11 +26,12 @@ use rodan_jobs::gamera::xml::{self, Database, Glyph};
 use rodan_jobs::gamera::{BLACK, Image, Plane, WHITE};
 use rodan_jobs::pyjson::float_repr;
 use serde_json::{Value, json};
+use support::{env_path, fixture, run_script, write_cases};
 
 const PYTHON_VAR: &str = "RODAN_GAMERA_PYTHON";
 
 fn work_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("gamera-glyphs")
+    support::work_dir("gamera-glyphs")
 }
 
 /// One comparison with Gamera.
@@ -98,17 +99,6 @@ impl Case {
 
 fn glyphs_path(name: &str) -> PathBuf {
     work_dir().join("inputs").join(format!("{name}.xml"))
-}
-
-fn shared_dir() -> PathBuf {
-    std::env::var_os("RODAN_SHARED_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-        PathBuf::from,
-    )
-}
-
-fn fixture(name: &str) -> PathBuf {
-    shared_dir().join("fixtures/upstream-jobs/files").join(name)
 }
 
 /// The glyph documents the feature cases read: CC analyses of one-bit pages, and tiny glyphs
@@ -289,12 +279,11 @@ fn main() {
         .into_iter()
         .map(|case| {
             Trial::ignorable_test(case.id(), move || {
-                let Some(python) = std::env::var_os(PYTHON_VAR) else {
-                    return Ok(Completion::ignored_with(format!(
-                        "skipped: {PYTHON_VAR} is not set (scripts/build-gamera.sh prints it)"
-                    )));
+                let python = match env_path(PYTHON_VAR, "scripts/build-gamera.sh prints it") {
+                    Ok(python) => python,
+                    Err(skip) => return Ok(skip),
                 };
-                reference(&PathBuf::from(python))?;
+                reference(&python)?;
                 compare(&case).map(|()| Completion::Completed)
             })
         })
@@ -321,25 +310,8 @@ fn reference(python: &Path) -> Result<(), Failed> {
             std::fs::write(glyphs_path(name), xml::write(&db, false)).map_err(|e| e.to_string())?;
         }
         let list: Vec<Value> = cases().iter().map(Case::reference_job).collect();
-        let list_path = work_dir().join("cases.json");
-        std::fs::write(
-            &list_path,
-            serde_json::to_vec(&list).map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| e.to_string())?;
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gamera/glyphs.py");
-        let out = Command::new(python)
-            .arg(script)
-            .arg(&list_path)
-            .output()
-            .map_err(|e| format!("failed to start {}: {e}", python.display()))?;
-        if !out.status.success() {
-            return Err(format!(
-                "the reference script failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Ok(())
+        let list_path = write_cases(&work_dir(), &list)?;
+        run_script(python, &[], "gamera/glyphs.py", &[list_path.as_os_str()]).map(drop)
     })
     .clone()
     .map_err(Failed::from)

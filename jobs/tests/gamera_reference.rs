@@ -10,11 +10,9 @@ mod support;
 #[path = "gamera/page.rs"]
 mod page;
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
@@ -23,52 +21,15 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rodan_jobs::{Ports, find};
 use serde_json::{Value, json};
-use support::compare_exact;
+use support::{compare_exact, env_path, fixture, run_script, write_cases};
 
 const PYTHON_VAR: &str = "RODAN_GAMERA_PYTHON";
 
 fn work_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("gamera-reference")
+    support::work_dir("gamera-reference")
 }
 
-fn fixture(name: &str) -> PathBuf {
-    shared_dir().join("fixtures/upstream-jobs/files").join(name)
-}
-
-/// One comparison: a job, its settings, input files by port, and output ports with the
-/// extension of the file each writes.
-#[derive(Debug, Clone)]
-struct Case {
-    id: String,
-    job: &'static str,
-    settings: Value,
-    inputs: BTreeMap<&'static str, PathBuf>,
-    outputs: Vec<(&'static str, &'static str)>,
-}
-
-impl Case {
-    fn dir(&self, side: &str) -> PathBuf {
-        work_dir().join(side).join(self.id.replace('/', "_"))
-    }
-
-    fn output_paths(&self, side: &str) -> BTreeMap<&'static str, PathBuf> {
-        self.outputs
-            .iter()
-            .map(|(port, ext)| {
-                (
-                    *port,
-                    self.dir(side).join(format!("{}.{ext}", sanitize(port))),
-                )
-            })
-            .collect()
-    }
-}
-
-fn sanitize(port: &str) -> String {
-    port.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
-}
+type Case = support::JobCase;
 
 fn main() {
     let args = Arguments::from_args();
@@ -78,12 +39,11 @@ fn main() {
         .cloned()
         .map(|case| {
             Trial::ignorable_test(case.id.clone(), move || {
-                let Some(python) = std::env::var_os(PYTHON_VAR) else {
-                    return Ok(Completion::ignored_with(format!(
-                        "skipped: {PYTHON_VAR} is not set (scripts/build-gamera.sh prints it)"
-                    )));
+                let python = match env_path(PYTHON_VAR, "scripts/build-gamera.sh prints it") {
+                    Ok(python) => python,
+                    Err(skip) => return Ok(skip),
                 };
-                reference(&PathBuf::from(python))?;
+                reference(&python)?;
                 compare(&case)
             })
         })
@@ -292,6 +252,7 @@ fn case(
     outputs: &[(&'static str, &'static str)],
 ) -> Case {
     Case {
+        root: work_dir(),
         id,
         job,
         settings,
@@ -700,34 +661,11 @@ fn reference(python: &Path) -> Result<(), Failed> {
             .iter()
             .map(|c| {
                 std::fs::create_dir_all(c.dir("gamera")).map_err(|e| e.to_string())?;
-                Ok(json!({
-                    "id": c.id,
-                    "job": c.job,
-                    "settings": c.settings,
-                    "inputs": c.inputs,
-                    "outputs": c.output_paths("gamera"),
-                }))
+                Ok(c.reference_job("gamera"))
             })
             .collect::<Result<_, String>>()?;
-        let list_path = work_dir().join("cases.json");
-        std::fs::write(
-            &list_path,
-            serde_json::to_vec(&list).map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| e.to_string())?;
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gamera/reference.py");
-        let out = Command::new(python)
-            .arg(script)
-            .arg(&list_path)
-            .output()
-            .map_err(|e| format!("failed to start {}: {e}", python.display()))?;
-        if !out.status.success() {
-            return Err(format!(
-                "the reference script failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Ok(())
+        let list_path = write_cases(&work_dir(), &list)?;
+        run_script(python, &[], "gamera/reference.py", &[list_path.as_os_str()]).map(drop)
     })
     .clone()
     .map_err(Failed::from)
@@ -808,12 +746,4 @@ fn compare(case: &Case) -> Result<Completion, Failed> {
         }
     }
     Ok(Completion::Completed)
-}
-
-/// `shared/` beside the repository, or where `RODAN_SHARED_DIR` says (`scripts/test.sh` sets it).
-fn shared_dir() -> std::path::PathBuf {
-    std::env::var_os("RODAN_SHARED_DIR").map_or_else(
-        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-        std::path::PathBuf::from,
-    )
 }

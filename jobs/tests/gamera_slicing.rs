@@ -7,13 +7,15 @@
 //! (`rodan-main/code/rodan/jobs` of a DDMAL/Rodan checkout), which this project does not keep.
 //! Without either, every trial is reported as skipped.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use rodan_jobs::{Ports, find};
 use serde_json::{Value, json};
+use support::{compare_lines, env_path, fixture, run_script, write_cases};
 
 const PYTHON_VAR: &str = "RODAN_GAMERA_PYTHON";
 const UPSTREAM_VAR: &str = "RODAN_UPSTREAM_JOBS_DIR";
@@ -21,11 +23,7 @@ const PORT: &str = "GameraXML - Connected Components";
 const XML_TYPE: &str = "application/gamera+xml";
 
 fn work_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("gamera-slicing")
-}
-
-fn fixture(name: &str) -> PathBuf {
-    shared_dir().join("fixtures/upstream-jobs/files").join(name)
+    support::work_dir("gamera-slicing")
 }
 
 /// The glyph files sliced: our CC Analysis of the one-bit conversions of the ms73-068 neume and
@@ -115,18 +113,20 @@ fn main() {
         .into_iter()
         .map(|case| {
             Trial::ignorable_test(case.id.clone(), move || {
-                let Some(python) = std::env::var_os(PYTHON_VAR) else {
-                    return Ok(Completion::ignored_with(format!(
-                        "skipped: {PYTHON_VAR} is not set (scripts/build-gamera.sh prints it)"
-                    )));
+                let paths =
+                    env_path(PYTHON_VAR, "scripts/build-gamera.sh prints it").and_then(|python| {
+                        let upstream = env_path(
+                            UPSTREAM_VAR,
+                            "rodan-main/code/rodan/jobs of a DDMAL/Rodan checkout, whose \
+                             slicing code the reference runs",
+                        )?;
+                        Ok((python, upstream))
+                    });
+                let (python, upstream) = match paths {
+                    Ok(paths) => paths,
+                    Err(skip) => return Ok(skip),
                 };
-                let Some(upstream) = std::env::var_os(UPSTREAM_VAR) else {
-                    return Ok(Completion::ignored_with(format!(
-                        "skipped: {UPSTREAM_VAR} is not set (rodan-main/code/rodan/jobs of a \
-                         DDMAL/Rodan checkout, whose slicing code the reference runs)"
-                    )));
-                };
-                reference(Path::new(&python), Path::new(&upstream))?;
+                reference(&python, &upstream)?;
                 compare(&case).map(|()| Completion::Completed)
             })
         })
@@ -176,24 +176,14 @@ fn reference(python: &Path, upstream: &Path) -> Result<(), Failed> {
                 })
             })
             .collect();
-        let list_path = work_dir().join("cases.json");
-        std::fs::write(&list_path, Value::Array(list).to_string()).map_err(|e| e.to_string())?;
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gamera/slicing.py");
-        let out = Command::new(python)
-            .args(["-W", "ignore::SyntaxWarning"])
-            .arg(script)
-            .arg(upstream)
-            .arg(&list_path)
-            .output()
-            .map_err(|e| format!("failed to start {}: {e}", python.display()))?;
-        if !out.status.success() {
-            return Err(format!(
-                "the reference script failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Ok(())
+        let list_path = write_cases(&work_dir(), &list)?;
+        run_script(
+            python,
+            &["-W", "ignore::SyntaxWarning"],
+            "gamera/slicing.py",
+            &[upstream.as_os_str(), list_path.as_os_str()],
+        )
+        .map(drop)
     })
     .clone()
     .map_err(Failed::from)
@@ -210,30 +200,9 @@ fn compare(case: &Case) -> Result<(), Failed> {
     .map_err(|e| format!("{e}: {}", e.error_details()))?;
     let mine = std::fs::read_to_string(&ours)?;
     let theirs = std::fs::read_to_string(case.output("gamera"))?;
-    if mine == theirs {
-        return Ok(());
-    }
-    let (a, b): (Vec<&str>, Vec<&str>) = (theirs.lines().collect(), mine.lines().collect());
-    let at = a
-        .iter()
-        .zip(&b)
-        .position(|(x, y)| x != y)
-        .unwrap_or(a.len().min(b.len()));
-    Err(format!(
-        "the GameraXML differs from Gamera's at line {} ({} vs {} lines): {:?} vs {:?}",
-        at + 1,
-        a.len(),
-        b.len(),
-        a.get(at.saturating_sub(3)..(at + 3).min(a.len())),
-        b.get(at.saturating_sub(3)..(at + 3).min(b.len())),
-    )
-    .into())
-}
-
-/// `shared/` beside the repository, or where `RODAN_SHARED_DIR` says (`scripts/test.sh` sets it).
-fn shared_dir() -> PathBuf {
-    std::env::var_os("RODAN_SHARED_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-        PathBuf::from,
-    )
+    Ok(compare_lines(
+        "the GameraXML (Gamera's vs ours)",
+        &theirs,
+        &mine,
+    )?)
 }

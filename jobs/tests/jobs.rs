@@ -3,17 +3,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rodan_jobs::gamera::png::save_png;
 use rodan_jobs::gamera::{BLACK, Image, Plane};
 use rodan_jobs::{Job, JobError, Ports, find};
 use serde_json::{Value, json};
-use support::{compare_exact, decode_like_cv2};
-
-fn fixture(name: &str) -> PathBuf {
-    shared_dir().join("fixtures/upstream-jobs/files").join(name)
-}
+use support::{compare_exact, decode_like_cv2, fixture};
 
 fn job(name: &str) -> &'static dyn Job {
     find(name).unwrap_or_else(|| panic!("{name} is in the catalogue"))
@@ -329,10 +325,140 @@ fn missing_ports_unreadable_files_and_non_images_are_told_apart() {
     assert!(matches!(err, JobError::Write { .. }), "{err}");
 }
 
-/// `shared/` beside the repository, or where `RODAN_SHARED_DIR` says (`scripts/test.sh` sets it).
-fn shared_dir() -> std::path::PathBuf {
-    std::env::var_os("RODAN_SHARED_DIR").map_or_else(
-        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-        std::path::PathBuf::from,
+#[test]
+fn glyphs_beyond_any_page_are_bad_input_for_every_gameraxml_job() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let xml = dir.path().join("far.xml");
+    std::fs::write(
+        &xml,
+        "<gamera-database><glyphs><glyph uly=\"3\" ulx=\"18446744073709551615\" nrows=\"2\" \
+         ncols=\"2\"><ids state=\"MANUAL\"><id name=\"clef.c\" confidence=\"1.0\"/></ids>\
+         <data>0 4</data></glyph></glyphs></gamera-database>",
     )
+    .expect("write");
+    let out = dir.path().join("out");
+    let xml_type = "application/gamera+xml";
+    let runs: [(&str, Ports, Ports); 3] = [
+        (
+            "Diagonal Neume Slicing",
+            Ports::new().with("GameraXML - Connected Components", &xml, xml_type),
+            Ports::new().with("GameraXML - Connected Components", &out, xml_type),
+        ),
+        (
+            "Heuristic Pitch Finding",
+            Ports::new()
+                .with(
+                    "JSOMR of staves and page properties",
+                    fixture("238r-miyao-staff-finding.json"),
+                    "application/json",
+                )
+                .with(
+                    "GameraXML - Classified Connected Components",
+                    &xml,
+                    xml_type,
+                ),
+            Ports::new().with(
+                "JSOMR of glyphs, staves, and page properties",
+                &out,
+                "application/json",
+            ),
+        ),
+        (
+            "Extract C Clefs",
+            Ports::new()
+                .with("PNG Image", fixture("lenna.png"), "image/rgb+png")
+                .with("XML file", &xml, xml_type),
+            Ports::new().with("C Clef", &out, ""),
+        ),
+    ];
+    for (name, inputs, outputs) in runs {
+        let err = job(name)
+            .run(&inputs, &json!({}), &outputs)
+            .expect_err(name);
+        assert!(
+            matches!(err, JobError::BadInput { .. }) && err.error_details().contains("beyond"),
+            "{name}: {err}"
+        );
+    }
+}
+
+#[test]
+fn mei_nested_past_lxmls_depth_is_bad_input_not_a_stack_overflow() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mei = dir.path().join("deep.mei");
+    let depth = 200_000;
+    std::fs::write(
+        &mei,
+        format!(
+            "<mei><music><facsimile><surface ulx=\"1\">{}{}</surface></facsimile></music></mei>",
+            "<zone>".repeat(depth),
+            "</zone>".repeat(depth)
+        ),
+    )
+    .expect("write");
+    let out = dir.path().join("out");
+    for (name, output) in [("MEI Resizing", "MEI"), ("MEI2Volpiano", "Volpiano")] {
+        let err = run_one(name, "MEI", &mei, json!({}), output, &out).expect_err(name);
+        assert!(
+            matches!(err, JobError::BadInput { .. }) && err.error_details().contains("nest"),
+            "{name}: {err}"
+        );
+    }
+}
+
+#[test]
+fn text_inputs_that_are_not_utf8_are_bad_input_not_read_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let latin1 = dir.path().join("latin1");
+    std::fs::write(&latin1, b"caf\xe9, 1.5\n").expect("write");
+    let out = dir.path().join("out");
+    let runs: [(&str, Ports, &str); 4] = [
+        (
+            "MEI Resizing",
+            Ports::new()
+                .with("MEI", fixture("CF-005.mei"), "application/mei+xml")
+                .with("Scale Value", &latin1, "text/plain"),
+            "MEI",
+        ),
+        (
+            "MEI Encoding",
+            Ports::new()
+                .with(
+                    "JSOMR",
+                    fixture("mei-encoding-test-hpf.json"),
+                    "application/json",
+                )
+                .with("MEI Mapping CSV", &latin1, "text/csv"),
+            "MEI",
+        ),
+        (
+            "MEI Encoding",
+            Ports::new()
+                .with("JSOMR", &latin1, "application/json")
+                .with(
+                    "MEI Mapping CSV",
+                    fixture("mei-encoding-test.csv"),
+                    "text/csv",
+                ),
+            "MEI",
+        ),
+        (
+            "MEI Resizing",
+            Ports::new().with("MEI", &latin1, "application/mei+xml"),
+            "MEI",
+        ),
+    ];
+    for (name, inputs, output) in runs {
+        let err = job(name)
+            .run(
+                &inputs,
+                &json!({}),
+                &Ports::new().with(output, &out, "application/mei+xml"),
+            )
+            .expect_err(name);
+        assert!(
+            matches!(err, JobError::BadInput { .. }) && err.error_summary().contains("UTF-8"),
+            "{name}: {err:?}"
+        );
+    }
 }

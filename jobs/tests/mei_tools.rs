@@ -5,14 +5,17 @@
 //! `scripts/build-mei-tools.sh` prints); without it every trial is reported as skipped. The first
 //! page of each rendering is kept as SVG under the target's temporary folder, to look at.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::ffi::OsStr;
+use std::path::Path;
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use rodan_jobs::{Ports, find};
 use serde::Deserialize;
 use serde_json::Value;
+use support::{env_path, run_script, sanitize, shared_dir};
 
 const PYTHON_VAR: &str = "RODAN_MEI_TOOLS_PYTHON";
 const SCHEMA_VAR: &str = "RODAN_MEI_SCHEMA";
@@ -55,12 +58,11 @@ fn main() {
         .into_iter()
         .map(|case| {
             Trial::ignorable_test(case.id.clone(), move || {
-                let Some(python) = std::env::var_os(PYTHON_VAR) else {
-                    return Ok(Completion::ignored_with(format!(
-                        "skipped: {PYTHON_VAR} is not set (scripts/build-mei-tools.sh prints it)"
-                    )));
+                let python = match env_path(PYTHON_VAR, "scripts/build-mei-tools.sh prints it") {
+                    Ok(python) => python,
+                    Err(skip) => return Ok(skip),
                 };
-                check(&case, Path::new(&python)).map(|()| Completion::Completed)
+                check(&case, &python).map(|()| Completion::Completed)
             })
         })
         .collect();
@@ -98,25 +100,16 @@ fn check(case: &Case, python: &Path) -> Result<(), Failed> {
     job.run(&inputs, &case.settings, &outputs)
         .map_err(|e| format!("{e} ({})", e.error_details()))?;
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mei/check.py");
-    let mut command = Command::new(python);
-    command.arg(&script).arg(dir.join("svg"));
-    if let Some(schema) = std::env::var_os(SCHEMA_VAR) {
-        command.arg("--rng").arg(schema);
+    let svg = dir.join("svg");
+    let schema = std::env::var_os(SCHEMA_VAR);
+    let mut args: Vec<&OsStr> = vec![svg.as_os_str()];
+    if let Some(schema) = &schema {
+        args.extend([OsStr::new("--rng"), schema.as_os_str()]);
     }
-    let out = command
-        .args(&written)
-        .output()
-        .map_err(|e| format!("failed to start {}: {e}", python.display()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "the check script failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
+    args.extend(written.iter().map(|w| w.as_os_str()));
+    let stdout = run_script(python, &[], "mei/check.py", &args)?;
     let mut problems = Vec::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
+    for line in String::from_utf8_lossy(&stdout).lines() {
         let report: Value = serde_json::from_str(line)?;
         let file = report["file"].as_str().unwrap_or_default();
         if report["pages"].as_u64().unwrap_or(0) == 0 {
@@ -138,18 +131,4 @@ fn check(case: &Case, python: &Path) -> Result<(), Failed> {
     } else {
         Err(problems.join("\n").into())
     }
-}
-
-fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
-}
-
-/// `shared/` beside the repository, or where `RODAN_SHARED_DIR` says (`scripts/test.sh` sets it).
-fn shared_dir() -> PathBuf {
-    std::env::var_os("RODAN_SHARED_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-        PathBuf::from,
-    )
 }

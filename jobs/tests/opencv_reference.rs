@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
@@ -26,59 +25,15 @@ use rodan_jobs::gamera::xml::{Database, read_file};
 use rodan_jobs::opencv::{AnyMat, ReadMode, imread};
 use rodan_jobs::{Ports, find};
 use serde_json::{Value, json};
-use support::compare_exact;
+use support::{compare_exact, compare_folders, env_path, fixture, run_script, write_cases};
 
 const PYTHON_VAR: &str = "RODAN_OPENCV_PYTHON";
 
 fn work_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("opencv-reference")
+    support::work_dir("opencv-reference")
 }
 
-fn shared_dir() -> PathBuf {
-    std::env::var_os("RODAN_SHARED_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-        PathBuf::from,
-    )
-}
-
-fn fixture(name: &str) -> PathBuf {
-    shared_dir().join("fixtures/upstream-jobs/files").join(name)
-}
-
-/// One comparison: a job, its settings, input files by port, and output ports with the
-/// extension of the file each writes (`""` for a list's folder).
-#[derive(Debug, Clone)]
-struct Case {
-    id: String,
-    job: &'static str,
-    settings: Value,
-    inputs: BTreeMap<&'static str, PathBuf>,
-    outputs: Vec<(&'static str, &'static str)>,
-}
-
-impl Case {
-    fn dir(&self, side: &str) -> PathBuf {
-        work_dir().join(side).join(self.id.replace('/', "_"))
-    }
-
-    fn output_paths(&self, side: &str) -> BTreeMap<&'static str, PathBuf> {
-        self.outputs
-            .iter()
-            .map(|(port, ext)| {
-                let name: String = port
-                    .chars()
-                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-                    .collect();
-                let file = if ext.is_empty() {
-                    name
-                } else {
-                    format!("{name}.{ext}")
-                };
-                (*port, self.dir(side).join(file))
-            })
-            .collect()
-    }
-}
+type Case = support::JobCase;
 
 fn main() {
     let args = Arguments::from_args();
@@ -86,12 +41,11 @@ fn main() {
         .into_iter()
         .map(|case| {
             Trial::ignorable_test(case.id.clone(), move || {
-                let Some(python) = std::env::var_os(PYTHON_VAR) else {
-                    return Ok(Completion::ignored_with(format!(
-                        "skipped: {PYTHON_VAR} is not set (scripts/build-opencv.sh prints it)"
-                    )));
+                let python = match env_path(PYTHON_VAR, "scripts/build-opencv.sh prints it") {
+                    Ok(python) => python,
+                    Err(skip) => return Ok(skip),
                 };
-                reference(&PathBuf::from(python))?;
+                reference(&python)?;
                 compare(&case).map(|()| Completion::Completed)
             })
         })
@@ -462,6 +416,7 @@ fn column_case(
     outputs.extend(extra_outputs.iter().map(|p| (*p, "png")));
     outputs.push(DATA);
     Case {
+        root: work_dir(),
         id: format!("Column Splitting/{id}"),
         job: "Column Splitting",
         settings: json!({"Number of columns": columns}),
@@ -476,6 +431,7 @@ fn layers(prefix: &str, suffix: &str) -> [PathBuf; 3] {
 
 fn clef_case(id: &str, image: &str, xml: &str) -> Case {
     Case {
+        root: work_dir(),
         id: format!("Extract C Clefs/{id}"),
         job: "Extract C Clefs",
         settings: json!({}),
@@ -599,34 +555,11 @@ fn reference(python: &Path) -> Result<(), Failed> {
                             .map_err(|e| e.to_string())?;
                     }
                 }
-                Ok(json!({
-                    "id": c.id,
-                    "job": c.job,
-                    "settings": c.settings,
-                    "inputs": c.inputs,
-                    "outputs": c.output_paths("opencv"),
-                }))
+                Ok(c.reference_job("opencv"))
             })
             .collect::<Result<_, String>>()?;
-        let list_path = work_dir().join("cases.json");
-        std::fs::write(
-            &list_path,
-            serde_json::to_vec(&list).map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| e.to_string())?;
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/opencv/reference.py");
-        let out = Command::new(python)
-            .arg(script)
-            .arg(&list_path)
-            .output()
-            .map_err(|e| format!("failed to start {}: {e}", python.display()))?;
-        if !out.status.success() {
-            return Err(format!(
-                "the reference script failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Ok(())
+        let list_path = write_cases(&work_dir(), &list)?;
+        run_script(python, &[], "opencv/reference.py", &[list_path.as_os_str()]).map(drop)
     })
     .clone()
     .map_err(Failed::from)
@@ -702,27 +635,6 @@ fn check_splits_in_gutters(data: &Path) -> Result<(), String> {
         if !(lo..hi).contains(&split) {
             return Err(format!("split {split} is outside gutter {c} ({lo}..{hi})"));
         }
-    }
-    Ok(())
-}
-
-/// The same file names in both folders, each pair of PNGs equal.
-fn compare_folders(theirs: &Path, mine: &Path) -> Result<(), String> {
-    let names = |dir: &Path| -> Result<Vec<String>, String> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .map_err(|e| format!("{}: {e}", dir.display()))?
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        Ok(names)
-    };
-    let (t, m) = (names(theirs)?, names(mine)?);
-    if t != m {
-        return Err(format!("files {t:?} != {m:?}"));
-    }
-    for name in &t {
-        compare_exact(&theirs.join(name), &mine.join(name))?;
     }
     Ok(())
 }

@@ -2,24 +2,17 @@
 //! compares it line by line, and the file is one line), and how inputs that are not a staff
 //! JSOMR or GameraXML, and settings out of range, are reported.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 
 use rodan_jobs::{JobError, Ports, find};
 use serde_json::{Value, json};
+use support::fixture;
 
 const STAVES: &str = "JSOMR of staves and page properties";
 const GLYPHS: &str = "GameraXML - Classified Connected Components";
 const OUTPUT: &str = "JSOMR of glyphs, staves, and page properties";
-
-fn fixture(name: &str) -> PathBuf {
-    std::env::var_os("RODAN_SHARED_DIR")
-        .map_or_else(
-            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-            PathBuf::from,
-        )
-        .join("fixtures/upstream-jobs/files")
-        .join(name)
-}
 
 fn run(staves: &Path, glyphs: &Path, settings: Value, out: &Path) -> Result<(), JobError> {
     let job = find("Heuristic Pitch Finding").expect("the job is in the catalogue");

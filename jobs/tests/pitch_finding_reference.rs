@@ -8,8 +8,9 @@
 //! (`rodan-main/code/rodan/jobs` of a DDMAL/Rodan checkout; nothing of it is kept here). Without
 //! either, every trial is reported as skipped.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
@@ -19,6 +20,7 @@ use rodan_jobs::gamera::xml::{self, State};
 use rodan_jobs::pyjson::Value;
 use rodan_jobs::{JobError, Ports, find};
 use serde_json::json;
+use support::{compare_bytes, env_path, fixture, run_script, write_cases};
 
 const PYTHON_VAR: &str = "RODAN_GAMERA_PYTHON";
 const UPSTREAM_VAR: &str = "RODAN_UPSTREAM_JOBS_DIR";
@@ -27,11 +29,7 @@ const GLYPHS_PORT: &str = "GameraXML - Classified Connected Components";
 const OUTPUT_PORT: &str = "JSOMR of glyphs, staves, and page properties";
 
 fn work_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("pitch-reference")
-}
-
-fn fixture(name: &str) -> PathBuf {
-    shared_dir().join("fixtures/upstream-jobs/files").join(name)
+    support::work_dir("pitch-reference")
 }
 
 /// One comparison: the staves and glyphs files and the discard size.
@@ -57,15 +55,18 @@ fn main() {
         .into_iter()
         .map(|case| {
             Trial::ignorable_test(case.id.clone(), move || {
-                let (Some(python), Some(upstream)) =
-                    (std::env::var_os(PYTHON_VAR), std::env::var_os(UPSTREAM_VAR))
-                else {
-                    return Ok(Completion::ignored_with(format!(
-                        "skipped: needs {PYTHON_VAR} (scripts/build-gamera.sh prints it) and \
-                         {UPSTREAM_VAR} (rodan-main/code/rodan/jobs of a DDMAL/Rodan checkout)"
-                    )));
+                let paths =
+                    env_path(PYTHON_VAR, "scripts/build-gamera.sh prints it").and_then(|python| {
+                        let upstream = env_path(
+                            UPSTREAM_VAR,
+                            "rodan-main/code/rodan/jobs of a DDMAL/Rodan checkout",
+                        )?;
+                        Ok((python, upstream))
+                    });
+                let (python, upstream) = match paths {
+                    Ok(paths) => paths,
+                    Err(skip) => return Ok(skip),
                 };
-                let upstream = PathBuf::from(upstream);
                 if !upstream
                     .join("heuristic_pitch_finding/PitchFinding.py")
                     .is_file()
@@ -75,7 +76,7 @@ fn main() {
                         upstream.display()
                     )));
                 }
-                reference(Path::new(&python), &upstream)?;
+                reference(&python, &upstream)?;
                 compare(&case).map(|()| Completion::Completed)
             })
         })
@@ -301,26 +302,14 @@ fn reference(python: &Path, upstream: &Path) -> Result<(), Failed> {
                 })
             })
             .collect();
-        let list_path = work_dir().join("cases.json");
-        std::fs::write(
-            &list_path,
-            serde_json::to_vec(&list).map_err(|e| e.to_string())?,
+        let list_path = write_cases(&work_dir(), &list)?;
+        run_script(
+            python,
+            &[],
+            "gamera/pitch_reference.py",
+            &[upstream.as_os_str(), list_path.as_os_str()],
         )
-        .map_err(|e| e.to_string())?;
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gamera/pitch_reference.py");
-        let out = Command::new(python)
-            .arg(script)
-            .arg(upstream)
-            .arg(&list_path)
-            .output()
-            .map_err(|e| format!("failed to start {}: {e}", python.display()))?;
-        if !out.status.success() {
-            return Err(format!(
-                "the reference script failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Ok(())
+        .map(drop)
     })
     .clone()
     .map_err(Failed::from)
@@ -347,33 +336,5 @@ fn compare(case: &Case) -> Result<(), Failed> {
         };
     }
     ours.map_err(|e| format!("{e}: {}", e.error_details()))?;
-    let (a, b) = (std::fs::read(&theirs)?, std::fs::read(&mine)?);
-    if a != b {
-        let at = a
-            .iter()
-            .zip(&b)
-            .position(|(x, y)| x != y)
-            .unwrap_or(a.len().min(b.len()));
-        let around = |v: &[u8]| {
-            String::from_utf8_lossy(&v[at.saturating_sub(200).min(v.len())..(at + 80).min(v.len())])
-                .into_owned()
-        };
-        return Err(format!(
-            "outputs differ at byte {at} ({} vs {} bytes):\nupstream: {}\nours:     {}",
-            a.len(),
-            b.len(),
-            around(&a),
-            around(&b)
-        )
-        .into());
-    }
-    Ok(())
-}
-
-/// `shared/` beside the repository, or where `RODAN_SHARED_DIR` says (`scripts/test.sh` sets it).
-fn shared_dir() -> PathBuf {
-    std::env::var_os("RODAN_SHARED_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-        PathBuf::from,
-    )
+    Ok(compare_bytes(&theirs, &mine)?)
 }

@@ -12,8 +12,8 @@ use rodan_jobs::{Job, Ports, find};
 use serde::Deserialize;
 use serde_json::Value;
 use support::{
-    compare_exact, compare_text_count_and_first, compare_text_lines, decode_like_cv2,
-    stripped_lines,
+    compare_exact, compare_text_count_and_first, compare_text_lines, decode_like_cv2, sanitize,
+    shared_dir, stripped_lines,
 };
 
 fn fixtures() -> PathBuf {
@@ -353,12 +353,6 @@ fn scaled_coordinates(case: &Case, job: &dyn Job, tmp: &Path) -> Result<(), Fail
     Ok(())
 }
 
-fn sanitize(port: &str) -> String {
-    port.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
-}
-
 fn inline_expected(case: &Case, job: &dyn Job, tmp: &Path) -> Result<(), Failed> {
     let port = case.expected["output_port"]
         .as_str()
@@ -431,12 +425,4 @@ fn converted_jpeg_equals_input(
         }
     }
     Ok(())
-}
-
-/// `shared/` beside the repository, or where `RODAN_SHARED_DIR` says (`scripts/test.sh` sets it).
-fn shared_dir() -> std::path::PathBuf {
-    std::env::var_os("RODAN_SHARED_DIR").map_or_else(
-        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-        std::path::PathBuf::from,
-    )
 }

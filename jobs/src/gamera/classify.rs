@@ -15,10 +15,10 @@
 
 use rayon::prelude::*;
 
-use super::Plane;
+use super::WHITE;
 use super::knn::{Knn, KnnError};
 use super::xml::{Glyph, State};
-use super::{BLACK, WHITE};
+use super::{Plane, image_utilities, segmentation};
 
 /// The features of one image: `(name, values)` in the classifier's feature order.
 pub type Features = Vec<(String, Vec<f64>)>;
@@ -309,79 +309,13 @@ fn split_glyph(g: &Glyph) -> Result<Vec<Glyph>, ClassifyError> {
     split(g, vertical, center, max)
 }
 
-/// Gamera's `find_split_point` (`find_split_point_max` when `max`): the projection index near
-/// `center` with the lowest (highest) projection, kept off both ends.
-pub fn find_split_point(projections: &[usize], center: f64, max: bool) -> usize {
-    let size = projections.len();
-    let mut minimum = usize::MAX as f64;
-    let middle = size as f64 * center;
-    let mut minimum_index = 0;
-    let start = (middle / 2.0) as usize;
-    let end = ((size as f64 - middle) / 2.0 + middle) as usize;
-    for (i, &value) in projections.iter().enumerate().take(end).skip(start) {
-        let distance = (middle - i as f64).abs();
-        let value = value as i64;
-        let score = if max {
-            -((value * value * 2) as f64) + distance * distance * distance
-        } else {
-            (value * value * 2) as f64 + distance * distance
-        };
-        if score < minimum {
-            minimum = score;
-            minimum_index = i;
-        }
-    }
-    if minimum_index == 0 {
-        1
-    } else if minimum_index == size - 1 {
-        size - 2
-    } else {
-        minimum_index
-    }
-}
-
-/// Gamera's `splitx` / `splity` with one center: the connected components left and right of
-/// (above and below) the split point.
+/// Gamera's `splitx` / `splity` with one center ([`segmentation::split`]): the connected
+/// components left and right of (above and below) the split point, placed on the page.
 fn split(g: &Glyph, vertical: bool, center: f64, max: bool) -> Result<Vec<Glyph>, ClassifyError> {
-    let (w, h) = (g.ncols(), g.nrows());
-    let length = if vertical { w } else { h };
-    if length <= 1 {
-        return Ok(vec![Glyph::new(g.ul_x, g.ul_y, g.image.clone())]);
-    }
-    let mut projections = vec![0usize; length];
-    for y in 0..h {
-        for x in 0..w {
-            if g.image.get(x, y) != WHITE {
-                projections[if vertical { x } else { y }] += 1;
-            }
-        }
-    }
-    let at = find_split_point(&projections, center, max);
-    let mut parts = Vec::new();
-    for (from, to) in [(0, at), (at, length)] {
-        if to <= from {
-            continue;
-        }
-        let (x0, y0, pw, ph) = if vertical {
-            (from, 0, to - from, h)
-        } else {
-            (0, from, w, to - from)
-        };
-        let mut view = Plane::new(pw, ph, WHITE);
-        for y in 0..ph {
-            for x in 0..pw {
-                view.set(x, y, g.image.get(x0 + x, y0 + y));
-            }
-        }
-        let labelled = super::segmentation::cc_analysis(&view)?;
-        for c in &labelled.components {
-            let mut part = Glyph::from_component(&labelled, c);
-            part.ul_x += g.ul_x + x0;
-            part.ul_y += g.ul_y + y0;
-            parts.push(part);
-        }
-    }
-    Ok(parts)
+    Ok(segmentation::split(&g.image, &[center], vertical, max)?
+        .into_iter()
+        .map(|p| Glyph::new(g.ul_x + p.ul_x, g.ul_y + p.ul_y, p.image))
+        .collect())
 }
 
 /// `size_t(threshold + 0.5)`; a negative threshold is refused by the job's schema (minimum 1).
@@ -421,36 +355,18 @@ fn overlaps(sul: usize, slr: usize, vul: usize, vlr: usize) -> bool {
         || (slr >= vul && slr <= vlr)
 }
 
-/// Gamera's `union_images`: a glyph over the boxes' union, black where any of them is black;
-/// as Gamera does, a glyph one pixel wide or high adds nothing.
+/// Gamera's `union_images` ([`image_utilities::union_planes`]) of the glyphs of `subgroup`: a
+/// glyph over the boxes' union, black where any of them is black; as Gamera does, a glyph one
+/// pixel wide or high adds nothing. An empty subgroup gives an empty glyph.
 pub fn union_images(glyphs: &[Glyph], subgroup: &[usize]) -> Glyph {
-    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
-    for &i in subgroup {
-        let (a, b, c, d) = rect(&glyphs[i]);
-        x0 = x0.min(a);
-        y0 = y0.min(b);
-        x1 = x1.max(c);
-        y1 = y1.max(d);
+    let planes: Vec<_> = subgroup
+        .iter()
+        .map(|&i| (glyphs[i].ul_x, glyphs[i].ul_y, &glyphs[i].image))
+        .collect();
+    match image_utilities::union_planes(&planes) {
+        Some(union) => Glyph::new(union.ul_x, union.ul_y, union.image),
+        None => Glyph::new(0, 0, Plane::new(0, 0, WHITE)),
     }
-    if subgroup.is_empty() {
-        return Glyph::new(0, 0, Plane::new(0, 0, WHITE));
-    }
-    let mut image = Plane::new(x1 - x0 + 1, y1 - y0 + 1, WHITE);
-    for &i in subgroup {
-        let g = &glyphs[i];
-        let (a, b, c, d) = rect(g);
-        if b >= d || a >= c {
-            continue;
-        }
-        for y in 0..g.nrows() {
-            for x in 0..g.ncols() {
-                let (dx, dy) = (g.ul_x + x - x0, g.ul_y + y - y0);
-                let black = image.get(dx, dy) != WHITE || g.image.get(x, y) != WHITE;
-                image.set(dx, dy, if black { BLACK } else { WHITE });
-            }
-        }
-    }
-    Glyph::new(x0, y0, image)
 }
 
 /// Gamera's `a < b` of two distinct glyph objects: Python falls back to `b > a`, which for
@@ -1150,6 +1066,7 @@ fn find_solution(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gamera::BLACK;
 
     fn glyph(x: usize, y: usize, w: usize, h: usize) -> Glyph {
         Glyph::new(x, y, Plane::new(w, h, BLACK))

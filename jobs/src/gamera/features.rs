@@ -699,14 +699,7 @@ fn diagonal_projection(image: &Plane<u8>) -> f64 {
 mod tests {
     use super::*;
 
-    fn plane(rows: &[&str]) -> Plane<u8> {
-        let w = rows[0].len();
-        let data = rows
-            .iter()
-            .flat_map(|r| r.bytes().map(|b| u8::from(b == b'#')))
-            .collect();
-        Plane::from_vec(w, rows.len(), data).expect("rectangular")
-    }
+    use crate::gamera::plane_from_rows as plane;
 
     fn feature(name: &str, p: &Plane<u8>) -> Vec<f64> {
         compute(name, p).expect("a known feature")

@@ -1,5 +1,6 @@
 //! Gamera's `image_utilities` plugin as the pitch finder needs it: ONEBIT images placed on a
-//! page ([`Placed`], what a Gamera view or connected component is), and `union_images`.
+//! page ([`Placed`], what a Gamera view or connected component is), and `union_images` (which
+//! the classifier's grouping uses too).
 
 use super::{BLACK, Plane, WHITE};
 
@@ -64,19 +65,29 @@ impl Placed {
 /// overlap test wants the overlap's corners to differ), though it widens the box. `None` for no
 /// images.
 pub fn union_images(images: &[&Placed]) -> Option<Placed> {
-    let min_x = images.iter().map(|i| i.ul_x).min()?;
-    let min_y = images.iter().map(|i| i.ul_y).min()?;
-    let max_x = images.iter().map(|i| i.ul_x + i.ncols()).max()?;
-    let max_y = images.iter().map(|i| i.ul_y + i.nrows()).max()?;
-    let mut dest = Plane::new(max_x - min_x, max_y - min_y, WHITE);
-    for img in images {
-        if img.ncols() < 2 || img.nrows() < 2 {
+    let planes: Vec<_> = images.iter().map(|i| (i.ul_x, i.ul_y, &i.image)).collect();
+    union_planes(&planes)
+}
+
+/// [`union_images`] of images given as their upper-left corner and pixels. Each spans its Gamera
+/// `Rect`, at least one column and one row: an image without pixels still widens the box.
+pub fn union_planes(images: &[(usize, usize, &Plane<u8>)]) -> Option<Placed> {
+    let lower_right = |&(x, y, image): &(usize, usize, &Plane<u8>)| {
+        (x + image.width().max(1) - 1, y + image.height().max(1) - 1)
+    };
+    let min_x = images.iter().map(|i| i.0).min()?;
+    let min_y = images.iter().map(|i| i.1).min()?;
+    let max_x = images.iter().map(|i| lower_right(i).0).max()?;
+    let max_y = images.iter().map(|i| lower_right(i).1).max()?;
+    let mut dest = Plane::new(max_x - min_x + 1, max_y - min_y + 1, WHITE);
+    for &(ul_x, ul_y, image) in images {
+        if image.width() < 2 || image.height() < 2 {
             continue;
         }
-        for y in 0..img.nrows() {
-            for x in 0..img.ncols() {
-                if img.image.get(x, y) != WHITE {
-                    dest.set(img.ul_x - min_x + x, img.ul_y - min_y + y, BLACK);
+        for y in 0..image.height() {
+            for x in 0..image.width() {
+                if image.get(x, y) != WHITE {
+                    dest.set(ul_x - min_x + x, ul_y - min_y + y, BLACK);
                 }
             }
         }
@@ -89,15 +100,7 @@ mod tests {
     use super::*;
 
     fn placed(ul_x: usize, ul_y: usize, rows: &[&str]) -> Placed {
-        let data = rows
-            .iter()
-            .flat_map(|r| r.bytes().map(|b| if b == b'#' { BLACK } else { WHITE }))
-            .collect();
-        Placed::new(
-            ul_x,
-            ul_y,
-            Plane::from_vec(rows[0].len(), rows.len(), data).expect("rectangular"),
-        )
+        Placed::new(ul_x, ul_y, crate::gamera::plane_from_rows(rows))
     }
 
     fn rows(p: &Placed) -> Vec<String> {

@@ -194,7 +194,7 @@ impl Knn {
             Some(n) => n.apply(unknown),
             None => unknown.to_vec(),
         };
-        let mut nn = Neighbours::new(self.num_k);
+        let mut nn = Neighbours::new(self.num_k, self.vectors.len());
         for (known, id) in self.vectors.iter().zip(&self.ids) {
             let d = self
                 .distance
@@ -215,10 +215,12 @@ struct Neighbours<'a> {
 }
 
 impl<'a> Neighbours<'a> {
-    fn new(k: usize) -> Self {
+    /// Room for the k nearest of `candidates` (k comes from a settings file: it may be far
+    /// more than there are).
+    fn new(k: usize, candidates: usize) -> Self {
         Self {
             k,
-            nn: Vec::with_capacity(k),
+            nn: Vec::with_capacity(k.min(candidates)),
             max_distance: 0.0,
         }
     }
@@ -445,6 +447,18 @@ mod tests {
         assert_eq!(ans.len(), 1);
         assert_eq!(ans[0].0, "a");
         assert_eq!(ans[0].1, 0.8f64.powf(10.0));
+    }
+
+    #[test]
+    fn a_k_beyond_the_training_set_takes_every_glyph() {
+        // num-k is read from a settings file; usize::MAX must not be allocated for.
+        let mut k = knn(&[&[0.0, 0.0], &[10.0, 0.0], &[0.0, 4.0]], &["a", "b", "b"]);
+        k.num_k = usize::MAX;
+        let Ok(ans) = k.classify(&[1.0, 1.0]) else {
+            panic!("classifies")
+        };
+        assert_eq!(ans[0].0, "b");
+        assert_eq!(ans.len(), 2);
     }
 
     #[test]

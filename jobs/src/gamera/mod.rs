@@ -43,6 +43,17 @@ pub const BLACK: u8 = 1;
 /// A white ONEBIT pixel.
 pub const WHITE: u8 = 0;
 
+/// A ONEBIT plane drawn as rows of text, `#` black and any other character white (for the unit
+/// tests).
+#[cfg(test)]
+pub(crate) fn plane_from_rows(rows: &[&str]) -> Plane<u8> {
+    let data = rows
+        .iter()
+        .flat_map(|r| r.bytes().map(|b| if b == b'#' { BLACK } else { WHITE }))
+        .collect();
+    Plane::from_vec(rows.first().map_or(0, |r| r.len()), rows.len(), data).expect("rectangular")
+}
+
 /// An RGB pixel.
 pub type Rgb = [u8; 3];
 

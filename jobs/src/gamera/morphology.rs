@@ -136,14 +136,7 @@ pub fn dilate_greyscale(image: &Plane<u8>) -> Plane<u8> {
 mod tests {
     use super::*;
 
-    fn from_rows(rows: &[&str]) -> Plane<u8> {
-        let width = rows[0].len();
-        let data = rows
-            .iter()
-            .flat_map(|r| r.bytes().map(|b| if b == b'#' { BLACK } else { WHITE }))
-            .collect();
-        Plane::from_vec(width, rows.len(), data).expect("rectangular")
-    }
+    use crate::gamera::plane_from_rows as from_rows;
 
     #[test]
     fn despeckle_one_removes_only_isolated_pixels() {

@@ -1,9 +1,10 @@
 //! Gamera's `cc_analysis` (`segmentation.hpp`): 8-connected components of a ONEBIT image, in
-//! Gamera's order (by the raster position of each component's first pixel); and `splitx`, which
-//! cuts an image at a valley of its column projection and returns the pieces' components.
+//! Gamera's order (by the raster position of each component's first pixel); and `splitx`,
+//! `splitx_max` and `splity`, which cut an image at a valley (or peak) of its column or row
+//! projection and return the pieces' components.
 
 use super::image_utilities::Placed;
-use super::projections::projection_cols;
+use super::projections::{projection_cols, projection_rows};
 use super::{BLACK, GameraError, Plane, WHITE};
 
 /// Gamera labels with 16-bit pixels starting at 2, and gives up when it would hand out 65535:
@@ -161,10 +162,12 @@ pub fn cc_analysis(image: &Plane<u8>) -> Result<Labelled, GameraError> {
     Ok(Labelled { labels, components })
 }
 
-/// Gamera's `find_split_point`: the column near `center` (a fraction of the width) whose score
-/// `2 × black² + distance²` is least, searched from half of `center`'s column to halfway between
-/// it and the right edge; never the first or last column.
-fn find_split_point(projections: &[usize], center: f64) -> usize {
+/// Gamera's `find_split_point` (`find_split_point_max` when `max`): the index near `center` (a
+/// fraction of the length) whose score is least, `2 × black² + distance²` (`distance³ - 2 ×
+/// black²` for `max`, which seeks the fullest index), searched from half of `center`'s index to
+/// halfway between it and the end; never the first or last index. The score is computed in
+/// floating point (Gamera's `int` square is equal wherever it does not overflow).
+pub fn find_split_point(projections: &[usize], center: f64, max: bool) -> usize {
     let size = projections.len();
     let middle = size as f64 * center;
     let start = (middle / 2.0) as usize;
@@ -174,7 +177,11 @@ fn find_split_point(projections: &[usize], center: f64) -> usize {
     for (i, &value) in projections.iter().enumerate().take(end).skip(start) {
         let distance = (middle - i as f64).abs();
         let value = value as f64;
-        let score = value * value * 2.0 + distance * distance;
+        let score = if max {
+            -(value * value * 2.0) + distance * distance * distance
+        } else {
+            value * value * 2.0 + distance * distance
+        };
         if score < minimum {
             minimum = score;
             minimum_index = i;
@@ -182,20 +189,30 @@ fn find_split_point(projections: &[usize], center: f64) -> usize {
     }
     if minimum_index == 0 {
         1
-    } else if minimum_index == size - 1 {
-        size - 2
+    } else if minimum_index == size.saturating_sub(1) {
+        size.saturating_sub(2)
     } else {
         minimum_index
     }
 }
 
-/// The components of columns `from..to` of `image`, placed relative to `image`'s corner, each
-/// holding its own pixels only.
-fn piece_components(image: &Plane<u8>, from: usize, to: usize) -> Result<Vec<Placed>, GameraError> {
-    let mut piece = Plane::new(to - from, image.height(), WHITE);
-    for y in 0..image.height() {
-        for x in from..to {
-            piece.set(x - from, y, image.get(x, y));
+/// The components of columns (`vertical`) or rows `from..to` of `image`, placed relative to
+/// `image`'s corner, each holding its own pixels only.
+fn piece_components(
+    image: &Plane<u8>,
+    vertical: bool,
+    from: usize,
+    to: usize,
+) -> Result<Vec<Placed>, GameraError> {
+    let (x0, y0, width, height) = if vertical {
+        (from, 0, to - from, image.height())
+    } else {
+        (0, from, image.width(), to - from)
+    };
+    let mut piece = Plane::new(width, height, WHITE);
+    for y in 0..height {
+        for x in 0..width {
+            piece.set(x, y, image.get(x0 + x, y0 + y));
         }
     }
     let labelled = cc_analysis(&piece)?;
@@ -211,34 +228,54 @@ fn piece_components(image: &Plane<u8>, from: usize, to: usize) -> Result<Vec<Pla
                     }
                 }
             }
-            Placed::new(from + c.ul_x, c.ul_y, pixels)
+            Placed::new(x0 + c.ul_x, y0 + c.ul_y, pixels)
         })
         .collect())
 }
 
-/// Gamera's `splitx(center)`: the image cut into vertical slices at the split point of each
-/// of `centers` (fractions of the width, sorted first; a split not right of the last one is
-/// skipped), returned as the connected components of each slice in turn, placed relative to
-/// the image's upper-left corner. An image of at most one column comes back whole.
-pub fn splitx(image: &Plane<u8>, centers: &[f64]) -> Result<Vec<Placed>, GameraError> {
-    if image.width() <= 1 {
+/// Gamera's `splitx` (`vertical`, with `max` its `splitx_max`) and `splity`: the image cut into
+/// vertical (horizontal) slices at the split point of each of `centers` (fractions of the width
+/// or height, sorted first; a split not past the last one is skipped), returned as the connected
+/// components of each slice in turn, placed relative to the image's upper-left corner. An image
+/// of at most one column (row) comes back whole.
+pub fn split(
+    image: &Plane<u8>,
+    centers: &[f64],
+    vertical: bool,
+    max: bool,
+) -> Result<Vec<Placed>, GameraError> {
+    let length = if vertical {
+        image.width()
+    } else {
+        image.height()
+    };
+    if length <= 1 {
         return Ok(vec![Placed::new(0, 0, image.clone())]);
     }
     let mut centers = centers.to_vec();
     centers.sort_by(f64::total_cmp);
-    let projections = projection_cols(image);
+    let projections = if vertical {
+        projection_cols(image)
+    } else {
+        projection_rows(image)
+    };
     let mut pieces = Vec::new();
     let mut last_split = 0;
     for center in centers {
-        let split = find_split_point(&projections, center);
-        if split <= last_split {
+        let at = find_split_point(&projections, center, max);
+        if at <= last_split {
             continue;
         }
-        pieces.extend(piece_components(image, last_split, split)?);
-        last_split = split;
+        pieces.extend(piece_components(image, vertical, last_split, at)?);
+        last_split = at;
     }
-    pieces.extend(piece_components(image, last_split, image.width())?);
+    pieces.extend(piece_components(image, vertical, last_split, length)?);
     Ok(pieces)
+}
+
+/// Gamera's `splitx(center)`: [`split`] into vertical slices at the least-filled columns.
+pub fn splitx(image: &Plane<u8>, centers: &[f64]) -> Result<Vec<Placed>, GameraError> {
+    split(image, centers, true, false)
 }
 
 #[cfg(test)]
@@ -246,14 +283,7 @@ mod tests {
     use super::*;
     use crate::gamera::BLACK;
 
-    fn from_rows(rows: &[&str]) -> Plane<u8> {
-        let width = rows[0].len();
-        let data = rows
-            .iter()
-            .flat_map(|r| r.bytes().map(|b| if b == b'#' { BLACK } else { WHITE }))
-            .collect();
-        Plane::from_vec(width, rows.len(), data).expect("rectangular")
-    }
+    use crate::gamera::plane_from_rows as from_rows;
 
     #[test]
     fn components_are_eight_connected_and_ordered_by_their_first_pixel() {
@@ -321,6 +351,29 @@ mod tests {
     }
 
     #[test]
+    fn splity_cuts_rows_as_splitx_cuts_columns_and_max_seeks_the_fullest() {
+        // The splitx valley page turned on its side: rows instead of columns.
+        let heights = [5, 5, 5, 5, 2, 5, 5, 3, 5, 5, 5, 5, 5, 5, 5];
+        let mut p = Plane::new(6, 15, WHITE);
+        for (y, &h) in heights.iter().enumerate() {
+            for x in 0..h {
+                p.set(x, y, BLACK);
+            }
+        }
+        let boxes = |parts: Vec<Placed>| -> Vec<_> {
+            parts
+                .iter()
+                .map(|c| (c.ul_x, c.ul_y, c.ncols(), c.nrows()))
+                .collect()
+        };
+        let parts = split(&p, &[0.5], false, false).expect("few labels");
+        assert_eq!(boxes(parts), vec![(0, 0, 5, 7), (0, 7, 5, 8)]);
+        // splitx_max: the fullest index near the middle, scored -2·v² + d³.
+        assert_eq!(find_split_point(&[1, 1, 4, 1, 1, 1], 0.5, true), 2);
+        assert_eq!(find_split_point(&[1, 1, 4, 1, 1, 1], 0.5, false), 3);
+    }
+
+    #[test]
     fn splitx_keeps_a_single_column_whole_and_never_splits_at_an_edge() {
         let p = from_rows(&["#", "#"]);
         let parts = splitx(&p, &[0.5]).expect("few labels");
@@ -335,6 +388,6 @@ mod tests {
             .collect();
         assert_eq!(boxes, vec![(0, 1, 1), (1, 1, 2)]);
         // A split at the last column moves one left.
-        assert_eq!(find_split_point(&[0, 0, 0, 0], 1.0), 2);
+        assert_eq!(find_split_point(&[0, 0, 0, 0], 1.0, false), 2);
     }
 }

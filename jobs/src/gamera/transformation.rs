@@ -348,14 +348,7 @@ fn recursive_filter_line(line: &mut [f64], b: f64) {
 mod tests {
     use super::*;
 
-    fn plane(rows: &[&str]) -> Plane<u8> {
-        let w = rows[0].len();
-        let data = rows
-            .iter()
-            .flat_map(|r| r.bytes().map(|b| u8::from(b == b'#')))
-            .collect();
-        Plane::from_vec(w, rows.len(), data).expect("rectangular")
-    }
+    use crate::gamera::plane_from_rows as plane;
 
     fn black(p: &Plane<u8>) -> usize {
         p.pixels().iter().filter(|&&v| v != WHITE).count()

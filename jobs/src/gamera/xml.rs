@@ -358,8 +358,20 @@ struct PartialGlyph {
     properties: Vec<(String, String, String)>,
 }
 
+/// The largest right or bottom edge of a glyph read (`i32::MAX`, as no page is larger).
+const MAX_COORD: usize = i32::MAX as usize;
+
 impl PartialGlyph {
     fn finish(self) -> Result<Glyph, XmlError> {
+        // Coordinates past 2^31 reach no page, and would overflow where jobs add a glyph's
+        // size to its corner or multiply coordinates.
+        let beyond = |ul: usize, len: usize| ul.checked_add(len).is_none_or(|e| e > MAX_COORD);
+        if beyond(self.ul_x, self.ncols) || beyond(self.ul_y, self.nrows) {
+            return Err(err(format!(
+                "a glyph at ({}, {}) of {}x{} reaches beyond {MAX_COORD} pixels",
+                self.ul_x, self.ul_y, self.ncols, self.nrows
+            )));
+        }
         let size = self
             .nrows
             .checked_mul(self.ncols)
@@ -695,7 +707,7 @@ mod tests {
 
     #[test]
     fn malformed_documents_are_refused_with_a_reason() {
-        let cases: [(&str, &str); 5] = [
+        let cases: [(&str, &str); 7] = [
             ("<glyphs/>", "no <gamera-database>"),
             (
                 "<gamera-database><glyphs><glyph uly=\"1\" ulx=\"a\" nrows=\"1\" ncols=\"1\"></glyph></glyphs></gamera-database>",
@@ -710,6 +722,14 @@ mod tests {
                 "unknown classification state",
             ),
             ("<gamera-database><glyphs><glyph", "failed to read"),
+            (
+                "<gamera-database><glyphs><glyph uly=\"1\" ulx=\"18446744073709551615\" nrows=\"1\" ncols=\"1\"><data>0 1</data></glyph></glyphs></gamera-database>",
+                "reaches beyond",
+            ),
+            (
+                "<gamera-database><glyphs><glyph uly=\"2147483647\" ulx=\"0\" nrows=\"1\" ncols=\"1\"><data>0 1</data></glyph></glyphs></gamera-database>",
+                "reaches beyond",
+            ),
         ];
         for (text, why) in cases {
             let e = parse(text.as_bytes()).expect_err(text);

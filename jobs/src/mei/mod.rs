@@ -160,8 +160,12 @@ impl Document {
                 }
             };
             match event {
-                Event::Start(start) => stack.push(element(&start, namespace)?),
+                Event::Start(start) => {
+                    too_deep(&stack)?;
+                    stack.push(element(&start, namespace)?);
+                }
                 Event::Empty(start) => {
+                    too_deep(&stack)?;
                     let e = element(&start, namespace)?;
                     close(e, &mut stack, &mut root)?;
                 }
@@ -235,13 +239,7 @@ pub fn python_int(text: &str) -> Option<i128> {
 
 /// Reads and parses the XML file at `path`; a file that is not UTF-8 XML is bad input.
 pub fn read_document(path: &std::path::Path) -> Result<Document, JobError> {
-    let bytes = std::fs::read(path).map_err(|e| JobError::read(path, e))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        JobError::bad_input(
-            "the MEI file is not UTF-8",
-            format!("{} is not UTF-8 text: {e}", path.display()),
-        )
-    })?;
+    let text = JobError::read_text(path, "the MEI file")?;
     Document::parse(text.trim_start_matches('\u{feff}')).map_err(|e| {
         JobError::bad_input(
             "the MEI file is not well-formed XML",
@@ -268,6 +266,19 @@ fn element(start: &BytesStart<'_>, namespace: Option<String>) -> Result<Element,
         attributes,
         children: Vec::new(),
     })
+}
+
+/// How deeply elements may nest: lxml's default parser (libxml2 without `XML_PARSE_HUGE`)
+/// refuses deeper documents, and the jobs walk the tree recursively.
+pub const MAX_DEPTH: usize = 256;
+
+fn too_deep(stack: &[Element]) -> Result<(), ParseError> {
+    if stack.len() >= MAX_DEPTH {
+        return Err(ParseError(format!(
+            "elements nest more than {MAX_DEPTH} levels deep"
+        )));
+    }
+    Ok(())
 }
 
 fn close(e: Element, stack: &mut [Element], root: &mut Option<Element>) -> Result<(), ParseError> {
@@ -348,6 +359,21 @@ mod tests {
         ] {
             assert!(Document::parse(bad).is_err(), "{bad:?} parsed");
         }
+    }
+
+    #[test]
+    fn documents_nested_deeper_than_lxml_reads_are_errors() {
+        let nested = |depth: usize, leaf: &str| {
+            format!("{}{leaf}{}", "<a>".repeat(depth), "</a>".repeat(depth))
+        };
+        assert!(Document::parse(&nested(MAX_DEPTH, "")).is_ok());
+        assert!(Document::parse(&nested(MAX_DEPTH - 1, "<b/>")).is_ok());
+        for deep in [nested(MAX_DEPTH + 1, ""), nested(MAX_DEPTH, "<b/>")] {
+            let e = Document::parse(&deep).expect_err("too deep");
+            assert!(e.0.contains("nest"), "{e:?}");
+        }
+        // A million levels, which walking or dropping the tree recursively could not survive.
+        assert!(Document::parse(&nested(1_000_000, "")).is_err());
     }
 
     #[test]

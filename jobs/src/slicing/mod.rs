@@ -257,13 +257,7 @@ mod tests {
         image.clone()
     }
 
-    fn plane(rows: &[&str]) -> Plane<u8> {
-        let data = rows
-            .iter()
-            .flat_map(|r| r.bytes().map(|b| u8::from(b == b'#')))
-            .collect();
-        Plane::from_vec(rows[0].len(), rows.len(), data).expect("rectangular")
-    }
+    use crate::gamera::plane_from_rows as plane;
 
     fn settings(angle: i64) -> SplitSettings {
         SplitSettings {

@@ -145,14 +145,7 @@ impl Job for DirtyLayerRepair {
 mod tests {
     use super::*;
 
-    fn plane(rows: &[&str]) -> Plane<u8> {
-        let w = rows[0].len();
-        let data = rows
-            .iter()
-            .flat_map(|r| r.bytes().map(|b| u8::from(b == b'#')))
-            .collect();
-        Plane::from_vec(w, rows.len(), data).expect("rectangular")
-    }
+    use crate::gamera::plane_from_rows as plane;
 
     #[test]
     fn dense_blobs_of_the_dirty_layer_mend_the_base_and_sparse_ones_stay_out() {

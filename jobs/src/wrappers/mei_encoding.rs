@@ -75,7 +75,7 @@ impl Job for MeiEncoding {
         };
         let (syls, columns) = (optional(TEXT_ALIGNMENT)?, optional(COLUMNS)?);
         let mapping = &inputs.first(MAPPING)?.path;
-        let text = std::fs::read_to_string(mapping).map_err(|e| JobError::read(mapping, e))?;
+        let text = JobError::read_text(mapping, &format!("the '{MAPPING}' input"))?;
         let table = ClassifierTable::from_csv(&text).map_err(|e| {
             JobError::bad_input(
                 "the MEI mapping CSV cannot be used",
@@ -94,7 +94,7 @@ impl Job for MeiEncoding {
 }
 
 fn read_json(path: &Path, port: &str) -> Result<Value, JobError> {
-    let text = std::fs::read_to_string(path).map_err(|e| JobError::read(path, e))?;
+    let text = JobError::read_text(path, &format!("the '{port}' input"))?;
     serde_json::from_str(&text).map_err(|e| {
         JobError::bad_input(
             format!("the '{port}' input is not JSON"),

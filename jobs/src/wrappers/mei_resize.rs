@@ -76,7 +76,7 @@ impl Job for MeiResize {
 
 /// The factor in a 'Scale Value' file, read as Python's `float(f.read())`.
 fn read_factor(path: &std::path::Path) -> Result<f64, JobError> {
-    let text = std::fs::read_to_string(path).map_err(|e| JobError::read(path, e))?;
+    let text = JobError::read_text(path, "the 'Scale Value' file")?;
     text.trim().replace('_', "").parse::<f64>().map_err(|_| {
         JobError::bad_input(
             "the scale value is not a number",

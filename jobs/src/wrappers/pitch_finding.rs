@@ -62,13 +62,7 @@ impl Job for HeuristicPitchFinding {
         let schema = self.descriptor().settings;
         let discard_size = Settings::new(&schema, settings)?.integer(DISCARD_SIZE)?;
         let path = &inputs.first(STAVES)?.path;
-        let bytes = std::fs::read(path).map_err(|e| JobError::read(path, e))?;
-        let jsomr = String::from_utf8(bytes).map_err(|e| {
-            JobError::bad_input(
-                "the staves input is not UTF-8 text",
-                format!("the JSOMR file is not UTF-8: {e}"),
-            )
-        })?;
+        let jsomr = JobError::read_text(path, "the staves input")?;
         let glyphs = xml::read_file(&inputs.first(GLYPHS)?.path)?.glyphs;
         let out = find_pitches(&jsomr, &glyphs, discard_size)?;
         write_file(&outputs.first(OUTPUT)?.path, out.as_bytes())

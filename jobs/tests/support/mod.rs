@@ -1,11 +1,19 @@
-//! Helpers shared by the integration tests: decoding PNGs as upstream's tests compare them
-//! (OpenCV's `IMREAD_UNCHANGED`), and upstream's line comparison.
+//! Helpers shared by the integration tests: finding `shared/` and the fixtures, skipping a trial
+//! without its reference tools, running a reference script on a list of cases, decoding PNGs as
+//! upstream's tests compare them (OpenCV's `IMREAD_UNCHANGED`), upstream's line comparison and
+//! other file comparisons.
 
 #![allow(dead_code, unreachable_pub)]
 
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::BufReader;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use libtest_mimic::Completion;
+use serde_json::{Value, json};
 
 /// A decoded image as `cv2.imread(path, cv2.IMREAD_UNCHANGED)` gives it: 1-, 2- and 4-bit grey
 /// scaled to 8 bits (so one-bit is 0/255), palettes expanded, 16-bit samples kept.
@@ -151,5 +159,189 @@ pub fn compare_text_count_and_first(expected: &Path, actual: &Path) -> Result<()
             Err(format!("first line differs: expected {x:?}, got {y:?}"))
         }
         _ => Ok(()),
+    }
+}
+
+/// `shared/` beside the repository, or where `RODAN_SHARED_DIR` says (`scripts/test.sh` sets it).
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("RODAN_SHARED_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+        PathBuf::from,
+    )
+}
+
+/// A file of the upstream fixture cases (`shared/fixtures/upstream-jobs/files/`).
+pub fn fixture(name: &str) -> PathBuf {
+    shared_dir().join("fixtures/upstream-jobs/files").join(name)
+}
+
+/// This test's scratch folder under Cargo's `CARGO_TARGET_TMPDIR` (not created).
+pub fn work_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+/// A port or case name as a file name: every character but ASCII letters and digits made `_`.
+pub fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// The path an environment variable names, or the reason to skip a trial without it (`hint`
+/// says where to get it).
+pub fn env_path(var: &str, hint: &str) -> Result<PathBuf, Completion> {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .ok_or_else(|| Completion::ignored_with(format!("skipped: {var} is not set ({hint})")))
+}
+
+/// Writes `cases` as `cases.json` in `dir` (a reference script's list of cases) and returns its
+/// path.
+pub fn write_cases(dir: &Path, cases: &[Value]) -> Result<PathBuf, String> {
+    let path = dir.join("cases.json");
+    let bytes = serde_json::to_vec(cases).map_err(|e| e.to_string())?;
+    std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// Runs `python` with `flags`, the script `tests/{script}` and `args`; its standard output, or
+/// an error with its status and standard error when it fails.
+pub fn run_script(
+    python: &Path,
+    flags: &[&str],
+    script: &str,
+    args: &[&OsStr],
+) -> Result<Vec<u8>, String> {
+    let out = Command::new(python)
+        .args(flags)
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests")
+                .join(script),
+        )
+        .args(args)
+        .output()
+        .map_err(|e| format!("failed to start {}: {e}", python.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "tests/{script} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(out.stdout)
+}
+
+/// Whether two texts are equal; `Err` names the first differing line and the lines around it.
+pub fn compare_lines(what: &str, theirs: &str, ours: &str) -> Result<(), String> {
+    if theirs == ours {
+        return Ok(());
+    }
+    let (a, b): (Vec<&str>, Vec<&str>) = (theirs.lines().collect(), ours.lines().collect());
+    let at = a
+        .iter()
+        .zip(&b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
+    Err(format!(
+        "{what} differs at line {} ({} vs {} lines): {:?} vs {:?}",
+        at + 1,
+        a.len(),
+        b.len(),
+        a.get(at.saturating_sub(3)..(at + 3).min(a.len())),
+        b.get(at.saturating_sub(3)..(at + 3).min(b.len())),
+    ))
+}
+
+/// Whether two files are equal byte for byte; `Err` shows where they first differ.
+pub fn compare_bytes(theirs: &Path, ours: &Path) -> Result<(), String> {
+    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    let (a, b) = (read(theirs)?, read(ours)?);
+    if a == b {
+        return Ok(());
+    }
+    let at = a
+        .iter()
+        .zip(&b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
+    let around = |v: &[u8]| {
+        String::from_utf8_lossy(&v[at.saturating_sub(200).min(v.len())..(at + 80).min(v.len())])
+            .into_owned()
+    };
+    Err(format!(
+        "outputs differ at byte {at} ({} vs {} bytes):\nreference: {}\nours:      {}",
+        a.len(),
+        b.len(),
+        around(&a),
+        around(&b)
+    ))
+}
+
+/// The same file names in both folders, each pair of PNGs equal as `compare_exact` sees them.
+pub fn compare_folders(theirs: &Path, ours: &Path) -> Result<(), String> {
+    let names = |dir: &Path| -> Result<Vec<String>, String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        Ok(names)
+    };
+    let (t, m) = (names(theirs)?, names(ours)?);
+    if t != m {
+        return Err(format!("files {t:?} != {m:?}"));
+    }
+    for name in &t {
+        compare_exact(&theirs.join(name), &ours.join(name))?;
+    }
+    Ok(())
+}
+
+/// One comparison of a job with a reference script: the job, its settings, input files by port,
+/// and output ports with the extension of the file each writes (`""` for a list's folder). Each
+/// side's outputs lie in `root/{side}/{id}`.
+#[derive(Debug, Clone)]
+pub struct JobCase {
+    pub root: PathBuf,
+    pub id: String,
+    pub job: &'static str,
+    pub settings: Value,
+    pub inputs: BTreeMap<&'static str, PathBuf>,
+    pub outputs: Vec<(&'static str, &'static str)>,
+}
+
+impl JobCase {
+    /// The folder of this case's outputs on `side`.
+    pub fn dir(&self, side: &str) -> PathBuf {
+        self.root.join(side).join(self.id.replace('/', "_"))
+    }
+
+    /// Each output port's file (or folder) on `side`.
+    pub fn output_paths(&self, side: &str) -> BTreeMap<&'static str, PathBuf> {
+        self.outputs
+            .iter()
+            .map(|(port, ext)| {
+                let name = sanitize(port);
+                let file = if ext.is_empty() {
+                    name
+                } else {
+                    format!("{name}.{ext}")
+                };
+                (*port, self.dir(side).join(file))
+            })
+            .collect()
+    }
+
+    /// The case as the reference scripts read it, writing to `side`.
+    pub fn reference_job(&self, side: &str) -> Value {
+        json!({
+            "id": self.id,
+            "job": self.job,
+            "settings": self.settings,
+            "inputs": self.inputs,
+            "outputs": self.output_paths(side),
+        })
     }
 }
