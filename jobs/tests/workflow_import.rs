@@ -3,11 +3,14 @@
 //! `POST /api/workflows/` imports it: the jobs still missing are named all at once, the rest of
 //! the workflow imports, and `examples/workflows/square-notation-omr.json` is exactly that rest.
 
+mod support;
+
 use rodan_core::catalogue::JobDescriptor;
 use rodan_core::workflow::{ImportError, Workflow, import, validate};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use support::shared_dir;
 
 /// The jobs of Full-Workflow.json that this project does not have yet, with their positions in
 /// the document: the GPU layer separation, Text Alignment and the Neon editor (other issues).
@@ -16,14 +19,6 @@ const MISSING: [(usize, &str); 3] = [
     (6, "Fast Pixelwise Analysis of Music Document"),
     (7, "Neon"),
 ];
-
-/// `shared/` beside the repository, or where `RODAN_SHARED_DIR` says.
-fn shared_dir() -> PathBuf {
-    std::env::var_os("RODAN_SHARED_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-        PathBuf::from,
-    )
-}
 
 fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path)
