@@ -15,6 +15,7 @@ const CHANGED_DESCRIPTIONS: &[&str] = &[
     "Red filtering",
     "Diagonal Neume Slicing",
     "Dirty Layer Repair",
+    "Non-Interactive Classifier",
 ];
 
 fn upstream() -> BTreeMap<String, Value> {

@@ -1,11 +1,14 @@
 //! Gamera's image model and the Gamera 4.1.0 algorithms the jobs run, re-implemented to give the
 //! same pixels: PNG loading and saving, type conversions, thresholds, morphology, logical
-//! combinations, connected components, rotation, glyph features and the GameraXML writer.
+//! combinations, connected components, rotation, glyph features, the kNN classifier with grouping
+//! and the GameraXML writer.
 
+pub mod classify;
 pub mod conversion;
 pub mod draw;
 pub mod features;
 pub mod image_utilities;
+pub mod knn;
 pub mod logical;
 pub mod morphology;
 pub mod png;

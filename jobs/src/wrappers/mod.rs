@@ -3,9 +3,11 @@
 
 pub mod binarization;
 pub mod cc_analysis;
+pub mod classification;
 pub mod conversion;
 pub mod diagonal_neume_slicing;
 pub mod dirty_layer_repair;
+pub mod gamera_xml_distributor;
 pub mod helloworld;
 pub mod m2v_wrapper;
 pub mod masking;
@@ -63,6 +65,8 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &miyao::MiyaoStaffFinder,
         &miyao::MiyaoStaffFinding,
         &dirty_layer_repair::DirtyLayerRepair,
+        &classification::NonInteractiveClassifier,
+        &gamera_xml_distributor::GameraXmlDistributor,
     ]
 }
 

@@ -32,6 +32,8 @@ FILES = [
     "MEI_resizing/mei_resize.py",
     "MEI_encoding/MEI_encoding.py",
     "gamera_rodan/wrappers/toolkits/music_staves/miyao.py",
+    "gamera_rodan/wrappers/classification.py",
+    "interactive_classifier/gamera_xml_distributor.py",
 ]
 ATTRIBUTES = ["name", "author", "description", "category", "settings", "enabled", "interactive",
               "input_port_types", "output_port_types"]
