@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The CPU OMR pipeline on one page, side by side: rodan-jobs (release build, each job run as the
 # worker runs it) against upstream Rodan's own job code under Gamera 4.1.0, each step timed, in
-# BENCH_ROUNDS rounds (3) that alternate the sides, one process per side and round. The steps and
+# BENCH_ROUNDS rounds (3) that alternate the sides, one process per side and round; rodan-jobs
+# runs with every core (as the worker) and again on one thread (Gamera's jobs use one). The steps and
 # settings are jobs/benches/omr_pipeline.json (upstream's Full-Workflow.json without its GPU,
 # Text Alignment and Neon jobs); the page is the Salzinnes ms73-068 layers of the fixtures.
 #
@@ -49,10 +50,12 @@ for name, source in json.load(open(plan))["inputs"].items():
 PY
   echo "$dir"
 }
+# rust ROUND [THREADS]: every core (rayon's default, as the worker), or RAYON_NUM_THREADS.
 rust() {
-  local dir
-  dir=$(fresh "rust-$1")
-  cargo bench --quiet -p rodan-jobs --bench omr_pipeline -- --plan "$plan" --dir "$dir" \
+  local dir side=rust
+  [[ -z "${2:-}" ]] || side="rust$2"
+  dir=$(fresh "$side-$1")
+  env ${2:+RAYON_NUM_THREADS=$2} cargo bench --quiet -p rodan-jobs --bench omr_pipeline -- --plan "$plan" --dir "$dir" \
     --result "$dir/result.json" --workflow "$workflow" >"$dir/log" 2>&1 || { cat "$dir/log" >&2; return 1; }
 }
 gamera() {
@@ -67,8 +70,10 @@ for ((r = 1; r <= rounds; r++)); do
   if [[ -n "$python" && $((r % 2)) -eq 0 ]]; then
     gamera "$r"
     rust "$r"
+    rust "$r" 1
   else
     rust "$r"
+    rust "$r" 1
     [[ -z "$python" ]] || gamera "$r"
   fi
 done

@@ -4,7 +4,8 @@ then what each side found on the page (glyphs after each step, pitches, MEI elem
 reader sees both sides did the same work.
 
 Usage: python3 omr_table.py WORK ROUNDS, where WORK/rust-R and WORK/gamera-R (R = 1..ROUNDS) are
-the rounds' folders, each with result.json. A side without results is left out.
+the rounds' folders, each with result.json (WORK/rust1-R: rodan-jobs on one thread). A side
+without results shows dashes.
 """
 
 import json
@@ -79,30 +80,32 @@ def page_summary(folder):
 def main(work, rounds):
     rounds = int(rounds)
     rust = results(work, "rust", rounds)
+    rust1 = results(work, "rust1", rounds)
     gamera = results(work, "gamera", rounds)
     ours, our_totals = per_step(rust)
+    ours1, our1_totals = per_step(rust1)
     theirs, their_totals = per_step(gamera)
     names = list(ours) + [n for n in theirs if n not in ours]
     threads = rust[0].get("threads") if rust else None
 
     print("One page (Salzinnes ms73-068 layers), %d round(s); seconds: median (min–max)" % rounds)
     print()
-    header = "| step | rodan-jobs s%s | Gamera 4.1.0 + upstream s | Gamera / rodan-jobs |" % (
-        " (%s threads)" % threads if threads else ""
-    )
-    print(header)
-    print("|---|---:|---:|---:|")
+    print("| step | rodan-jobs, %s threads | rodan-jobs, 1 thread | Gamera 4.1.0 + upstream's jobs "
+          "| Gamera / rodan-jobs (%s threads) | Gamera / rodan-jobs (1 thread) |" % (threads, threads))
+    print("|---|---:|---:|---:|---:|---:|")
     for name in names:
-        print("| %s | %s | %s | %s |" % (
-            name, cell(ours.get(name, [])), cell(theirs.get(name, [])),
-            ratio(ours.get(name, []), theirs.get(name, []))))
-    print("| **whole pipeline** | **%s** | **%s** | **%s** |" % (
-        cell(our_totals), cell(their_totals), ratio(our_totals, their_totals)))
+        a, b, t = ours.get(name, []), ours1.get(name, []), theirs.get(name, [])
+        print("| %s | %s | %s | %s | %s | %s |" % (
+            name, cell(a), cell(b), cell(t), ratio(a, t), ratio(b, t)))
+    print("| **whole pipeline** | **%s** | **%s** | **%s** | **%s** | **%s** |" % (
+        cell(our_totals), cell(our1_totals), cell(their_totals),
+        ratio(our_totals, their_totals), ratio(our1_totals, their_totals)))
 
     def ppm(totals):
         return "%.1f" % (60 / statistics.median(totals)) if totals else "—"
 
-    print("| pages per minute (median) | %s | %s | |" % (ppm(our_totals), ppm(their_totals)))
+    print("| pages per minute (median) | %s | %s | %s | | |" % (
+        ppm(our_totals), ppm(our1_totals), ppm(their_totals)))
     if gamera:
         startups = [g["startup"] for g in gamera]
         print()
