@@ -108,9 +108,14 @@ fn projections(image: &Plane<u8>, rows: bool) -> Vec<usize> {
             .map(|r| r.iter().filter(|&&v| is_black(v)).count())
             .collect()
     } else {
-        (0..w)
-            .map(|x| (0..h).filter(|&y| is_black(image.get(x, y))).count())
-            .collect()
+        // Row by row, in memory order.
+        let mut columns = vec![0usize; w];
+        for row in image.rows().take(h) {
+            for (count, &v) in columns.iter_mut().zip(row) {
+                *count += usize::from(is_black(v));
+            }
+        }
+        columns
     }
 }
 
@@ -411,19 +416,28 @@ fn zernike_radial(n: usize, m: usize, x: f64, y: f64) -> f64 {
 }
 
 /// Gamera's `zer_pol`: the conjugate of R(n, m) e^{i m θ}, zero outside the unit circle.
-fn zernike_polynomial(n: usize, m: usize, x: f64, y: f64) -> (f64, f64) {
+fn zernike_polynomial(n: usize, m: usize, x: f64, y: f64, turns: &[(f64, f64); 7]) -> (f64, f64) {
     if (x * x + y * y).sqrt() > 1.0 {
         return (0.0, 0.0);
     }
     let r = zernike_radial(n, m, x * 1.0, y * 1.0);
-    let phase = m as f64 * y.atan2(x);
-    // exp(i φ) is (cos φ, sin φ) exactly (glibc's cexp of a zero real part).
-    let (sin, cos) = if phase.abs() > f64::MIN_POSITIVE {
-        (phase.sin(), phase.cos())
-    } else {
-        (phase, 1.0)
-    };
+    let (sin, cos) = turns[m];
     (r * cos, -(r * sin))
+}
+
+/// exp(i m θ) as (sin, cos) of the phase m θ for m = 0..=6, θ the point's `atan2`: computed
+/// once a point, where Gamera computes them for every n (the same values). exp(i φ) is
+/// (cos φ, sin φ) exactly (glibc's cexp of a zero real part).
+fn turns(x: f64, y: f64) -> [(f64, f64); 7] {
+    let angle = y.atan2(x);
+    std::array::from_fn(|m| {
+        let phase = m as f64 * angle;
+        if phase.abs() > f64::MIN_POSITIVE {
+            (phase.sin(), phase.cos())
+        } else {
+            (phase, 1.0)
+        }
+    })
 }
 
 /// The magnitudes of the Zernike moments A(n, m) for n = 2..6, m ≡ n (mod 2), m ≤ n, over a
@@ -461,10 +475,16 @@ fn zernike_moments(image: &Plane<u8>) -> [f64; 14] {
             let xd = (x as f64 - centroid_x) / scale;
             let yd = (y as f64 - centroid_y) / scale;
             if xd.abs() > 0.00001 || yd.abs() > 0.00001 {
+                // Outside the unit circle every polynomial is 0 and the turns are not read.
+                let turns = if (xd * xd + yd * yd).sqrt() > 1.0 {
+                    [(0.0, 1.0); 7]
+                } else {
+                    turns(xd, yd)
+                };
                 let mut idx = 0;
                 for n in 2..=ORDER {
                     for m in (n % 2..=n).step_by(2) {
-                        let (r, i) = zernike_polynomial(n, m, xd, yd);
+                        let (r, i) = zernike_polynomial(n, m, xd, yd, &turns);
                         re[idx] += r;
                         im[idx] += i;
                         idx += 1;
