@@ -89,8 +89,15 @@ fn black_area(image: &Plane<u8>) -> f64 {
 
 /// The fraction of black pixels in the `w` × `h` box at (`x0`, `y0`).
 fn volume_of(image: &Plane<u8>, x0: usize, y0: usize, w: usize, h: usize) -> f64 {
+    let (pixels, width) = (image.pixels(), image.width());
     let count = (y0..y0 + h)
-        .map(|y| (x0..x0 + w).filter(|&x| is_black(image.get(x, y))).count())
+        .map(|y| {
+            let start = y * width + x0;
+            pixels[start..start + w]
+                .iter()
+                .filter(|&&v| is_black(v))
+                .count()
+        })
         .sum::<usize>();
     count as f64 / (h * w) as f64
 }
@@ -553,28 +560,29 @@ fn thin_zs(image: &Plane<u8>) -> Plane<u8> {
         return thin;
     }
     const CONSTANTS: [[u8; 2]; 2] = [[21, 84], [69, 81]];
-    let mut flag = Plane::new(w, h, WHITE);
+    // The black pixels flagged in a sub-iteration, deleted once all are flagged (Gamera keeps a
+    // flag image: only its black pixels' flags are rewritten and read).
+    let mut flagged = Vec::new();
     let mut phase = 0;
     loop {
         let [a, b] = CONSTANTS[phase];
-        for y in 0..h {
-            for x in 0..w {
-                if is_black(thin.get(x, y)) {
+        flagged.clear();
+        for (y, row) in thin.rows().enumerate() {
+            for (x, &v) in row.iter().enumerate() {
+                if is_black(v) {
                     let (p, n, s) = neighbourhood(&thin, x, y);
-                    let set = (2..=6).contains(&n) && s == 1 && p & a != a && p & b != b;
-                    flag.set(x, y, if set { BLACK } else { WHITE });
+                    if (2..=6).contains(&n) && s == 1 && p & a != a && p & b != b {
+                        flagged.push(y * w + x);
+                    }
                 }
             }
         }
-        let mut deleted = false;
-        for (t, f) in thin.pixels_mut().iter_mut().zip(flag.pixels()) {
-            if is_black(*f) && is_black(*t) {
-                *t = WHITE;
-                deleted = true;
-            }
-        }
-        if !deleted {
+        if flagged.is_empty() {
             return thin;
+        }
+        let pixels = thin.pixels_mut();
+        for &i in &flagged {
+            pixels[i] = WHITE;
         }
         phase = 1 - phase;
     }
