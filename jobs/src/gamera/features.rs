@@ -10,7 +10,7 @@
 //! libm that rounds them differently (production Gamera's did, rarely) the last bits differ.
 
 use super::morphology::dilate;
-use super::transformation::rotate;
+use super::transformation::rotated_projections;
 use super::{BLACK, Plane, WHITE};
 
 /// Gamera's feature names in the order generate_features computes and GameraXML lists them.
@@ -707,7 +707,8 @@ fn top_bottom(image: &Plane<u8>) -> [f64; 2] {
 /// The mean of the middle half of the column projections over that of the row projections of
 /// the glyph turned 45°.
 fn diagonal_projection(image: &Plane<u8>) -> f64 {
-    let rotated = rotate(image, 45.0, 1);
+    let (rows, columns) = rotated_projections(image, 45.0, 1)
+        .unwrap_or_else(|| (projections(image, true), projections(image, false)));
     let mean = |proj: &[usize]| {
         let size = proj.len();
         if size <= 1 {
@@ -718,8 +719,8 @@ fn diagonal_projection(image: &Plane<u8>) -> f64 {
             .fold(0u32, |s, &v| s.wrapping_add(v as u32));
         f64::from(sum) / (size / 2) as f64
     };
-    let mean_x = mean(&projections(&rotated, false));
-    let mean_y = mean(&projections(&rotated, true));
+    let mean_x = mean(&columns);
+    let mean_y = mean(&rows);
     if mean_y == 0.0 { 0.0 } else { mean_x / mean_y }
 }
 

@@ -16,15 +16,72 @@ use super::{BLACK, Plane, WHITE};
 /// On canvases a few pixels wide or high that the angle does not pad, VIGRA reads outside the
 /// image (Gamera crashes, or returns what memory held); here those samples reflect back inside.
 pub fn rotate(image: &Plane<u8>, angle: f64, order: u8) -> Plane<u8> {
+    let mut out = Plane::new(0, 0, WHITE);
+    if rotate_onto(image, angle, order, &mut out) {
+        out
+    } else {
+        image.clone()
+    }
+}
+
+/// The black pixels of each row and of each column of `rotate(image, angle, order)`, counted as
+/// the rotation marks them (the turned image itself is not made); `None` where `rotate` gives
+/// the image back unchanged.
+pub fn rotated_projections(
+    image: &Plane<u8>,
+    angle: f64,
+    order: u8,
+) -> Option<(Vec<usize>, Vec<usize>)> {
+    let mut counts = Projections::default();
+    rotate_onto(image, angle, order, &mut counts).then_some((counts.rows, counts.columns))
+}
+
+/// Where a rotation puts its black pixels: a white canvas of the turned size is started, then
+/// each black pixel is marked once.
+trait Canvas {
+    fn start(&mut self, width: usize, height: usize);
+    fn mark(&mut self, x: usize, y: usize);
+}
+
+impl Canvas for Plane<u8> {
+    fn start(&mut self, width: usize, height: usize) {
+        *self = Plane::new(width, height, WHITE);
+    }
+
+    fn mark(&mut self, x: usize, y: usize) {
+        self.set(x, y, BLACK);
+    }
+}
+
+#[derive(Default)]
+struct Projections {
+    rows: Vec<usize>,
+    columns: Vec<usize>,
+}
+
+impl Canvas for Projections {
+    fn start(&mut self, width: usize, height: usize) {
+        self.rows = vec![0; height];
+        self.columns = vec![0; width];
+    }
+
+    fn mark(&mut self, x: usize, y: usize) {
+        self.rows[y] += 1;
+        self.columns[x] += 1;
+    }
+}
+
+/// `rotate` onto `canvas`; false (nothing started) where the image comes back unchanged.
+fn rotate_onto(image: &Plane<u8>, angle: f64, order: u8, canvas: &mut impl Canvas) -> bool {
     let order = order.clamp(1, 3);
     if (image.height() < 2 && image.width() < 2) || image.width() == 0 || image.height() == 0 {
-        return image.clone();
+        return false;
     }
     let mut angle = angle;
     if !angle.is_finite() {
         // Gamera loops forever on an infinite angle and gives a NaN-sized image on NaN; a
         // non-finite angle leaves the image as it is here.
-        return image.clone();
+        return false;
     }
     while angle < 0.0 {
         angle += 360.0;
@@ -78,7 +135,7 @@ pub fn rotate(image: &Plane<u8>, angle: f64, order: u8) -> Plane<u8> {
             }
         }
     }
-    let mut out = Plane::new(pw, ph, WHITE);
+    canvas.start(pw, ph);
     if order == 1 {
         // A bilinear sample reads the cell's two columns and rows: one whose point lies more
         // than a pixel outside the source's place on the canvas reads only padding (white).
@@ -88,13 +145,15 @@ pub fn rotate(image: &Plane<u8>, angle: f64, order: u8) -> Plane<u8> {
             (pad_x + source.width()) as f64,
             (pad_y + source.height()) as f64,
         ];
-        rotate_with(&mut out, -angle, Some(ink_box), |x, y| bilinear(&ink, x, y));
+        rotate_with(canvas, (pw, ph), -angle, Some(ink_box), |x, y| {
+            bilinear(&ink, x, y)
+        });
     } else {
         let light = ink.map(|black| if black { 0.0 } else { 1.0 });
         let spline = Spline::new(usize::from(order), light);
-        rotate_with(&mut out, -angle, None, |x, y| spline.value(x, y));
+        rotate_with(canvas, (pw, ph), -angle, None, |x, y| spline.value(x, y));
     }
-    out
+    true
 }
 
 /// The quarter turn Gamera makes before VIGRA's rotation: source pixel (x, y) lands at column
@@ -110,21 +169,21 @@ fn quarter_turn(image: &Plane<u8>) -> Plane<u8> {
     out
 }
 
-/// VIGRA's `rotateImage(spline view, dest, degrees)` about the canvas centre: `sample` gives the
-/// view's value (white 1, black 0) at a point inside the canvas; `out` pixels whose source point
-/// lies outside stay white.
+/// VIGRA's `rotateImage(spline view, dest, degrees)` about the centre of a `w` × `h` canvas:
+/// `sample` gives the view's value (white 1, black 0) at a point inside the canvas; `out` gets
+/// the black pixels (those whose source point lies outside stay white).
 ///
 /// `ink_box` (left, top, right, bottom), when given, is where `sample` may be below 1: outside
 /// it every sample is white, so each row only visits the columns whose source point may lie in
 /// it (bounds computed with a pixel to spare), still accumulating the coordinates one column at
 /// a time as VIGRA does.
 fn rotate_with(
-    out: &mut Plane<u8>,
+    out: &mut impl Canvas,
+    (w, h): (usize, usize),
     degrees: f64,
     ink_box: Option<[f64; 4]>,
     sample: impl Fn(f64, f64) -> f64,
 ) {
-    let (w, h) = (out.width(), out.height());
     let theta = degrees * std::f64::consts::PI / 180.0;
     let (mut c, mut s) = (theta.cos(), theta.sin());
     // VIGRA snaps multiples of 45° to exact sines and cosines.
@@ -180,7 +239,7 @@ fn rotate_with(
                 // Rounded to a 16-bit pixel (v + 0.5 truncated, negatives 0): 0 is black.
                 let v = sample(sx, sy);
                 if v < 0.0 || v + 0.5 < 1.0 {
-                    out.set(x, y, BLACK);
+                    out.mark(x, y);
                 }
             }
             sx += c;
