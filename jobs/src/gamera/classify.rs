@@ -234,6 +234,11 @@ impl<'a> Classifier<'a> {
     }
 
     /// `_find_group_unions`.
+    ///
+    /// The graph's connected parts share no glyph, so their partitions are found in parallel
+    /// (each reads only its own glyphs' classes) and applied in Gamera's order afterwards. Within
+    /// a part a set of glyphs reached along several paths is evaluated once: its union, and so
+    /// its classes, do not depend on the order of its glyphs.
     fn find_group_unions(
         &self,
         graph: &Graph,
@@ -241,21 +246,43 @@ impl<'a> Classifier<'a> {
         max_parts_per_group: usize,
         max_graph_size: usize,
     ) -> Result<Vec<Glyph>, ClassifyError> {
+        let roots: Vec<usize> = graph
+            .subgraph_roots()
+            .into_iter()
+            .filter(|&root| graph.size_of_subgraph(root) <= max_graph_size)
+            .collect();
+        let shared: &[Glyph] = glyphs;
+        let partitions = roots
+            .par_iter()
+            .map(|&root| {
+                let root = graph
+                    .map
+                    .find(&graph.keys, graph.nodes[root].glyph)
+                    .ok_or(ClassifyError::LostRoot)?;
+                let mut seen: std::collections::HashMap<Vec<usize>, f64> =
+                    std::collections::HashMap::new();
+                graph.optimize_partitions(
+                    root,
+                    &mut |sub: &[usize]| {
+                        if sub.len() < 2 {
+                            return self.evaluate(shared, sub);
+                        }
+                        let mut key = sub.to_vec();
+                        key.sort_unstable();
+                        if let Some(&score) = seen.get(&key) {
+                            return Ok(score);
+                        }
+                        let score = self.evaluate(shared, sub)?;
+                        seen.insert(key, score);
+                        Ok(score)
+                    },
+                    max_parts_per_group,
+                    max_graph_size,
+                )
+            })
+            .collect::<Result<Vec<_>, ClassifyError>>()?;
         let mut found = Vec::new();
-        for root in graph.subgraph_roots() {
-            if graph.size_of_subgraph(root) > max_graph_size {
-                continue;
-            }
-            let root = graph
-                .map
-                .find(&graph.keys, graph.nodes[root].glyph)
-                .ok_or(ClassifyError::LostRoot)?;
-            let best = graph.optimize_partitions(
-                root,
-                &mut |sub: &[usize]| self.evaluate(glyphs, sub),
-                max_parts_per_group,
-                max_graph_size,
-            )?;
+        for best in partitions {
             for subgroup in best {
                 if subgroup.len() > 1 {
                     let mut union = union_images(glyphs, &subgroup);

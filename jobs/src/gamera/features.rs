@@ -10,7 +10,7 @@
 //! libm that rounds them differently (production Gamera's did, rarely) the last bits differ.
 
 use super::morphology::dilate;
-use super::transformation::rotate;
+use super::transformation::rotated_projections;
 use super::{BLACK, Plane, WHITE};
 
 /// Gamera's feature names in the order generate_features computes and GameraXML lists them.
@@ -89,8 +89,15 @@ fn black_area(image: &Plane<u8>) -> f64 {
 
 /// The fraction of black pixels in the `w` × `h` box at (`x0`, `y0`).
 fn volume_of(image: &Plane<u8>, x0: usize, y0: usize, w: usize, h: usize) -> f64 {
+    let (pixels, width) = (image.pixels(), image.width());
     let count = (y0..y0 + h)
-        .map(|y| (x0..x0 + w).filter(|&x| is_black(image.get(x, y))).count())
+        .map(|y| {
+            let start = y * width + x0;
+            pixels[start..start + w]
+                .iter()
+                .filter(|&&v| is_black(v))
+                .count()
+        })
         .sum::<usize>();
     count as f64 / (h * w) as f64
 }
@@ -108,9 +115,14 @@ fn projections(image: &Plane<u8>, rows: bool) -> Vec<usize> {
             .map(|r| r.iter().filter(|&&v| is_black(v)).count())
             .collect()
     } else {
-        (0..w)
-            .map(|x| (0..h).filter(|&y| is_black(image.get(x, y))).count())
-            .collect()
+        // Row by row, in memory order.
+        let mut columns = vec![0usize; w];
+        for row in image.rows().take(h) {
+            for (count, &v) in columns.iter_mut().zip(row) {
+                *count += usize::from(is_black(v));
+            }
+        }
+        columns
     }
 }
 
@@ -411,19 +423,28 @@ fn zernike_radial(n: usize, m: usize, x: f64, y: f64) -> f64 {
 }
 
 /// Gamera's `zer_pol`: the conjugate of R(n, m) e^{i m θ}, zero outside the unit circle.
-fn zernike_polynomial(n: usize, m: usize, x: f64, y: f64) -> (f64, f64) {
+fn zernike_polynomial(n: usize, m: usize, x: f64, y: f64, turns: &[(f64, f64); 7]) -> (f64, f64) {
     if (x * x + y * y).sqrt() > 1.0 {
         return (0.0, 0.0);
     }
     let r = zernike_radial(n, m, x * 1.0, y * 1.0);
-    let phase = m as f64 * y.atan2(x);
-    // exp(i φ) is (cos φ, sin φ) exactly (glibc's cexp of a zero real part).
-    let (sin, cos) = if phase.abs() > f64::MIN_POSITIVE {
-        (phase.sin(), phase.cos())
-    } else {
-        (phase, 1.0)
-    };
+    let (sin, cos) = turns[m];
     (r * cos, -(r * sin))
+}
+
+/// exp(i m θ) as (sin, cos) of the phase m θ for m = 0..=6, θ the point's `atan2`: computed
+/// once a point, where Gamera computes them for every n (the same values). exp(i φ) is
+/// (cos φ, sin φ) exactly (glibc's cexp of a zero real part).
+fn turns(x: f64, y: f64) -> [(f64, f64); 7] {
+    let angle = y.atan2(x);
+    std::array::from_fn(|m| {
+        let phase = m as f64 * angle;
+        if phase.abs() > f64::MIN_POSITIVE {
+            (phase.sin(), phase.cos())
+        } else {
+            (phase, 1.0)
+        }
+    })
 }
 
 /// The magnitudes of the Zernike moments A(n, m) for n = 2..6, m ≡ n (mod 2), m ≤ n, over a
@@ -461,10 +482,16 @@ fn zernike_moments(image: &Plane<u8>) -> [f64; 14] {
             let xd = (x as f64 - centroid_x) / scale;
             let yd = (y as f64 - centroid_y) / scale;
             if xd.abs() > 0.00001 || yd.abs() > 0.00001 {
+                // Outside the unit circle every polynomial is 0 and the turns are not read.
+                let turns = if (xd * xd + yd * yd).sqrt() > 1.0 {
+                    [(0.0, 1.0); 7]
+                } else {
+                    turns(xd, yd)
+                };
                 let mut idx = 0;
                 for n in 2..=ORDER {
                     for m in (n % 2..=n).step_by(2) {
-                        let (r, i) = zernike_polynomial(n, m, xd, yd);
+                        let (r, i) = zernike_polynomial(n, m, xd, yd, &turns);
                         re[idx] += r;
                         im[idx] += i;
                         idx += 1;
@@ -533,28 +560,29 @@ fn thin_zs(image: &Plane<u8>) -> Plane<u8> {
         return thin;
     }
     const CONSTANTS: [[u8; 2]; 2] = [[21, 84], [69, 81]];
-    let mut flag = Plane::new(w, h, WHITE);
+    // The black pixels flagged in a sub-iteration, deleted once all are flagged (Gamera keeps a
+    // flag image: only its black pixels' flags are rewritten and read).
+    let mut flagged = Vec::new();
     let mut phase = 0;
     loop {
         let [a, b] = CONSTANTS[phase];
-        for y in 0..h {
-            for x in 0..w {
-                if is_black(thin.get(x, y)) {
+        flagged.clear();
+        for (y, row) in thin.rows().enumerate() {
+            for (x, &v) in row.iter().enumerate() {
+                if is_black(v) {
                     let (p, n, s) = neighbourhood(&thin, x, y);
-                    let set = (2..=6).contains(&n) && s == 1 && p & a != a && p & b != b;
-                    flag.set(x, y, if set { BLACK } else { WHITE });
+                    if (2..=6).contains(&n) && s == 1 && p & a != a && p & b != b {
+                        flagged.push(y * w + x);
+                    }
                 }
             }
         }
-        let mut deleted = false;
-        for (t, f) in thin.pixels_mut().iter_mut().zip(flag.pixels()) {
-            if is_black(*f) && is_black(*t) {
-                *t = WHITE;
-                deleted = true;
-            }
-        }
-        if !deleted {
+        if flagged.is_empty() {
             return thin;
+        }
+        let pixels = thin.pixels_mut();
+        for &i in &flagged {
+            pixels[i] = WHITE;
         }
         phase = 1 - phase;
     }
@@ -679,7 +707,8 @@ fn top_bottom(image: &Plane<u8>) -> [f64; 2] {
 /// The mean of the middle half of the column projections over that of the row projections of
 /// the glyph turned 45°.
 fn diagonal_projection(image: &Plane<u8>) -> f64 {
-    let rotated = rotate(image, 45.0, 1);
+    let (rows, columns) = rotated_projections(image, 45.0, 1)
+        .unwrap_or_else(|| (projections(image, true), projections(image, false)));
     let mean = |proj: &[usize]| {
         let size = proj.len();
         if size <= 1 {
@@ -690,8 +719,8 @@ fn diagonal_projection(image: &Plane<u8>) -> f64 {
             .fold(0u32, |s, &v| s.wrapping_add(v as u32));
         f64::from(sum) / (size / 2) as f64
     };
-    let mean_x = mean(&projections(&rotated, false));
-    let mean_y = mean(&projections(&rotated, true));
+    let mean_x = mean(&columns);
+    let mean_y = mean(&rows);
     if mean_y == 0.0 { 0.0 } else { mean_x / mean_y }
 }
 

@@ -16,15 +16,72 @@ use super::{BLACK, Plane, WHITE};
 /// On canvases a few pixels wide or high that the angle does not pad, VIGRA reads outside the
 /// image (Gamera crashes, or returns what memory held); here those samples reflect back inside.
 pub fn rotate(image: &Plane<u8>, angle: f64, order: u8) -> Plane<u8> {
+    let mut out = Plane::new(0, 0, WHITE);
+    if rotate_onto(image, angle, order, &mut out) {
+        out
+    } else {
+        image.clone()
+    }
+}
+
+/// The black pixels of each row and of each column of `rotate(image, angle, order)`, counted as
+/// the rotation marks them (the turned image itself is not made); `None` where `rotate` gives
+/// the image back unchanged.
+pub fn rotated_projections(
+    image: &Plane<u8>,
+    angle: f64,
+    order: u8,
+) -> Option<(Vec<usize>, Vec<usize>)> {
+    let mut counts = Projections::default();
+    rotate_onto(image, angle, order, &mut counts).then_some((counts.rows, counts.columns))
+}
+
+/// Where a rotation puts its black pixels: a white canvas of the turned size is started, then
+/// each black pixel is marked once.
+trait Canvas {
+    fn start(&mut self, width: usize, height: usize);
+    fn mark(&mut self, x: usize, y: usize);
+}
+
+impl Canvas for Plane<u8> {
+    fn start(&mut self, width: usize, height: usize) {
+        *self = Plane::new(width, height, WHITE);
+    }
+
+    fn mark(&mut self, x: usize, y: usize) {
+        self.set(x, y, BLACK);
+    }
+}
+
+#[derive(Default)]
+struct Projections {
+    rows: Vec<usize>,
+    columns: Vec<usize>,
+}
+
+impl Canvas for Projections {
+    fn start(&mut self, width: usize, height: usize) {
+        self.rows = vec![0; height];
+        self.columns = vec![0; width];
+    }
+
+    fn mark(&mut self, x: usize, y: usize) {
+        self.rows[y] += 1;
+        self.columns[x] += 1;
+    }
+}
+
+/// `rotate` onto `canvas`; false (nothing started) where the image comes back unchanged.
+fn rotate_onto(image: &Plane<u8>, angle: f64, order: u8, canvas: &mut impl Canvas) -> bool {
     let order = order.clamp(1, 3);
     if (image.height() < 2 && image.width() < 2) || image.width() == 0 || image.height() == 0 {
-        return image.clone();
+        return false;
     }
     let mut angle = angle;
     if !angle.is_finite() {
         // Gamera loops forever on an infinite angle and gives a NaN-sized image on NaN; a
         // non-finite angle leaves the image as it is here.
-        return image.clone();
+        return false;
     }
     while angle < 0.0 {
         angle += 360.0;
@@ -70,22 +127,33 @@ pub fn rotate(image: &Plane<u8>, angle: f64, order: u8) -> Plane<u8> {
 
     // VIGRA reads ONEBIT through Gamera's accessor, which inverts: white is 1, black 0.
     let (pw, ph) = (source.width() + 2 * pad_x, source.height() + 2 * pad_y);
-    let mut light = Plane::new(pw, ph, 1.0f64);
+    let mut ink = Plane::new(pw, ph, false);
     for (y, row) in source.rows().enumerate() {
         for (x, &v) in row.iter().enumerate() {
             if v != WHITE {
-                light.set(x + pad_x, y + pad_y, 0.0);
+                ink.set(x + pad_x, y + pad_y, true);
             }
         }
     }
-    let mut out = Plane::new(pw, ph, WHITE);
+    canvas.start(pw, ph);
     if order == 1 {
-        rotate_with(&mut out, -angle, |x, y| bilinear(&light, x, y));
+        // A bilinear sample reads the cell's two columns and rows: one whose point lies more
+        // than a pixel outside the source's place on the canvas reads only padding (white).
+        let ink_box = [
+            pad_x as f64 - 1.0,
+            pad_y as f64 - 1.0,
+            (pad_x + source.width()) as f64,
+            (pad_y + source.height()) as f64,
+        ];
+        rotate_with(canvas, (pw, ph), -angle, Some(ink_box), |x, y| {
+            bilinear(&ink, x, y)
+        });
     } else {
+        let light = ink.map(|black| if black { 0.0 } else { 1.0 });
         let spline = Spline::new(usize::from(order), light);
-        rotate_with(&mut out, -angle, |x, y| spline.value(x, y));
+        rotate_with(canvas, (pw, ph), -angle, None, |x, y| spline.value(x, y));
     }
-    out
+    true
 }
 
 /// The quarter turn Gamera makes before VIGRA's rotation: source pixel (x, y) lands at column
@@ -101,11 +169,21 @@ fn quarter_turn(image: &Plane<u8>) -> Plane<u8> {
     out
 }
 
-/// VIGRA's `rotateImage(spline view, dest, degrees)` about the canvas centre: `sample` gives the
-/// view's value (white 1, black 0) at a point inside the canvas; `out` pixels whose source point
-/// lies outside stay white.
-fn rotate_with(out: &mut Plane<u8>, degrees: f64, sample: impl Fn(f64, f64) -> f64) {
-    let (w, h) = (out.width(), out.height());
+/// VIGRA's `rotateImage(spline view, dest, degrees)` about the centre of a `w` × `h` canvas:
+/// `sample` gives the view's value (white 1, black 0) at a point inside the canvas; `out` gets
+/// the black pixels (those whose source point lies outside stay white).
+///
+/// `ink_box` (left, top, right, bottom), when given, is where `sample` may be below 1: outside
+/// it every sample is white, so each row only visits the columns whose source point may lie in
+/// it (bounds computed with a pixel to spare), still accumulating the coordinates one column at
+/// a time as VIGRA does.
+fn rotate_with(
+    out: &mut impl Canvas,
+    (w, h): (usize, usize),
+    degrees: f64,
+    ink_box: Option<[f64; 4]>,
+    sample: impl Fn(f64, f64) -> f64,
+) {
     let theta = degrees * std::f64::consts::PI / 180.0;
     let (mut c, mut s) = (theta.cos(), theta.sin());
     // VIGRA snaps multiples of 45° to exact sines and cosines.
@@ -140,12 +218,28 @@ fn rotate_with(out: &mut Plane<u8>, degrees: f64, sample: impl Fn(f64, f64) -> f
         let dy = y as f64 - center_y;
         let mut sy = dy * c - center_x * s + center_y;
         let mut sx = -dy * s - center_x * c + center_x;
-        for x in 0..w {
+        let (first, last) = match ink_box {
+            None => (0, w),
+            Some([left, top, right, bottom]) => {
+                let (a, b) = columns_between(sx, c, left - 1.0, right + 1.0);
+                let (d, e) = columns_between(sy, s, top - 1.0, bottom + 1.0);
+                let (a, b) = (a.max(d), b.min(e));
+                if a > b || b < 0.0 || a > (w - 1) as f64 {
+                    continue;
+                }
+                (a.max(0.0) as usize, (b.min((w - 1) as f64) as usize) + 1)
+            }
+        };
+        for _ in 0..first {
+            sx += c;
+            sy += s;
+        }
+        for x in first..last {
             if sx >= 0.0 && sx <= max_x && sy >= 0.0 && sy <= max_y {
                 // Rounded to a 16-bit pixel (v + 0.5 truncated, negatives 0): 0 is black.
                 let v = sample(sx, sy);
                 if v < 0.0 || v + 0.5 < 1.0 {
-                    out.set(x, y, BLACK);
+                    out.mark(x, y);
                 }
             }
             sx += c;
@@ -154,16 +248,45 @@ fn rotate_with(out: &mut Plane<u8>, degrees: f64, sample: impl Fn(f64, f64) -> f
     }
 }
 
-/// `SplineImageView1::unchecked(x, y)` for a point inside the image.
+/// The columns `x` (as whole numbers, widened by one on each side) where `start + x * step` lies
+/// between `low` and `high`: everything when `step` is 0 and `start` lies between them, else
+/// an empty range.
+fn columns_between(start: f64, step: f64, low: f64, high: f64) -> (f64, f64) {
+    if step == 0.0 {
+        return if (low..=high).contains(&start) {
+            (f64::MIN, f64::MAX)
+        } else {
+            (1.0, 0.0)
+        };
+    }
+    let (a, b) = ((low - start) / step, (high - start) / step);
+    (a.min(b).floor() - 1.0, a.max(b).ceil() + 1.0)
+}
+
+/// `SplineImageView1::unchecked(x, y)` for a point inside the image, over the ONEBIT canvas
+/// `ink` as VIGRA sees it (white 1.0, black 0.0).
 ///
 /// On a canvas one pixel high (or wide) VIGRA reads a row (column) outside the image, and Gamera
-/// crashes or returns garbage; here that row (column) is the image's only one.
-fn bilinear(p: &Plane<f64>, x: f64, y: f64) -> f64 {
-    let (w, h) = (p.width(), p.height());
+/// crashes or returns garbage; here that row (column) is the image's only one. Where the four
+/// samples are white the value is 1 (the weights sum to 1 within a rounding, far from the 0.5
+/// that decides the pixel), so only cells touching ink are interpolated.
+fn bilinear(ink: &Plane<bool>, x: f64, y: f64) -> f64 {
+    let (w, h) = (ink.width(), ink.height());
     let (ix, ix1, tx) = cell(x, w);
     let (iy, iy1, ty) = cell(y, h);
-    (1.0 - ty) * ((1.0 - tx) * p.get(ix, iy) + tx * p.get(ix1, iy))
-        + ty * ((1.0 - tx) * p.get(ix, iy1) + tx * p.get(ix1, iy1))
+    let pixels = ink.pixels();
+    let (top, bottom) = (iy * w, iy1 * w);
+    let corners = [
+        pixels[top + ix],
+        pixels[top + ix1],
+        pixels[bottom + ix],
+        pixels[bottom + ix1],
+    ];
+    if corners == [false; 4] {
+        return 1.0;
+    }
+    let [a, b, c, d] = corners.map(|black| if black { 0.0 } else { 1.0 });
+    (1.0 - ty) * ((1.0 - tx) * a + tx * b) + ty * ((1.0 - tx) * c + tx * d)
 }
 
 /// The two sample indices around `t` (0 ≤ t ≤ n - 1) and its offset from the first; the last
@@ -172,7 +295,8 @@ fn cell(t: f64, n: usize) -> (usize, usize, f64) {
     if n < 2 {
         return (0, 0, t);
     }
-    let mut i = t.floor() as usize;
+    // t ≥ 0: truncation is the floor.
+    let mut i = t as usize;
     if i >= n - 1 {
         i = n - 2;
     }
