@@ -37,6 +37,10 @@ import tempfile
 import time
 import types
 
+# The Celery stand-in the reference scripts of the tests share.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "gamera"))
+import celery_stand_in  # noqa: E402
+
 START = time.perf_counter()
 
 # Upstream's modules that define the plan's jobs, relative to the jobs folder.
@@ -76,13 +80,7 @@ class RodanTask:
 
 
 def framework_stand_ins(jobs_dir):
-    log = types.ModuleType("celery.utils.log")
-    log.get_task_logger = logging.getLogger
-    utils = types.ModuleType("celery.utils")
-    utils.log = log
-    celery = types.ModuleType("celery")
-    celery.utils = utils
-    sys.modules.update({"celery": celery, "celery.utils": utils, "celery.utils.log": log})
+    celery_stand_in.install()
 
     rodan = types.ModuleType("rodan")
     rodan.__path__ = [os.path.dirname(os.path.abspath(jobs_dir))]

@@ -10,25 +10,14 @@ raises writes its traceback to PATH + ".error" instead.
 
 import importlib.util
 import json
-import logging
 import os
 import sys
 import traceback
-import types
 
 from gamera import gamera_xml
 from gamera.core import init_gamera
 
-
-def stub_celery():
-    # PitchFinding.py only takes a logger from Celery.
-    log = types.ModuleType("celery.utils.log")
-    log.get_task_logger = logging.getLogger
-    utils = types.ModuleType("celery.utils")
-    utils.log = log
-    celery = types.ModuleType("celery")
-    celery.utils = utils
-    sys.modules.update({"celery": celery, "celery.utils": utils, "celery.utils.log": log})
+import celery_stand_in
 
 
 def load_pitch_finder(jobs_dir):
@@ -66,7 +55,8 @@ def run(pitch_finder, case):
 
 def main(jobs_dir, cases_path):
     init_gamera()
-    stub_celery()
+    # PitchFinding.py only takes a logger from Celery.
+    celery_stand_in.install()
     pitch_finder = load_pitch_finder(jobs_dir)
     with open(cases_path) as f:
         cases = json.load(f)

@@ -20,13 +20,14 @@ import json
 import os
 import sys
 import traceback
-import types
 
 import numpy as np
 from PIL import Image, ImageEnhance
 from gamera import gamera_xml
 from gamera.core import RGBPixel, init_gamera, load_image
 from gamera.plugins.image_utilities import union_images
+
+import celery_stand_in
 
 STORAGE = "Storage format"
 
@@ -43,16 +44,8 @@ def upstream_module(relative, name):
     root = os.environ.get("RODAN_UPSTREAM_JOBS_DIR")
     if not root:
         raise Unavailable("RODAN_UPSTREAM_JOBS_DIR is not set")
-    if "celery" not in sys.modules:
-        # StaffFinding.py only takes a logger from Celery.
-        import logging
-
-        celery = types.ModuleType("celery")
-        utils = types.ModuleType("celery.utils")
-        log = types.ModuleType("celery.utils.log")
-        log.get_task_logger = logging.getLogger
-        celery.utils, utils.log = utils, log
-        sys.modules.update({"celery": celery, "celery.utils": utils, "celery.utils.log": log})
+    # StaffFinding.py only takes a logger from Celery.
+    celery_stand_in.install()
     spec = importlib.util.spec_from_file_location(name, os.path.join(root, relative))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
