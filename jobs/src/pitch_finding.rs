@@ -174,23 +174,15 @@ impl Input<'_> {
     }
 }
 
-/// The class name `get_main_id()` gives for a glyph read by `glyphs_from_xml`, which sorts
-/// `id_name` as `(confidence, name)` tuples in ascending order, so the least confident name comes
-/// first; `None` for an unclassified glyph (Gamera's `'UNCLASSIFIED'` string, on which upstream's
+/// The class name `get_main_id()` gives for a glyph read by `glyphs_from_xml`, whose sorted
+/// `id_name` puts the least confident name first (as [`crate::gamera::xml::parse`] reads it);
+/// `None` for an unclassified glyph (Gamera's `'UNCLASSIFIED'` string, on which upstream's
 /// `.decode()` fails).
 pub fn main_id(glyph: &Glyph) -> Option<&str> {
     if glyph.state == State::Unclassified {
         return None;
     }
-    glyph
-        .ids
-        .iter()
-        .min_by(|a, b| {
-            a.1.partial_cmp(&b.1)
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then_with(|| a.0.as_bytes().cmp(b.0.as_bytes()))
-        })
-        .map(|(name, _)| name.as_str())
+    glyph.ids.first().map(|(name, _)| name.as_str())
 }
 
 /// One glyph's result: `[glyph, staff, offset, strt_pos, note, octave, clef_pos, clef]`.
@@ -838,12 +830,15 @@ mod tests {
 
     #[test]
     fn the_main_class_name_is_the_least_confident_as_glyphs_from_xml_sorts_them() {
-        let mut g = glyph(0, 0, 2, 2, "neume.virga");
-        g.ids = vec![
-            ("neume.virga".into(), 0.9),
-            ("neume.punctum".into(), 0.2),
-            ("clef.c".into(), 0.2),
-        ];
+        // As the job gets it: read from GameraXML, ids in the file's order.
+        let text = r#"<gamera-database version="2.0"><glyphs>
+            <glyph uly="0" ulx="0" nrows="1" ncols="1"><ids state="AUTOMATIC">
+              <id name="neume.virga" confidence="0.9"/>
+              <id name="neume.punctum" confidence="0.2"/>
+              <id name="clef.c" confidence="0.2"/>
+            </ids><data>0 1</data></glyph></glyphs></gamera-database>"#;
+        let db = crate::gamera::xml::parse(text.as_bytes()).expect("GameraXML");
+        let mut g = db.glyphs[0].clone();
         assert_eq!(main_id(&g), Some("clef.c"));
         g.state = State::Unclassified;
         assert_eq!(main_id(&g), None);

@@ -58,16 +58,6 @@ impl std::fmt::Debug for Classifier<'_> {
     }
 }
 
-/// Gamera's loader sorts each glyph's `(confidence, name)` list ascending, so the main id of a
-/// read glyph is its least confident one.
-pub fn gamera_id_order(ids: &mut [(String, f64)]) {
-    ids.sort_by(|a, b| {
-        a.1.partial_cmp(&b.1)
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then_with(|| a.0.as_bytes().cmp(b.0.as_bytes()))
-    });
-}
-
 fn flatten(features: &Features) -> Vec<f64> {
     features
         .iter()
@@ -77,7 +67,7 @@ fn flatten(features: &Features) -> Vec<f64> {
 
 impl<'a> Classifier<'a> {
     /// `kNNNonInteractive(glyphs)`: trains on every glyph that is not UNCLASSIFIED (its main
-    /// id after Gamera's sort), features recomputed with `features`.
+    /// id, the first of its ids as read), features recomputed with `features`.
     pub fn train(
         training: &[Glyph],
         features: &'a FeatureFn<'a>,
@@ -86,12 +76,10 @@ impl<'a> Classifier<'a> {
         let mut ids = Vec::new();
         let mut images = Vec::new();
         for g in training.iter().filter(|g| g.state != State::Unclassified) {
-            let mut gids = g.ids.clone();
-            gamera_id_order(&mut gids);
-            let Some((id, _)) = gids.into_iter().next() else {
+            let Some((id, _)) = g.ids.first() else {
                 return Err(ClassifyError::Knn(KnnError::Length));
             };
-            ids.push(id);
+            ids.push(id.clone());
             images.push(&g.image);
         }
         let vectors = images

@@ -67,7 +67,9 @@ pub struct Glyph {
     pub image: Plane<u8>,
     /// How it was classified.
     pub state: State,
-    /// `(class name, confidence)` pairs, best first, as Gamera's `id_name` holds them.
+    /// `(class name, confidence)` pairs as Gamera's `id_name` holds them: best first where a
+    /// classifier set them; as [`parse`] read them, in `LoadXML`'s order (ascending
+    /// `(confidence, name)`, so the least confident first).
     pub ids: Vec<(String, f64)>,
     /// `<features scaling="...">`.
     pub scaling: f64,
@@ -116,12 +118,13 @@ impl Glyph {
         self.image.width()
     }
 
-    /// The best class name, as Gamera's `get_main_id()` (`UNCLASSIFIED` without one).
+    /// The first class name, as Gamera's `get_main_id()` (`UNCLASSIFIED` without one): the best
+    /// of a classifier's answer, the least confident of a glyph read from a file.
     pub fn main_id(&self) -> &str {
         self.ids.first().map_or("UNCLASSIFIED", |(name, _)| name)
     }
 
-    /// The confidence of the best class name (0 without one).
+    /// The confidence of the [`main_id`](Self::main_id) (0 without one).
     pub fn main_confidence(&self) -> f64 {
         self.ids.first().map_or(0.0, |&(_, c)| c)
     }
@@ -401,12 +404,19 @@ impl PartialGlyph {
         }
         let image = Plane::from_vec(self.ncols, self.nrows, pixels)
             .ok_or_else(|| err("glyph size mismatch"))?;
+        // LoadXML sorts `id_name`, a list of (confidence, name) tuples, ascending.
+        let mut ids = self.ids;
+        ids.sort_by(|a, b| {
+            a.1.partial_cmp(&b.1)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then_with(|| a.0.as_bytes().cmp(b.0.as_bytes()))
+        });
         Ok(Glyph {
             ul_x: self.ul_x,
             ul_y: self.ul_y,
             image,
             state: self.state,
-            ids: self.ids,
+            ids,
             scaling: self.scaling,
             features: self.features,
             properties: self.properties,
@@ -695,12 +705,11 @@ mod tests {
         let back = parse(text.as_bytes()).expect("our own output parses");
         let mut want = db.clone();
         want.glyphs[0].ids[0].1 = 0.507727;
+        // Read back in LoadXML's order: ascending (confidence, name).
+        want.glyphs[0].ids.reverse();
         want.symbols.sort();
         assert_eq!(back, want);
-        assert_eq!(
-            back.glyphs[0].main_id(),
-            "neume.punctum.u2.punctum.u2.punctum.d2.punctum"
-        );
+        assert_eq!(back.glyphs[0].main_id(), "clef.c");
         // Without features, no <features> element.
         assert!(!write(&db, false).contains("<features"));
     }

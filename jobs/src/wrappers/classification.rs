@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::write_file;
 use crate::descriptor::{Spec, describe, port};
 use crate::gamera::Plane;
-use crate::gamera::classify::{Classifier, ClassifyError, Features, gamera_id_order};
+use crate::gamera::classify::{Classifier, ClassifyError, Features};
 use crate::gamera::features;
 use crate::gamera::knn::{KnnSettings, parse_settings};
 use crate::gamera::xml::{Database, State, read_file, write};
@@ -196,10 +196,7 @@ pub fn run_with(
     if let Some(s) = &knn_settings {
         apply_settings(&mut classifier, s, &names, functions, &training)?;
     }
-    let mut ccs = read_file(&inputs.first(CCS)?.path)?.glyphs;
-    for g in &mut ccs {
-        gamera_id_order(&mut g.ids);
-    }
+    let ccs = read_file(&inputs.first(CCS)?.path)?.glyphs;
     let glyphs = classifier
         .group_and_update(ccs, bbox as f64, 4, 16)
         .map_err(classify_error)?;
