@@ -10,8 +10,9 @@ use std::sync::Arc;
 /// Builds the state from `args`.
 pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
     let wait = rodan_db::STARTUP_WAIT;
+    let acquire = std::time::Duration::from_millis(args.database_acquire_timeout_ms);
     let pool = rodan_db::until_up("the database", wait, rodan_db::unreachable, || {
-        rodan_db::connect(&args.database_url, args.database_pool)
+        pool(&args.database_url, args.database_pool, acquire)
     })
     .await
     .context("failed to connect to the database")?;
@@ -33,10 +34,26 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
         serve_media: args.serve_media,
         version: args.version.clone(),
         max_upload: args.max_upload_mib * 1024 * 1024,
+        max_json: args.max_json_mib * 1024 * 1024,
         core_queue: args.core_queue.clone(),
         basic_cache: Default::default(),
         hub: Default::default(),
     })))
+}
+
+/// The API's pool: at most `max` connections; a request that waits `acquire` for one (the
+/// database is down, or every connection is busy) fails as unavailable, a 503, instead of
+/// holding its client for the 10 s the worker's pool waits.
+pub async fn pool(
+    url: &str,
+    max: u32,
+    acquire: std::time::Duration,
+) -> Result<sqlx::PgPool, sqlx::Error> {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(acquire)
+        .connect(url)
+        .await
 }
 
 /// Serves the API on `args.listen`.
@@ -74,10 +91,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         }
     });
-    axum::serve(listener, crate::app(state))
+    let redispatch = tokio::spawn(crate::redispatch::run(
+        state.clone(),
+        std::time::Duration::from_secs(args.redispatch_seconds.max(1)),
+    ));
+    let served = axum::serve(listener, crate::app(state))
         .with_graceful_shutdown(stop)
         .await
-        .context("server failed")?;
+        .context("server failed");
+    redispatch.abort();
+    served?;
     // Events of the last requests are still queued for Redis.
     events.flush().await;
     Ok(())

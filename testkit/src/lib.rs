@@ -82,26 +82,43 @@ impl Postgres {
             .arg("-D")
             .arg(&data);
         run(&mut initdb, "initdb");
-        let mut start = pg_command(as_postgres, "pg_ctl");
+        let postgres = Self {
+            dir,
+            port,
+            as_postgres,
+        };
+        postgres.start_again();
+        postgres
+    }
+
+    /// Starts the cluster (again, after [`Postgres::stop`]) on the same port and data.
+    pub fn start_again(&self) {
+        let mut start = pg_command(self.as_postgres, "pg_ctl");
         start
             .arg("-D")
-            .arg(&data)
+            .arg(self.dir.path().join("data"))
             .arg("-l")
-            .arg(dir.path().join("log"))
+            .arg(self.dir.path().join("log"))
             .arg("-o")
             .arg(format!(
-                "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 {}",
-                dir.path().display(),
+                "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 {}",
+                self.port,
+                self.dir.path().display(),
                 // Extra server options for investigations, e.g. loading pg_stat_statements.
                 std::env::var("RODAN_TESTKIT_POSTGRES_OPTIONS").unwrap_or_default()
             ))
             .args(["-w", "start"]);
         run(&mut start, "pg_ctl start");
-        Self {
-            dir,
-            port,
-            as_postgres,
-        }
+    }
+
+    /// Stops the cluster at once (`immediate`: open connections are cut, as in a crash), for
+    /// tests of an outage; [`Postgres::start_again`] brings it back.
+    pub fn stop(&self) {
+        let mut stop = pg_command(self.as_postgres, "pg_ctl");
+        stop.arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args(["-m", "immediate", "-w", "stop"]);
+        run(&mut stop, "pg_ctl stop");
     }
 
     /// A URL of a fresh database named `name` (created now).
