@@ -111,13 +111,14 @@ impl Postgres {
         run(&mut start, "pg_ctl start");
     }
 
-    /// Stops the cluster at once (`immediate`: open connections are cut, as in a crash), for
+    /// Stops the cluster (`fast`: open connections are cut, committed data is kept; the
+    /// cluster runs without `fsync`, so an `immediate` stop could lose recent commits), for
     /// tests of an outage; [`Postgres::start_again`] brings it back.
     pub fn stop(&self) {
         let mut stop = pg_command(self.as_postgres, "pg_ctl");
         stop.arg("-D")
             .arg(self.dir.path().join("data"))
-            .args(["-m", "immediate", "-w", "stop"]);
+            .args(["-m", "fast", "-w", "stop"]);
         run(&mut stop, "pg_ctl stop");
     }
 
