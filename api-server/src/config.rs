@@ -77,9 +77,9 @@ pub struct ServeArgs {
     /// The queue of core tasks: uploads' type detection and results packages.
     #[arg(long, env = env::CORE_QUEUE, default_value = rodan_types::queues::CELERY)]
     pub core_queue: String,
-    /// Largest accepted upload, in MiB (upstream's nginx allows 700; keep it equal to the
-    /// operator's `web.clientMaxBodySize`). Larger uploads get 413 before their body is read.
-    #[arg(long, env = "RODAN_MAX_UPLOAD_MIB", default_value_t = 700)]
+    /// Largest accepted upload, in MiB (upstream's nginx allows 700; the operator sets it from
+    /// `web.clientMaxBodySize`; 0: no limit). Larger uploads get 413 before their body is read.
+    #[arg(long, env = env::MAX_UPLOAD_MIB, default_value_t = 700)]
     pub max_upload_mib: usize,
     /// Largest accepted JSON or form body, in MiB (workflow imports are the largest); larger
     /// ones get 413.

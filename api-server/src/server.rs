@@ -33,8 +33,12 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
         media_root: args.media_root.clone(),
         serve_media: args.serve_media,
         version: args.version.clone(),
-        max_upload: args.max_upload_mib * 1024 * 1024,
-        max_json: args.max_json_mib * 1024 * 1024,
+        // 0 is no limit, as nginx's `client_max_body_size 0`.
+        max_upload: match args.max_upload_mib {
+            0 => usize::MAX,
+            mib => mib.saturating_mul(1024 * 1024),
+        },
+        max_json: args.max_json_mib.saturating_mul(1024 * 1024),
         core_queue: args.core_queue.clone(),
         basic_cache: Default::default(),
         hub: Default::default(),

@@ -145,12 +145,38 @@ fn admin_env(inst: &Instance<'_>) -> [Value; 3] {
     ]
 }
 
+/// An nginx size (`700m`, `1g`, `512k`, `1048576`) in MiB, rounded up; `0` (no limit in nginx)
+/// stays 0, which is no limit for the API server too.
+pub(crate) fn size_mib(size: &str) -> u64 {
+    let size = size.trim();
+    let (digits, unit) = match size.chars().last() {
+        Some(c) if c.is_ascii_alphabetic() => (&size[..size.len() - 1], c.to_ascii_lowercase()),
+        _ => (size, 'b'),
+    };
+    // The CRD's pattern admits digits and one unit; anything else keeps upstream's 700m.
+    let Ok(n) = digits.parse::<u64>() else {
+        return 700;
+    };
+    let bytes = match unit {
+        'k' => n.saturating_mul(1 << 10),
+        'm' => n.saturating_mul(1 << 20),
+        'g' => n.saturating_mul(1 << 30),
+        _ => n,
+    };
+    bytes.div_ceil(1 << 20)
+}
+
 /// The API server Deployment.
 pub(super) fn api_deployment(inst: &Instance<'_>, release: &Release) -> Child {
     let spec = &inst.rodan.spec;
     let name = services::api(&inst.name);
     let mut env = app_env(inst, release);
     env.push(json!({"name": env::API_LISTEN, "value": format!("0.0.0.0:{}", ports::API)}));
+    // The API refuses the uploads nginx refuses: same limit, and early (413 on Content-Length).
+    env.push(json!({
+        "name": env::MAX_UPLOAD_MIB,
+        "value": size_mib(&spec.web.client_max_body_size).to_string(),
+    }));
     let probe = |path: &str| json!({"httpGet": {"path": path, "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3});
     let mut container = json!({
         "name": "api",

@@ -395,3 +395,24 @@ fn autoscaled_queues_are_scaled_by_keda_when_it_is_served() {
     let gpu = &child(&d, Kind::Deployment, "lab-worker-gpu").object["spec"];
     assert_eq!(gpu["replicas"], 1, "held within the bounds");
 }
+
+#[test]
+fn the_api_refuses_the_uploads_nginx_refuses() {
+    for (size, mib) in [
+        ("700m", "700"),
+        ("2g", "2048"),
+        ("512k", "1"),
+        ("1048577", "2"),
+        ("0", "0"),
+    ] {
+        let r = rodan(json!({"web": {"clientMaxBodySize": size}}));
+        let d = build(&r, &succeeded(&r)).expect("built");
+        let env = &child(&d, Kind::Deployment, "lab-api").object["spec"]["template"]["spec"]["containers"]
+            [0]["env"];
+        let value = env
+            .as_array()
+            .and_then(|e| e.iter().find(|v| v["name"] == "RODAN_MAX_UPLOAD_MIB"))
+            .map(|v| v["value"].clone());
+        assert_eq!(value, Some(json!(mib)), "{size}");
+    }
+}
