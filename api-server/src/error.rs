@@ -37,8 +37,9 @@ pub enum ApiError {
     /// The method is not allowed on the route.
     #[error("method not allowed")]
     MethodNotAllowed,
-    /// A service the request needs (PostgreSQL) is down or saturated: 503 with `Retry-After`,
-    /// so clients try again instead of treating it as a bug or as their mistake.
+    /// A service the request needs (PostgreSQL, RabbitMQ) is down or saturated: 503 with
+    /// `Retry-After` and DRF's `ServiceUnavailable` detail, so clients try again instead of
+    /// treating it as a bug or as their mistake.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
     /// Something failed on our side; the cause is logged, never sent.
@@ -169,7 +170,7 @@ impl IntoResponse for ApiError {
                 tracing::warn!(error = format!("{error:#}"), "a dependency is unavailable");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    json!({"detail": "The database is unavailable; try again shortly."}),
+                    json!({"detail": "Service temporarily unavailable, try again later."}),
                 )
             }
             Self::Internal(error) => {

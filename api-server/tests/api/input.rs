@@ -669,6 +669,19 @@ async fn a_run_created_while_rabbitmq_is_down_is_201_and_runs_once_it_is_back(ct
         .await;
     assert_eq!(jobs["count"], 1, "{jobs}");
     assert_eq!(jobs["results"][0]["status"], rodan_core::status::FINISHED);
+    // A results package asked for while RabbitMQ is down cannot be queued: 503, try again.
+    ctl(&["stop_app"]);
+    let resp = ctx
+        .http
+        .post(ctx.url("/api/resultspackages/"))
+        .header("Authorization", format!("Token {}", ctx.admin))
+        .json(&json!({"workflow_run": run_url, "packaging_mode": 0}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(resp.headers().contains_key("retry-after"));
+    ctl(&["start_app"]);
     sweeper.abort();
     let _ = worker.stop().await;
     drop(rabbit);
