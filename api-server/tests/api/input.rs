@@ -187,6 +187,15 @@ async fn nul_characters_anywhere_are_field_errors(ctx: Ctx) {
         .await
         .expect("answer");
     assert!(resp.status().is_client_error(), "{}", resp.status());
+    // Headers: HTTP itself has no NUL in a header; the server refuses the request.
+    for header in ["Authorization: Token a\u{0}b", "X-Forwarded-Host: a\u{0}b"] {
+        let line = status_line_without_body(
+            &ctx,
+            format!("GET /api/projects/ HTTP/1.1\r\nHost: x\r\n{header}\r\n\r\n"),
+        )
+        .await;
+        assert!(line.contains(" 400 "), "{header:?}: {line}");
+    }
     // Nothing was stored.
     let (_, projects) = ctx.get("/api/projects/", &ctx.admin).await;
     assert_eq!(projects["count"], 1, "{projects}");
