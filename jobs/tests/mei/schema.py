@@ -260,7 +260,8 @@ def structure(rng_path):
     report("every elementSpec is one element of the grammar",
            named == set(odd.elements) and all(len(v) == 1 for v in grammar.elements.values()),
            {"ODD": len(odd.elements), "RNG": len(named),
-            "missing": sorted(set(odd.elements) - named), "extra": sorted(named - set(odd.elements))})
+            "missing": sorted(set(odd.elements) - named),
+            "extra": sorted(named - set(odd.elements))})
     defines = set(grammar.defines)
     for label, idents, suffix in [("attribute class", odd.atts, ".attributes"),
                                   ("model class", odd.models, ""), ("macro", odd.macros, "")]:
@@ -326,11 +327,13 @@ MUTATIONS = [
      ["Element syllable has extra content: bogus"], add_child("syllable", "neume")),
     ("an unknown attribute", set_att("nc", "bogus", "1"),
      ["Invalid attribute bogus for element nc"], set_att("nc", "label", "1")),
-    ("a value outside a closed valList (clef/@shape, data.CLEFSHAPE)", set_att("clef", "shape", "Q"),
+    ("a value outside a closed valList (clef/@shape, data.CLEFSHAPE)",
+     set_att("clef", "shape", "Q"),
      ["Invalid attribute shape for element clef"], set_att("clef", "shape", "F")),
     ("a value outside a closed valList (nc/@pname, data.PITCHNAME)", set_att("nc", "pname", "h"),
      ["Invalid attribute pname for element nc"], set_att("nc", "pname", "g")),
-    ("an undeclared MEI version (mei/@meiversion 5.0.0-dev)", set_att("mei", "meiversion", "5.0.0-dev"),
+    ("an undeclared MEI version (mei/@meiversion 5.0.0-dev)",
+     set_att("mei", "meiversion", "5.0.0-dev"),
      ["Invalid attribute meiversion for element mei"], set_att("mei", "meiversion", "5.0")),
     ("a required attribute missing (colLayout/@cols)", drop_att("colLayout", "cols"),
      ["Element colLayout failed to validate attributes"], drop_att("colLayout", XML_ID)),
@@ -342,7 +345,8 @@ MUTATIONS = [
      ["Element nc has extra content: syllable"], add_child("layer", "syllable")),
     ("a non-integer where an integer is due (colLayout/@cols, positiveInteger)",
      set_att("colLayout", "cols", "1.5"),
-     ["Type positiveInteger doesn't allow value '1.5'", "Invalid attribute cols for element colLayout"],
+     ["Type positiveInteger doesn't allow value '1.5'",
+      "Invalid attribute cols for element colLayout"],
      set_att("colLayout", "cols", "15")),
     ("a non-integer where an integer is due (nc/@oct, data.OCTAVE)", set_att("nc", "oct", "four"),
      ["Invalid attribute oct for element nc"], set_att("nc", "oct", "4")),
@@ -380,7 +384,8 @@ def mutations(rng_path, mei_path):
 
 SOURCES = {
     "PAE": "@clef:G-2\n@keysig:xFC\n@timesig:3/4\n@data:'4A/8BB{AG}/4.F8E{'D'C}/''2C-4''D/2.C//\n",
-    "ABC": "X:1\nT:Tune\nM:6/8\nL:1/8\nK:D\n|:A|dfa agf|g2e fdB|(3ABc d2 e|f2d ecA:|\nw: la la la\n",
+    "ABC": "X:1\nT:Tune\nM:6/8\nL:1/8\nK:D\n|:A|dfa agf|g2e fdB|(3ABc d2 e|f2d ecA:|\n"
+           "w: la la la\n",
     "Humdrum": "**kern\t**kern\n*clefF4\t*clefG2\n*M4/4\t*M4/4\n=1\t=1\n4C\t4e\n4D\t4f#\n"
                "2E;\t(8g\n.\t8a)\n.\t4b\n==\t==\n*-\t*-\n",
 }
