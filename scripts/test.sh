@@ -2,7 +2,8 @@
 # The project's test command: formatting, lints, generated-file freshness, unit tests, the
 # operator's tests against a real kube-apiserver, etcd and kube-controller-manager, the API server's
 # and worker's tests against real PostgreSQL, RabbitMQ and Redis (started by rodan-testkit), the
-# image and OMR jobs against upstream's fixtures and Gamera 4.1.0 (their MEI rendered by Verovio),
+# image and OMR jobs against upstream's fixtures and Gamera 4.1.0 (their MEI rendered by Verovio
+# and validated against MEI 5.0's RelaxNG),
 # and the whole Rodan on a real single-node Kubernetes (kubelet, containerd, kube-proxy, CoreDNS,
 # kube-router) from images built here.
 set -euo pipefail
@@ -20,6 +21,9 @@ fi
 export RODAN_GAMERA_PYTHON="$(scripts/build-gamera.sh | tail -n 1)"
 # Verovio (cached by version): every MEI the OMR jobs write must render without errors.
 export RODAN_MEI_TOOLS_PYTHON="$(scripts/build-mei-tools.sh | tail -n 1)"
+# MEI 5.0's RelaxNG (cached by version and converter): built from the MEI 5.0 compiled ODD in
+# PyPI's verovio 4.5.1 sdist by scripts/lib/odd2rng.py; every MEI 5.0 the jobs write must validate.
+export RODAN_MEI_SCHEMA="$(scripts/build-mei-schema.sh | tail -n 1)"
 # numpy and OpenCV (cached by version): Column Splitting and Extract C Clefs against upstream's
 # logic, which reads and writes its layers with OpenCV.
 export RODAN_OPENCV_PYTHON="$(scripts/build-opencv.sh | tail -n 1)"

@@ -16,6 +16,12 @@ use crate::job::JobError;
 /// The MEI namespace.
 pub const MEI_NS: &str = "http://www.music-encoding.org/ns/mei";
 
+/// The MEI version the jobs' own documents declare (`mei/@meiversion`). Upstream's MEI Encoding
+/// writes "5.0.0-dev", a development label that no published MEI schema accepts (MEI 5.0's
+/// `att.meiVersion` allows only "5.0"); the MEI written here is MEI 5.0 and says so. Neon and
+/// Verovio read 5.0 (Verovio 4.x writes it).
+pub const MEI_VERSION: &str = "5.0";
+
 /// Why a document could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("failed to parse the XML: {0}")]

@@ -1,10 +1,15 @@
 """Checks MEI files as a person moving workflows would: each must render with Verovio without
-errors and, when a RelaxNG schema is given, validate against it (lxml's RelaxNG).
+errors and, when a RelaxNG schema is given, validate against it (lxml's RelaxNG) if it declares
+the schema's MEI version.
 
 Usage: python check.py SVG_DIR [--rng SCHEMA] FILE...
 Writes FILE's first page as SVG_DIR/<name>.svg and prints one JSON object per file:
 {"file", "pages", "errors": [Verovio's error lines], "warnings": [...],
+ "declared": its mei/@meiversion or null,
  "schema": "valid" | "invalid" | "not checked", "schema_errors": [...]}.
+A file declaring another MEI version than the schema's (the values the schema allows for
+mei/@meiversion) is "not checked", its schema_errors saying why: validating it against another
+version's schema would say nothing about it.
 """
 
 import json
@@ -45,27 +50,49 @@ def render(path, svg_dir):
     return pages, errors, warnings
 
 
-def validate(path, schema):
-    if schema is None:
-        return "not checked", []
+RNG = "http://relaxng.org/ns/structure/1.0"
+
+
+def schema_versions(rng):
+    """The values the schema allows for @meiversion (MEI 5.0's: "5.0")."""
+    return {
+        v.text.strip()
+        for a in rng.iter(f"{{{RNG}}}attribute")
+        if a.get("name") == "meiversion"
+        for v in a.iter(f"{{{RNG}}}value")
+    }
+
+
+def validate(path, schema, versions):
     doc = lxml.etree.parse(path)
+    declared = doc.getroot().get("meiversion")
+    if schema is None:
+        return declared, "not checked", []
+    if declared not in versions:
+        return declared, "not checked", [
+            f"declares MEI {declared}; the schema is MEI {' or '.join(sorted(versions))}"
+        ]
     if schema.validate(doc):
-        return "valid", []
-    return "invalid", [f"{e.line}: {e.message}" for e in schema.error_log][:50]
+        return declared, "valid", []
+    return declared, "invalid", [f"{e.line}: {e.message}" for e in schema.error_log][:50]
 
 
 def main(argv):
     svg_dir, files = argv[0], argv[1:]
-    schema = None
+    schema, versions = None, set()
     if files[:1] == ["--rng"]:
-        schema = lxml.etree.RelaxNG(lxml.etree.parse(files[1]))
+        rng = lxml.etree.parse(files[1])
+        schema, versions = lxml.etree.RelaxNG(rng), schema_versions(rng)
+        if not versions:
+            sys.exit(f"{files[1]} names no MEI version (mei/@meiversion values)")
         files = files[2:]
     os.makedirs(svg_dir, exist_ok=True)
     for path in files:
         pages, errors, warnings = render(path, svg_dir)
-        state, schema_errors = validate(path, schema)
+        declared, state, schema_errors = validate(path, schema, versions)
         print(json.dumps({"file": path, "pages": pages, "errors": errors, "warnings": warnings,
-                          "schema": state, "schema_errors": schema_errors}))
+                          "declared": declared, "schema": state,
+                          "schema_errors": schema_errors}))
 
 
 if __name__ == "__main__":

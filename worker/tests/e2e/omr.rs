@@ -21,7 +21,9 @@
 //!   `RODAN_MEI_TOOLS_PYTHON` (`scripts/build-mei-tools.sh` prints it) and kept as SVG and PNG
 //!   under `target/omr-e2e/`, to look at, beside the MEI and the page's two layers. Without the
 //!   variable that step is skipped, saying so.
-//!   The MEI schema check is not available yet (`jobs/tests/mei_tools.rs`).
+//! - Schema: with `RODAN_MEI_SCHEMA` (MEI 5.0's RelaxNG, `scripts/build-mei-schema.sh` prints
+//!   it) each page's MEI must declare MEI 5.0 and validate against it (the same `check.py`,
+//!   lxml's RelaxNG); without it that check is skipped, saying so.
 //! - Known music: the first staff of the first page, read by hand (`ms73-068-first-staff.json`),
 //!   compared with the MEI; see [`known_music`].
 
@@ -413,7 +415,8 @@ pub async fn square_notation(world: World) {
 }
 
 /// Renders each MEI with Verovio (`jobs/tests/mei/check.py`): no errors, at least one page, the
-/// first page kept as SVG and PNG beside the MEI.
+/// first page kept as SVG and PNG beside the MEI; with `RODAN_MEI_SCHEMA`, each declares MEI 5.0
+/// and validates against that schema.
 fn render(meis: &[PathBuf]) {
     let Some(python) = std::env::var_os("RODAN_MEI_TOOLS_PYTHON") else {
         eprintln!(
@@ -423,9 +426,18 @@ fn render(meis: &[PathBuf]) {
     };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../jobs/tests/mei/check.py");
     let dir = out_dir();
-    let out = std::process::Command::new(&python)
-        .arg(&script)
-        .arg(&dir)
+    let schema = std::env::var_os("RODAN_MEI_SCHEMA");
+    let mut command = std::process::Command::new(&python);
+    command.arg(&script).arg(&dir);
+    match &schema {
+        Some(schema) => {
+            command.arg("--rng").arg(schema);
+        }
+        None => eprintln!(
+            "skipped the MEI schema check: RODAN_MEI_SCHEMA is not set (scripts/build-mei-schema.sh prints it)"
+        ),
+    }
+    let out = command
         .args(meis)
         .output()
         .expect("the MEI tools' Python runs");
@@ -447,6 +459,20 @@ fn render(meis: &[PathBuf]) {
             mei.display()
         );
         assert!(report["pages"].as_u64().unwrap_or(0) >= 1, "{report}");
+        if let Some(schema) = &schema {
+            assert_eq!(
+                (&report["declared"], &report["schema"]),
+                (&json!(rodan_jobs::mei::MEI_VERSION), &json!("valid")),
+                "{} is valid MEI {}: {report}",
+                mei.display(),
+                rodan_jobs::mei::MEI_VERSION
+            );
+            eprintln!(
+                "{} is valid against {}",
+                mei.display(),
+                Path::new(schema).display()
+            );
+        }
         let svg_path = mei.with_extension("svg");
         let svg = std::fs::read(&svg_path)
             .unwrap_or_else(|e| panic!("{} is written: {e}", svg_path.display()));

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::classifier_table::ClassifierTable;
 use super::state_machine::SylMachine;
 use super::{new_element, py_str};
-use crate::mei::{Element, MEI_NS, Node, python_int};
+use crate::mei::{Element, MEI_NS, MEI_VERSION, Node, python_int};
 
 /// Why a page cannot be encoded: the inputs do not hold what upstream's encoder reads.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -756,7 +756,7 @@ fn document(
     }
     let mut mei = new_element("mei");
     mei.set("xmlns", MEI_NS);
-    mei.set("meiversion", "5.0.0-dev");
+    mei.set("meiversion", MEI_VERSION);
     let mut title = new_element("title");
     title
         .children
