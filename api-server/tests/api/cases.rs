@@ -1421,6 +1421,24 @@ async fn the_openapi_document_covers_every_list_route(ctx: Ctx) {
         .as_array()
         .expect("parameters");
     assert!(params.iter().any(|p| p["name"] == "status__in"));
+    // Valid OpenAPI: each `{name}` of a path is a declared path parameter of each operation.
+    for (path, operations) in doc["paths"].as_object().expect("paths") {
+        let names: Vec<&str> = path
+            .split('{')
+            .skip(1)
+            .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+            .collect();
+        for (method, op) in operations.as_object().expect("operations") {
+            for name in &names {
+                assert!(
+                    op["parameters"].as_array().is_some_and(|ps| ps
+                        .iter()
+                        .any(|p| p["name"] == *name && p["in"] == "path")),
+                    "{method} {path} declares its path parameter {name}"
+                );
+            }
+        }
+    }
 }
 
 /// nginx with the exact configuration the operator renders, only its ports and paths moved to
