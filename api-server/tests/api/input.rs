@@ -10,15 +10,6 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// A body sent in chunks, without a Content-Length.
-fn streamed(chunks: Vec<Result<Vec<u8>, std::io::Error>>) -> reqwest::Body {
-    use futures::StreamExt;
-    reqwest::Body::wrap(http_body_util::StreamBody::new(
-        futures::stream::iter(chunks)
-            .map(|c| c.map(|c| http_body::Frame::data(axum::body::Bytes::from(c)))),
-    ))
-}
-
 type Case = fn(Ctx) -> BoxFuture<'static, ()>;
 
 macro_rules! cases {
@@ -189,12 +180,12 @@ async fn nul_characters_anywhere_are_field_errors(ctx: Ctx) {
     assert!(resp.status().is_client_error(), "{}", resp.status());
     // Headers: HTTP itself has no NUL in a header; the server refuses the request.
     for header in ["Authorization: Token a\u{0}b", "X-Forwarded-Host: a\u{0}b"] {
-        let line = status_line_without_body(
+        let answer = raw(
             &ctx,
-            format!("GET /api/projects/ HTTP/1.1\r\nHost: x\r\n{header}\r\n\r\n"),
+            format!("GET /api/projects/ HTTP/1.1\r\nHost: x\r\n{header}\r\n\r\n").into_bytes(),
         )
         .await;
-        assert!(line.contains(" 400 "), "{header:?}: {line}");
+        assert!(answer.starts_with("HTTP/1.1 400 "), "{header:?}: {answer}");
     }
     // Nothing was stored.
     let (_, projects) = ctx.get("/api/projects/", &ctx.admin).await;
@@ -392,59 +383,65 @@ async fn settings_documents_and_json_bodies_are_bounded(ctx: Ctx) {
     assert!(list.to_string().len() < 64 * 1024, "the list stays small");
     // A JSON body over the limit (2 MiB here): 413 with a detail, with a Content-Length and
     // without one (streamed), before the body is parsed.
-    let huge = json!({"name": "x".repeat(3 * 1024 * 1024)}).to_string();
-    let resp = ctx
-        .http
-        .post(ctx.url("/api/projects/"))
-        .header("Authorization", format!("Token {}", ctx.admin))
-        .header("Content-Type", "application/json")
-        .body(huge.clone())
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let detail = resp.json::<Value>().await.expect("json");
-    assert_eq!(
-        detail["detail"], "Request body too large: the limit is 2 MiB.",
-        "{detail}"
-    );
-    let chunks = huge
-        .into_bytes()
-        .chunks(64 * 1024)
-        .map(|c| Ok(c.to_vec()))
-        .collect();
-    let resp = ctx
-        .http
-        .post(ctx.url("/api/projects/"))
-        .header("Authorization", format!("Token {}", ctx.admin))
-        .header("Content-Type", "application/json")
-        .body(streamed(chunks))
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let head = |length: &str| {
+        format!(
+            "POST /api/projects/ HTTP/1.1\r\nHost: x\r\nAuthorization: Token {}\r\nContent-Type: application/json\r\n{length}\r\n\r\n",
+            ctx.admin
+        )
+    };
+    let announced = raw(
+        &ctx,
+        head(&format!("Content-Length: {}", 3 * 1024 * 1024)).into_bytes(),
+    )
+    .await;
+    let streamed = raw(
+        &ctx,
+        chunked(head("Transfer-Encoding: chunked"), 2 * 1024 * 1024 + 1),
+    )
+    .await;
+    for answer in [announced, streamed] {
+        assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+        assert!(
+            answer.ends_with(r#"{"detail":"Request body too large: the limit is 2 MiB."}"#),
+            "{answer}"
+        );
+    }
     let (_, projects) = ctx.get("/api/projects/", &ctx.admin).await;
     assert_eq!(projects["count"], 1);
 }
 
-/// Sends `head` (a request's head, announcing a body) and no body, and returns the status line
-/// the server answers within 10 s.
-async fn status_line_without_body(ctx: &Ctx, head: String) -> String {
+/// Sends `bytes` on a new connection and returns what the server answers (read until it closes
+/// or a whole JSON response is in, within 10 s).
+async fn raw(ctx: &Ctx, bytes: Vec<u8>) -> String {
     let addr = ctx.root.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&addr)
         .await
         .expect("connects");
-    stream.write_all(head.as_bytes()).await.expect("sent");
-    let mut answer = vec![0; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer))
-        .await
-        .expect("the server answers without waiting for the body")
-        .expect("read");
-    String::from_utf8_lossy(&answer[..n])
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_owned()
+    stream.write_all(&bytes).await.expect("sent");
+    let mut answer = Vec::new();
+    let mut buf = vec![0; 65536];
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("the server answers without waiting for the rest of the body")
+            .expect("read");
+        answer.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&answer);
+        if n == 0 || (text.contains("\r\n\r\n") && text.ends_with('}')) {
+            return text.into_owned();
+        }
+    }
+}
+
+/// `head` (announcing a chunked body) and one chunk of `n` bytes of `x`, without the last
+/// chunk: a body that passes a limit of `n - 1` bytes, all of which the server can read before
+/// it answers.
+fn chunked(head: String, n: usize) -> Vec<u8> {
+    let mut out = head.into_bytes();
+    out.extend(format!("{n:x}\r\n").into_bytes());
+    out.extend(std::iter::repeat_n(b'x', n));
+    out.extend(b"\r\n");
+    out
 }
 
 async fn uploads_over_the_limit_are_refused_before_their_body_is_read(ctx: Ctx) {
@@ -458,38 +455,34 @@ async fn uploads_over_the_limit_are_refused_before_their_body_is_read(ctx: Ctx) 
     let ctx = Ctx::start(setup).await;
     let p = ctx.project(&ctx.admin, "uploads").await;
     // Announced over the limit: refused on the headers alone, before a byte of the body.
-    let line = status_line_without_body(
-        &ctx,
+    let head = |length: &str| {
         format!(
-            "POST /api/resources/ HTTP/1.1\r\nHost: x\r\nAuthorization: Token {}\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: {}\r\n\r\n",
-            ctx.admin,
-            800 * 1024 * 1024
-        ),
+            "POST /api/resources/ HTTP/1.1\r\nHost: x\r\nAuthorization: Token {}\r\nContent-Type: multipart/form-data; boundary=b\r\n{length}\r\n\r\n",
+            ctx.admin
+        )
+    };
+    let announced = raw(
+        &ctx,
+        head(&format!("Content-Length: {}", 800 * 1024 * 1024)).into_bytes(),
     )
     .await;
-    assert!(line.contains(" 413 "), "{line}");
-    // Streamed without a length: cut as soon as it passes the limit, 413 with a detail.
-    let mut chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(format!(
+    // Streamed without a length: cut as soon as it passes the limit.
+    let preamble = format!(
         "--b\r\nContent-Disposition: form-data; name=\"project\"\r\n\r\n{p}\r\n--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.txt\"\r\nContent-Type: text/plain\r\n\r\n"
-    )
-    .into_bytes())];
-    chunks.extend((0..48).map(|_| Ok(vec![b'x'; 64 * 1024])));
-    chunks.push(Ok(b"\r\n--b--\r\n".to_vec()));
-    let resp = ctx
-        .http
-        .post(ctx.url("/api/resources/"))
-        .header("Authorization", format!("Token {}", ctx.admin))
-        .header("Content-Type", "multipart/form-data; boundary=b")
-        .body(streamed(chunks))
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let body = resp.json::<Value>().await.expect("json");
-    assert_eq!(
-        body["detail"],
-        "Request body too large: the limit is 1 MiB."
     );
+    let mut streamed = head("Transfer-Encoding: chunked").into_bytes();
+    let n = 1024 * 1024 + 1;
+    streamed.extend(format!("{:x}\r\n{preamble}", preamble.len() + n).into_bytes());
+    streamed.extend(std::iter::repeat_n(b'x', n));
+    streamed.extend(b"\r\n");
+    let streamed = raw(&ctx, streamed).await;
+    for answer in [announced, streamed] {
+        assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+        assert!(
+            answer.ends_with(r#"{"detail":"Request body too large: the limit is 1 MiB."}"#),
+            "{answer}"
+        );
+    }
     // Under the limit it is stored, and nothing of the refused ones is.
     let (status, created) = upload_unsettled(
         &ctx,
