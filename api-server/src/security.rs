@@ -1,0 +1,498 @@
+//! The API's defences: login throttling (per account and per client address, counted in Redis so
+//! every replica shares the counts), the client address behind trusted proxies only, the
+//! websocket's allowed origins, security headers, and notices of revoked credentials that reach
+//! the websockets of every replica.
+
+use crate::error::ApiError;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use ipnet::IpNet;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Redis channel of credential changes: the payload is the id of a user whose token was replaced
+/// or revoked, who was deactivated, deleted or changed rights. Websockets of that user check
+/// their token again.
+pub const AUTH_CHANNEL: &str = "rodan:auth:changed";
+
+/// What the websocket hub fans out to the sockets of a replica.
+#[derive(Debug, Clone)]
+pub enum Notice {
+    /// A model event, as published.
+    Event(std::sync::Arc<str>),
+    /// The credentials or rights of this user changed.
+    Credentials(i64),
+}
+
+/// A rate in Django REST framework's notation: `"20/hour"` (`s`, `m`, `h`, `d` by first letter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Allowed events per period.
+    pub count: u64,
+    /// The period.
+    pub period: Duration,
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not a rate like \"20/hour\" (s, m, h or d)");
+        let (count, period) = s.trim().split_once('/').ok_or_else(bad)?;
+        let count: u64 = count.trim().parse().map_err(|_| bad())?;
+        let secs = match period.trim().chars().next() {
+            Some('s') => 1,
+            Some('m') => 60,
+            Some('h') => 3600,
+            Some('d') => 86_400,
+            _ => return Err(bad()),
+        };
+        if count == 0 {
+            return Err(format!("{s:?}: the count must be at least 1"));
+        }
+        Ok(Self {
+            count,
+            period: Duration::from_secs(secs),
+        })
+    }
+}
+
+fn parse_net(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{s:?} is neither an address nor a CIDR network"))
+}
+
+/// Settings of [`Security`], from the command line or the environment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SecurityArgs {
+    /// The public URL of the deployment (`https://rodan.example`): its origin may open the
+    /// websocket, and `https` turns on Strict-Transport-Security.
+    #[arg(long, env = rodan_types::env::PUBLIC_URL)]
+    pub public_url: Option<String>,
+    /// Further origins allowed to open the websocket (a web client served elsewhere), comma
+    /// separated: `https://client.example,http://localhost:9002`.
+    #[arg(
+        long,
+        env = "RODAN_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        num_args = 0..
+    )]
+    pub allowed_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For`/`X-Real-IP` give the client's address (addresses or CIDR
+    /// networks, comma separated). Requests from any other peer are attributed to the peer.
+    #[arg(long, env = "RODAN_TRUSTED_PROXIES", value_delimiter = ',', num_args = 0.., value_parser = parse_net)]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Served over HTTPS (by a TLS-terminating proxy): send Strict-Transport-Security. Implied by
+    /// an `https` public URL.
+    #[arg(long, env = "RODAN_HTTPS")]
+    pub https: bool,
+    /// Failed logins allowed per account before further logins of it are refused for the rest
+    /// of the period (429).
+    #[arg(long, env = "RODAN_LOGIN_THROTTLE_ACCOUNT", default_value = "20/hour")]
+    pub login_throttle_account: Rate,
+    /// Failed logins allowed per client address before further logins from it are refused.
+    #[arg(long, env = "RODAN_LOGIN_THROTTLE_ADDRESS", default_value = "60/hour")]
+    pub login_throttle_address: Rate,
+}
+
+impl Default for SecurityArgs {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            https: false,
+            login_throttle_account: Rate {
+                count: 20,
+                period: Duration::from_secs(3600),
+            },
+            login_throttle_address: Rate {
+                count: 60,
+                period: Duration::from_secs(3600),
+            },
+        }
+    }
+}
+
+/// The defences' settings and their Redis connection.
+pub struct Security {
+    /// The settings.
+    pub settings: SecurityArgs,
+    /// Prefix of the Redis keys (`rodan`).
+    pub namespace: String,
+    redis: redis::aio::ConnectionManager,
+}
+
+impl std::fmt::Debug for Security {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Security")
+            .field("settings", &self.settings)
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Redis answers within this, or the limiter lets the login through (and says so in the log).
+const REDIS_WAIT: Duration = Duration::from_secs(2);
+
+impl Security {
+    /// Connects to Redis at `url`.
+    pub async fn connect(
+        url: &str,
+        settings: SecurityArgs,
+        namespace: &str,
+    ) -> redis::RedisResult<Self> {
+        let redis = redis::Client::open(url)?.get_connection_manager().await?;
+        Ok(Self {
+            settings,
+            namespace: namespace.to_owned(),
+            redis,
+        })
+    }
+
+    /// Whether HSTS is sent.
+    pub fn https(&self) -> bool {
+        self.settings.https
+            || self
+                .settings
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"))
+    }
+
+    fn keys(&self, address: Option<IpAddr>, account: &str) -> [(String, Rate); 2] {
+        let address = address.map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+        [
+            (
+                format!("{}:throttle:login:address:{address}", self.namespace),
+                self.settings.login_throttle_address,
+            ),
+            (
+                format!("{}:throttle:login:account:{account}", self.namespace),
+                self.settings.login_throttle_account,
+            ),
+        ]
+    }
+
+    /// Refuses a login (429) while the client's address or the account has used up its failures.
+    /// `account` names the account (`id:<n>`, or `login:<name>` for an unknown one).
+    pub async fn login_allowed(
+        &self,
+        address: Option<IpAddr>,
+        account: &str,
+    ) -> Result<(), ApiError> {
+        let keys = self.keys(address, account);
+        let mut pipe = redis::pipe();
+        for (key, _) in &keys {
+            pipe.get(key).pttl(key);
+        }
+        let mut conn = self.redis.clone();
+        let answer = tokio::time::timeout(
+            REDIS_WAIT,
+            pipe.query_async::<(Option<u64>, i64, Option<u64>, i64)>(&mut conn),
+        )
+        .await;
+        let (a, a_ttl, b, b_ttl) = match answer {
+            Ok(Ok(counts)) => counts,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "login throttle unavailable (Redis); login not limited");
+                return Ok(());
+            }
+            Err(_) => {
+                tracing::warn!("login throttle unavailable (Redis timed out); login not limited");
+                return Ok(());
+            }
+        };
+        let wait = [(a, a_ttl, keys[0].1), (b, b_ttl, keys[1].1)]
+            .into_iter()
+            .filter(|(count, _, rate)| count.unwrap_or(0) >= rate.count)
+            .map(|(_, ttl, rate)| {
+                if ttl > 0 {
+                    (ttl as u64).div_ceil(1000)
+                } else {
+                    rate.period.as_secs()
+                }
+            })
+            .max();
+        match wait {
+            Some(wait) => Err(ApiError::Throttled(wait.max(1))),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed login against the address and the account.
+    pub async fn login_failed(&self, address: Option<IpAddr>, account: &str) {
+        let mut pipe = redis::pipe();
+        for (key, rate) in self.keys(address, account) {
+            // The window starts with the first failure (SET NX); INCR keeps its expiry.
+            pipe.cmd("SET")
+                .arg(&key)
+                .arg(0)
+                .arg("EX")
+                .arg(rate.period.as_secs())
+                .arg("NX")
+                .ignore()
+                .incr(&key, 1)
+                .ignore();
+        }
+        let mut conn = self.redis.clone();
+        match tokio::time::timeout(REDIS_WAIT, pipe.query_async::<()>(&mut conn)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "failed to count a failed login"),
+            Err(_) => tracing::warn!("failed to count a failed login: Redis timed out"),
+        }
+    }
+
+    /// Tells every replica that the credentials or rights of `user` changed.
+    pub async fn credentials_changed(&self, user: i64) {
+        let mut conn = self.redis.clone();
+        let sent = tokio::time::timeout(
+            REDIS_WAIT,
+            redis::cmd("PUBLISH")
+                .arg(AUTH_CHANNEL)
+                .arg(user)
+                .query_async::<()>(&mut conn),
+        )
+        .await;
+        if !matches!(sent, Ok(Ok(()))) {
+            tracing::warn!(
+                user,
+                "failed to announce a credential change; open websockets notice it at their next check"
+            );
+        }
+    }
+
+    /// Whether a websocket handshake with these headers may proceed: no `Origin` (not a
+    /// browser), or the origin of the request's own host, of the public URL, or an allowed one.
+    pub fn origin_allowed(&self, headers: &HeaderMap) -> bool {
+        let Some(origin) = headers.get(header::ORIGIN) else {
+            return true;
+        };
+        let Ok(origin) = origin.to_str() else {
+            return false;
+        };
+        let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+        let same = |allowed: &str| {
+            let allowed = allowed.trim().trim_end_matches('/').to_ascii_lowercase();
+            origin == origin_of(&allowed)
+        };
+        if self.settings.public_url.as_deref().is_some_and(same)
+            || self.settings.allowed_origins.iter().any(|o| same(o))
+        {
+            return true;
+        }
+        // The page came from this very host (as Django's CSRF check): a browser sets `Host`
+        // itself, so another site cannot fake it.
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_ascii_lowercase);
+        match (origin.split_once("://"), host) {
+            (Some(("http" | "https", authority)), Some(host)) => authority == host,
+            _ => false,
+        }
+    }
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+            format!("{scheme}://{authority}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// The client's address: the peer's, or when the peer is a trusted proxy the address it names,
+/// `X-Real-IP` (nginx's own view, after its own trusted proxies) or else the first untrusted
+/// address of `X-Forwarded-For` read from the right. A client's own claims count for nothing.
+pub fn client_address(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |a: &IpAddr| trusted.iter().any(|n| n.contains(a));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    if let Some(real) = headers
+        .get("x-real-ip")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+    {
+        return real;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect::<Vec<_>>();
+    let mut client = peer;
+    for hop in forwarded.iter().rev() {
+        let Ok(address) = hop.parse::<IpAddr>() else {
+            // A mangled entry: nothing left of it can be trusted.
+            break;
+        };
+        client = address;
+        if !is_trusted(&address) {
+            break;
+        }
+    }
+    client
+}
+
+/// The client address of a request, when the server was started with connection info.
+#[derive(Debug, Clone, Copy)]
+pub struct Client(pub Option<IpAddr>);
+
+impl FromRequestParts<crate::state::AppState> for Client {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::state::AppState,
+    ) -> Result<Self, Infallible> {
+        Ok(Self(client_of(parts, state)))
+    }
+}
+
+/// See [`Client`].
+pub fn client_of(parts: &Parts, state: &crate::state::AppState) -> Option<IpAddr> {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())?;
+    Some(client_address(
+        &parts.headers,
+        peer,
+        &state.security.settings.trusted_proxies,
+    ))
+}
+
+/// Headers every answer carries (unless the handler set its own): no sniffing, no framing, a
+/// policy that lets a JSON answer load nothing, no referrer to other sites.
+pub const HEADERS: &[(&str, &str)] = &[
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    (
+        "content-security-policy",
+        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    ),
+    ("referrer-policy", "same-origin"),
+    ("cross-origin-resource-policy", "same-origin"),
+];
+
+/// HSTS when served over HTTPS: a year, subdomains left alone.
+pub const HSTS: &str = "max-age=31536000";
+
+/// `Cache-Control: no-store` on answers to requests with credentials, and HSTS when over HTTPS.
+pub async fn headers(
+    State(state): State<crate::state::AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let credentials = request.headers().contains_key(header::AUTHORIZATION)
+        || crate::auth::cookie_token(request.headers()).is_some();
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in HEADERS {
+        headers
+            .entry(HeaderName::from_static(name))
+            .or_insert(HeaderValue::from_static(value));
+    }
+    if credentials {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if state.security.https() {
+        headers
+            .entry(header::STRICT_TRANSPORT_SECURITY)
+            .or_insert(HeaderValue::from_static(HSTS));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|s| parse_net(s).expect("a net")).collect()
+    }
+
+    fn xff(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", value.parse().expect("a header"));
+        h
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_from_trusted_proxies() {
+        let peer: IpAddr = "10.0.0.5".parse().expect("ip");
+        let headers = xff("6.6.6.6, 1.2.3.4, 10.0.0.9");
+        // Untrusted peer: its own address, whatever it claims.
+        assert_eq!(client_address(&headers, peer, &[]), peer);
+        assert_eq!(
+            client_address(&headers, peer, &nets(&["192.168.0.0/16"])),
+            peer
+        );
+        // Trusted peer and trusted hop: the first untrusted address from the right, not the
+        // client-supplied leftmost one.
+        assert_eq!(
+            client_address(&headers, peer, &nets(&["10.0.0.0/8"])),
+            "1.2.3.4".parse::<IpAddr>().expect("ip")
+        );
+        // X-Real-IP, set by the trusted proxy, comes first.
+        let mut real = xff("6.6.6.6");
+        real.insert("x-real-ip", "1.2.3.4".parse().expect("a header"));
+        assert_eq!(
+            client_address(&real, peer, &nets(&["10.0.0.5"])),
+            "1.2.3.4".parse::<IpAddr>().expect("ip")
+        );
+        assert_eq!(client_address(&real, peer, &[]), peer);
+        // A mangled entry stops the walk at the last trusted hop.
+        assert_eq!(
+            client_address(
+                &xff("1.2.3.4, junk, 10.0.0.9"),
+                peer,
+                &nets(&["10.0.0.0/8"])
+            ),
+            "10.0.0.9".parse::<IpAddr>().expect("ip")
+        );
+    }
+
+    #[test]
+    fn rates_read_like_django_rest_frameworks() {
+        assert_eq!(
+            "20/hour".parse(),
+            Ok(Rate {
+                count: 20,
+                period: Duration::from_secs(3600)
+            })
+        );
+        assert_eq!(
+            "5/s".parse::<Rate>().map(|r| r.period),
+            Ok(Duration::from_secs(1))
+        );
+        assert!("0/min".parse::<Rate>().is_err());
+        assert!("ten/min".parse::<Rate>().is_err());
+        assert!("10/fortnight".parse::<Rate>().is_err());
+        assert!("10".parse::<Rate>().is_err());
+    }
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        assert_eq!(
+            origin_of("https://rodan.example/api/"),
+            "https://rodan.example"
+        );
+        assert_eq!(origin_of("http://h:8080"), "http://h:8080");
+    }
+}
