@@ -488,6 +488,34 @@ mod tests {
     }
 
     #[test]
+    fn settings_parse_lists_networks_and_rates() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            security: SecurityArgs,
+        }
+        let cli = Cli::try_parse_from([
+            "api",
+            "--trusted-proxies",
+            "10.0.0.0/8,::1",
+            "--allowed-origins",
+            "http://a.example,https://b.example",
+            "--login-throttle-account",
+            "5/min",
+        ])
+        .expect("valid settings");
+        assert_eq!(
+            cli.security.trusted_proxies,
+            nets(&["10.0.0.0/8", "::1/128"])
+        );
+        assert_eq!(cli.security.allowed_origins.len(), 2);
+        assert_eq!(cli.security.login_throttle_account.count, 5);
+        assert_eq!(cli.security.login_throttle_address.count, 60);
+        assert!(Cli::try_parse_from(["api", "--trusted-proxies", "everyone"]).is_err());
+    }
+
+    #[test]
     fn origins_compare_scheme_host_and_port() {
         assert_eq!(
             origin_of("https://rodan.example/api/"),
