@@ -152,7 +152,7 @@ async fn stamped_user(pool: &PgPool, id: i64) -> Result<Option<(User, Stamp)>, s
 const USER_COLUMNS: &str = "id, username, is_superuser, is_staff, is_active";
 
 /// Looks a user up by e-mail or user name and checks the password, refusing (429) while the
-/// client's address or the account has used up its failed logins, and counting a failure.
+/// client's address or the account has used up its failed logins; a failure counts.
 pub async fn check_credentials(
     state: &AppState,
     client: Option<IpAddr>,
@@ -169,15 +169,14 @@ pub async fn check_credentials(
         // Unknown accounts too, by a digest of the name: keys stay short.
         None => format!("login:{}", &token_hash(&login.to_lowercase())[..32]),
     };
-    state.security.login_allowed(client, &account).await?;
+    state.security.login_attempt(client, &account).await?;
     let Some((id, stored)) = row else {
-        state.security.login_failed(client, &account).await;
         return Ok(None);
     };
     if !verify_off_thread(password, stored).await? {
-        state.security.login_failed(client, &account).await;
         return Ok(None);
     }
+    state.security.login_succeeded(client, &account).await;
     Ok(Some(
         user_by_id(&state.pool, id)
             .await?
@@ -194,14 +193,14 @@ pub async fn check_password(
     password: &str,
 ) -> Result<bool, ApiError> {
     let account = format!("id:{user}");
-    state.security.login_allowed(client, &account).await?;
+    state.security.login_attempt(client, &account).await?;
     let stored: String = sqlx::query_scalar("SELECT password FROM users WHERE id = $1")
         .bind(user)
         .fetch_one(&state.pool)
         .await?;
     let ok = verify_off_thread(password, stored).await?;
-    if !ok {
-        state.security.login_failed(client, &account).await;
+    if ok {
+        state.security.login_succeeded(client, &account).await;
     }
     Ok(ok)
 }

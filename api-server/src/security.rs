@@ -139,6 +139,27 @@ impl std::fmt::Debug for Security {
     }
 }
 
+/// Counts an attempt on each key (`KEYS`), the window (`ARGV`, seconds) starting with its first;
+/// answers each count and its remaining milliseconds.
+const ATTEMPT: &str = r"
+local out = {}
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('EXPIRE', key, ARGV[i]) end
+  out[2 * i - 1] = n
+  out[2 * i] = redis.call('PTTL', key)
+end
+return out
+";
+
+/// Takes an attempt back from each key still there (an expired one stays gone).
+const TAKE_BACK: &str = r"
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then redis.call('DECR', key) end
+end
+return 0
+";
+
 /// Redis answers within this, or the limiter lets the login through (and says so in the log).
 const REDIS_WAIT: Duration = Duration::from_secs(2);
 
@@ -181,25 +202,29 @@ impl Security {
         ]
     }
 
-    /// Refuses a login (429) while the client's address or the account has used up its failures.
-    /// `account` names the account (`id:<n>`, or `login:<name>` for an unknown one).
-    pub async fn login_allowed(
+    /// Counts a login attempt against the client's address and the account, refusing it (429)
+    /// when either has used up its failures. The count comes first, atomically, so concurrent
+    /// attempts cannot slip past the limit together; a refused attempt is taken back at once, a
+    /// successful one by [`Self::login_succeeded`]. `account` names the account (`id:<n>`, or
+    /// `login:<digest>` for an unknown one).
+    pub async fn login_attempt(
         &self,
         address: Option<IpAddr>,
         account: &str,
     ) -> Result<(), ApiError> {
         let keys = self.keys(address, account);
-        let mut pipe = redis::pipe();
+        let mut script = redis::cmd("EVAL");
+        script.arg(ATTEMPT).arg(keys.len());
         for (key, _) in &keys {
-            pipe.get(key).pttl(key);
+            script.arg(key);
+        }
+        for (_, rate) in &keys {
+            script.arg(rate.period.as_secs());
         }
         let mut conn = self.redis.clone();
-        let answer = tokio::time::timeout(
-            REDIS_WAIT,
-            pipe.query_async::<(Option<u64>, i64, Option<u64>, i64)>(&mut conn),
-        )
-        .await;
-        let (a, a_ttl, b, b_ttl) = match answer {
+        let counts: Vec<i64> = match tokio::time::timeout(REDIS_WAIT, script.query_async(&mut conn))
+            .await
+        {
             Ok(Ok(counts)) => counts,
             Ok(Err(error)) => {
                 tracing::warn!(%error, "login throttle unavailable (Redis); login not limited");
@@ -210,43 +235,40 @@ impl Security {
                 return Ok(());
             }
         };
-        let wait = [(a, a_ttl, keys[0].1), (b, b_ttl, keys[1].1)]
-            .into_iter()
-            .filter(|(count, _, rate)| count.unwrap_or(0) >= rate.count)
-            .map(|(_, ttl, rate)| {
-                if ttl > 0 {
-                    (ttl as u64).div_ceil(1000)
-                } else {
-                    rate.period.as_secs()
-                }
+        let wait = keys
+            .iter()
+            .zip(counts.chunks(2))
+            .filter(|((_, rate), got)| got.first().is_some_and(|&n| n > rate.count as i64))
+            .map(|((_, rate), got)| match got.get(1) {
+                Some(&ttl) if ttl > 0 => (ttl as u64).div_ceil(1000),
+                _ => rate.period.as_secs(),
             })
             .max();
         match wait {
-            Some(wait) => Err(ApiError::Throttled(wait.max(1))),
+            Some(wait) => {
+                self.take_back(&keys).await;
+                Err(ApiError::Throttled(wait.max(1)))
+            }
             None => Ok(()),
         }
     }
 
-    /// Counts a failed login against the address and the account.
-    pub async fn login_failed(&self, address: Option<IpAddr>, account: &str) {
-        let mut pipe = redis::pipe();
-        for (key, rate) in self.keys(address, account) {
-            // The window starts with the first failure (SET NX); INCR keeps its expiry.
-            pipe.cmd("SET")
-                .arg(&key)
-                .arg(0)
-                .arg("EX")
-                .arg(rate.period.as_secs())
-                .arg("NX")
-                .ignore()
-                .incr(&key, 1)
-                .ignore();
+    /// Takes back the attempt of a login that succeeded: only failures count.
+    pub async fn login_succeeded(&self, address: Option<IpAddr>, account: &str) {
+        self.take_back(&self.keys(address, account)).await;
+    }
+
+    async fn take_back(&self, keys: &[(String, Rate)]) {
+        let mut script = redis::cmd("EVAL");
+        script.arg(TAKE_BACK).arg(keys.len());
+        for (key, _) in keys {
+            script.arg(key);
         }
         let mut conn = self.redis.clone();
-        match tokio::time::timeout(REDIS_WAIT, pipe.query_async::<()>(&mut conn)).await {
+        match tokio::time::timeout(REDIS_WAIT, script.query_async::<()>(&mut conn)).await {
             Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "failed to count a failed login"),
-            Err(_) => tracing::warn!("failed to count a failed login: Redis timed out"),
+            Ok(Err(error)) => tracing::warn!(%error, "failed to take back a login attempt"),
+            Err(_) => tracing::warn!("failed to take back a login attempt: Redis timed out"),
         }
     }
 

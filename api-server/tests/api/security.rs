@@ -149,7 +149,7 @@ async fn throttled(resp: reqwest::Response) -> u64 {
 }
 
 async fn logins_are_throttled_per_account_and_per_client_address(ctx: Ctx) {
-    for name in ["alice", "bob", "carol", "dave"] {
+    for name in ["alice", "bob", "carol", "dave", "erin"] {
         ctx.user(name).await;
     }
     let settings = SecurityArgs {
@@ -215,6 +215,25 @@ async fn logins_are_throttled_per_account_and_per_client_address(ctx: Ctx) {
             .status(),
         StatusCode::OK
     );
+    // Twenty wrong passwords at once, from twenty addresses: three are tried, the rest refused.
+    let burst = futures::future::join_all((0..20).map(|i| {
+        let (ctx, api) = (&ctx, &api);
+        async move {
+            token_login(ctx, api, "erin", "wrong", &format!("198.18.0.{i}"))
+                .await
+                .status()
+        }
+    }))
+    .await;
+    let tried = burst
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = burst
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((tried, refused), (3, 17), "{burst:?}");
     // A peer that is no trusted proxy cannot pick its address: five failures claiming five
     // addresses all count against the peer's own.
     let plain = ctx
