@@ -69,6 +69,26 @@ fn parse_net(s: &str) -> Result<IpNet, String> {
         .map_err(|_| format!("{s:?} is neither an address nor a CIDR network"))
 }
 
+/// Comma-separated addresses or CIDR networks; empty for none.
+fn parse_nets(s: &str) -> Result<Networks, String> {
+    s.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(parse_net)
+        .collect::<Result<_, _>>()
+        .map(Networks)
+}
+
+/// Networks whose members are trusted proxies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Networks(pub Vec<IpNet>);
+
+impl Networks {
+    /// Whether `address` is in one of them.
+    pub fn contain(&self, address: &IpAddr) -> bool {
+        self.0.iter().any(|n| n.contains(address))
+    }
+}
+
 /// Settings of [`Security`], from the command line or the environment.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SecurityArgs {
@@ -87,8 +107,8 @@ pub struct SecurityArgs {
     pub allowed_origins: Vec<String>,
     /// Proxies whose `X-Forwarded-For`/`X-Real-IP` give the client's address (addresses or CIDR
     /// networks, comma separated). Requests from any other peer are attributed to the peer.
-    #[arg(long, env = "RODAN_TRUSTED_PROXIES", value_delimiter = ',', num_args = 0.., value_parser = parse_net)]
-    pub trusted_proxies: Vec<IpNet>,
+    #[arg(long, env = "RODAN_TRUSTED_PROXIES", value_parser = parse_nets, default_value = "")]
+    pub trusted_proxies: Networks,
     /// Served over HTTPS (by a TLS-terminating proxy): send Strict-Transport-Security. Implied by
     /// an `https` public URL.
     #[arg(long, env = "RODAN_HTTPS")]
@@ -107,7 +127,7 @@ impl Default for SecurityArgs {
         Self {
             public_url: None,
             allowed_origins: Vec::new(),
-            trusted_proxies: Vec::new(),
+            trusted_proxies: Networks::default(),
             https: false,
             login_throttle_account: Rate {
                 count: 20,
@@ -305,8 +325,13 @@ impl Security {
             let allowed = allowed.trim().trim_end_matches('/').to_ascii_lowercase();
             origin == origin_of(&allowed)
         };
-        if self.settings.public_url.as_deref().is_some_and(same)
-            || self.settings.allowed_origins.iter().any(|o| same(o))
+        if self
+            .settings
+            .public_url
+            .iter()
+            .chain(&self.settings.allowed_origins)
+            .filter(|o| !o.trim().is_empty())
+            .any(|o| same(o))
         {
             return true;
         }
@@ -337,8 +362,8 @@ fn origin_of(url: &str) -> String {
 /// The client's address: the peer's, or when the peer is a trusted proxy the address it names,
 /// `X-Real-IP` (nginx's own view, after its own trusted proxies) or else the first untrusted
 /// address of `X-Forwarded-For` read from the right. A client's own claims count for nothing.
-pub fn client_address(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |a: &IpAddr| trusted.iter().any(|n| n.contains(a));
+pub fn client_address(headers: &HeaderMap, peer: IpAddr, trusted: &Networks) -> IpAddr {
+    let is_trusted = |a: &IpAddr| trusted.contain(a);
     if !is_trusted(&peer) {
         return peer;
     }
@@ -445,8 +470,8 @@ pub async fn headers(
 mod tests {
     use super::*;
 
-    fn nets(list: &[&str]) -> Vec<IpNet> {
-        list.iter().map(|s| parse_net(s).expect("a net")).collect()
+    fn nets(list: &[&str]) -> Networks {
+        parse_nets(&list.join(",")).expect("networks")
     }
 
     fn xff(value: &str) -> HeaderMap {
@@ -460,7 +485,7 @@ mod tests {
         let peer: IpAddr = "10.0.0.5".parse().expect("ip");
         let headers = xff("6.6.6.6, 1.2.3.4, 10.0.0.9");
         // Untrusted peer: its own address, whatever it claims.
-        assert_eq!(client_address(&headers, peer, &[]), peer);
+        assert_eq!(client_address(&headers, peer, &Networks::default()), peer);
         assert_eq!(
             client_address(&headers, peer, &nets(&["192.168.0.0/16"])),
             peer
@@ -478,7 +503,7 @@ mod tests {
             client_address(&real, peer, &nets(&["10.0.0.5"])),
             "1.2.3.4".parse::<IpAddr>().expect("ip")
         );
-        assert_eq!(client_address(&real, peer, &[]), peer);
+        assert_eq!(client_address(&real, peer, &Networks::default()), peer);
         // A mangled entry stops the walk at the last trusted hop.
         assert_eq!(
             client_address(
@@ -535,6 +560,11 @@ mod tests {
         assert_eq!(cli.security.login_throttle_account.count, 5);
         assert_eq!(cli.security.login_throttle_address.count, 60);
         assert!(Cli::try_parse_from(["api", "--trusted-proxies", "everyone"]).is_err());
+        // Empty (an empty variable): none.
+        let none = Cli::try_parse_from(["api", "--trusted-proxies", ""]).expect("valid");
+        assert_eq!(none.security.trusted_proxies, Networks::default());
+        let none = Cli::try_parse_from(["api"]).expect("valid");
+        assert_eq!(none.security.trusted_proxies, Networks::default());
     }
 
     #[test]

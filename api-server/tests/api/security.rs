@@ -5,7 +5,7 @@ use crate::ctx::{Ctx, test_security};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use reqwest::{Method, StatusCode};
-use rodan_api_server::security::SecurityArgs;
+use rodan_api_server::security::{Networks, SecurityArgs};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -155,7 +155,7 @@ async fn logins_are_throttled_per_account_and_per_client_address(ctx: Ctx) {
     let settings = SecurityArgs {
         login_throttle_account: "3/hour".parse().expect("a rate"),
         login_throttle_address: "5/hour".parse().expect("a rate"),
-        trusted_proxies: vec!["127.0.0.1/32".parse().expect("a net")],
+        trusted_proxies: Networks(vec!["127.0.0.1/32".parse().expect("a net")]),
         ..test_security()
     };
     let api = ctx.replica(settings).await;
