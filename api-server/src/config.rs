@@ -26,7 +26,7 @@ enum Command {
     /// admin user from ADMIN_USER/ADMIN_EMAIL/ADMIN_PASS when given and missing. Safe to run again.
     Migrate(MigrateArgs),
     /// Serve the API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
 }
 
 /// Database and bootstrap settings.
@@ -80,6 +80,9 @@ pub struct ServeArgs {
     /// Largest accepted upload, in MiB (upstream's nginx allows 700).
     #[arg(long, env = "RODAN_MAX_UPLOAD_MIB", default_value_t = 700)]
     pub max_upload_mib: usize,
+    /// Login throttling, trusted proxies, allowed origins, HTTPS.
+    #[command(flatten)]
+    pub security: crate::security::SecurityArgs,
 }
 
 impl Cli {
@@ -96,7 +99,7 @@ impl Cli {
                     anyhow::bail!("stopped by a signal before the migration finished")
                 }
             },
-            Command::Serve(args) => crate::server::serve(args).await,
+            Command::Serve(args) => crate::server::serve(*args).await,
         }
     }
 }

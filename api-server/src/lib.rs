@@ -10,6 +10,7 @@ pub mod models;
 pub mod perm;
 pub mod query;
 pub mod routes;
+pub mod security;
 pub mod server;
 pub mod state;
 mod telemetry;

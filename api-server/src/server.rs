@@ -24,6 +24,10 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
     })
     .await
     .context("failed to connect to Redis")?;
+    let security =
+        crate::security::Security::connect(&args.redis_url, args.security.clone(), "rodan")
+            .await
+            .context("failed to connect to Redis")?;
     Ok(AppState(Arc::new(Inner {
         pool,
         broker,
@@ -36,6 +40,7 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
         core_queue: args.core_queue.clone(),
         basic_cache: Default::default(),
         hub: Default::default(),
+        security,
     })))
 }
 
@@ -74,7 +79,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         }
     });
-    axum::serve(listener, crate::app(state))
+    // The peer's address, for login throttling per client.
+    let app = crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await
         .context("server failed")?;

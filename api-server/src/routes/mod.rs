@@ -187,6 +187,10 @@ pub fn app(state: AppState) -> Router {
             detail_route(&OUTPUT, Access::Members, DETAIL_RO),
         )
         .layer(axum::extract::DefaultBodyLimit::max(max_upload))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::security::headers,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

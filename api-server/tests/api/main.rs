@@ -4,6 +4,7 @@
 
 mod cases;
 mod ctx;
+mod security;
 
 use libtest_mimic::{Arguments, Trial};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ fn main() {
     );
     let trials = cases::all()
         .into_iter()
+        .chain(security::all())
         .enumerate()
         .map(|(n, (name, case))| {
             let services = services.clone();

@@ -100,6 +100,13 @@ impl World {
             core_queue: rodan_types::queues::CELERY.into(),
             basic_cache: Default::default(),
             hub: Default::default(),
+            security: rodan_api_server::security::Security::connect(
+                &services.redis.url(),
+                Default::default(),
+                &format!("e2e-{}", uuid::Uuid::new_v4().simple()),
+            )
+            .await
+            .expect("Redis accepts connections"),
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
