@@ -53,6 +53,14 @@ pub struct Config {
     /// After SIGTERM, how long running jobs may take to finish before they go back to the queue.
     #[arg(long, env = "RODAN_WORKER_GRACE_SECONDS", default_value_t = 3000.0)]
     pub grace_seconds: f64,
+    /// Longest wait between two attempts to reconnect to RabbitMQ after its connection dropped,
+    /// in seconds; the waits grow from half a second, doubling, with random jitter.
+    #[arg(
+        long,
+        env = "RODAN_WORKER_RECONNECT_MAX_SECONDS",
+        default_value_t = 30.0
+    )]
+    pub reconnect_max_seconds: f64,
     /// This worker's name in `lease_owner`; host name and a random suffix when empty.
     #[arg(long, env = "RODAN_WORKER_NAME", default_value = "")]
     pub name: String,
@@ -80,6 +88,7 @@ impl Config {
             max_attempts: 3,
             job_timeout_seconds: 6.0 * 3600.0,
             grace_seconds: 3000.0,
+            reconnect_max_seconds: 30.0,
             name: String::new(),
         }
     }
@@ -99,9 +108,35 @@ impl Config {
         secs(self.job_timeout_seconds)
     }
 
+    /// The wait before reconnection attempt `attempt` (0 for the first) to RabbitMQ: half a
+    /// second doubling per attempt, capped at `reconnect_max_seconds`, then jittered down by up
+    /// to half (`jitter` in 0..=1), so workers that lost one broker do not knock at once.
+    pub fn reconnect_delay(&self, attempt: u32, jitter: f64) -> Duration {
+        let cap = self.reconnect_max_seconds.max(0.0);
+        let full = (0.5 * 2f64.powi(attempt.min(30) as i32)).min(cap);
+        secs(full * (1.0 - 0.5 * jitter.clamp(0.0, 1.0)))
+    }
+
     /// The shutdown grace period.
     pub fn grace(&self) -> Duration {
         secs(self.grace_seconds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_delays_double_up_to_the_cap_and_jitter_down_by_at_most_half() {
+        let mut config = Config::new("", "", "", PathBuf::new());
+        config.reconnect_max_seconds = 4.0;
+        let waits: Vec<f64> = (0..6)
+            .map(|n| config.reconnect_delay(n, 0.0).as_secs_f64())
+            .collect();
+        assert_eq!(waits, [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]);
+        assert_eq!(config.reconnect_delay(100, 1.0).as_secs_f64(), 2.0);
+        assert_eq!(config.reconnect_delay(1, 0.5).as_secs_f64(), 0.75);
     }
 }
 

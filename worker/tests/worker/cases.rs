@@ -62,6 +62,10 @@ pub fn all() -> Vec<(&'static str, Case)> {
             |c| Box::pin(uploads(c)),
         ),
         (
+            "a_worker_whose_broker_connection_drops_reconnects_and_finishes_each_job_once",
+            |c| Box::pin(broker_drop(c)),
+        ),
+        (
             "the_binary_serves_health_and_metrics_and_exits_cleanly_on_sigterm",
             |c| Box::pin(binary_sigterm(c)),
         ),
@@ -105,6 +109,60 @@ async fn chain_finishes(ctx: Ctx) {
     );
     worker.stop().await.expect("the worker stops");
     assert_eq!(ctx.depth(), 0);
+}
+
+async fn broker_drop(ctx: Ctx) {
+    use rodan_worker::metrics::BrokerState;
+    let mut config = ctx.config();
+    config.reconnect_max_seconds = 1.0;
+    let worker = ctx.worker(config).await;
+    let metrics = worker.metrics();
+    let (run, chains) = ctx
+        .run(&[vec![("Test Sleep", ctx.sleep(1500, "before"))]])
+        .await;
+    ctx.dispatch(run).await;
+    let (rj, _) = chains[0][0];
+    ctx.wait_run_job(rj, status::PROCESSING, WAIT).await;
+    assert_eq!(
+        ctx.drop_connections(worker.owner()),
+        1,
+        "the worker's connection is found"
+    );
+    // The worker notices, says so, and connects again.
+    let start = std::time::Instant::now();
+    while metrics.broker() != BrokerState::Reconnecting {
+        assert!(
+            start.elapsed() < WAIT,
+            "the worker never noticed the lost connection"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    while metrics.broker() != BrokerState::Connected {
+        assert!(start.elapsed() < WAIT, "the worker never reconnected");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The job that was running when the connection dropped finishes once: its message, given
+    // back by RabbitMQ, is not run again.
+    ctx.wait_run(run, status::FINISHED, WAIT).await;
+    let (s, attempts, _, _, _) = ctx.run_job(rj).await;
+    assert_eq!((s, attempts), (status::FINISHED, 1));
+    assert_eq!(lines(&ctx.log("before")), 1, "the job ran once");
+    // And the worker goes on consuming.
+    let (after, _) = ctx
+        .run(&[vec![("Test Sleep", ctx.sleep(0, "after"))]])
+        .await;
+    ctx.dispatch(after).await;
+    ctx.wait_run(after, status::FINISHED, WAIT).await;
+    assert_eq!(lines(&ctx.log("after")), 1);
+    let text = metrics.encode();
+    assert!(
+        text.contains("rodan_worker_broker_reconnects_total 1\n")
+            && text.contains("rodan_worker_broker_connected 1\n")
+            && text.contains("rodan_worker_jobs_finished_total{job=\"Test Sleep\"} 2\n"),
+        "{text}"
+    );
+    worker.stop().await.expect("the worker stops");
+    assert_eq!(ctx.depth(), 0, "every message was settled");
 }
 
 async fn failure_stops_run(ctx: Ctx) {
@@ -691,7 +749,16 @@ async fn binary_sigterm(ctx: Ctx) {
     )
     .bind(chains[0][1].1).fetch_all(&ctx.pool).await.expect("labels");
     assert_eq!(labels, ["checked"]);
-    assert!(http_get(port, "/healthz").await.starts_with("HTTP/1.1 200"));
+    let health = http_get(port, "/healthz").await;
+    assert!(
+        health.starts_with("HTTP/1.1 200") && health.ends_with("broker: connected\n"),
+        "{health}"
+    );
+    let ready = http_get(port, "/readyz").await;
+    assert!(
+        ready.starts_with("HTTP/1.1 200") && ready.ends_with("broker: connected\n"),
+        "{ready}"
+    );
     let metrics = http_get(port, "/metrics").await;
     assert!(
         metrics.contains("rodan_worker_jobs_started_total{job=\"Hello World\"} 1"),

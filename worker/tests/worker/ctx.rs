@@ -187,6 +187,32 @@ impl Ctx {
         self.rabbit.0.rabbitmq.consumer_channel_unacked(queue)
     }
 
+    /// Closes the RabbitMQ connections of the worker `owner` from the broker's side, as a broker
+    /// restart or a network cut does; returns how many it closed.
+    pub fn drop_connections(&self, owner: &str) -> usize {
+        let name = format!("rodan-worker {owner}");
+        let listed = self.rabbit.0.rabbitmq.ctl(&[
+            "list_connections",
+            "-q",
+            "--no-table-headers",
+            "pid",
+            "client_properties",
+        ]);
+        let pids: Vec<String> = listed
+            .lines()
+            .filter(|l| l.contains(&name))
+            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+            .collect();
+        for pid in &pids {
+            self.rabbit.0.rabbitmq.ctl(&[
+                "close_connection",
+                pid,
+                "test: broker connection dropped",
+            ]);
+        }
+        pids.len()
+    }
+
     /// A new project.
     pub async fn project(&self) -> Uuid {
         let project = Uuid::new_v4();
