@@ -191,7 +191,7 @@ impl JobError {
     /// pass), bytes that are not UTF-8 are bad input (they will not); `what` names the input in
     /// the summary.
     pub fn read_text(path: &Path, what: &str) -> Result<String, Self> {
-        let bytes = std::fs::read(path).map_err(|e| Self::read(path, e))?;
+        let bytes = crate::limits::read_text_input(path, what)?;
         String::from_utf8(bytes).map_err(|e| {
             Self::bad_input(
                 format!("{what} is not UTF-8 text"),

@@ -128,6 +128,15 @@ impl Worker {
         catalogue: Vec<&'static dyn Job>,
     ) -> Result<Self, WorkerError> {
         let concurrency = config.concurrency.max(1);
+        let memory = crate::config::cgroup_memory_limit(std::path::Path::new("/sys/fs/cgroup"));
+        let limits = config.limits(memory);
+        rodan_jobs::limits::set(limits);
+        tracing::info!(
+            memory_limit = ?memory,
+            max_image_pixels = limits.max_pixels,
+            max_input_text_bytes = limits.max_text_bytes,
+            "input bounds"
+        );
         let wait = rodan_db::STARTUP_WAIT;
         let pool = rodan_db::until_up("the database", wait, rodan_db::unreachable, || {
             rodan_db::connect_generic(&config.database_url, u32::from(concurrency) * 2 + 4)
