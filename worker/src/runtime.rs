@@ -866,8 +866,20 @@ async fn commit_outputs(
     Ok(Some(Committed::Placed(resources)))
 }
 
-/// Fails the run job and its run permanently.
+/// Fails the run job and its run permanently. The summary and details go to users through the
+/// API, so server paths in them are replaced by port and resource names ([`execute::redact`]).
 async fn fail(shared: &Shared, claim: &Claim, summary: &str, details: &str) -> Settle {
+    let redact = |text: &str| {
+        execute::redact(
+            text,
+            &shared.config.media_root,
+            &shared.scratch,
+            claim.project,
+            &claim.inputs,
+            &claim.outputs,
+        )
+    };
+    let (summary, details) = (&redact(summary), &redact(details));
     match store::fail(&shared.pool, claim, &shared.owner, summary, details).await {
         Ok(true) => {
             tracing::info!(run_job = %claim.run_job, summary, "run job failed");

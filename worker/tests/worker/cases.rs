@@ -62,6 +62,10 @@ pub fn all() -> Vec<(&'static str, Case)> {
             |c| Box::pin(uploads(c)),
         ),
         (
+            "unusable_inputs_fail_at_once_with_errors_that_name_the_port_not_the_server_path",
+            |c| Box::pin(unusable_inputs(c)),
+        ),
+        (
             "a_worker_whose_broker_connection_drops_reconnects_and_finishes_each_job_once",
             |c| Box::pin(broker_drop(c)),
         ),
@@ -109,6 +113,89 @@ async fn chain_finishes(ctx: Ctx) {
     );
     worker.stop().await.expect("the worker stops");
     assert_eq!(ctx.depth(), 0);
+}
+
+/// A PNG of `width` x `height` grey pixels.
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::DynamicImage::ImageLuma8(image::GrayImage::new(width, height))
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .expect("encoded");
+    bytes
+}
+
+/// A PNG header declaring `width` x `height` 8-bit grey pixels, with no pixel data: what a
+/// decompression bomb shows before its data.
+fn bomb_header(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = png(1, 1);
+    // IHDR's width and height are bytes 16..24; its CRC (bytes 29..33) covers bytes 12..29.
+    bytes[16..20].copy_from_slice(&width.to_be_bytes());
+    bytes[20..24].copy_from_slice(&height.to_be_bytes());
+    let crc = crc32(&bytes[12..29]);
+    bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+    bytes
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+async fn unusable_inputs(ctx: Ctx) {
+    let worker = ctx.worker(ctx.config()).await;
+    let mut truncated = png(300, 300);
+    truncated.truncate(truncated.len() / 2);
+    let cases = [
+        (truncated, "the input file is truncated or corrupt", true),
+        (
+            bomb_header(40_000, 40_000),
+            "the image is too large: 40000 x 40000 pixels",
+            false,
+        ),
+    ];
+    let media = ctx.media.path().display().to_string();
+    for (bytes, summary, names_input) in cases {
+        let (run, chains) = ctx.run(&[vec![("Test Image", json!({}))]]).await;
+        let rj = chains[0][0].0;
+        ctx.set_input(rj, &bytes).await;
+        ctx.dispatch(run).await;
+        ctx.wait_run(run, status::FAILED, WAIT).await;
+        let (s, attempts, _, _, _) = ctx.run_job(rj).await;
+        assert_eq!(
+            (s, attempts),
+            (status::FAILED, 1),
+            "{summary}: failed at once, not retried"
+        );
+        let (stored, details) = ctx.run_job_error(rj).await;
+        assert!(stored.starts_with(summary), "{stored}");
+        let (_, run_summary, run_details) = ctx.run_status(run).await;
+        for text in [&stored, &details, &run_summary, &run_details] {
+            assert!(
+                !text.contains(&media)
+                    && !text.contains("original_file")
+                    && !text.contains("inputs/"),
+                "no server path in errors users see: {text}"
+            );
+        }
+        assert!(
+            !names_input || details.starts_with("input 'Text input' could not be read"),
+            "the error names the input: {stored} / {details}"
+        );
+    }
+    worker.stop().await.expect("the worker stops");
 }
 
 async fn broker_drop(ctx: Ctx) {
@@ -605,6 +692,7 @@ async fn registers(ctx: Ctx) {
     let expected: Vec<(String, String)> = [
         "Hello World",
         "Test Fail",
+        "Test Image",
         "Test List",
         "Test Nothing",
         "Test Sleep",
