@@ -200,8 +200,8 @@ impl JobError {
     }
 
     /// The file at `path` as UTF-8 text: a failure to read it is a [`JobError::Read`] (it may
-    /// pass), bytes that are not UTF-8 are bad input (they will not); `what` names the input in
-    /// the summary.
+    /// pass), a file over the text bound ([`crate::limits`]) or bytes that are not UTF-8 are bad
+    /// input (they will not); `what` names the input in the summary.
     pub fn read_text(path: &Path, what: &str) -> Result<String, Self> {
         let bytes = crate::limits::read_text_input(path, what)?;
         String::from_utf8(bytes).map_err(|e| {

@@ -192,6 +192,81 @@ pub(crate) mod tests {
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
+    /// A baseline JPEG of 8 x 8 pixels whose frame header says `width` x `height`.
+    fn bomb_jpeg(width: u16, height: u16) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new(&mut bytes)
+            .encode(&[128; 64], 8, 8, image::ExtendedColorType::L8)
+            .expect("encoded");
+        let sof = bytes
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("a baseline frame header");
+        bytes[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+        bytes[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+        bytes
+    }
+
+    /// An uncompressed grey TIFF whose one directory says `width` x `height` in one strip, with
+    /// one row of it.
+    fn bomb_tiff(width: u32, height: u32) -> Vec<u8> {
+        let entries: [(u16, u16, u32); 8] = [
+            (256, 4, width),
+            (257, 4, height),
+            (258, 3, 8),
+            (259, 3, 1),
+            (262, 3, 1),
+            (273, 4, 8 + 2 + 8 * 12 + 4),
+            (278, 4, height),
+            (279, 4, width.saturating_mul(height)),
+        ];
+        let mut tiff = b"II*\0".to_vec();
+        tiff.extend(8u32.to_le_bytes());
+        tiff.extend((entries.len() as u16).to_le_bytes());
+        for (tag, kind, value) in entries {
+            tiff.extend(tag.to_le_bytes());
+            tiff.extend(kind.to_le_bytes());
+            tiff.extend(1u32.to_le_bytes());
+            if kind == 3 {
+                tiff.extend((value as u16).to_le_bytes());
+                tiff.extend([0, 0]);
+            } else {
+                tiff.extend(value.to_le_bytes());
+            }
+        }
+        tiff.extend(0u32.to_le_bytes());
+        tiff.extend(std::iter::repeat_n(0u8, width as usize));
+        tiff
+    }
+
+    #[test]
+    fn pillows_reader_refuses_jpeg_and_tiff_bombs_by_their_headers() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        for (name, bytes) in [
+            ("bomb.jpg", bomb_jpeg(40_000, 40_000)),
+            ("bomb.tif", bomb_tiff(40_000, 40_000)),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).expect("written");
+            let error = crate::pil::open(&path)
+                .map(|_| ())
+                .expect_err("a bomb is refused");
+            assert!(
+                error.is_permanent()
+                    && error
+                        .error_summary()
+                        .starts_with("the image is too large: 40000 x 40000 pixels"),
+                "{name}: {} / {}",
+                error.error_summary(),
+                error.error_details()
+            );
+        }
+        // The same files at a size within the bound decode (the headers are honest otherwise).
+        let path = dir.path().join("small.jpg");
+        std::fs::write(&path, bomb_jpeg(8, 8)).expect("written");
+        crate::pil::open(&path).expect("an 8 x 8 JPEG opens");
+    }
+
     #[test]
     fn the_memory_limit_is_shared_among_the_jobs_and_capped_at_pillows_bomb_limit() {
         let gib = 1024 * 1024 * 1024;
