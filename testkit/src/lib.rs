@@ -212,9 +212,31 @@ impl RabbitMq {
         }
     }
 
-    /// Stops the node as an outage would (connections drop); its queues and persistent messages
-    /// stay for [`RabbitMq::start_again`].
+    /// Stops the node at once, as a crash would: the Erlang VM is killed (a graceful shutdown
+    /// takes seconds, during which a test's work would go on), connections drop; its durable
+    /// queues and persistent messages stay for [`RabbitMq::start_again`]. Falls back to
+    /// `rabbitmqctl shutdown` when the node's PID file is missing.
     pub fn stop(&mut self) {
+        let pid_file = self.home.join("rabbit.pid");
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+        {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            let _ = std::fs::remove_file(&pid_file);
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            // Until the VM is gone its port may still answer.
+            let start = Instant::now();
+            while TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && start.elapsed() < Duration::from_secs(10)
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            return;
+        }
         let _ = Command::new("/usr/lib/rabbitmq/bin/rabbitmqctl")
             .arg("-n")
             .arg(&self.node)

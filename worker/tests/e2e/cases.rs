@@ -284,7 +284,7 @@ async fn outage(world: World, mut services: rodan_testkit::Services, service: Se
         Service::Redis => services.redis.stop(),
     });
     let down = Instant::now();
-    // Stopping takes RabbitMQ seconds: the run must still be under way once it is down.
+    // The run must still be under way once the service is down.
     let unfinished_when_down = if service == Service::Postgres {
         total - at_stop.0
     } else {
