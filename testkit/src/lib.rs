@@ -82,26 +82,43 @@ impl Postgres {
             .arg("-D")
             .arg(&data);
         run(&mut initdb, "initdb");
-        let mut start = pg_command(as_postgres, "pg_ctl");
+        let postgres = Self {
+            dir,
+            port,
+            as_postgres,
+        };
+        postgres.start_again();
+        postgres
+    }
+
+    /// Starts the server (again) on its port and data, after [`Postgres::stop`].
+    pub fn start_again(&self) {
+        let mut start = pg_command(self.as_postgres, "pg_ctl");
         start
             .arg("-D")
-            .arg(&data)
+            .arg(self.dir.path().join("data"))
             .arg("-l")
-            .arg(dir.path().join("log"))
+            .arg(self.dir.path().join("log"))
             .arg("-o")
             .arg(format!(
-                "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 {}",
-                dir.path().display(),
+                "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 {}",
+                self.port,
+                self.dir.path().display(),
                 // Extra server options for investigations, e.g. loading pg_stat_statements.
                 std::env::var("RODAN_TESTKIT_POSTGRES_OPTIONS").unwrap_or_default()
             ))
             .args(["-w", "start"]);
         run(&mut start, "pg_ctl start");
-        Self {
-            dir,
-            port,
-            as_postgres,
-        }
+    }
+
+    /// Stops the server as an outage would (fast shutdown: clients are disconnected); its data
+    /// stays for [`Postgres::start_again`].
+    pub fn stop(&self) {
+        let mut stop = pg_command(self.as_postgres, "pg_ctl");
+        stop.arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args(["-m", "fast", "-w", "stop"]);
+        run(&mut stop, "pg_ctl stop");
     }
 
     /// A URL of a fresh database named `name` (created now).
@@ -159,6 +176,7 @@ impl Drop for Postgres {
 pub struct RabbitMq {
     _dir: tempfile::TempDir,
     child: Child,
+    dist: u16,
     /// AMQP port.
     pub port: u16,
     /// Erlang node name, for `rabbitmqctl -n`.
@@ -183,21 +201,57 @@ impl RabbitMq {
             format!("listeners.tcp.default = 127.0.0.1:{port}\nloopback_users = none\n"),
         )
         .expect("write rabbitmq.conf");
-        let child = Command::new("/usr/lib/rabbitmq/bin/rabbitmq-server")
-            .stdin(Stdio::null())
-            .envs(rabbit_env(dir.path(), &node, port, dist))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("rabbitmq-server starts (is the Debian package installed?)");
-        wait_for_port(port, "RabbitMQ", Duration::from_secs(90));
+        let child = spawn_rabbit(dir.path(), &node, port, dist);
         Self {
             _dir: dir,
             child,
+            dist,
             port,
             node,
             home,
         }
+    }
+
+    /// Stops the node at once, as a crash would: the Erlang VM is killed (a graceful shutdown
+    /// takes seconds, during which a test's work would go on), connections drop; its durable
+    /// queues and persistent messages stay for [`RabbitMq::start_again`]. Falls back to
+    /// `rabbitmqctl shutdown` when the node's PID file is missing.
+    pub fn stop(&mut self) {
+        let pid_file = self.home.join("rabbit.pid");
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+        {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            let _ = std::fs::remove_file(&pid_file);
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            // Until the VM is gone its port may still answer.
+            let start = Instant::now();
+            while TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && start.elapsed() < Duration::from_secs(10)
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            return;
+        }
+        let _ = Command::new("/usr/lib/rabbitmq/bin/rabbitmqctl")
+            .arg("-n")
+            .arg(&self.node)
+            .arg("shutdown")
+            .env("HOME", &self.home)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the node again on its port and data, after [`RabbitMq::stop`].
+    pub fn start_again(&mut self) {
+        self.child = spawn_rabbit(&self.home, &self.node, self.port, self.dist);
     }
 
     /// `amqp://guest:guest@127.0.0.1:<port>/%2f`.
@@ -264,6 +318,18 @@ impl RabbitMq {
     }
 }
 
+fn spawn_rabbit(dir: &Path, node: &str, port: u16, dist: u16) -> Child {
+    let child = Command::new("/usr/lib/rabbitmq/bin/rabbitmq-server")
+        .stdin(Stdio::null())
+        .envs(rabbit_env(dir, node, port, dist))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("rabbitmq-server starts (is the Debian package installed?)");
+    wait_for_port(port, "RabbitMQ", Duration::from_secs(90));
+    child
+}
+
 fn rabbit_env(dir: &Path, node: &str, port: u16, dist: u16) -> Vec<(String, String)> {
     let d = |sub: &str| dir.join(sub).display().to_string();
     vec![
@@ -307,29 +373,47 @@ impl Redis {
     /// Starts Redis and waits for its port.
     pub fn start() -> Self {
         let port = free_port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts (is the Debian package installed?)");
-        wait_for_port(port, "Redis", Duration::from_secs(20));
-        Self { child, port }
+        Self {
+            child: spawn_redis(port),
+            port,
+        }
+    }
+
+    /// Stops the server as an outage would.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on its port, after [`Redis::stop`].
+    pub fn start_again(&mut self) {
+        self.child = spawn_redis(self.port);
     }
 
     /// `redis://127.0.0.1:<port>/0`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
+}
+
+fn spawn_redis(port: u16) -> Child {
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server starts (is the Debian package installed?)");
+    wait_for_port(port, "Redis", Duration::from_secs(20));
+    child
 }
 
 impl Drop for Redis {
