@@ -14,6 +14,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -90,54 +91,125 @@ pub async fn revoke_token(pool: &PgPool, user_id: i64) -> Result<(), sqlx::Error
         .map(|_| ())
 }
 
-/// Verified Basic credentials (by hash of the header) for a minute.
+/// Verified Basic credentials (by hash of the header) for a minute, each with the credential
+/// stamp of its user when verified: a hit counts only while the stamp is unchanged, so a new
+/// password, a new or revoked token, on any replica, ends it at once.
 #[derive(Debug, Default)]
-pub struct BasicCache(Mutex<HashMap<String, (i64, Instant)>>);
+pub struct BasicCache(Mutex<HashMap<String, (i64, Stamp, Instant)>>);
+
+/// A digest of what a login depends on: the stored password hash (a new salt with every change)
+/// and the token's creation time. As Django's session auth hash, which ends sessions when the
+/// password changes.
+pub type Stamp = [u8; 32];
 
 const BASIC_TTL: Duration = Duration::from_secs(60);
 
 impl BasicCache {
-    fn get(&self, key: &str) -> Option<i64> {
+    fn get(&self, key: &str) -> Option<(i64, Stamp)> {
         let map = self.0.lock().ok()?;
         map.get(key)
-            .filter(|(_, at)| at.elapsed() < BASIC_TTL)
-            .map(|(id, _)| *id)
+            .filter(|(_, _, at)| at.elapsed() < BASIC_TTL)
+            .map(|(id, stamp, _)| (*id, *stamp))
     }
 
-    fn put(&self, key: String, id: i64) {
+    fn put(&self, key: String, id: i64, stamp: Stamp) {
         if let Ok(mut map) = self.0.lock() {
             if map.len() > 10_000 {
-                map.retain(|_, (_, at)| at.elapsed() < BASIC_TTL);
+                map.retain(|_, (_, _, at)| at.elapsed() < BASIC_TTL);
             }
-            map.insert(key, (id, Instant::now()));
+            map.insert(key, (id, stamp, Instant::now()));
         }
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct StampedUser {
+    #[sqlx(flatten)]
+    user: User,
+    password: String,
+    token_created: Option<String>,
+}
+
+/// A user with the current stamp of their credentials.
+async fn stamped_user(pool: &PgPool, id: i64) -> Result<Option<(User, Stamp)>, sqlx::Error> {
+    let row: Option<StampedUser> = sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS}, password,
+                (SELECT created::text FROM auth_tokens WHERE user_id = users.id) AS token_created
+         FROM users WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|row| {
+        let mut digest = Sha256::new();
+        digest.update(row.password.as_bytes());
+        digest.update([0]);
+        digest.update(row.token_created.unwrap_or_default().as_bytes());
+        (row.user, digest.finalize().into())
+    }))
+}
+
 const USER_COLUMNS: &str = "id, username, is_superuser, is_staff, is_active";
 
-/// Looks a user up by e-mail or user name and checks the password.
+/// Looks a user up by e-mail or user name and checks the password, refusing (429) while the
+/// client's address or the account has used up its failed logins; a failure counts.
 pub async fn check_credentials(
-    pool: &PgPool,
+    state: &AppState,
+    client: Option<IpAddr>,
     login: &str,
     password: &str,
 ) -> Result<Option<User>, ApiError> {
     let row: Option<(i64, String)> =
         sqlx::query_as("SELECT id, password FROM users WHERE email = $1 OR username = $1 LIMIT 1")
             .bind(login)
-            .fetch_optional(pool)
+            .fetch_optional(&state.pool)
             .await?;
+    let account = match &row {
+        Some((id, _)) => format!("id:{id}"),
+        // Unknown accounts too, by a digest of the name: keys stay short.
+        None => format!("login:{}", &token_hash(&login.to_lowercase())[..32]),
+    };
+    state.security.login_attempt(client, &account).await?;
     let Some((id, stored)) = row else {
         return Ok(None);
     };
-    let password = password.to_owned();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
-        .await
-        .map_err(ApiError::internal)?;
-    if !ok {
+    if !verify_off_thread(password, stored).await? {
         return Ok(None);
     }
-    Ok(Some(user_by_id(pool, id).await?.ok_or(ApiError::NotFound)?))
+    state.security.login_succeeded(client, &account).await;
+    Ok(Some(
+        user_by_id(&state.pool, id)
+            .await?
+            .ok_or(ApiError::NotFound)?,
+    ))
+}
+
+/// Checks the password of a known user (a password change's current password), throttled and
+/// counted like a login.
+pub async fn check_password(
+    state: &AppState,
+    client: Option<IpAddr>,
+    user: i64,
+    password: &str,
+) -> Result<bool, ApiError> {
+    let account = format!("id:{user}");
+    state.security.login_attempt(client, &account).await?;
+    let stored: String = sqlx::query_scalar("SELECT password FROM users WHERE id = $1")
+        .bind(user)
+        .fetch_one(&state.pool)
+        .await?;
+    let ok = verify_off_thread(password, stored).await?;
+    if ok {
+        state.security.login_succeeded(client, &account).await;
+    }
+    Ok(ok)
+}
+
+async fn verify_off_thread(password: &str, stored: String) -> Result<bool, ApiError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+        .await
+        .map_err(ApiError::internal)
 }
 
 /// Loads a user by id.
@@ -175,7 +247,7 @@ pub fn cookie_token(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-async fn authenticate(state: &AppState, header: &str) -> Result<User, ApiError> {
+async fn authenticate(state: &AppState, parts: &Parts, header: &str) -> Result<User, ApiError> {
     if let Some(key) = header.strip_prefix("Token ").map(str::trim) {
         let user = user_by_token(&state.pool, key)
             .await?
@@ -187,8 +259,9 @@ async fn authenticate(state: &AppState, header: &str) -> Result<User, ApiError> 
     }
     if let Some(encoded) = header.strip_prefix("Basic ").map(str::trim) {
         let cache_key = token_hash(encoded);
-        if let Some(id) = state.basic_cache.get(&cache_key)
-            && let Some(user) = user_by_id(&state.pool, id).await?
+        if let Some((id, stamp)) = state.basic_cache.get(&cache_key)
+            && let Some((user, now)) = stamped_user(&state.pool, id).await?
+            && now == stamp
             && user.is_active
         {
             return Ok(user);
@@ -205,13 +278,16 @@ async fn authenticate(state: &AppState, header: &str) -> Result<User, ApiError> 
         let (login, password) = text
             .split_once(':')
             .ok_or(ApiError::BadCredentials("Invalid username/password."))?;
-        let user = check_credentials(&state.pool, login, password)
+        let client = crate::security::client_of(parts, state);
+        let user = check_credentials(state, client, login, password)
             .await?
             .ok_or(ApiError::BadCredentials("Invalid username/password."))?;
         if !user.is_active {
             return Err(ApiError::BadCredentials("User inactive or deleted."));
         }
-        state.basic_cache.put(cache_key, user.id);
+        if let Some((_, stamp)) = stamped_user(&state.pool, user.id).await? {
+            state.basic_cache.put(cache_key, user.id, stamp);
+        }
         return Ok(user);
     }
     Err(ApiError::BadCredentials("Invalid authorization header."))
@@ -226,7 +302,7 @@ impl FromRequestParts<AppState> for User {
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or(ApiError::NotAuthenticated)?;
-        authenticate(state, header).await
+        authenticate(state, parts, header).await
     }
 }
 
@@ -243,7 +319,7 @@ impl FromRequestParts<AppState> for MaybeUser {
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
         {
-            Some(header) => Ok(Self(Some(authenticate(state, header).await?))),
+            Some(header) => Ok(Self(Some(authenticate(state, parts, header).await?))),
             None => Ok(Self(None)),
         }
     }
@@ -265,8 +341,8 @@ mod tests {
     #[test]
     fn basic_cache_forgets_nothing_within_its_ttl() {
         let cache = BasicCache::default();
-        cache.put("k".into(), 7);
-        assert_eq!(cache.get("k"), Some(7));
+        cache.put("k".into(), 7, [1; 32]);
+        assert_eq!(cache.get("k"), Some((7, [1; 32])));
         assert_eq!(cache.get("other"), None);
     }
 }

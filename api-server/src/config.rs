@@ -26,7 +26,7 @@ enum Command {
     /// admin user from ADMIN_USER/ADMIN_EMAIL/ADMIN_PASS when given and missing. Safe to run again.
     Migrate(MigrateArgs),
     /// Serve the API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
 }
 
 /// Database and bootstrap settings.
@@ -97,6 +97,9 @@ pub struct ServeArgs {
     /// down when they became runnable); a failed dispatch also starts one.
     #[arg(long, env = "RODAN_REDISPATCH_SECONDS", default_value_t = 10)]
     pub redispatch_seconds: u64,
+    /// Login throttling, trusted proxies, allowed origins, HTTPS.
+    #[command(flatten)]
+    pub security: crate::security::SecurityArgs,
 }
 
 impl Cli {
@@ -113,7 +116,7 @@ impl Cli {
                     anyhow::bail!("stopped by a signal before the migration finished")
                 }
             },
-            Command::Serve(args) => crate::server::serve(args).await,
+            Command::Serve(args) => crate::server::serve(*args).await,
         }
     }
 }

@@ -34,6 +34,9 @@ pub enum ApiError {
     /// A conflict with a structured body (workflow validation, protected deletes).
     #[error("conflict")]
     Conflict(Value),
+    /// Too many failed logins: retry after this many seconds (429 with `Retry-After`).
+    #[error("throttled")]
+    Throttled(u64),
     /// The method is not allowed on the route.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -162,6 +165,13 @@ impl IntoResponse for ApiError {
             Self::Invalid(body) => (StatusCode::BAD_REQUEST, body.clone()),
             Self::Detail(status, message) => (*status, json!({"detail": message})),
             Self::Conflict(body) => (StatusCode::CONFLICT, body.clone()),
+            Self::Throttled(wait) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({"detail": format!(
+                    "Request was throttled. Expected available in {wait} second{}.",
+                    if *wait == 1 { "" } else { "s" }
+                )}),
+            ),
             Self::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 json!({"detail": "Method not allowed."}),
@@ -182,6 +192,11 @@ impl IntoResponse for ApiError {
             }
         };
         let mut response = (status, axum::Json(body)).into_response();
+        if let Self::Throttled(wait) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -12,6 +12,7 @@ pub mod perm;
 pub mod query;
 pub mod redispatch;
 pub mod routes;
+pub mod security;
 pub mod server;
 pub mod state;
 mod telemetry;

@@ -25,6 +25,10 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
     })
     .await
     .context("failed to connect to Redis")?;
+    let security =
+        crate::security::Security::connect(&args.redis_url, args.security.clone(), "rodan")
+            .await
+            .context("failed to connect to Redis")?;
     Ok(AppState(Arc::new(Inner {
         pool,
         broker,
@@ -42,6 +46,7 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
         core_queue: args.core_queue.clone(),
         basic_cache: Default::default(),
         hub: Default::default(),
+        security,
     })))
 }
 
@@ -99,7 +104,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         state.clone(),
         std::time::Duration::from_secs(args.redispatch_seconds.max(1)),
     ));
-    let served = axum::serve(listener, crate::app(state))
+    // The peer's address, for login throttling per client.
+    let app = crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await
         .context("server failed");

@@ -36,8 +36,10 @@ pub struct Inner {
     /// Recently verified Basic credentials, so Basic clients do not pay the password hash on
     /// every request.
     pub basic_cache: crate::auth::BasicCache,
-    /// The websocket fan-out of Redis events, started by the first socket.
-    pub hub: std::sync::OnceLock<tokio::sync::broadcast::Sender<std::sync::Arc<str>>>,
+    /// The websocket fan-out of Redis events and credential changes, started by the first socket.
+    pub hub: std::sync::OnceLock<tokio::sync::broadcast::Sender<crate::security::Notice>>,
+    /// Login throttling, trusted proxies, allowed origins, security headers.
+    pub security: crate::security::Security,
 }
 
 impl std::ops::Deref for AppState {

@@ -179,8 +179,20 @@ impl JobError {
         }
     }
 
-    /// A read error on `path`.
+    /// A read error on `path`: data that ends early or is invalid (a truncated or corrupt file)
+    /// is permanent bad input, as it reads the same the next time; other failures (the volume,
+    /// permissions, a file not there yet) are [`JobError::Read`] and may pass.
     pub fn read(path: &Path, source: std::io::Error) -> Self {
+        use std::io::ErrorKind;
+        if matches!(
+            source.kind(),
+            ErrorKind::UnexpectedEof | ErrorKind::InvalidData
+        ) {
+            return Self::bad_input(
+                "the input file is truncated or corrupt",
+                format!("{} could not be read: {source}", path.display()),
+            );
+        }
         Self::Read {
             path: path.to_owned(),
             source,
@@ -188,10 +200,10 @@ impl JobError {
     }
 
     /// The file at `path` as UTF-8 text: a failure to read it is a [`JobError::Read`] (it may
-    /// pass), bytes that are not UTF-8 are bad input (they will not); `what` names the input in
-    /// the summary.
+    /// pass), a file over the text bound ([`crate::limits`]) or bytes that are not UTF-8 are bad
+    /// input (they will not); `what` names the input in the summary.
     pub fn read_text(path: &Path, what: &str) -> Result<String, Self> {
-        let bytes = std::fs::read(path).map_err(|e| Self::read(path, e))?;
+        let bytes = crate::limits::read_text_input(path, what)?;
         String::from_utf8(bytes).map_err(|e| {
             Self::bad_input(
                 format!("{what} is not UTF-8 text"),
@@ -255,5 +267,27 @@ mod tests {
         assert!(!err.is_permanent());
         assert_eq!(err.error_details(), "gone");
         assert_eq!(err.to_string(), "failed to read /x");
+    }
+
+    #[test]
+    fn truncated_or_invalid_data_is_permanent_bad_input() {
+        for kind in [
+            std::io::ErrorKind::UnexpectedEof,
+            std::io::ErrorKind::InvalidData,
+        ] {
+            let err = JobError::read(Path::new("/x"), std::io::Error::new(kind, "cut"));
+            assert!(err.is_permanent(), "{kind:?}");
+            assert_eq!(
+                err.error_summary(),
+                "the input file is truncated or corrupt"
+            );
+        }
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("cut.png");
+        let mut png = crate::limits::tests::bomb_png(64, 64);
+        png.truncate(png.len() - 30);
+        std::fs::write(&path, png).expect("written");
+        let err = crate::gamera::png::load_png(&path).expect_err("truncated");
+        assert!(err.is_permanent(), "{err:?}");
     }
 }

@@ -7,6 +7,7 @@ pub mod columns;
 pub mod descriptor;
 pub mod gamera;
 pub mod job;
+pub mod limits;
 pub mod mei;
 pub mod musicstaves;
 pub mod opencv;

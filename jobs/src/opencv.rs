@@ -134,7 +134,12 @@ pub enum ReadMode {
 /// (OpenCV would read other formats, but the jobs' ports take PNGs only).
 pub fn imread(path: &Path, mode: ReadMode) -> Result<AnyMat, JobError> {
     let file = File::open(path).map_err(|e| JobError::read(path, e))?;
-    decode(BufReader::new(file), mode).map_err(|e| match e {
+    let mut too_large = None;
+    let decoded = decode(BufReader::new(file), mode, &mut too_large);
+    if let Some(error) = too_large {
+        return Err(error);
+    }
+    decoded.map_err(|e| match e {
         png::DecodingError::IoError(io) if io.kind() != std::io::ErrorKind::UnexpectedEof => {
             JobError::read(path, io)
         }
@@ -145,13 +150,21 @@ pub fn imread(path: &Path, mode: ReadMode) -> Result<AnyMat, JobError> {
     })
 }
 
+/// Decodes PNG data; an image over the pixel bound ([`crate::limits`]) is refused before its
+/// pixels are decoded, with the error left in `too_large`.
 fn decode<R: std::io::BufRead + std::io::Seek>(
     reader: R,
     mode: ReadMode,
+    too_large: &mut Option<JobError>,
 ) -> Result<AnyMat, png::DecodingError> {
     let mut decoder = png::Decoder::new_with_limits(reader, png::Limits { bytes: usize::MAX });
     decoder.set_transformations(png::Transformations::EXPAND);
     let mut reader = decoder.read_info()?;
+    let (width, height) = (reader.info().width, reader.info().height);
+    if let Err(error) = crate::limits::check_pixels(u64::from(width), u64::from(height)) {
+        *too_large = Some(error);
+        return Err(png::DecodingError::LimitsExceeded);
+    }
     let source = reader.info().color_type;
     let orientation = match mode {
         ReadMode::Color => reader
@@ -390,7 +403,7 @@ mod tests {
     }
 
     fn read(bytes: Vec<u8>, mode: ReadMode) -> AnyMat {
-        decode(Cursor::new(bytes), mode).expect("a valid PNG")
+        decode(Cursor::new(bytes), mode, &mut None).expect("a valid PNG")
     }
 
     fn u8_mat(m: AnyMat) -> Mat<u8> {

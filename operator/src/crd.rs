@@ -198,6 +198,12 @@ pub struct ApiSpec {
     /// `admin-password`). Without it the operator generates one, `<name>-app`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_secret_name: Option<String>,
+    /// Origins besides the public URL's whose pages may open the websocket (`/ws/rodan`), for a
+    /// web client served from another site: `https://client.example`. Browsers from any other
+    /// origin are refused, so no site can use a visitor's login.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(regex(pattern = r"^https?://[^/?#]+$")))]
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for ApiSpec {
@@ -206,6 +212,7 @@ impl Default for ApiSpec {
             replicas: 1,
             resources: None,
             admin_secret_name: None,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -228,6 +235,21 @@ pub struct WebSpec {
     /// Type of the `<name>-web` Service.
     #[serde(default = "default_service_type")]
     pub service_type: ServiceType,
+    /// Login requests (`/api/auth/token/`, `/api/auth/change-password/`) nginx lets through per
+    /// client address and minute, after a burst of as many; the excess gets 429. The API server
+    /// also refuses logins after repeated failures per account and per address.
+    #[serde(default = "default_login_rate")]
+    #[schemars(range(min = 1, max = 6000))]
+    pub login_requests_per_minute: i32,
+    /// Addresses or CIDR networks of the proxies in front of nginx (the ingress controller, a
+    /// load balancer) whose `X-Forwarded-For` names the client. Empty: the client is the peer,
+    /// so behind an ingress every client shares the ingress's login limit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 64),
+        inner(regex(pattern = r"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"))
+    )]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for WebSpec {
@@ -237,6 +259,8 @@ impl Default for WebSpec {
             client_max_body_size: default_max_body(),
             resources: None,
             service_type: default_service_type(),
+            login_requests_per_minute: default_login_rate(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -572,6 +596,9 @@ fn default_target_depth() -> i32 {
 }
 fn default_max_body() -> String {
     "700m".to_owned()
+}
+fn default_login_rate() -> i32 {
+    10
 }
 fn default_service_type() -> ServiceType {
     ServiceType::ClusterIP

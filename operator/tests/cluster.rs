@@ -1073,6 +1073,18 @@ async fn invalid_specs_are_refused_at_apply_time_with_their_messages(
         (json!({"api": {"replicas": -1}}), "spec.api.replicas"),
         (json!({"storage": {"size": "lots"}}), "spec.storage.size"),
         (
+            json!({"web": {"trustedProxies": ["everyone"]}}),
+            "spec.web.trustedProxies[0]",
+        ),
+        (
+            json!({"web": {"loginRequestsPerMinute": 0}}),
+            "spec.web.loginRequestsPerMinute",
+        ),
+        (
+            json!({"api": {"allowedOrigins": ["https://client.example/app/"]}}),
+            "spec.api.allowedOrigins[0]",
+        ),
+        (
             json!({"database": {"mode": "Elsewhere"}}),
             "Unsupported value: \"Elsewhere\"",
         ),

@@ -91,7 +91,7 @@ impl Postgres {
         postgres
     }
 
-    /// Starts the cluster (again, after [`Postgres::stop`]) on the same port and data.
+    /// Starts the server (again) on its port and data, after [`Postgres::stop`].
     pub fn start_again(&self) {
         let mut start = pg_command(self.as_postgres, "pg_ctl");
         start
@@ -111,9 +111,8 @@ impl Postgres {
         run(&mut start, "pg_ctl start");
     }
 
-    /// Stops the cluster (`fast`: open connections are cut, committed data is kept; the
-    /// cluster runs without `fsync`, so an `immediate` stop could lose recent commits), for
-    /// tests of an outage; [`Postgres::start_again`] brings it back.
+    /// Stops the server as an outage would (fast shutdown: clients are disconnected); its data
+    /// stays for [`Postgres::start_again`].
     pub fn stop(&self) {
         let mut stop = pg_command(self.as_postgres, "pg_ctl");
         stop.arg("-D")
@@ -177,6 +176,7 @@ impl Drop for Postgres {
 pub struct RabbitMq {
     _dir: tempfile::TempDir,
     child: Child,
+    dist: u16,
     /// AMQP port.
     pub port: u16,
     /// Erlang node name, for `rabbitmqctl -n`.
@@ -201,21 +201,57 @@ impl RabbitMq {
             format!("listeners.tcp.default = 127.0.0.1:{port}\nloopback_users = none\n"),
         )
         .expect("write rabbitmq.conf");
-        let child = Command::new("/usr/lib/rabbitmq/bin/rabbitmq-server")
-            .stdin(Stdio::null())
-            .envs(rabbit_env(dir.path(), &node, port, dist))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("rabbitmq-server starts (is the Debian package installed?)");
-        wait_for_port(port, "RabbitMQ", Duration::from_secs(90));
+        let child = spawn_rabbit(dir.path(), &node, port, dist);
         Self {
             _dir: dir,
             child,
+            dist,
             port,
             node,
             home,
         }
+    }
+
+    /// Stops the node at once, as a crash would: the Erlang VM is killed (a graceful shutdown
+    /// takes seconds, during which a test's work would go on), connections drop; its durable
+    /// queues and persistent messages stay for [`RabbitMq::start_again`]. Falls back to
+    /// `rabbitmqctl shutdown` when the node's PID file is missing.
+    pub fn stop(&mut self) {
+        let pid_file = self.home.join("rabbit.pid");
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+        {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            let _ = std::fs::remove_file(&pid_file);
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            // Until the VM is gone its port may still answer.
+            let start = Instant::now();
+            while TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && start.elapsed() < Duration::from_secs(10)
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            return;
+        }
+        let _ = Command::new("/usr/lib/rabbitmq/bin/rabbitmqctl")
+            .arg("-n")
+            .arg(&self.node)
+            .arg("shutdown")
+            .env("HOME", &self.home)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the node again on its port and data, after [`RabbitMq::stop`].
+    pub fn start_again(&mut self) {
+        self.child = spawn_rabbit(&self.home, &self.node, self.port, self.dist);
     }
 
     /// `amqp://guest:guest@127.0.0.1:<port>/%2f`.
@@ -282,6 +318,18 @@ impl RabbitMq {
     }
 }
 
+fn spawn_rabbit(dir: &Path, node: &str, port: u16, dist: u16) -> Child {
+    let child = Command::new("/usr/lib/rabbitmq/bin/rabbitmq-server")
+        .stdin(Stdio::null())
+        .envs(rabbit_env(dir, node, port, dist))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("rabbitmq-server starts (is the Debian package installed?)");
+    wait_for_port(port, "RabbitMQ", Duration::from_secs(90));
+    child
+}
+
 fn rabbit_env(dir: &Path, node: &str, port: u16, dist: u16) -> Vec<(String, String)> {
     let d = |sub: &str| dir.join(sub).display().to_string();
     vec![
@@ -325,29 +373,47 @@ impl Redis {
     /// Starts Redis and waits for its port.
     pub fn start() -> Self {
         let port = free_port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts (is the Debian package installed?)");
-        wait_for_port(port, "Redis", Duration::from_secs(20));
-        Self { child, port }
+        Self {
+            child: spawn_redis(port),
+            port,
+        }
+    }
+
+    /// Stops the server as an outage would.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on its port, after [`Redis::stop`].
+    pub fn start_again(&mut self) {
+        self.child = spawn_redis(self.port);
     }
 
     /// `redis://127.0.0.1:<port>/0`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
+}
+
+fn spawn_redis(port: u16) -> Child {
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server starts (is the Debian package installed?)");
+    wait_for_port(port, "Redis", Duration::from_secs(20));
+    child
 }
 
 impl Drop for Redis {

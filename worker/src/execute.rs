@@ -196,6 +196,109 @@ pub fn place(from: &Path, media_root: &Path, relative: &str) -> Result<(), Execu
         .map_err(ExecuteError::io("copy", from))
 }
 
+/// `text` (an error for users) with the server's paths replaced by what users know: an input's
+/// file by its port and resource name, an output's by its port, the files a job sees in its
+/// scratch folder (`input-N`, list members, `output-N`) likewise, and any other file of the
+/// media volume by that phrase. Users see errors through the API; paths tell them nothing and
+/// show how the server is laid out.
+pub fn redact(
+    text: &str,
+    media_root: &Path,
+    scratch_root: &Path,
+    project: Uuid,
+    inputs: &[InputRow],
+    outputs: &[OutputRow],
+) -> String {
+    let input = |row: &InputRow| {
+        if row.name.is_empty() {
+            format!("input '{}'", row.port)
+        } else {
+            format!("input '{}' (resource '{}')", row.port, row.name)
+        }
+    };
+    let mut known: Vec<(String, String)> = Vec::new();
+    for row in inputs {
+        if let Some((file, _)) = &row.resource
+            && !file.is_empty()
+        {
+            known.push((media_root.join(file).display().to_string(), input(row)));
+        }
+        for (position, (file, _)) in row.list.iter().flatten().enumerate() {
+            if !file.is_empty() {
+                known.push((
+                    media_root.join(file).display().to_string(),
+                    format!("member {} of input '{}'", position + 1, row.port),
+                ));
+            }
+        }
+    }
+    for row in outputs {
+        if let Some(resource) = row.resource {
+            known.push((
+                media_root
+                    .join(resource_file(project, resource))
+                    .display()
+                    .to_string(),
+                format!("output '{}'", row.port),
+            ));
+        }
+    }
+    // Longest first, so a path is not replaced by a shorter one's replacement.
+    known.sort_by_key(|(path, _)| std::cmp::Reverse(path.len()));
+    let mut text = text.to_owned();
+    for (path, name) in &known {
+        text = text.replace(path.as_str(), name);
+    }
+    let scratch = scratch_root.display().to_string();
+    let text = replace_paths(&text, &scratch, |rest| {
+        // `<job folder>/input-N[/member]` or `<job folder>/output-N[/file]`.
+        let mut parts = rest.trim_start_matches('/').split('/').skip(1);
+        let (kind, n) = parts
+            .next()
+            .and_then(|p| p.split_once('-'))
+            .and_then(|(kind, n)| Some((kind, n.parse::<usize>().ok()?)))
+            .unwrap_or(("", 0));
+        let member = parts.next().and_then(|m| m.parse::<usize>().ok());
+        match (kind, inputs.get(n), outputs.get(n), member) {
+            ("input", Some(row), _, Some(m)) => {
+                format!("member {} of input '{}'", m + 1, row.port)
+            }
+            ("input", Some(row), _, None) => input(row),
+            ("output", _, Some(row), _) => format!("output '{}'", row.port),
+            _ => "the job's scratch folder".to_owned(),
+        }
+    });
+    let media = media_root.display().to_string();
+    replace_paths(&text, &media, |_| "a file of the media volume".to_owned())
+}
+
+/// `text` with each path that starts with `root` replaced by `name(the rest of it)`; a path
+/// ends at white space, a quote, a colon, a comma or a closing bracket.
+fn replace_paths(text: &str, root: &str, name: impl Fn(&str) -> String) -> String {
+    if root.is_empty() || root == "/" {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(root) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + root.len()..];
+        // Only whole components: `/media` is not the root of `/media2/x`.
+        if !(after.is_empty() || after.starts_with('/')) {
+            out.push_str(root);
+            rest = after;
+            continue;
+        }
+        let end = after
+            .find(|c: char| c.is_whitespace() || "'\":,)]}".contains(c))
+            .unwrap_or(after.len());
+        out.push_str(&name(&after[..end]));
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +311,62 @@ mod tests {
             mimetype: "text/plain".into(),
             resource_type: None,
         }
+    }
+
+    #[test]
+    fn errors_for_users_name_ports_and_resources_instead_of_server_paths() {
+        let media = Path::new("/var/media");
+        let scratch = Path::new("/var/media/.scratch/worker-a");
+        let project = Uuid::from_u128(1);
+        let page = "projects/p/resources/r/original_file";
+        let inputs = [
+            InputRow {
+                port: "PNG image".into(),
+                resource: Some((page.into(), "image/rgb+png".into())),
+                list: None,
+                resource_uuid: None,
+                name: "folio 068r.png".into(),
+            },
+            InputRow {
+                port: "Pages".into(),
+                resource: None,
+                list: Some(vec![(
+                    "projects/p/resources/m/original_file".into(),
+                    "image/rgb+png".into(),
+                )]),
+                resource_uuid: None,
+                name: String::new(),
+            },
+        ];
+        let outputs = [output("Greyscale PNG image", false)];
+        let out_file = media.join(resource_file(project, outputs[0].resource.expect("one")));
+        let redact = |text: &str| redact(text, media, scratch, project, &inputs, &outputs);
+        assert_eq!(
+            redact("failed to read /var/media/projects/p/resources/r/original_file: truncated"),
+            "failed to read input 'PNG image' (resource 'folio 068r.png'): truncated"
+        );
+        assert_eq!(
+            redact("/var/media/.scratch/worker-a/0a1bXyZ/input-1/00003: bad"),
+            "member 4 of input 'Pages': bad"
+        );
+        assert_eq!(
+            redact("failed to copy /var/media/.scratch/worker-a/0a1bXyZ/output-0 to it"),
+            "failed to copy output 'Greyscale PNG image' to it"
+        );
+        assert_eq!(
+            redact(&format!("failed to create {}", out_file.display())),
+            "failed to create output 'Greyscale PNG image'"
+        );
+        assert_eq!(
+            redact("failed to open /var/media/projects/q/other (No such file), /var/media2/x"),
+            "failed to open a file of the media volume (No such file), /var/media2/x"
+        );
+        assert_eq!(
+            redact(
+                "projects/p/resources/m/original_file at /var/media/projects/p/resources/m/original_file"
+            ),
+            "projects/p/resources/m/original_file at member 1 of input 'Pages'"
+        );
     }
 
     #[test]

@@ -13,7 +13,16 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+/// The worker's link to RabbitMQ, as `/healthz` and `/readyz` report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerState {
+    /// Consuming.
+    Connected,
+    /// The connection dropped; connecting again with backoff.
+    Reconnecting,
+}
 
 /// The `job` label.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -40,7 +49,12 @@ pub struct Metrics {
     pub running: Gauge,
     /// Run jobs the reaper found with an expired lease.
     pub reaped: Counter,
+    /// Times the RabbitMQ connection dropped and the worker connected again.
+    pub reconnects: Counter,
+    /// 1 while consuming, 0 while reconnecting to RabbitMQ.
+    pub broker_connected: Gauge,
     healthy: AtomicBool,
+    broker: AtomicU8,
 }
 
 impl Default for Metrics {
@@ -62,6 +76,9 @@ impl Metrics {
         });
         let running = Gauge::default();
         let reaped = Counter::default();
+        let reconnects = Counter::default();
+        let broker_connected = Gauge::default();
+        broker_connected.set(1);
         registry.register("jobs_started", "Jobs started", started.clone());
         registry.register("jobs_finished", "Jobs finished", finished.clone());
         registry.register("jobs_failed", "Jobs failed", failed.clone());
@@ -81,6 +98,16 @@ impl Metrics {
             "Expired leases handled by the reaper",
             reaped.clone(),
         );
+        registry.register(
+            "broker_reconnects",
+            "Times the RabbitMQ connection was lost and made again",
+            reconnects.clone(),
+        );
+        registry.register(
+            "broker_connected",
+            "1 while consuming from RabbitMQ, 0 while reconnecting",
+            broker_connected.clone(),
+        );
         Self {
             registry,
             started,
@@ -90,7 +117,10 @@ impl Metrics {
             duration,
             running,
             reaped,
+            reconnects,
+            broker_connected,
             healthy: AtomicBool::new(true),
+            broker: AtomicU8::new(0),
         }
     }
 
@@ -106,6 +136,22 @@ impl Metrics {
         self.healthy.store(healthy, Ordering::Relaxed);
     }
 
+    /// Records the state of the RabbitMQ connection.
+    pub fn set_broker(&self, state: BrokerState) {
+        self.broker.store(state as u8, Ordering::Relaxed);
+        self.broker_connected
+            .set(i64::from(state == BrokerState::Connected));
+    }
+
+    /// The state of the RabbitMQ connection.
+    pub fn broker(&self) -> BrokerState {
+        if self.broker.load(Ordering::Relaxed) == BrokerState::Connected as u8 {
+            BrokerState::Connected
+        } else {
+            BrokerState::Reconnecting
+        }
+    }
+
     /// The metrics in Prometheus' text format.
     pub fn encode(&self) -> String {
         let mut text = String::new();
@@ -116,20 +162,44 @@ impl Metrics {
     }
 }
 
-/// `/healthz` (200 while consuming, 503 after the consumer stopped) and `/metrics`.
+/// `/healthz` (liveness: 200 while the worker runs, reconnecting to RabbitMQ included, 503 after
+/// it stopped), `/readyz` (200 only while consuming), both saying the broker's state in their
+/// body (`broker: connected` or `broker: reconnecting`), and `/metrics`.
+///
+/// A worker waiting for RabbitMQ stays live on purpose: restarting it would not bring the broker
+/// back, and it would drop the jobs it is still running.
 pub fn router(metrics: Arc<Metrics>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(render))
         .with_state(metrics)
 }
 
-async fn healthz(State(metrics): State<Arc<Metrics>>) -> StatusCode {
+fn broker_line(metrics: &Metrics) -> &'static str {
+    match metrics.broker() {
+        BrokerState::Connected => "broker: connected\n",
+        BrokerState::Reconnecting => "broker: reconnecting\n",
+    }
+}
+
+async fn healthz(State(metrics): State<Arc<Metrics>>) -> (StatusCode, &'static str) {
     if metrics.healthy.load(Ordering::Relaxed) {
+        (StatusCode::OK, broker_line(&metrics))
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "stopped\n")
+    }
+}
+
+async fn readyz(State(metrics): State<Arc<Metrics>>) -> (StatusCode, &'static str) {
+    let ready =
+        metrics.healthy.load(Ordering::Relaxed) && metrics.broker() == BrokerState::Connected;
+    let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
-    }
+    };
+    (status, broker_line(&metrics))
 }
 
 async fn render(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {

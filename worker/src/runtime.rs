@@ -1,14 +1,15 @@
 //! The serving worker: consumes its queues with a prefetch of its concurrency, claims each run
 //! job under a lease, runs the job on a blocking thread while a heartbeat renews the lease,
 //! commits the outcome, publishes events, dispatches what became runnable, and only then
-//! acknowledges the message. On shutdown it stops consuming, lets running jobs finish within
+//! acknowledges the message. When the RabbitMQ connection drops it connects again with a capped,
+//! jittered backoff while running jobs go on. On shutdown it stops consuming, lets running jobs finish within
 //! the grace period, and gives the rest back to the queue.
 
 use crate::batch::{BatchError, Batcher};
 use crate::config::Config;
 use crate::core::{CoreJob, Effect};
 use crate::execute::{self, ExecuteError};
-use crate::metrics::Metrics;
+use crate::metrics::{BrokerState, Metrics};
 use crate::store::{self, Claim, Lease};
 use futures::StreamExt;
 use lapin::Connection;
@@ -58,9 +59,6 @@ pub enum WorkerError {
         #[source]
         source: std::io::Error,
     },
-    /// The consumer stream ended without a shutdown (connection lost).
-    #[error("failed to keep consuming: the RabbitMQ consumer closed")]
-    ConsumerClosed,
     /// The worker's task panicked.
     #[error("failed to run the worker task")]
     Join(#[from] tokio::task::JoinError),
@@ -130,6 +128,15 @@ impl Worker {
         catalogue: Vec<&'static dyn Job>,
     ) -> Result<Self, WorkerError> {
         let concurrency = config.concurrency.max(1);
+        let memory = crate::config::cgroup_memory_limit(std::path::Path::new("/sys/fs/cgroup"));
+        let limits = config.limits(memory);
+        rodan_jobs::limits::set(limits);
+        tracing::info!(
+            memory_limit = ?memory,
+            max_image_pixels = limits.max_pixels,
+            max_input_text_bytes = limits.max_text_bytes,
+            "input bounds"
+        );
         let wait = rodan_db::STARTUP_WAIT;
         let pool = rodan_db::until_up("the database", wait, rodan_db::unreachable, || {
             rodan_db::connect_generic(&config.database_url, u32::from(concurrency) * 2 + 4)
@@ -182,43 +189,6 @@ impl Worker {
             let app = crate::metrics::router(metrics.clone());
             tokio::spawn(async move { axum::serve(listener, app).await });
         }
-        let connection = Connection::connect(
-            &config.rabbitmq_url,
-            rodan_db::broker::connection_properties(),
-        )
-        .await?;
-        let channel = connection.create_channel().await?;
-        // A prefetch window of the concurrency for the worker as a whole. With one queue, as the
-        // operator runs workers, it is the consumer's own window: RabbitMQ's per-channel
-        // ("global") window costs it more bookkeeping per message, which the dispatch benchmark
-        // measured at about 12% of the no-op job rate. With several queues, one window shared by
-        // their consumers.
-        channel
-            .basic_qos(
-                concurrency,
-                BasicQosOptions {
-                    global: config.queues.len() > 1,
-                },
-            )
-            .await?;
-        let mut consumers = Vec::new();
-        let mut tags = Vec::new();
-        for queue in &config.queues {
-            rodan_db::broker::declare_queue(&channel, queue).await?;
-            let tag = format!("{owner}-{queue}");
-            consumers.push(
-                channel
-                    .basic_consume(
-                        queue,
-                        &tag,
-                        BasicConsumeOptions::default(),
-                        FieldTable::default(),
-                    )
-                    .await?,
-            );
-            tags.push(tag);
-        }
-        tracing::info!(%owner, queues = ?config.queues, concurrency, jobs = jobs.len(), "worker started");
         // One statement of each kind at a time: requests that arrive meanwhile share the next.
         // Measured on the dispatch benchmark (docs/benchmarks.md), where PostgreSQL's CPU is the
         // limit, one in flight ran 2900-3100 no-op jobs/s, two 2600-2800 and three 2100-2400.
@@ -249,15 +219,16 @@ impl Worker {
             claims,
             finishes,
         });
+        let consuming = open(&shared).await?;
+        tracing::info!(
+            owner = %shared.owner,
+            queues = ?shared.config.queues,
+            concurrency,
+            jobs = shared.jobs.len(),
+            "worker started"
+        );
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(consume(
-            shared.clone(),
-            connection,
-            channel,
-            consumers,
-            tags,
-            shutdown.clone(),
-        ));
+        let task = tokio::spawn(consume(shared.clone(), consuming, shutdown.clone()));
         Ok(Self {
             shared,
             shutdown,
@@ -292,12 +263,102 @@ impl Worker {
     }
 }
 
-async fn consume(
-    shared: Arc<Shared>,
+/// A connection consuming the worker's queues.
+struct Consuming {
     connection: Connection,
     channel: lapin::Channel,
-    consumers: Vec<lapin::Consumer>,
+    stream: futures::stream::SelectAll<lapin::Consumer>,
     tags: Vec<String>,
+}
+
+/// Connects to RabbitMQ, sets the prefetch window and consumes every configured queue.
+async fn open(shared: &Shared) -> Result<Consuming, lapin::Error> {
+    let config = &shared.config;
+    let concurrency = config.concurrency.max(1);
+    // Named after the worker, so RabbitMQ's connection list tells whose it is.
+    let properties = rodan_db::broker::connection_properties()
+        .with_connection_name(format!("rodan-worker {}", shared.owner).into());
+    let connection = Connection::connect(&config.rabbitmq_url, properties).await?;
+    let channel = connection.create_channel().await?;
+    // A prefetch window of the concurrency for the worker as a whole. With one queue, as the
+    // operator runs workers, it is the consumer's own window: RabbitMQ's per-channel
+    // ("global") window costs it more bookkeeping per message, which the dispatch benchmark
+    // measured at about 12% of the no-op job rate. With several queues, one window shared by
+    // their consumers.
+    channel
+        .basic_qos(
+            concurrency,
+            BasicQosOptions {
+                global: config.queues.len() > 1,
+            },
+        )
+        .await?;
+    let mut consumers = Vec::new();
+    let mut tags = Vec::new();
+    for queue in &config.queues {
+        rodan_db::broker::declare_queue(&channel, queue).await?;
+        let tag = format!("{}-{queue}", shared.owner);
+        consumers.push(
+            channel
+                .basic_consume(
+                    queue,
+                    &tag,
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?,
+        );
+        tags.push(tag);
+    }
+    Ok(Consuming {
+        connection,
+        channel,
+        stream: futures::stream::select_all(consumers),
+        tags,
+    })
+}
+
+/// Connects again after the connection dropped, waiting between attempts (see
+/// [`Config::reconnect_delay`]); `None` when the worker is told to stop meanwhile. Jobs already
+/// running go on meanwhile; their messages were given back by RabbitMQ with the connection, and
+/// the claim (only of a SCHEDULED run job with the message's task id) keeps a redelivered one
+/// from running a second time.
+async fn reconnect(shared: &Shared, shutdown: &CancellationToken) -> Option<Consuming> {
+    shared.metrics.set_broker(BrokerState::Reconnecting);
+    let mut attempt = 0;
+    loop {
+        let delay = shared
+            .config
+            .reconnect_delay(attempt, rand::random::<f64>());
+        tokio::select! {
+            () = shutdown.cancelled() => return None,
+            () = tokio::time::sleep(delay) => {}
+        }
+        let opened = tokio::select! {
+            () = shutdown.cancelled() => return None,
+            opened = open(shared) => opened,
+        };
+        match opened {
+            Ok(consuming) => {
+                shared.metrics.reconnects.inc();
+                shared.metrics.set_broker(BrokerState::Connected);
+                tracing::info!(
+                    attempt = attempt + 1,
+                    "reconnected to RabbitMQ; consuming again"
+                );
+                return Some(consuming);
+            }
+            Err(error) => {
+                tracing::warn!(%error, attempt = attempt + 1, "failed to reconnect to RabbitMQ; trying again");
+                attempt = attempt.saturating_add(1);
+            }
+        }
+    }
+}
+
+async fn consume(
+    shared: Arc<Shared>,
+    consuming: Consuming,
     shutdown: CancellationToken,
 ) -> Result<(), WorkerError> {
     let stop_reaper = CancellationToken::new();
@@ -307,66 +368,70 @@ async fn consume(
     )));
     let hard = CancellationToken::new();
     let mut running = JoinSet::new();
-    let mut stream = futures::stream::select_all(consumers);
-    let mut result = Ok(());
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            Some(_) = running.join_next(), if !running.is_empty() => {}
-            next = stream.next() => match next {
-                Some(Ok(delivery)) => {
-                    let permit = tokio::select! {
-                        permit = permits.clone().acquire_owned() => permit,
-                        _ = shutdown.cancelled() => {
-                            settle(&delivery, Settle::Requeue).await;
-                            break;
-                        }
-                    };
-                    let Ok(permit) = permit else { break };
-                    let shared = shared.clone();
-                    let hard = hard.clone();
-                    running.spawn(async move {
-                        // Core tasks carry their kind in the AMQP `type`; run jobs none.
-                        let kind = delivery.properties.kind().as_ref().map(|k| k.as_str());
-                        let how = match kind {
-                            Some(PACKAGE_MESSAGE_TYPE) => {
-                                crate::package::handle(&shared, &delivery.data, &hard).await
+    let mut current = Some(consuming);
+    'connected: while let Some(consuming) = current.as_mut() {
+        let lost = loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break 'connected,
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+                next = consuming.stream.next() => match next {
+                    Some(Ok(delivery)) => {
+                        let permit = tokio::select! {
+                            permit = permits.clone().acquire_owned() => permit,
+                            _ = shutdown.cancelled() => {
+                                settle(&delivery, Settle::Requeue).await;
+                                break 'connected;
                             }
-                            Some(RESOURCE_MESSAGE_TYPE) => {
-                                crate::resource::handle(&shared, &delivery.data).await
-                            }
-                            _ => handle(&shared, &delivery.data, &hard).await,
                         };
-                        settle(&delivery, how).await;
-                        drop(permit);
-                    });
-                }
-                Some(Err(error)) => {
-                    result = Err(error.into());
-                    break;
-                }
-                None => {
-                    result = Err(WorkerError::ConsumerClosed);
-                    break;
-                }
-            },
-        }
+                        let Ok(permit) = permit else { break 'connected };
+                        let shared = shared.clone();
+                        let hard = hard.clone();
+                        running.spawn(async move {
+                            // Core tasks carry their kind in the AMQP `type`; run jobs none.
+                            let kind = delivery.properties.kind().as_ref().map(|k| k.as_str());
+                            let how = match kind {
+                                Some(PACKAGE_MESSAGE_TYPE) => {
+                                    crate::package::handle(&shared, &delivery.data, &hard).await
+                                }
+                                Some(RESOURCE_MESSAGE_TYPE) => {
+                                    crate::resource::handle(&shared, &delivery.data).await
+                                }
+                                _ => handle(&shared, &delivery.data, &hard).await,
+                            };
+                            settle(&delivery, how).await;
+                            drop(permit);
+                        });
+                    }
+                    Some(Err(error)) => break error.to_string(),
+                    None => break "the consumer was closed".to_owned(),
+                },
+            }
+        };
+        tracing::warn!(
+            error = %lost,
+            running = running.len(),
+            "lost the RabbitMQ connection; reconnecting (running jobs go on)"
+        );
+        current = reconnect(&shared, &shutdown).await;
     }
     shared.metrics.set_healthy(false);
     tracing::info!(running = running.len(), "stopping: no new messages");
-    for tag in &tags {
-        if let Err(error) = channel
-            .basic_cancel(tag, BasicCancelOptions::default())
-            .await
-        {
-            tracing::warn!(%error, tag, "failed to cancel a consumer");
+    if let Some(consuming) = current.as_mut() {
+        for tag in &consuming.tags {
+            if let Err(error) = consuming
+                .channel
+                .basic_cancel(tag, BasicCancelOptions::default())
+                .await
+            {
+                tracing::warn!(%error, tag, "failed to cancel a consumer");
+            }
         }
-    }
-    // Deliveries already prefetched but not started go back to the queue.
-    while let Ok(Some(Ok(delivery))) =
-        tokio::time::timeout(Duration::from_millis(200), stream.next()).await
-    {
-        settle(&delivery, Settle::Requeue).await;
+        // Deliveries already prefetched but not started go back to the queue.
+        while let Ok(Some(Ok(delivery))) =
+            tokio::time::timeout(Duration::from_millis(200), consuming.stream.next()).await
+        {
+            settle(&delivery, Settle::Requeue).await;
+        }
     }
     let grace = shared.config.grace();
     let drained = tokio::time::timeout(grace, async {
@@ -383,13 +448,15 @@ async fn consume(
     }
     stop_reaper.cancel();
     let _ = reaper.await;
-    let _ = channel.close(200, "worker stopping").await;
-    let _ = connection.close(200, "worker stopping").await;
+    if let Some(consuming) = current {
+        let _ = consuming.channel.close(200, "worker stopping").await;
+        let _ = consuming.connection.close(200, "worker stopping").await;
+    }
     let _ = std::fs::remove_dir_all(&shared.scratch);
     shared.events.flush().await;
     shared.pool.close().await;
     tracing::info!("worker stopped");
-    result
+    Ok(())
 }
 
 async fn settle(delivery: &lapin::message::Delivery, how: Settle) {
@@ -799,8 +866,20 @@ async fn commit_outputs(
     Ok(Some(Committed::Placed(resources)))
 }
 
-/// Fails the run job and its run permanently.
+/// Fails the run job and its run permanently. The summary and details go to users through the
+/// API, so server paths in them are replaced by port and resource names ([`execute::redact`]).
 async fn fail(shared: &Shared, claim: &Claim, summary: &str, details: &str) -> Settle {
+    let redact = |text: &str| {
+        execute::redact(
+            text,
+            &shared.config.media_root,
+            &shared.scratch,
+            claim.project,
+            &claim.inputs,
+            &claim.outputs,
+        )
+    };
+    let (summary, details) = (&redact(summary), &redact(details));
     match store::fail(&shared.pool, claim, &shared.owner, summary, details).await {
         Ok(true) => {
             tracing::info!(run_job = %claim.run_job, summary, "run job failed");

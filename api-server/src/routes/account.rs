@@ -7,6 +7,7 @@ use crate::link::Base;
 use crate::models::{USER, USER_PREFERENCE};
 use crate::query::{self, Params, RawJson};
 use crate::routes::read::{Access, detail_handler, list_handler, options_handler};
+use crate::security::Client;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -62,6 +63,7 @@ async fn user_json(state: &AppState, base: &Base, viewer: &User, id: i64) -> Api
 async fn token(
     State(state): State<AppState>,
     base: Base,
+    client: Client,
     body: Body,
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
     let login = body
@@ -70,7 +72,7 @@ async fn token(
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::field("email", "This field is required."))?;
     let password = body.required("password")?;
-    let user = check_credentials(&state.pool, login, password)
+    let user = check_credentials(&state, client.0, login, password)
         .await?
         .ok_or(ApiError::BadCredentials(
             "Unable to log in with provided credentials.",
@@ -83,6 +85,8 @@ async fn token(
         .execute(&state.pool)
         .await?;
     let key = issue_token(&state.pool, user.id).await?;
+    // Sockets opened with the replaced token close.
+    state.security.credentials_changed(user.id).await;
     let mut json = user_json(&state, &base, &user, user.id).await?;
     if let Some(map) = json.as_object_mut() {
         map.insert("token".into(), Value::String(key));
@@ -111,6 +115,7 @@ async fn apply_user_fields(state: &AppState, id: i64, body: &Body, admin: bool) 
         }
     }
     if admin {
+        let mut changed = false;
         for key in ["is_active", "is_staff", "is_superuser"] {
             if let Some(value) = body.bool(key)? {
                 sqlx::query(&format!("UPDATE users SET {key} = $2 WHERE id = $1"))
@@ -118,7 +123,12 @@ async fn apply_user_fields(state: &AppState, id: i64, body: &Body, admin: bool) 
                     .bind(value)
                     .execute(&state.pool)
                     .await?;
+                changed = true;
             }
+        }
+        if changed {
+            // Open websockets of the user check their rights again.
+            state.security.credentials_changed(id).await;
         }
     }
     Ok(())
@@ -136,25 +146,19 @@ async fn update_me(
 
 async fn reset_token(State(state): State<AppState>, user: User) -> ApiResult<StatusCode> {
     auth::revoke_token(&state.pool, user.id).await?;
+    state.security.credentials_changed(user.id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn change_password(
     State(state): State<AppState>,
+    client: Client,
     user: User,
     body: Body,
 ) -> ApiResult<StatusCode> {
     let current = body.required("current_password")?;
     let new = body.required("new_password")?;
-    let stored: String = sqlx::query_scalar("SELECT password FROM users WHERE id = $1")
-        .bind(user.id)
-        .fetch_one(&state.pool)
-        .await?;
-    let current = current.to_owned();
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&current, &stored))
-        .await
-        .map_err(ApiError::internal)?;
-    if !ok {
+    if !auth::check_password(&state, client.0, user.id, current).await? {
         return Err(ApiError::field("current_password", "Invalid password."));
     }
     if new.len() < 8 {
@@ -171,6 +175,7 @@ async fn change_password(
         .await?;
     // A new password ends the sessions of the old one.
     auth::revoke_token(&state.pool, user.id).await?;
+    state.security.credentials_changed(user.id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -324,6 +329,7 @@ async fn user_delete(
     if deleted.rows_affected() == 0 {
         return Err(ApiError::NotFound);
     }
+    state.security.credentials_changed(id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -54,7 +54,8 @@ fn op(summary: String, tag: &str, params: Vec<Value>, body: bool, ok: &str) -> V
             ok: {"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}},
             "400": {"description": "Field errors: `{\"field\": [\"message\"]}`"},
             "401": {"description": "No or bad credentials"},
-            "404": {"description": "Not found, or not visible to this user"}
+            "404": {"description": "Not found, or not visible to this user"},
+            "429": {"description": "Too many failed logins (token login, HTTP Basic) for this account or address: `{\"detail\": \"Request was throttled. Expected available in N seconds.\"}` with `Retry-After`"}
         }
     });
     if body {

@@ -1,20 +1,26 @@
 //! `/ws/rodan`: model events from Redis (`rodan:broadcast:rodan`, published by every API replica
 //! and worker) streamed to websocket clients, each seeing only events of projects it belongs to.
+//!
+//! Browsers open it only from an allowed origin (the cookie would otherwise let any site in). A
+//! socket stays as authorised as its token: membership is read again with each project event
+//! (membership changes publish one), and when the user's credentials change (a credential notice
+//! from any replica on Redis, or every heartbeat as a backstop) the token is checked again and
+//! the socket closes if it no longer holds.
 
 use crate::auth::{self, User};
 use crate::error::{ApiError, ApiResult};
 use crate::query::Params;
+use crate::security::{AUTH_CHANNEL, Notice};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::Response;
 use axum::routing::get;
 use futures::StreamExt;
 use rodan_db::events::{CHANNEL, Event};
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -24,7 +30,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// One Redis subscription per process, fanned out to every socket.
-pub(crate) fn hub(state: &AppState) -> broadcast::Sender<Arc<str>> {
+pub(crate) fn hub(state: &AppState) -> broadcast::Sender<Notice> {
     state
         .hub
         .get_or_init(|| {
@@ -44,21 +50,30 @@ pub(crate) fn hub(state: &AppState) -> broadcast::Sender<Arc<str>> {
         .clone()
 }
 
-async fn subscribe(url: &str, sender: &broadcast::Sender<Arc<str>>) -> redis::RedisResult<()> {
+async fn subscribe(url: &str, sender: &broadcast::Sender<Notice>) -> redis::RedisResult<()> {
     let client = redis::Client::open(url)?;
     let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.subscribe(CHANNEL).await?;
+    pubsub.subscribe(&[CHANNEL, AUTH_CHANNEL]).await?;
     let mut messages = pubsub.on_message();
     while let Some(message) = messages.next().await {
-        if let Ok(payload) = message.get_payload::<String>() {
-            // No receivers is fine: nobody is connected to this replica.
-            let _ = sender.send(payload.into());
-        }
+        let Ok(payload) = message.get_payload::<String>() else {
+            continue;
+        };
+        let notice = if message.get_channel_name() == AUTH_CHANNEL {
+            match payload.parse() {
+                Ok(user) => Notice::Credentials(user),
+                Err(_) => continue,
+            }
+        } else {
+            Notice::Event(payload.into())
+        };
+        // No receivers is fine: nobody is connected to this replica.
+        let _ = sender.send(notice);
     }
     Ok(())
 }
 
-async fn user_of(state: &AppState, headers: &HeaderMap, uri: &Uri) -> ApiResult<User> {
+async fn user_of(state: &AppState, headers: &HeaderMap, uri: &Uri) -> ApiResult<(User, String)> {
     let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -70,9 +85,10 @@ async fn user_of(state: &AppState, headers: &HeaderMap, uri: &Uri) -> ApiResult<
         .or(from_cookie)
         .or(from_query)
         .ok_or(ApiError::NotAuthenticated)?;
-    auth::token_user(&state.pool, &key)
+    let user = auth::token_user(&state.pool, &key)
         .await?
-        .ok_or(ApiError::BadCredentials("Invalid token."))
+        .ok_or(ApiError::BadCredentials("Invalid token."))?;
+    Ok((user, key))
 }
 
 async fn upgrade(
@@ -81,9 +97,14 @@ async fn upgrade(
     uri: Uri,
     ws: WebSocketUpgrade,
 ) -> ApiResult<Response> {
-    let user = user_of(&state, &headers, &uri).await?;
+    if !state.security.origin_allowed(&headers) {
+        return Err(ApiError::Forbidden(
+            "Origin not allowed to open the websocket.".into(),
+        ));
+    }
+    let (user, key) = user_of(&state, &headers, &uri).await?;
     let events = hub(&state).subscribe();
-    Ok(ws.on_upgrade(move |socket| stream(state, user, socket, events)))
+    Ok(ws.on_upgrade(move |socket| stream(state, user, key, socket, events)))
 }
 
 async fn projects_of(state: &AppState, user: &User) -> HashSet<Uuid> {
@@ -95,35 +116,68 @@ async fn projects_of(state: &AppState, user: &User) -> HashSet<Uuid> {
         .unwrap_or_default()
 }
 
+/// Whether the user may see an event. A project event may change who sees it (members, creator,
+/// deletion) and a project unseen so far may have been shared since: both read membership again.
+async fn may_see(
+    state: &AppState,
+    user: &User,
+    visible: &mut HashSet<Uuid>,
+    payload: &str,
+) -> bool {
+    if user.sees_all() {
+        return true;
+    }
+    let Ok(event) = serde_json::from_str::<Event>(payload) else {
+        return false;
+    };
+    let Some(project) = event
+        .project
+        .as_deref()
+        .and_then(|p| Uuid::parse_str(p).ok())
+    else {
+        return false;
+    };
+    if event.model == "project" || !visible.contains(&project) {
+        *visible = projects_of(state, user).await;
+    }
+    visible.contains(&project)
+}
+
+/// Closes the socket because its credentials no longer hold (1008: policy violation).
+async fn close_revoked(mut socket: WebSocket) {
+    let frame = CloseFrame {
+        code: close_code::POLICY,
+        reason: "Credentials revoked.".into(),
+    };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
 async fn stream(
     state: AppState,
-    user: User,
+    mut user: User,
+    key: String,
     mut socket: WebSocket,
-    mut events: broadcast::Receiver<Arc<str>>,
+    mut events: broadcast::Receiver<Notice>,
 ) {
     let mut visible = projects_of(&state, &user).await;
     let mut heartbeat = tokio::time::interval(Duration::from_secs(30));
     loop {
+        // Whether to check the token again before going on.
+        let mut recheck = false;
         tokio::select! {
-            event = events.recv() => {
-                let payload = match event {
-                    Ok(payload) => payload,
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => break,
-                };
-                let Ok(parsed) = serde_json::from_str::<Event>(&payload) else { continue };
-                let allowed = user.sees_all() || match parsed.project.as_deref().and_then(|p| Uuid::parse_str(p).ok()) {
-                    // A project may have been shared with the user since the socket opened.
-                    Some(project) => visible.contains(&project) || {
-                        visible = projects_of(&state, &user).await;
-                        visible.contains(&project)
-                    },
-                    None => false,
-                };
-                if allowed && socket.send(Message::Text(payload.as_ref().into())).await.is_err() {
-                    break;
+            notice = events.recv() => match notice {
+                Ok(Notice::Event(payload)) => {
+                    if may_see(&state, &user, &mut visible, &payload).await
+                        && socket.send(Message::Text(payload.as_ref().into())).await.is_err()
+                    {
+                        break;
+                    }
                 }
-            }
+                Ok(Notice::Credentials(id)) => recheck = id == user.id,
+                // A credential notice may have been among the lost ones.
+                Err(broadcast::error::RecvError::Lagged(_)) => recheck = true,
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(text))) if text.as_str() == "--heartbeat--" => {
                     if socket.send(Message::Text("--heartbeat--".into())).await.is_err() { break; }
@@ -132,7 +186,22 @@ async fn stream(
                 Some(Ok(_)) => {}
             },
             _ = heartbeat.tick() => {
+                recheck = true;
                 if socket.send(Message::Text("--heartbeat--".into())).await.is_err() { break; }
+            }
+        }
+        if recheck {
+            match auth::token_user(&state.pool, &key).await {
+                Ok(Some(now)) => {
+                    user = now;
+                    visible = projects_of(&state, &user).await;
+                }
+                Ok(None) => {
+                    close_revoked(socket).await;
+                    return;
+                }
+                // The database is away: keep the socket, check again at the next heartbeat.
+                Err(error) => tracing::warn!(%error, "could not check a websocket's token"),
             }
         }
     }

@@ -1443,9 +1443,9 @@ async fn the_openapi_document_covers_every_list_route(ctx: Ctx) {
 
 /// nginx with the exact configuration the operator renders, only its ports and paths moved to
 /// this test's loopback ports and temporary directories.
-struct Nginx {
+pub(crate) struct Nginx {
     child: std::process::Child,
-    root: String,
+    pub(crate) root: String,
     _dir: tempfile::TempDir,
 }
 
@@ -1459,7 +1459,7 @@ impl Drop for Nginx {
     }
 }
 
-fn start_nginx(ctx: &Ctx) -> Nginx {
+pub(crate) fn start_nginx(ctx: &Ctx) -> Nginx {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("a temp dir");
     let api_port = ctx.root.rsplit(':').next().expect("a port");
@@ -1470,15 +1470,18 @@ fn start_nginx(ctx: &Ctx) -> Nginx {
     std::fs::set_permissions(ctx.media.path(), std::fs::Permissions::from_mode(0o755))
         .expect("chmod");
     // Temporary paths first: the replacements after it insert paths below /tmp themselves.
-    let conf = rodan_operator::build::web::nginx_conf("127.0.0.1", "700m")
-        .replace("/tmp/", &format!("{d}/"))
-        .replace(
-            "server 127.0.0.1:8000;",
-            &format!("server 127.0.0.1:{api_port};"),
-        )
-        .replace("listen 8080;", &format!("listen 127.0.0.1:{port};"))
-        .replace("alias /rodan/data/;", &format!("alias {media}/;"))
-        .replace("access_log /dev/stdout;", "access_log off;");
+    let conf = rodan_operator::build::web::nginx_conf(
+        "127.0.0.1",
+        &rodan_operator::crd::WebSpec::default(),
+    )
+    .replace("/tmp/", &format!("{d}/"))
+    .replace(
+        "server 127.0.0.1:8000;",
+        &format!("server 127.0.0.1:{api_port};"),
+    )
+    .replace("listen 8080;", &format!("listen 127.0.0.1:{port};"))
+    .replace("alias /rodan/data/;", &format!("alias {media}/;"))
+    .replace("access_log /dev/stdout;", "access_log off;");
     assert!(
         conf.contains(&format!("server 127.0.0.1:{api_port};")),
         "the upstream was moved"

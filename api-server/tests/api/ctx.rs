@@ -1,6 +1,7 @@
 //! One test's world: a fresh database, a server on a loopback port, an admin, helpers.
 
 use reqwest::{Client, Method, StatusCode};
+use rodan_api_server::security::{Security, SecurityArgs};
 use rodan_api_server::state::{AppState, Inner};
 use rodan_core::catalogue::{JobDescriptor, PortType};
 use rodan_db::broker::Broker;
@@ -91,13 +92,9 @@ impl Ctx {
             core_queue: format!("core-{}", uuid::Uuid::new_v4().simple()),
             basic_cache: Default::default(),
             hub: Default::default(),
+            security: security(&setup.redis_url, test_security()).await,
         }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a loopback port");
-        let root = format!("http://{}", listener.local_addr().expect("an address"));
-        let app = rodan_api_server::app(state.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let root = serve(state.clone()).await;
         let mut ctx = Self {
             http: Client::new(),
             root,
@@ -109,6 +106,28 @@ impl Ctx {
         };
         ctx.admin = ctx.login("admin@example.org", "admin-password").await;
         ctx
+    }
+
+    /// Another API replica on the same database and Redis, with its own caches and `settings`
+    /// (login counts in Redis of its own); returns its root URL.
+    pub async fn replica(&self, settings: SecurityArgs) -> String {
+        let s = &self.state;
+        let state = AppState(Arc::new(Inner {
+            pool: s.pool.clone(),
+            broker: Broker::new(self.amqp_url.clone()),
+            events: s.events.clone(),
+            redis_url: s.redis_url.clone(),
+            media_root: s.media_root.clone(),
+            serve_media: s.serve_media,
+            version: s.version.clone(),
+            max_upload: s.max_upload,
+            max_json: s.max_json,
+            core_queue: s.core_queue.clone(),
+            basic_cache: Default::default(),
+            hub: Default::default(),
+            security: security(&s.redis_url, settings).await,
+        }));
+        serve(state).await
     }
 
     /// Plays the `celery`-queue worker for this test's uploads: takes `n` type detection messages
@@ -364,6 +383,36 @@ impl Ctx {
             .unwrap_or_else(|| panic!("{job} has port {port}"))
             .to_owned()
     }
+}
+
+/// The settings of the test servers: a public URL and one more allowed websocket origin; no
+/// trusted proxy, the default login limits.
+pub fn test_security() -> SecurityArgs {
+    SecurityArgs {
+        public_url: Some("http://rodan.example".into()),
+        allowed_origins: vec!["http://client.example".into()],
+        ..SecurityArgs::default()
+    }
+}
+
+/// Login counts under a Redis namespace of their own: the tests share one Redis.
+async fn security(redis: &str, settings: SecurityArgs) -> Security {
+    let namespace = format!("test-{}", uuid::Uuid::new_v4().simple());
+    Security::connect(redis, settings, &namespace)
+        .await
+        .expect("Redis accepts connections")
+}
+
+/// Serves `state` on a loopback port, with the peer's address (as `serve` does).
+async fn serve(state: AppState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let root = format!("http://{}", listener.local_addr().expect("an address"));
+    let app =
+        rodan_api_server::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    root
 }
 
 pub fn urlencode(s: &str) -> String {

@@ -5,6 +5,7 @@
 mod cases;
 mod ctx;
 mod input;
+mod security;
 
 use libtest_mimic::{Arguments, Trial};
 use std::sync::Arc;
@@ -22,6 +23,7 @@ fn main() {
     let trials = cases::all()
         .into_iter()
         .chain(input::all())
+        .chain(security::all())
         .enumerate()
         .map(|(n, (name, case))| {
             let services = services.clone();

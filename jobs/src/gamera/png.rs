@@ -23,6 +23,9 @@ pub enum DecodeError {
     /// The data is not a PNG Gamera can load.
     #[error("failed to decode the PNG: {0}")]
     Format(String),
+    /// The PNG declares more pixels than this process decodes ([`crate::limits`]).
+    #[error("{}", .0.error_summary())]
+    TooLarge(JobError),
 }
 
 impl From<png::DecodingError> for DecodeError {
@@ -39,6 +42,7 @@ pub fn load_png(path: &Path) -> Result<Image, JobError> {
     let file = File::open(path).map_err(|e| JobError::read(path, e))?;
     decode_png(BufReader::new(file)).map_err(|e| match e {
         DecodeError::Io(io) => JobError::read(path, io),
+        DecodeError::TooLarge(error) => error,
         DecodeError::Format(msg) => JobError::bad_input(
             "the input is not a PNG image Gamera can load",
             format!("{}: {msg}", path.display()),
@@ -51,6 +55,9 @@ pub fn decode_png<R: BufRead + Seek>(reader: R) -> Result<Image, DecodeError> {
     let mut decoder = png::Decoder::new_with_limits(reader, png::Limits { bytes: usize::MAX });
     decoder.set_transformations(png::Transformations::IDENTITY);
     let mut reader = decoder.read_info()?;
+    let (width, height) = (reader.info().width, reader.info().height);
+    crate::limits::check_pixels(u64::from(width), u64::from(height))
+        .map_err(DecodeError::TooLarge)?;
     let size = reader
         .output_buffer_size()
         .ok_or_else(|| DecodeError::Format("image too large for memory".to_owned()))?;

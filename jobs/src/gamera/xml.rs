@@ -338,7 +338,7 @@ pub fn parse(text: &[u8]) -> Result<Database, XmlError> {
 
 /// Reads the GameraXML file at `path`; a file that is not GameraXML is bad input.
 pub fn read_file(path: &std::path::Path) -> Result<Database, crate::job::JobError> {
-    let bytes = std::fs::read(path).map_err(|e| crate::job::JobError::read(path, e))?;
+    let bytes = crate::limits::read_text_input(path, "the GameraXML input")?;
     Ok(parse(&bytes)?)
 }
 

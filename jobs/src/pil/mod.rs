@@ -73,6 +73,22 @@ fn bad_image(path: &Path, e: impl std::fmt::Display) -> JobError {
 /// Opens `path` as `PIL.Image.open` would, in Pillow's mode. PNGs are read with their exact
 /// colour type and bit depth; other formats (JPEG, TIFF) through the `image` crate.
 pub fn open(path: &Path) -> Result<PilImage, JobError> {
+    // No image of the allowed size needs more than 8 bytes a pixel (16-bit RGBA, uncompressed).
+    let len = std::fs::metadata(path)
+        .map_err(|e| JobError::read(path, e))?
+        .len();
+    let most = crate::limits::get()
+        .max_pixels
+        .saturating_mul(8)
+        .saturating_add(1 << 20);
+    if len > most {
+        return Err(JobError::bad_input(
+            format!("the image file is too large: {len} bytes"),
+            format!(
+                "the image file has {len} bytes, more than an image of this worker's pixel limit needs ({most} bytes)"
+            ),
+        ));
+    }
     let bytes = std::fs::read(path).map_err(|e| JobError::read(path, e))?;
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         return open_png(path);
@@ -82,6 +98,13 @@ pub fn open(path: &Path) -> Result<PilImage, JobError> {
     {
         return Ok(image);
     }
+    // The declared size first, from the header alone.
+    let (w, h) = image::ImageReader::new(std::io::Cursor::new(&bytes))
+        .with_guessed_format()
+        .map_err(|e| JobError::read(path, e))?
+        .into_dimensions()
+        .map_err(|e| bad_image(path, e))?;
+    crate::limits::check_pixels(u64::from(w), u64::from(h))?;
     let image = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| JobError::read(path, e))?;
@@ -150,6 +173,9 @@ fn open_jpeg(path: &Path, bytes: &[u8]) -> Result<Option<PilImage>, JobError> {
         || -> std::io::Result<Decoded> {
             let d = mozjpeg::Decompress::new_mem(bytes)?;
             let (w, h) = (d.width(), d.height());
+            if crate::limits::check_pixels(w as u64, h as u64).is_err() {
+                return Ok(Some((w, h, JpegPixels::TooLarge)));
+            }
             match d.color_space() {
                 mozjpeg::ColorSpace::JCS_GRAYSCALE => {
                     let mut started = d.grayscale()?;
@@ -174,6 +200,10 @@ fn open_jpeg(path: &Path, bytes: &[u8]) -> Result<Option<PilImage>, JobError> {
         Ok(Ok(Some((w, h, JpegPixels::Rgb(p))))) => {
             Ok(Some(PilImage::Rgb(make_plane(path, w, h, p)?)))
         }
+        Ok(Ok(Some((w, h, JpegPixels::TooLarge)))) => {
+            crate::limits::check_pixels(w as u64, h as u64)?;
+            Err(bad_image(path, "the JPEG is too large"))
+        }
         Ok(Ok(None)) => Ok(None),
         Ok(Err(e)) => Err(bad_image(path, e)),
         Err(_) => Err(bad_image(path, "libjpeg could not decode the JPEG")),
@@ -183,6 +213,8 @@ fn open_jpeg(path: &Path, bytes: &[u8]) -> Result<Option<PilImage>, JobError> {
 enum JpegPixels {
     Grey(Vec<u8>),
     Rgb(Vec<[u8; 3]>),
+    /// Over the pixel bound; not decoded.
+    TooLarge,
 }
 
 /// Pillow reads 16-bit samples of RGB(A) and LA images by their most significant byte.
@@ -196,6 +228,10 @@ fn open_png(path: &Path) -> Result<PilImage, JobError> {
         png::Decoder::new_with_limits(BufReader::new(file), png::Limits { bytes: usize::MAX });
     decoder.set_transformations(png::Transformations::IDENTITY);
     let mut reader = decoder.read_info().map_err(|e| bad_image(path, e))?;
+    crate::limits::check_pixels(
+        u64::from(reader.info().width),
+        u64::from(reader.info().height),
+    )?;
     let size = reader
         .output_buffer_size()
         .ok_or_else(|| bad_image(path, "too large"))?;

@@ -155,7 +155,7 @@ pub fn run_with(
     }
     let knn_settings = match inputs.get(FEATURE_SELECTION).first() {
         Some(r) => {
-            let text = std::fs::read(&r.path).map_err(|e| JobError::read(&r.path, e))?;
+            let text = crate::limits::read_text_input(&r.path, "the feature selection")?;
             Some(parse_settings(&text).map_err(|e| {
                 bad(
                     "the feature selection is not a kNN settings file",

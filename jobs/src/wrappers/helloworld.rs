@@ -11,7 +11,7 @@ const INPUT: &str = "Text input";
 const OUTPUT: &str = "Text output";
 
 fn read(path: &std::path::Path) -> Result<Vec<u8>, JobError> {
-    std::fs::read(path).map_err(|e| JobError::read(path, e))
+    crate::limits::read_text_input(path, "the text input")
 }
 
 /// `Hello World` or `Hello World <input text>` into the first output.

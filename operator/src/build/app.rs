@@ -166,6 +166,11 @@ pub(crate) fn size_mib(size: &str) -> u64 {
     bytes.div_ceil(1 << 20)
 }
 
+/// Where the API server takes a proxy's word for the client's address: private and
+/// shared-address networks, where pod networks live (the API Service is cluster-internal).
+const CLUSTER_PROXIES: &str =
+    "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,127.0.0.0/8,fc00::/7,::1/128";
+
 /// The API server Deployment.
 pub(super) fn api_deployment(inst: &Instance<'_>, release: &Release) -> Child {
     let spec = &inst.rodan.spec;
@@ -177,6 +182,15 @@ pub(super) fn api_deployment(inst: &Instance<'_>, release: &Release) -> Child {
         "name": env::MAX_UPLOAD_MIB,
         "value": size_mib(&spec.web.client_max_body_size).to_string(),
     }));
+
+    // nginx, in front, names the client in X-Real-IP; its pods have addresses of the cluster's
+    // private pod network.
+    env.push(json!({"name": "RODAN_TRUSTED_PROXIES", "value": CLUSTER_PROXIES}));
+    if !spec.api.allowed_origins.is_empty() {
+        env.push(
+            json!({"name": "RODAN_ALLOWED_ORIGINS", "value": spec.api.allowed_origins.join(",")}),
+        );
+    }
     let probe = |path: &str| json!({"httpGet": {"path": path, "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3});
     let mut container = json!({
         "name": "api",

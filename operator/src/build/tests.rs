@@ -416,3 +416,44 @@ fn the_api_refuses_the_uploads_nginx_refuses() {
         assert_eq!(value, Some(json!(mib)), "{size}");
     }
 }
+
+#[test]
+fn login_limits_trusted_proxies_and_origins_reach_nginx_and_the_api() {
+    let r = rodan(json!({
+        "api": {"allowedOrigins": ["https://client.example", "http://localhost:9002"]},
+        "web": {"loginRequestsPerMinute": 30, "trustedProxies": ["10.0.0.0/8", "fd00::/8"]},
+    }));
+    let d = build(&r, &succeeded(&r)).expect("built");
+    let conf = child(&d, Kind::ConfigMap, "lab-nginx").object["data"]["nginx.conf"]
+        .as_str()
+        .expect("a configuration")
+        .to_owned();
+    assert!(conf.contains("rate=30r/m;"), "{conf}");
+    assert!(conf.contains("limit_req zone=rodan_login burst=30 nodelay;"));
+    assert!(conf.contains("Expected available in 2 seconds."));
+    assert!(conf.contains("set_real_ip_from 10.0.0.0/8;\n    set_real_ip_from fd00::/8;"));
+    let env = &child(&d, Kind::Deployment, "lab-api").object["spec"]["template"]["spec"]["containers"]
+        [0]["env"];
+    let value = |name: &str| {
+        env.as_array()
+            .and_then(|e| e.iter().find(|v| v["name"] == name))
+            .and_then(|v| v["value"].as_str())
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        value("RODAN_ALLOWED_ORIGINS").as_deref(),
+        Some("https://client.example,http://localhost:9002")
+    );
+    assert!(
+        value("RODAN_TRUSTED_PROXIES").is_some_and(|v| v.contains("10.0.0.0/8")),
+        "the API takes nginx's word for the client"
+    );
+    // Without proxies in front, nginx trusts no forwarded address.
+    let plain = rodan(json!({}));
+    let d = build(&plain, &succeeded(&plain)).expect("built");
+    let conf = child(&d, Kind::ConfigMap, "lab-nginx").object["data"]["nginx.conf"]
+        .as_str()
+        .expect("a configuration");
+    assert!(!conf.contains("set_real_ip_from"), "{conf}");
+    assert!(!conf.contains("real_ip_header"), "{conf}");
+}

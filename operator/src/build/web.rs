@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::backing::media_claim;
 use super::{Apply, Child, Instance, Kind, annotations, hash};
-use crate::crd::ServiceType;
+use crate::crd::{ServiceType, WebSpec};
 
 /// Default nginx image: the stock image, unchanged.
 pub(crate) const NGINX_IMAGE: &str = "docker.io/library/nginx:1.27";
@@ -38,12 +38,64 @@ impl Instance<'_> {
     }
 }
 
+/// Security headers on every answer, nginx's own and the API's (whose copies nginx hides, so
+/// each is sent once). HSTS only for requests that came over TLS (a terminating ingress).
+const SECURITY_HEADERS: &[(&str, &str)] = &[
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    (
+        "Content-Security-Policy",
+        "\"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'\"",
+    ),
+    ("Referrer-Policy", "same-origin"),
+    ("Strict-Transport-Security", "$rodan_hsts"),
+];
+
 /// Renders nginx's configuration: `/api`, `/ht` and `/ws` go to the API server; media files are
 /// served from the shared volume only through an internal location the API server redirects to
-/// after it checked the user may read the file (`X-Accel-Redirect`).
-pub fn nginx_conf(api_host: &str, client_max_body_size: &str) -> String {
+/// after it checked the user may read the file (`X-Accel-Redirect`). Logins are limited per
+/// client address (`web.loginRequestsPerMinute`), the client being the peer unless it is one of
+/// `web.trustedProxies`.
+pub fn nginx_conf(api_host: &str, web: &WebSpec) -> String {
     let api_port = ports::API;
     let web_port = ports::WEB;
+    let client_max_body_size = &web.client_max_body_size;
+    let rate = web.login_requests_per_minute.max(1);
+    // One request more every this many seconds: what a refused client is told to wait.
+    let wait = (60 + rate - 1) / rate;
+    let add = |indent: &str| {
+        SECURITY_HEADERS
+            .iter()
+            .map(|(name, value)| format!("add_header {name} {value} always;"))
+            .collect::<Vec<_>>()
+            .join(&format!("\n{indent}"))
+    };
+    let add_headers = add("        ");
+    let throttled_headers = add("            ");
+    let hide_headers: String = SECURITY_HEADERS
+        .iter()
+        .map(|(name, _)| format!("proxy_hide_header {name};"))
+        .collect::<Vec<_>>()
+        .join("\n        ");
+    let real_ip = if web.trusted_proxies.is_empty() {
+        "# No trusted proxies in front: the client is the peer.".to_owned()
+    } else {
+        let mut lines: Vec<String> = web
+            .trusted_proxies
+            .iter()
+            .map(|p| format!("set_real_ip_from {p};"))
+            .collect();
+        lines.push("real_ip_header X-Forwarded-For;".into());
+        lines.push("real_ip_recursive on;".into());
+        format!(
+            "# The client named by the trusted proxies in front.\n    {}",
+            lines.join("\n    ")
+        )
+    };
+    let throttled = format!(
+        r#"{{"detail": "Request was throttled. Expected available in {wait} second{}."}}"#,
+        if wait == 1 { "" } else { "s" }
+    );
     format!(
         r#"# Rendered by rodan-operator; edits are overwritten.
 worker_processes auto;
@@ -85,6 +137,16 @@ http {{
         default upgrade;
         ''      "";
     }}
+    # HSTS for requests that came over TLS only; an empty value sends no header.
+    map $rodan_forwarded_proto $rodan_hsts {{
+        https   "max-age=31536000";
+        default "";
+    }}
+
+    {real_ip}
+    # Logins per client address; the API server counts failures per account and address too.
+    limit_req_zone $binary_remote_addr zone=rodan_login:10m rate={rate}r/m;
+    limit_req_status 429;
 
     upstream rodan_api {{
         server {api_host}:{api_port};
@@ -104,6 +166,10 @@ http {{
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_set_header X-Real-IP $remote_addr;
 
+        # Likewise: a location with an add_header of its own drops these.
+        {add_headers}
+        {hide_headers}
+
         location = /nginx-health {{
             access_log off;
             default_type text/plain;
@@ -115,6 +181,26 @@ http {{
             proxy_request_buffering off;
             proxy_read_timeout 300s;
             proxy_pass http://rodan_api;
+        }}
+
+        location = /api/auth/token/ {{
+            limit_req zone=rodan_login burst={rate} nodelay;
+            error_page 429 = @rodan_throttled;
+            proxy_pass http://rodan_api;
+        }}
+
+        location = /api/auth/change-password/ {{
+            limit_req zone=rodan_login burst={rate} nodelay;
+            error_page 429 = @rodan_throttled;
+            proxy_pass http://rodan_api;
+        }}
+
+        # Django REST framework's answer to a throttled request.
+        location @rodan_throttled {{
+            default_type application/json;
+            {throttled_headers}
+            add_header Retry-After {wait} always;
+            return 429 '{throttled}\n';
         }}
 
         location /ht {{
@@ -154,10 +240,7 @@ http {{
 }
 
 fn rendered(inst: &Instance<'_>) -> String {
-    nginx_conf(
-        &services::api(&inst.name),
-        &inst.rodan.spec.web.client_max_body_size,
-    )
+    nginx_conf(&services::api(&inst.name), &inst.rodan.spec.web)
 }
 
 /// The ConfigMap holding nginx's configuration.
@@ -301,9 +384,22 @@ mod tests {
     /// on loopback (nginx resolves upstream names while checking).
     #[test]
     fn the_rendered_configuration_is_accepted_by_nginx() {
+        nginx_accepts(&WebSpec::default());
+        // With proxies in front and the slowest login rate.
+        let conf = nginx_accepts(&WebSpec {
+            trusted_proxies: vec!["10.0.0.0/8".into(), "fd00::/8".into(), "192.0.2.1".into()],
+            login_requests_per_minute: 1,
+            ..WebSpec::default()
+        });
+        assert!(conf.contains("set_real_ip_from fd00::/8;"), "{conf}");
+        assert!(conf.contains("Expected available in 60 seconds."), "{conf}");
+    }
+
+    fn nginx_accepts(web: &WebSpec) -> String {
         let dir = tempfile::tempdir().expect("a temp dir");
         let conf = dir.path().join("nginx.conf");
-        std::fs::write(&conf, nginx_conf("127.0.0.1", "700m")).expect("written");
+        let text = nginx_conf("127.0.0.1", web);
+        std::fs::write(&conf, &text).expect("written");
         let out = std::process::Command::new("nginx")
             .arg("-t")
             .arg("-e")
@@ -320,13 +416,14 @@ mod tests {
             "nginx refused the configuration:\n{stderr}"
         );
         assert!(stderr.contains("test is successful"), "{stderr}");
+        text
     }
 
     #[test]
     fn nginx_refuses_a_broken_configuration_so_the_check_above_can_fail() {
         let dir = tempfile::tempdir().expect("a temp dir");
         let conf = dir.path().join("nginx.conf");
-        let broken = nginx_conf("127.0.0.1", "700m").replace("internal;", "internal");
+        let broken = nginx_conf("127.0.0.1", &WebSpec::default()).replace("internal;", "internal");
         std::fs::write(&conf, broken).expect("written");
         let out = std::process::Command::new("nginx")
             .args(["-t", "-e", "stderr", "-p"])

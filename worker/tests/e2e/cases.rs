@@ -2,7 +2,7 @@
 //! DDMAL's square-notation OMR workflow imported and run over manuscript pages (`omr.rs`).
 
 use crate::pages;
-use crate::world::{WAIT, World};
+use crate::world::{WAIT, World, tail};
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -26,6 +26,27 @@ pub fn all() -> Vec<(&'static str, Case)> {
         (
             "the_square_notation_omr_workflow_imports_and_turns_manuscript_pages_into_mei",
             |w| Box::pin(crate::omr::square_notation(w)),
+        ),
+    ]
+}
+
+/// A case with services of its own, which it takes down and brings back.
+pub type OutageCase = fn(World, rodan_testkit::Services) -> BoxFuture<'static, ()>;
+
+/// The outage cases, by name.
+pub fn outages() -> Vec<(&'static str, OutageCase)> {
+    vec![
+        (
+            "a_run_finishes_each_job_once_when_rabbitmq_goes_down_mid_run_and_comes_back",
+            |w, s| Box::pin(outage(w, s, Service::RabbitMq)),
+        ),
+        (
+            "a_run_finishes_each_job_once_when_postgresql_goes_down_mid_run_and_comes_back",
+            |w, s| Box::pin(outage(w, s, Service::Postgres)),
+        ),
+        (
+            "a_run_finishes_each_job_once_when_redis_goes_down_mid_run_and_comes_back",
+            |w, s| Box::pin(outage(w, s, Service::Redis)),
         ),
     ]
 }
@@ -214,4 +235,120 @@ async fn kill_a_worker(mut world: World) {
         "no other job ran twice: {rows:?}"
     );
     world.check_outputs(&run, &uploaded, &bytes, &stored).await;
+}
+
+/// A service an outage takes down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    RabbitMq,
+    Postgres,
+    Redis,
+}
+
+/// How long a service stays down.
+const OUTAGE: Duration = Duration::from_secs(5);
+
+/// Starts a multi-page run, takes `service` down once some of its run jobs finished and others
+/// are running, brings it back on the same port and data after [`OUTAGE`], and checks that the
+/// run finishes with every output equal to the reference, that each run job was committed once
+/// (the workers' finished counters add up to the run jobs), and that both workers lived through
+/// it.
+async fn outage(world: World, mut services: rodan_testkit::Services, service: Service) {
+    let pages = 8;
+    let bytes = make_pages(pages, 1000, 300);
+    let (run, uploaded, stored) = start(&world, &bytes).await;
+    let total = 3 * usize::try_from(pages).expect("a count");
+    let started = Instant::now();
+    let at_stop = loop {
+        let rows = world.leases(&run).await;
+        let finished = rows.iter().filter(|j| j.status == 4).count();
+        let running = rows.iter().filter(|j| j.status == 1).count();
+        if finished >= 1 && running > 0 {
+            break (finished, running);
+        }
+        assert!(
+            finished < total,
+            "the run finished before the outage; the pages are too small"
+        );
+        assert!(
+            started.elapsed() < WAIT,
+            "waited {WAIT:?} for the run to be part way:\n{}\n{}",
+            world.describe(&run).await,
+            world.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    tokio::task::block_in_place(|| match service {
+        Service::RabbitMq => services.rabbitmq.stop(),
+        Service::Postgres => services.postgres.stop(),
+        Service::Redis => services.redis.stop(),
+    });
+    let down = Instant::now();
+    // The run must still be under way once the service is down.
+    let unfinished_when_down = if service == Service::Postgres {
+        total - at_stop.0
+    } else {
+        let rows = world.leases(&run).await;
+        rows.iter().filter(|j| j.status != 4).count()
+    };
+    assert!(
+        unfinished_when_down > 0,
+        "the run finished before {service:?} was down; the pages are too small"
+    );
+    if service == Service::RabbitMq {
+        // The workers stay live and say they are reconnecting; they are not ready.
+        for i in 0..world.workers.len() {
+            loop {
+                let health = world.worker_http(i, "/healthz").await;
+                let ready = world.worker_http(i, "/readyz").await;
+                if let (Some((200, health)), Some((503, ready))) = (&health, &ready)
+                    && health.contains("broker: reconnecting")
+                    && ready.contains("broker: reconnecting")
+                {
+                    break;
+                }
+                assert!(
+                    down.elapsed() < OUTAGE,
+                    "worker {i} did not report the lost broker: /healthz {health:?}, /readyz {ready:?}\n{}",
+                    world.logs()
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    tokio::time::sleep(OUTAGE.saturating_sub(down.elapsed())).await;
+    tokio::task::block_in_place(|| match service {
+        Service::RabbitMq => services.rabbitmq.start_again(),
+        Service::Postgres => services.postgres.start_again(),
+        Service::Redis => services.redis.start_again(),
+    });
+    let back = Instant::now();
+    world.wait_run(&run, 4, Duration::from_secs(120)).await;
+    let rows = world.leases(&run).await;
+    let attempts: Vec<i32> = rows.iter().map(|j| j.attempts).collect();
+    eprintln!(
+        "{service:?} down for {:?} from when {} of {total} run jobs had finished and {} were \
+         running ({unfinished_when_down} unfinished once it was down); the run finished {:?} after \
+         it came back; attempts per run job {attempts:?}",
+        back - down,
+        at_stop.0,
+        at_stop.1,
+        back.elapsed()
+    );
+    world.check_outputs(&run, &uploaded, &bytes, &stored).await;
+    assert_eq!(
+        world.finished_total().await,
+        u64::try_from(total).expect("a count"),
+        "each run job was committed once, none lost and none twice:\n{}",
+        world.logs()
+    );
+    let mut workers = world.workers;
+    for worker in &mut workers {
+        assert!(
+            matches!(worker.child.try_wait(), Ok(None)),
+            "worker {} lived through the outage:\n{}",
+            worker.name,
+            tail(&worker.log)
+        );
+    }
 }

@@ -24,7 +24,7 @@ fn main() {
             .build()
             .expect("a runtime"),
     );
-    let trials = cases::all()
+    let trials: Vec<Trial> = cases::all()
         .into_iter()
         .enumerate()
         .map(|(n, (name, case))| {
@@ -39,6 +39,25 @@ fn main() {
             })
         })
         .collect();
+    let first = trials.len();
+    let mut trials = trials;
+    trials.extend(
+        cases::outages()
+            .into_iter()
+            .enumerate()
+            .map(|(n, (name, case))| {
+                let runtime = runtime.clone();
+                Trial::test(name, move || {
+                    runtime.block_on(async move {
+                        // Services of its own: the case takes one of them down.
+                        let services = tokio::task::block_in_place(rodan_testkit::Services::start);
+                        let world = world::World::new(&services, first + n).await;
+                        case(world, services).await;
+                    });
+                    Ok(())
+                })
+            }),
+    );
     let conclusion = libtest_mimic::run(&args, trials);
     drop(services);
     conclusion.exit();

@@ -101,6 +101,13 @@ impl World {
             core_queue: rodan_types::queues::CELERY.into(),
             basic_cache: Default::default(),
             hub: Default::default(),
+            security: rodan_api_server::security::Security::connect(
+                &services.redis.url(),
+                Default::default(),
+                &format!("e2e-{}", uuid::Uuid::new_v4().simple()),
+            )
+            .await
+            .expect("Redis accepts connections"),
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -206,6 +213,32 @@ impl World {
             registered, 3,
             "the workers registered the pipeline's jobs {names:?}"
         );
+    }
+
+    /// GETs `path` on worker `i`'s metrics port: (status, body); `None` when it does not answer.
+    pub async fn worker_http(&self, i: usize, path: &str) -> Option<(u16, String)> {
+        let url = format!("http://127.0.0.1:{}{path}", self.workers[i].metrics_port);
+        let response = self.http.get(&url).send().await.ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.text().await.ok()?))
+    }
+
+    /// Run jobs the workers committed as finished, from their `/metrics`
+    /// (`rodan_worker_jobs_finished_total`, summed over jobs and workers).
+    pub async fn finished_total(&self) -> u64 {
+        let mut total = 0;
+        for i in 0..self.workers.len() {
+            let (_, text) = self
+                .worker_http(i, "/metrics")
+                .await
+                .unwrap_or_else(|| panic!("worker {} answers /metrics", self.workers[i].name));
+            total += text
+                .lines()
+                .filter(|l| l.starts_with("rodan_worker_jobs_finished_total{"))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+                .sum::<u64>();
+        }
+        total
     }
 
     /// The last lines of every worker's log.

@@ -62,6 +62,14 @@ pub fn all() -> Vec<(&'static str, Case)> {
             |c| Box::pin(uploads(c)),
         ),
         (
+            "unusable_inputs_fail_at_once_with_errors_that_name_the_port_not_the_server_path",
+            |c| Box::pin(unusable_inputs(c)),
+        ),
+        (
+            "a_worker_whose_broker_connection_drops_reconnects_and_finishes_each_job_once",
+            |c| Box::pin(broker_drop(c)),
+        ),
+        (
             "the_binary_serves_health_and_metrics_and_exits_cleanly_on_sigterm",
             |c| Box::pin(binary_sigterm(c)),
         ),
@@ -105,6 +113,143 @@ async fn chain_finishes(ctx: Ctx) {
     );
     worker.stop().await.expect("the worker stops");
     assert_eq!(ctx.depth(), 0);
+}
+
+/// A PNG of `width` x `height` grey pixels.
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::DynamicImage::ImageLuma8(image::GrayImage::new(width, height))
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .expect("encoded");
+    bytes
+}
+
+/// A PNG header declaring `width` x `height` 8-bit grey pixels, with no pixel data: what a
+/// decompression bomb shows before its data.
+fn bomb_header(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = png(1, 1);
+    // IHDR's width and height are bytes 16..24; its CRC (bytes 29..33) covers bytes 12..29.
+    bytes[16..20].copy_from_slice(&width.to_be_bytes());
+    bytes[20..24].copy_from_slice(&height.to_be_bytes());
+    let crc = crc32(&bytes[12..29]);
+    bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+    bytes
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+async fn unusable_inputs(ctx: Ctx) {
+    let worker = ctx.worker(ctx.config()).await;
+    let mut truncated = png(300, 300);
+    truncated.truncate(truncated.len() / 2);
+    let cases = [
+        (truncated, "the input file is truncated or corrupt", true),
+        (
+            bomb_header(40_000, 40_000),
+            "the image is too large: 40000 x 40000 pixels",
+            false,
+        ),
+    ];
+    let media = ctx.media.path().display().to_string();
+    for (bytes, summary, names_input) in cases {
+        let (run, chains) = ctx.run(&[vec![("Test Image", json!({}))]]).await;
+        let rj = chains[0][0].0;
+        ctx.set_input(rj, &bytes).await;
+        ctx.dispatch(run).await;
+        ctx.wait_run(run, status::FAILED, WAIT).await;
+        let (s, attempts, _, _, _) = ctx.run_job(rj).await;
+        assert_eq!(
+            (s, attempts),
+            (status::FAILED, 1),
+            "{summary}: failed at once, not retried"
+        );
+        let (stored, details) = ctx.run_job_error(rj).await;
+        assert!(stored.starts_with(summary), "{stored}");
+        let (_, run_summary, run_details) = ctx.run_status(run).await;
+        for text in [&stored, &details, &run_summary, &run_details] {
+            assert!(
+                !text.contains(&media)
+                    && !text.contains("original_file")
+                    && !text.contains("inputs/"),
+                "no server path in errors users see: {text}"
+            );
+        }
+        assert!(
+            !names_input || details.starts_with("input 'Text input' could not be read"),
+            "the error names the input: {stored} / {details}"
+        );
+    }
+    worker.stop().await.expect("the worker stops");
+}
+
+async fn broker_drop(ctx: Ctx) {
+    use rodan_worker::metrics::BrokerState;
+    let mut config = ctx.config();
+    config.reconnect_max_seconds = 1.0;
+    let worker = ctx.worker(config).await;
+    let metrics = worker.metrics();
+    let (run, chains) = ctx
+        .run(&[vec![("Test Sleep", ctx.sleep(1500, "before"))]])
+        .await;
+    ctx.dispatch(run).await;
+    let (rj, _) = chains[0][0];
+    ctx.wait_run_job(rj, status::PROCESSING, WAIT).await;
+    assert_eq!(
+        ctx.drop_connections(worker.owner()),
+        1,
+        "the worker's connection is found"
+    );
+    // The worker notices, says so, and connects again.
+    let start = std::time::Instant::now();
+    while metrics.broker() != BrokerState::Reconnecting {
+        assert!(
+            start.elapsed() < WAIT,
+            "the worker never noticed the lost connection"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    while metrics.broker() != BrokerState::Connected {
+        assert!(start.elapsed() < WAIT, "the worker never reconnected");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The job that was running when the connection dropped finishes once: its message, given
+    // back by RabbitMQ, is not run again.
+    ctx.wait_run(run, status::FINISHED, WAIT).await;
+    let (s, attempts, _, _, _) = ctx.run_job(rj).await;
+    assert_eq!((s, attempts), (status::FINISHED, 1));
+    assert_eq!(lines(&ctx.log("before")), 1, "the job ran once");
+    // And the worker goes on consuming.
+    let (after, _) = ctx
+        .run(&[vec![("Test Sleep", ctx.sleep(0, "after"))]])
+        .await;
+    ctx.dispatch(after).await;
+    ctx.wait_run(after, status::FINISHED, WAIT).await;
+    assert_eq!(lines(&ctx.log("after")), 1);
+    let text = metrics.encode();
+    assert!(
+        text.contains("rodan_worker_broker_reconnects_total 1\n")
+            && text.contains("rodan_worker_broker_connected 1\n")
+            && text.contains("rodan_worker_jobs_finished_total{job=\"Test Sleep\"} 2\n"),
+        "{text}"
+    );
+    worker.stop().await.expect("the worker stops");
+    assert_eq!(ctx.depth(), 0, "every message was settled");
 }
 
 async fn failure_stops_run(ctx: Ctx) {
@@ -547,6 +692,7 @@ async fn registers(ctx: Ctx) {
     let expected: Vec<(String, String)> = [
         "Hello World",
         "Test Fail",
+        "Test Image",
         "Test List",
         "Test Nothing",
         "Test Sleep",
@@ -691,7 +837,16 @@ async fn binary_sigterm(ctx: Ctx) {
     )
     .bind(chains[0][1].1).fetch_all(&ctx.pool).await.expect("labels");
     assert_eq!(labels, ["checked"]);
-    assert!(http_get(port, "/healthz").await.starts_with("HTTP/1.1 200"));
+    let health = http_get(port, "/healthz").await;
+    assert!(
+        health.starts_with("HTTP/1.1 200") && health.ends_with("broker: connected\n"),
+        "{health}"
+    );
+    let ready = http_get(port, "/readyz").await;
+    assert!(
+        ready.starts_with("HTTP/1.1 200") && ready.ends_with("broker: connected\n"),
+        "{ready}"
+    );
     let metrics = http_get(port, "/metrics").await;
     assert!(
         metrics.contains("rodan_worker_jobs_started_total{job=\"Hello World\"} 1"),

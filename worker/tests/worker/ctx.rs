@@ -52,13 +52,19 @@ impl Job for TestJob {
         d.queue = self.queue.clone();
         d
     }
-    fn run(&self, _inputs: &Inputs, settings: &Value, outputs: &Outputs) -> Result<(), JobError> {
+    fn run(&self, inputs: &Inputs, settings: &Value, outputs: &Outputs) -> Result<(), JobError> {
         if self.name == "Test List" {
             let folder = &outputs.first("Text output")?.path;
             for name in ["b", "a"] {
                 std::fs::write(folder.join(name), name).map_err(|e| JobError::write(folder, e))?;
             }
             return Ok(());
+        }
+        if self.name == "Test Image" {
+            // Reads its input as the Gamera jobs do.
+            rodan_jobs::gamera::png::load_png(&inputs.first("Text input")?.path)?;
+            return std::fs::write(&outputs.first("Text output")?.path, "read")
+                .map_err(|e| JobError::write(std::path::Path::new("out"), e));
         }
         if self.name == "Test Nothing" {
             return Ok(());
@@ -151,6 +157,10 @@ impl Ctx {
                 queue: self.queue.clone(),
             })),
             leak(Box::new(TestJob {
+                name: "Test Image",
+                queue: self.queue.clone(),
+            })),
+            leak(Box::new(TestJob {
                 name: "Test Nothing",
                 queue: self.queue.clone(),
             })),
@@ -185,6 +195,32 @@ impl Ctx {
     /// Messages unacknowledged on the channel consuming `queue`.
     pub fn held(&self, queue: &str) -> Option<u64> {
         self.rabbit.0.rabbitmq.consumer_channel_unacked(queue)
+    }
+
+    /// Closes the RabbitMQ connections of the worker `owner` from the broker's side, as a broker
+    /// restart or a network cut does; returns how many it closed.
+    pub fn drop_connections(&self, owner: &str) -> usize {
+        let name = format!("rodan-worker {owner}");
+        let listed = self.rabbit.0.rabbitmq.ctl(&[
+            "list_connections",
+            "-q",
+            "--no-table-headers",
+            "pid",
+            "client_properties",
+        ]);
+        let pids: Vec<String> = listed
+            .lines()
+            .filter(|l| l.contains(&name))
+            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+            .collect();
+        for pid in &pids {
+            self.rabbit.0.rabbitmq.ctl(&[
+                "close_connection",
+                pid,
+                "test: broker connection dropped",
+            ]);
+        }
+        pids.len()
     }
 
     /// A new project.
@@ -297,6 +333,27 @@ impl Ctx {
         file.map(|f| {
             std::fs::read_to_string(self.media.path().join(f)).expect("the resource file exists")
         })
+    }
+
+    /// Replaces the file of the first input of `rj` with `bytes`.
+    pub async fn set_input(&self, rj: Uuid, bytes: &[u8]) {
+        let file: String = sqlx::query_scalar(
+            "SELECT r.resource_file FROM inputs i JOIN resources r ON r.uuid = i.resource_uuid WHERE i.run_job_uuid = $1",
+        )
+        .bind(rj)
+        .fetch_one(&self.pool)
+        .await
+        .expect("the input has a file");
+        std::fs::write(self.media.path().join(file), bytes).expect("the input is written");
+    }
+
+    /// (error_summary, error_details) of `rj`.
+    pub async fn run_job_error(&self, rj: Uuid) -> (String, String) {
+        sqlx::query_as("SELECT error_summary, error_details FROM run_jobs WHERE uuid = $1")
+            .bind(rj)
+            .fetch_one(&self.pool)
+            .await
+            .expect("the run job exists")
     }
 
     /// Waits until the run's status is `status`.
