@@ -25,7 +25,9 @@ const SEED: &str = "20261206";
 
 fn main() {
     let Ok(python) = std::env::var("RODAN_SCHEMATHESIS_PYTHON") else {
-        eprintln!("api fuzz: skipped, RODAN_SCHEMATHESIS_PYTHON is not set (scripts/test.sh sets it)");
+        eprintln!(
+            "api fuzz: skipped, RODAN_SCHEMATHESIS_PYTHON is not set (scripts/test.sh sets it)"
+        );
         return;
     };
     let services = rodan_testkit::Services::start();
@@ -73,7 +75,10 @@ fn main() {
         output.status.code(),
         report.display()
     );
-    assert!(operations > 50, "the document describes the API's operations");
+    assert!(
+        operations > 50,
+        "the document describes the API's operations"
+    );
     assert!(
         output.status.success() && failures == 0,
         "schemathesis found responses that break its checks; see above and {}",
@@ -97,7 +102,8 @@ async fn seed(ctx: &ctx::Ctx) {
     let project = project["url"].as_str().expect("a project url").to_owned();
     let export: Value = serde_json::from_str(
         &std::fs::read_to_string(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/workflows/binarise-pages.json"),
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../examples/workflows/binarise-pages.json"),
         )
         .expect("the example workflow"),
     )
