@@ -275,14 +275,16 @@ fn worker(inst: &Instance<'_>, release: &Release, queue: &QueueSpec) -> Child {
         // Hand unfinished jobs back to the queue 10 s before the kubelet's SIGKILL.
         json!({"name": env::WORKER_GRACE_SECONDS, "value": (queue.termination_grace_period_seconds - 10).max(1).to_string()}),
     ]);
-    let probe = json!({"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 15, "timeoutSeconds": 5, "failureThreshold": 4});
+    // Live while it runs (reconnecting to RabbitMQ included: a restart would not bring the
+    // broker back and would drop running jobs); ready only while it consumes its queues.
+    let probe = |path: &str| json!({"httpGet": {"path": path, "port": "metrics"}, "periodSeconds": 15, "timeoutSeconds": 5, "failureThreshold": 4});
     let mut container = json!({
         "name": "worker",
         "image": if gpu { &release.gpu_worker } else { &release.worker },
         "env": env,
         "ports": [{"name": "metrics", "containerPort": ports::WORKER_METRICS, "protocol": "TCP"}],
-        "readinessProbe": probe,
-        "livenessProbe": probe,
+        "readinessProbe": probe("/readyz"),
+        "livenessProbe": probe("/healthz"),
         "volumeMounts": [
             {"name": "media", "mountPath": MEDIA_ROOT},
             {"name": "tmp", "mountPath": "/tmp"},
