@@ -2,6 +2,7 @@
 //! 'Resource Distributor' (copies its input to its output, renames the input) and 'Labeler'
 //! (labels its inputs). rodan-jobs holds their catalogue entries.
 
+pub use crate::store::Effect;
 use crate::store::InputRow;
 use rodan_core::catalogue::JobDescriptor;
 use rodan_jobs::{JobError, Outputs, Settings};
@@ -16,25 +17,6 @@ pub enum CoreJob {
     ResourceDistributor,
     /// 'Labeler'.
     Labeler,
-}
-
-/// A database change a core job asks for, applied in the transaction that finishes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
-    /// Give `resource` a new name.
-    Rename {
-        /// The resource.
-        resource: Uuid,
-        /// Its new name.
-        name: String,
-    },
-    /// Add the label `label` (created when missing) to `resources`.
-    Label {
-        /// The resources.
-        resources: Vec<Uuid>,
-        /// The label's name.
-        label: String,
-    },
 }
 
 impl CoreJob {
