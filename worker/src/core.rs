@@ -36,17 +36,18 @@ impl CoreJob {
         }
     }
 
-    /// Runs the job: `inputs` are the run job's input rows (files below `media_root`),
-    /// `run` its workflow run. Returns the database changes to commit with its outputs.
+    /// Runs the job, whose catalogue entry is `descriptor`: `inputs` are the run job's input rows
+    /// (files below `media_root`), `run` its workflow run. Returns the database changes to commit
+    /// with its outputs.
     pub fn run(
         self,
+        descriptor: &JobDescriptor,
         media_root: &Path,
         inputs: &[InputRow],
         settings: &Value,
         outputs: &Outputs,
         run: Uuid,
     ) -> Result<Vec<Effect>, JobError> {
-        let descriptor = self.descriptor();
         let settings = Settings::new(&descriptor.settings, settings)?;
         match self {
             Self::ResourceDistributor => {
@@ -135,6 +136,7 @@ mod tests {
         let settings = json!({"Resource type": type_index("text/plain"), "User custom prefix": "a ", "User custom suffix": " z"});
         let effects = CoreJob::ResourceDistributor
             .run(
+                &CoreJob::ResourceDistributor.descriptor(),
                 dir.path(),
                 &[input("Resource input", "in", "text/plain", "page")],
                 &settings,
@@ -159,6 +161,7 @@ mod tests {
         let settings = json!({"Resource type": type_index("image/rgb+png")});
         let err = CoreJob::ResourceDistributor
             .run(
+                &CoreJob::ResourceDistributor.descriptor(),
                 dir.path(),
                 &[input("Resource input", "in", "text/plain", "p")],
                 &settings,
@@ -179,7 +182,14 @@ mod tests {
         let run = Uuid::from_u128(0x1234);
         let inputs = [input("Resource", "f", "text/plain", "n")];
         let effects = CoreJob::Labeler
-            .run(Path::new("/"), &inputs, &json!({}), &Outputs::new(), run)
+            .run(
+                &CoreJob::Labeler.descriptor(),
+                Path::new("/"),
+                &inputs,
+                &json!({}),
+                &Outputs::new(),
+                run,
+            )
             .expect("the labeler runs");
         assert_eq!(
             effects,
@@ -190,6 +200,7 @@ mod tests {
         );
         let effects = CoreJob::Labeler
             .run(
+                &CoreJob::Labeler.descriptor(),
                 Path::new("/"),
                 &inputs,
                 &json!({"Label": "mine"}),

@@ -4,14 +4,20 @@
 
 pub(crate) mod batch;
 pub mod config;
+pub(crate) mod consumer;
+pub(crate) mod context;
 pub mod core;
+mod error;
 pub mod execute;
 pub mod local;
 pub mod metrics;
 pub mod package;
 pub mod reaper;
+pub(crate) mod registry;
 pub mod resource;
+pub(crate) mod run_job;
 pub mod runtime;
+pub(crate) mod settle;
 pub mod store;
 
 use clap::{Parser, Subcommand};

@@ -14,7 +14,8 @@ pub use plan::{Content, Entry, Output, Source, plan};
 pub use store::outputs;
 pub use write::{Written, write_bag};
 
-use crate::runtime::{Settle, Shared};
+use crate::context::Context;
+use crate::settle::Settle;
 use rodan_core::message::PackageMessage;
 use rodan_core::status;
 use rodan_db::events::{Change, Event};
@@ -38,7 +39,7 @@ const OUTPUTS_PERCENT: usize = 70;
 pub fn package_file(package: Uuid) -> String {
     format!("{PACKAGES_DIR}/{}.zip", package.simple())
 }
-async fn event(shared: &Shared, package: Uuid, project: Uuid) {
+async fn event(shared: &Context, package: Uuid, project: Uuid) {
     shared
         .events
         .publish(&Event::new(Change::Updated, MODEL, package, Some(project)))
@@ -47,7 +48,7 @@ async fn event(shared: &Shared, package: Uuid, project: Uuid) {
 
 /// Handles a [`PackageMessage`]: claims the package, builds its zip on a blocking thread while
 /// recording progress, and finishes, fails, or (at shutdown) gives it back to the queue.
-pub(crate) async fn handle(shared: &Shared, body: &[u8], hard: &CancellationToken) -> Settle {
+pub(crate) async fn handle(shared: &Context, body: &[u8], hard: &CancellationToken) -> Settle {
     let message: PackageMessage = match serde_json::from_slice(body) {
         Ok(message) => message,
         Err(error) => {
@@ -118,7 +119,7 @@ enum Built {
     Shutdown,
 }
 
-async fn build(shared: &Shared, claimed: &Claimed, hard: &CancellationToken) -> Built {
+async fn build(shared: &Context, claimed: &Claimed, hard: &CancellationToken) -> Built {
     let outputs = match outputs(&shared.pool, claimed.run).await {
         Ok(outputs) => outputs,
         Err(error) => return Built::Failed(error.into()),
@@ -253,7 +254,7 @@ fn remove(path: &Path) {
 }
 /// One reaper pass over packages: finished ones past their `expiry_time` become EXPIRED and lose
 /// their zip; ones PROCESSING without a heartbeat for a lease (their worker died) fail.
-pub(crate) async fn reap(shared: &Shared) -> Result<(), sqlx::Error> {
+pub(crate) async fn reap(shared: &Context) -> Result<(), sqlx::Error> {
     let expired = store::expire(&shared.pool).await?;
     let stale = store::fail_stale(&shared.pool, shared.config.lease()).await?;
     for (package, _) in &expired {
