@@ -38,7 +38,7 @@ impl Context {
         match rodan_db::schedule::dispatch(&self.pool, &self.broker, run).await {
             Ok(done) => self.events.publish_all(&done.events).await,
             Err(error) => {
-                tracing::warn!(%run, error = %crate::error_chain(&error), "dispatch failed");
+                tracing::warn!(%run, error = %crate::error::error_chain(&error), "dispatch failed");
             }
         }
     }

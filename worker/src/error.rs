@@ -1,4 +1,4 @@
-//! Why a worker failed to start or stopped.
+//! Why a worker failed to start or stopped, and how errors are written on one line.
 
 /// A worker that failed to start or stopped on an error.
 #[derive(Debug, thiserror::Error)]
@@ -30,4 +30,16 @@ pub enum WorkerError {
     /// The worker's task panicked.
     #[error("failed to run the worker task")]
     Join(#[from] tokio::task::JoinError),
+}
+
+/// An error and its causes on one line, `a: b: c`.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -26,7 +26,7 @@ pub(crate) async fn run(shared: std::sync::Arc<Context>, stop: CancellationToken
             _ = tick.tick() => {}
         }
         if let Err(error) = reap_once(&shared).await {
-            tracing::warn!(error = %crate::error_chain(&error), "reaper pass failed");
+            tracing::warn!(error = %crate::error::error_chain(&error), "reaper pass failed");
         }
     }
 }

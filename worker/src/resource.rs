@@ -237,7 +237,7 @@ pub(crate) async fn reap(shared: &Context) -> Result<(), sqlx::Error> {
         .map(|resource| ResourceMessage { resource })
         .collect();
     if let Err(error) = shared.broker.publish_resources(core, &messages).await {
-        tracing::warn!(error = %crate::error_chain(&error), "failed to publish stale uploads again");
+        tracing::warn!(error = %crate::error::error_chain(&error), "failed to publish stale uploads again");
     }
     Ok(())
 }

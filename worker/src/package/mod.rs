@@ -78,7 +78,7 @@ pub(crate) async fn handle(shared: &Context, body: &[u8], hard: &CancellationTok
         }
         Built::Failed(error) => {
             let summary = error.to_string();
-            let details = crate::error_chain(&error);
+            let details = crate::error::error_chain(&error);
             tracing::info!(package = %claimed.package, %details, "results package failed");
             match store::settle_row(&shared.pool, &claimed, status::FAILED, &summary, &details)
                 .await

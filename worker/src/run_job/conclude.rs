@@ -31,7 +31,7 @@ pub(super) async fn conclude(
             finish(shared, claim, output_rows, &effects, scratch_path).await
         }
         Ended::Done(Ok(Err(error))) => {
-            tracing::info!(run_job = %claim.run_job, error = %crate::error_chain(&error), "job failed");
+            tracing::info!(run_job = %claim.run_job, error = %crate::error::error_chain(&error), "job failed");
             if error.is_permanent() {
                 fail(
                     shared,
@@ -94,7 +94,7 @@ pub(super) async fn execute_failure(
     claim: &Claim,
     error: &ExecuteError,
 ) -> Settle {
-    let details = crate::error_chain(error);
+    let details = crate::error::error_chain(error);
     if error.is_permanent() {
         fail(shared, claim, &error.to_string(), &details).await
     } else {
@@ -144,7 +144,7 @@ async fn finish(
                 shared,
                 claim,
                 "failed to save the job's outputs",
-                &crate::error_chain(&error),
+                &crate::error::error_chain(&error),
             )
             .await
         }
