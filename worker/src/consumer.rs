@@ -75,10 +75,10 @@ pub(crate) async fn open(shared: &Context) -> Result<Consuming, lapin::Error> {
 }
 
 /// Connects again after the connection dropped, waiting between attempts (see
-/// [`Config::reconnect_delay`]); `None` when the worker is told to stop meanwhile. Jobs already
-/// running go on meanwhile; their messages were given back by RabbitMQ with the connection, and
-/// the claim (only of a SCHEDULED run job with the message's task id) keeps a redelivered one
-/// from running a second time.
+/// [`Config::reconnect_delay`](crate::config::Config::reconnect_delay)); `None` when the worker
+/// is told to stop meanwhile. Jobs already running go on meanwhile; their messages were given
+/// back by RabbitMQ with the connection, and the claim (only of a SCHEDULED run job with the
+/// message's task id) keeps a redelivered one from running a second time.
 async fn reconnect(shared: &Context, shutdown: &CancellationToken) -> Option<Consuming> {
     shared.metrics.set_broker(BrokerState::Reconnecting);
     let mut attempt = 0;

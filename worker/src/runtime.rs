@@ -1,5 +1,5 @@
 //! The serving worker: [`Worker::start`] connects to its services, builds the job registry,
-//! registers the jobs, and starts the consumer loop ([`crate::consumer`]); the handle stops it.
+//! registers the jobs, and starts the consumer loop (`consumer.rs`); the handle stops it.
 
 use crate::batch::Batcher;
 use crate::config::Config;

@@ -1,7 +1,7 @@
 //! Results packages (upstream's `package_results` and `expire_package`): a BagIt zip of a
 //! workflow run's outputs at `results_packages/<uuid hex>.zip` below the media root, built from a
 //! [`PackageMessage`] on the `celery` queue, and expired by the reaper. This file holds the task:
-//! [`plan`](mod@plan) lays the files out, [`write`](mod@write) zips them, [`store`] holds the
+//! [`plan`](mod@plan) lays the files out, [`write`](mod@write) zips them, `store.rs` holds the
 //! queries.
 
 mod error;

@@ -12,9 +12,13 @@ use uuid::Uuid;
 
 /// How a job's execution ended.
 pub(super) enum Ended {
+    /// The job returned its effects or its error, or its thread panicked.
     Done(Result<Result<Vec<Effect>, rodan_jobs::JobError>, tokio::task::JoinError>),
+    /// It ran past its time limit.
     TimedOut(Duration),
+    /// The lease was no longer ours.
     Lease(Lease),
+    /// The grace period of a shutdown ended.
     Shutdown,
 }
 
