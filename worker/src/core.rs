@@ -2,6 +2,7 @@
 //! 'Resource Distributor' (copies its input to its output, renames the input) and 'Labeler'
 //! (labels its inputs). rodan-jobs holds their catalogue entries.
 
+pub use crate::store::Effect;
 use crate::store::InputRow;
 use rodan_core::catalogue::JobDescriptor;
 use rodan_jobs::{JobError, Outputs, Settings};
@@ -16,25 +17,6 @@ pub enum CoreJob {
     ResourceDistributor,
     /// 'Labeler'.
     Labeler,
-}
-
-/// A database change a core job asks for, applied in the transaction that finishes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
-    /// Give `resource` a new name.
-    Rename {
-        /// The resource.
-        resource: Uuid,
-        /// Its new name.
-        name: String,
-    },
-    /// Add the label `label` (created when missing) to `resources`.
-    Label {
-        /// The resources.
-        resources: Vec<Uuid>,
-        /// The label's name.
-        label: String,
-    },
 }
 
 impl CoreJob {
@@ -54,17 +36,18 @@ impl CoreJob {
         }
     }
 
-    /// Runs the job: `inputs` are the run job's input rows (files below `media_root`),
-    /// `run` its workflow run. Returns the database changes to commit with its outputs.
+    /// Runs the job, whose catalogue entry is `descriptor`: `inputs` are the run job's input rows
+    /// (files below `media_root`), `run` its workflow run. Returns the database changes to commit
+    /// with its outputs.
     pub fn run(
         self,
+        descriptor: &JobDescriptor,
         media_root: &Path,
         inputs: &[InputRow],
         settings: &Value,
         outputs: &Outputs,
         run: Uuid,
     ) -> Result<Vec<Effect>, JobError> {
-        let descriptor = self.descriptor();
         let settings = Settings::new(&descriptor.settings, settings)?;
         match self {
             Self::ResourceDistributor => {
@@ -153,6 +136,7 @@ mod tests {
         let settings = json!({"Resource type": type_index("text/plain"), "User custom prefix": "a ", "User custom suffix": " z"});
         let effects = CoreJob::ResourceDistributor
             .run(
+                &CoreJob::ResourceDistributor.descriptor(),
                 dir.path(),
                 &[input("Resource input", "in", "text/plain", "page")],
                 &settings,
@@ -177,6 +161,7 @@ mod tests {
         let settings = json!({"Resource type": type_index("image/rgb+png")});
         let err = CoreJob::ResourceDistributor
             .run(
+                &CoreJob::ResourceDistributor.descriptor(),
                 dir.path(),
                 &[input("Resource input", "in", "text/plain", "p")],
                 &settings,
@@ -197,7 +182,14 @@ mod tests {
         let run = Uuid::from_u128(0x1234);
         let inputs = [input("Resource", "f", "text/plain", "n")];
         let effects = CoreJob::Labeler
-            .run(Path::new("/"), &inputs, &json!({}), &Outputs::new(), run)
+            .run(
+                &CoreJob::Labeler.descriptor(),
+                Path::new("/"),
+                &inputs,
+                &json!({}),
+                &Outputs::new(),
+                run,
+            )
             .expect("the labeler runs");
         assert_eq!(
             effects,
@@ -208,6 +200,7 @@ mod tests {
         );
         let effects = CoreJob::Labeler
             .run(
+                &CoreJob::Labeler.descriptor(),
                 Path::new("/"),
                 &inputs,
                 &json!({"Label": "mine"}),

@@ -4,20 +4,27 @@
 
 pub(crate) mod batch;
 pub mod config;
+pub(crate) mod consumer;
+pub(crate) mod context;
 pub mod core;
+mod error;
 pub mod execute;
 pub mod local;
 pub mod metrics;
 pub mod package;
 pub mod reaper;
+pub(crate) mod registry;
 pub mod resource;
+pub(crate) mod run_job;
 pub mod runtime;
+pub(crate) mod settle;
 pub mod store;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 pub use config::Config;
+pub use error::error_chain;
 pub use runtime::{Worker, WorkerError};
 
 /// The command line: `serve` (the default) or `run-job`.
@@ -131,18 +138,6 @@ fn init_tracing() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
-}
-
-/// An error and its causes on one line, `a: b: c`.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

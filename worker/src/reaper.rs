@@ -3,7 +3,7 @@
 //! dispatched again; results packages past their expiry time expire, and ones whose worker died
 //! fail; uploads whose type detection message was lost are published again.
 
-use crate::runtime::Shared;
+use crate::context::Context;
 use rodan_db::events::{Change, Event};
 use std::collections::BTreeSet;
 use tokio_util::sync::CancellationToken;
@@ -17,7 +17,7 @@ pub enum ReapError {
 }
 
 /// Runs [`reap_once`] every `reap_interval` until `stop`.
-pub(crate) async fn run(shared: std::sync::Arc<Shared>, stop: CancellationToken) {
+pub(crate) async fn run(shared: std::sync::Arc<Context>, stop: CancellationToken) {
     let mut tick = tokio::time::interval(shared.config.reap_interval());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -26,13 +26,13 @@ pub(crate) async fn run(shared: std::sync::Arc<Shared>, stop: CancellationToken)
             _ = tick.tick() => {}
         }
         if let Err(error) = reap_once(&shared).await {
-            tracing::warn!(error = %crate::error_chain(&error), "reaper pass failed");
+            tracing::warn!(error = %crate::error::error_chain(&error), "reaper pass failed");
         }
     }
 }
 
 /// One pass: reaps expired leases, publishes events, dispatches the affected and stalled runs.
-pub(crate) async fn reap_once(shared: &Shared) -> Result<(), ReapError> {
+pub(crate) async fn reap_once(shared: &Context) -> Result<(), ReapError> {
     let reaped = crate::store::reap(&shared.pool, shared.config.max_attempts).await?;
     let mut events = Vec::new();
     let mut runs = BTreeSet::new();

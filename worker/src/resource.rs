@@ -5,7 +5,8 @@
 //! FAILED with the reason. Redelivery after a crash settles it again (detection is idempotent);
 //! uploads whose message was lost are published again by workers consuming the core queue.
 
-use crate::runtime::{Settle, Shared};
+use crate::context::Context;
+use crate::settle::Settle;
 use rodan_core::message::ResourceMessage;
 use rodan_core::resource_types::OCTET_STREAM;
 use rodan_core::status;
@@ -150,7 +151,7 @@ async fn fail(pool: &PgPool, resource: Uuid, details: &str) -> Result<(), sqlx::
 }
 
 /// Handles a [`ResourceMessage`].
-pub(crate) async fn handle(shared: &Shared, body: &[u8]) -> Settle {
+pub(crate) async fn handle(shared: &Context, body: &[u8]) -> Settle {
     let message: ResourceMessage = match serde_json::from_slice(body) {
         Ok(message) => message,
         Err(error) => {
@@ -216,7 +217,7 @@ pub async fn stale_uploads(pool: &PgPool, older_than: Duration) -> Result<Vec<Uu
 }
 
 /// The reaper's part: publishes stale uploads again on the core queue, in workers consuming it.
-pub(crate) async fn reap(shared: &Shared) -> Result<(), sqlx::Error> {
+pub(crate) async fn reap(shared: &Context) -> Result<(), sqlx::Error> {
     let core = &shared.config.core_queue;
     if !shared.config.queues.iter().any(|queue| queue == core) {
         return Ok(());
@@ -236,7 +237,7 @@ pub(crate) async fn reap(shared: &Shared) -> Result<(), sqlx::Error> {
         .map(|resource| ResourceMessage { resource })
         .collect();
     if let Err(error) = shared.broker.publish_resources(core, &messages).await {
-        tracing::warn!(error = %crate::error_chain(&error), "failed to publish stale uploads again");
+        tracing::warn!(error = %crate::error::error_chain(&error), "failed to publish stale uploads again");
     }
     Ok(())
 }

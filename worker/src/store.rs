@@ -8,6 +8,25 @@ use std::sync::LazyLock;
 use std::time::Duration;
 use uuid::Uuid;
 
+/// A database change a core job asks for, applied in the transaction that finishes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Give `resource` a new name.
+    Rename {
+        /// The resource.
+        resource: Uuid,
+        /// Its new name.
+        name: String,
+    },
+    /// Add the label `label` (created when missing) to `resources`.
+    Label {
+        /// The resources.
+        resources: Vec<Uuid>,
+        /// The label's name.
+        label: String,
+    },
+}
+
 /// A run job this worker holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claim {
@@ -376,17 +395,17 @@ pub async fn set_resource_file(
 /// Applies a core job's database changes.
 pub async fn apply_effect(
     tx: &mut Transaction<'_, Postgres>,
-    effect: &crate::core::Effect,
+    effect: &Effect,
 ) -> Result<(), sqlx::Error> {
     match effect {
-        crate::core::Effect::Rename { resource, name } => {
+        Effect::Rename { resource, name } => {
             sqlx::query("UPDATE resources SET name = $2, updated = now() WHERE uuid = $1")
                 .bind(resource)
                 .bind(name)
                 .execute(&mut **tx)
                 .await?;
         }
-        crate::core::Effect::Label { resources, label } => {
+        Effect::Label { resources, label } => {
             sqlx::query(
                 "INSERT INTO resource_labels (uuid, name) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
             )
