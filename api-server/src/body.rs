@@ -1,9 +1,32 @@
 //! Request bodies as DRF parses them: JSON, or form fields (`application/x-www-form-urlencoded`).
 
 use crate::error::ApiError;
-use axum::extract::{FromRequest, Request};
+use crate::state::AppState;
+use axum::extract::{FromRef, FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
 use serde_json::{Map, Value};
+
+/// Reads a JSON or form body of at most the configured `max_json` bytes: a `Content-Length`
+/// over it is refused before reading, a body without one is cut as soon as it passes it (413).
+async fn read_limited(req: Request, max: usize) -> Result<axum::body::Bytes, ApiError> {
+    if crate::limits::content_length(req.headers()).is_some_and(|len| len > max as u64) {
+        return Err(ApiError::too_large(max));
+    }
+    axum::body::to_bytes(req.into_body(), max)
+        .await
+        .map_err(|error| {
+            let too_large =
+                std::iter::successors(Some(&error as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .any(|e| e.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                ApiError::too_large(max)
+            } else {
+                ApiError::bad_request("Could not read the request body.")
+            }
+        })
+}
 
 /// A body as a JSON object; form fields become strings (repeated keys become lists).
 #[derive(Debug, Clone, Default)]
@@ -37,19 +60,21 @@ impl Body {
     }
 }
 
-impl<S: Send + Sync> FromRequest<S> for Body {
+impl<S: Send + Sync> FromRequest<S> for Body
+where
+    AppState: FromRef<S>,
+{
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let max = AppState::from_ref(state).max_json;
         let content_type = req
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|_| ApiError::bad_request("Could not read the request body."))?;
+        let bytes = read_limited(req, max).await?;
         if bytes.is_empty() {
             return Ok(Self::default());
         }
@@ -68,10 +93,14 @@ impl<S: Send + Sync> FromRequest<S> for Body {
                     }
                 }
             }
+            crate::limits::check_nul(&map)?;
             return Ok(Self(map));
         }
         match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => Ok(Self(map)),
+            Ok(Value::Object(map)) => {
+                crate::limits::check_nul(&map)?;
+                Ok(Self(map))
+            }
             Ok(_) => Err(ApiError::bad_request("Expected a JSON object.")),
             Err(error) => Err(ApiError::bad_request(format!("JSON parse error - {error}"))),
         }
@@ -82,15 +111,20 @@ impl<S: Send + Sync> FromRequest<S> for Body {
 #[derive(Debug, Clone)]
 pub struct AnyJson(pub Value);
 
-impl<S: Send + Sync> FromRequest<S> for AnyJson {
+impl<S: Send + Sync> FromRequest<S> for AnyJson
+where
+    AppState: FromRef<S>,
+{
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|_| ApiError::bad_request("Could not read the request body."))?;
-        serde_json::from_slice(&bytes)
-            .map(Self)
-            .map_err(|error| ApiError::bad_request(format!("JSON parse error - {error}")))
+        let max = AppState::from_ref(state).max_json;
+        let bytes = read_limited(req, max).await?;
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|error| ApiError::bad_request(format!("JSON parse error - {error}")))?;
+        if crate::limits::has_nul(&value) {
+            return Err(ApiError::bad_request(crate::error::NUL_MESSAGE));
+        }
+        Ok(Self(value))
     }
 }

@@ -77,9 +77,26 @@ pub struct ServeArgs {
     /// The queue of core tasks: uploads' type detection and results packages.
     #[arg(long, env = env::CORE_QUEUE, default_value = rodan_types::queues::CELERY)]
     pub core_queue: String,
-    /// Largest accepted upload, in MiB (upstream's nginx allows 700).
-    #[arg(long, env = "RODAN_MAX_UPLOAD_MIB", default_value_t = 700)]
+    /// Largest accepted upload, in MiB (upstream's nginx allows 700; the operator sets it from
+    /// `web.clientMaxBodySize`; 0: no limit). Larger uploads get 413 before their body is read.
+    #[arg(long, env = env::MAX_UPLOAD_MIB, default_value_t = 700)]
     pub max_upload_mib: usize,
+    /// Largest accepted JSON or form body, in MiB (workflow imports are the largest); larger
+    /// ones get 413.
+    #[arg(long, env = "RODAN_MAX_JSON_MIB", default_value_t = 10)]
+    pub max_json_mib: usize,
+    /// How long a request waits for a database connection, in milliseconds, before it is
+    /// answered 503 with `Retry-After` (the database is down or every connection is busy).
+    #[arg(
+        long,
+        env = "RODAN_DATABASE_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 2000
+    )]
+    pub database_acquire_timeout_ms: u64,
+    /// Seconds between sweeps for runs whose runnable jobs were not dispatched (RabbitMQ was
+    /// down when they became runnable); a failed dispatch also starts one.
+    #[arg(long, env = "RODAN_REDISPATCH_SECONDS", default_value_t = 10)]
+    pub redispatch_seconds: u64,
     /// Login throttling, trusted proxies, allowed origins, HTTPS.
     #[command(flatten)]
     pub security: crate::security::SecurityArgs,

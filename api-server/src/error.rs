@@ -40,6 +40,11 @@ pub enum ApiError {
     /// The method is not allowed on the route.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// A service the request needs (PostgreSQL, RabbitMQ) is down or saturated: 503 with
+    /// `Retry-After` and DRF's `ServiceUnavailable` detail, so clients try again instead of
+    /// treating it as a bug or as their mistake.
+    #[error("service unavailable")]
+    Unavailable(#[source] anyhow::Error),
     /// Something failed on our side; the cause is logged, never sent.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -56,29 +61,93 @@ impl ApiError {
         Self::Detail(StatusCode::BAD_REQUEST, message.into())
     }
 
-    /// Wraps any internal failure.
+    /// Wraps any internal failure; one caused by the database being unavailable is a 503.
     pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        let error = error.into();
+        if error
+            .chain()
+            .any(|cause| cause.downcast_ref::<sqlx::Error>().is_some_and(unavailable))
+        {
+            return Self::Unavailable(error);
+        }
+        Self::Internal(error)
+    }
+
+    /// A 413 for a body over `limit` bytes.
+    pub fn too_large(limit: usize) -> Self {
+        Self::Detail(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "Request body too large: the limit is {}.",
+                crate::limits::human_size(limit)
+            ),
+        )
+    }
+}
+
+/// The message DRF's `ProhibitNullCharactersValidator` gives (CharField, django-filter).
+pub const NUL_MESSAGE: &str = "Null characters are not allowed.";
+
+/// Seconds a 503 asks clients to wait before trying again.
+pub const RETRY_AFTER_SECONDS: u64 = 2;
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        if unavailable(&error) {
+            return Self::Unavailable(error.into());
+        }
+        if let sqlx::Error::Database(db) = &error {
+            match db.code().as_deref() {
+                // 23503: a row still referenced (PROTECT in upstream's models).
+                Some("23503") => {
+                    return Self::Conflict(
+                        json!({"detail": "This object is still referenced by other objects and cannot be deleted or changed."}),
+                    );
+                }
+                Some("23505") => {
+                    return Self::Detail(
+                        StatusCode::BAD_REQUEST,
+                        "An object with these values already exists.".into(),
+                    );
+                }
+                // 22021 (a NUL in text: "invalid byte sequence for encoding UTF8: 0x00") and
+                // 22P05 (`\u0000` in jsonb): the edge refuses NULs already; this is the net for
+                // a path it does not cover. Logged, since it means the edge missed one.
+                Some("22021" | "22P05") => {
+                    tracing::warn!(error = %db, "PostgreSQL refused a value the edge let through");
+                    return Self::bad_request(NUL_MESSAGE);
+                }
+                // 23514: a CHECK constraint (`workflows_name_check`): the edge checks upstream's
+                // lengths first; a miss names the column the constraint is about.
+                Some("23514") => {
+                    tracing::warn!(error = %db, "a CHECK constraint refused a value the edge let through");
+                    let field = db
+                        .constraint()
+                        .and_then(|c| c.strip_suffix("_check"))
+                        .and_then(|c| db.table().and_then(|t| c.strip_prefix(t)))
+                        .map(|c| c.trim_start_matches('_'))
+                        .filter(|c| !c.is_empty())
+                        .unwrap_or("non_field_errors");
+                    return Self::field(field, "Ensure this value is valid.");
+                }
+                _ => {}
+            }
+        }
         Self::Internal(error.into())
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(error: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &error {
-            // 23503: a row still referenced (PROTECT in upstream's models).
-            if db.code().as_deref() == Some("23503") {
-                return Self::Conflict(
-                    json!({"detail": "This object is still referenced by other objects and cannot be deleted or changed."}),
-                );
-            }
-            if db.code().as_deref() == Some("23505") {
-                return Self::Detail(
-                    StatusCode::BAD_REQUEST,
-                    "An object with these values already exists.".into(),
-                );
-            }
-        }
-        Self::Internal(error.into())
+/// Whether `error` says the database is down, restarting, unreachable or out of connections
+/// (rather than that the statement was wrong): a 503, not a 500.
+pub fn unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // Class 08: connection exceptions. 57P01-57P03: admin/crash shutdown, cannot
+            // connect now. 53300: too many connections.
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
     }
 }
 
@@ -107,6 +176,13 @@ impl IntoResponse for ApiError {
                 StatusCode::METHOD_NOT_ALLOWED,
                 json!({"detail": "Method not allowed."}),
             ),
+            Self::Unavailable(error) => {
+                tracing::warn!(error = format!("{error:#}"), "a dependency is unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"detail": "Service temporarily unavailable, try again later."}),
+                )
+            }
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "request failed");
                 (
@@ -125,6 +201,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Token"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
         }
         response
     }

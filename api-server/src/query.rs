@@ -348,6 +348,24 @@ fn select_head<'a>(base: &str, model: &Model) -> QueryBuilder<'a, Postgres> {
 /// Extra SQL conditions a route adds to a list (`AND ...`), with bound values.
 pub type Extra<'a> = &'a (dyn Fn(&mut QueryBuilder<'_, Postgres>) -> ApiResult<()> + Sync);
 
+/// `?page_size=` as DRF's `PageNumberPagination` reads it (`_positive_int`, strict, cut off at
+/// the largest size): a positive integer, at most [`MAX_PAGE_SIZE`] (larger ones, however
+/// large, give the largest); zero, negative or not a number gives the default.
+fn page_size(value: &str) -> i64 {
+    let value = value.trim();
+    let digits = value.strip_prefix('+').unwrap_or(value);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return match digits.parse::<i64>() {
+            Ok(0) => PAGE_SIZE,
+            Ok(n) => n.min(MAX_PAGE_SIZE),
+            // More digits than an i64 holds: positive and over the cut-off.
+            Err(_) if digits.trim_start_matches('0').is_empty() => PAGE_SIZE,
+            Err(_) => MAX_PAGE_SIZE,
+        };
+    }
+    PAGE_SIZE
+}
+
 /// A list read: `GET /api/<plural>/`.
 pub async fn list(
     pool: &PgPool,
@@ -364,14 +382,7 @@ pub async fn list(
             .get("disable_pagination")
             .is_some_and(|v| v != "false" && v != "0")
             || params.has("no_page"));
-    let page_size = match params.get("page_size") {
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .map_or(PAGE_SIZE, |n| n.min(MAX_PAGE_SIZE)),
-        None => PAGE_SIZE,
-    };
+    let page_size = params.get("page_size").map_or(PAGE_SIZE, page_size);
     let page = match params.get("page") {
         None => 1,
         Some("last") => -1,
@@ -404,9 +415,14 @@ pub async fn list(
     filtered.push(" LIMIT ");
     // A window count needs the whole filtered set; a separate count is simpler and as fast here.
     let offset_page = page.max(1);
+    // A page whose first row lies past any possible row (`page=9223372036854775807`) is past
+    // the end, as any page after the last is.
+    let offset = (offset_page - 1)
+        .checked_mul(page_size)
+        .ok_or_else(|| ApiError::Detail(StatusCode::NOT_FOUND, "Invalid page.".into()))?;
     filtered.push_bind(page_size);
     filtered.push(" OFFSET ");
-    filtered.push_bind((offset_page - 1) * page_size);
+    filtered.push_bind(offset);
     let rows: Vec<(sqlx::types::Json<Box<serde_json::value::RawValue>>,)> =
         filtered.build_query_as().fetch_all(pool).await?;
 

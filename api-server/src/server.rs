@@ -10,8 +10,9 @@ use std::sync::Arc;
 /// Builds the state from `args`.
 pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
     let wait = rodan_db::STARTUP_WAIT;
+    let acquire = std::time::Duration::from_millis(args.database_acquire_timeout_ms);
     let pool = rodan_db::until_up("the database", wait, rodan_db::unreachable, || {
-        rodan_db::connect(&args.database_url, args.database_pool)
+        pool(&args.database_url, args.database_pool, acquire)
     })
     .await
     .context("failed to connect to the database")?;
@@ -36,12 +37,32 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
         media_root: args.media_root.clone(),
         serve_media: args.serve_media,
         version: args.version.clone(),
-        max_upload: args.max_upload_mib * 1024 * 1024,
+        // 0 is no limit, as nginx's `client_max_body_size 0`.
+        max_upload: match args.max_upload_mib {
+            0 => usize::MAX,
+            mib => mib.saturating_mul(1024 * 1024),
+        },
+        max_json: args.max_json_mib.saturating_mul(1024 * 1024),
         core_queue: args.core_queue.clone(),
         basic_cache: Default::default(),
         hub: Default::default(),
         security,
     })))
+}
+
+/// The API's pool: at most `max` connections; a request that waits `acquire` for one (the
+/// database is down, or every connection is busy) fails as unavailable, a 503, instead of
+/// holding its client for the 10 s the worker's pool waits.
+pub async fn pool(
+    url: &str,
+    max: u32,
+    acquire: std::time::Duration,
+) -> Result<sqlx::PgPool, sqlx::Error> {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(acquire)
+        .connect(url)
+        .await
 }
 
 /// Serves the API on `args.listen`.
@@ -79,12 +100,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         }
     });
+    let redispatch = tokio::spawn(crate::redispatch::run(
+        state.clone(),
+        std::time::Duration::from_secs(args.redispatch_seconds.max(1)),
+    ));
     // The peer's address, for login throttling per client.
     let app = crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await
-        .context("server failed")?;
+        .context("server failed");
+    redispatch.abort();
+    served?;
     // Events of the last requests are still queued for Redis.
     events.flush().await;
     Ok(())

@@ -27,8 +27,10 @@ pub struct Inner {
     pub serve_media: bool,
     /// Version shown at `/api/`.
     pub version: String,
-    /// Largest accepted request body, bytes.
+    /// Largest accepted request body (an upload), bytes.
     pub max_upload: usize,
+    /// Largest accepted JSON or form body, bytes.
+    pub max_json: usize,
     /// The queue of core tasks (uploads' type detection, results packages).
     pub core_queue: String,
     /// Recently verified Basic credentials, so Basic clients do not pay the password hash on

@@ -51,6 +51,9 @@ pub mod env {
     pub const PUBLIC_URL: &str = "RODAN_PUBLIC_URL";
     /// Address the API server listens on, `0.0.0.0:8000`.
     pub const API_LISTEN: &str = "RODAN_API_LISTEN";
+    /// Largest upload the API server accepts, in MiB (0: no limit); the operator sets it from
+    /// the nginx `client_max_body_size` in front of it, so both refuse the same uploads.
+    pub const MAX_UPLOAD_MIB: &str = "RODAN_MAX_UPLOAD_MIB";
     /// Superuser created at start when missing (upstream's names).
     pub const ADMIN_USER: &str = "ADMIN_USER";
     /// E-mail of the bootstrap superuser.

@@ -189,6 +189,11 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(max_upload))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            crate::limits::guard,
+        ))
+        // Outside the guard, so its refusals carry the security headers too.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             crate::security::headers,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())

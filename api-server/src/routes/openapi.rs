@@ -198,8 +198,16 @@ pub(super) async fn document(base: Base) -> Json<Value> {
             "get",
         ),
     ] {
+        // Every `{name}` in the path is a required path parameter (an undeclared one makes the
+        // document invalid OpenAPI).
+        let params: Vec<Value> = path
+            .split('{')
+            .skip(1)
+            .filter_map(|rest| rest.split_once('}'))
+            .map(|(name, _)| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
         let entry = paths.entry(path.to_owned()).or_insert_with(|| json!({}));
-        entry[method] = op(summary.to_owned(), "Other", vec![], method != "get", "200");
+        entry[method] = op(summary.to_owned(), "Other", params, method != "get", "200");
     }
     Json(json!({
         "openapi": "3.1.0",

@@ -132,7 +132,9 @@ async fn create(
             .bind(status::FAILED)
             .execute(&state.pool)
             .await?;
-        return Err(ApiError::internal(error));
+        // RabbitMQ is down: the client may ask again (the failed package is kept, as upstream
+        // keeps failed ones).
+        return Err(ApiError::Unavailable(error.into()));
     }
     state
         .emit(Change::Created, "resultspackage", id, Some(project))

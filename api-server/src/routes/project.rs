@@ -80,6 +80,7 @@ async fn create(
     user: User,
     body: Body,
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    crate::limits::check_lengths(&body, &[("name", crate::limits::max_len::PROJECT_NAME)])?;
     let name = body.required("name")?;
     let description = body.str("description").unwrap_or("");
     let id = Uuid::new_v4();
@@ -116,6 +117,7 @@ async fn update(
     path: Path<String>,
     body: Body,
 ) -> ApiResult<axum::Json<Value>> {
+    crate::limits::check_lengths(&body, &[("name", crate::limits::max_len::PROJECT_NAME)])?;
     let id = path_uuid(path)?;
     perm::require(&state.pool, &user, id, Role::Admin).await?;
     if body.0.contains_key("name") {

@@ -3,7 +3,7 @@
 
 use crate::auth::{MaybeUser, User};
 use crate::body::Body;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, NUL_MESSAGE};
 use crate::link::{Base, parse_ref};
 use crate::models::{LABEL, RESOURCE, RESOURCE_LIST};
 use crate::perm::{self, Role};
@@ -106,6 +106,7 @@ impl Staged {
         &mut self,
         filename: String,
         mut field: axum::extract::multipart::Field<'_>,
+        max: usize,
     ) -> ApiResult<()> {
         use tokio::io::AsyncWriteExt;
         tokio::fs::create_dir_all(&self.dir)
@@ -117,15 +118,27 @@ impl Staged {
         let mut file = tokio::fs::File::create(&path)
             .await
             .map_err(ApiError::internal)?;
-        while let Some(chunk) = field
-            .chunk()
-            .await
-            .map_err(|e| ApiError::bad_request(format!("Failed to read an uploaded file: {e}")))?
-        {
+        while let Some(chunk) = field.chunk().await.map_err(|e| {
+            multipart_error(e, max, |e| format!("Failed to read an uploaded file: {e}"))
+        })? {
             file.write_all(&chunk).await.map_err(ApiError::internal)?;
         }
         file.flush().await.map_err(ApiError::internal)?;
         Ok(())
+    }
+}
+
+/// A multipart body that could not be read: 413 when it passed the upload limit (the body is
+/// not read further), 400 otherwise.
+fn multipart_error(
+    error: axum::extract::multipart::MultipartError,
+    max: usize,
+    message: impl FnOnce(&axum::extract::multipart::MultipartError) -> String,
+) -> ApiError {
+    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::too_large(max)
+    } else {
+        ApiError::bad_request(message(&error))
     }
 }
 
@@ -241,22 +254,32 @@ async fn upload(
     let mut claimed = None;
     let mut label_names = None;
     let mut files = Staged::new(&state.media_root);
+    let max = state.max_upload;
     while let Some(field) = multipart
         .next_field()
         .await
-        .map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?
+        .map_err(|e| multipart_error(e, max, |e| format!("Malformed multipart body: {e}")))?
     {
         let name = field.name().unwrap_or("").to_owned();
         match name.as_str() {
             "files" => {
                 let filename = field.file_name().unwrap_or("upload").to_owned();
-                files.receive(filename, field).await?;
+                if filename.contains('\0') {
+                    return Err(ApiError::field("files", NUL_MESSAGE));
+                }
+                files.receive(filename, field, max).await?;
             }
             "project" | "type" | "label_names" => {
-                let text = field
-                    .text()
-                    .await
-                    .map_err(|_| ApiError::field(&name, "Not a valid string."))?;
+                let text = field.text().await.map_err(|e| {
+                    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        ApiError::too_large(max)
+                    } else {
+                        ApiError::field(&name, "Not a valid string.")
+                    }
+                })?;
+                if text.contains('\0') {
+                    return Err(ApiError::field(&name, NUL_MESSAGE));
+                }
                 match name.as_str() {
                     "project" => project = Some(text),
                     "type" => claimed = Some(text),
@@ -363,6 +386,7 @@ async fn update(
     path: Path<String>,
     body: Body,
 ) -> ApiResult<RawJson> {
+    crate::limits::check_lengths(&body, &[("name", crate::limits::max_len::RESOURCE_NAME)])?;
     let id = path_uuid(path)?;
     let project = perm::require_object(&state.pool, &user, &RESOURCE, id, Role::Worker).await?;
     for key in ["name", "description"] {
@@ -576,6 +600,10 @@ async fn create_list(
     user: User,
     body: Body,
 ) -> ApiResult<RawJson> {
+    crate::limits::check_lengths(
+        &body,
+        &[("name", crate::limits::max_len::RESOURCE_LIST_NAME)],
+    )?;
     let members = member_refs(&body)?
         .ok_or_else(|| ApiError::field("resources", "This field is required."))?;
     let (project, kind) = check_members(&state, &user, &members).await?;
@@ -616,6 +644,10 @@ async fn update_list(
     path: Path<String>,
     body: Body,
 ) -> ApiResult<RawJson> {
+    crate::limits::check_lengths(
+        &body,
+        &[("name", crate::limits::max_len::RESOURCE_LIST_NAME)],
+    )?;
     let id = path_uuid(path)?;
     let project =
         perm::require_object(&state.pool, &user, &RESOURCE_LIST, id, Role::Worker).await?;

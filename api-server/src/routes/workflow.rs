@@ -134,6 +134,7 @@ async fn create_workflow(
     user: User,
     body: Body,
 ) -> ApiResult<RawJson> {
+    crate::limits::check_lengths(&body, &[("name", crate::limits::max_len::WORKFLOW_NAME)])?;
     let project = require_ref(body.required("project")?, "project", "project")?;
     perm::require_field(&state.pool, &user, project, "project").await?;
     if body.bool("valid")? == Some(true) {
@@ -144,6 +145,7 @@ async fn create_workflow(
     if let Some(serialized) = body.0.get("serialized") {
         let catalogue = graph::catalogue(&state.pool).await?;
         let graph = wf::import(serialized, &catalogue).map_err(import_error)?;
+        crate::limits::check_import(&graph)?;
         let name = body
             .str("name")
             .filter(|n| !n.is_empty())
@@ -222,6 +224,7 @@ async fn update_workflow(
     path: Path<String>,
     body: Body,
 ) -> ApiResult<RawJson> {
+    crate::limits::check_lengths(&body, &[("name", crate::limits::max_len::WORKFLOW_NAME)])?;
     let id = path_uuid(path)?;
     let project = perm::require_object(&state.pool, &user, &WORKFLOW, id, Role::Worker).await?;
     if let Some(name) = body.str("name") {
@@ -340,6 +343,11 @@ async fn create_workflow_job(
     user: User,
     body: Body,
 ) -> ApiResult<RawJson> {
+    crate::limits::check_lengths(
+        &body,
+        &[("name", crate::limits::max_len::WORKFLOW_JOB_NAME)],
+    )?;
+    crate::limits::check_documents(&body, &["job_settings", "appearance"])?;
     let (workflow, project) = workflow_field(&state, &user, &body, "workflow").await?;
     let job = require_ref(body.required("job")?, "job", "job")?;
     let row: Option<(String, Value, bool)> =
@@ -406,6 +414,11 @@ async fn update_workflow_job(
     path: Path<String>,
     body: Body,
 ) -> ApiResult<RawJson> {
+    crate::limits::check_lengths(
+        &body,
+        &[("name", crate::limits::max_len::WORKFLOW_JOB_NAME)],
+    )?;
+    crate::limits::check_documents(&body, &["job_settings", "appearance"])?;
     let id = path_uuid(path)?;
     let (workflow, project) = owner(&state, &user, &WORKFLOW_JOB, id, WFJ_WORKFLOW).await?;
     let (schema, grouped): (Value, bool) = sqlx::query_as(
@@ -489,6 +502,7 @@ async fn create_port(
     body: &Body,
     input: bool,
 ) -> ApiResult<RawJson> {
+    crate::limits::check_lengths(body, &[("label", crate::limits::max_len::PORT_LABEL)])?;
     let wfj = require_ref(
         body.required("workflow_job")?,
         "workflowjob",
@@ -580,6 +594,7 @@ async fn update_port(
     body: &Body,
     input: bool,
 ) -> ApiResult<RawJson> {
+    crate::limits::check_lengths(body, &[("label", crate::limits::max_len::PORT_LABEL)])?;
     let (model, sql, table, event) = if input {
         (&INPUT_PORT, PORT_WORKFLOW_IN, "input_ports", "inputport")
     } else {
@@ -778,6 +793,8 @@ async fn create_group(
     user: User,
     body: Body,
 ) -> ApiResult<RawJson> {
+    crate::limits::check_lengths(&body, &[("name", crate::limits::max_len::GROUP_NAME)])?;
+    crate::limits::check_documents(&body, &["appearance"])?;
     let (workflow, project) = workflow_field(&state, &user, &body, "workflow").await?;
     let id = Uuid::new_v4();
     let origin = match body.str("origin") {
@@ -839,6 +856,8 @@ async fn update_group(
     path: Path<String>,
     body: Body,
 ) -> ApiResult<RawJson> {
+    crate::limits::check_lengths(&body, &[("name", crate::limits::max_len::GROUP_NAME)])?;
+    crate::limits::check_documents(&body, &["appearance"])?;
     let id = path_uuid(path)?;
     let (workflow, project) = owner(&state, &user, &WORKFLOW_JOB_GROUP, id, GROUP_WORKFLOW).await?;
     for key in ["name", "description"] {

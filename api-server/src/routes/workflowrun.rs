@@ -102,6 +102,7 @@ async fn create(
     user: User,
     body: Body,
 ) -> ApiResult<RawJson> {
+    crate::limits::check_lengths(&body, &[("name", crate::limits::max_len::RUN_NAME)])?;
     let workflow = require_ref(body.required("workflow")?, "workflow", "workflow")?;
     let project =
         perm::require_field_object(&state.pool, &user, &WORKFLOW, workflow, "workflow").await?;
@@ -220,7 +221,7 @@ async fn create(
     state
         .emit(Change::Created, "workflowrun", run, Some(project))
         .await;
-    dispatch(&state, run).await?;
+    dispatch(&state, run).await;
     Ok(RawJson(
         StatusCode::CREATED,
         query::detail(&state.pool, &WORKFLOW_RUN, &base.0, Some(&user), run).await?,
@@ -355,13 +356,19 @@ async fn insert_run(
     Ok(())
 }
 
-/// Dispatches the run's runnable jobs and publishes the resulting events.
-pub(crate) async fn dispatch(state: &AppState, run: Uuid) -> ApiResult<()> {
-    let done = rodan_db::schedule::dispatch(&state.pool, &state.broker, run)
-        .await
-        .map_err(ApiError::internal)?;
-    state.events.publish_all(&done.events).await;
-    Ok(())
+/// Dispatches the run's runnable jobs and publishes the resulting events. Called after the
+/// run's change is committed, so it cannot fail the request: a client told 500 would create the
+/// run again. What it could not publish (RabbitMQ down) stays undispatched in the database, and
+/// the re-dispatch loop ([`crate::redispatch`]) publishes it when RabbitMQ is back.
+pub(crate) async fn dispatch(state: &AppState, run: Uuid) {
+    match rodan_db::schedule::dispatch(&state.pool, &state.broker, run).await {
+        Ok(done) => state.events.publish_all(&done.events).await,
+        Err(error) => tracing::warn!(
+            %run,
+            error = format!("{:#}", anyhow::Error::from(error)),
+            "dispatch failed; the run is stored and is dispatched again later"
+        ),
+    }
 }
 
 async fn update(
@@ -371,6 +378,7 @@ async fn update(
     path: Path<String>,
     body: Body,
 ) -> ApiResult<RawJson> {
+    crate::limits::check_lengths(&body, &[("name", crate::limits::max_len::RUN_NAME)])?;
     let id = path_uuid(path)?;
     let project = perm::require_object(&state.pool, &user, &WORKFLOW_RUN, id, Role::Worker).await?;
     let current: i32 = sqlx::query_scalar("SELECT status FROM workflow_runs WHERE uuid = $1")
@@ -479,7 +487,8 @@ async fn retry(state: &AppState, run: Uuid) -> ApiResult<()> {
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    dispatch(state, run).await
+    dispatch(state, run).await;
+    Ok(())
 }
 
 /// Redoes a run job and everything downstream of it.
@@ -534,7 +543,8 @@ async fn redo_tree(state: &AppState, run: Uuid, root: Uuid) -> ApiResult<()> {
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    dispatch(state, run).await
+    dispatch(state, run).await;
+    Ok(())
 }
 
 async fn delete(

@@ -516,7 +516,7 @@ async fn health_endpoints_answer(ctx: Ctx) {
     assert_eq!(body["database"], "working");
 }
 
-fn png(color: image::ColorType, w: u32, h: u32) -> Vec<u8> {
+pub(crate) fn png(color: image::ColorType, w: u32, h: u32) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
     let n = match color {
         image::ColorType::L8 => 1,
@@ -532,7 +532,7 @@ fn png(color: image::ColorType, w: u32, h: u32) -> Vec<u8> {
 
 /// Uploads `files` and, when they are created, settles them as a `celery`-queue worker does (see
 /// [`Ctx::settle_uploads`]); the answer is the created resources as they are then.
-async fn upload(
+pub(crate) async fn upload(
     ctx: &Ctx,
     token: &str,
     project: &str,
@@ -561,7 +561,7 @@ async fn upload(
 }
 
 /// Uploads `files`; the answer is the server's, before any worker settles them.
-async fn upload_unsettled(
+pub(crate) async fn upload_unsettled(
     ctx: &Ctx,
     token: &str,
     project: &str,
@@ -766,7 +766,7 @@ async fn uploads_detect_png_subtypes_and_honour_a_claimed_type(ctx: Ctx) {
 
 /// Validates a workflow (`PATCH {"valid": true}`, expecting 200) and returns the URL of its
 /// first extern input port, where a run's pages go.
-async fn validate_entry(ctx: &Ctx, token: &str, wf: &str) -> String {
+pub(crate) async fn validate_entry(ctx: &Ctx, token: &str, wf: &str) -> String {
     let valid = ctx
         .ok(Method::PATCH, wf, token, Some(json!({"valid": true})), 200)
         .await;
@@ -776,7 +776,7 @@ async fn validate_entry(ctx: &Ctx, token: &str, wf: &str) -> String {
         .to_owned()
 }
 
-fn body_url(v: &serde_json::Value) -> &str {
+pub(crate) fn body_url(v: &serde_json::Value) -> &str {
     v["url"].as_str().expect("a url")
 }
 
@@ -840,7 +840,7 @@ async fn media_is_served_only_after_authorisation(ctx: Ctx) {
 }
 
 /// Builds to grey -> binarise in a project; returns (workflow url, [wfj urls]).
-async fn build_chain(ctx: &Ctx, token: &str, project: &str) -> (String, Vec<String>) {
+pub(crate) async fn build_chain(ctx: &Ctx, token: &str, project: &str) -> (String, Vec<String>) {
     ctx.register_test_jobs().await;
     let chain = Builder::new(ctx, token, project, Some("chain")).await;
     let (grey, _, binarise) = chain.pair().await;
@@ -1421,6 +1421,24 @@ async fn the_openapi_document_covers_every_list_route(ctx: Ctx) {
         .as_array()
         .expect("parameters");
     assert!(params.iter().any(|p| p["name"] == "status__in"));
+    // Valid OpenAPI: each `{name}` of a path is a declared path parameter of each operation.
+    for (path, operations) in doc["paths"].as_object().expect("paths") {
+        let names: Vec<&str> = path
+            .split('{')
+            .skip(1)
+            .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+            .collect();
+        for (method, op) in operations.as_object().expect("operations") {
+            for name in &names {
+                assert!(
+                    op["parameters"].as_array().is_some_and(|ps| ps
+                        .iter()
+                        .any(|p| p["name"] == *name && p["in"] == "path")),
+                    "{method} {path} declares its path parameter {name}"
+                );
+            }
+        }
+    }
 }
 
 /// nginx with the exact configuration the operator renders, only its ports and paths moved to
@@ -2076,14 +2094,19 @@ async fn the_task_queue_views_are_for_staff_and_show_queued_work(ctx: Ctx) {
 }
 
 /// A workflow with the test jobs, built step by step through the API.
-struct Builder<'a> {
+pub(crate) struct Builder<'a> {
     ctx: &'a Ctx,
     token: String,
-    wf: String,
+    pub(crate) wf: String,
 }
 
 impl Builder<'_> {
-    async fn new<'a>(ctx: &'a Ctx, token: &str, project: &str, name: Option<&str>) -> Builder<'a> {
+    pub(crate) async fn new<'a>(
+        ctx: &'a Ctx,
+        token: &str,
+        project: &str,
+        name: Option<&str>,
+    ) -> Builder<'a> {
         let body = match name {
             Some(name) => json!({"project": project, "name": name}),
             None => json!({"project": project}),
@@ -2098,7 +2121,7 @@ impl Builder<'_> {
         }
     }
 
-    async fn job(&self, name: &str) -> String {
+    pub(crate) async fn job(&self, name: &str) -> String {
         let job = self.ctx.job_url(name).await;
         body_url(
             &self
@@ -2115,7 +2138,7 @@ impl Builder<'_> {
         .to_owned()
     }
 
-    async fn port(&self, wfj: &str, job: &str, name: &str, input: bool) -> String {
+    pub(crate) async fn port(&self, wfj: &str, job: &str, name: &str, input: bool) -> String {
         let pt = self.ctx.port_type(job, name, input).await;
         let (route, key) = if input {
             ("/api/inputports/", "input_port_type")
@@ -2137,7 +2160,7 @@ impl Builder<'_> {
         .to_owned()
     }
 
-    async fn connect(&self, output: &str, input: &str) {
+    pub(crate) async fn connect(&self, output: &str, input: &str) {
         self.ctx
             .ok(
                 Method::POST,
@@ -2150,7 +2173,7 @@ impl Builder<'_> {
     }
 
     /// A complete to grey -> binarise pair, returning (grey wfj, grey out, binarise wfj).
-    async fn pair(&self) -> (String, String, String) {
+    pub(crate) async fn pair(&self) -> (String, String, String) {
         let grey = self.job("to grey").await;
         self.port(&grey, "to grey", "RGB PNG image", true).await;
         let out = self

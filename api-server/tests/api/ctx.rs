@@ -16,7 +16,32 @@ pub struct Ctx {
     pub admin: String,
     pub state: AppState,
     pub amqp_url: String,
+    pub db_url: String,
     pub media: tempfile::TempDir,
+}
+
+/// What a test's server runs against, and its limits.
+pub struct Setup {
+    pub db_url: String,
+    pub amqp_url: String,
+    pub redis_url: String,
+    pub max_upload: usize,
+    pub max_json: usize,
+    /// The pool's acquire timeout.
+    pub acquire: std::time::Duration,
+}
+
+impl Setup {
+    pub fn new(db_url: String, amqp_url: String, redis_url: String) -> Self {
+        Self {
+            db_url,
+            amqp_url,
+            redis_url,
+            max_upload: 64 * 1024 * 1024,
+            max_json: 2 * 1024 * 1024,
+            acquire: std::time::Duration::from_secs(10),
+        }
+    }
 }
 
 impl Ctx {
@@ -24,7 +49,17 @@ impl Ctx {
         let db = services
             .postgres
             .database(&format!("api_{n}_{}", std::process::id()));
-        let pool = rodan_db::connect(&db, 8)
+        Self::start(Setup::new(
+            db,
+            services.rabbitmq.url(),
+            services.redis.url(),
+        ))
+        .await
+    }
+
+    /// A server on `setup`'s services, with a migrated database and an admin.
+    pub async fn start(setup: Setup) -> Self {
+        let pool = rodan_api_server::server::pool(&setup.db_url, 8, setup.acquire)
             .await
             .expect("the database accepts connections");
         rodan_api_server::bootstrap::prepare(&pool)
@@ -39,24 +74,25 @@ impl Ctx {
         .await
         .expect("the admin is created");
         let media = tempfile::tempdir().expect("a media dir");
-        let broker = Broker::new(services.rabbitmq.url());
+        let broker = Broker::new(setup.amqp_url.clone());
         broker.check().await.expect("RabbitMQ accepts connections");
-        let events = Publisher::connect(&services.redis.url())
+        let events = Publisher::connect(&setup.redis_url)
             .await
             .expect("Redis accepts connections");
         let state = AppState(Arc::new(Inner {
             pool,
             broker,
             events,
-            redis_url: services.redis.url(),
+            redis_url: setup.redis_url.clone(),
             media_root: media.path().to_path_buf(),
             serve_media: false,
             version: "test".into(),
-            max_upload: 64 * 1024 * 1024,
+            max_upload: setup.max_upload,
+            max_json: setup.max_json,
             core_queue: format!("core-{}", uuid::Uuid::new_v4().simple()),
             basic_cache: Default::default(),
             hub: Default::default(),
-            security: security(&services.redis.url(), test_security()).await,
+            security: security(&setup.redis_url, test_security()).await,
         }));
         let root = serve(state.clone()).await;
         let mut ctx = Self {
@@ -64,7 +100,8 @@ impl Ctx {
             root,
             admin: String::new(),
             state,
-            amqp_url: services.rabbitmq.url(),
+            amqp_url: setup.amqp_url,
+            db_url: setup.db_url,
             media,
         };
         ctx.admin = ctx.login("admin@example.org", "admin-password").await;
@@ -84,6 +121,7 @@ impl Ctx {
             serve_media: s.serve_media,
             version: s.version.clone(),
             max_upload: s.max_upload,
+            max_json: s.max_json,
             core_queue: s.core_queue.clone(),
             basic_cache: Default::default(),
             hub: Default::default(),

@@ -4,6 +4,7 @@
 
 mod cases;
 mod ctx;
+mod input;
 mod security;
 
 use libtest_mimic::{Arguments, Trial};
@@ -21,6 +22,7 @@ fn main() {
     );
     let trials = cases::all()
         .into_iter()
+        .chain(input::all())
         .chain(security::all())
         .enumerate()
         .map(|(n, (name, case))| {

@@ -145,6 +145,27 @@ fn admin_env(inst: &Instance<'_>) -> [Value; 3] {
     ]
 }
 
+/// An nginx size (`700m`, `1g`, `512k`, `1048576`) in MiB, rounded up; `0` (no limit in nginx)
+/// stays 0, which is no limit for the API server too.
+pub(crate) fn size_mib(size: &str) -> u64 {
+    let size = size.trim();
+    let (digits, unit) = match size.chars().last() {
+        Some(c) if c.is_ascii_alphabetic() => (&size[..size.len() - 1], c.to_ascii_lowercase()),
+        _ => (size, 'b'),
+    };
+    // The CRD's pattern admits digits and one unit; anything else keeps upstream's 700m.
+    let Ok(n) = digits.parse::<u64>() else {
+        return 700;
+    };
+    let bytes = match unit {
+        'k' => n.saturating_mul(1 << 10),
+        'm' => n.saturating_mul(1 << 20),
+        'g' => n.saturating_mul(1 << 30),
+        _ => n,
+    };
+    bytes.div_ceil(1 << 20)
+}
+
 /// Where the API server takes a proxy's word for the client's address: private and
 /// shared-address networks, where pod networks live (the API Service is cluster-internal).
 const CLUSTER_PROXIES: &str =
@@ -156,6 +177,12 @@ pub(super) fn api_deployment(inst: &Instance<'_>, release: &Release) -> Child {
     let name = services::api(&inst.name);
     let mut env = app_env(inst, release);
     env.push(json!({"name": env::API_LISTEN, "value": format!("0.0.0.0:{}", ports::API)}));
+    // The API refuses the uploads nginx refuses: same limit, and early (413 on Content-Length).
+    env.push(json!({
+        "name": env::MAX_UPLOAD_MIB,
+        "value": size_mib(&spec.web.client_max_body_size).to_string(),
+    }));
+
     // nginx, in front, names the client in X-Real-IP; its pods have addresses of the cluster's
     // private pod network.
     env.push(json!({"name": "RODAN_TRUSTED_PROXIES", "value": CLUSTER_PROXIES}));

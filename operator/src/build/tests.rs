@@ -397,6 +397,27 @@ fn autoscaled_queues_are_scaled_by_keda_when_it_is_served() {
 }
 
 #[test]
+fn the_api_refuses_the_uploads_nginx_refuses() {
+    for (size, mib) in [
+        ("700m", "700"),
+        ("2g", "2048"),
+        ("512k", "1"),
+        ("1048577", "2"),
+        ("0", "0"),
+    ] {
+        let r = rodan(json!({"web": {"clientMaxBodySize": size}}));
+        let d = build(&r, &succeeded(&r)).expect("built");
+        let env = &child(&d, Kind::Deployment, "lab-api").object["spec"]["template"]["spec"]["containers"]
+            [0]["env"];
+        let value = env
+            .as_array()
+            .and_then(|e| e.iter().find(|v| v["name"] == "RODAN_MAX_UPLOAD_MIB"))
+            .map(|v| v["value"].clone());
+        assert_eq!(value, Some(json!(mib)), "{size}");
+    }
+}
+
+#[test]
 fn login_limits_trusted_proxies_and_origins_reach_nginx_and_the_api() {
     let r = rodan(json!({
         "api": {"allowedOrigins": ["https://client.example", "http://localhost:9002"]},

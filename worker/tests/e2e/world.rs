@@ -97,6 +97,7 @@ impl World {
             serve_media: true,
             version: "e2e".into(),
             max_upload: 64 * 1024 * 1024,
+            max_json: 16 * 1024 * 1024,
             core_queue: rodan_types::queues::CELERY.into(),
             basic_cache: Default::default(),
             hub: Default::default(),
