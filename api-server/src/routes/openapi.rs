@@ -652,6 +652,16 @@ pub(super) async fn document(base: Base) -> Json<Value> {
         let entry = paths.entry(path.to_owned()).or_insert_with(|| json!({}));
         entry[method] = operation.render();
     }
+    // Two refusals come from axum's extractors before the handler runs, as plain text: a
+    // request to the websocket that is not an upgrade, and a malformed multipart upload.
+    let plain = json!({"text/plain": {"schema": {"type": "string"}}});
+    let ws = &mut paths["/ws/rodan"]["get"]["responses"];
+    ws["400"] = json!({"description": "Not a websocket upgrade", "content": plain});
+    ws["426"] = json!({"description": "The connection cannot be upgraded", "content": plain});
+    let mut upload = error_responses()["400"].clone();
+    upload["content"]["text/plain"] = plain["text/plain"].clone();
+    upload["description"] = json!("Field errors, or (plain text) a malformed multipart body");
+    paths["/api/resources/"]["post"]["responses"]["400"] = upload;
     schemas.insert(
         "Detail".into(),
         json!({"type": "object", "required": ["detail"], "properties": {"detail": {"type": "string"}}}),
