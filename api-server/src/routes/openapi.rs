@@ -302,6 +302,188 @@ const WRITES: &[(&str, &[&str], &[&str])] = &[
     ("resultspackage", &["post"], &["patch", "delete"]),
 ];
 
+/// The fields each model's create (`POST`) and change (`PUT`/`PATCH`) handlers read, as in
+/// `routes/*.rs`: (route, fields, fields a create requires). Changes require none: `PUT` is
+/// partial as `PATCH`.
+/// A model's request fields: (route, (field, type)s, fields a create requires).
+type RequestFields = (
+    &'static str,
+    &'static [(&'static str, Input)],
+    &'static [&'static str],
+);
+
+const REQUEST_FIELDS: &[RequestFields] = &[
+    (
+        "project",
+        &[("name", Input::Text), ("description", Input::Text)],
+        &["name"],
+    ),
+    (
+        "user",
+        &[
+            ("username", Input::Text),
+            ("email", Input::Text),
+            ("password", Input::Text),
+            ("first_name", Input::Text),
+            ("last_name", Input::Text),
+            ("is_active", Input::Bool),
+            ("is_staff", Input::Bool),
+            ("is_superuser", Input::Bool),
+        ],
+        &["username", "password"],
+    ),
+    ("userpreference", &[("send_email", Input::Bool)], &[]),
+    ("label", &[("name", Input::Text)], &["name"]),
+    (
+        "workflow",
+        &[
+            ("project", Input::Ref("project")),
+            ("name", Input::Text),
+            ("description", Input::Text),
+            ("valid", Input::Bool),
+            ("serialized", Input::Document),
+        ],
+        &["project"],
+    ),
+    (
+        "workflowjob",
+        &[
+            ("workflow", Input::Ref("workflow")),
+            ("job", Input::Ref("job")),
+            ("name", Input::Text),
+            ("job_settings", Input::Document),
+            ("appearance", Input::Document),
+        ],
+        &["workflow", "job"],
+    ),
+    (
+        "workflowjobgroup",
+        &[
+            ("workflow", Input::Ref("workflow")),
+            ("workflow_jobs", Input::Refs("workflowjob")),
+            ("origin", Input::Ref("workflow")),
+            ("name", Input::Text),
+            ("description", Input::Text),
+            ("appearance", Input::Document),
+        ],
+        &["workflow"],
+    ),
+    (
+        "inputport",
+        &[
+            ("workflow_job", Input::Ref("workflowjob")),
+            ("input_port_type", Input::Ref("inputporttype")),
+            ("label", Input::Text),
+        ],
+        &["workflow_job", "input_port_type"],
+    ),
+    (
+        "outputport",
+        &[
+            ("workflow_job", Input::Ref("workflowjob")),
+            ("output_port_type", Input::Ref("outputporttype")),
+            ("label", Input::Text),
+        ],
+        &["workflow_job", "output_port_type"],
+    ),
+    (
+        "connection",
+        &[
+            ("input_port", Input::Ref("inputport")),
+            ("output_port", Input::Ref("outputport")),
+        ],
+        &["input_port", "output_port"],
+    ),
+    (
+        "resource",
+        &[
+            ("name", Input::Text),
+            ("description", Input::Text),
+            ("resource_type", Input::Ref("resourcetype")),
+            ("label_names", Input::Text),
+        ],
+        &[],
+    ),
+    (
+        "resourcelist",
+        &[
+            ("project", Input::Ref("project")),
+            ("name", Input::Text),
+            ("description", Input::Text),
+            ("resource_type", Input::Ref("resourcetype")),
+            ("resources", Input::Refs("resource")),
+        ],
+        &["resources"],
+    ),
+    (
+        "workflowrun",
+        &[
+            ("workflow", Input::Ref("workflow")),
+            ("name", Input::Text),
+            ("description", Input::Text),
+            ("resource_assignments", Input::Document),
+            ("status", Input::Int),
+            ("last_redone_runjob_tree", Input::Ref("runjob")),
+        ],
+        &["workflow", "resource_assignments"],
+    ),
+    (
+        "resultspackage",
+        &[
+            ("workflow_run", Input::Ref("workflowrun")),
+            ("packaging_mode", Input::Int),
+            ("expiry_time", Input::Time),
+            ("status", Input::Int),
+        ],
+        &["workflow_run"],
+    ),
+];
+
+/// A request field's type.
+#[derive(Clone, Copy)]
+enum Input {
+    Text,
+    Bool,
+    Int,
+    Time,
+    /// A JSON document (settings, appearance, an export, assignments).
+    Document,
+    /// A hyperlink to a model of this route, or its uuid.
+    Ref(&'static str),
+    /// A list of those.
+    Refs(&'static str),
+}
+
+fn request_schema(route: &str, create: bool) -> Value {
+    let Some((_, fields, required)) = REQUEST_FIELDS.iter().find(|(r, _, _)| *r == route) else {
+        return json!({"type": "object"});
+    };
+    let properties: Map<String, Value> = fields
+        .iter()
+        .map(|(name, kind)| {
+            let schema = match kind {
+                Input::Text => json!({"type": "string"}),
+                Input::Bool => json!({"type": "boolean"}),
+                Input::Int => json!({"type": "integer"}),
+                Input::Time => json!({"type": "string", "format": "date-time"}),
+                Input::Document => json!({"type": "object"}),
+                Input::Ref(to) => {
+                    json!({"type": "string", "description": format!("Hyperlink to a {to} (or its uuid)")})
+                }
+                Input::Refs(to) => {
+                    json!({"type": "array", "items": {"type": "string"}, "description": format!("Hyperlinks to {to}s (or their uuids)")})
+                }
+            };
+            ((*name).to_owned(), schema)
+        })
+        .collect();
+    let mut schema = json!({"type": "object", "properties": properties});
+    if create && !required.is_empty() {
+        schema["required"] = json!(required);
+    }
+    schema
+}
+
 fn options_op(model: &Model) -> Operation {
     Operation {
         summary: format!("{} metadata (DRF's `OPTIONS`)", model.title),
@@ -322,7 +504,6 @@ fn model_paths(model: &'static Model, paths: &mut Map<String, Value>) {
         .find(|(route, _, _)| *route == model.route)
         .map_or((&[][..], &[][..]), |(_, l, d)| (*l, *d));
     let tag = model.title;
-    let any_object = body(json!({"type": "object"}));
     let mut list = Map::new();
     list.insert(
         "get".into(),
@@ -353,7 +534,10 @@ fn model_paths(model: &'static Model, paths: &mut Map<String, Value>) {
                 Success::Json(201, json!({"type": "array", "items": model_ref(model)})),
             )
         } else {
-            (any_object.clone(), Success::Json(201, model_ref(model)))
+            (
+                body(request_schema(model.route, true)),
+                Success::Json(201, model_ref(model)),
+            )
         };
         list.insert(
             "post".into(),
@@ -391,7 +575,7 @@ fn model_paths(model: &'static Model, paths: &mut Map<String, Value>) {
         let (body, ok, summary) = match *method {
             "delete" => (None, Success::NoContent, "Delete"),
             _ => (
-                Some(any_object.clone()),
+                Some(body(request_schema(model.route, false))),
                 Success::Json(200, model_ref(model)),
                 "Change",
             ),
@@ -482,7 +666,7 @@ fn other_routes() -> Vec<(
             "post",
             "Obtain a token from {email or username, password}: the user with its `token`",
             Some(body(
-                json!({"type": "object", "required": ["password"], "properties": {"email": {"type": "string"}, "username": {"type": "string"}, "password": {"type": "string"}}}),
+                json!({"type": "object", "required": ["password"], "anyOf": [{"required": ["email"]}, {"required": ["username"]}], "properties": {"email": {"type": "string"}, "username": {"type": "string"}, "password": {"type": "string"}}}),
             )),
             Success::Json(200, token_user),
         ),

@@ -43,6 +43,7 @@ cases!(
     the_openapi_document_covers_every_list_route,
     the_openapi_document_describes_every_route_and_method_the_router_serves,
     the_openapi_schemas_match_every_models_rows,
+    the_openapi_required_request_fields_are_the_ones_an_empty_body_lacks,
     behind_nginx_with_the_operators_configuration_everything_works,
     resource_lists_hold_resources_of_one_project_and_type,
     only_administrators_rename_or_delete_shared_labels,
@@ -1624,6 +1625,37 @@ async fn the_openapi_schemas_match_every_models_rows(ctx: Ctx) {
         "every model has a row to check: {empty:?}"
     );
     assert!(checked >= 20, "{checked} models checked");
+}
+
+async fn the_openapi_required_request_fields_are_the_ones_an_empty_body_lacks(ctx: Ctx) {
+    let (_, doc) = ctx.call(Method::GET, "/api/openapi.json", None, None).await;
+    let mut checked = 0;
+    for (path, operations) in doc["paths"].as_object().expect("paths") {
+        let schema = &operations["post"]["requestBody"]["content"]["application/json"]["schema"];
+        // Required outright, or one of several (`anyOf`: email or username).
+        let mut required: Vec<serde_json::Value> =
+            schema["required"].as_array().cloned().unwrap_or_default();
+        for alternative in schema["anyOf"].as_array().into_iter().flatten() {
+            required.extend(
+                alternative["required"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+        }
+        if required.is_empty() {
+            continue;
+        }
+        let (status, body) = ctx.post(path, &ctx.admin, json!({})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "POST {path} {{}}: {body}");
+        let named: Vec<&String> = body.as_object().expect("field errors").keys().collect();
+        assert!(
+            named.iter().all(|field| required.contains(&json!(field))),
+            "POST {path} {{}} names {named:?}, all documented as required: {required:?}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 12, "{checked} creates checked");
 }
 
 /// nginx with the exact configuration the operator renders, only its ports and paths moved to
