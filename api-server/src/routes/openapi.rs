@@ -5,6 +5,7 @@
 //! model's filter kinds. The routes besides the models' are listed in [`OTHER`], and a test
 //! probes the router for any method or path missing from the document.
 
+use crate::limits::max_len;
 use crate::link::Base;
 use crate::models::ALL;
 use crate::query::{Kind, Model};
@@ -315,7 +316,10 @@ type RequestFields = (
 const REQUEST_FIELDS: &[RequestFields] = &[
     (
         "project",
-        &[("name", Input::Text), ("description", Input::Text)],
+        &[
+            ("name", Input::Max(max_len::PROJECT_NAME)),
+            ("description", Input::Text),
+        ],
         &["name"],
     ),
     (
@@ -338,7 +342,7 @@ const REQUEST_FIELDS: &[RequestFields] = &[
         "workflow",
         &[
             ("project", Input::Ref("project")),
-            ("name", Input::Text),
+            ("name", Input::Max(max_len::WORKFLOW_NAME)),
             ("description", Input::Text),
             ("valid", Input::Bool),
             ("serialized", Input::Document),
@@ -350,7 +354,7 @@ const REQUEST_FIELDS: &[RequestFields] = &[
         &[
             ("workflow", Input::Ref("workflow")),
             ("job", Input::Ref("job")),
-            ("name", Input::Text),
+            ("name", Input::Max(max_len::WORKFLOW_JOB_NAME)),
             ("job_settings", Input::Document),
             ("appearance", Input::Document),
         ],
@@ -362,7 +366,7 @@ const REQUEST_FIELDS: &[RequestFields] = &[
             ("workflow", Input::Ref("workflow")),
             ("workflow_jobs", Input::Refs("workflowjob")),
             ("origin", Input::Ref("workflow")),
-            ("name", Input::Text),
+            ("name", Input::Max(max_len::GROUP_NAME)),
             ("description", Input::Text),
             ("appearance", Input::Document),
         ],
@@ -373,7 +377,7 @@ const REQUEST_FIELDS: &[RequestFields] = &[
         &[
             ("workflow_job", Input::Ref("workflowjob")),
             ("input_port_type", Input::Ref("inputporttype")),
-            ("label", Input::Text),
+            ("label", Input::Max(max_len::PORT_LABEL)),
         ],
         &["workflow_job", "input_port_type"],
     ),
@@ -382,7 +386,7 @@ const REQUEST_FIELDS: &[RequestFields] = &[
         &[
             ("workflow_job", Input::Ref("workflowjob")),
             ("output_port_type", Input::Ref("outputporttype")),
-            ("label", Input::Text),
+            ("label", Input::Max(max_len::PORT_LABEL)),
         ],
         &["workflow_job", "output_port_type"],
     ),
@@ -397,7 +401,7 @@ const REQUEST_FIELDS: &[RequestFields] = &[
     (
         "resource",
         &[
-            ("name", Input::Text),
+            ("name", Input::Max(max_len::RESOURCE_NAME)),
             ("description", Input::Text),
             ("resource_type", Input::Ref("resourcetype")),
             ("label_names", Input::Text),
@@ -408,7 +412,7 @@ const REQUEST_FIELDS: &[RequestFields] = &[
         "resourcelist",
         &[
             ("project", Input::Ref("project")),
-            ("name", Input::Text),
+            ("name", Input::Max(max_len::RESOURCE_LIST_NAME)),
             ("description", Input::Text),
             ("resource_type", Input::Ref("resourcetype")),
             ("resources", Input::Refs("resource")),
@@ -419,7 +423,7 @@ const REQUEST_FIELDS: &[RequestFields] = &[
         "workflowrun",
         &[
             ("workflow", Input::Ref("workflow")),
-            ("name", Input::Text),
+            ("name", Input::Max(max_len::RUN_NAME)),
             ("description", Input::Text),
             ("resource_assignments", Input::Document),
             ("status", Input::Int),
@@ -443,6 +447,8 @@ const REQUEST_FIELDS: &[RequestFields] = &[
 #[derive(Clone, Copy)]
 enum Input {
     Text,
+    /// Text of at most this many characters (upstream's `max_length`, as the handler checks).
+    Max(usize),
     Bool,
     Int,
     Time,
@@ -463,6 +469,7 @@ fn request_schema(route: &str, create: bool) -> Value {
         .map(|(name, kind)| {
             let schema = match kind {
                 Input::Text => json!({"type": "string"}),
+                Input::Max(max) => json!({"type": "string", "maxLength": max}),
                 Input::Bool => json!({"type": "boolean"}),
                 Input::Int => json!({"type": "integer"}),
                 Input::Time => json!({"type": "string", "format": "date-time"}),
