@@ -2,7 +2,8 @@
 //! reads `GET /api/openapi.json` from a server on real PostgreSQL, RabbitMQ and Redis and sends
 //! generated requests, valid and invalid, to every operation the document describes, as the
 //! admin. The run is bounded in examples per operation and in time, its seed is fixed, and it
-//! fails on any 5xx. It prints the counts (operations, requests, failures) and leaves the
+//! fails on any 5xx and on any answer the document does not promise: an undocumented status
+//! code, content type or body shape. It prints the counts (operations, requests, failures) and leaves the
 //! schemathesis report in `target/api-fuzz/`.
 //!
 //! Needs `RODAN_SCHEMATHESIS_PYTHON` (the venv's python, which `scripts/test.sh` exports);
@@ -22,6 +23,9 @@ use std::process::Command;
 const MAX_EXAMPLES: &str = "40";
 const MAX_SECONDS: &str = "300";
 const SEED: &str = "20261206";
+/// What each response must satisfy: no 5xx, and the status code, content type and body the
+/// document promises for that operation.
+const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance";
 
 fn main() {
     let Ok(python) = std::env::var("RODAN_SCHEMATHESIS_PYTHON") else {
@@ -46,7 +50,7 @@ fn main() {
     let mut fuzz = Command::new(&python);
     fuzz.args(["-m", "schemathesis.cli", "run", &schema])
         .args(["--header", &format!("Authorization: Token {}", ctx.admin)])
-        .args(["--checks", "not_a_server_error"])
+        .args(["--checks", CHECKS])
         // It would end the admin's token, and every later request would be a 401.
         .args(["--exclude-path", "/api/auth/reset-token/"])
         .args(["--phases", "examples,coverage,fuzzing"])

@@ -1,6 +1,11 @@
 //! `GET /api/openapi.json`: an OpenAPI 3.1 document of the whole API, generated from the same
-//! model descriptors the handlers use (paths, methods, filter parameters, ordering fields).
+//! model descriptors the handlers use: paths, methods, filter parameters, ordering fields, and
+//! each model's response schema, whose properties are the keys of the model's own SQL
+//! `json_build_object` (so the two cannot drift) typed from their SQL expressions and the
+//! model's filter kinds. The routes besides the models' are listed in [`OTHER`], and a test
+//! probes the router for any method or path missing from the document.
 
+use crate::limits::max_len;
 use crate::link::Base;
 use crate::models::ALL;
 use crate::query::{Kind, Model};
@@ -23,12 +28,123 @@ fn kind_schema(kind: Kind) -> Value {
     }
 }
 
+/// The top-level `(key, SQL expression)` pairs of a model's `json_build_object(...)`.
+fn json_pairs(sql: &str) -> Vec<(&str, &str)> {
+    let inner = sql
+        .trim()
+        .strip_prefix("json_build_object(")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or("");
+    let mut parts = Vec::new();
+    let (mut depth, mut quoted, mut start) = (0i32, false, 0);
+    for (i, c) in inner.char_indices() {
+        match c {
+            '\'' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => depth -= 1,
+            ',' if !quoted && depth == 0 => {
+                parts.push(inner[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(inner[start..].trim());
+    parts
+        .chunks(2)
+        .filter_map(|pair| match pair {
+            [key, expr] => Some((key.trim_matches('\''), *expr)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn nullable(schema: Value) -> Value {
+    json!({"anyOf": [schema, {"type": "null"}]})
+}
+
+/// The schema of one property from its SQL expression.
+fn property_schema(model: &Model, expr: &str) -> Value {
+    let uri = json!({"type": "string", "format": "uri"});
+    let e = expr.trim();
+    if e == "NULL" {
+        return json!({"type": "null"});
+    }
+    if e.starts_with("ARRAY(SELECT json_build_object") {
+        return json!({"type": "array", "items": {"type": "object"}});
+    }
+    if e.starts_with("ARRAY(") {
+        return json!({"type": "array", "items": uri});
+    }
+    if e.starts_with("b.base ||") {
+        return uri;
+    }
+    if e.starts_with("CASE") {
+        let may_be_null = e.contains("THEN NULL") || e.contains("ELSE NULL");
+        let schema = if e.contains("b.base") {
+            json!({"type": "string"})
+        } else {
+            json!({})
+        };
+        return if may_be_null {
+            nullable(schema)
+        } else {
+            schema
+        };
+    }
+    if e.starts_with("(SELECT count(") {
+        return json!({"type": "integer", "minimum": 0});
+    }
+    if e.starts_with("(SELECT coalesce(string_agg") {
+        return json!({"type": "string"});
+    }
+    if e.starts_with("(SELECT u.username") {
+        return nullable(json!({"type": "string"}));
+    }
+    match e {
+        "t.uuid" => return json!({"type": "string", "format": "uuid"}),
+        "t.id" => return json!({"type": "integer"}),
+        "t.created" | "t.updated" => return json!({"type": "string", "format": "date-time"}),
+        _ => {}
+    }
+    if e.starts_with("t.") && e.ends_with("_time") {
+        return nullable(json!({"type": "string", "format": "date-time"}));
+    }
+    if let Some(field) = model.filters.iter().find(|f| f.sql == e) {
+        return nullable(kind_schema(field.kind));
+    }
+    json!({})
+}
+
+/// A model's response schema: every key of its SQL representation, typed where the
+/// expression tells.
+fn model_schema(model: &Model) -> Value {
+    let pairs = json_pairs(model.json);
+    let properties: Map<String, Value> = pairs
+        .iter()
+        .map(|(key, expr)| ((*key).to_owned(), property_schema(model, expr)))
+        .collect();
+    let required: Vec<&str> = pairs.iter().map(|(key, _)| *key).collect();
+    json!({"type": "object", "title": model.title, "properties": properties, "required": required})
+}
+
+fn schema_name(model: &Model) -> String {
+    model.title.replace(' ', "")
+}
+
+fn model_ref(model: &Model) -> Value {
+    json!({"$ref": format!("#/components/schemas/{}", schema_name(model))})
+}
+
 fn list_parameters(model: &Model) -> Vec<Value> {
     let mut params = vec![
-        json!({"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}}),
+        json!({"name": "page", "in": "query", "description": "A page number, or `last`", "schema": {"type": "string"}}),
         json!({"name": "page_size", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": crate::query::MAX_PAGE_SIZE}}),
         json!({"name": "ordering", "in": "query", "description": format!("Comma-separated fields, `-` for descending: {}", model.ordering.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")), "schema": {"type": "string"}}),
     ];
+    if model.unpaginated_ok {
+        params.push(json!({"name": "disable_pagination", "in": "query", "description": "Any value: answer a bare array instead of the pagination envelope", "schema": {"type": "string"}}));
+    }
     for field in model.filters {
         params.push(json!({"name": field.name, "in": "query", "schema": kind_schema(field.kind)}));
         for lookup in field.lookups {
@@ -45,178 +161,722 @@ fn list_parameters(model: &Model) -> Vec<Value> {
     params
 }
 
-fn op(summary: String, tag: &str, params: Vec<Value>, body: bool, ok: &str) -> Value {
-    let mut operation = json!({
-        "summary": summary,
-        "tags": [tag],
-        "parameters": params,
-        "responses": {
-            ok: {"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}},
-            "400": {"description": "Field errors: `{\"field\": [\"message\"]}`"},
-            "401": {"description": "No or bad credentials"},
-            "404": {"description": "Not found, or not visible to this user"},
-            "429": {"description": "Too many failed logins (token login, HTTP Basic) for this account or address: `{\"detail\": \"Request was throttled. Expected available in N seconds.\"}` with `Retry-After`"}
+/// Lists answered as a bare array whatever the query (`GET /api/users/`, as upstream).
+const ALWAYS_UNPAGINATED: &[&str] = &["user"];
+
+fn list_schema(model: &Model) -> Value {
+    let envelope = json!({
+        "type": "object",
+        "required": ["count", "next", "previous", "current_page", "total_pages", "results"],
+        "properties": {
+            "count": {"type": "integer", "minimum": 0},
+            "next": {"anyOf": [{"type": "string", "format": "uri"}, {"type": "null"}]},
+            "previous": {"anyOf": [{"type": "string", "format": "uri"}, {"type": "null"}]},
+            "current_page": {"type": "integer", "minimum": 1},
+            "total_pages": {"type": "integer", "minimum": 1},
+            "results": {"type": "array", "items": model_ref(model)}
         }
     });
-    if body {
-        operation["requestBody"] =
-            json!({"content": {"application/json": {"schema": {"type": "object"}}}});
+    let bare = json!({"type": "array", "items": model_ref(model)});
+    if ALWAYS_UNPAGINATED.contains(&model.route) {
+        bare
+    } else if model.unpaginated_ok {
+        json!({"anyOf": [envelope, bare]})
+    } else {
+        envelope
     }
-    operation
+}
+
+fn json_content(schema: Value) -> Value {
+    json!({"application/json": {"schema": schema}})
+}
+
+fn error_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/responses/{name}")})
+}
+
+/// The error answers any operation may give, and those of operations with bodies.
+const READ_ERRORS: &[&str] = &["400", "401", "403", "404", "429", "503"];
+const WRITE_ERRORS: &[&str] = &["400", "401", "403", "404", "409", "413", "429", "503"];
+
+fn error_responses() -> Value {
+    let detail = || json_content(json!({"$ref": "#/components/schemas/Detail"}));
+    json!({
+        "400": {"description": "Bad input: field errors `{\"field\": [\"message\"]}` or `{\"detail\": \"...\"}`", "content": json_content(json!({"anyOf": [{"$ref": "#/components/schemas/FieldErrors"}, {"$ref": "#/components/schemas/Detail"}]}))},
+        "401": {"description": "No or bad credentials", "content": detail()},
+        "403": {"description": "Not allowed for this user", "content": detail()},
+        "404": {"description": "Not found, or not visible to this user", "content": detail()},
+        "409": {"description": "The change conflicts with the current state (validation codes, references)", "content": json_content(json!({"type": "object"}))},
+        "413": {"description": "The body is over the configured limit", "content": detail()},
+        "429": {"description": "Too many failed logins (token login, HTTP Basic) for this account or address, with `Retry-After`", "content": detail()},
+        "503": {"description": "A service the API needs (PostgreSQL) is unavailable, with `Retry-After`", "content": detail()},
+    })
+}
+
+/// Request bodies: JSON, or form fields (DRF's parsers).
+fn body(schema: Value) -> Value {
+    json!({"required": false, "content": {
+        "application/json": {"schema": schema},
+        "application/x-www-form-urlencoded": {"schema": schema},
+    }})
+}
+
+/// What an operation answers on success.
+enum Success {
+    /// 200 with this JSON schema.
+    Json(u16, Value),
+    /// 204, no body.
+    NoContent,
+    /// This status with this media type and schema.
+    Other(u16, &'static str, Value),
+}
+
+struct Operation {
+    summary: String,
+    tag: &'static str,
+    params: Vec<Value>,
+    body: Option<Value>,
+    ok: Success,
+    errors: &'static [&'static str],
+}
+
+impl Operation {
+    fn render(self) -> Value {
+        let mut responses = Map::new();
+        match self.ok {
+            Success::Json(code, schema) => {
+                responses.insert(
+                    code.to_string(),
+                    json!({"description": "Success", "content": json_content(schema)}),
+                );
+            }
+            Success::NoContent => {
+                responses.insert("204".into(), json!({"description": "Done, no content"}));
+            }
+            Success::Other(code, media, schema) => {
+                responses.insert(
+                    code.to_string(),
+                    json!({"description": "Success", "content": {media: {"schema": schema}}}),
+                );
+            }
+        }
+        for code in self.errors {
+            responses.insert((*code).to_owned(), error_ref(code));
+        }
+        let mut operation = json!({
+            "summary": self.summary,
+            "tags": [self.tag],
+            "parameters": self.params,
+            "responses": responses,
+        });
+        if let Some(body) = self.body {
+            operation["requestBody"] = body;
+        }
+        operation
+    }
+}
+
+fn path_params(path: &str) -> Vec<Value> {
+    path.split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}'))
+        .map(|(name, _)| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect()
+}
+
+/// Methods each model's list and detail routes serve besides `GET` and `OPTIONS` (the router in
+/// `routes/*.rs`; the `every_route_and_method_is_documented` test probes it for drift).
+const WRITES: &[(&str, &[&str], &[&str])] = &[
+    ("project", &["post"], &["put", "patch", "delete"]),
+    ("user", &["post"], &["put", "patch", "delete"]),
+    ("userpreference", &[], &["put", "patch"]),
+    ("label", &[], &["put", "patch", "delete"]),
+    ("workflow", &["post"], &["put", "patch", "delete"]),
+    ("workflowjob", &["post"], &["put", "patch", "delete"]),
+    ("workflowjobgroup", &["post"], &["put", "patch", "delete"]),
+    ("inputport", &["post"], &["put", "patch", "delete"]),
+    ("outputport", &["post"], &["put", "patch", "delete"]),
+    ("connection", &["post"], &["delete"]),
+    ("resource", &["post"], &["put", "patch", "delete"]),
+    ("resourcelist", &["post"], &["put", "patch", "delete"]),
+    ("workflowrun", &["post"], &["put", "patch", "delete"]),
+    ("resultspackage", &["post"], &["patch", "delete"]),
+];
+
+/// The fields each model's create (`POST`) and change (`PUT`/`PATCH`) handlers read, as in
+/// `routes/*.rs`: (route, fields, fields a create requires). Changes require none: `PUT` is
+/// partial as `PATCH`.
+/// A model's request fields: (route, (field, type)s, fields a create requires).
+type RequestFields = (
+    &'static str,
+    &'static [(&'static str, Input)],
+    &'static [&'static str],
+);
+
+const REQUEST_FIELDS: &[RequestFields] = &[
+    (
+        "project",
+        &[
+            ("name", Input::Max(max_len::PROJECT_NAME)),
+            ("description", Input::Text),
+        ],
+        &["name"],
+    ),
+    (
+        "user",
+        &[
+            ("username", Input::Text),
+            ("email", Input::Text),
+            ("password", Input::Text),
+            ("first_name", Input::Text),
+            ("last_name", Input::Text),
+            ("is_active", Input::Bool),
+            ("is_staff", Input::Bool),
+            ("is_superuser", Input::Bool),
+        ],
+        &["username", "password"],
+    ),
+    ("userpreference", &[("send_email", Input::Bool)], &[]),
+    ("label", &[("name", Input::Text)], &["name"]),
+    (
+        "workflow",
+        &[
+            ("project", Input::Ref("project")),
+            ("name", Input::Max(max_len::WORKFLOW_NAME)),
+            ("description", Input::Text),
+            ("valid", Input::Bool),
+            ("serialized", Input::Document),
+        ],
+        &["project"],
+    ),
+    (
+        "workflowjob",
+        &[
+            ("workflow", Input::Ref("workflow")),
+            ("job", Input::Ref("job")),
+            ("name", Input::Max(max_len::WORKFLOW_JOB_NAME)),
+            ("job_settings", Input::Document),
+            ("appearance", Input::Document),
+        ],
+        &["workflow", "job"],
+    ),
+    (
+        "workflowjobgroup",
+        &[
+            ("workflow", Input::Ref("workflow")),
+            ("workflow_jobs", Input::Refs("workflowjob")),
+            ("origin", Input::Ref("workflow")),
+            ("name", Input::Max(max_len::GROUP_NAME)),
+            ("description", Input::Text),
+            ("appearance", Input::Document),
+        ],
+        &["workflow"],
+    ),
+    (
+        "inputport",
+        &[
+            ("workflow_job", Input::Ref("workflowjob")),
+            ("input_port_type", Input::Ref("inputporttype")),
+            ("label", Input::Max(max_len::PORT_LABEL)),
+        ],
+        &["workflow_job", "input_port_type"],
+    ),
+    (
+        "outputport",
+        &[
+            ("workflow_job", Input::Ref("workflowjob")),
+            ("output_port_type", Input::Ref("outputporttype")),
+            ("label", Input::Max(max_len::PORT_LABEL)),
+        ],
+        &["workflow_job", "output_port_type"],
+    ),
+    (
+        "connection",
+        &[
+            ("input_port", Input::Ref("inputport")),
+            ("output_port", Input::Ref("outputport")),
+        ],
+        &["input_port", "output_port"],
+    ),
+    (
+        "resource",
+        &[
+            ("name", Input::Max(max_len::RESOURCE_NAME)),
+            ("description", Input::Text),
+            ("resource_type", Input::Ref("resourcetype")),
+            ("label_names", Input::Text),
+        ],
+        &[],
+    ),
+    (
+        "resourcelist",
+        &[
+            ("project", Input::Ref("project")),
+            ("name", Input::Max(max_len::RESOURCE_LIST_NAME)),
+            ("description", Input::Text),
+            ("resource_type", Input::Ref("resourcetype")),
+            ("resources", Input::Refs("resource")),
+        ],
+        &["resources"],
+    ),
+    (
+        "workflowrun",
+        &[
+            ("workflow", Input::Ref("workflow")),
+            ("name", Input::Max(max_len::RUN_NAME)),
+            ("description", Input::Text),
+            ("resource_assignments", Input::Document),
+            ("status", Input::Int),
+            ("last_redone_runjob_tree", Input::Ref("runjob")),
+        ],
+        &["workflow", "resource_assignments"],
+    ),
+    (
+        "resultspackage",
+        &[
+            ("workflow_run", Input::Ref("workflowrun")),
+            ("packaging_mode", Input::Int),
+            ("expiry_time", Input::Time),
+            ("status", Input::Int),
+        ],
+        &["workflow_run"],
+    ),
+];
+
+/// A request field's type.
+#[derive(Clone, Copy)]
+enum Input {
+    Text,
+    /// Text of at most this many characters (upstream's `max_length`, as the handler checks).
+    Max(usize),
+    Bool,
+    Int,
+    Time,
+    /// A JSON document (settings, appearance, an export, assignments).
+    Document,
+    /// A hyperlink to a model of this route, or its uuid.
+    Ref(&'static str),
+    /// A list of those.
+    Refs(&'static str),
+}
+
+fn request_schema(route: &str, create: bool) -> Value {
+    let Some((_, fields, required)) = REQUEST_FIELDS.iter().find(|(r, _, _)| *r == route) else {
+        return json!({"type": "object"});
+    };
+    let properties: Map<String, Value> = fields
+        .iter()
+        .map(|(name, kind)| {
+            let schema = match kind {
+                Input::Text => json!({"type": "string"}),
+                Input::Max(max) => json!({"type": "string", "maxLength": max}),
+                Input::Bool => json!({"type": "boolean"}),
+                Input::Int => json!({"type": "integer"}),
+                Input::Time => json!({"type": "string", "format": "date-time"}),
+                Input::Document => json!({"type": "object"}),
+                Input::Ref(to) => {
+                    json!({"type": "string", "description": format!("Hyperlink to a {to} (or its uuid)")})
+                }
+                Input::Refs(to) => {
+                    json!({"type": "array", "items": {"type": "string"}, "description": format!("Hyperlinks to {to}s (or their uuids)")})
+                }
+            };
+            ((*name).to_owned(), schema)
+        })
+        .collect();
+    let mut schema = json!({"type": "object", "properties": properties});
+    if create && !required.is_empty() {
+        schema["required"] = json!(required);
+    }
+    schema
+}
+
+fn options_op(model: &Model) -> Operation {
+    Operation {
+        summary: format!("{} metadata (DRF's `OPTIONS`)", model.title),
+        tag: model.title,
+        params: vec![],
+        body: None,
+        ok: Success::Json(
+            200,
+            json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}),
+        ),
+        errors: READ_ERRORS,
+    }
+}
+
+fn model_paths(model: &'static Model, paths: &mut Map<String, Value>) {
+    let (list_writes, detail_writes) = WRITES
+        .iter()
+        .find(|(route, _, _)| *route == model.route)
+        .map_or((&[][..], &[][..]), |(_, l, d)| (*l, *d));
+    let tag = model.title;
+    let mut list = Map::new();
+    list.insert(
+        "get".into(),
+        Operation {
+            summary: format!("List {}s", model.title),
+            tag,
+            params: list_parameters(model),
+            body: None,
+            ok: Success::Json(200, list_schema(model)),
+            errors: READ_ERRORS,
+        }
+        .render(),
+    );
+    list.insert("options".into(), options_op(model).render());
+    if list_writes.contains(&"post") {
+        let (body, ok) = if model.route == "resource" {
+            (
+                json!({"required": true, "content": {"multipart/form-data": {"schema": {
+                    "type": "object",
+                    "required": ["project", "files"],
+                    "properties": {
+                        "project": {"type": "string", "description": "Hyperlink to a project (or its uuid)"},
+                        "type": {"type": "string", "description": "Hyperlink to a resource type (or its uuid); guessed from each file when left out"},
+                        "label_names": {"type": "string", "description": "Comma-separated label names"},
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                    }
+                }}}}),
+                Success::Json(201, json!({"type": "array", "items": model_ref(model)})),
+            )
+        } else {
+            (
+                body(request_schema(model.route, true)),
+                Success::Json(201, model_ref(model)),
+            )
+        };
+        list.insert(
+            "post".into(),
+            Operation {
+                summary: format!("Create a {}", model.title),
+                tag,
+                params: vec![],
+                body: Some(body),
+                ok,
+                errors: WRITE_ERRORS,
+            }
+            .render(),
+        );
+    }
+    paths.insert(format!("/api/{}/", model.plural), Value::Object(list));
+
+    let id = path_params("{id}");
+    let mut detail = Map::new();
+    detail.insert(
+        "get".into(),
+        Operation {
+            summary: format!("Read a {}", model.title),
+            tag,
+            params: id.clone(),
+            body: None,
+            ok: Success::Json(200, model_ref(model)),
+            errors: READ_ERRORS,
+        }
+        .render(),
+    );
+    let mut options = options_op(model);
+    options.params = id.clone();
+    detail.insert("options".into(), options.render());
+    for method in detail_writes {
+        let (body, ok, summary) = match *method {
+            "delete" => (None, Success::NoContent, "Delete"),
+            _ => (
+                Some(body(request_schema(model.route, false))),
+                Success::Json(200, model_ref(model)),
+                "Change",
+            ),
+        };
+        detail.insert(
+            (*method).to_owned(),
+            Operation {
+                summary: format!("{summary} a {}", model.title),
+                tag,
+                params: id.clone(),
+                body,
+                ok,
+                errors: WRITE_ERRORS,
+            }
+            .render(),
+        );
+    }
+    paths.insert(
+        format!("/api/{}/{{id}}/", model.route),
+        Value::Object(detail),
+    );
+}
+
+/// The routes besides the models' lists and details: (path, method, summary, request body,
+/// success).
+fn other_routes() -> Vec<(
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<Value>,
+    Success,
+)> {
+    let user = json!({"$ref": "#/components/schemas/User"});
+    let object = json!({"type": "object"});
+    let names = json!({"type": "array", "items": {"type": "string"}});
+    let names_body = json!({"required": true, "content": {"application/json": {"schema": names}}});
+    let health = json!({"type": "object", "required": ["database"], "properties": {"database": {"type": "string"}}});
+    let mut token_user = user.clone();
+    token_user = json!({"allOf": [token_user, {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}]});
+    vec![
+        (
+            "/",
+            "get",
+            "A notice that the API lives under /api/",
+            None,
+            Success::Json(200, object.clone()),
+        ),
+        (
+            "/api/",
+            "get",
+            "Route names and version",
+            None,
+            Success::Json(
+                200,
+                json!({"type": "object", "required": ["routes", "configuration", "version"], "properties": {"routes": {"type": "object", "additionalProperties": {"type": "string", "format": "uri"}}, "configuration": {"type": "object"}, "version": {"type": "string"}, "build_hash": {"type": "string"}}}),
+            ),
+        ),
+        (
+            "/api/openapi.json",
+            "get",
+            "This document",
+            None,
+            Success::Json(200, object.clone()),
+        ),
+        (
+            "/healthz",
+            "get",
+            "Liveness: the process answers",
+            None,
+            Success::Other(200, "text/plain", json!({"type": "string"})),
+        ),
+        (
+            "/readyz",
+            "get",
+            "Readiness: the database answers (503 `{\"database\": \"unavailable\"}` when not)",
+            None,
+            Success::Json(200, health.clone()),
+        ),
+        (
+            "/api/ht/",
+            "get",
+            "Health: the database answers (503 when not)",
+            None,
+            Success::Json(200, health),
+        ),
+        (
+            "/api/auth/token/",
+            "post",
+            "Obtain a token from {email or username, password}: the user with its `token`",
+            Some(body(
+                json!({"type": "object", "required": ["password"], "anyOf": [{"required": ["email"]}, {"required": ["username"]}], "properties": {"email": {"type": "string"}, "username": {"type": "string"}, "password": {"type": "string"}}}),
+            )),
+            Success::Json(200, token_user),
+        ),
+        (
+            "/api/auth/me/",
+            "get",
+            "The current user",
+            None,
+            Success::Json(200, user.clone()),
+        ),
+        (
+            "/api/auth/me/",
+            "put",
+            "Change the current user",
+            Some(body(json!({"$ref": "#/components/schemas/UserChange"}))),
+            Success::Json(200, user.clone()),
+        ),
+        (
+            "/api/auth/me/",
+            "patch",
+            "Change the current user",
+            Some(body(json!({"$ref": "#/components/schemas/UserChange"}))),
+            Success::Json(200, user.clone()),
+        ),
+        (
+            "/api/auth/reset-token/",
+            "post",
+            "Revoke the current token",
+            None,
+            Success::NoContent,
+        ),
+        (
+            "/api/auth/change-password/",
+            "post",
+            "Change the password",
+            Some(body(
+                json!({"type": "object", "required": ["current_password", "new_password"], "properties": {"current_password": {"type": "string"}, "new_password": {"type": "string"}}}),
+            )),
+            Success::NoContent,
+        ),
+        (
+            "/api/auth/register/",
+            "post",
+            "Create a user (administrators)",
+            Some(body(
+                json!({"type": "object", "required": ["username", "password"], "properties": {"username": {"type": "string"}, "email": {"type": "string"}, "password": {"type": "string"}, "first_name": {"type": "string"}, "last_name": {"type": "string"}}}),
+            )),
+            Success::Json(201, user),
+        ),
+        (
+            "/api/project/{id}/admins/",
+            "get",
+            "The project's administrators (user names)",
+            None,
+            Success::Json(200, names.clone()),
+        ),
+        (
+            "/api/project/{id}/admins/",
+            "put",
+            "Set the project's administrators (user names)",
+            Some(names_body.clone()),
+            Success::Json(200, names.clone()),
+        ),
+        (
+            "/api/project/{id}/admins/",
+            "patch",
+            "Set the project's administrators (user names)",
+            Some(names_body.clone()),
+            Success::Json(200, names.clone()),
+        ),
+        (
+            "/api/project/{id}/workers/",
+            "get",
+            "The project's workers (user names)",
+            None,
+            Success::Json(200, names.clone()),
+        ),
+        (
+            "/api/project/{id}/workers/",
+            "put",
+            "Set the project's workers (user names)",
+            Some(names_body.clone()),
+            Success::Json(200, names.clone()),
+        ),
+        (
+            "/api/project/{id}/workers/",
+            "patch",
+            "Set the project's workers (user names)",
+            Some(names_body),
+            Success::Json(200, names),
+        ),
+        (
+            "/api/resources/archive/",
+            "get",
+            "A zip of the resources named by `resource_uuid` (repeated)",
+            None,
+            Success::Other(
+                200,
+                "application/zip",
+                json!({"type": "string", "format": "binary"}),
+            ),
+        ),
+        (
+            "/api/taskqueue/active/",
+            "get",
+            "Run jobs held by workers, by worker (staff)",
+            None,
+            Success::Json(200, object.clone()),
+        ),
+        (
+            "/api/taskqueue/scheduled/",
+            "get",
+            "Run jobs waiting, by queue (staff)",
+            None,
+            Success::Json(200, object.clone()),
+        ),
+        (
+            "/api/taskqueue/status/",
+            "get",
+            "Queue depths (staff)",
+            None,
+            Success::Json(200, object),
+        ),
+        (
+            "/uploads/{path}",
+            "get",
+            "A media file, after authorisation (X-Accel-Redirect behind nginx)",
+            None,
+            Success::Other(200, "*/*", json!({"type": "string", "format": "binary"})),
+        ),
+        (
+            "/ws/rodan",
+            "get",
+            "Websocket of model events {status, model, uuid, project}",
+            None,
+            Success::Other(101, "*/*", json!({})),
+        ),
+    ]
 }
 
 /// The document.
 pub(super) async fn document(base: Base) -> Json<Value> {
     let mut paths = Map::new();
-    let writable = [
-        "project",
-        "workflow",
-        "workflowjob",
-        "workflowjobgroup",
-        "inputport",
-        "outputport",
-        "connection",
-        "resource",
-        "resourcelist",
-        "workflowrun",
-        "resultspackage",
-    ];
+    let mut schemas = Map::new();
     for model in ALL {
-        let tag = model.title;
-        let mut list = Map::new();
-        list.insert(
-            "get".into(),
-            op(
-                format!("List {}s", model.title),
-                tag,
-                list_parameters(model),
-                false,
-                "200",
-            ),
-        );
-        if writable.contains(&model.route) {
-            list.insert(
-                "post".into(),
-                op(
-                    format!("Create a {}", model.title),
-                    tag,
-                    vec![],
-                    true,
-                    "201",
-                ),
-            );
-        }
-        paths.insert(format!("/api/{}/", model.plural), Value::Object(list));
-        let id =
-            json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
-        let mut detail = Map::new();
-        detail.insert(
-            "get".into(),
-            op(
-                format!("Read a {}", model.title),
-                tag,
-                vec![id.clone()],
-                false,
-                "200",
-            ),
-        );
-        if writable.contains(&model.route) {
-            detail.insert(
-                "patch".into(),
-                op(
-                    format!("Change a {}", model.title),
-                    tag,
-                    vec![id.clone()],
-                    true,
-                    "200",
-                ),
-            );
-            detail.insert(
-                "put".into(),
-                op(
-                    format!("Change a {}", model.title),
-                    tag,
-                    vec![id.clone()],
-                    true,
-                    "200",
-                ),
-            );
-            detail.insert(
-                "delete".into(),
-                op(
-                    format!("Delete a {}", model.title),
-                    tag,
-                    vec![id],
-                    false,
-                    "204",
-                ),
-            );
-        }
-        paths.insert(
-            format!("/api/{}/{{id}}/", model.route),
-            Value::Object(detail),
-        );
+        model_paths(model, &mut paths);
+        schemas.insert(schema_name(model), model_schema(model));
     }
-    for (path, summary, method) in [
-        (
-            "/api/auth/token/",
-            "Obtain a token from {email or username, password}",
-            "post",
-        ),
-        ("/api/auth/me/", "The current user", "get"),
-        ("/api/auth/reset-token/", "Revoke the current token", "post"),
-        (
-            "/api/auth/change-password/",
-            "Change the password from {current_password, new_password}",
-            "post",
-        ),
-        (
-            "/api/auth/register/",
-            "Create a user (administrators)",
-            "post",
-        ),
-        (
-            "/api/project/{id}/admins/",
-            "The project's administrators (user names)",
-            "get",
-        ),
-        (
-            "/api/project/{id}/workers/",
-            "The project's workers (user names)",
-            "get",
-        ),
-        ("/api/", "Route names and version", "get"),
-        ("/api/ht/", "Health", "get"),
-        (
-            "/uploads/{path}",
-            "A media file, after authorisation (X-Accel-Redirect)",
-            "get",
-        ),
-        (
-            "/ws/rodan",
-            "Websocket of model events {status, model, uuid, project}",
-            "get",
-        ),
-    ] {
-        // Every `{name}` in the path is a required path parameter (an undeclared one makes the
-        // document invalid OpenAPI).
-        let params: Vec<Value> = path
-            .split('{')
-            .skip(1)
-            .filter_map(|rest| rest.split_once('}'))
-            .map(|(name, _)| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
-            .collect();
+    for (path, method, summary, request, ok) in other_routes() {
+        let mut params = path_params(path);
+        if path == "/api/resources/archive/" {
+            params.push(json!({"name": "resource_uuid", "in": "query", "required": true, "schema": {"type": "string", "format": "uuid"}}));
+        }
+        let errors = if request.is_some() {
+            WRITE_ERRORS
+        } else {
+            READ_ERRORS
+        };
+        let operation = Operation {
+            summary: summary.to_owned(),
+            tag: "Other",
+            params,
+            body: request,
+            ok,
+            errors,
+        };
         let entry = paths.entry(path.to_owned()).or_insert_with(|| json!({}));
-        entry[method] = op(summary.to_owned(), "Other", params, method != "get", "200");
+        entry[method] = operation.render();
     }
+    // Two refusals come from axum's extractors before the handler runs, as plain text: a
+    // request to the websocket that is not an upgrade, and a malformed multipart upload.
+    let plain = json!({"text/plain": {"schema": {"type": "string"}}});
+    let ws = &mut paths["/ws/rodan"]["get"]["responses"];
+    ws["400"] = json!({"description": "Not a websocket upgrade", "content": plain});
+    ws["426"] = json!({"description": "The connection cannot be upgraded", "content": plain});
+    let mut upload = error_responses()["400"].clone();
+    upload["content"]["text/plain"] = plain["text/plain"].clone();
+    upload["description"] = json!("Field errors, or (plain text) a malformed multipart body");
+    paths["/api/resources/"]["post"]["responses"]["400"] = upload;
+    schemas.insert(
+        "Detail".into(),
+        json!({"type": "object", "required": ["detail"], "properties": {"detail": {"type": "string"}}}),
+    );
+    schemas.insert(
+        "FieldErrors".into(),
+        json!({"type": "object", "description": "Messages by field name", "additionalProperties": {"anyOf": [{"type": "array"}, {"type": "object"}, {"type": "string"}]}}),
+    );
+    schemas.insert(
+        "UserChange".into(),
+        json!({"type": "object", "properties": {"username": {"type": "string"}, "email": {"type": "string"}, "first_name": {"type": "string"}, "last_name": {"type": "string"}}}),
+    );
     Json(json!({
         "openapi": "3.1.0",
         "info": {"title": "Rodan API", "version": env!("CARGO_PKG_VERSION"), "description": "Rodan's REST API: hyperlinked JSON, `Authorization: Token <key>` or HTTP Basic, pagination `{count, next, previous, current_page, total_pages, results}`."},
         "servers": [{"url": base.0.trim_end_matches("/api/")}],
-        "components": {"securitySchemes": {
-            "token": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "`Token <key>`"},
-            "basic": {"type": "http", "scheme": "basic"}
-        }},
+        "components": {
+            "securitySchemes": {
+                "token": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "`Token <key>`"},
+                "basic": {"type": "http", "scheme": "basic"}
+            },
+            "schemas": schemas,
+            "responses": error_responses(),
+        },
         "security": [{"token": []}, {"basic": []}],
         "paths": paths,
     }))

@@ -41,6 +41,9 @@ cases!(
     other_users_cannot_run_or_see_runs_of_a_foreign_workflow,
     the_websocket_streams_events_of_visible_projects_only,
     the_openapi_document_covers_every_list_route,
+    the_openapi_document_describes_every_route_and_method_the_router_serves,
+    the_openapi_schemas_match_every_models_rows,
+    the_openapi_required_request_fields_are_the_ones_an_empty_body_lacks,
     behind_nginx_with_the_operators_configuration_everything_works,
     resource_lists_hold_resources_of_one_project_and_type,
     only_administrators_rename_or_delete_shared_labels,
@@ -1439,6 +1442,220 @@ async fn the_openapi_document_covers_every_list_route(ctx: Ctx) {
             }
         }
     }
+}
+
+/// Every path literal of the router's source (`.route("...")` in `src/routes/`).
+fn router_paths() -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("src/routes") {
+        let text = std::fs::read_to_string(entry.expect("an entry").path()).expect("a source");
+        for rest in text.split(".route(").skip(1) {
+            let rest = rest.trim_start();
+            let Some(rest) = rest.strip_prefix('"') else {
+                continue;
+            };
+            let path = rest.split('"').next().expect("a literal");
+            paths.push(path.replace("{*", "{"));
+        }
+    }
+    paths
+}
+
+async fn the_openapi_document_describes_every_route_and_method_the_router_serves(ctx: Ctx) {
+    let (_, doc) = ctx.call(Method::GET, "/api/openapi.json", None, None).await;
+    let paths = doc["paths"].as_object().expect("paths");
+    let served = router_paths();
+    assert!(
+        served.len() > 40,
+        "the router's paths are found: {served:?}"
+    );
+    for path in &served {
+        assert!(paths.contains_key(path), "{path} is served and documented");
+    }
+    // Each documented path answers exactly its documented methods: any other is a 405. Probed
+    // without credentials and with ids that name nothing, so no probe changes anything.
+    for (path, operations) in paths {
+        assert!(served.contains(path), "{path} is documented and served");
+        let concrete = path
+            .replace("{id}", "00000000-0000-0000-0000-000000000000")
+            .replace("{path}", "nothing/here");
+        for method in [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ] {
+            let documented = operations
+                .get(method.as_str().to_lowercase())
+                .is_some_and(|op| {
+                    let responses = op["responses"].as_object().expect("responses");
+                    op["summary"].is_string() && responses.contains_key("401")
+                });
+            let body = (method != Method::GET && method != Method::OPTIONS).then(|| json!({}));
+            let (status, answer) = ctx.call(method.clone(), &concrete, None, body).await;
+            assert_eq!(
+                status == StatusCode::METHOD_NOT_ALLOWED,
+                !documented,
+                "{method} {path}: {status} {answer}; documented: {documented}"
+            );
+        }
+    }
+}
+
+/// Validates `value` against the schema at `pointer` in the OpenAPI document.
+fn conforms(doc: &serde_json::Value, pointer: &str, value: &serde_json::Value) -> Vec<String> {
+    let mut root = doc.clone();
+    root["$ref"] = json!(format!("#{pointer}"));
+    let validator = jsonschema::validator_for(&root).expect("a valid schema");
+    validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+async fn the_openapi_schemas_match_every_models_rows(ctx: Ctx) {
+    // One row of every model: a project, a workflow with jobs, ports and a connection, an
+    // upload, a run with its run jobs, inputs and outputs, a label and a results package.
+    let p = ctx.project(&ctx.admin, "schemas").await;
+    let (wf, wfjs) = build_chain(&ctx, &ctx.admin, &p).await;
+    let entry = validate_entry(&ctx, &ctx.admin, &wf).await;
+    let (_, pages) = upload(
+        &ctx,
+        &ctx.admin,
+        &p,
+        vec![("p.png", png(image::ColorType::Rgb8, 4, 4))],
+        None,
+    )
+    .await;
+    let run = ctx
+        .ok(
+            Method::POST,
+            "/api/workflowruns/",
+            &ctx.admin,
+            Some(json!({"workflow": wf, "resource_assignments": {entry: [body_url(&pages[0])]}})),
+            201,
+        )
+        .await;
+    ctx.ok(
+        Method::POST,
+        "/api/resourcelists/",
+        &ctx.admin,
+        Some(json!({"project": p, "name": "pages", "resources": [body_url(&pages[0])]})),
+        201,
+    )
+    .await;
+    ctx.ok(
+        Method::POST,
+        "/api/workflowjobgroups/",
+        &ctx.admin,
+        Some(json!({"name": "group", "workflow": wf, "workflow_jobs": [wfjs[0]]})),
+        201,
+    )
+    .await;
+    sqlx::query("INSERT INTO resource_labels (uuid, name) VALUES (gen_random_uuid(), 'schema')")
+        .execute(&ctx.state.pool)
+        .await
+        .expect("a label");
+    let run_id = uuid::Uuid::parse_str(run["uuid"].as_str().expect("uuid")).expect("a uuid");
+    sqlx::query("UPDATE workflow_runs SET status = 4 WHERE uuid = $1")
+        .bind(run_id)
+        .execute(&ctx.state.pool)
+        .await
+        .expect("finish the run");
+    ctx.ok(
+        Method::POST,
+        "/api/resultspackages/",
+        &ctx.admin,
+        Some(json!({"workflow_run": body_url(&run), "packaging_mode": 1})),
+        201,
+    )
+    .await;
+
+    let (_, doc) = ctx.call(Method::GET, "/api/openapi.json", None, None).await;
+    let mut empty = Vec::new();
+    let mut checked = 0;
+    for (path, operations) in doc["paths"].as_object().expect("paths") {
+        let schema =
+            &operations["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+        let envelope = schema.get("anyOf").map_or(schema, |any| &any[0]);
+        let Some(item) = envelope["properties"]["results"]["items"]["$ref"]
+            .as_str()
+            .or_else(|| schema["items"]["$ref"].as_str())
+        else {
+            continue;
+        };
+        let escaped = path.replace('~', "~0").replace('/', "~1");
+        let list = ctx.ok(Method::GET, path, &ctx.admin, None, 200).await;
+        let pointer =
+            format!("/paths/{escaped}/get/responses/200/content/application~1json/schema");
+        let errors = conforms(&doc, &pointer, &list);
+        assert!(errors.is_empty(), "GET {path} conforms: {errors:?}\n{list}");
+        let Some(row) = list["results"].get(0).or_else(|| list.get(0)) else {
+            empty.push(path.clone());
+            continue;
+        };
+        let name = item.trim_start_matches("#/components/schemas/");
+        let mut documented: Vec<&String> = doc["components"]["schemas"][name]["properties"]
+            .as_object()
+            .expect("properties")
+            .keys()
+            .collect();
+        let mut keys: Vec<&String> = row.as_object().expect("an object").keys().collect();
+        documented.sort();
+        keys.sort();
+        assert_eq!(
+            keys, documented,
+            "{path}: the rows' keys are the documented properties"
+        );
+        let detail = ctx
+            .ok(Method::GET, body_url(row), &ctx.admin, None, 200)
+            .await;
+        let errors = conforms(&doc, &format!("/components/schemas/{name}"), &detail);
+        assert!(
+            errors.is_empty(),
+            "{name} detail conforms: {errors:?}\n{detail}"
+        );
+        checked += 1;
+    }
+    assert!(
+        empty.is_empty(),
+        "every model has a row to check: {empty:?}"
+    );
+    assert!(checked >= 20, "{checked} models checked");
+}
+
+async fn the_openapi_required_request_fields_are_the_ones_an_empty_body_lacks(ctx: Ctx) {
+    let (_, doc) = ctx.call(Method::GET, "/api/openapi.json", None, None).await;
+    let mut checked = 0;
+    for (path, operations) in doc["paths"].as_object().expect("paths") {
+        let schema = &operations["post"]["requestBody"]["content"]["application/json"]["schema"];
+        // Required outright, or one of several (`anyOf`: email or username).
+        let mut required: Vec<serde_json::Value> =
+            schema["required"].as_array().cloned().unwrap_or_default();
+        for alternative in schema["anyOf"].as_array().into_iter().flatten() {
+            required.extend(
+                alternative["required"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+        }
+        if required.is_empty() {
+            continue;
+        }
+        let (status, body) = ctx.post(path, &ctx.admin, json!({})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "POST {path} {{}}: {body}");
+        let named: Vec<&String> = body.as_object().expect("field errors").keys().collect();
+        assert!(
+            named.iter().all(|field| required.contains(&json!(field))),
+            "POST {path} {{}} names {named:?}, all documented as required: {required:?}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 12, "{checked} creates checked");
 }
 
 /// nginx with the exact configuration the operator renders, only its ports and paths moved to
