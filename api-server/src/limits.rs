@@ -40,6 +40,17 @@ pub mod max_len {
     pub const RESOURCE_LIST_NAME: usize = 200;
     /// `InputPort.label`, `OutputPort.label`.
     pub const PORT_LABEL: usize = 255;
+    /// Django's `User.username`, `User.first_name`, `User.last_name`.
+    pub const USER_NAME: usize = 150;
+    /// Django's `User.email` (an `EmailField`).
+    pub const USER_EMAIL: usize = 254;
+    /// The user fields a client may write and their lengths.
+    pub const USER_FIELDS: [(&str, usize); 4] = [
+        ("username", USER_NAME),
+        ("first_name", USER_NAME),
+        ("last_name", USER_NAME),
+        ("email", USER_EMAIL),
+    ];
 }
 
 /// DRF's `max_length` message.

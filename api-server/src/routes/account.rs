@@ -99,6 +99,7 @@ async fn me(State(state): State<AppState>, base: Base, user: User) -> ApiResult<
 }
 
 async fn apply_user_fields(state: &AppState, id: i64, body: &Body, admin: bool) -> ApiResult<()> {
+    crate::limits::check_lengths(body, &crate::limits::max_len::USER_FIELDS)?;
     for key in ["first_name", "last_name", "email", "username"] {
         if let Some(value) = body.0.get(key) {
             let value = value
@@ -192,6 +193,7 @@ async fn register(
             "Only administrators may create users.".into(),
         ));
     }
+    crate::limits::check_lengths(&body, &crate::limits::max_len::USER_FIELDS)?;
     let username = body.required("username")?;
     let email = body.required("email")?;
     let password = body.required("password")?;

@@ -325,11 +325,11 @@ const REQUEST_FIELDS: &[RequestFields] = &[
     (
         "user",
         &[
-            ("username", Input::Text),
-            ("email", Input::Text),
+            ("username", Input::Max(max_len::USER_NAME)),
+            ("email", Input::Max(max_len::USER_EMAIL)),
             ("password", Input::Text),
-            ("first_name", Input::Text),
-            ("last_name", Input::Text),
+            ("first_name", Input::Max(max_len::USER_NAME)),
+            ("last_name", Input::Max(max_len::USER_NAME)),
             ("is_active", Input::Bool),
             ("is_staff", Input::Bool),
             ("is_superuser", Input::Bool),
@@ -719,7 +719,7 @@ fn other_routes() -> Vec<(
             "post",
             "Create a user (administrators)",
             Some(body(
-                json!({"type": "object", "required": ["username", "password"], "properties": {"username": {"type": "string"}, "email": {"type": "string"}, "password": {"type": "string"}, "first_name": {"type": "string"}, "last_name": {"type": "string"}}}),
+                json!({"type": "object", "required": ["username", "password"], "properties": {"username": {"type": "string", "maxLength": max_len::USER_NAME}, "email": {"type": "string", "maxLength": max_len::USER_EMAIL}, "password": {"type": "string"}, "first_name": {"type": "string", "maxLength": max_len::USER_NAME}, "last_name": {"type": "string", "maxLength": max_len::USER_NAME}}}),
             )),
             Success::Json(201, user),
         ),
@@ -863,7 +863,7 @@ pub(super) async fn document(base: Base) -> Json<Value> {
     );
     schemas.insert(
         "UserChange".into(),
-        json!({"type": "object", "properties": {"username": {"type": "string"}, "email": {"type": "string"}, "first_name": {"type": "string"}, "last_name": {"type": "string"}}}),
+        json!({"type": "object", "properties": {"username": {"type": "string", "maxLength": max_len::USER_NAME}, "email": {"type": "string", "maxLength": max_len::USER_EMAIL}, "first_name": {"type": "string", "maxLength": max_len::USER_NAME}, "last_name": {"type": "string", "maxLength": max_len::USER_NAME}}}),
     );
     Json(json!({
         "openapi": "3.1.0",

@@ -342,6 +342,56 @@ async fn names_over_upstreams_max_length_are_field_errors(ctx: Ctx) {
     let (_, workflows) = ctx.get("/api/workflows/", &ctx.admin).await;
     assert_eq!(workflows["count"], 1, "{workflows}");
     assert_eq!(workflows["results"][0]["name"], long(100));
+
+    // Users: Django's lengths (username, first and last names 150, email 254), on registration
+    // and on changes, and nothing of a refused change is kept.
+    let email = |n: usize| format!("{}@example.org", "e".repeat(n - 12));
+    let (status, answer) = ctx
+        .post(
+            "/api/auth/register/",
+            &ctx.admin,
+            json!({"username": long(151), "email": email(255), "password": "a long enough password"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{}", short(&answer));
+    assert_eq!(answer["username"], message(150), "{answer}");
+    assert_eq!(answer["email"], message(254), "{answer}");
+    ctx.ok(
+        Method::PATCH,
+        "/api/auth/me/",
+        &ctx.admin,
+        Some(json!({"first_name": long(150), "email": email(254)})),
+        200,
+    )
+    .await;
+    for (key, value, max) in [
+        ("first_name", long(151), 150),
+        ("last_name", long(151), 150),
+        ("username", long(151), 150),
+        ("email", email(255), 254),
+    ] {
+        // A valid field beside the bad one, which must not be stored either.
+        let beside = if key == "last_name" {
+            "first_name"
+        } else {
+            "last_name"
+        };
+        let (status, answer) = ctx
+            .patch(
+                "/api/auth/me/",
+                &ctx.admin,
+                json!({key: value, beside: "kept out"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{key}: {}", short(&answer));
+        assert_eq!(answer[key], message(max), "{key}: {answer}");
+    }
+    let me = ctx
+        .ok(Method::GET, "/api/auth/me/", &ctx.admin, None, 200)
+        .await;
+    assert_eq!(me["first_name"], long(150), "{me}");
+    assert_eq!(me["email"], email(254), "{me}");
+    assert_eq!(me["last_name"], "", "a refused change keeps nothing: {me}");
 }
 
 async fn settings_documents_and_json_bodies_are_bounded(ctx: Ctx) {
