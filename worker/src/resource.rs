@@ -70,7 +70,9 @@ pub async fn settle(
                     std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
                 ) =>
             {
-                fail(pool, resource, &format!("{}: {error}", path.display())).await?;
+                // The path is for the logs; users see what they know: their upload.
+                tracing::warn!(%resource, path = %path.display(), %error, "an upload's file cannot be read");
+                fail(pool, resource, &format!("the uploaded file: {error}")).await?;
                 return Ok(Some(Settled::Failed { project }));
             }
             Ok(Err(error)) => {

@@ -14,10 +14,13 @@ pub enum PackageError {
     /// A finished run job's output has no file.
     #[error("failed to find the file of the output '{0}'")]
     MissingFile(String),
-    /// An output's file could not be read.
-    #[error("failed to read {}", .path.display())]
+    /// An output's file could not be read. Named by its place in the bag, which users know;
+    /// the server path is kept for the logs only.
+    #[error("failed to read the file of {entry}")]
     Read {
-        /// The file.
+        /// Its name in the bag (`data/...`).
+        entry: String,
+        /// The file on the media volume.
         path: PathBuf,
         /// The cause.
         #[source]

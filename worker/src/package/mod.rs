@@ -79,7 +79,11 @@ pub(crate) async fn handle(shared: &Context, body: &[u8], hard: &CancellationTok
         Built::Failed(error) => {
             let summary = error.to_string();
             let details = crate::error::error_chain(&error);
-            tracing::info!(package = %claimed.package, %details, "results package failed");
+            let path = match &error {
+                PackageError::Read { path, .. } => Some(path.display().to_string()),
+                _ => None,
+            };
+            tracing::info!(package = %claimed.package, %details, ?path, "results package failed");
             match store::settle_row(&shared.pool, &claimed, status::FAILED, &summary, &details)
                 .await
             {

@@ -55,6 +55,7 @@ pub fn write_bag<W: Write + Seek>(
                 Source::File(file) => {
                     let path = media_root.join(file);
                     let read = |source| PackageError::Read {
+                        entry: name.clone(),
                         path: path.clone(),
                         source,
                     };
@@ -241,7 +242,7 @@ mod tests {
     }
 
     #[test]
-    fn an_unreadable_file_fails_with_its_path() {
+    fn an_unreadable_file_fails_with_its_place_in_the_bag_not_its_server_path() {
         let media = tempfile::tempdir().expect("a media dir");
         let error = write_bag(
             Cursor::new(Vec::new()),
@@ -253,7 +254,14 @@ mod tests {
             &mut |_| {},
         )
         .expect_err("the files are missing");
-        assert!(error.to_string().starts_with("failed to read "), "{error}");
-        assert!(error.to_string().ends_with("one"), "{error}");
+        assert_eq!(
+            error.to_string(),
+            "failed to read the file of data/A - x/r.txt",
+            "users read this"
+        );
+        assert!(
+            matches!(&error, PackageError::Read { path, .. } if path == &media.path().join("one")),
+            "the logs keep the server path: {error:?}"
+        );
     }
 }

@@ -548,8 +548,8 @@ async fn uploads(ctx: Ctx) {
     let state = |id: uuid::Uuid| {
         let pool = ctx.pool.clone();
         async move {
-            sqlx::query_as::<_, (Option<i32>, String, String)>(
-                "SELECT r.processing_status, t.mimetype, r.error_summary
+            sqlx::query_as::<_, (Option<i32>, String, String, String)>(
+                "SELECT r.processing_status, t.mimetype, r.error_summary, r.error_details
                  FROM resources r JOIN resource_types t ON t.uuid = r.resource_type_uuid WHERE r.uuid = $1",
             )
             .bind(id)
@@ -562,16 +562,29 @@ async fn uploads(ctx: Ctx) {
     loop {
         let now = (state(text).await, state(missing).await, state(lost).await);
         if now.0.0.is_none() && now.1.0.is_some_and(|s| s != 0 && s != 1) && now.2.0.is_none() {
-            assert_eq!(now.0, (None, "text/plain".into(), String::new()));
             assert_eq!(
-                now.1,
+                now.0,
+                (None, "text/plain".into(), String::new(), String::new())
+            );
+            assert_eq!(
+                (now.1.0, now.1.1.as_str(), now.1.2.as_str()),
                 (
                     Some(status::FAILED),
-                    "application/octet-stream".into(),
-                    "failed to read the uploaded file".into()
+                    "application/octet-stream",
+                    "failed to read the uploaded file",
                 )
             );
-            assert_eq!(now.2, (None, "text/plain".into(), String::new()));
+            // What users read names their upload, never the server's media path.
+            assert!(
+                now.1.3.starts_with("the uploaded file: ")
+                    && !now.1.3.contains(&*ctx.media.path().to_string_lossy()),
+                "{:?}",
+                now.1.3
+            );
+            assert_eq!(
+                now.2,
+                (None, "text/plain".into(), String::new(), String::new())
+            );
             break;
         }
         assert!(start.elapsed() < WAIT, "uploads not settled: {now:?}");
