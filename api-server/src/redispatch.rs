@@ -10,7 +10,6 @@
 //! worker's failed dispatch after a finished job.
 
 use crate::state::AppState;
-use rodan_core::status;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -21,26 +20,10 @@ static PENDING: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         r#"
         SELECT DISTINCT rj.workflow_run_uuid
         FROM run_jobs rj JOIN workflow_runs wr ON wr.uuid = rj.workflow_run_uuid
-        WHERE rj.status = {SCHEDULED}
-          AND rj.celery_task_id IS NULL
-          AND wr.status IN ({PROCESSING}, {RETRYING})
-          AND NOT EXISTS (
-            SELECT 1 FROM inputs i
-            LEFT JOIN resources r ON r.uuid = i.resource_uuid
-            WHERE i.run_job_uuid = rj.uuid AND (
-                (i.resource_uuid IS NOT NULL AND r.resource_file IS NULL)
-                OR (i.resource_list_uuid IS NOT NULL AND (
-                    NOT EXISTS (SELECT 1 FROM resource_list_members m
-                                WHERE m.resource_list_uuid = i.resource_list_uuid)
-                    OR EXISTS (SELECT 1 FROM resource_list_members m
-                               JOIN resources r2 ON r2.uuid = m.resource_uuid
-                               WHERE m.resource_list_uuid = i.resource_list_uuid
-                                 AND r2.resource_file IS NULL)))))
+        WHERE {runnable}
         LIMIT 1000
         "#,
-        SCHEDULED = status::SCHEDULED,
-        PROCESSING = status::PROCESSING,
-        RETRYING = status::RETRYING,
+        runnable = *rodan_db::schedule::RUNNABLE_UNDISPATCHED,
     )
 });
 

@@ -66,17 +66,13 @@ pub struct Runnable {
     pub project: Option<Uuid>,
 }
 
-/// The dispatch statement. Status codes are part of its text, not parameters, so that
-/// PostgreSQL's cached generic plan can use the partial indexes on them instead of planning the
-/// statement again on every call (planning was most of its cost).
-static RUNNABLE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+/// The SQL condition, over a run job `rj` joined to its run `wr`, of a run job that may run and
+/// is not dispatched yet: SCHEDULED without a task id, in a run that is PROCESSING or RETRYING,
+/// every input's file present (and every list non-empty with all its members' files). The
+/// dispatch statement claims such rows; the API's re-dispatch sweep finds runs that have some.
+pub static RUNNABLE_UNDISPATCHED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
-        r#"
-        WITH runnable AS (
-            SELECT rj.uuid
-            FROM run_jobs rj JOIN workflow_runs wr ON wr.uuid = rj.workflow_run_uuid
-            WHERE rj.workflow_run_uuid = $1
-              AND rj.status = {SCHEDULED}
+        r#"rj.status = {SCHEDULED}
               AND rj.celery_task_id IS NULL
               AND wr.status IN ({PROCESSING}, {RETRYING})
               AND NOT EXISTS (
@@ -90,7 +86,24 @@ static RUNNABLE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
                         OR EXISTS (SELECT 1 FROM resource_list_members m
                                    JOIN resources r2 ON r2.uuid = m.resource_uuid
                                    WHERE m.resource_list_uuid = i.resource_list_uuid
-                                     AND r2.resource_file IS NULL)))))
+                                     AND r2.resource_file IS NULL)))))"#,
+        SCHEDULED = status::SCHEDULED,
+        PROCESSING = status::PROCESSING,
+        RETRYING = status::RETRYING,
+    )
+});
+
+/// The dispatch statement. Status codes are part of its text, not parameters, so that
+/// PostgreSQL's cached generic plan can use the partial indexes on them instead of planning the
+/// statement again on every call (planning was most of its cost).
+static RUNNABLE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        r#"
+        WITH runnable AS (
+            SELECT rj.uuid
+            FROM run_jobs rj JOIN workflow_runs wr ON wr.uuid = rj.workflow_run_uuid
+            WHERE rj.workflow_run_uuid = $1
+              AND {RUNNABLE_UNDISPATCHED}
             FOR UPDATE OF rj SKIP LOCKED
         ), dispatched AS (
             UPDATE run_jobs SET celery_task_id = gen_random_uuid()::text, updated = now()
@@ -110,7 +123,7 @@ static RUNNABLE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         FROM workflow_runs wr LEFT JOIN dispatched d ON true
         WHERE wr.uuid = $1
         "#,
-        SCHEDULED = status::SCHEDULED,
+        RUNNABLE_UNDISPATCHED = *RUNNABLE_UNDISPATCHED,
         PROCESSING = status::PROCESSING,
         RETRYING = status::RETRYING,
         FINISHED = status::FINISHED,

@@ -237,6 +237,11 @@ impl RabbitMq {
             }
             return;
         }
+        self.shutdown();
+    }
+
+    /// A graceful `rabbitmqctl shutdown`, then the node's process reaped.
+    fn shutdown(&mut self) {
         let _ = Command::new("/usr/lib/rabbitmq/bin/rabbitmqctl")
             .arg("-n")
             .arg(&self.node)
@@ -348,16 +353,7 @@ fn rabbit_env(dir: &Path, node: &str, port: u16, dist: u16) -> Vec<(String, Stri
 
 impl Drop for RabbitMq {
     fn drop(&mut self) {
-        let _ = Command::new("/usr/lib/rabbitmq/bin/rabbitmqctl")
-            .arg("-n")
-            .arg(&self.node)
-            .arg("shutdown")
-            .env("HOME", &self.home)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.shutdown();
     }
 }
 
