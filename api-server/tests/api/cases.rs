@@ -1,19 +1,8 @@
 //! The test cases, each a sentence.
 
 use crate::ctx::Ctx;
-use futures::future::BoxFuture;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-
-type Case = fn(Ctx) -> BoxFuture<'static, ()>;
-
-macro_rules! cases {
-    ($($name:ident),* $(,)?) => {
-        pub fn all() -> Vec<(String, Case)> {
-            vec![$((stringify!($name).to_owned(), (|ctx| Box::pin($name(ctx))) as Case)),*]
-        }
-    };
-}
 
 cases!(
     api_root_lists_upstream_route_names_as_absolute_urls,

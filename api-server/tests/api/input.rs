@@ -4,21 +4,10 @@
 
 use crate::cases::{Builder, body_url, upload_unsettled, validate_entry};
 use crate::ctx::{Ctx, Setup, urlencode};
-use futures::future::BoxFuture;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-type Case = fn(Ctx) -> BoxFuture<'static, ()>;
-
-macro_rules! cases {
-    ($($name:ident),* $(,)?) => {
-        pub fn all() -> Vec<(String, Case)> {
-            vec![$((stringify!($name).to_owned(), (|ctx| Box::pin($name(ctx))) as Case)),*]
-        }
-    };
-}
 
 cases!(
     nul_characters_anywhere_are_field_errors,

@@ -2,6 +2,18 @@
 //! The API server against real PostgreSQL, RabbitMQ and Redis (started once for the binary by
 //! `rodan-testkit`), each test on its own fresh database and its own server on loopback.
 
+/// One test: a sentence as its name, run on its own [`ctx::Ctx`].
+type Case = fn(ctx::Ctx) -> futures::future::BoxFuture<'static, ()>;
+
+/// `all()`: the listed test functions of a module, each named by itself, in order.
+macro_rules! cases {
+    ($($name:ident),* $(,)?) => {
+        pub fn all() -> Vec<(String, crate::Case)> {
+            vec![$((stringify!($name).to_owned(), (|ctx| Box::pin($name(ctx))) as crate::Case)),*]
+        }
+    };
+}
+
 mod cases;
 mod ctx;
 mod input;

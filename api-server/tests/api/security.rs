@@ -3,7 +3,6 @@
 use crate::cases::start_nginx;
 use crate::ctx::{Ctx, test_security};
 use futures::StreamExt;
-use futures::future::BoxFuture;
 use reqwest::{Method, StatusCode};
 use rodan_api_server::security::{Networks, SecurityArgs};
 use serde_json::{Value, json};
@@ -11,16 +10,6 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-
-type Case = fn(Ctx) -> BoxFuture<'static, ()>;
-
-macro_rules! cases {
-    ($($name:ident),* $(,)?) => {
-        pub fn all() -> Vec<(String, Case)> {
-            vec![$((stringify!($name).to_owned(), (|ctx| Box::pin($name(ctx))) as Case)),*]
-        }
-    };
-}
 
 cases!(
     a_new_password_ends_cached_basic_logins_at_once_on_every_replica,
