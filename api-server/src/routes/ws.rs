@@ -6,6 +6,13 @@
 //! (membership changes publish one), and when the user's credentials change (a credential notice
 //! from any replica on Redis, or every heartbeat as a backstop) the token is checked again and
 //! the socket closes if it no longer holds.
+//!
+//! Upstream's web client opens its socket once, when it starts, before anyone has logged in, and
+//! never again: its first login in a browser would get no live updates. A socket that brings no
+//! credentials (or only a stale `token` cookie) is therefore accepted as anonymous: it gets no
+//! events, only a content-free notice, [`ANONYMOUS_NOTICE`], at most once a second while events
+//! happen, on which the client reloads what it shows through the API, as its own user. Credentials
+//! named explicitly (the `Authorization` header or `?token=`) must hold, or the upgrade is refused.
 
 use crate::auth::{self, User};
 use crate::error::{ApiError, ApiResult};
@@ -73,22 +80,39 @@ async fn subscribe(url: &str, sender: &broadcast::Sender<Notice>) -> redis::Redi
     Ok(())
 }
 
-async fn user_of(state: &AppState, headers: &HeaderMap, uri: &Uri) -> ApiResult<(User, String)> {
+/// What an anonymous socket is sent when events happen: no model and no project, which upstream's
+/// client answers by reloading its collections.
+pub(crate) const ANONYMOUS_NOTICE: &str = r#"{"model":null,"project":null}"#;
+
+/// How often at most an anonymous socket is told that something happened.
+const ANONYMOUS_EVERY: Duration = Duration::from_secs(1);
+
+/// Who a socket is for: a user with the token that authorised it, or nobody yet.
+enum Holder {
+    User(User, String),
+    Anonymous,
+}
+
+async fn holder_of(state: &AppState, headers: &HeaderMap, uri: &Uri) -> ApiResult<Holder> {
     let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Token "))
         .map(str::to_owned);
-    let from_cookie = auth::cookie_token(headers);
     let from_query = Params::parse(uri.query()).get("token").map(str::to_owned);
-    let key = from_header
-        .or(from_cookie)
-        .or(from_query)
-        .ok_or(ApiError::NotAuthenticated)?;
-    let user = auth::token_user(&state.pool, &key)
-        .await?
-        .ok_or(ApiError::BadCredentials("Invalid token."))?;
-    Ok((user, key))
+    if let Some(key) = from_header.or(from_query) {
+        let user = auth::token_user(&state.pool, &key)
+            .await?
+            .ok_or(ApiError::BadCredentials("Invalid token."))?;
+        return Ok(Holder::User(user, key));
+    }
+    // A browser sends whatever cookie it kept, possibly from a session since ended.
+    if let Some(key) = auth::cookie_token(headers)
+        && let Some(user) = auth::token_user(&state.pool, &key).await?
+    {
+        return Ok(Holder::User(user, key));
+    }
+    Ok(Holder::Anonymous)
 }
 
 async fn upgrade(
@@ -102,9 +126,14 @@ async fn upgrade(
             "Origin not allowed to open the websocket.".into(),
         ));
     }
-    let (user, key) = user_of(&state, &headers, &uri).await?;
+    let holder = holder_of(&state, &headers, &uri).await?;
     let events = hub(&state).subscribe();
-    Ok(ws.on_upgrade(move |socket| stream(state, user, key, socket, events)))
+    Ok(match holder {
+        Holder::User(user, key) => {
+            ws.on_upgrade(move |socket| stream(state, user, key, socket, events))
+        }
+        Holder::Anonymous => ws.on_upgrade(move |socket| stream_anonymous(socket, events)),
+    })
 }
 
 async fn projects_of(state: &AppState, user: &User) -> HashSet<Uuid> {
@@ -150,6 +179,37 @@ async fn close_revoked(mut socket: WebSocket) {
         reason: "Credentials revoked.".into(),
     };
     let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
+/// An anonymous socket: [`ANONYMOUS_NOTICE`] at most every [`ANONYMOUS_EVERY`] while events
+/// happen, heartbeats as for any socket.
+async fn stream_anonymous(mut socket: WebSocket, mut events: broadcast::Receiver<Notice>) {
+    let mut heartbeat = tokio::time::interval(Duration::from_secs(30));
+    let mut flush = tokio::time::interval(ANONYMOUS_EVERY);
+    let mut pending = false;
+    loop {
+        tokio::select! {
+            notice = events.recv() => match notice {
+                Ok(Notice::Event(_)) | Err(broadcast::error::RecvError::Lagged(_)) => pending = true,
+                Ok(Notice::Credentials(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(text))) if text.as_str() == "--heartbeat--" => {
+                    if socket.send(Message::Text("--heartbeat--".into())).await.is_err() { break; }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+            _ = flush.tick(), if pending => {
+                pending = false;
+                if socket.send(Message::Text(ANONYMOUS_NOTICE.into())).await.is_err() { break; }
+            }
+            _ = heartbeat.tick() => {
+                if socket.send(Message::Text("--heartbeat--".into())).await.is_err() { break; }
+            }
+        }
+    }
 }
 
 async fn stream(

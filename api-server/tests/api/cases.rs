@@ -1383,11 +1383,60 @@ async fn the_websocket_streams_events_of_visible_projects_only(ctx: Ctx) {
     );
     assert_eq!(event["uuid"], mine_uuid.replace('-', ""));
     let refused = tokio_tungstenite::connect_async(format!(
-        "{}/ws/rodan",
+        "{}/ws/rodan?token=0123456789abcdef0123456789abcdef01234567",
         ctx.root.replace("http://", "ws://")
     ))
     .await;
-    assert!(refused.is_err(), "no token, no socket");
+    assert!(
+        refused.is_err(),
+        "a token named that does not hold: no socket"
+    );
+    // No credentials (upstream's client opens its socket before anyone logs in): a socket that
+    // is told something happened, and nothing more.
+    let (mut anonymous, _) = tokio_tungstenite::connect_async(format!(
+        "{}/ws/rodan?subscribe-broadcast&publish-broadcast&echo",
+        ctx.root.replace("http://", "ws://")
+    ))
+    .await
+    .expect("an anonymous socket opens");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    ctx.project(&bob, "bob's second").await;
+    let notice = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            match anonymous.next().await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text)))
+                    if text.as_str() != "--heartbeat--" =>
+                {
+                    return text.to_string();
+                }
+                Some(Ok(_)) => continue,
+                other => panic!("socket ended: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a notice arrives");
+    let notice: serde_json::Value = serde_json::from_str(&notice).expect("json");
+    assert_eq!(
+        notice,
+        serde_json::json!({"model": null, "project": null}),
+        "an anonymous socket learns that something happened, not what or where"
+    );
+    // A browser's stale cookie from a session since ended does not stop the socket either.
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("{}/ws/rodan", ctx.root.replace("http://", "ws://"))
+        .into_client_request()
+        .expect("a request");
+    request.headers_mut().insert(
+        "cookie",
+        "token=0123456789abcdef0123456789abcdef01234567"
+            .parse()
+            .expect("a header"),
+    );
+    assert!(
+        tokio_tungstenite::connect_async(request).await.is_ok(),
+        "a stale cookie opens an anonymous socket"
+    );
 }
 
 async fn the_openapi_document_covers_every_list_route(ctx: Ctx) {
