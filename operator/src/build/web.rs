@@ -15,26 +15,67 @@ const NGINX_UID: i64 = 101;
 /// The key of the rendered configuration in the ConfigMap.
 const CONFIG_KEY: &str = "nginx.conf";
 
+/// Where users reach a Rodan: scheme, host name and port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicOrigin {
+    /// Whether it is `https`.
+    pub https: bool,
+    /// The host name, without the port.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+}
+
+impl PublicOrigin {
+    /// Whether the port is the scheme's default (443 for https, 80 for http).
+    pub fn default_port(&self) -> bool {
+        self.port == if self.https { 443 } else { 80 }
+    }
+
+    /// The host with its port when it is not the scheme's default: upstream's `SERVER_HOST`
+    /// (`rodan.example.org`, `rodan-web.lab.svc:8080`).
+    pub fn server_host(&self) -> String {
+        if self.default_port() {
+            self.host.clone()
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The URL: `https://rodan.example.org`, `http://rodan-web.lab.svc:8080`.
+    pub fn url(&self) -> String {
+        format!(
+            "{}://{}",
+            if self.https { "https" } else { "http" },
+            self.server_host()
+        )
+    }
+}
+
 impl Instance<'_> {
+    /// Where users reach this Rodan: the Ingress's host (https with a TLS Secret), else the
+    /// web Service's cluster name and port.
+    pub(crate) fn public_origin(&self) -> PublicOrigin {
+        match &self.rodan.spec.ingress {
+            Some(ingress) if ingress.host.is_some() => {
+                let https = ingress.tls_secret_name.is_some();
+                PublicOrigin {
+                    https,
+                    host: ingress.host.clone().unwrap_or_default(),
+                    port: if https { 443 } else { 80 },
+                }
+            }
+            _ => PublicOrigin {
+                https: false,
+                host: format!("{}.{}.svc", services::web(&self.name), self.namespace),
+                port: ports::WEB,
+            },
+        }
+    }
+
     /// The URL users reach this Rodan at.
     pub(crate) fn public_url(&self) -> String {
-        match &self.rodan.spec.ingress {
-            Some(ingress) if ingress.host.is_some() => format!(
-                "{}://{}",
-                if ingress.tls_secret_name.is_some() {
-                    "https"
-                } else {
-                    "http"
-                },
-                ingress.host.as_deref().unwrap_or_default()
-            ),
-            _ => format!(
-                "http://{}.{}.svc:{}",
-                services::web(&self.name),
-                self.namespace,
-                ports::WEB
-            ),
-        }
+        self.public_origin().url()
     }
 }
 
@@ -51,27 +92,76 @@ const SECURITY_HEADERS: &[(&str, &str)] = &[
     ("Strict-Transport-Security", "$rodan_hsts"),
 ];
 
+/// The Content-Security-Policy of the web client's pages, in place of the API's
+/// `default-src 'none'`: its own scripts, styles, images and API calls (and the websocket, which
+/// `'self'` covers), templates compiled at run time (Underscore's `_.template`, hence
+/// `'unsafe-eval'`) and inline `style` attributes in them.
+const CLIENT_CSP: &str = "\"default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'\"";
+
+/// Renders nginx's configuration without the web client: `/` redirects to `/api/`. See
+/// [`nginx_conf_with_client`].
+pub fn nginx_conf(api_host: &str, web: &WebSpec) -> String {
+    nginx_conf_with_client(api_host, None, web)
+}
+
 /// Renders nginx's configuration: `/api`, `/ht` and `/ws` go to the API server; media files are
 /// served from the shared volume only through an internal location the API server redirects to
 /// after it checked the user may read the file (`X-Accel-Redirect`). Logins are limited per
 /// client address (`web.loginRequestsPerMinute`), the client being the peer unless it is one of
-/// `web.trustedProxies`.
-pub fn nginx_conf(api_host: &str, web: &WebSpec) -> String {
+/// `web.trustedProxies`. With `client` (the web client's `host:port`), every other path goes to
+/// the web client, as upstream's nginx sends `/` to rodan-client; without it `/` redirects to
+/// `/api/`.
+pub fn nginx_conf_with_client(api_host: &str, client: Option<&str>, web: &WebSpec) -> String {
     let api_port = ports::API;
     let web_port = ports::WEB;
     let client_max_body_size = &web.client_max_body_size;
     let rate = web.login_requests_per_minute.max(1);
     // One request more every this many seconds: what a refused client is told to wait.
     let wait = (60 + rate - 1) / rate;
-    let add = |indent: &str| {
+    let add_csp = |indent: &str, csp: Option<&str>| {
         SECURITY_HEADERS
             .iter()
-            .map(|(name, value)| format!("add_header {name} {value} always;"))
+            .map(|(name, value)| {
+                let value = match csp {
+                    Some(csp) if *name == "Content-Security-Policy" => csp,
+                    _ => value,
+                };
+                format!("add_header {name} {value} always;")
+            })
             .collect::<Vec<_>>()
             .join(&format!("\n{indent}"))
     };
+    let add = |indent: &str| add_csp(indent, None);
     let add_headers = add("        ");
     let throttled_headers = add("            ");
+    let (client_upstream, root_locations) = match client {
+        Some(client) => (
+            format!(
+                "\n    upstream rodan_client {{\n        server {client};\n        keepalive 8;\n    }}\n"
+            ),
+            format!(
+                r#"# Everything else is the web client (upstream's rodan-client), with a policy that lets
+        # its pages run.
+        location / {{
+            limit_except GET HEAD {{ deny all; }}
+            {}
+            proxy_pass http://rodan_client;
+        }}"#,
+                add_csp("            ", Some(CLIENT_CSP))
+            ),
+        ),
+        None => (
+            String::new(),
+            r#"location = / {
+            return 302 /api/;
+        }
+
+        location / {
+            return 404;
+        }"#
+            .to_owned(),
+        ),
+    };
     let hide_headers: String = SECURITY_HEADERS
         .iter()
         .map(|(name, _)| format!("proxy_hide_header {name};"))
@@ -152,7 +242,7 @@ http {{
         server {api_host}:{api_port};
         keepalive 32;
     }}
-
+{client_upstream}
     server {{
         listen {web_port};
 
@@ -226,13 +316,7 @@ http {{
             alias {MEDIA_ROOT}/;
         }}
 
-        location = / {{
-            return 302 /api/;
-        }}
-
-        location / {{
-            return 404;
-        }}
+        {root_locations}
     }}
 }}
 "#
@@ -240,7 +324,18 @@ http {{
 }
 
 fn rendered(inst: &Instance<'_>) -> String {
-    nginx_conf(&services::api(&inst.name), &inst.rodan.spec.web)
+    let client = inst.rodan.spec.client.enabled.then(|| {
+        format!(
+            "{}:{}",
+            super::client::service(&inst.name),
+            super::client::PORT
+        )
+    });
+    nginx_conf_with_client(
+        &services::api(&inst.name),
+        client.as_deref(),
+        &inst.rodan.spec.web,
+    )
 }
 
 /// The ConfigMap holding nginx's configuration.
@@ -395,10 +490,26 @@ mod tests {
         assert!(conf.contains("Expected available in 60 seconds."), "{conf}");
     }
 
+    /// The same with the web client behind it (its upstream on loopback too).
+    #[test]
+    fn the_rendered_configuration_with_the_client_is_accepted_by_nginx() {
+        let conf = nginx_accepts_with(Some("127.0.0.1:8081"), &WebSpec::default());
+        assert!(conf.contains("server 127.0.0.1:8081;"), "{conf}");
+        assert!(conf.contains("script-src 'self' 'unsafe-eval'"), "{conf}");
+        assert!(!conf.contains("return 302 /api/;"), "{conf}");
+        let conf = nginx_accepts(&WebSpec::default());
+        assert!(conf.contains("return 302 /api/;"), "{conf}");
+        assert!(!conf.contains("rodan_client"), "{conf}");
+    }
+
     fn nginx_accepts(web: &WebSpec) -> String {
+        nginx_accepts_with(None, web)
+    }
+
+    fn nginx_accepts_with(client: Option<&str>, web: &WebSpec) -> String {
         let dir = tempfile::tempdir().expect("a temp dir");
         let conf = dir.path().join("nginx.conf");
-        let text = nginx_conf("127.0.0.1", web);
+        let text = nginx_conf_with_client("127.0.0.1", client, web);
         std::fs::write(&conf, &text).expect("written");
         let out = std::process::Command::new("nginx")
             .arg("-t")
