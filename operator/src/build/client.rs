@@ -139,6 +139,11 @@ pub(super) fn deployments(inst: &Instance<'_>) -> Vec<Child> {
     let mut container = json!({
         "name": "client",
         "image": image,
+        // The image's CMD is the shell form `nginx` (`/bin/sh -c nginx`): a shell as the
+        // container's first process ignores SIGTERM, so every stop would wait out the grace
+        // period. The image's entrypoint then execs nginx itself (its configuration says
+        // `daemon off`), which stops on the kubelet's signal.
+        "args": ["nginx"],
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "readinessProbe": probe,
         "livenessProbe": probe,

@@ -503,6 +503,11 @@ fn the_web_client_runs_by_default_behind_nginx_and_goes_when_turned_off() {
         "docker.io/ddmal/rodan-client:v3.1.0"
     );
     assert_eq!(pod["containers"][0]["ports"][0]["containerPort"], 80);
+    assert_eq!(pod["containers"][0]["args"], json!(["nginx"]));
+    assert!(
+        pod["containers"][0].get("command").is_none(),
+        "the image's entrypoint"
+    );
     let mount = pod["containers"][0]["volumeMounts"]
         .as_array()
         .and_then(|m| m.iter().find(|m| m["name"] == "config"))
