@@ -530,6 +530,187 @@ mod tests {
         text
     }
 
+    /// A free loopback port.
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port")
+    }
+
+    /// A running nginx, stopped (with its workers) when dropped.
+    struct Nginx(std::process::Child);
+
+    impl Drop for Nginx {
+        fn drop(&mut self) {
+            // SIGQUIT, not SIGKILL: the master then stops its workers too.
+            let _ = std::process::Command::new("kill")
+                .args(["-QUIT", &self.0.id().to_string()])
+                .status();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn run_nginx(dir: &std::path::Path, name: &str, conf: &str, port: u16) -> Nginx {
+        let path = dir.join(format!("{name}.conf"));
+        std::fs::write(&path, conf).expect("written");
+        let child = std::process::Command::new("nginx")
+            .args(["-e", "stderr", "-p"])
+            .arg(dir)
+            .arg("-c")
+            .arg(&path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join(format!("{name}.log"))).expect("a log"))
+            .spawn()
+            .expect("nginx is installed (Debian: nginx-light)");
+        let start = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "{name} listens: {}",
+                std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Nginx(child)
+    }
+
+    /// `GET path` over HTTP/1.0: the status, the headers (lowercase names) and the body.
+    fn get(port: u16, path: &str) -> (u16, Vec<(String, String)>, String) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connects");
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: rodan.test\r\n\r\n").expect("sent");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).expect("an answer");
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        (status, headers, body.to_owned())
+    }
+
+    fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// A stand-in API on loopback: answers every request with a fixed JSON body.
+    fn stub_api() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let port = listener.local_addr().expect("an address").port();
+        std::thread::spawn(move || {
+            use std::io::{BufRead, Write};
+            for stream in listener.incoming().flatten() {
+                let mut reader = std::io::BufReader::new(&stream);
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let body = r#"{"stub": "rodan-api"}"#;
+                let _ = write!(
+                    &stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        port
+    }
+
+    /// Real nginx on the rendered configuration, in front of the built web client (served by a
+    /// second nginx from `../shared`, as upstream's image serves it) and a stand-in API: with
+    /// the client, `/` and its files come from it under the client's policy while `/api` still
+    /// reaches the API under the API's; without it, `/` redirects to `/api/` as before.
+    #[test]
+    fn nginx_serves_the_web_client_at_the_root_and_the_api_as_before() {
+        use std::os::unix::fs::PermissionsExt;
+        let shared = std::env::var_os("RODAN_SHARED_DIR").map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+            std::path::PathBuf::from,
+        );
+        let built = shared.join("fixtures/rodan-client");
+        assert!(
+            built.join("index.html").is_file(),
+            "{} holds the built client (set RODAN_SHARED_DIR)",
+            built.display()
+        );
+        let dir = tempfile::tempdir().expect("a temp dir");
+        // nginx's workers run as an unprivileged user when the tests run as root.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let d = dir.path().display();
+        let api_port = stub_api();
+        let client_port = free_port();
+        let _client = run_nginx(
+            dir.path(),
+            "client",
+            &format!(
+                "daemon off; pid {d}/client.pid; events {{}}\nhttp {{ include /etc/nginx/mime.types; access_log off; client_body_temp_path {d}/c-body; proxy_temp_path {d}/c-proxy; fastcgi_temp_path {d}/c-fastcgi; uwsgi_temp_path {d}/c-uwsgi; scgi_temp_path {d}/c-scgi;\n server {{ listen 127.0.0.1:{client_port}; root {}; }} }}\n",
+                built.display()
+            ),
+            client_port,
+        );
+        for (name, client) in [("with", true), ("without", false)] {
+            let web_port = free_port();
+            let client_host = format!("127.0.0.1:{client_port}");
+            let conf = nginx_conf_with_client(
+                "127.0.0.1",
+                client.then_some(client_host.as_str()),
+                &WebSpec::default(),
+            )
+            .replace("/tmp/", &format!("{d}/{name}-"))
+            .replace(
+                "server 127.0.0.1:8000;",
+                &format!("server 127.0.0.1:{api_port};"),
+            )
+            .replace("listen 8080;", &format!("listen 127.0.0.1:{web_port};"))
+            .replace("access_log /dev/stdout;", "access_log off;");
+            let _web = run_nginx(dir.path(), name, &conf, web_port);
+
+            let (status, headers, body) = get(web_port, "/api/projects/");
+            assert_eq!(status, 200, "{name}: {body}");
+            assert!(body.contains("rodan-api"), "{name}: {body}");
+            assert!(
+                header(&headers, "content-security-policy").starts_with("default-src 'none'"),
+                "{name}: {headers:?}"
+            );
+            let (status, headers, body) = get(web_port, "/");
+            if client {
+                assert_eq!(status, 200, "{body:.300}");
+                assert!(body.contains("<title>Rodan Client</title>"), "{body:.300}");
+                let csp = header(&headers, "content-security-policy");
+                assert!(csp.contains("script-src 'self' 'unsafe-eval'"), "{csp}");
+                assert_eq!(header(&headers, "x-frame-options"), "DENY");
+                let (status, _, js) = get(web_port, "/rodan_client.min.js");
+                assert_eq!(status, 200);
+                assert!(js.len() > 1_000_000, "the whole script: {}", js.len());
+                let (status, _, json) = get(web_port, "/configuration.json");
+                assert_eq!(status, 200);
+                assert!(json.contains("SERVER_HOST"), "{json}");
+                let (status, _, _) = get(web_port, "/nowhere");
+                assert_eq!(status, 404);
+            } else {
+                assert_eq!(status, 302, "{body}");
+                assert_eq!(
+                    header(&headers, "location"),
+                    format!("http://rodan.test:{web_port}/api/")
+                );
+                let (status, _, _) = get(web_port, "/rodan_client.min.js");
+                assert_eq!(status, 404);
+            }
+        }
+    }
+
     #[test]
     fn nginx_refuses_a_broken_configuration_so_the_check_above_can_fail() {
         let dir = tempfile::tempdir().expect("a temp dir");
