@@ -223,7 +223,8 @@ pub struct ApiSpec {
     /// Origins (`scheme://host[:port]`, no path) whose pages may call the REST API from the
     /// browser (CORS), for a web client served from another site: `https://client.example`,
     /// `http://localhost:9002`. The client served by this Rodan at `/` shares the API's origin
-    /// and needs none. Empty: no cross-origin calls.
+    /// and needs none; one served elsewhere also needs its origin in `allowedOrigins` for the
+    /// websocket. Empty: no cross-origin calls.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(
         length(max = 32),
