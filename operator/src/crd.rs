@@ -318,7 +318,8 @@ pub struct ClientSpec {
     /// Serve the web client at `/`. Off: no client pods, and `/` redirects to `/api/`.
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// Number of client pods.
+    /// Number of client pods. With none, nginx answers `/` with 502; `enabled: false` turns
+    /// the client off instead.
     #[serde(default = "one")]
     #[schemars(range(min = 0, max = 100))]
     pub replicas: i32,
