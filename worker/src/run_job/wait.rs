@@ -143,3 +143,61 @@ pub(crate) async fn notify_waiting_for_input(_shared: &Context, claim: &Claim) {
         "a run job waits for a person's input"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn interface(files: Vec<(String, Vec<u8>)>) -> Interface {
+        Interface {
+            page: "<p>page</p>",
+            statics: &[("app.js", b"1")],
+            files,
+            input_schema: json!({"type": "object"}),
+        }
+    }
+
+    #[test]
+    fn a_bundle_replaces_the_previous_rounds_whole() {
+        let media = tempfile::tempdir().expect("a dir");
+        let dir = media.path().join("projects/p/runjobs/r/interface");
+        write_bundle(&dir, &interface(vec![("old.json".into(), b"1".to_vec())]))
+            .expect("the first round's bundle");
+        write_bundle(
+            &dir,
+            &interface(vec![("data/new.json".into(), b"{}".to_vec())]),
+        )
+        .expect("the second round's bundle");
+        assert_eq!(
+            std::fs::read_to_string(dir.join(PAGE)).expect("the page"),
+            "<p>page</p>"
+        );
+        assert!(dir.join(STATIC).join("app.js").is_file());
+        assert!(dir.join(STATIC).join("data/new.json").is_file());
+        assert!(
+            !dir.join(STATIC).join("old.json").exists(),
+            "the old round is gone"
+        );
+        let schema: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join(INPUT_SCHEMA)).expect("the schema"))
+                .expect("JSON");
+        assert_eq!(schema, json!({"type": "object"}));
+        let left: Vec<_> = std::fs::read_dir(dir.parent().expect("a parent"))
+            .expect("the run job's folder")
+            .collect();
+        assert_eq!(left.len(), 1, "no temporary folder is left");
+    }
+
+    #[test]
+    fn a_file_outside_the_bundle_is_refused_and_nothing_is_replaced() {
+        let media = tempfile::tempdir().expect("a dir");
+        let dir = media.path().join("interface");
+        write_bundle(&dir, &interface(Vec::new())).expect("a bundle");
+        let err = write_bundle(&dir, &interface(vec![("../escape".into(), Vec::new())]))
+            .expect_err("a path leaving the folder");
+        assert!(matches!(err, BundleError::Path(_)), "{err}");
+        assert!(dir.join(PAGE).is_file(), "the previous bundle stays");
+        assert!(!media.path().join("escape").exists());
+    }
+}
