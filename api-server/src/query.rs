@@ -92,6 +92,16 @@ pub struct Model {
     pub default_order: &'static str,
     /// Whether `?disable_pagination=` (or `?no_page`) may return a bare list.
     pub unpaginated_ok: bool,
+    /// The detail routes' representation where upstream's detail serializer differs from its
+    /// list serializer (workflows); `None`: `json` everywhere.
+    pub detail_json: Option<&'static str>,
+}
+
+impl Model {
+    /// The representation of the detail routes.
+    pub fn detail_shape(&self) -> &'static str {
+        self.detail_json.unwrap_or(self.json)
+    }
 }
 
 /// A JSON body already serialised by PostgreSQL.
@@ -335,8 +345,13 @@ fn push_ordering(qb: &mut QueryBuilder<'_, Postgres>, model: &Model, params: &Pa
 }
 
 fn select_head<'a>(base: &str, model: &Model) -> QueryBuilder<'a, Postgres> {
+    select_shape(base, model, model.json)
+}
+
+/// `SELECT <json> AS j FROM <base>, <model's tables> WHERE true`.
+fn select_shape<'a>(base: &str, model: &Model, json: &str) -> QueryBuilder<'a, Postgres> {
     let mut qb = QueryBuilder::new("SELECT ");
-    qb.push(model.json);
+    qb.push(json);
     qb.push(" AS j FROM (SELECT ");
     qb.push_bind(base.to_owned());
     qb.push("::text AS base) b, ");
@@ -501,7 +516,7 @@ pub async fn list(
     Ok(RawJson(StatusCode::OK, body))
 }
 
-/// A detail read of one object the user may see.
+/// A detail read of one object the user may see, in the detail routes' representation.
 pub async fn detail(
     pool: &PgPool,
     model: &Model,
@@ -509,7 +524,30 @@ pub async fn detail(
     user: Option<&User>,
     id: Uuid,
 ) -> ApiResult<String> {
-    let mut qb = select_head(base, model);
+    detail_as(pool, model, model.detail_shape(), base, user, id).await
+}
+
+/// A read of one object the user may see in the list routes' representation (what upstream's
+/// list views answer to a create).
+pub async fn list_row(
+    pool: &PgPool,
+    model: &Model,
+    base: &str,
+    user: Option<&User>,
+    id: Uuid,
+) -> ApiResult<String> {
+    detail_as(pool, model, model.json, base, user, id).await
+}
+
+async fn detail_as(
+    pool: &PgPool,
+    model: &Model,
+    json: &str,
+    base: &str,
+    user: Option<&User>,
+    id: Uuid,
+) -> ApiResult<String> {
+    let mut qb = select_shape(base, model, json);
     qb.push(" AND t.uuid = ");
     qb.push_bind(id);
     push_visibility(&mut qb, model, user);
@@ -528,7 +566,7 @@ pub async fn detail_by(
     column: &str,
     id: i64,
 ) -> ApiResult<String> {
-    let mut qb = select_head(base, model);
+    let mut qb = select_shape(base, model, model.detail_shape());
     qb.push(format!(" AND {column} = "));
     qb.push_bind(id);
     push_visibility(&mut qb, model, user);

@@ -70,6 +70,12 @@ fn property_schema(model: &Model, expr: &str) -> Value {
     if e == "NULL" {
         return json!({"type": "null"});
     }
+    if let Some(nested) = ALL
+        .iter()
+        .find(|m| e.starts_with(&format!("ARRAY(SELECT {} ", m.json)))
+    {
+        return json!({"type": "array", "items": model_ref(nested)});
+    }
     if e.starts_with("ARRAY(SELECT json_build_object") {
         return json!({"type": "array", "items": {"type": "object"}});
     }
@@ -116,10 +122,10 @@ fn property_schema(model: &Model, expr: &str) -> Value {
     json!({})
 }
 
-/// A model's response schema: every key of its SQL representation, typed where the
-/// expression tells.
-fn model_schema(model: &Model) -> Value {
-    let pairs = json_pairs(model.json);
+/// A model's response schema: every key of its SQL representation (`json`: the list's or the
+/// detail's), typed where the expression tells.
+fn model_schema(model: &Model, json: &str) -> Value {
+    let pairs = json_pairs(json);
     let properties: Map<String, Value> = pairs
         .iter()
         .map(|(key, expr)| ((*key).to_owned(), property_schema(model, expr)))
@@ -134,6 +140,19 @@ fn schema_name(model: &Model) -> String {
 
 fn model_ref(model: &Model) -> Value {
     json!({"$ref": format!("#/components/schemas/{}", schema_name(model))})
+}
+
+/// The schema name of a model's detail representation, where it differs from the list's.
+fn detail_schema_name(model: &Model) -> String {
+    if model.detail_json.is_some() {
+        format!("{}Detail", schema_name(model))
+    } else {
+        schema_name(model)
+    }
+}
+
+fn detail_ref(model: &Model) -> Value {
+    json!({"$ref": format!("#/components/schemas/{}", detail_schema_name(model))})
 }
 
 fn list_parameters(model: &Model) -> Vec<Value> {
@@ -296,7 +315,7 @@ const WRITES: &[(&str, &[&str], &[&str])] = &[
     ("workflowjobgroup", &["post"], &["put", "patch", "delete"]),
     ("inputport", &["post"], &["put", "patch", "delete"]),
     ("outputport", &["post"], &["put", "patch", "delete"]),
-    ("connection", &["post"], &["delete"]),
+    ("connection", &["post"], &["put", "patch", "delete"]),
     ("resource", &["post"], &["put", "patch", "delete"]),
     ("resourcelist", &["post"], &["put", "patch", "delete"]),
     ("workflowrun", &["post"], &["put", "patch", "delete"]),
@@ -395,6 +414,8 @@ const REQUEST_FIELDS: &[RequestFields] = &[
         &[
             ("input_port", Input::Ref("inputport")),
             ("output_port", Input::Ref("outputport")),
+            ("offset_x", Input::Number),
+            ("offset_y", Input::Number),
         ],
         &["input_port", "output_port"],
     ),
@@ -451,6 +472,8 @@ enum Input {
     Max(usize),
     Bool,
     Int,
+    /// A number, or null.
+    Number,
     Time,
     /// A JSON document (settings, appearance, an export, assignments).
     Document,
@@ -472,6 +495,7 @@ fn request_schema(route: &str, create: bool) -> Value {
                 Input::Max(max) => json!({"type": "string", "maxLength": max}),
                 Input::Bool => json!({"type": "boolean"}),
                 Input::Int => json!({"type": "integer"}),
+                Input::Number => json!({"type": ["number", "null"]}),
                 Input::Time => json!({"type": "string", "format": "date-time"}),
                 Input::Document => json!({"type": "object"}),
                 Input::Ref(to) => {
@@ -570,7 +594,7 @@ fn model_paths(model: &'static Model, paths: &mut Map<String, Value>) {
             tag,
             params: id.clone(),
             body: None,
-            ok: Success::Json(200, model_ref(model)),
+            ok: Success::Json(200, detail_ref(model)),
             errors: READ_ERRORS,
         }
         .render(),
@@ -583,7 +607,7 @@ fn model_paths(model: &'static Model, paths: &mut Map<String, Value>) {
             "delete" => (None, Success::NoContent, "Delete"),
             _ => (
                 Some(body(request_schema(model.route, false))),
-                Success::Json(200, model_ref(model)),
+                Success::Json(200, detail_ref(model)),
                 "Change",
             ),
         };
@@ -820,7 +844,10 @@ pub(super) async fn document(base: Base) -> Json<Value> {
     let mut schemas = Map::new();
     for model in ALL {
         model_paths(model, &mut paths);
-        schemas.insert(schema_name(model), model_schema(model));
+        schemas.insert(schema_name(model), model_schema(model, model.json));
+        if let Some(detail) = model.detail_json {
+            schemas.insert(detail_schema_name(model), model_schema(model, detail));
+        }
     }
     for (path, method, summary, request, ok) in other_routes() {
         let mut params = path_params(path);

@@ -107,6 +107,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route(
             "/api/connection/{id}/",
             get(super::read::detail_handler(&CONNECTION, Access::Members))
+                .put(update_connection)
+                .patch(update_connection)
                 .delete(delete_connection)
                 .options(options_handler(&CONNECTION, false, DETAIL_RW)),
         )
@@ -181,8 +183,9 @@ async fn create_workflow(
     state
         .emit(Change::Created, "workflow", id, Some(project))
         .await;
+    // Upstream's list view answers a create with its list serializer.
     Ok(created(
-        query::detail(&state.pool, &WORKFLOW, &base.0, Some(&user), id).await?,
+        query::list_row(&state.pool, &WORKFLOW, &base.0, Some(&user), id).await?,
     ))
 }
 
@@ -729,14 +732,94 @@ async fn create_connection(
     ))
 }
 
+/// A connection's `offset_x` or `offset_y`: a number or null (upstream's nullable
+/// `FloatField`); a numeric string from a form is read as a number.
+fn offset(body: &Body, key: &str) -> ApiResult<Option<Option<f64>>> {
+    match body.0.get(key) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .filter(|f| f.is_finite())
+            .map(|f| Some(Some(f)))
+            .ok_or_else(|| ApiError::field(key, "A valid number is required.")),
+        Some(Value::String(s)) if s.is_empty() => Ok(Some(None)),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(|f| Some(Some(f)))
+            .ok_or_else(|| ApiError::field(key, "A valid number is required.")),
+        Some(_) => Err(ApiError::field(key, "A valid number is required.")),
+    }
+}
+
+const CONNECTION_WORKFLOW: &str = "SELECT j.workflow_uuid FROM connections c JOIN input_ports p ON p.uuid = c.input_port_uuid JOIN workflow_jobs j ON j.uuid = p.workflow_job_uuid WHERE c.uuid = $1";
+
+/// `PUT`/`PATCH /api/connection/<uuid>/`: where the workflow builder draws its handle
+/// (`offset_x`, `offset_y`). The client saves the whole connection, so its ports may be sent
+/// too; a connection is not moved to other ports (delete it and connect anew): a port other
+/// than its own is a 400 on that field.
+async fn update_connection(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    path: Path<String>,
+    body: Body,
+) -> ApiResult<RawJson> {
+    let id = path_uuid(path)?;
+    let (_, project) = owner(&state, &user, &CONNECTION, id, CONNECTION_WORKFLOW).await?;
+    let (input, output): (Uuid, Uuid) =
+        sqlx::query_as("SELECT input_port_uuid, output_port_uuid FROM connections WHERE uuid = $1")
+            .bind(id)
+            .fetch_one(&state.pool)
+            .await?;
+    for (key, route, current) in [
+        ("input_port", "inputport", input),
+        ("output_port", "outputport", output),
+    ] {
+        if let Some(given) = body.0.get(key) {
+            let given = given
+                .as_str()
+                .and_then(|s| crate::link::parse_ref(s, route));
+            if given != Some(current) {
+                return Err(ApiError::field(
+                    key,
+                    "A connection keeps its ports: delete it and create another.",
+                ));
+            }
+        }
+    }
+    let x = offset(&body, "offset_x")?;
+    let y = offset(&body, "offset_y")?;
+    for (column, value) in [("offset_x", x), ("offset_y", y)] {
+        if let Some(value) = value {
+            sqlx::query(&format!(
+                "UPDATE connections SET {column} = $2 WHERE uuid = $1"
+            ))
+            .bind(id)
+            .bind(value)
+            .execute(&state.pool)
+            .await?;
+        }
+    }
+    state
+        .emit(Change::Updated, "connection", id, Some(project))
+        .await;
+    Ok(RawJson(
+        StatusCode::OK,
+        query::detail(&state.pool, &CONNECTION, &base.0, Some(&user), id).await?,
+    ))
+}
+
 async fn delete_connection(
     State(state): State<AppState>,
     user: User,
     path: Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = path_uuid(path)?;
-    let sql = "SELECT j.workflow_uuid FROM connections c JOIN input_ports p ON p.uuid = c.input_port_uuid JOIN workflow_jobs j ON j.uuid = p.workflow_job_uuid WHERE c.uuid = $1";
-    let (workflow, project) = owner(&state, &user, &CONNECTION, id, sql).await?;
+    let (workflow, project) = owner(&state, &user, &CONNECTION, id, CONNECTION_WORKFLOW).await?;
     sqlx::query("DELETE FROM connections WHERE uuid = $1")
         .bind(id)
         .execute(&state.pool)

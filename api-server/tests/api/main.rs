@@ -15,6 +15,7 @@ macro_rules! cases {
 }
 
 mod cases;
+mod client;
 mod ctx;
 mod input;
 mod security;
@@ -36,6 +37,7 @@ fn main() {
         .into_iter()
         .chain(input::all())
         .chain(security::all())
+        .chain(client::all())
         .enumerate()
         .map(|(n, (name, case))| {
             let services = services.clone();
