@@ -7,6 +7,7 @@ mod package;
 mod project;
 pub mod read;
 pub(crate) mod resource;
+mod resourceassignment;
 mod taskqueue;
 mod workflow;
 mod workflowrun;
@@ -133,6 +134,7 @@ pub fn app(state: AppState) -> Router {
         .merge(workflow::routes())
         .merge(workflowrun::routes())
         .merge(resource::routes())
+        .merge(resourceassignment::routes())
         .merge(package::routes())
         .merge(taskqueue::routes())
         .merge(ws::routes())

@@ -644,6 +644,12 @@ fn other_routes() -> Vec<(
     let names = json!({"type": "array", "items": {"type": "string"}});
     let names_body = json!({"required": true, "content": {"application/json": {"schema": names}}});
     let health = json!({"type": "object", "required": ["database"], "properties": {"database": {"type": "string"}}});
+    let assignments = json!({"type": "object", "description": "Input port hyperlinks to their assigned resources", "additionalProperties": {"type": "array", "items": {"$ref": "#/components/schemas/Resource"}}});
+    let assignment_body = body(
+        json!({"type": "object", "description": "Input port hyperlinks to lists of resource hyperlinks", "additionalProperties": {"type": "array", "items": {"type": "string"}}}),
+    );
+    let metadata =
+        json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}});
     let mut token_user = user.clone();
     token_user = json!({"allOf": [token_user, {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}]});
     vec![
@@ -799,6 +805,41 @@ fn other_routes() -> Vec<(
                 "application/zip",
                 json!({"type": "string", "format": "binary"}),
             ),
+        ),
+        (
+            "/api/workflow/{id}/resourceassignments/",
+            "get",
+            "The resources assigned to each input port of the workflow",
+            None,
+            Success::Json(200, assignments.clone()),
+        ),
+        (
+            "/api/workflow/{id}/resourceassignments/",
+            "put",
+            "Replace every assignment of the workflow: ports not named are cleared",
+            Some(assignment_body.clone()),
+            Success::Json(200, assignments.clone()),
+        ),
+        (
+            "/api/workflow/{id}/resourceassignments/",
+            "patch",
+            "Replace the assignments of the ports named",
+            Some(assignment_body),
+            Success::Json(200, assignments.clone()),
+        ),
+        (
+            "/api/workflow/{id}/resourceassignments/",
+            "delete",
+            "Clear every assignment of the workflow (answers the now empty assignments)",
+            None,
+            Success::Json(200, assignments),
+        ),
+        (
+            "/api/workflow/{id}/resourceassignments/",
+            "options",
+            "Metadata (DRF's `OPTIONS`)",
+            None,
+            Success::Json(200, metadata.clone()),
         ),
         (
             "/api/taskqueue/active/",

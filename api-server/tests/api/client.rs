@@ -7,7 +7,10 @@ use crate::ctx::Ctx;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-cases!(workflows_list_and_detail_as_upstreams_serializers,);
+cases!(
+    workflows_list_and_detail_as_upstreams_serializers,
+    resource_assignments_are_read_and_written_per_input_port,
+);
 
 fn keys(v: &Value) -> Vec<&str> {
     let mut keys: Vec<&str> = v
@@ -167,4 +170,116 @@ async fn workflows_list_and_detail_as_upstreams_serializers(ctx: Ctx) {
         .await;
     let with_run = ctx.ok(Method::GET, &wf, &ctx.admin, None, 200).await;
     assert_eq!(with_run["workflow_runs"], json!([run["url"]]));
+}
+
+async fn resource_assignments_are_read_and_written_per_input_port(ctx: Ctx) {
+    let p = ctx.project(&ctx.admin, "assign").await;
+    let (wf, _) = build_chain(&ctx, &ctx.admin, &p).await;
+    let detail = ctx.ok(Method::GET, &wf, &ctx.admin, None, 200).await;
+    let grey_in = detail["workflow_jobs"][0]["input_ports"][0]["url"]
+        .as_str()
+        .expect("a port")
+        .to_owned();
+    let bin_in = detail["workflow_jobs"][1]["input_ports"][0]["url"]
+        .as_str()
+        .expect("a port")
+        .to_owned();
+    let (_, pages) = upload(
+        &ctx,
+        &ctx.admin,
+        &p,
+        vec![
+            ("a.png", png(image::ColorType::Rgb8, 4, 4)),
+            ("b.png", png(image::ColorType::Rgb8, 4, 4)),
+        ],
+        None,
+    )
+    .await;
+    let (a, b) = (body_url(&pages[0]), body_url(&pages[1]));
+    let url = format!("{wf}resourceassignments/");
+
+    let empty = ctx.ok(Method::GET, &url, &ctx.admin, None, 200).await;
+    assert_eq!(empty, json!({&grey_in: [], &bin_in: []}));
+
+    // PATCH replaces the ports it names; the resources come back whole, in order.
+    let two = ctx
+        .ok(
+            Method::PATCH,
+            &url,
+            &ctx.admin,
+            Some(json!({&grey_in: [b, a, b]})),
+            200,
+        )
+        .await;
+    assert_eq!(two[&grey_in].as_array().map(Vec::len), Some(2), "{two}");
+    assert_eq!(two[&grey_in][0]["url"], b);
+    assert_eq!(two[&grey_in][1]["url"], a);
+    assert_eq!(two[&grey_in][0]["name"], "b");
+    assert_eq!(two[&bin_in], json!([]));
+    assert_eq!(ctx.ok(Method::GET, &url, &ctx.admin, None, 200).await, two);
+    let one = ctx
+        .ok(
+            Method::PATCH,
+            &url,
+            &ctx.admin,
+            Some(json!({&grey_in: [a]})),
+            200,
+        )
+        .await;
+    assert_eq!(one[&grey_in].as_array().map(Vec::len), Some(1));
+    assert_eq!(one[&grey_in][0]["url"], a);
+
+    // PUT clears the ports it does not name.
+    let put = ctx
+        .ok(
+            Method::PUT,
+            &url,
+            &ctx.admin,
+            Some(json!({&bin_in: [b]})),
+            200,
+        )
+        .await;
+    assert_eq!(put[&grey_in], json!([]));
+    assert_eq!(put[&bin_in][0]["url"], b);
+
+    // Bad writes change nothing.
+    let other = ctx.project(&ctx.admin, "elsewhere").await;
+    let (_, foreign) = upload(
+        &ctx,
+        &ctx.admin,
+        &other,
+        vec![("c.png", png(image::ColorType::Rgb8, 4, 4))],
+        None,
+    )
+    .await;
+    let (other_wf, _) = build_chain(&ctx, &ctx.admin, &other).await;
+    let other_detail = ctx.ok(Method::GET, &other_wf, &ctx.admin, None, 200).await;
+    let other_port = other_detail["workflow_jobs"][0]["input_ports"][0]["url"]
+        .as_str()
+        .expect("a port");
+    let missing = format!("{}resource/{}/", ctx.url("/api/"), uuid::Uuid::new_v4());
+    for (body, status) in [
+        (json!({&grey_in: [body_url(&foreign[0])]}), 400),
+        (json!({other_port: [a]}), 400),
+        (json!({&grey_in: a}), 400),
+        (json!({&grey_in: [a, "not a link"]}), 400),
+        (json!({"http://h/api/project/x/": [a]}), 400),
+        (json!({&grey_in: [a, missing]}), 404),
+    ] {
+        let (got, answer) = ctx
+            .call(Method::PUT, &url, Some(&ctx.admin), Some(body.clone()))
+            .await;
+        assert_eq!(got.as_u16(), status, "{body}: {answer}");
+        assert_eq!(ctx.ok(Method::GET, &url, &ctx.admin, None, 200).await, put);
+    }
+
+    // Only members see or change them.
+    let eve = ctx.user("eve").await;
+    assert_eq!(ctx.get(&url, &eve).await.0, StatusCode::NOT_FOUND);
+    let (status, _) = ctx.patch(&url, &eve, json!({&grey_in: []})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // DELETE clears them all and answers what is left.
+    let cleared = ctx.ok(Method::DELETE, &url, &ctx.admin, None, 200).await;
+    assert_eq!(cleared, empty);
 }
