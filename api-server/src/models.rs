@@ -43,6 +43,13 @@ const fn concat<const A: usize, const B: usize, const C: usize>(
 // alias `t` shadows the outer one; the outer row is reached through its `LATERAL` alias (`wf`,
 // `wj`).
 
+/// Upstream's `ResourceLabelSerializer` (url, name, uuid).
+macro_rules! label_json {
+    () => {
+        "json_build_object('url', b.base || 'label/' || t.uuid || '/', 'uuid', t.uuid, 'name', t.name)"
+    };
+}
+
 /// The workflow's `LATERAL` alias `wf` (its uuid as `wf.id`), for its nested reads.
 macro_rules! workflow_lateral {
     () => {
@@ -245,7 +252,7 @@ pub static LABEL: Model = Model {
     plural: "labels",
     title: "Resource Label",
     from: "resource_labels t",
-    json: "json_build_object('url', b.base || 'label/' || t.uuid || '/', 'uuid', t.uuid, 'name', t.name)",
+    json: label_json!(),
     project: None,
     owner: None,
     filters: &[
@@ -614,8 +621,12 @@ pub static RESOURCE: Model = Model {
     route: "resource",
     plural: "resources",
     title: "Resource",
-    from: "resources t JOIN resource_types rt ON rt.uuid = t.resource_type_uuid",
-    json: "json_build_object('url', b.base || 'resource/' || t.uuid || '/', 'uuid', t.uuid, \
+    from: "resources t JOIN resource_types rt ON rt.uuid = t.resource_type_uuid \
+        CROSS JOIN LATERAL (SELECT t.uuid AS id) res",
+    // Upstream's `NestedLabelsResourceSerializer`: the creator's username, the labels nested
+    // whole.
+    json: concat!(
+        "json_build_object('url', b.base || 'resource/' || t.uuid || '/', 'uuid', t.uuid, \
         'name', t.name, 'description', t.description, \
         'project', b.base || 'project/' || t.project_uuid || '/', \
         'resource_type', b.base || 'resourcetype/' || t.resource_type_uuid || '/', \
@@ -623,14 +634,17 @@ pub static RESOURCE: Model = Model {
         'resource_file', CASE WHEN t.resource_file IS NULL THEN '' ELSE regexp_replace(b.base, '/api/$', '/uploads/') || t.resource_file END, \
         'processing_status', t.processing_status, 'error_summary', t.error_summary, \
         'error_details', t.error_details, \
-        'creator', CASE WHEN t.creator_id IS NULL THEN NULL ELSE b.base || 'user/' || t.creator_id || '/' END, \
+        'creator', (SELECT u.username FROM users u WHERE u.id = t.creator_id), \
         'origin', CASE WHEN t.origin_uuid IS NULL THEN NULL ELSE b.base || 'output/' || t.origin_uuid || '/' END, \
-        'labels', ARRAY(SELECT b.base || 'label/' || l.label_uuid || '/' FROM resource_resource_labels l \
-            WHERE l.resource_uuid = t.uuid ORDER BY l.label_uuid), \
+        'labels', ARRAY(SELECT ",
+        label_json!(),
+        " FROM resource_labels t JOIN resource_resource_labels l ON l.label_uuid = t.uuid \
+            WHERE l.resource_uuid = res.id ORDER BY t.name, t.uuid), \
         'label_names', (SELECT coalesce(string_agg(rl.name, ',' ORDER BY rl.name), '') FROM resource_resource_labels l \
             JOIN resource_labels rl ON rl.uuid = l.label_uuid WHERE l.resource_uuid = t.uuid), \
         'viewer_url', NULL, 'small_thumb', NULL, 'medium_thumb', NULL, 'large_thumb', NULL, \
-        'created', t.created, 'updated', t.updated)",
+        'created', t.created, 'updated', t.updated)"
+    ),
     project: Some("t.project_uuid"),
     owner: None,
     filters: &RESOURCE_FILTERS,
@@ -645,7 +659,7 @@ pub static RESOURCE: Model = Model {
     unpaginated_ok: true,
     detail_json: None,
 };
-const RESOURCE_FILTERS: [Field; 13] = concat(
+const RESOURCE_FILTERS: [Field; 16] = concat(
     common_time_filters!(),
     [
         field("project", "t.project_uuid", Kind::Ref("project"), IN),
@@ -673,6 +687,34 @@ const RESOURCE_FILTERS: [Field; 13] = concat(
         field("description", "t.description", Kind::Text, TEXT),
         field("uploaded", "t.origin_uuid IS NULL", Kind::Bool, &[]),
         field("resource_type__mimetype", "rt.mimetype", Kind::Text, TEXT),
+        // Repeated `labels=<uuid>` must all be there (django-filter's conjoined
+        // `ModelMultipleChoiceFilter`).
+        field(
+            "labels",
+            "t.uuid IN (SELECT l.resource_uuid FROM resource_resource_labels l WHERE l.label_uuid = {})",
+            Kind::Ref("label"),
+            &[],
+        ),
+        // Upstream's `result_of_workflow_run`: produced by a run job of that run and not used
+        // by another job of the same run, unless by a Labeler.
+        field(
+            "result_of_workflow_run",
+            "(SELECT j.workflow_run_uuid FROM outputs o JOIN run_jobs j ON j.uuid = o.run_job_uuid \
+                WHERE o.uuid = t.origin_uuid AND (NOT EXISTS (SELECT 1 FROM inputs i \
+                JOIN run_jobs ij ON ij.uuid = i.run_job_uuid WHERE i.resource_uuid = t.uuid \
+                AND ij.workflow_run_uuid = j.workflow_run_uuid) OR EXISTS (SELECT 1 FROM inputs i \
+                JOIN run_jobs ij ON ij.uuid = i.run_job_uuid WHERE i.resource_uuid = t.uuid \
+                AND ij.job_name = 'Labeler')))",
+            Kind::Ref("workflowrun"),
+            &[],
+        ),
+        // Upstream's `resource_list` (its URL or uuid): the list's resources.
+        field(
+            "resource_list",
+            "t.uuid IN (SELECT m.resource_uuid FROM resource_list_members m WHERE m.resource_list_uuid = {})",
+            Kind::Ref("resourcelist"),
+            &[],
+        ),
     ],
 );
 
@@ -689,7 +731,7 @@ pub static RESOURCE_LIST: Model = Model {
         'resources', ARRAY(SELECT b.base || 'resource/' || m.resource_uuid || '/' FROM resource_list_members m \
             WHERE m.resource_list_uuid = t.uuid ORDER BY m.position), \
         'origin', CASE WHEN t.origin_uuid IS NULL THEN NULL ELSE b.base || 'output/' || t.origin_uuid || '/' END, \
-        'creator', CASE WHEN t.creator_id IS NULL THEN NULL ELSE b.base || 'user/' || t.creator_id || '/' END, \
+        'creator', (SELECT u.username FROM users u WHERE u.id = t.creator_id), \
         'created', t.created, 'updated', t.updated)",
     project: Some("t.project_uuid"),
     owner: None,
@@ -721,7 +763,7 @@ pub static WORKFLOW_RUN: Model = Model {
     json: "json_build_object('url', b.base || 'workflowrun/' || t.uuid || '/', 'uuid', t.uuid, \
         'project', b.base || 'project/' || t.project_uuid || '/', \
         'workflow', CASE WHEN t.workflow_uuid IS NULL THEN NULL ELSE b.base || 'workflow/' || t.workflow_uuid || '/' END, \
-        'creator', CASE WHEN t.creator_id IS NULL THEN NULL ELSE b.base || 'user/' || t.creator_id || '/' END, \
+        'creator', (SELECT u.username FROM users u WHERE u.id = t.creator_id), \
         'status', t.status, 'name', t.name, 'description', t.description, \
         'error_summary', t.error_summary, 'error_details', t.error_details, \
         'last_redone_runjob_tree', CASE WHEN t.last_redone_runjob_tree IS NULL THEN NULL ELSE b.base || 'runjob/' || t.last_redone_runjob_tree || '/' END, \
@@ -886,7 +928,7 @@ pub static RESULTS_PACKAGE: Model = Model {
         'status', t.status, 'percent_completed', t.percent_completed, \
         'workflow_run', b.base || 'workflowrun/' || t.workflow_run_uuid || '/', \
         'packaging_mode', t.packaging_mode, \
-        'creator', CASE WHEN t.creator_id IS NULL THEN NULL ELSE b.base || 'user/' || t.creator_id || '/' END, \
+        'creator', (SELECT u.username FROM users u WHERE u.id = t.creator_id), \
         'celery_task_id', t.celery_task_id, 'error_summary', t.error_summary, \
         'error_details', t.error_details, 'created', t.created, 'updated', t.updated, \
         'expiry_time', t.expiry_time, \

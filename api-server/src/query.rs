@@ -42,7 +42,8 @@ pub enum Kind {
 pub struct Field {
     /// Name in the query string.
     pub name: &'static str,
-    /// SQL expression over the model's row alias `t`.
+    /// SQL expression over the model's row alias `t`, compared with the value; or, when it
+    /// holds `{}`, a condition with the value in that place (exact lookups only).
     pub sql: &'static str,
     /// Value type.
     pub kind: Kind,
@@ -238,8 +239,22 @@ pub fn push_filters(
         if lookup != "exact" && !field.lookups.contains(&lookup) {
             continue;
         }
+        // An empty value filters nothing, as django-filter skips `EMPTY_VALUES` (form fields
+        // strip whitespace first).
+        if raw.trim().is_empty() {
+            continue;
+        }
         qb.push(" AND ");
         match lookup {
+            // A condition with the value's place marked (`... = {}`): membership filters.
+            "exact" if field.sql.contains("{}") => {
+                let (before, after) = field.sql.split_once("{}").unwrap_or((field.sql, ""));
+                qb.push("(");
+                qb.push(before);
+                push_value(qb, field, key, raw)?;
+                qb.push(after);
+                qb.push(")");
+            }
             "exact" => {
                 qb.push(format!("({}) = ", field.sql));
                 push_value(qb, field, key, raw)?;

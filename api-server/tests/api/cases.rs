@@ -1994,7 +1994,10 @@ async fn only_administrators_rename_or_delete_shared_labels(ctx: Ctx) {
         .await
         .expect("answer");
     let body: serde_json::Value = resp.json().await.expect("json");
-    let label = body[0]["labels"][0].as_str().expect("a label").to_owned();
+    let label = body[0]["labels"][0]["url"]
+        .as_str()
+        .expect("a label")
+        .to_owned();
     assert_eq!(
         ctx.patch(&label, &alice, json!({"name": "verso"})).await.0,
         StatusCode::FORBIDDEN

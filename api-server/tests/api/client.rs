@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 cases!(
     workflows_list_and_detail_as_upstreams_serializers,
     resource_assignments_are_read_and_written_per_input_port,
+    resources_filter_and_render_as_upstream,
+    empty_filter_values_are_ignored_on_every_list,
 );
 
 fn keys(v: &Value) -> Vec<&str> {
@@ -282,4 +284,211 @@ async fn resource_assignments_are_read_and_written_per_input_port(ctx: Ctx) {
     // DELETE clears them all and answers what is left.
     let cleared = ctx.ok(Method::DELETE, &url, &ctx.admin, None, 200).await;
     assert_eq!(cleared, empty);
+}
+
+/// `GET /api/resources/?project=<p>&<query>` as the admin.
+async fn resources(ctx: &Ctx, project: &str, query: String) -> Value {
+    ctx.ok(
+        Method::GET,
+        &format!("/api/resources/?project={}&{query}", uuid_of(project)),
+        &ctx.admin,
+        None,
+        200,
+    )
+    .await
+}
+
+/// The uuid at the end of a hyperlink.
+fn uuid_of(url: &str) -> &str {
+    url.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .expect("a uuid")
+}
+
+async fn resources_filter_and_render_as_upstream(ctx: Ctx) {
+    let p = ctx.project(&ctx.admin, "filters").await;
+    let (wf, _) = build_chain(&ctx, &ctx.admin, &p).await;
+    let entry = validate_entry(&ctx, &ctx.admin, &wf).await;
+    let (_, pages) = upload(
+        &ctx,
+        &ctx.admin,
+        &p,
+        vec![
+            ("a.png", png(image::ColorType::Rgb8, 4, 4)),
+            ("b.png", png(image::ColorType::Rgb8, 4, 4)),
+        ],
+        None,
+    )
+    .await;
+    let (a, b) = (body_url(&pages[0]), body_url(&pages[1]));
+
+    // `creator` is the username, `labels` are nested whole.
+    let labelled = ctx
+        .ok(
+            Method::PATCH,
+            a,
+            &ctx.admin,
+            Some(json!({"label_names": "verso,recto"})),
+            200,
+        )
+        .await;
+    assert_eq!(labelled["creator"], "admin");
+    let labels = labelled["labels"].as_array().expect("labels").clone();
+    assert_eq!(labels.len(), 2, "{labelled}");
+    assert_eq!(labels[0]["name"], "recto");
+    assert_eq!(labels[1]["name"], "verso");
+    for label in &labels {
+        let url = label["url"].as_str().expect("a label url");
+        assert_eq!(label["uuid"], uuid_of(url));
+        assert_eq!(
+            ctx.ok(Method::GET, url, &ctx.admin, None, 200).await,
+            *label
+        );
+    }
+    ctx.ok(
+        Method::PATCH,
+        b,
+        &ctx.admin,
+        Some(json!({"label_names": "recto"})),
+        200,
+    )
+    .await;
+    let recto = labels[0]["uuid"].as_str().expect("uuid");
+    let verso = labels[1]["url"].as_str().expect("url");
+    assert_eq!(
+        resources(&ctx, &p, format!("labels={recto}")).await["count"],
+        2
+    );
+    // Repeated labels must all be there.
+    let both = resources(
+        &ctx,
+        &p,
+        format!("labels={recto}&labels={}", crate::ctx::urlencode(verso)),
+    )
+    .await;
+    assert_eq!(both["count"], 1, "{both}");
+    assert_eq!(both["results"][0]["url"], a);
+    let (status, body) = ctx
+        .get("/api/resources/?labels=not-a-label", &ctx.admin)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["labels"].is_array(), "{body}");
+
+    // `resource_list`: its URL or its uuid.
+    let pages_list = ctx
+        .ok(
+            Method::POST,
+            "/api/resourcelists/",
+            &ctx.admin,
+            Some(json!({"project": p, "name": "b only", "resources": [b]})),
+            201,
+        )
+        .await;
+    assert_eq!(pages_list["creator"], "admin");
+    let list_url = body_url(&pages_list);
+    for value in [
+        crate::ctx::urlencode(list_url),
+        uuid_of(list_url).to_owned(),
+    ] {
+        let in_list = resources(&ctx, &p, format!("resource_list={value}")).await;
+        assert_eq!(in_list["count"], 1, "{in_list}");
+        assert_eq!(in_list["results"][0]["url"], b);
+    }
+
+    // `result_of_workflow_run`: what a run produced and did not use itself.
+    let mut runs = Vec::new();
+    for page in [a, b] {
+        let run = ctx
+            .ok(
+                Method::POST,
+                "/api/workflowruns/",
+                &ctx.admin,
+                Some(json!({"workflow": wf, "resource_assignments": {&entry: [page]}})),
+                201,
+            )
+            .await;
+        assert_eq!(run["creator"], "admin");
+        runs.push(body_url(&run).to_owned());
+    }
+    let produced = resources(&ctx, &p, "origin__isnull=false".into()).await;
+    assert_eq!(produced["count"], 4, "two outputs of each run");
+    let mut results = Vec::new();
+    for run in &runs {
+        let of_run = resources(&ctx, &p, format!("result_of_workflow_run={}", uuid_of(run))).await;
+        assert_eq!(of_run["count"], 1, "the binarised page only: {of_run}");
+        let result = of_run["results"][0].clone();
+        let output = ctx
+            .ok(
+                Method::GET,
+                result["origin"].as_str().expect("an output"),
+                &ctx.admin,
+                None,
+                200,
+            )
+            .await;
+        assert_eq!(output["output_port_type_name"], "Onebit PNG image");
+        let run_job = ctx
+            .ok(
+                Method::GET,
+                output["run_job"].as_str().expect("a run job"),
+                &ctx.admin,
+                None,
+                200,
+            )
+            .await;
+        assert_eq!(run_job["workflow_run"], run.as_str());
+        let by_url = resources(
+            &ctx,
+            &p,
+            format!("result_of_workflow_run={}", crate::ctx::urlencode(run)),
+        )
+        .await;
+        assert_eq!(by_url["results"][0]["url"], result["url"]);
+        results.push(result["url"].clone());
+    }
+    assert_ne!(results[0], results[1]);
+    let (status, body) = ctx
+        .get("/api/resources/?result_of_workflow_run=nope", &ctx.admin)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // The client finds the label filter in `OPTIONS`.
+    let (_, options) = ctx
+        .call(Method::OPTIONS, "/api/resources/", Some(&ctx.admin), None)
+        .await;
+    assert_eq!(options["filter_fields"]["labels"], json!(["exact"]));
+}
+
+async fn empty_filter_values_are_ignored_on_every_list(ctx: Ctx) {
+    let p = ctx.project(&ctx.admin, "empty").await;
+    ctx.project(&ctx.admin, "other").await;
+    let (_, wfjs) = build_chain(&ctx, &ctx.admin, &p).await;
+    assert_eq!(wfjs.len(), 2);
+    for (path, count) in [
+        (
+            "/api/projects/?uuid=&name__icontains=&creator=&created__gt=",
+            2,
+        ),
+        ("/api/workflows/?project=&valid=&uuid__in=", 1),
+        ("/api/workflowjobs/?workflow=&group__isnull=", 2),
+        (
+            "/api/resources/?project=&processing_status__in=&labels=&result_of_workflow_run=&resource_list=",
+            0,
+        ),
+        ("/api/workflowruns/?status=&project=%20", 0),
+    ] {
+        let body = ctx.ok(Method::GET, path, &ctx.admin, None, 200).await;
+        assert_eq!(body["count"], count, "{path}: {body}");
+    }
+    // A value that is there and wrong is still a 400 on its field.
+    for (path, field) in [
+        ("/api/workflows/?project=nope", "project"),
+        ("/api/projects/?uuid=x", "uuid"),
+        ("/api/workflowruns/?status=abc", "status"),
+    ] {
+        let (status, body) = ctx.get(path, &ctx.admin).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert!(body[field].is_array(), "{path}: {body}");
+    }
 }
