@@ -647,6 +647,19 @@ pub fn options(model: &Model, list: bool, methods: &[&str]) -> Value {
     })
 }
 
+/// `OPTIONS` metadata of a view without a model (`auth/me/`, `resources/archive/`).
+pub fn view_options(name: &str, methods: &[&str]) -> Value {
+    json!({
+        "name": name,
+        "description": "",
+        "renders": ["application/json"],
+        "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
+        "allowed_methods": methods,
+        "filter_fields": {},
+        "ordering_fields": [],
+    })
+}
+
 /// Reads a JSON or form body into a map of fields (values as JSON).
 pub fn body_map(body: &Value) -> ApiResult<&Map<String, Value>> {
     body.as_object()

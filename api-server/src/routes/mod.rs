@@ -130,6 +130,15 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/ht/", get(readyz))
         .merge(account::routes())
+        // The client probes `auth/me/` with `OPTIONS` too; the view's other methods are in
+        // `account.rs`.
+        .route(
+            "/api/auth/me/",
+            axum::routing::options(read::view_options_handler(
+                "Auth Me",
+                &["GET", "PUT", "PATCH", "HEAD", "OPTIONS"],
+            )),
+        )
         .merge(project::routes())
         .merge(workflow::routes())
         .merge(workflowrun::routes())

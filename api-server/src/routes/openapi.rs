@@ -842,6 +842,20 @@ fn other_routes() -> Vec<(
             Success::Json(200, metadata.clone()),
         ),
         (
+            "/api/auth/me/",
+            "options",
+            "Metadata (DRF's `OPTIONS`)",
+            None,
+            Success::Json(200, metadata.clone()),
+        ),
+        (
+            "/api/resources/archive/",
+            "options",
+            "Metadata (DRF's `OPTIONS`)",
+            None,
+            Success::Json(200, metadata.clone()),
+        ),
+        (
             "/api/taskqueue/active/",
             "get",
             "Run jobs held by workers, by worker (staff)",
@@ -892,7 +906,7 @@ pub(super) async fn document(base: Base) -> Json<Value> {
     }
     for (path, method, summary, request, ok) in other_routes() {
         let mut params = path_params(path);
-        if path == "/api/resources/archive/" {
+        if path == "/api/resources/archive/" && method == "get" {
             params.push(json!({"name": "resource_uuid", "in": "query", "required": true, "schema": {"type": "string", "format": "uuid"}}));
         }
         let errors = if request.is_some() {

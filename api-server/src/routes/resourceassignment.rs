@@ -18,36 +18,23 @@ use crate::perm::{self, Role};
 use crate::query::RawJson;
 use crate::routes::read::path_uuid;
 use crate::state::AppState;
-use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use serde_json::{Value, json};
+
 use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route(
         "/api/workflow/{id}/resourceassignments/",
-        get(read)
-            .put(replace)
-            .patch(change)
-            .delete(clear)
-            .options(options),
+        get(read).put(replace).patch(change).delete(clear).options(
+            crate::routes::read::view_options_handler(
+                "Workflow Resource Assignments",
+                &["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+            ),
+        ),
     )
-}
-
-/// DRF's `OPTIONS` metadata of the view (no filters, no ordering).
-async fn options() -> Json<Value> {
-    Json(json!({
-        "name": "Workflow Resource Assignments",
-        "description": "",
-        "renders": ["application/json"],
-        "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
-        "allowed_methods": ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
-        "filter_fields": {},
-        "ordering_fields": [],
-    }))
 }
 
 /// Every input port of `workflow` with its assigned resources, in creation and assignment order.

@@ -12,6 +12,7 @@ cases!(
     resource_assignments_are_read_and_written_per_input_port,
     resources_filter_and_render_as_upstream,
     empty_filter_values_are_ignored_on_every_list,
+    options_answers_on_every_route_the_client_probes,
 );
 
 fn keys(v: &Value) -> Vec<&str> {
@@ -491,4 +492,56 @@ async fn empty_filter_values_are_ignored_on_every_list(ctx: Ctx) {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
         assert!(body[field].is_array(), "{path}: {body}");
     }
+}
+
+/// The route names of `GET /api/` the client sends no `OPTIONS` to (its
+/// `Configuration.ROUTES_WITHOUT_OPTIONS`).
+const ROUTES_WITHOUT_OPTIONS: &[&str] = &[
+    "auth-reset-token",
+    "taskqueue-status",
+    "auth-change-password",
+    "auth-register",
+    "taskqueue-scheduled",
+    "taskqueue-active",
+    "auth-token",
+];
+
+async fn options_answers_on_every_route_the_client_probes(ctx: Ctx) {
+    // After login the client sends `OPTIONS` to every other route of `GET /api/` and keeps the
+    // answer's `filter_fields` (DRF's metadata with upstream's `RodanMetadata` additions).
+    let (_, root) = ctx.call(Method::GET, "/api/", None, None).await;
+    let routes = root["routes"].as_object().expect("routes");
+    let mut probed = 0;
+    for (name, url) in routes {
+        if ROUTES_WITHOUT_OPTIONS.contains(&name.as_str()) {
+            continue;
+        }
+        let url = url.as_str().expect("a url");
+        let (status, body) = ctx.call(Method::OPTIONS, url, Some(&ctx.admin), None).await;
+        assert_eq!(status, StatusCode::OK, "OPTIONS {name} ({url}): {body}");
+        assert!(body["name"].is_string(), "{name}: {body}");
+        assert_eq!(body["renders"], json!(["application/json"]), "{name}");
+        assert!(body["parses"].is_array(), "{name}: {body}");
+        assert!(body["filter_fields"].is_object(), "{name}: {body}");
+        assert!(body["ordering_fields"].is_array(), "{name}: {body}");
+        probed += 1;
+    }
+    assert!(probed >= 23, "{probed} routes probed");
+    let (_, me) = ctx
+        .call(Method::OPTIONS, "/api/auth/me/", Some(&ctx.admin), None)
+        .await;
+    assert_eq!(me["name"], "Auth Me");
+    let (_, archive) = ctx
+        .call(
+            Method::OPTIONS,
+            "/api/resources/archive/",
+            Some(&ctx.admin),
+            None,
+        )
+        .await;
+    assert_eq!(archive["name"], "Resource Archive");
+    assert_eq!(
+        archive["allowed_methods"],
+        json!(["GET", "HEAD", "OPTIONS"])
+    );
 }
