@@ -40,6 +40,8 @@ pub struct Inner {
     pub hub: std::sync::OnceLock<tokio::sync::broadcast::Sender<crate::security::Notice>>,
     /// Login throttling, trusted proxies, allowed origins, security headers.
     pub security: crate::security::Security,
+    /// Origins allowed to call the API from the browser (CORS); empty: no CORS headers.
+    pub cors_origins: Vec<axum::http::HeaderValue>,
 }
 
 impl std::ops::Deref for AppState {

@@ -122,7 +122,8 @@ async fn readyz(
 pub fn app(state: AppState) -> Router {
     use models::*;
     let max_upload = state.max_upload;
-    Router::new()
+    let cors = crate::cors::layer(&state.cors_origins);
+    let router = Router::new()
         .route("/", get(empty))
         .route("/api/", get(api_root))
         .route("/api/openapi.json", get(openapi::document))
@@ -206,7 +207,14 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::security::headers,
-        ))
+        ));
+    // Outside the guard and the handlers: preflights are answered before authentication, and
+    // refusals (401, 413, 429) carry the CORS headers too, so that the client can read them.
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

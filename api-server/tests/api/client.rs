@@ -13,6 +13,7 @@ cases!(
     resources_filter_and_render_as_upstream,
     empty_filter_values_are_ignored_on_every_list,
     options_answers_on_every_route_the_client_probes,
+    cors_headers_go_to_the_allowed_origins_only,
 );
 
 fn keys(v: &Value) -> Vec<&str> {
@@ -544,4 +545,97 @@ async fn options_answers_on_every_route_the_client_probes(ctx: Ctx) {
         archive["allowed_methods"],
         json!(["GET", "HEAD", "OPTIONS"])
     );
+}
+
+async fn cors_headers_go_to_the_allowed_origins_only(ctx: Ctx) {
+    let client = "http://client.example:9002";
+    let root = ctx.with_cors(&[client, "https://other.example"]).await;
+    let send = |method: reqwest::Method, path: &str, origin: &str| {
+        ctx.http
+            .request(method, format!("{root}{path}"))
+            .header("Origin", origin)
+    };
+    let header = |resp: &reqwest::Response, name: &str| {
+        resp.headers()
+            .get(name)
+            .map(|v| v.to_str().expect("ascii").to_owned())
+    };
+
+    // A preflight of the client's PATCH with a token, answered without credentials.
+    let preflight = send(Method::OPTIONS, "/api/projects/", client)
+        .header("Access-Control-Request-Method", "PATCH")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization,content-type,x-csrftoken",
+        )
+        .send()
+        .await
+        .expect("an answer");
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(
+        header(&preflight, "access-control-allow-origin").as_deref(),
+        Some(client)
+    );
+    assert_eq!(
+        header(&preflight, "access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+    let methods = header(&preflight, "access-control-allow-methods").expect("methods");
+    assert!(
+        methods.contains("PATCH") && methods.contains("DELETE"),
+        "{methods}"
+    );
+    let headers = header(&preflight, "access-control-allow-headers")
+        .expect("headers")
+        .to_ascii_lowercase();
+    for name in ["authorization", "content-type", "x-csrftoken"] {
+        assert!(headers.contains(name), "{headers}");
+    }
+
+    // The request itself, and a refusal, carry the headers for the allowed origin.
+    let listed = send(Method::GET, "/api/projects/", client)
+        .header("Authorization", format!("Token {}", ctx.admin))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(listed.status(), StatusCode::OK);
+    assert_eq!(
+        header(&listed, "access-control-allow-origin").as_deref(),
+        Some(client)
+    );
+    let refused = send(Method::GET, "/api/projects/", client)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        header(&refused, "access-control-allow-origin").as_deref(),
+        Some(client)
+    );
+
+    // Another origin gets none: not on a preflight, not on a request.
+    for method in [Method::OPTIONS, Method::GET] {
+        let other = send(method.clone(), "/api/projects/", "http://evil.example")
+            .header("Access-Control-Request-Method", "GET")
+            .header("Authorization", format!("Token {}", ctx.admin))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(
+            header(&other, "access-control-allow-origin"),
+            None,
+            "{method}"
+        );
+        assert_eq!(header(&other, "access-control-allow-credentials"), None);
+    }
+
+    // Without allowed origins (the default) no CORS header is sent at all.
+    let plain = ctx
+        .http
+        .get(ctx.url("/api/"))
+        .header("Origin", client)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(header(&plain, "access-control-allow-origin"), None);
 }
