@@ -4,12 +4,14 @@ mod account;
 mod graph;
 mod openapi;
 mod package;
+mod port;
 mod project;
 pub mod read;
 pub(crate) mod resource;
 mod resourceassignment;
 mod taskqueue;
 mod workflow;
+mod workflowjob;
 mod workflowrun;
 mod ws;
 
@@ -142,6 +144,8 @@ pub fn app(state: AppState) -> Router {
         )
         .merge(project::routes())
         .merge(workflow::routes())
+        .merge(workflowjob::routes())
+        .merge(port::routes())
         .merge(workflowrun::routes())
         .merge(resource::routes())
         .merge(resourceassignment::routes())
