@@ -284,13 +284,18 @@ async fn create_connection(
             "Input port and output port must be in the same workflow.",
         ));
     }
+    // The builder may create a connection with where it draws its handle.
+    let offset_x = offset(&body, "offset_x")?.flatten();
+    let offset_y = offset(&body, "offset_y")?.flatten();
     let id = Uuid::new_v4();
     sqlx::query(
-        "INSERT INTO connections (uuid, input_port_uuid, output_port_uuid) VALUES ($1, $2, $3)",
+        "INSERT INTO connections (uuid, input_port_uuid, output_port_uuid, offset_x, offset_y) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(id)
     .bind(input)
     .bind(output)
+    .bind(offset_x)
+    .bind(offset_y)
     .execute(&state.pool)
     .await?;
     graph::invalidate(&state.pool, in_wf).await?;

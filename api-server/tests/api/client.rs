@@ -154,6 +154,28 @@ async fn workflows_list_and_detail_as_upstreams_serializers(ctx: Ctx) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body["offset_x"].is_array(), "{body}");
 
+    // A connection may be created with its offsets.
+    ctx.delete(url, &ctx.admin).await;
+    let recreated = ctx
+        .ok(
+            Method::POST,
+            "/api/connections/",
+            &ctx.admin,
+            Some(json!({"input_port": bin_in["url"], "output_port": grey_out["url"], "offset_x": 4, "offset_y": null})),
+            201,
+        )
+        .await;
+    assert_eq!(recreated["offset_x"], 4.0);
+    assert_eq!(recreated["offset_y"], Value::Null);
+    ctx.ok(
+        Method::PATCH,
+        &wf,
+        &ctx.admin,
+        Some(json!({"valid": true})),
+        200,
+    )
+    .await;
+
     // A run shows among the workflow's runs.
     let (_, pages) = upload(
         &ctx,
