@@ -105,6 +105,16 @@ pub struct ServeArgs {
         default_value_t = rodan_core::interactive::WORKING_USER_EXPIRY_SECONDS
     )]
     pub working_user_expiry_seconds: u64,
+    /// Origins whose pages may call the API from the browser (CORS, credentials allowed): a web
+    /// client served elsewhere, `scheme://host[:port]`, comma separated. Empty: no CORS headers.
+    /// These origins may open the websocket too.
+    #[arg(
+        long,
+        env = "CORS_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        num_args = 0..
+    )]
+    pub cors_allowed_origins: Vec<String>,
     /// Login throttling, trusted proxies, allowed origins, HTTPS.
     #[command(flatten)]
     pub security: crate::security::SecurityArgs,

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod body;
 pub mod bootstrap;
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod limits;
 pub mod link;

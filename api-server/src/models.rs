@@ -37,6 +37,112 @@ const fn concat<const A: usize, const B: usize, const C: usize>(
     out
 }
 
+// The representations of the workflow graph's models, as macros so that a model's rows can be
+// nested whole in another's (`concat!`): upstream's workflow detail nests its workflow jobs, and
+// each workflow job nests its ports. A nested read is a subquery over the same `FROM` whose row
+// alias `t` shadows the outer one; the outer row is reached through its `LATERAL` alias (`wf`,
+// `wj`).
+
+/// Upstream's `ResourceLabelSerializer` (url, name, uuid).
+macro_rules! label_json {
+    () => {
+        "json_build_object('url', b.base || 'label/' || t.uuid || '/', 'uuid', t.uuid, 'name', t.name)"
+    };
+}
+
+/// The workflow's `LATERAL` alias `wf` (its uuid as `wf.id`), for its nested reads.
+macro_rules! workflow_lateral {
+    () => {
+        " CROSS JOIN LATERAL (SELECT t.uuid AS id) wf"
+    };
+}
+
+/// Upstream's `InputPortSerializer` (with the port type's name and the creation time).
+macro_rules! input_port_json {
+    () => {
+        "json_build_object('url', b.base || 'inputport/' || t.uuid || '/', 'uuid', t.uuid, \
+        'workflow_job', b.base || 'workflowjob/' || t.workflow_job_uuid || '/', \
+        'input_port_type', b.base || 'inputporttype/' || t.input_port_type_uuid || '/', \
+        'input_port_type_name', pt.name, 'label', t.label, 'extern', t.extern, \
+        'connections', ARRAY(SELECT b.base || 'connection/' || c.uuid || '/' FROM connections c \
+            WHERE c.input_port_uuid = t.uuid ORDER BY c.created), \
+        'created', t.created)"
+    };
+}
+macro_rules! input_port_from {
+    () => {
+        "input_ports t JOIN input_port_types pt ON pt.uuid = t.input_port_type_uuid"
+    };
+}
+
+/// Upstream's `OutputPortSerializer` (with the port type's name and the creation time).
+macro_rules! output_port_json {
+    () => {
+        "json_build_object('url', b.base || 'outputport/' || t.uuid || '/', 'uuid', t.uuid, \
+        'workflow_job', b.base || 'workflowjob/' || t.workflow_job_uuid || '/', \
+        'output_port_type', b.base || 'outputporttype/' || t.output_port_type_uuid || '/', \
+        'output_port_type_name', pt.name, 'label', t.label, 'extern', t.extern, \
+        'connections', ARRAY(SELECT b.base || 'connection/' || c.uuid || '/' FROM connections c \
+            WHERE c.output_port_uuid = t.uuid ORDER BY c.created), \
+        'created', t.created)"
+    };
+}
+macro_rules! output_port_from {
+    () => {
+        "output_ports t JOIN output_port_types pt ON pt.uuid = t.output_port_type_uuid"
+    };
+}
+
+/// Upstream's `ConnectionSerializer` (with both workflow jobs and the workflow).
+macro_rules! connection_json {
+    () => {
+        "json_build_object('url', b.base || 'connection/' || t.uuid || '/', 'uuid', t.uuid, \
+        'input_port', b.base || 'inputport/' || t.input_port_uuid || '/', \
+        'output_port', b.base || 'outputport/' || t.output_port_uuid || '/', \
+        'offset_x', t.offset_x, 'offset_y', t.offset_y, \
+        'input_workflow_job', b.base || 'workflowjob/' || ip.workflow_job_uuid || '/', \
+        'output_workflow_job', b.base || 'workflowjob/' || op.workflow_job_uuid || '/', \
+        'workflow', b.base || 'workflow/' || ij.workflow_uuid || '/')"
+    };
+}
+macro_rules! connection_from {
+    () => {
+        "connections t JOIN input_ports ip ON ip.uuid = t.input_port_uuid \
+        JOIN output_ports op ON op.uuid = t.output_port_uuid \
+        JOIN workflow_jobs ij ON ij.uuid = ip.workflow_job_uuid"
+    };
+}
+
+/// Upstream's `WorkflowJobSerializer`: its ports nested whole.
+macro_rules! workflow_job_json {
+    () => {
+        concat!(
+            "json_build_object('url', b.base || 'workflowjob/' || t.uuid || '/', 'uuid', t.uuid, \
+        'workflow', b.base || 'workflow/' || t.workflow_uuid || '/', \
+        'job', b.base || 'job/' || t.job_uuid || '/', 'job_name', jb.name, \
+        'job_description', jb.description, 'job_settings', t.job_settings, 'name', t.name, \
+        'group', CASE WHEN t.group_uuid IS NULL THEN NULL ELSE b.base || 'workflowjobgroup/' || t.group_uuid || '/' END, \
+        'appearance', t.appearance, \
+        'input_ports', ARRAY(SELECT ",
+            input_port_json!(),
+            " FROM ",
+            input_port_from!(),
+            " WHERE t.workflow_job_uuid = wj.id ORDER BY t.created, t.uuid), \
+        'output_ports', ARRAY(SELECT ",
+            output_port_json!(),
+            " FROM ",
+            output_port_from!(),
+            " WHERE t.workflow_job_uuid = wj.id ORDER BY t.created, t.uuid), \
+        'created', t.created, 'updated', t.updated)"
+        )
+    };
+}
+macro_rules! workflow_job_from {
+    () => {
+        "workflow_jobs t JOIN jobs jb ON jb.uuid = t.job_uuid CROSS JOIN LATERAL (SELECT t.uuid AS id) wj"
+    };
+}
+
 /// Users' projects: creator, admins, workers.
 pub static PROJECT: Model = Model {
     route: "project",
@@ -64,6 +170,7 @@ pub static PROJECT: Model = Model {
     ],
     default_order: "t.created DESC, t.uuid",
     unpaginated_ok: false,
+    detail_json: None,
 };
 const PROJECT_FILTERS: [Field; 6] = concat(
     common_time_filters!(),
@@ -97,6 +204,7 @@ pub static USER: Model = Model {
     ordering: &[("username", "t.username"), ("email", "t.email")],
     default_order: "t.id",
     unpaginated_ok: true,
+    detail_json: None,
 };
 
 /// A user's preferences.
@@ -113,6 +221,7 @@ pub static USER_PREFERENCE: Model = Model {
     ordering: &[],
     default_order: "t.uuid",
     unpaginated_ok: false,
+    detail_json: None,
 };
 
 /// Resource types, registered from code; public.
@@ -134,6 +243,7 @@ pub static RESOURCE_TYPE: Model = Model {
     ordering: &[("mimetype", "t.mimetype"), ("extension", "t.extension")],
     default_order: "t.mimetype",
     unpaginated_ok: true,
+    detail_json: None,
 };
 
 /// Resource labels (global, as upstream).
@@ -142,7 +252,7 @@ pub static LABEL: Model = Model {
     plural: "labels",
     title: "Resource Label",
     from: "resource_labels t",
-    json: "json_build_object('url', b.base || 'label/' || t.uuid || '/', 'uuid', t.uuid, 'name', t.name)",
+    json: label_json!(),
     project: None,
     owner: None,
     filters: &[
@@ -152,6 +262,7 @@ pub static LABEL: Model = Model {
     ordering: &[("name", "t.name")],
     default_order: "t.name",
     unpaginated_ok: true,
+    detail_json: None,
 };
 
 /// Jobs from the catalogue the workers register; public.
@@ -187,6 +298,7 @@ pub static JOB: Model = Model {
     ordering: &[("name", "t.name"), ("category", "t.category")],
     default_order: "t.category, t.name",
     unpaginated_ok: true,
+    detail_json: None,
 };
 
 /// Input port types of jobs; public.
@@ -202,6 +314,7 @@ pub static INPUT_PORT_TYPE: Model = Model {
     ordering: &[("name", "t.name")],
     default_order: "t.name, t.uuid",
     unpaginated_ok: true,
+    detail_json: None,
 };
 
 /// Output port types of jobs; public.
@@ -217,6 +330,7 @@ pub static OUTPUT_PORT_TYPE: Model = Model {
     ordering: &[("name", "t.name")],
     default_order: "t.name, t.uuid",
     unpaginated_ok: true,
+    detail_json: None,
 };
 
 const PORT_TYPE_FILTERS: [Field; 5] = [
@@ -249,23 +363,12 @@ pub static WORKFLOW: Model = Model {
     route: "workflow",
     plural: "workflows",
     title: "Workflow",
-    from: "workflows t",
+    from: concat!("workflows t", workflow_lateral!()),
     json: "json_build_object('url', b.base || 'workflow/' || t.uuid || '/', 'uuid', t.uuid, \
         'name', t.name, 'project', b.base || 'project/' || t.project_uuid || '/', \
         'description', t.description, \
         'creator', (SELECT u.username FROM users u WHERE u.id = t.creator_id), \
-        'valid', t.valid, 'created', t.created, 'updated', t.updated, \
-        'workflow_jobs', ARRAY(SELECT b.base || 'workflowjob/' || j.uuid || '/' FROM workflow_jobs j \
-            WHERE j.workflow_uuid = t.uuid ORDER BY j.created, j.uuid), \
-        'workflow_input_ports', ARRAY(SELECT b.base || 'inputport/' || p.uuid || '/' FROM input_ports p \
-            JOIN workflow_jobs j ON j.uuid = p.workflow_job_uuid WHERE j.workflow_uuid = t.uuid AND p.extern ORDER BY p.created, p.uuid), \
-        'workflow_output_ports', ARRAY(SELECT b.base || 'outputport/' || p.uuid || '/' FROM output_ports p \
-            JOIN workflow_jobs j ON j.uuid = p.workflow_job_uuid WHERE j.workflow_uuid = t.uuid AND p.extern ORDER BY p.created, p.uuid), \
-        'connections', ARRAY(SELECT b.base || 'connection/' || c.uuid || '/' FROM connections c \
-            JOIN input_ports p ON p.uuid = c.input_port_uuid JOIN workflow_jobs j ON j.uuid = p.workflow_job_uuid \
-            WHERE j.workflow_uuid = t.uuid ORDER BY c.created, c.uuid), \
-        'workflow_job_groups', ARRAY(SELECT b.base || 'workflowjobgroup/' || g.uuid || '/' FROM workflow_job_groups g \
-            WHERE g.workflow_uuid = t.uuid ORDER BY g.created, g.uuid))",
+        'valid', t.valid, 'created', t.created, 'updated', t.updated)",
     project: Some("t.project_uuid"),
     owner: None,
     filters: &WORKFLOW_FILTERS,
@@ -278,6 +381,39 @@ pub static WORKFLOW: Model = Model {
     ],
     default_order: "t.created DESC, t.uuid",
     unpaginated_ok: false,
+    // Upstream's `WorkflowSerializer`: the list's fields, then the graph nested whole (workflow
+    // jobs with their ports, the extern ports, the connections) and the runs as hyperlinks.
+    detail_json: Some(concat!(
+        "json_build_object('url', b.base || 'workflow/' || t.uuid || '/', 'uuid', t.uuid, \
+        'name', t.name, 'project', b.base || 'project/' || t.project_uuid || '/', \
+        'description', t.description, \
+        'creator', (SELECT u.username FROM users u WHERE u.id = t.creator_id), \
+        'valid', t.valid, 'created', t.created, 'updated', t.updated, \
+        'workflow_jobs', ARRAY(SELECT ",
+        workflow_job_json!(),
+        " FROM ",
+        workflow_job_from!(),
+        " WHERE t.workflow_uuid = wf.id ORDER BY t.created, t.uuid), \
+        'workflow_runs', ARRAY(SELECT b.base || 'workflowrun/' || r.uuid || '/' FROM workflow_runs r \
+            WHERE r.workflow_uuid = wf.id ORDER BY r.created, r.uuid), \
+        'workflow_input_ports', ARRAY(SELECT ",
+        input_port_json!(),
+        " FROM ",
+        input_port_from!(),
+        " JOIN workflow_jobs j ON j.uuid = t.workflow_job_uuid WHERE j.workflow_uuid = wf.id AND t.extern \
+            ORDER BY t.created, t.uuid), \
+        'workflow_output_ports', ARRAY(SELECT ",
+        output_port_json!(),
+        " FROM ",
+        output_port_from!(),
+        " JOIN workflow_jobs j ON j.uuid = t.workflow_job_uuid WHERE j.workflow_uuid = wf.id AND t.extern \
+            ORDER BY t.created, t.uuid), \
+        'workflow_connections', ARRAY(SELECT ",
+        connection_json!(),
+        " FROM ",
+        connection_from!(),
+        " WHERE ij.workflow_uuid = wf.id ORDER BY t.created, t.uuid))"
+    )),
 };
 const WORKFLOW_FILTERS: [Field; 9] = concat(
     common_time_filters!(),
@@ -303,18 +439,8 @@ pub static WORKFLOW_JOB: Model = Model {
     route: "workflowjob",
     plural: "workflowjobs",
     title: "Workflow Job",
-    from: "workflow_jobs t JOIN jobs jb ON jb.uuid = t.job_uuid",
-    json: "json_build_object('url', b.base || 'workflowjob/' || t.uuid || '/', 'uuid', t.uuid, \
-        'workflow', b.base || 'workflow/' || t.workflow_uuid || '/', \
-        'job', b.base || 'job/' || t.job_uuid || '/', 'job_name', jb.name, \
-        'job_description', jb.description, 'job_settings', t.job_settings, 'name', t.name, \
-        'group', CASE WHEN t.group_uuid IS NULL THEN NULL ELSE b.base || 'workflowjobgroup/' || t.group_uuid || '/' END, \
-        'appearance', t.appearance, \
-        'input_ports', ARRAY(SELECT b.base || 'inputport/' || p.uuid || '/' FROM input_ports p \
-            WHERE p.workflow_job_uuid = t.uuid ORDER BY p.created, p.uuid), \
-        'output_ports', ARRAY(SELECT b.base || 'outputport/' || p.uuid || '/' FROM output_ports p \
-            WHERE p.workflow_job_uuid = t.uuid ORDER BY p.created, p.uuid), \
-        'created', t.created, 'updated', t.updated)",
+    from: workflow_job_from!(),
+    json: workflow_job_json!(),
     project: Some(WFJ_PROJECT),
     owner: None,
     filters: &WORKFLOW_JOB_FILTERS,
@@ -325,6 +451,7 @@ pub static WORKFLOW_JOB: Model = Model {
     ],
     default_order: "t.created, t.uuid",
     unpaginated_ok: false,
+    detail_json: None,
 };
 const WORKFLOW_JOB_FILTERS: [Field; 7] = concat(
     common_time_filters!(),
@@ -356,6 +483,7 @@ pub static WORKFLOW_JOB_GROUP: Model = Model {
     ordering: &[("name", "t.name"), ("created", "t.created")],
     default_order: "t.created, t.uuid",
     unpaginated_ok: false,
+    detail_json: None,
 };
 const WFJ_GROUP_FILTERS: [Field; 7] = concat(
     common_time_filters!(),
@@ -376,20 +504,15 @@ pub static INPUT_PORT: Model = Model {
     route: "inputport",
     plural: "inputports",
     title: "Input Port",
-    from: "input_ports t JOIN input_port_types pt ON pt.uuid = t.input_port_type_uuid",
-    json: "json_build_object('url', b.base || 'inputport/' || t.uuid || '/', 'uuid', t.uuid, \
-        'workflow_job', b.base || 'workflowjob/' || t.workflow_job_uuid || '/', \
-        'input_port_type', b.base || 'inputporttype/' || t.input_port_type_uuid || '/', \
-        'input_port_type_name', pt.name, 'label', t.label, 'extern', t.extern, \
-        'connections', ARRAY(SELECT b.base || 'connection/' || c.uuid || '/' FROM connections c \
-            WHERE c.input_port_uuid = t.uuid ORDER BY c.created), \
-        'created', t.created)",
+    from: input_port_from!(),
+    json: input_port_json!(),
     project: Some(PORT_PROJECT),
     owner: None,
     filters: &INPUT_PORT_FILTERS,
     ordering: &[("label", "t.label"), ("created", "t.created")],
     default_order: "t.created, t.uuid",
     unpaginated_ok: false,
+    detail_json: None,
 };
 const INPUT_PORT_FILTERS: [Field; 7] = [
     field("uuid", "t.uuid", Kind::Uuid, IN),
@@ -421,20 +544,15 @@ pub static OUTPUT_PORT: Model = Model {
     route: "outputport",
     plural: "outputports",
     title: "Output Port",
-    from: "output_ports t JOIN output_port_types pt ON pt.uuid = t.output_port_type_uuid",
-    json: "json_build_object('url', b.base || 'outputport/' || t.uuid || '/', 'uuid', t.uuid, \
-        'workflow_job', b.base || 'workflowjob/' || t.workflow_job_uuid || '/', \
-        'output_port_type', b.base || 'outputporttype/' || t.output_port_type_uuid || '/', \
-        'output_port_type_name', pt.name, 'label', t.label, 'extern', t.extern, \
-        'connections', ARRAY(SELECT b.base || 'connection/' || c.uuid || '/' FROM connections c \
-            WHERE c.output_port_uuid = t.uuid ORDER BY c.created), \
-        'created', t.created)",
+    from: output_port_from!(),
+    json: output_port_json!(),
     project: Some(PORT_PROJECT),
     owner: None,
     filters: &OUTPUT_PORT_FILTERS,
     ordering: &[("label", "t.label"), ("created", "t.created")],
     default_order: "t.created, t.uuid",
     unpaginated_ok: false,
+    detail_json: None,
 };
 const OUTPUT_PORT_FILTERS: [Field; 6] = [
     field("uuid", "t.uuid", Kind::Uuid, IN),
@@ -460,15 +578,8 @@ pub static CONNECTION: Model = Model {
     route: "connection",
     plural: "connections",
     title: "Connection",
-    from: "connections t JOIN input_ports ip ON ip.uuid = t.input_port_uuid \
-        JOIN output_ports op ON op.uuid = t.output_port_uuid \
-        JOIN workflow_jobs ij ON ij.uuid = ip.workflow_job_uuid",
-    json: "json_build_object('url', b.base || 'connection/' || t.uuid || '/', 'uuid', t.uuid, \
-        'input_port', b.base || 'inputport/' || t.input_port_uuid || '/', \
-        'output_port', b.base || 'outputport/' || t.output_port_uuid || '/', \
-        'input_workflow_job', b.base || 'workflowjob/' || ip.workflow_job_uuid || '/', \
-        'output_workflow_job', b.base || 'workflowjob/' || op.workflow_job_uuid || '/', \
-        'workflow', b.base || 'workflow/' || ij.workflow_uuid || '/')",
+    from: connection_from!(),
+    json: connection_json!(),
     project: Some("(SELECT w.project_uuid FROM workflows w WHERE w.uuid = ij.workflow_uuid)"),
     owner: None,
     filters: &[
@@ -502,6 +613,7 @@ pub static CONNECTION: Model = Model {
     ordering: &[("created", "t.created")],
     default_order: "t.created, t.uuid",
     unpaginated_ok: false,
+    detail_json: None,
 };
 
 /// Resources (files in a project).
@@ -509,8 +621,12 @@ pub static RESOURCE: Model = Model {
     route: "resource",
     plural: "resources",
     title: "Resource",
-    from: "resources t JOIN resource_types rt ON rt.uuid = t.resource_type_uuid",
-    json: "json_build_object('url', b.base || 'resource/' || t.uuid || '/', 'uuid', t.uuid, \
+    from: "resources t JOIN resource_types rt ON rt.uuid = t.resource_type_uuid \
+        CROSS JOIN LATERAL (SELECT t.uuid AS id) res",
+    // Upstream's `NestedLabelsResourceSerializer`: the creator's username, the labels nested
+    // whole.
+    json: concat!(
+        "json_build_object('url', b.base || 'resource/' || t.uuid || '/', 'uuid', t.uuid, \
         'name', t.name, 'description', t.description, \
         'project', b.base || 'project/' || t.project_uuid || '/', \
         'resource_type', b.base || 'resourcetype/' || t.resource_type_uuid || '/', \
@@ -518,14 +634,17 @@ pub static RESOURCE: Model = Model {
         'resource_file', CASE WHEN t.resource_file IS NULL THEN '' ELSE regexp_replace(b.base, '/api/$', '/uploads/') || t.resource_file END, \
         'processing_status', t.processing_status, 'error_summary', t.error_summary, \
         'error_details', t.error_details, \
-        'creator', CASE WHEN t.creator_id IS NULL THEN NULL ELSE b.base || 'user/' || t.creator_id || '/' END, \
+        'creator', (SELECT u.username FROM users u WHERE u.id = t.creator_id), \
         'origin', CASE WHEN t.origin_uuid IS NULL THEN NULL ELSE b.base || 'output/' || t.origin_uuid || '/' END, \
-        'labels', ARRAY(SELECT b.base || 'label/' || l.label_uuid || '/' FROM resource_resource_labels l \
-            WHERE l.resource_uuid = t.uuid ORDER BY l.label_uuid), \
+        'labels', ARRAY(SELECT ",
+        label_json!(),
+        " FROM resource_labels t JOIN resource_resource_labels l ON l.label_uuid = t.uuid \
+            WHERE l.resource_uuid = res.id ORDER BY t.name, t.uuid), \
         'label_names', (SELECT coalesce(string_agg(rl.name, ',' ORDER BY rl.name), '') FROM resource_resource_labels l \
             JOIN resource_labels rl ON rl.uuid = l.label_uuid WHERE l.resource_uuid = t.uuid), \
         'viewer_url', NULL, 'small_thumb', NULL, 'medium_thumb', NULL, 'large_thumb', NULL, \
-        'created', t.created, 'updated', t.updated)",
+        'created', t.created, 'updated', t.updated)"
+    ),
     project: Some("t.project_uuid"),
     owner: None,
     filters: &RESOURCE_FILTERS,
@@ -538,8 +657,9 @@ pub static RESOURCE: Model = Model {
     ],
     default_order: "t.created, t.uuid",
     unpaginated_ok: true,
+    detail_json: None,
 };
-const RESOURCE_FILTERS: [Field; 13] = concat(
+const RESOURCE_FILTERS: [Field; 16] = concat(
     common_time_filters!(),
     [
         field("project", "t.project_uuid", Kind::Ref("project"), IN),
@@ -567,6 +687,34 @@ const RESOURCE_FILTERS: [Field; 13] = concat(
         field("description", "t.description", Kind::Text, TEXT),
         field("uploaded", "t.origin_uuid IS NULL", Kind::Bool, &[]),
         field("resource_type__mimetype", "rt.mimetype", Kind::Text, TEXT),
+        // Repeated `labels=<uuid>` must all be there (django-filter's conjoined
+        // `ModelMultipleChoiceFilter`).
+        field(
+            "labels",
+            "t.uuid IN (SELECT l.resource_uuid FROM resource_resource_labels l WHERE l.label_uuid = {})",
+            Kind::Ref("label"),
+            &[],
+        ),
+        // Upstream's `result_of_workflow_run`: produced by a run job of that run and not used
+        // by another job of the same run, unless by a Labeler.
+        field(
+            "result_of_workflow_run",
+            "(SELECT j.workflow_run_uuid FROM outputs o JOIN run_jobs j ON j.uuid = o.run_job_uuid \
+                WHERE o.uuid = t.origin_uuid AND (NOT EXISTS (SELECT 1 FROM inputs i \
+                JOIN run_jobs ij ON ij.uuid = i.run_job_uuid WHERE i.resource_uuid = t.uuid \
+                AND ij.workflow_run_uuid = j.workflow_run_uuid) OR EXISTS (SELECT 1 FROM inputs i \
+                JOIN run_jobs ij ON ij.uuid = i.run_job_uuid WHERE i.resource_uuid = t.uuid \
+                AND ij.job_name = 'Labeler')))",
+            Kind::Ref("workflowrun"),
+            &[],
+        ),
+        // Upstream's `resource_list` (its URL or uuid): the list's resources.
+        field(
+            "resource_list",
+            "t.uuid IN (SELECT m.resource_uuid FROM resource_list_members m WHERE m.resource_list_uuid = {})",
+            Kind::Ref("resourcelist"),
+            &[],
+        ),
     ],
 );
 
@@ -583,7 +731,7 @@ pub static RESOURCE_LIST: Model = Model {
         'resources', ARRAY(SELECT b.base || 'resource/' || m.resource_uuid || '/' FROM resource_list_members m \
             WHERE m.resource_list_uuid = t.uuid ORDER BY m.position), \
         'origin', CASE WHEN t.origin_uuid IS NULL THEN NULL ELSE b.base || 'output/' || t.origin_uuid || '/' END, \
-        'creator', CASE WHEN t.creator_id IS NULL THEN NULL ELSE b.base || 'user/' || t.creator_id || '/' END, \
+        'creator', (SELECT u.username FROM users u WHERE u.id = t.creator_id), \
         'created', t.created, 'updated', t.updated)",
     project: Some("t.project_uuid"),
     owner: None,
@@ -595,6 +743,7 @@ pub static RESOURCE_LIST: Model = Model {
     ],
     default_order: "t.created, t.uuid",
     unpaginated_ok: false,
+    detail_json: None,
 };
 const RESOURCE_LIST_FILTERS: [Field; 6] = concat(
     common_time_filters!(),
@@ -614,7 +763,7 @@ pub static WORKFLOW_RUN: Model = Model {
     json: "json_build_object('url', b.base || 'workflowrun/' || t.uuid || '/', 'uuid', t.uuid, \
         'project', b.base || 'project/' || t.project_uuid || '/', \
         'workflow', CASE WHEN t.workflow_uuid IS NULL THEN NULL ELSE b.base || 'workflow/' || t.workflow_uuid || '/' END, \
-        'creator', CASE WHEN t.creator_id IS NULL THEN NULL ELSE b.base || 'user/' || t.creator_id || '/' END, \
+        'creator', (SELECT u.username FROM users u WHERE u.id = t.creator_id), \
         'status', t.status, 'name', t.name, 'description', t.description, \
         'error_summary', t.error_summary, 'error_details', t.error_details, \
         'last_redone_runjob_tree', CASE WHEN t.last_redone_runjob_tree IS NULL THEN NULL ELSE b.base || 'runjob/' || t.last_redone_runjob_tree || '/' END, \
@@ -632,6 +781,7 @@ pub static WORKFLOW_RUN: Model = Model {
     ],
     default_order: "t.created DESC, t.uuid",
     unpaginated_ok: false,
+    detail_json: None,
 };
 const WORKFLOW_RUN_FILTERS: [Field; 10] = concat(
     common_time_filters!(),
@@ -687,6 +837,7 @@ pub static RUN_JOB: Model = Model {
     ],
     default_order: "t.created, t.uuid",
     unpaginated_ok: false,
+    detail_json: None,
 };
 const RUN_JOB_FILTERS: [Field; 10] = concat(
     common_time_filters!(),
@@ -736,6 +887,7 @@ pub static INPUT: Model = Model {
     ordering: &[("created", "t.created")],
     default_order: "t.created, t.uuid",
     unpaginated_ok: false,
+    detail_json: None,
 };
 
 /// Outputs of run jobs.
@@ -766,6 +918,7 @@ pub static OUTPUT: Model = Model {
     ordering: &[("created", "t.created")],
     default_order: "t.created, t.uuid",
     unpaginated_ok: false,
+    detail_json: None,
 };
 
 /// Results packages (zips of a run's outputs).
@@ -778,7 +931,7 @@ pub static RESULTS_PACKAGE: Model = Model {
         'status', t.status, 'percent_completed', t.percent_completed, \
         'workflow_run', b.base || 'workflowrun/' || t.workflow_run_uuid || '/', \
         'packaging_mode', t.packaging_mode, \
-        'creator', CASE WHEN t.creator_id IS NULL THEN NULL ELSE b.base || 'user/' || t.creator_id || '/' END, \
+        'creator', (SELECT u.username FROM users u WHERE u.id = t.creator_id), \
         'celery_task_id', t.celery_task_id, 'error_summary', t.error_summary, \
         'error_details', t.error_details, 'created', t.created, 'updated', t.updated, \
         'expiry_time', t.expiry_time, \
@@ -791,6 +944,7 @@ pub static RESULTS_PACKAGE: Model = Model {
     ordering: &[("created", "t.created"), ("status", "t.status")],
     default_order: "t.created DESC, t.uuid",
     unpaginated_ok: false,
+    detail_json: None,
 };
 const RESULTS_PACKAGE_FILTERS: [Field; 7] = concat(
     common_time_filters!(),

@@ -42,7 +42,8 @@ pub enum Kind {
 pub struct Field {
     /// Name in the query string.
     pub name: &'static str,
-    /// SQL expression over the model's row alias `t`.
+    /// SQL expression over the model's row alias `t`, compared with the value; or, when it
+    /// holds `{}`, a condition with the value in that place (exact lookups only).
     pub sql: &'static str,
     /// Value type.
     pub kind: Kind,
@@ -92,6 +93,16 @@ pub struct Model {
     pub default_order: &'static str,
     /// Whether `?disable_pagination=` (or `?no_page`) may return a bare list.
     pub unpaginated_ok: bool,
+    /// The detail routes' representation where upstream's detail serializer differs from its
+    /// list serializer (workflows); `None`: `json` everywhere.
+    pub detail_json: Option<&'static str>,
+}
+
+impl Model {
+    /// The representation of the detail routes.
+    pub fn detail_shape(&self) -> &'static str {
+        self.detail_json.unwrap_or(self.json)
+    }
 }
 
 /// A JSON body already serialised by PostgreSQL.
@@ -228,8 +239,22 @@ pub fn push_filters(
         if lookup != "exact" && !field.lookups.contains(&lookup) {
             continue;
         }
+        // An empty value filters nothing, as django-filter skips `EMPTY_VALUES` (form fields
+        // strip whitespace first).
+        if raw.trim().is_empty() {
+            continue;
+        }
         qb.push(" AND ");
         match lookup {
+            // A condition with the value's place marked (`... = {}`): membership filters.
+            "exact" if field.sql.contains("{}") => {
+                let (before, after) = field.sql.split_once("{}").unwrap_or((field.sql, ""));
+                qb.push("(");
+                qb.push(before);
+                push_value(qb, field, key, raw)?;
+                qb.push(after);
+                qb.push(")");
+            }
             "exact" => {
                 qb.push(format!("({}) = ", field.sql));
                 push_value(qb, field, key, raw)?;
@@ -335,8 +360,13 @@ fn push_ordering(qb: &mut QueryBuilder<'_, Postgres>, model: &Model, params: &Pa
 }
 
 fn select_head<'a>(base: &str, model: &Model) -> QueryBuilder<'a, Postgres> {
+    select_shape(base, model, model.json)
+}
+
+/// `SELECT <json> AS j FROM <base>, <model's tables> WHERE true`.
+fn select_shape<'a>(base: &str, model: &Model, json: &str) -> QueryBuilder<'a, Postgres> {
     let mut qb = QueryBuilder::new("SELECT ");
-    qb.push(model.json);
+    qb.push(json);
     qb.push(" AS j FROM (SELECT ");
     qb.push_bind(base.to_owned());
     qb.push("::text AS base) b, ");
@@ -501,7 +531,7 @@ pub async fn list(
     Ok(RawJson(StatusCode::OK, body))
 }
 
-/// A detail read of one object the user may see.
+/// A detail read of one object the user may see, in the detail routes' representation.
 pub async fn detail(
     pool: &PgPool,
     model: &Model,
@@ -509,7 +539,30 @@ pub async fn detail(
     user: Option<&User>,
     id: Uuid,
 ) -> ApiResult<String> {
-    let mut qb = select_head(base, model);
+    detail_as(pool, model, model.detail_shape(), base, user, id).await
+}
+
+/// A read of one object the user may see in the list routes' representation (what upstream's
+/// list views answer to a create).
+pub async fn list_row(
+    pool: &PgPool,
+    model: &Model,
+    base: &str,
+    user: Option<&User>,
+    id: Uuid,
+) -> ApiResult<String> {
+    detail_as(pool, model, model.json, base, user, id).await
+}
+
+async fn detail_as(
+    pool: &PgPool,
+    model: &Model,
+    json: &str,
+    base: &str,
+    user: Option<&User>,
+    id: Uuid,
+) -> ApiResult<String> {
+    let mut qb = select_shape(base, model, json);
     qb.push(" AND t.uuid = ");
     qb.push_bind(id);
     push_visibility(&mut qb, model, user);
@@ -528,7 +581,7 @@ pub async fn detail_by(
     column: &str,
     id: i64,
 ) -> ApiResult<String> {
-    let mut qb = select_head(base, model);
+    let mut qb = select_shape(base, model, model.detail_shape());
     qb.push(format!(" AND {column} = "));
     qb.push_bind(id);
     push_visibility(&mut qb, model, user);
@@ -591,6 +644,19 @@ pub fn options(model: &Model, list: bool, methods: &[&str]) -> Value {
         "allowed_methods": methods,
         "filter_fields": filter_fields,
         "ordering_fields": ordering,
+    })
+}
+
+/// `OPTIONS` metadata of a view without a model (`auth/me/`, `resources/archive/`).
+pub fn view_options(name: &str, methods: &[&str]) -> Value {
+    json!({
+        "name": name,
+        "description": "",
+        "renders": ["application/json"],
+        "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
+        "allowed_methods": methods,
+        "filter_fields": {},
+        "ordering_fields": [],
     })
 }
 

@@ -25,10 +25,17 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
     })
     .await
     .context("failed to connect to Redis")?;
-    let security =
-        crate::security::Security::connect(&args.redis_url, args.security.clone(), "rodan")
-            .await
-            .context("failed to connect to Redis")?;
+    let cors_origins = crate::cors::parse_origins(&args.cors_allowed_origins)?;
+    // A client allowed to call the API from another origin also opens the websocket from there.
+    let mut settings = args.security.clone();
+    settings.allowed_origins.extend(
+        cors_origins
+            .iter()
+            .filter_map(|o| o.to_str().ok().map(str::to_owned)),
+    );
+    let security = crate::security::Security::connect(&args.redis_url, settings, "rodan")
+        .await
+        .context("failed to connect to Redis")?;
     Ok(AppState(Arc::new(Inner {
         pool,
         broker,
@@ -48,6 +55,7 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
         hub: Default::default(),
         security,
         working_user_expiry_seconds: args.working_user_expiry_seconds,
+        cors_origins,
     })))
 }
 

@@ -42,6 +42,8 @@ pub struct Inner {
     pub security: crate::security::Security,
     /// How long an acquired interactive run job stays locked to its working user, seconds.
     pub working_user_expiry_seconds: u64,
+    /// Origins allowed to call the API from the browser (CORS); empty: no CORS headers.
+    pub cors_origins: Vec<axum::http::HeaderValue>,
 }
 
 impl std::ops::Deref for AppState {

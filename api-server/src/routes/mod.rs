@@ -5,11 +5,14 @@ mod graph;
 mod interactive;
 mod openapi;
 mod package;
+mod port;
 mod project;
 pub mod read;
 pub(crate) mod resource;
+mod resourceassignment;
 mod taskqueue;
 mod workflow;
+mod workflowjob;
 mod workflowrun;
 mod ws;
 
@@ -122,7 +125,8 @@ async fn readyz(
 pub fn app(state: AppState) -> Router {
     use models::*;
     let max_upload = state.max_upload;
-    Router::new()
+    let cors = crate::cors::layer(&state.cors_origins);
+    let router = Router::new()
         .route("/", get(empty))
         .route("/api/", get(api_root))
         .route("/api/openapi.json", get(openapi::document))
@@ -130,10 +134,22 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/ht/", get(readyz))
         .merge(account::routes())
+        // The client probes `auth/me/` with `OPTIONS` too; the view's other methods are in
+        // `account.rs`.
+        .route(
+            "/api/auth/me/",
+            axum::routing::options(read::view_options_handler(
+                "Auth Me",
+                &["GET", "PUT", "PATCH", "HEAD", "OPTIONS"],
+            )),
+        )
         .merge(project::routes())
         .merge(workflow::routes())
+        .merge(workflowjob::routes())
+        .merge(port::routes())
         .merge(workflowrun::routes())
         .merge(resource::routes())
+        .merge(resourceassignment::routes())
         .merge(package::routes())
         .merge(taskqueue::routes())
         .merge(ws::routes())
@@ -197,7 +213,14 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::security::headers,
-        ))
+        ));
+    // Outside the guard and the handlers: preflights are answered before authentication, and
+    // refusals (401, 413, 429) carry the CORS headers too, so that the client can read them.
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

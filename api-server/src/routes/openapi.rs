@@ -70,6 +70,12 @@ fn property_schema(model: &Model, expr: &str) -> Value {
     if e == "NULL" {
         return json!({"type": "null"});
     }
+    if let Some(nested) = ALL
+        .iter()
+        .find(|m| e.starts_with(&format!("ARRAY(SELECT {} ", m.json)))
+    {
+        return json!({"type": "array", "items": model_ref(nested)});
+    }
     if e.starts_with("ARRAY(SELECT json_build_object") {
         return json!({"type": "array", "items": {"type": "object"}});
     }
@@ -116,10 +122,10 @@ fn property_schema(model: &Model, expr: &str) -> Value {
     json!({})
 }
 
-/// A model's response schema: every key of its SQL representation, typed where the
-/// expression tells.
-fn model_schema(model: &Model) -> Value {
-    let pairs = json_pairs(model.json);
+/// A model's response schema: every key of its SQL representation (`json`: the list's or the
+/// detail's), typed where the expression tells.
+fn model_schema(model: &Model, json: &str) -> Value {
+    let pairs = json_pairs(json);
     let properties: Map<String, Value> = pairs
         .iter()
         .map(|(key, expr)| ((*key).to_owned(), property_schema(model, expr)))
@@ -134,6 +140,19 @@ fn schema_name(model: &Model) -> String {
 
 fn model_ref(model: &Model) -> Value {
     json!({"$ref": format!("#/components/schemas/{}", schema_name(model))})
+}
+
+/// The schema name of a model's detail representation, where it differs from the list's.
+fn detail_schema_name(model: &Model) -> String {
+    if model.detail_json.is_some() {
+        format!("{}Detail", schema_name(model))
+    } else {
+        schema_name(model)
+    }
+}
+
+fn detail_ref(model: &Model) -> Value {
+    json!({"$ref": format!("#/components/schemas/{}", detail_schema_name(model))})
 }
 
 fn list_parameters(model: &Model) -> Vec<Value> {
@@ -296,7 +315,7 @@ const WRITES: &[(&str, &[&str], &[&str])] = &[
     ("workflowjobgroup", &["post"], &["put", "patch", "delete"]),
     ("inputport", &["post"], &["put", "patch", "delete"]),
     ("outputport", &["post"], &["put", "patch", "delete"]),
-    ("connection", &["post"], &["delete"]),
+    ("connection", &["post"], &["put", "patch", "delete"]),
     ("resource", &["post"], &["put", "patch", "delete"]),
     ("resourcelist", &["post"], &["put", "patch", "delete"]),
     ("workflowrun", &["post"], &["put", "patch", "delete"]),
@@ -395,6 +414,8 @@ const REQUEST_FIELDS: &[RequestFields] = &[
         &[
             ("input_port", Input::Ref("inputport")),
             ("output_port", Input::Ref("outputport")),
+            ("offset_x", Input::Number),
+            ("offset_y", Input::Number),
         ],
         &["input_port", "output_port"],
     ),
@@ -451,6 +472,8 @@ enum Input {
     Max(usize),
     Bool,
     Int,
+    /// A number, or null.
+    Number,
     Time,
     /// A JSON document (settings, appearance, an export, assignments).
     Document,
@@ -472,6 +495,7 @@ fn request_schema(route: &str, create: bool) -> Value {
                 Input::Max(max) => json!({"type": "string", "maxLength": max}),
                 Input::Bool => json!({"type": "boolean"}),
                 Input::Int => json!({"type": "integer"}),
+                Input::Number => json!({"type": ["number", "null"]}),
                 Input::Time => json!({"type": "string", "format": "date-time"}),
                 Input::Document => json!({"type": "object"}),
                 Input::Ref(to) => {
@@ -570,7 +594,7 @@ fn model_paths(model: &'static Model, paths: &mut Map<String, Value>) {
             tag,
             params: id.clone(),
             body: None,
-            ok: Success::Json(200, model_ref(model)),
+            ok: Success::Json(200, detail_ref(model)),
             errors: READ_ERRORS,
         }
         .render(),
@@ -583,7 +607,7 @@ fn model_paths(model: &'static Model, paths: &mut Map<String, Value>) {
             "delete" => (None, Success::NoContent, "Delete"),
             _ => (
                 Some(body(request_schema(model.route, false))),
-                Success::Json(200, model_ref(model)),
+                Success::Json(200, detail_ref(model)),
                 "Change",
             ),
         };
@@ -620,6 +644,12 @@ fn other_routes() -> Vec<(
     let names = json!({"type": "array", "items": {"type": "string"}});
     let names_body = json!({"required": true, "content": {"application/json": {"schema": names}}});
     let health = json!({"type": "object", "required": ["database"], "properties": {"database": {"type": "string"}}});
+    let assignments = json!({"type": "object", "description": "Input port hyperlinks to their assigned resources", "additionalProperties": {"type": "array", "items": {"$ref": "#/components/schemas/Resource"}}});
+    let assignment_body = body(
+        json!({"type": "object", "description": "Input port hyperlinks to lists of resource hyperlinks", "additionalProperties": {"type": "array", "items": {"type": "string"}}}),
+    );
+    let metadata =
+        json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}});
     let mut token_user = user.clone();
     token_user = json!({"allOf": [token_user, {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}]});
     vec![
@@ -777,6 +807,55 @@ fn other_routes() -> Vec<(
             ),
         ),
         (
+            "/api/workflow/{id}/resourceassignments/",
+            "get",
+            "The resources assigned to each input port of the workflow",
+            None,
+            Success::Json(200, assignments.clone()),
+        ),
+        (
+            "/api/workflow/{id}/resourceassignments/",
+            "put",
+            "Replace every assignment of the workflow: ports not named are cleared",
+            Some(assignment_body.clone()),
+            Success::Json(200, assignments.clone()),
+        ),
+        (
+            "/api/workflow/{id}/resourceassignments/",
+            "patch",
+            "Replace the assignments of the ports named",
+            Some(assignment_body),
+            Success::Json(200, assignments.clone()),
+        ),
+        (
+            "/api/workflow/{id}/resourceassignments/",
+            "delete",
+            "Clear every assignment of the workflow (answers the now empty assignments)",
+            None,
+            Success::Json(200, assignments),
+        ),
+        (
+            "/api/workflow/{id}/resourceassignments/",
+            "options",
+            "Metadata (DRF's `OPTIONS`)",
+            None,
+            Success::Json(200, metadata.clone()),
+        ),
+        (
+            "/api/auth/me/",
+            "options",
+            "Metadata (DRF's `OPTIONS`)",
+            None,
+            Success::Json(200, metadata.clone()),
+        ),
+        (
+            "/api/resources/archive/",
+            "options",
+            "Metadata (DRF's `OPTIONS`)",
+            None,
+            Success::Json(200, metadata.clone()),
+        ),
+        (
             "/api/taskqueue/active/",
             "get",
             "Run jobs held by workers, by worker (staff)",
@@ -851,11 +930,14 @@ pub(super) async fn document(base: Base) -> Json<Value> {
     let mut schemas = Map::new();
     for model in ALL {
         model_paths(model, &mut paths);
-        schemas.insert(schema_name(model), model_schema(model));
+        schemas.insert(schema_name(model), model_schema(model, model.json));
+        if let Some(detail) = model.detail_json {
+            schemas.insert(detail_schema_name(model), model_schema(model, detail));
+        }
     }
     for (path, method, summary, request, ok) in other_routes() {
         let mut params = path_params(path);
-        if path == "/api/resources/archive/" {
+        if path == "/api/resources/archive/" && method == "get" {
             params.push(json!({"name": "resource_uuid", "in": "query", "required": true, "schema": {"type": "string", "format": "uuid"}}));
         }
         let errors = if request.is_some() {

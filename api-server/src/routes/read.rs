@@ -122,3 +122,13 @@ pub fn options_handler(
 ) -> impl Fn() -> std::future::Ready<Json<serde_json::Value>> + Clone + Send + Sync + 'static {
     move || std::future::ready(Json(query::options(model, list, methods)))
 }
+
+/// An `OPTIONS` handler for a route that is not a model's list or detail: DRF's metadata of the
+/// view named `name` (upstream's view class, as DRF names it), with `RodanMetadata`'s empty
+/// `filter_fields` and `ordering_fields`.
+pub fn view_options_handler(
+    name: &'static str,
+    methods: &'static [&'static str],
+) -> impl Fn() -> std::future::Ready<Json<serde_json::Value>> + Clone + Send + Sync + 'static {
+    move || std::future::ready(Json(query::view_options(name, methods)))
+}

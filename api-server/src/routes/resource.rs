@@ -38,7 +38,13 @@ pub(super) fn routes() -> Router<AppState> {
                 .delete(delete)
                 .options(options_handler(&RESOURCE, false, super::DETAIL_RW)),
         )
-        .route("/api/resources/archive/", get(archive))
+        .route(
+            "/api/resources/archive/",
+            get(archive).options(super::read::view_options_handler(
+                "Resource Archive",
+                super::DETAIL_RO,
+            )),
+        )
         .route(
             "/api/resourcelists/",
             get(list_handler(&RESOURCE_LIST, Access::Members))

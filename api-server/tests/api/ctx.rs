@@ -94,6 +94,7 @@ impl Ctx {
             hub: Default::default(),
             security: security(&setup.redis_url, test_security()).await,
             working_user_expiry_seconds: rodan_core::interactive::WORKING_USER_EXPIRY_SECONDS,
+            cors_origins: Vec::new(),
         }));
         let root = serve(state.clone()).await;
         let mut ctx = Self {
@@ -128,6 +129,32 @@ impl Ctx {
             hub: Default::default(),
             security: security(&s.redis_url, settings).await,
             working_user_expiry_seconds: s.working_user_expiry_seconds,
+            cors_origins: s.cors_origins.clone(),
+        }));
+        serve(state).await
+    }
+
+    /// Another API replica on the same services that allows CORS from `origins`; returns its
+    /// root URL.
+    pub async fn with_cors(&self, origins: &[&str]) -> String {
+        let s = &self.state;
+        let origins: Vec<String> = origins.iter().map(|o| (*o).to_owned()).collect();
+        let state = AppState(Arc::new(Inner {
+            pool: s.pool.clone(),
+            broker: Broker::new(self.amqp_url.clone()),
+            events: s.events.clone(),
+            redis_url: s.redis_url.clone(),
+            media_root: s.media_root.clone(),
+            serve_media: s.serve_media,
+            version: s.version.clone(),
+            max_upload: s.max_upload,
+            max_json: s.max_json,
+            core_queue: s.core_queue.clone(),
+            basic_cache: Default::default(),
+            hub: Default::default(),
+            security: security(&s.redis_url, test_security()).await,
+            working_user_expiry_seconds: s.working_user_expiry_seconds,
+            cors_origins: rodan_api_server::cors::parse_origins(&origins).expect("valid origins"),
         }));
         serve(state).await
     }

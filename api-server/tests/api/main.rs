@@ -15,6 +15,7 @@ macro_rules! cases {
 }
 
 mod cases;
+mod client;
 mod ctx;
 mod input;
 mod interactive;
@@ -38,6 +39,7 @@ fn main() {
         .chain(input::all())
         .chain(security::all())
         .chain(interactive::all())
+        .chain(client::all())
         .enumerate()
         .map(|(n, (name, case))| {
             let services = services.clone();
@@ -45,7 +47,12 @@ fn main() {
             Trial::test(name, move || {
                 runtime.block_on(async move {
                     let ctx = ctx::Ctx::new(&services, n).await;
+                    let pool = ctx.state.pool.clone();
                     case(ctx).await;
+                    // The test's server task lives on: its idle connections go now, or the
+                    // suite's pools together pass PostgreSQL's `max_connections`.
+                    let _ =
+                        tokio::time::timeout(std::time::Duration::from_secs(5), pool.close()).await;
                 });
                 Ok(())
             })

@@ -1,0 +1,407 @@
+//! The ports of workflow jobs and the connections between them.
+
+use super::graph;
+use super::workflow::{created, owner};
+use super::workflowjob::WFJ_WORKFLOW;
+use crate::auth::User;
+use crate::body::Body;
+use crate::error::{ApiError, ApiResult};
+use crate::link::{Base, require_ref};
+use crate::models::{CONNECTION, INPUT_PORT, OUTPUT_PORT, WORKFLOW, WORKFLOW_JOB};
+use crate::perm;
+use crate::query::{self, RawJson};
+use crate::routes::read::{Access, list_handler, options_handler, path_uuid};
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use rodan_db::events::Change;
+use serde_json::Value;
+use uuid::Uuid;
+
+pub(super) fn routes() -> Router<AppState> {
+    use super::{DETAIL_RW, LIST_RW};
+    Router::new()
+        .route(
+            "/api/inputports/",
+            get(list_handler(&INPUT_PORT, Access::Members))
+                .post(create_input_port)
+                .options(options_handler(&INPUT_PORT, true, LIST_RW)),
+        )
+        .route(
+            "/api/inputport/{id}/",
+            get(super::read::detail_handler(&INPUT_PORT, Access::Members))
+                .put(update_input_port)
+                .patch(update_input_port)
+                .delete(delete_input_port)
+                .options(options_handler(&INPUT_PORT, false, DETAIL_RW)),
+        )
+        .route(
+            "/api/outputports/",
+            get(list_handler(&OUTPUT_PORT, Access::Members))
+                .post(create_output_port)
+                .options(options_handler(&OUTPUT_PORT, true, LIST_RW)),
+        )
+        .route(
+            "/api/outputport/{id}/",
+            get(super::read::detail_handler(&OUTPUT_PORT, Access::Members))
+                .put(update_output_port)
+                .patch(update_output_port)
+                .delete(delete_output_port)
+                .options(options_handler(&OUTPUT_PORT, false, DETAIL_RW)),
+        )
+        .route(
+            "/api/connections/",
+            get(list_handler(&CONNECTION, Access::Members))
+                .post(create_connection)
+                .options(options_handler(&CONNECTION, true, LIST_RW)),
+        )
+        .route(
+            "/api/connection/{id}/",
+            get(super::read::detail_handler(&CONNECTION, Access::Members))
+                .put(update_connection)
+                .patch(update_connection)
+                .delete(delete_connection)
+                .options(options_handler(&CONNECTION, false, DETAIL_RW)),
+        )
+}
+
+/// Creates an input or output port on a workflow job.
+async fn create_port(
+    state: &AppState,
+    base: &Base,
+    user: &User,
+    body: &Body,
+    input: bool,
+) -> ApiResult<RawJson> {
+    crate::limits::check_lengths(body, &[("label", crate::limits::max_len::PORT_LABEL)])?;
+    let wfj = require_ref(
+        body.required("workflow_job")?,
+        "workflowjob",
+        "workflow_job",
+    )?;
+    let project =
+        perm::require_field_object(&state.pool, user, &WORKFLOW_JOB, wfj, "workflow_job").await?;
+    let (type_field, route, table, type_table, model, event) = if input {
+        (
+            "input_port_type",
+            "inputporttype",
+            "input_ports",
+            "input_port_types",
+            &INPUT_PORT,
+            "inputport",
+        )
+    } else {
+        (
+            "output_port_type",
+            "outputporttype",
+            "output_ports",
+            "output_port_types",
+            &OUTPUT_PORT,
+            "outputport",
+        )
+    };
+    let port_type = require_ref(body.required(type_field)?, route, type_field)?;
+    let row: Option<(String, bool)> = sqlx::query_as(&format!(
+        "SELECT pt.name, pt.job_uuid = (SELECT job_uuid FROM workflow_jobs WHERE uuid = $2) FROM {type_table} pt WHERE pt.uuid = $1"
+    ))
+    .bind(port_type)
+    .bind(wfj)
+    .fetch_optional(&state.pool)
+    .await?;
+    let (type_name, same_job) = row
+        .ok_or_else(|| ApiError::field(type_field, "Invalid hyperlink - Object does not exist."))?;
+    if !same_job {
+        return Err(ApiError::field(
+            type_field,
+            "The port type does not belong to the workflow job's job.",
+        ));
+    }
+    let id = Uuid::new_v4();
+    let type_column = format!("{type_field}_uuid");
+    sqlx::query(&format!("INSERT INTO {table} (uuid, workflow_job_uuid, {type_column}, label) VALUES ($1, $2, $3, $4)"))
+        .bind(id)
+        .bind(wfj)
+        .bind(port_type)
+        .bind(body.str("label").filter(|l| !l.is_empty()).unwrap_or(&type_name))
+        .execute(&state.pool)
+        .await?;
+    let workflow: Uuid = sqlx::query_scalar(WFJ_WORKFLOW)
+        .bind(wfj)
+        .fetch_one(&state.pool)
+        .await?;
+    graph::invalidate(&state.pool, workflow).await?;
+    state.emit(Change::Created, event, id, Some(project)).await;
+    Ok(created(
+        query::detail(&state.pool, model, &base.0, Some(user), id).await?,
+    ))
+}
+
+async fn create_input_port(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    body: Body,
+) -> ApiResult<RawJson> {
+    create_port(&state, &base, &user, &body, true).await
+}
+
+async fn create_output_port(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    body: Body,
+) -> ApiResult<RawJson> {
+    create_port(&state, &base, &user, &body, false).await
+}
+
+const PORT_WORKFLOW_IN: &str = "SELECT j.workflow_uuid FROM input_ports p JOIN workflow_jobs j ON j.uuid = p.workflow_job_uuid WHERE p.uuid = $1";
+const PORT_WORKFLOW_OUT: &str = "SELECT j.workflow_uuid FROM output_ports p JOIN workflow_jobs j ON j.uuid = p.workflow_job_uuid WHERE p.uuid = $1";
+
+async fn update_port(
+    state: &AppState,
+    base: &Base,
+    user: &User,
+    id: Uuid,
+    body: &Body,
+    input: bool,
+) -> ApiResult<RawJson> {
+    crate::limits::check_lengths(body, &[("label", crate::limits::max_len::PORT_LABEL)])?;
+    let (model, sql, table, event) = if input {
+        (&INPUT_PORT, PORT_WORKFLOW_IN, "input_ports", "inputport")
+    } else {
+        (
+            &OUTPUT_PORT,
+            PORT_WORKFLOW_OUT,
+            "output_ports",
+            "outputport",
+        )
+    };
+    let (_, project) = owner(state, user, model, id, sql).await?;
+    if let Some(label) = body.str("label") {
+        sqlx::query(&format!("UPDATE {table} SET label = $2 WHERE uuid = $1"))
+            .bind(id)
+            .bind(label)
+            .execute(&state.pool)
+            .await?;
+    }
+    state.emit(Change::Updated, event, id, Some(project)).await;
+    Ok(RawJson(
+        StatusCode::OK,
+        query::detail(&state.pool, model, &base.0, Some(user), id).await?,
+    ))
+}
+
+async fn update_input_port(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    path: Path<String>,
+    body: Body,
+) -> ApiResult<RawJson> {
+    update_port(&state, &base, &user, path_uuid(path)?, &body, true).await
+}
+
+async fn update_output_port(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    path: Path<String>,
+    body: Body,
+) -> ApiResult<RawJson> {
+    update_port(&state, &base, &user, path_uuid(path)?, &body, false).await
+}
+
+async fn delete_port(
+    state: &AppState,
+    user: &User,
+    id: Uuid,
+    input: bool,
+) -> ApiResult<StatusCode> {
+    let (model, sql, table, event) = if input {
+        (&INPUT_PORT, PORT_WORKFLOW_IN, "input_ports", "inputport")
+    } else {
+        (
+            &OUTPUT_PORT,
+            PORT_WORKFLOW_OUT,
+            "output_ports",
+            "outputport",
+        )
+    };
+    let (workflow, project) = owner(state, user, model, id, sql).await?;
+    sqlx::query(&format!("DELETE FROM {table} WHERE uuid = $1"))
+        .bind(id)
+        .execute(&state.pool)
+        .await?;
+    graph::invalidate(&state.pool, workflow).await?;
+    state.emit(Change::Deleted, event, id, Some(project)).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete_input_port(
+    State(state): State<AppState>,
+    user: User,
+    path: Path<String>,
+) -> ApiResult<StatusCode> {
+    delete_port(&state, &user, path_uuid(path)?, true).await
+}
+
+async fn delete_output_port(
+    State(state): State<AppState>,
+    user: User,
+    path: Path<String>,
+) -> ApiResult<StatusCode> {
+    delete_port(&state, &user, path_uuid(path)?, false).await
+}
+
+async fn create_connection(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    body: Body,
+) -> ApiResult<RawJson> {
+    let input = require_ref(body.required("input_port")?, "inputport", "input_port")?;
+    let output = require_ref(body.required("output_port")?, "outputport", "output_port")?;
+    let in_wf: Option<Uuid> = sqlx::query_scalar(PORT_WORKFLOW_IN)
+        .bind(input)
+        .fetch_optional(&state.pool)
+        .await?;
+    let out_wf: Option<Uuid> = sqlx::query_scalar(PORT_WORKFLOW_OUT)
+        .bind(output)
+        .fetch_optional(&state.pool)
+        .await?;
+    let in_wf = in_wf.ok_or_else(|| {
+        ApiError::field("input_port", "Invalid hyperlink - Object does not exist.")
+    })?;
+    let out_wf = out_wf.ok_or_else(|| {
+        ApiError::field("output_port", "Invalid hyperlink - Object does not exist.")
+    })?;
+    let project =
+        perm::require_field_object(&state.pool, &user, &WORKFLOW, in_wf, "input_port").await?;
+    if in_wf != out_wf {
+        return Err(ApiError::bad_request(
+            "Input port and output port must be in the same workflow.",
+        ));
+    }
+    // The builder may create a connection with where it draws its handle.
+    let offset_x = offset(&body, "offset_x")?.flatten();
+    let offset_y = offset(&body, "offset_y")?.flatten();
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO connections (uuid, input_port_uuid, output_port_uuid, offset_x, offset_y) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(input)
+    .bind(output)
+    .bind(offset_x)
+    .bind(offset_y)
+    .execute(&state.pool)
+    .await?;
+    graph::invalidate(&state.pool, in_wf).await?;
+    state
+        .emit(Change::Created, "connection", id, Some(project))
+        .await;
+    Ok(created(
+        query::detail(&state.pool, &CONNECTION, &base.0, Some(&user), id).await?,
+    ))
+}
+
+/// A connection's `offset_x` or `offset_y`: a number or null (upstream's nullable
+/// `FloatField`); a numeric string from a form is read as a number.
+fn offset(body: &Body, key: &str) -> ApiResult<Option<Option<f64>>> {
+    match body.0.get(key) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .filter(|f| f.is_finite())
+            .map(|f| Some(Some(f)))
+            .ok_or_else(|| ApiError::field(key, "A valid number is required.")),
+        Some(Value::String(s)) if s.is_empty() => Ok(Some(None)),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(|f| Some(Some(f)))
+            .ok_or_else(|| ApiError::field(key, "A valid number is required.")),
+        Some(_) => Err(ApiError::field(key, "A valid number is required.")),
+    }
+}
+
+const CONNECTION_WORKFLOW: &str = "SELECT j.workflow_uuid FROM connections c JOIN input_ports p ON p.uuid = c.input_port_uuid JOIN workflow_jobs j ON j.uuid = p.workflow_job_uuid WHERE c.uuid = $1";
+
+/// `PUT`/`PATCH /api/connection/<uuid>/`: where the workflow builder draws its handle
+/// (`offset_x`, `offset_y`). The client saves the whole connection, so its ports may be sent
+/// too; a connection is not moved to other ports (delete it and connect anew): a port other
+/// than its own is a 400 on that field.
+async fn update_connection(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    path: Path<String>,
+    body: Body,
+) -> ApiResult<RawJson> {
+    let id = path_uuid(path)?;
+    let (_, project) = owner(&state, &user, &CONNECTION, id, CONNECTION_WORKFLOW).await?;
+    let (input, output): (Uuid, Uuid) =
+        sqlx::query_as("SELECT input_port_uuid, output_port_uuid FROM connections WHERE uuid = $1")
+            .bind(id)
+            .fetch_one(&state.pool)
+            .await?;
+    for (key, route, current) in [
+        ("input_port", "inputport", input),
+        ("output_port", "outputport", output),
+    ] {
+        if let Some(given) = body.0.get(key) {
+            let given = given
+                .as_str()
+                .and_then(|s| crate::link::parse_ref(s, route));
+            if given != Some(current) {
+                return Err(ApiError::field(
+                    key,
+                    "A connection keeps its ports: delete it and create another.",
+                ));
+            }
+        }
+    }
+    let x = offset(&body, "offset_x")?;
+    let y = offset(&body, "offset_y")?;
+    for (column, value) in [("offset_x", x), ("offset_y", y)] {
+        if let Some(value) = value {
+            sqlx::query(&format!(
+                "UPDATE connections SET {column} = $2 WHERE uuid = $1"
+            ))
+            .bind(id)
+            .bind(value)
+            .execute(&state.pool)
+            .await?;
+        }
+    }
+    state
+        .emit(Change::Updated, "connection", id, Some(project))
+        .await;
+    Ok(RawJson(
+        StatusCode::OK,
+        query::detail(&state.pool, &CONNECTION, &base.0, Some(&user), id).await?,
+    ))
+}
+
+async fn delete_connection(
+    State(state): State<AppState>,
+    user: User,
+    path: Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = path_uuid(path)?;
+    let (workflow, project) = owner(&state, &user, &CONNECTION, id, CONNECTION_WORKFLOW).await?;
+    sqlx::query("DELETE FROM connections WHERE uuid = $1")
+        .bind(id)
+        .execute(&state.pool)
+        .await?;
+    graph::invalidate(&state.pool, workflow).await?;
+    state
+        .emit(Change::Deleted, "connection", id, Some(project))
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,371 @@
+//! Workflow jobs (a job with its settings in a workflow) and workflow job groups (jobs grouped,
+//! or a whole workflow imported as a group).
+
+use super::graph;
+use super::workflow::{created, import_error, owner, workflow_field};
+use crate::auth::User;
+use crate::body::Body;
+use crate::error::{ApiError, ApiResult};
+use crate::link::{Base, require_ref};
+use crate::models::{WORKFLOW, WORKFLOW_JOB, WORKFLOW_JOB_GROUP};
+use crate::perm;
+use crate::query::{self, RawJson};
+use crate::routes::read::{Access, list_handler, options_handler, path_uuid};
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use rodan_core::workflow as wf;
+use rodan_db::events::Change;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub(super) fn routes() -> Router<AppState> {
+    use super::{DETAIL_RW, LIST_RW};
+    Router::new()
+        .route(
+            "/api/workflowjobgroups/",
+            get(list_handler(&WORKFLOW_JOB_GROUP, Access::Members))
+                .post(create_group)
+                .options(options_handler(&WORKFLOW_JOB_GROUP, true, LIST_RW)),
+        )
+        .route(
+            "/api/workflowjobgroup/{id}/",
+            get(super::read::detail_handler(
+                &WORKFLOW_JOB_GROUP,
+                Access::Members,
+            ))
+            .put(update_group)
+            .patch(update_group)
+            .delete(delete_group)
+            .options(options_handler(&WORKFLOW_JOB_GROUP, false, DETAIL_RW)),
+        )
+        .route(
+            "/api/workflowjobs/",
+            get(list_handler(&WORKFLOW_JOB, Access::Members))
+                .post(create_workflow_job)
+                .options(options_handler(&WORKFLOW_JOB, true, LIST_RW)),
+        )
+        .route(
+            "/api/workflowjob/{id}/",
+            get(super::read::detail_handler(&WORKFLOW_JOB, Access::Members))
+                .put(update_workflow_job)
+                .patch(update_workflow_job)
+                .delete(delete_workflow_job)
+                .options(options_handler(&WORKFLOW_JOB, false, DETAIL_RW)),
+        )
+}
+
+async fn create_workflow_job(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    body: Body,
+) -> ApiResult<RawJson> {
+    crate::limits::check_lengths(
+        &body,
+        &[("name", crate::limits::max_len::WORKFLOW_JOB_NAME)],
+    )?;
+    crate::limits::check_documents(&body, &["job_settings", "appearance"])?;
+    let (workflow, project) = workflow_field(&state, &user, &body, "workflow").await?;
+    let job = require_ref(body.required("job")?, "job", "job")?;
+    let row: Option<(String, Value, bool)> =
+        sqlx::query_as("SELECT name, settings, enabled FROM jobs WHERE uuid = $1")
+            .bind(job)
+            .fetch_optional(&state.pool)
+            .await?;
+    let (job_name, schema, enabled) =
+        row.ok_or_else(|| ApiError::field("job", "Invalid hyperlink - Object does not exist."))?;
+    if !enabled {
+        return Err(ApiError::field("job", "This job is disabled."));
+    }
+    let given = body
+        .0
+        .get("job_settings")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let settings = wf::fill_defaults(&schema, &given);
+    wf::validate_settings(&schema, &settings)
+        .map_err(|errors| ApiError::Fields([("job_settings".to_owned(), errors)].into()))?;
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO workflow_jobs (uuid, workflow_uuid, job_uuid, job_settings, name, appearance) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(workflow)
+    .bind(job)
+    .bind(&settings)
+    .bind(body.str("name").filter(|n| !n.is_empty()).unwrap_or(&job_name))
+    .bind(body.0.get("appearance"))
+    .execute(&state.pool)
+    .await?;
+    graph::invalidate(&state.pool, workflow).await?;
+    state
+        .emit(Change::Created, "workflowjob", id, Some(project))
+        .await;
+    Ok(created(
+        query::detail(&state.pool, &WORKFLOW_JOB, &base.0, Some(&user), id).await?,
+    ))
+}
+
+pub(super) const WFJ_WORKFLOW: &str = "SELECT workflow_uuid FROM workflow_jobs WHERE uuid = $1";
+
+async fn update_workflow_job(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    path: Path<String>,
+    body: Body,
+) -> ApiResult<RawJson> {
+    crate::limits::check_lengths(
+        &body,
+        &[("name", crate::limits::max_len::WORKFLOW_JOB_NAME)],
+    )?;
+    crate::limits::check_documents(&body, &["job_settings", "appearance"])?;
+    let id = path_uuid(path)?;
+    let (workflow, project) = owner(&state, &user, &WORKFLOW_JOB, id, WFJ_WORKFLOW).await?;
+    let (schema, grouped): (Value, bool) = sqlx::query_as(
+        "SELECT jb.settings, j.group_uuid IS NOT NULL FROM workflow_jobs j JOIN jobs jb ON jb.uuid = j.job_uuid WHERE j.uuid = $1",
+    )
+    .bind(id)
+    .fetch_one(&state.pool)
+    .await?;
+    if grouped && body.0.keys().any(|k| k != "job_settings") {
+        return Err(ApiError::bad_request(
+            "Only job_settings may change while the workflow job is in a group.",
+        ));
+    }
+    if let Some(settings) = body.0.get("job_settings") {
+        let settings = wf::fill_defaults(&schema, settings);
+        wf::validate_settings(&schema, &settings)
+            .map_err(|errors| ApiError::Fields([("job_settings".to_owned(), errors)].into()))?;
+        sqlx::query("UPDATE workflow_jobs SET job_settings = $2, updated = now() WHERE uuid = $1")
+            .bind(id)
+            .bind(&settings)
+            .execute(&state.pool)
+            .await?;
+        graph::invalidate(&state.pool, workflow).await?;
+    }
+    if let Some(name) = body.str("name") {
+        sqlx::query("UPDATE workflow_jobs SET name = $2, updated = now() WHERE uuid = $1")
+            .bind(id)
+            .bind(name)
+            .execute(&state.pool)
+            .await?;
+    }
+    if let Some(appearance) = body.0.get("appearance") {
+        sqlx::query("UPDATE workflow_jobs SET appearance = $2, updated = now() WHERE uuid = $1")
+            .bind(id)
+            .bind(appearance)
+            .execute(&state.pool)
+            .await?;
+    }
+    state
+        .emit(Change::Updated, "workflowjob", id, Some(project))
+        .await;
+    Ok(RawJson(
+        StatusCode::OK,
+        query::detail(&state.pool, &WORKFLOW_JOB, &base.0, Some(&user), id).await?,
+    ))
+}
+
+async fn delete_workflow_job(
+    State(state): State<AppState>,
+    user: User,
+    path: Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = path_uuid(path)?;
+    let (workflow, project) = owner(&state, &user, &WORKFLOW_JOB, id, WFJ_WORKFLOW).await?;
+    let grouped: bool =
+        sqlx::query_scalar("SELECT group_uuid IS NOT NULL FROM workflow_jobs WHERE uuid = $1")
+            .bind(id)
+            .fetch_one(&state.pool)
+            .await?;
+    if grouped {
+        return Err(ApiError::bad_request(
+            "To delete this workflow job, delete its group.",
+        ));
+    }
+    sqlx::query("DELETE FROM workflow_jobs WHERE uuid = $1")
+        .bind(id)
+        .execute(&state.pool)
+        .await?;
+    graph::invalidate(&state.pool, workflow).await?;
+    state
+        .emit(Change::Deleted, "workflowjob", id, Some(project))
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The workflow jobs named in a `workflow_jobs` field; they must all be in `workflow`.
+async fn group_members(
+    state: &AppState,
+    body: &Body,
+    workflow: Uuid,
+) -> ApiResult<Option<Vec<Uuid>>> {
+    let Some(value) = body.0.get("workflow_jobs") else {
+        return Ok(None);
+    };
+    let ids = value
+        .as_array()
+        .ok_or_else(|| ApiError::field("workflow_jobs", "Expected a list of items."))?
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .and_then(|s| crate::link::parse_ref(s, "workflowjob"))
+                .ok_or_else(|| {
+                    ApiError::field("workflow_jobs", "Invalid hyperlink - No URL match.")
+                })
+        })
+        .collect::<ApiResult<Vec<Uuid>>>()?;
+    let inside: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM workflow_jobs WHERE uuid = ANY($1) AND workflow_uuid = $2",
+    )
+    .bind(&ids)
+    .bind(workflow)
+    .fetch_one(&state.pool)
+    .await?;
+    if usize::try_from(inside).ok() != Some(ids.len()) {
+        return Err(ApiError::field(
+            "workflow_jobs",
+            "Every workflow job must belong to the group's workflow.",
+        ));
+    }
+    Ok(Some(ids))
+}
+
+/// `POST /api/workflowjobgroups/`: groups existing workflow jobs, or, with `origin` (a valid
+/// workflow the user can see), imports a copy of that workflow into `workflow` as a group.
+async fn create_group(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    body: Body,
+) -> ApiResult<RawJson> {
+    crate::limits::check_lengths(&body, &[("name", crate::limits::max_len::GROUP_NAME)])?;
+    crate::limits::check_documents(&body, &["appearance"])?;
+    let (workflow, project) = workflow_field(&state, &user, &body, "workflow").await?;
+    let id = Uuid::new_v4();
+    let origin = match body.str("origin") {
+        Some(url) => Some(require_ref(url, "workflow", "origin")?),
+        None => None,
+    };
+    let members = group_members(&state, &body, workflow).await?;
+    let mut tx = state.pool.begin().await?;
+    sqlx::query("INSERT INTO workflow_job_groups (uuid, name, description, workflow_uuid, origin_uuid, appearance) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(id)
+        .bind(body.str("name").unwrap_or(""))
+        .bind(body.str("description").unwrap_or(""))
+        .bind(workflow)
+        .bind(origin)
+        .bind(body.0.get("appearance"))
+        .execute(&mut *tx)
+        .await?;
+    if let Some(origin) = origin {
+        perm::require_field_object(&state.pool, &user, &WORKFLOW, origin, "origin").await?;
+        let valid: bool = sqlx::query_scalar("SELECT valid FROM workflows WHERE uuid = $1")
+            .bind(origin)
+            .fetch_one(&state.pool)
+            .await?;
+        if !valid {
+            return Err(ApiError::field(
+                "origin",
+                "The origin workflow must be valid.",
+            ));
+        }
+        // Export then import: a copy with fresh ids, checked against the catalogue.
+        let catalogue = graph::catalogue(&state.pool).await?;
+        let document = serde_json::to_value(wf::export(&graph::load(&state.pool, origin).await?))
+            .map_err(ApiError::internal)?;
+        let copy = wf::import(&document, &catalogue).map_err(import_error)?;
+        graph::insert(&mut tx, workflow, &copy, Some(id)).await?;
+    } else if let Some(members) = &members {
+        sqlx::query("UPDATE workflow_jobs SET group_uuid = $2 WHERE uuid = ANY($1)")
+            .bind(members)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    graph::invalidate(&state.pool, workflow).await?;
+    state
+        .emit(Change::Created, "workflowjobgroup", id, Some(project))
+        .await;
+    Ok(created(
+        query::detail(&state.pool, &WORKFLOW_JOB_GROUP, &base.0, Some(&user), id).await?,
+    ))
+}
+
+const GROUP_WORKFLOW: &str = "SELECT workflow_uuid FROM workflow_job_groups WHERE uuid = $1";
+
+async fn update_group(
+    State(state): State<AppState>,
+    base: Base,
+    user: User,
+    path: Path<String>,
+    body: Body,
+) -> ApiResult<RawJson> {
+    crate::limits::check_lengths(&body, &[("name", crate::limits::max_len::GROUP_NAME)])?;
+    crate::limits::check_documents(&body, &["appearance"])?;
+    let id = path_uuid(path)?;
+    let (workflow, project) = owner(&state, &user, &WORKFLOW_JOB_GROUP, id, GROUP_WORKFLOW).await?;
+    for key in ["name", "description"] {
+        if let Some(value) = body.str(key) {
+            sqlx::query(&format!(
+                "UPDATE workflow_job_groups SET {key} = $2, updated = now() WHERE uuid = $1"
+            ))
+            .bind(id)
+            .bind(value)
+            .execute(&state.pool)
+            .await?;
+        }
+    }
+    if let Some(appearance) = body.0.get("appearance") {
+        sqlx::query(
+            "UPDATE workflow_job_groups SET appearance = $2, updated = now() WHERE uuid = $1",
+        )
+        .bind(id)
+        .bind(appearance)
+        .execute(&state.pool)
+        .await?;
+    }
+    if let Some(members) = group_members(&state, &body, workflow).await? {
+        let mut tx = state.pool.begin().await?;
+        sqlx::query("UPDATE workflow_jobs SET group_uuid = NULL WHERE group_uuid = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE workflow_jobs SET group_uuid = $2 WHERE uuid = ANY($1)")
+            .bind(&members)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    state
+        .emit(Change::Updated, "workflowjobgroup", id, Some(project))
+        .await;
+    Ok(RawJson(
+        StatusCode::OK,
+        query::detail(&state.pool, &WORKFLOW_JOB_GROUP, &base.0, Some(&user), id).await?,
+    ))
+}
+
+/// Deleting a group ungroups its workflow jobs (they stay in the workflow, editable again).
+async fn delete_group(
+    State(state): State<AppState>,
+    user: User,
+    path: Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = path_uuid(path)?;
+    let (_, project) = owner(&state, &user, &WORKFLOW_JOB_GROUP, id, GROUP_WORKFLOW).await?;
+    sqlx::query("DELETE FROM workflow_job_groups WHERE uuid = $1")
+        .bind(id)
+        .execute(&state.pool)
+        .await?;
+    state
+        .emit(Change::Deleted, "workflowjobgroup", id, Some(project))
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
