@@ -25,6 +25,9 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
     })
     .await
     .context("failed to connect to Redis")?;
+    let accounts =
+        crate::accounts::Accounts::new(&args.accounts, args.security.public_url.as_deref())
+            .context("the mail settings are not usable")?;
     let security =
         crate::security::Security::connect(&args.redis_url, args.security.clone(), "rodan")
             .await
@@ -47,6 +50,7 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
         basic_cache: Default::default(),
         hub: Default::default(),
         security,
+        accounts,
     })))
 }
 

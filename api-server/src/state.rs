@@ -40,6 +40,8 @@ pub struct Inner {
     pub hub: std::sync::OnceLock<tokio::sync::broadcast::Sender<crate::security::Notice>>,
     /// Login throttling, trusted proxies, allowed origins, security headers.
     pub security: crate::security::Security,
+    /// Self-registration, activation and password reset by e-mail.
+    pub accounts: crate::accounts::Accounts,
 }
 
 impl std::ops::Deref for AppState {

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The aiosmtpd handler: `Sink <folder>` writes `<n>.json` per message, atomically (a reader
+/// The aiosmtpd handler: `Sink <folder>` writes `<time>-<n>.json` per message, atomically (a reader
 /// never sees half a file), then answers 250.
 const HANDLER: &str = r#"
-import email, email.policy, itertools, json, os
+import email, email.policy, itertools, json, os, time
 
 class Sink:
     def __init__(self, folder):
@@ -36,11 +36,12 @@ class Sink:
             "html": html.get_content() if html is not None else None,
             "raw": envelope.content.decode("utf-8", "replace"),
         }
-        n = next(self.count)
-        temporary = os.path.join(self.folder, ".%06d.tmp" % n)
+        # Named by arrival, so a restarted server adds to what an earlier one kept.
+        name = "%020d-%06d" % (time.time_ns(), next(self.count))
+        temporary = os.path.join(self.folder, "." + name + ".tmp")
         with open(temporary, "w") as out:
             json.dump(record, out)
-        os.rename(temporary, os.path.join(self.folder, "%06d.json" % n))
+        os.rename(temporary, os.path.join(self.folder, name + ".json"))
         return "250 Message accepted for delivery"
 "#;
 
@@ -105,22 +106,9 @@ impl Smtp {
         std::fs::create_dir_all(&code).expect("the handler's folder");
         std::fs::create_dir_all(&inbox).expect("the inbox");
         std::fs::write(code.join("rodan_smtp_sink.py"), HANDLER).expect("the handler");
-        let log = std::fs::File::create(dir.path().join("aiosmtpd.log")).expect("a log file");
         let port = super::free_port();
-        let child = Command::new(python())
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "rodan_smtp_sink.Sink"])
-            .arg(&inbox)
-            .env("PYTHONPATH", &code)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("the log file"))
-            .stderr(log)
-            .spawn()
-            .expect("aiosmtpd starts");
-        let smtp = Self { child, dir, port };
-        super::wait_for_port(port, "aiosmtpd", Duration::from_secs(20));
-        smtp
+        let child = spawn(dir.path(), port);
+        Self { child, dir, port }
     }
 
     /// The messages received so far, oldest first.
@@ -163,6 +151,33 @@ impl Smtp {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// Starts the server again on its port, after [`Smtp::stop`]; new messages join the old.
+    pub fn start_again(&mut self) {
+        self.child = spawn(self.dir.path(), self.port);
+    }
+}
+
+/// Runs aiosmtpd on `port` with the handler in `dir`, writing to `dir/inbox`; waits for the port.
+fn spawn(dir: &std::path::Path, port: u16) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("aiosmtpd.log"))
+        .expect("a log file");
+    let child = Command::new(python())
+        .args(["-m", "aiosmtpd", "-n", "-l"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-c", "rodan_smtp_sink.Sink"])
+        .arg(dir.join("inbox"))
+        .env("PYTHONPATH", dir.join("code"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("the log file"))
+        .stderr(log)
+        .spawn()
+        .expect("aiosmtpd starts");
+    super::wait_for_port(port, "aiosmtpd", Duration::from_secs(20));
+    child
 }
 
 impl Drop for Smtp {

@@ -6,6 +6,7 @@ mod openapi;
 mod package;
 mod project;
 pub mod read;
+mod registration;
 pub(crate) mod resource;
 mod taskqueue;
 mod workflow;
@@ -75,6 +76,13 @@ pub const ROUTE_NAMES: &[(&str, &str)] = &[
     ("auth-token", "auth/token/"),
     ("auth-reset-token", "auth/reset-token/"),
     ("auth-change-password", "auth/change-password/"),
+    ("auth-activate", "auth/activate/"),
+    ("auth-resend-activation", "auth/resend-activation/"),
+    ("auth-reset-password", "auth/reset-password/"),
+    (
+        "auth-reset-password-confirm",
+        "auth/reset-password/confirm/",
+    ),
 ];
 
 async fn api_root(State(state): State<AppState>, base: crate::link::Base) -> Json<Value> {
@@ -129,6 +137,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/ht/", get(readyz))
         .merge(account::routes())
+        .merge(registration::routes())
         .merge(project::routes())
         .merge(workflow::routes())
         .merge(workflowrun::routes())

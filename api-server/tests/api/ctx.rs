@@ -29,6 +29,8 @@ pub struct Setup {
     pub max_json: usize,
     /// The pool's acquire timeout.
     pub acquire: std::time::Duration,
+    /// Self-registration and mail: off and logged unless a test sets them.
+    pub accounts: rodan_api_server::accounts::Accounts,
 }
 
 impl Setup {
@@ -40,6 +42,7 @@ impl Setup {
             max_upload: 64 * 1024 * 1024,
             max_json: 2 * 1024 * 1024,
             acquire: std::time::Duration::from_secs(10),
+            accounts: Default::default(),
         }
     }
 }
@@ -93,6 +96,7 @@ impl Ctx {
             basic_cache: Default::default(),
             hub: Default::default(),
             security: security(&setup.redis_url, test_security()).await,
+            accounts: setup.accounts,
         }));
         let root = serve(state.clone()).await;
         let mut ctx = Self {
@@ -111,6 +115,16 @@ impl Ctx {
     /// Another API replica on the same database and Redis, with its own caches and `settings`
     /// (login counts in Redis of its own); returns its root URL.
     pub async fn replica(&self, settings: SecurityArgs) -> String {
+        self.replica_with(settings, self.state.accounts.clone())
+            .await
+    }
+
+    /// [`Ctx::replica`] with its own account settings (self-registration, mail).
+    pub async fn replica_with(
+        &self,
+        settings: SecurityArgs,
+        accounts: rodan_api_server::accounts::Accounts,
+    ) -> String {
         let s = &self.state;
         let state = AppState(Arc::new(Inner {
             pool: s.pool.clone(),
@@ -126,6 +140,7 @@ impl Ctx {
             basic_cache: Default::default(),
             hub: Default::default(),
             security: security(&s.redis_url, settings).await,
+            accounts,
         }));
         serve(state).await
     }

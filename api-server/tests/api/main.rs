@@ -17,6 +17,7 @@ macro_rules! cases {
 mod cases;
 mod ctx;
 mod input;
+mod registration;
 mod security;
 
 use libtest_mimic::{Arguments, Trial};
@@ -36,6 +37,7 @@ fn main() {
         .into_iter()
         .chain(input::all())
         .chain(security::all())
+        .chain(registration::all())
         .enumerate()
         .map(|(n, (name, case))| {
             let services = services.clone();
@@ -43,7 +45,11 @@ fn main() {
             Trial::test(name, move || {
                 runtime.block_on(async move {
                     let ctx = ctx::Ctx::new(&services, n).await;
+                    let pool = ctx.state.pool.clone();
                     case(ctx).await;
+                    // The case's servers live on in the runtime: their connections go now, so
+                    // the cases together stay within PostgreSQL's max_connections.
+                    pool.close().await;
                 });
                 Ok(())
             })

@@ -108,6 +108,7 @@ impl World {
             )
             .await
             .expect("Redis accepts connections"),
+            accounts: Default::default(),
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
