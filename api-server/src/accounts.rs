@@ -442,6 +442,47 @@ mod tests {
         Accounts::new(&args, Some("https://rodan.example/api/")).expect("valid")
     }
 
+    // In a runtime: lettre's connection pool starts a task when an SMTP server is set.
+    #[tokio::test]
+    async fn the_serve_command_takes_the_account_and_mail_settings() {
+        use clap::{CommandFactory, Parser};
+        crate::config::Cli::command().debug_assert();
+        #[derive(Debug, Parser)]
+        struct Serve {
+            #[command(flatten)]
+            args: crate::config::ServeArgs,
+        }
+        let serve = Serve::try_parse_from([
+            "serve",
+            "--database-url",
+            "postgres://db",
+            "--rabbitmq-url",
+            "amqp://mq",
+            "--redis-url",
+            "redis://cache",
+            "--self-registration",
+            "true",
+            "--email-host",
+            "smtp.example.org",
+            "--email-use-tls",
+            "false",
+            "--server-host",
+            "rodan.example.org",
+        ])
+        .expect("the settings parse");
+        let accounts = &serve.args.accounts;
+        assert!(accounts.self_registration);
+        assert_eq!(accounts.password_reset_timeout, 259_200);
+        assert_eq!(
+            accounts.mail.email_host.as_deref(),
+            Some("smtp.example.org")
+        );
+        assert!(!accounts.mail.email_use_tls);
+        let built = Accounts::new(accounts, None).expect("valid");
+        assert!(built.mailer.sends());
+        assert_eq!(built.origin, "http://rodan.example.org");
+    }
+
     #[test]
     fn uids_are_djosers() {
         assert_eq!(encode_uid(1), "MQ");

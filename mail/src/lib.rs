@@ -198,7 +198,8 @@ impl std::fmt::Debug for Mailer {
 
 impl Mailer {
     /// A mailer from `args`; fails only on settings that can never work (a bad sender address,
-    /// a host name lettre refuses). Connects on the first message, not here.
+    /// a host name lettre refuses). Connects on the first message, not here. With `EMAIL_HOST`
+    /// set, call it inside a Tokio runtime: the connection pool starts a task.
     pub fn new(args: &MailArgs) -> Result<Self, Error> {
         let from = args.sender()?;
         let timeout = Duration::from_secs(args.email_timeout.max(1));

@@ -177,6 +177,11 @@ async fn change_password(
     // A new password ends the sessions of the old one.
     auth::revoke_token(&state.pool, user.id).await?;
     state.security.credentials_changed(user.id).await;
+    // Upstream's PASSWORD_CHANGED_EMAIL_CONFIRMATION: the owner hears of it.
+    if let Some(holder) = crate::accounts::Holder::by_id(&state.pool, user.id).await? {
+        let mail = state.accounts.password_changed_mail(&holder);
+        super::registration::send_notice(&state, &mail).await;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

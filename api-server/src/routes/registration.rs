@@ -84,7 +84,7 @@ async fn send_asked(state: &AppState, mail: &rodan_mail::Mail) -> ApiResult<()> 
 }
 
 /// Sends a mail that only confirms what was done; a failure is logged.
-async fn send_notice(state: &AppState, mail: &rodan_mail::Mail) {
+pub(super) async fn send_notice(state: &AppState, mail: &rodan_mail::Mail) {
     if let Err(error) = state.accounts.mailer.send(mail).await {
         tracing::warn!(
             error = format!("{error:#}"),

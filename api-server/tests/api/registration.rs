@@ -217,6 +217,20 @@ async fn a_password_reset_link_sets_a_new_password_once(ctx: Ctx) {
     assert_eq!(body, json!({"token": ["Invalid token for given user."]}));
     let (status, body) = login(&ctx, &root, "bob@example.org", "bob-new-password").await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // A password changed by its owner is told of too (upstream's
+    // PASSWORD_CHANGED_EMAIL_CONFIRMATION).
+    let (status, body) = ctx
+        .call(
+            Method::POST,
+            &format!("{root}/api/auth/change-password/"),
+            body["token"].as_str(),
+            Some(json!({"current_password": "bob-new-password", "new_password": "bob-third-password"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let notice = nth(&smtp, 3);
+    assert_eq!(notice.rcpt_tos, ["bob@example.org"]);
+    assert!(notice.subject.contains("password"), "{notice:?}");
 }
 
 async fn a_reset_link_dies_when_its_account_logs_in(ctx: Ctx) {
