@@ -900,7 +900,21 @@ pub(super) async fn document(base: Base) -> Json<Value> {
         entry[method] = operation.render();
     }
     for (path, operation) in registration_operations() {
-        paths.insert(path.to_owned(), json!({"post": operation.render()}));
+        let options = Operation {
+            summary: "Metadata with the `POST` fields (DRF's `OPTIONS`)".into(),
+            tag: "Other",
+            params: vec![],
+            body: None,
+            ok: Success::Json(
+                200,
+                json!({"type": "object", "required": ["name", "actions"], "properties": {"name": {"type": "string"}, "actions": {"type": "object"}}}),
+            ),
+            errors: READ_ERRORS,
+        };
+        paths.insert(
+            path.to_owned(),
+            json!({"post": operation.render(), "options": options.render()}),
+        );
     }
     // Two refusals come from axum's extractors before the handler runs, as plain text: a
     // request to the websocket that is not an upgrade, and a malformed multipart upload.

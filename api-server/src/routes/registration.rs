@@ -20,14 +20,58 @@ use axum::routing::post;
 use std::collections::BTreeMap;
 
 pub(super) fn routes() -> Router<AppState> {
+    const LINK: &[Field] = &[("uid", "string", "Uid"), ("token", "string", "Token")];
+    const EMAIL: &[Field] = &[("email", "email", "Email")];
+    const CONFIRM: &[Field] = &[
+        ("uid", "string", "Uid"),
+        ("token", "string", "Token"),
+        ("new_password", "string", "New password"),
+    ];
     Router::new()
-        .route("/api/auth/activate/", post(activate))
-        .route("/api/auth/resend-activation/", post(resend_activation))
-        .route("/api/auth/reset-password/", post(reset_password))
+        .route(
+            "/api/auth/activate/",
+            post(activate).options(|| metadata(LINK)),
+        )
+        .route(
+            "/api/auth/resend-activation/",
+            post(resend_activation).options(|| metadata(EMAIL)),
+        )
+        .route(
+            "/api/auth/reset-password/",
+            post(reset_password).options(|| metadata(EMAIL)),
+        )
         .route(
             "/api/auth/reset-password/confirm/",
-            post(reset_password_confirm),
+            post(reset_password_confirm).options(|| metadata(CONFIRM)),
         )
+}
+
+/// A request field: name, DRF's type name, label.
+type Field = (&'static str, &'static str, &'static str);
+
+/// `OPTIONS`, as upstream's `RodanMetadata` answers for djoser's `UserViewSet` (the web client
+/// asks every route it knows after login): DRF's `SimpleMetadata` with the `POST` fields, and
+/// no filter or ordering fields.
+async fn metadata(fields: &'static [Field]) -> axum::Json<serde_json::Value> {
+    let post: serde_json::Map<String, serde_json::Value> = fields
+        .iter()
+        .map(|(name, kind, label)| {
+            (
+                (*name).to_owned(),
+                serde_json::json!({"type": kind, "required": true, "read_only": false, "label": label}),
+            )
+        })
+        .collect();
+    axum::Json(serde_json::json!({
+        "name": "User",
+        "description": "",
+        "renders": ["application/json"],
+        "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
+        "allowed_methods": ["POST", "OPTIONS"],
+        "actions": {"POST": post},
+        "filter_fields": {},
+        "ordering_fields": [],
+    }))
 }
 
 /// djoser's messages.

@@ -107,6 +107,26 @@ async fn self_registration_mails_a_link_that_activates_the_account_once(ctx: Ctx
     ] {
         assert!(api["routes"][name].is_string(), "{name} in {api}");
     }
+    // After login the client asks each route's OPTIONS.
+    for (name, fields) in [
+        ("auth-activate", &["uid", "token"][..]),
+        ("auth-resend-activation", &["email"]),
+        ("auth-reset-password", &["email"]),
+        (
+            "auth-reset-password-confirm",
+            &["uid", "token", "new_password"],
+        ),
+    ] {
+        let url = api["routes"][name].as_str().expect("a url");
+        let (status, meta) = ctx.call(Method::OPTIONS, url, None, None).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {meta}");
+        let post = meta["actions"]["POST"].as_object().expect("POST fields");
+        let names: Vec<&str> = post.keys().map(String::as_str).collect();
+        let mut expected = fields.to_vec();
+        expected.sort_unstable();
+        assert_eq!(names, expected, "{name}");
+        assert!(post.values().all(|f| f["required"] == true), "{meta}");
+    }
     // `POST /api/users/` stays for administrators only, whatever the switch.
     let (status, _) = anonymous(
         &ctx,
