@@ -36,6 +36,11 @@ pub struct AccountArgs {
     /// `PASSWORD_RESET_TIMEOUT`: three days).
     #[arg(long, env = "PASSWORD_RESET_TIMEOUT", default_value_t = 259_200)]
     pub password_reset_timeout: u64,
+    /// Activation and password-reset mails asked for one address, per period, counted on every
+    /// replica together (DRF's rate syntax); past it, 429. Anyone can ask, so this keeps a
+    /// mailbox from being flooded through Rodan.
+    #[arg(long, env = "RODAN_MAIL_THROTTLE", default_value = "5/hour")]
+    pub mail_throttle: crate::security::Rate,
     /// SMTP and the public host of links.
     #[command(flatten)]
     pub mail: rodan_mail::MailArgs,
@@ -48,6 +53,10 @@ impl Default for AccountArgs {
             self_registration: false,
             secret_key: None,
             password_reset_timeout: 259_200,
+            mail_throttle: crate::security::Rate {
+                count: 5,
+                period: std::time::Duration::from_secs(3600),
+            },
             mail: rodan_mail::MailArgs::default(),
         }
     }
@@ -60,6 +69,8 @@ pub struct Accounts {
     pub self_registration: bool,
     /// Sends (or logs) the messages.
     pub mailer: rodan_mail::Mailer,
+    /// Mails asked for one address per period.
+    pub mail_throttle: crate::security::Rate,
     key: Arc<[u8; 32]>,
     timeout: u64,
     origin: String,
@@ -130,6 +141,7 @@ impl Accounts {
         Ok(Self {
             self_registration: args.self_registration,
             mailer,
+            mail_throttle: args.mail_throttle,
             key: Arc::new(key),
             timeout: args.password_reset_timeout,
             origin,

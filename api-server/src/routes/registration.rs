@@ -117,6 +117,18 @@ async fn link_holder(state: &AppState, uid: &str, token: &str) -> ApiResult<Hold
     }
 }
 
+/// Counts a mail asked for `email` (known or not, so the answer tells nothing), refusing it
+/// (429) past `RODAN_MAIL_THROTTLE`.
+async fn throttle(state: &AppState, email: &str) -> ApiResult<()> {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(email.to_lowercase().as_bytes());
+    let key: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    state
+        .security
+        .limit(&format!("mail:{key}"), state.accounts.mail_throttle)
+        .await
+}
+
 /// Sends a mail the user asked for; a failure is a 503, so they ask again.
 async fn send_asked(state: &AppState, mail: &rodan_mail::Mail) -> ApiResult<()> {
     state
@@ -167,6 +179,7 @@ async fn resend_activation(
     body: Body,
 ) -> ApiResult<StatusCode> {
     let email = email(&body)?;
+    throttle(&state, email).await?;
     // djoser answers a bare 400 for an unknown or already active address; the client shows its
     // own text for any 400, so the reason can be said.
     let Some(holder) = Holder::by_email(&state.pool, email, false).await? else {
@@ -192,6 +205,7 @@ async fn reset_password(
     body: Body,
 ) -> ApiResult<StatusCode> {
     let email = email(&body)?;
+    throttle(&state, email).await?;
     if let Some(holder) = Holder::by_email(&state.pool, email, true).await? {
         send_asked(&state, &state.accounts.reset_mail(&holder)).await?;
     }

@@ -18,6 +18,7 @@ cases!(
     wrong_and_expired_links_get_djosers_400s,
     an_smtp_outage_keeps_the_registration_and_a_resend_delivers_the_link,
     with_self_registration_off_registration_is_refused_as_before,
+    mails_asked_for_one_address_are_limited,
 );
 
 /// The public host links point at.
@@ -38,6 +39,7 @@ async fn server(ctx: &Ctx, smtp: &Smtp, timeout: u64) -> String {
             server_https: true,
             ..MailArgs::default()
         },
+        ..AccountArgs::default()
     };
     let accounts = Accounts::new(&args, None).expect("the settings are valid");
     ctx.replica_with(test_security(), accounts).await
@@ -453,4 +455,52 @@ async fn with_self_registration_off_registration_is_refused_as_before(ctx: Ctx) 
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+}
+
+async fn mails_asked_for_one_address_are_limited(ctx: Ctx) {
+    let smtp = Smtp::start();
+    let root = server(&ctx, &smtp, 3600).await;
+    ctx.user("kim").await;
+    let reset = format!("{root}/api/auth/reset-password/");
+    // Five an hour per address (the default), whoever asks.
+    for _ in 0..5 {
+        let (status, _) = anonymous(&ctx, reset.clone(), json!({"email": "kim@example.org"})).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+    }
+    let response = ctx
+        .http
+        .post(&reset)
+        .json(&json!({"email": "kim@example.org"}))
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key("retry-after"));
+    // An address without an account is counted alike: the 429 tells nothing.
+    for _ in 0..5 {
+        let (status, _) =
+            anonymous(&ctx, reset.clone(), json!({"email": "nobody@example.org"})).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+    }
+    let (status, _) = anonymous(&ctx, reset.clone(), json!({"email": "nobody@example.org"})).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Resending activations shares the count.
+    let (status, _) = anonymous(
+        &ctx,
+        format!("{root}/api/auth/resend-activation/"),
+        json!({"email": "kim@example.org"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Other addresses are not held back.
+    ctx.user("lou").await;
+    let (status, _) = anonymous(&ctx, reset, json!({"email": "lou@example.org"})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let mails = smtp.wait_for(6, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        smtp.messages().len(),
+        6,
+        "five to kim, one to lou: {mails:?}"
+    );
 }
