@@ -30,6 +30,9 @@ export RODAN_OPENCV_PYTHON="$(scripts/build-opencv.sh | tail -n 1)"
 # schemathesis (cached by version): api-server/tests/fuzz.rs fuzzes every operation of
 # /api/openapi.json on real services and fails on any 5xx.
 export RODAN_SCHEMATHESIS_PYTHON="$(scripts/build-schemathesis.sh | tail -n 1)"
+# aiosmtpd (cached by version): the API's mail tests (registration, activation, password reset)
+# send to a real SMTP server on loopback and follow the links in what it receives.
+export RODAN_AIOSMTPD_PYTHON="$(scripts/build-aiosmtpd.sh | tail -n 1)"
 
 echo "== cargo fmt"
 cargo fmt --all -- --check

@@ -118,6 +118,9 @@ pub struct ServeArgs {
     /// Login throttling, trusted proxies, allowed origins, HTTPS.
     #[command(flatten)]
     pub security: crate::security::SecurityArgs,
+    /// Self-registration, the signing key of e-mailed links, SMTP.
+    #[command(flatten)]
+    pub accounts: crate::accounts::AccountArgs,
 }
 
 impl Cli {

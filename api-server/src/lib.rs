@@ -1,5 +1,6 @@
 //! Rodan's REST API server: upstream rodan-main's API on PostgreSQL, RabbitMQ and Redis.
 
+pub mod accounts;
 pub mod auth;
 pub mod body;
 pub mod bootstrap;

@@ -232,29 +232,39 @@ impl Security {
         address: Option<IpAddr>,
         account: &str,
     ) -> Result<(), ApiError> {
-        let keys = self.keys(address, account);
+        self.attempt(&self.keys(address, account), "login").await
+    }
+
+    /// Counts one use of `what` (`mail:<digest>`) against `rate`, in Redis so every replica
+    /// counts together, refusing it (429) once the period's uses are spent; a refused use is
+    /// taken back. With Redis unreachable, it passes and the log says so.
+    pub async fn limit(&self, what: &str, rate: Rate) -> Result<(), ApiError> {
+        let key = format!("{}:throttle:{what}", self.namespace);
+        self.attempt(&[(key, rate)], "request").await
+    }
+
+    async fn attempt(&self, keys: &[(String, Rate)], kind: &str) -> Result<(), ApiError> {
         let mut script = redis::cmd("EVAL");
         script.arg(ATTEMPT).arg(keys.len());
-        for (key, _) in &keys {
+        for (key, _) in keys {
             script.arg(key);
         }
-        for (_, rate) in &keys {
+        for (_, rate) in keys {
             script.arg(rate.period.as_secs());
         }
         let mut conn = self.redis.clone();
-        let counts: Vec<i64> = match tokio::time::timeout(REDIS_WAIT, script.query_async(&mut conn))
-            .await
-        {
-            Ok(Ok(counts)) => counts,
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "login throttle unavailable (Redis); login not limited");
-                return Ok(());
-            }
-            Err(_) => {
-                tracing::warn!("login throttle unavailable (Redis timed out); login not limited");
-                return Ok(());
-            }
-        };
+        let counts: Vec<i64> =
+            match tokio::time::timeout(REDIS_WAIT, script.query_async(&mut conn)).await {
+                Ok(Ok(counts)) => counts,
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, kind, "throttle unavailable (Redis); not limited");
+                    return Ok(());
+                }
+                Err(_) => {
+                    tracing::warn!(kind, "throttle unavailable (Redis timed out); not limited");
+                    return Ok(());
+                }
+            };
         let wait = keys
             .iter()
             .zip(counts.chunks(2))
@@ -266,7 +276,7 @@ impl Security {
             .max();
         match wait {
             Some(wait) => {
-                self.take_back(&keys).await;
+                self.take_back(keys).await;
                 Err(ApiError::Throttled(wait.max(1)))
             }
             None => Ok(()),

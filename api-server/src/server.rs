@@ -36,6 +36,9 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
     let security = crate::security::Security::connect(&args.redis_url, settings, "rodan")
         .await
         .context("failed to connect to Redis")?;
+    let accounts =
+        crate::accounts::Accounts::new(&args.accounts, args.security.public_url.as_deref())
+            .context("the mail settings are not usable")?;
     Ok(AppState(Arc::new(Inner {
         pool,
         broker,
@@ -56,6 +59,7 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
         security,
         working_user_expiry_seconds: args.working_user_expiry_seconds,
         cors_origins,
+        accounts,
     })))
 }
 

@@ -44,6 +44,8 @@ pub struct Inner {
     pub working_user_expiry_seconds: u64,
     /// Origins allowed to call the API from the browser (CORS); empty: no CORS headers.
     pub cors_origins: Vec<axum::http::HeaderValue>,
+    /// Self-registration, activation and password reset by e-mail.
+    pub accounts: crate::accounts::Accounts,
 }
 
 impl std::ops::Deref for AppState {

@@ -1,6 +1,10 @@
 //! Real backing services for tests and benchmarks: PostgreSQL 15, RabbitMQ and Redis from the
 //! Debian packages `.ci/run` installs, each started on a free loopback port in its own
 //! temporary directory and stopped when dropped. Nothing shared with the system's instances.
+//! [`Smtp`]: an SMTP server (aiosmtpd) on loopback that keeps what it receives.
+
+mod smtp;
+pub use smtp::{ReceivedMail, Smtp};
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! Authentication (upstream's djoser routes), users and user preferences.
 
-use crate::auth::{self, User, check_credentials, hash_password, issue_token};
+use crate::auth::{self, MaybeUser, User, check_credentials, hash_password, issue_token};
 use crate::body::Body;
 use crate::error::{ApiError, ApiResult};
 use crate::link::Base;
@@ -26,7 +26,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route(
             "/api/users/",
             get(users)
-                .post(register)
+                .post(create)
                 .options(options_handler(&USER, true, super::LIST_RW)),
         )
         .route(
@@ -177,12 +177,57 @@ async fn change_password(
     // A new password ends the sessions of the old one.
     auth::revoke_token(&state.pool, user.id).await?;
     state.security.credentials_changed(user.id).await;
+    // Upstream's PASSWORD_CHANGED_EMAIL_CONFIRMATION: the owner hears of it.
+    if let Some(holder) = crate::accounts::Holder::by_id(&state.pool, user.id).await? {
+        let mail = state.accounts.password_changed_mail(&holder);
+        super::registration::send_notice(&state, &mail).await;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /api/auth/register/` and `POST /api/users/`: superusers create accounts (open
-/// registration would need the e-mail activation upstream has; this deployment has no mailer).
+/// `POST /api/auth/register/`: administrators create active accounts. With self-registration on
+/// (`RODAN_SELF_REGISTRATION`), anyone else may register too, as upstream's djoser: the account
+/// starts inactive and its activation link is mailed to it. A mail that cannot be sent does not
+/// undo the account: the failure is logged and `auth/resend-activation/` sends it again.
 async fn register(
+    State(state): State<AppState>,
+    base: Base,
+    MaybeUser(user): MaybeUser,
+    body: Body,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    match user {
+        Some(admin) if admin.is_superuser => {
+            let id = create_user(&state, &body, true).await?;
+            let json = user_json(&state, &base, &admin, id).await?;
+            Ok((StatusCode::CREATED, axum::Json(json)))
+        }
+        _ if state.accounts.self_registration => {
+            let id = create_user(&state, &body, false).await?;
+            if let Some(holder) = crate::accounts::Holder::by_id(&state.pool, id).await? {
+                let mail = state.accounts.activation_mail(&holder);
+                if let Err(error) = state.accounts.mailer.send(&mail).await {
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        user = id,
+                        "the activation e-mail of a new account was not sent; it can be sent again with auth/resend-activation/"
+                    );
+                }
+            }
+            let new = auth::user_by_id(&state.pool, id)
+                .await?
+                .ok_or(ApiError::NotFound)?;
+            let json = user_json(&state, &base, &new, id).await?;
+            Ok((StatusCode::CREATED, axum::Json(json)))
+        }
+        None => Err(ApiError::NotAuthenticated),
+        Some(_) => Err(ApiError::Forbidden(
+            "Only administrators may create users.".into(),
+        )),
+    }
+}
+
+/// `POST /api/users/`: superusers create accounts.
+async fn create(
     State(state): State<AppState>,
     base: Base,
     user: User,
@@ -193,11 +238,22 @@ async fn register(
             "Only administrators may create users.".into(),
         ));
     }
-    crate::limits::check_lengths(&body, &crate::limits::max_len::USER_FIELDS)?;
+    let id = create_user(&state, &body, true).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(user_json(&state, &base, &user, id).await?),
+    ))
+}
+
+/// Checks a new account's fields and stores it, active or not, with its preferences; returns its
+/// id.
+async fn create_user(state: &AppState, body: &Body, active: bool) -> ApiResult<i64> {
+    crate::limits::check_lengths(body, &crate::limits::max_len::USER_FIELDS)?;
     let username = body.required("username")?;
     let email = body.required("email")?;
     let password = body.required("password")?;
-    if !email.contains('@') {
+    // A registrant's address must be one mail can go to: the activation link is sent there.
+    if !email.contains('@') || (!active && !rodan_mail::valid_address(email)) {
         return Err(ApiError::field("email", "Enter a valid email address."));
     }
     if password.len() < 8 {
@@ -222,13 +278,14 @@ async fn register(
     }
     let hash = hash_password(password)?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO users (username, email, password, first_name, last_name) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO users (username, email, password, first_name, last_name, is_active) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(username)
     .bind(email)
     .bind(hash)
     .bind(body.str("first_name").unwrap_or(""))
     .bind(body.str("last_name").unwrap_or(""))
+    .bind(active)
     .fetch_one(&state.pool)
     .await?;
     sqlx::query("INSERT INTO user_preferences (uuid, user_id) VALUES ($1, $2)")
@@ -236,10 +293,7 @@ async fn register(
         .bind(id)
         .execute(&state.pool)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(user_json(&state, &base, &user, id).await?),
-    ))
+    Ok(id)
 }
 
 /// `GET /api/users/`: never paginated, as upstream.

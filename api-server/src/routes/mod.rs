@@ -8,6 +8,7 @@ mod package;
 mod port;
 mod project;
 pub mod read;
+mod registration;
 pub(crate) mod resource;
 mod resourceassignment;
 mod taskqueue;
@@ -79,6 +80,13 @@ pub const ROUTE_NAMES: &[(&str, &str)] = &[
     ("auth-token", "auth/token/"),
     ("auth-reset-token", "auth/reset-token/"),
     ("auth-change-password", "auth/change-password/"),
+    ("auth-activate", "auth/activate/"),
+    ("auth-resend-activation", "auth/resend-activation/"),
+    ("auth-reset-password", "auth/reset-password/"),
+    (
+        "auth-reset-password-confirm",
+        "auth/reset-password/confirm/",
+    ),
 ];
 
 async fn api_root(State(state): State<AppState>, base: crate::link::Base) -> Json<Value> {
@@ -143,6 +151,7 @@ pub fn app(state: AppState) -> Router {
                 &["GET", "PUT", "PATCH", "HEAD", "OPTIONS"],
             )),
         )
+        .merge(registration::routes())
         .merge(project::routes())
         .merge(workflow::routes())
         .merge(workflowjob::routes())

@@ -747,9 +747,9 @@ fn other_routes() -> Vec<(
         (
             "/api/auth/register/",
             "post",
-            "Create a user (administrators)",
+            "Create a user: administrators create active ones; with self-registration on (`RODAN_SELF_REGISTRATION`) anyone else creates an inactive one and is mailed its activation link",
             Some(body(
-                json!({"type": "object", "required": ["username", "password"], "properties": {"username": {"type": "string", "maxLength": max_len::USER_NAME}, "email": {"type": "string", "maxLength": max_len::USER_EMAIL}, "password": {"type": "string"}, "first_name": {"type": "string", "maxLength": max_len::USER_NAME}, "last_name": {"type": "string", "maxLength": max_len::USER_NAME}}}),
+                json!({"type": "object", "required": ["username", "email", "password"], "properties": {"username": {"type": "string", "maxLength": max_len::USER_NAME}, "email": {"type": "string", "maxLength": max_len::USER_EMAIL}, "password": {"type": "string"}, "first_name": {"type": "string", "maxLength": max_len::USER_NAME}, "last_name": {"type": "string", "maxLength": max_len::USER_NAME}}}),
             )),
             Success::Json(201, user),
         ),
@@ -924,6 +924,62 @@ fn other_routes() -> Vec<(
     ]
 }
 
+/// Accounts by e-mail (`routes/registration.rs`), each a `POST` answering 204.
+fn registration_operations() -> Vec<(&'static str, Operation)> {
+    let string = json!({"type": "string"});
+    let email = json!({"type": "string", "format": "email"});
+    let password = json!({"type": "string", "minLength": 8});
+    let op = |summary: &str, required: &[&str], properties: Value, errors| Operation {
+        summary: summary.to_owned(),
+        tag: "Other",
+        params: Vec::new(),
+        body: Some(body(
+            json!({"type": "object", "required": required, "properties": properties}),
+        )),
+        ok: Success::NoContent,
+        errors,
+    };
+    const ERRORS: &[&str] = &["400", "401", "413", "429", "503"];
+    vec![
+        (
+            "/api/auth/activate/",
+            op(
+                "Activate an account with the uid and token of its mailed link; 400 `{\"uid\"|\"token\": [...]}` for a wrong, expired or used link, 403 for a link already used",
+                &["uid", "token"],
+                json!({"uid": string, "token": string}),
+                &["400", "401", "403", "413", "429", "503"],
+            ),
+        ),
+        (
+            "/api/auth/resend-activation/",
+            op(
+                "Mail a new activation link to the inactive account with this address; 400 when there is none, 503 when the mail cannot be sent",
+                &["email"],
+                json!({"email": email}),
+                ERRORS,
+            ),
+        ),
+        (
+            "/api/auth/reset-password/",
+            op(
+                "Mail a password-reset link to the active account with this address (204 whether or not there is one; 503 when the mail cannot be sent)",
+                &["email"],
+                json!({"email": email}),
+                ERRORS,
+            ),
+        ),
+        (
+            "/api/auth/reset-password/confirm/",
+            op(
+                "Set a new password with the uid and token of a mailed reset link, which then stops working; 400 `{\"uid\"|\"token\"|\"new_password\": [...]}`",
+                &["uid", "token", "new_password"],
+                json!({"uid": string, "token": string, "new_password": password}),
+                ERRORS,
+            ),
+        ),
+    ]
+}
+
 /// The document.
 pub(super) async fn document(base: Base) -> Json<Value> {
     let mut paths = Map::new();
@@ -955,6 +1011,23 @@ pub(super) async fn document(base: Base) -> Json<Value> {
         };
         let entry = paths.entry(path.to_owned()).or_insert_with(|| json!({}));
         entry[method] = operation.render();
+    }
+    for (path, operation) in registration_operations() {
+        let options = Operation {
+            summary: "Metadata with the `POST` fields (DRF's `OPTIONS`)".into(),
+            tag: "Other",
+            params: vec![],
+            body: None,
+            ok: Success::Json(
+                200,
+                json!({"type": "object", "required": ["name", "actions"], "properties": {"name": {"type": "string"}, "actions": {"type": "object"}}}),
+            ),
+            errors: READ_ERRORS,
+        };
+        paths.insert(
+            path.to_owned(),
+            json!({"post": operation.render(), "options": options.render()}),
+        );
     }
     // Two refusals come from axum's extractors before the handler runs, as plain text: a
     // request to the websocket that is not an upgrade, and a malformed multipart upload.

@@ -29,6 +29,8 @@ pub struct Setup {
     pub max_json: usize,
     /// The pool's acquire timeout.
     pub acquire: std::time::Duration,
+    /// Self-registration and mail: off and logged unless a test sets them.
+    pub accounts: rodan_api_server::accounts::Accounts,
 }
 
 impl Setup {
@@ -40,6 +42,7 @@ impl Setup {
             max_upload: 64 * 1024 * 1024,
             max_json: 2 * 1024 * 1024,
             acquire: std::time::Duration::from_secs(10),
+            accounts: Default::default(),
         }
     }
 }
@@ -95,6 +98,7 @@ impl Ctx {
             security: security(&setup.redis_url, test_security()).await,
             working_user_expiry_seconds: rodan_core::interactive::WORKING_USER_EXPIRY_SECONDS,
             cors_origins: Vec::new(),
+            accounts: setup.accounts,
         }));
         let root = serve(state.clone()).await;
         let mut ctx = Self {
@@ -113,6 +117,16 @@ impl Ctx {
     /// Another API replica on the same database and Redis, with its own caches and `settings`
     /// (login counts in Redis of its own); returns its root URL.
     pub async fn replica(&self, settings: SecurityArgs) -> String {
+        self.replica_with(settings, self.state.accounts.clone())
+            .await
+    }
+
+    /// [`Ctx::replica`] with its own account settings (self-registration, mail).
+    pub async fn replica_with(
+        &self,
+        settings: SecurityArgs,
+        accounts: rodan_api_server::accounts::Accounts,
+    ) -> String {
         let s = &self.state;
         let state = AppState(Arc::new(Inner {
             pool: s.pool.clone(),
@@ -130,6 +144,7 @@ impl Ctx {
             security: security(&s.redis_url, settings).await,
             working_user_expiry_seconds: s.working_user_expiry_seconds,
             cors_origins: s.cors_origins.clone(),
+            accounts,
         }));
         serve(state).await
     }
@@ -155,6 +170,7 @@ impl Ctx {
             security: security(&s.redis_url, test_security()).await,
             working_user_expiry_seconds: s.working_user_expiry_seconds,
             cors_origins: rodan_api_server::cors::parse_origins(&origins).expect("valid origins"),
+            accounts: s.accounts.clone(),
         }));
         serve(state).await
     }

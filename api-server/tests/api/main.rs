@@ -19,6 +19,7 @@ mod client;
 mod ctx;
 mod input;
 mod interactive;
+mod registration;
 mod security;
 
 use libtest_mimic::{Arguments, Trial};
@@ -40,6 +41,7 @@ fn main() {
         .chain(security::all())
         .chain(interactive::all())
         .chain(client::all())
+        .chain(registration::all())
         .enumerate()
         .map(|(n, (name, case))| {
             let services = services.clone();

@@ -110,6 +110,7 @@ impl World {
             .expect("Redis accepts connections"),
             working_user_expiry_seconds: rodan_core::interactive::WORKING_USER_EXPIRY_SECONDS,
             cors_origins: Vec::new(),
+            accounts: Default::default(),
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
