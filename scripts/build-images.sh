@@ -24,13 +24,15 @@
 #   the docker-library images the operator relies on (uids, entrypoint behaviour, environment;
 #   see images/stand-ins/*/spec.json and the entrypoint shims beside them):
 #     backing.rs POSTGRES_IMAGE (ghcr.io/ddmal/rodan-postgres-plpython:15, with what
-#     images/postgres-plpython/Dockerfile adds), RABBITMQ_IMAGE, REDIS_IMAGE; web.rs NGINX_IMAGE.
+#     images/postgres-plpython/Dockerfile adds), RABBITMQ_IMAGE, REDIS_IMAGE; web.rs NGINX_IMAGE;
+#     client.rs CLIENT_IMAGE (docker.io/ddmal/rodan-client:v3.1.0): nginx serving upstream's
+#     built web client, whose files come from ${RODAN_SHARED_DIR:-../shared}/fixtures/rodan-client.
 #   pause.tar, registry.k8s.io/pause:3.10: pause.c of the k8s.io/kubernetes module (Go module
 #     proxy), gcc -Os -static, stripped, configured by that module's build/pause/Dockerfile.
 #
 # Why this shape. Root filesystems come from mmdebstrap, one tar per package list, and each tar
 # is used as it is as the images' bottom layer (uncompressed: its digest is its diff_id, nothing
-# is compressed or unpacked here). Two bases serve all nine names:
+# is compressed or unpacked here). Two bases serve all ten names:
 #   - slim (22 MB): libc6 and libgcc-s1 (all that `ldd` finds in the binaries; checked on every
 #     run), ca-certificates, tzdata, netbase, extracted without maintainer scripts as distroless
 #     is made;
@@ -117,6 +119,12 @@ postgres_image=$(const operator/src/build/backing.rs POSTGRES_IMAGE)
 rabbitmq_image=$(const operator/src/build/backing.rs RABBITMQ_IMAGE)
 redis_image=$(const operator/src/build/backing.rs REDIS_IMAGE)
 nginx_image=$(const operator/src/build/web.rs NGINX_IMAGE)
+client_image=$(const operator/src/build/client.rs CLIENT_IMAGE)
+# The built web client (upstream's, a fixture): shared/ beside the repository unless
+# RODAN_SHARED_DIR says where.
+client_dir="${RODAN_SHARED_DIR:-$root/../shared}/fixtures/rodan-client"
+[[ -f $client_dir/index.html && -f $client_dir/rodan_client.min.js ]] ||
+  die "no built web client in $client_dir (set RODAN_SHARED_DIR)"
 
 names() {  # names TAG REPO...: REPO:TAG and REPO:<each extra tag>, as --name arguments
   local repo tag tags=("$1")
@@ -263,11 +271,19 @@ mapfile -t rodan_args < <(
 )
 build_archive rodan "${rodan_args[@]}"
 service() { printf -- '--image\n--layer\n%s\n--spec\n%s\n--name\n%s\n' "$services_tar" "$stand_ins/$1/spec.json" "$2"; }
+client_files() {  # the --file arguments that put the built client under /client, as upstream's image
+  local f
+  while IFS= read -r -d '' f; do
+    printf -- '--file\n/client/%s=%s\n' "${f#"$client_dir"/}" "$f"
+  done < <(find "$client_dir" -type f ! -path "$client_dir/README.md" -print0 | LC_ALL=C sort -z)
+}
 mapfile -t services_args < <(
   service postgres "$postgres_image"
   service rabbitmq "$rabbitmq_image"
   service redis "$redis_image"
   service nginx "$nginx_image"
+  service rodan-client "$client_image"
+  client_files
 )
 build_archive services "${services_args[@]}"
 build_archive pause --image --name "$PAUSE_IMAGE" --dockerfile "$pause_dir/build/pause/Dockerfile" --file "/pause=$pause_bin"
@@ -286,6 +302,7 @@ oci check "$(archive_of services)" --spec "$stand_ins/postgres/spec.json" --name
 oci check "$(archive_of services)" --spec "$stand_ins/rabbitmq/spec.json" --name "$rabbitmq_image"
 oci check "$(archive_of services)" --spec "$stand_ins/redis/spec.json" --name "$redis_image"
 oci check "$(archive_of services)" --spec "$stand_ins/nginx/spec.json" --name "$nginx_image"
+oci check "$(archive_of services)" --spec "$stand_ins/rodan-client/spec.json" --name "$client_image"
 oci check "$(archive_of pause)" --dockerfile "$pause_dir/build/pause/Dockerfile" --name "$PAUSE_IMAGE"
 stage_done "checks (oci.py check)"
 

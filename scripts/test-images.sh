@@ -12,8 +12,12 @@
 #   rabbitmq  the probe's `rabbitmq-diagnostics -q ping`; AMQP login as RABBITMQ_DEFAULT_USER
 #             opens vhost /, guest is refused; the management API on 15672 says administrator
 #   redis     `--requirepass` enforced, CONFIG dir /data, protected mode off, no persistence
-#   nginx     the rendered nginx.conf from the snapshot: health, redirect, /api proxied to a
-#             stand-in API, media served through X-Accel-Redirect only
+#   client    the web client as the operator runs it: uid 101 binding port 80 through the pod's
+#             sysctl net.ipv4.ip_unprivileged_port_start=0 alone, the rendered configuration.json
+#             from the snapshot mounted over the image's, emptyDirs for nginx's writes
+#   nginx     the rendered nginx.conf from the snapshot: health, `/` and /configuration.json
+#             from the web client, /api proxied to a stand-in API, media served through
+#             X-Accel-Redirect only
 #   project   each binary's --help as uid 10001 (read-only), and each imported image's config
 #             (exported back from containerd) against its Dockerfile (oci.py check)
 #   pause     runs as 65535
@@ -274,18 +278,44 @@ confined redis 999
 smoke redis 192.0.2.10 6379 "$pw"
 stop redis
 
+# --- the web client -----------------------------------------------------------------------------
+snap="$root/operator/src/build/snapshots/rodan_operator__build__tests__minimal.snap"
+from_snap() {  # from_snap KEY OUT: a ConfigMap's data KEY in the snapshot, written to OUT
+  python3 - "$snap" "$1" "$2" <<'PY'
+import json, re, sys
+snap = open(sys.argv[1]).read()
+m = re.search(r'^    ' + re.escape(sys.argv[2]) + r': (".*")$', snap, re.M)  # YAML double-quoted, JSON-compatible here
+open(sys.argv[3], "w").write(json.loads(m.group(1)))
+PY
+}
+log "client"
+mkdir -p "$D/client-conf"
+from_snap configuration.json "$D/client-conf/configuration.json"
+server_host=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["SERVER_HOST"])' "$D/client-conf/configuration.json")
+chmod -R a+rX "$D/client-conf"
+# The pod's sysctl: the kubelet sets it in the pod's network namespace. Port 80 with no capability.
+in_ns sysctl -qw net.ipv4.ip_unprivileged_port_start=0
+start client "$(as_user rodan-client 101:101)" \
+  --mount "type=bind,src=$D/client-conf/configuration.json,dst=/client/configuration.json,options=rbind:ro" \
+  --mount "type=bind,src=$(volume client-cache 101),dst=/var/cache/nginx,options=rbind:rw" \
+  --mount "type=bind,src=$(volume client-run 101),dst=/run,options=rbind:rw" \
+  --mount "type=bind,src=$(volume client-tmp 101),dst=/tmp,options=rbind:rw" -- \
+  /docker-entrypoint.sh nginx  # the pod gives args only: the image's entrypoint, then them
+for _ in $(seq 40); do smoke http http://127.0.0.1:80/ --status 200 2>/dev/null && break; sleep 0.25; done
+confined client 101
+smoke http http://127.0.0.1:80/ --status 200 --body '<title>Rodan Client</title>'
+smoke http http://127.0.0.1:80/rodan_client.min.js --status 200 --body 'SocketUpdater'
+smoke http http://127.0.0.1:80/configuration.json --status 200 --body "\"SERVER_HOST\": \"$server_host\""
+
 # --- nginx --------------------------------------------------------------------------------------
 log "nginx"
 mkdir -p "$D/nginx-conf" "$D/media"
-python3 - "$root/operator/src/build/snapshots/rodan_operator__build__tests__minimal.snap" "$D/nginx-conf/nginx.conf" <<'PY'
-import json, re, sys
-snap = open(sys.argv[1]).read()
-m = re.search(r'^    nginx\.conf: (".*")$', snap, re.M)  # a YAML double-quoted scalar, JSON-compatible here
-open(sys.argv[2], "w").write(json.loads(m.group(1)))
-PY
+from_snap nginx.conf "$D/nginx-conf/nginx.conf"
 upstream=$(sed -n 's/^ *server \([a-z0-9-]*\):8000;/\1/p' "$D/nginx-conf/nginx.conf")
 [[ -n $upstream ]] || die "nginx: no API upstream in the rendered config"
-printf '127.0.0.1\tlocalhost %s\n' "$upstream" >"$D/hosts"  # the kubelet writes /etc/hosts too
+client_upstream=$(sed -n 's/^ *server \([a-z0-9-]*\):80;/\1/p' "$D/nginx-conf/nginx.conf")
+[[ -n $client_upstream ]] || die "nginx: no web client upstream in the rendered config"
+printf '127.0.0.1\tlocalhost %s %s\n' "$upstream" "$client_upstream" >"$D/hosts"  # the kubelet writes /etc/hosts too
 echo "a page scan" >"$D/media/page.txt"
 chmod -R a+rX "$D/nginx-conf" "$D/media" "$D/hosts"
 # nsenter execs the server itself (ip netns exec would leave it behind a wrapper's pid)
@@ -301,11 +331,13 @@ start web "$(as_user nginx 101:101)" \
 for _ in $(seq 40); do smoke http http://127.0.0.1:8080/nginx-health --status 200 2>/dev/null && break; sleep 0.25; done
 confined web 101
 smoke http http://127.0.0.1:8080/nginx-health --status 200 --body ok
-smoke http http://127.0.0.1:8080/ --status 302 --header Location:http://127.0.0.1:8080/api/
+smoke http http://127.0.0.1:8080/ --status 200 --body '<title>Rodan Client</title>'
+smoke http http://127.0.0.1:8080/configuration.json --status 200 --body "\"SERVER_HOST\": \"$server_host\""
 smoke http http://127.0.0.1:8080/api/projects/ --status 200 --body '"stub": "rodan-api"'
 smoke http http://127.0.0.1:8080/uploads/page.txt --status 200 --body "a page scan"
 smoke http http://127.0.0.1:8080/_media/page.txt --status 404
 stop web SIGQUIT
+stop client SIGQUIT
 kill "$stub_pid"
 stub_pid=""
 

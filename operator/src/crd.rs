@@ -19,9 +19,9 @@ pub const GROUP: &str = "rodan.ddmal.music.mcgill.ca";
 /// released with.
 pub const DEFAULT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The desired Rodan: its version, the web entry point (nginx), the REST API, one worker
-/// Deployment per job queue, PostgreSQL (with plpython3u), RabbitMQ, Redis, the shared media
-/// volume, exposure and backups.
+/// The desired Rodan: its version, the web entry point (nginx), the web client, the REST API,
+/// one worker Deployment per job queue, PostgreSQL (with plpython3u), RabbitMQ, Redis, the
+/// shared media volume, exposure, e-mail and backups.
 // Each printcolumn(...) repeats the same keys, which this lint mistakes for duplicates.
 #[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -37,7 +37,7 @@ pub const DEFAULT_VERSION: &str = env!("CARGO_PKG_VERSION");
     derive = "Default",
     category = "all",
     category = "rodan",
-    doc = "A complete Rodan, the optical music recognition workflow engine: nginx, the REST API, a worker Deployment per job queue, PostgreSQL, RabbitMQ and Redis, run and kept up by the operator.",
+    doc = "A complete Rodan, the optical music recognition workflow engine: nginx, the web client, the REST API, a worker Deployment per job queue, PostgreSQL, RabbitMQ and Redis, run and kept up by the operator.",
     printcolumn(
         name = "Ready",
         type_ = "string",
@@ -99,6 +99,17 @@ pub struct RodanSpec {
     #[serde(default)]
     pub web: WebSpec,
 
+    /// Upstream's web client (rodan-client), the single-page application musicologists use,
+    /// served by nginx at `/` next to the API. On by default; its `configuration.json` is
+    /// rendered from this spec (the public host, HTTPS, the websocket, token authentication).
+    #[serde(default)]
+    pub client: ClientSpec,
+
+    /// Outgoing e-mail (SMTP) for account activation, password resets and run notifications.
+    /// Without it no mail is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailSpec>,
+
     /// Worker Deployments, one per queue. Jobs declare the queue they run on; upstream's queues
     /// are `celery` (core tasks and CPU jobs), `Python3` (image and encoding jobs) and `GPU`.
     #[serde(default = "default_workers")]
@@ -158,6 +169,11 @@ pub struct Images {
     /// Stock nginx image; the operator renders its configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nginx: Option<String>,
+    /// Web client image: nginx serving upstream's built rodan-client on port 80. Default
+    /// `docker.io/ddmal/rodan-client:v3.1.0` (client 0.20.0), upstream's own build of the
+    /// release; the operator mounts the rendered `configuration.json` over the image's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
     /// Stock RabbitMQ image with the management plugin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rabbitmq: Option<String>,
@@ -204,6 +220,23 @@ pub struct ApiSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32), inner(regex(pattern = r"^https?://[^/?#]+$")))]
     pub allowed_origins: Vec<String>,
+    /// Origins (`scheme://host[:port]`, no path) whose pages may call the REST API from the
+    /// browser (CORS), for a web client served from another site: `https://client.example`,
+    /// `http://localhost:9002`. The client served by this Rodan at `/` shares the API's origin
+    /// and needs none; one served elsewhere also needs its origin in `allowedOrigins` for the
+    /// websocket. Empty: no cross-origin calls.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 32),
+        inner(regex(
+            pattern = r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?)(:[0-9]{1,5})?$"
+        ))
+    )]
+    pub cors_allowed_origins: Vec<String>,
+    /// Let anyone create an account (`/api/auth/register/`), activated through a link sent by
+    /// e-mail (set `email`). Off: only admins create users.
+    #[serde(default)]
+    pub self_registration: bool,
 }
 
 impl Default for ApiSpec {
@@ -213,6 +246,8 @@ impl Default for ApiSpec {
             resources: None,
             admin_secret_name: None,
             allowed_origins: Vec::new(),
+            cors_allowed_origins: Vec::new(),
+            self_registration: false,
         }
     }
 }
@@ -274,6 +309,75 @@ pub enum ServiceType {
     NodePort,
     /// Through the cloud's load balancer.
     LoadBalancer,
+}
+
+/// Upstream's web client, served by its own nginx behind the entry point.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientSpec {
+    /// Serve the web client at `/`. Off: no client pods, and `/` redirects to `/api/`.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Number of client pods. With none, nginx answers `/` with 502; `enabled: false` turns
+    /// the client off instead.
+    #[serde(default = "one")]
+    #[schemars(range(min = 0, max = 100))]
+    pub replicas: i32,
+    /// CPU and memory of each client pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    /// Node labels the client pods must run on.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
+    /// Taints the client pods tolerate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+}
+
+impl Default for ClientSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            replicas: 1,
+            resources: None,
+            node_selector: BTreeMap::new(),
+            tolerations: Vec::new(),
+        }
+    }
+}
+
+/// Outgoing e-mail through an SMTP server, as upstream's `EMAIL_*` settings.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailSpec {
+    /// SMTP server host name or address (`smtp.example.org`).
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^([A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])$")
+    )]
+    pub host: String,
+    /// SMTP server port: 587 (submission with STARTTLS) unless set.
+    #[serde(default = "default_smtp_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+    /// Upgrade the connection with STARTTLS before authenticating (upstream's
+    /// `EMAIL_USE_TLS`, always on there).
+    #[serde(default = "yes")]
+    pub use_tls: bool,
+    /// Sender of every mail, an address or `Name <address>`. Default
+    /// `Rodan <noreply@HOST>`, HOST being the public host name (`ingress.host`, else the web
+    /// Service's cluster name), as upstream's `Rodan <noreply@rodan2.simssa.ca>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 3, max = 320), regex(pattern = r"^[^\r\n]*@[^\r\n]*$"))]
+    pub from: Option<String>,
+    /// Secret holding the SMTP login, keys `username` and `password`. Without it mail is
+    /// sent without logging in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
+    pub credentials_secret: Option<String>,
 }
 
 /// A worker Deployment consuming one job queue.
@@ -556,7 +660,8 @@ pub struct RodanStatus {
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct ComponentStatus {
-    /// Component name: `api`, `web`, `postgres`, `rabbitmq`, `redis`, `worker-<queue>`.
+    /// Component name: `api`, `web`, `client`, `postgres`, `rabbitmq`, `redis`,
+    /// `worker-<queue>`.
     pub name: String,
     /// Pods ready.
     pub ready_replicas: i32,
@@ -587,6 +692,12 @@ pub struct QueueStatus {
 
 fn one() -> i32 {
     1
+}
+fn yes() -> bool {
+    true
+}
+fn default_smtp_port() -> i32 {
+    587
 }
 fn default_grace() -> i64 {
     3600

@@ -305,6 +305,7 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         autoscaled_queues_are_left_to_keda,
         a_burst_of_rodans_is_reconciled_a_bounded_number_at_a_time,
         a_gpu_queue_without_gpu_nodes_waits_for_them_and_the_rest_stays_available,
+        the_web_client_passes_restricted_admission_and_rolls_with_its_configuration,
     ]
 }
 
@@ -834,6 +835,30 @@ async fn minimal_example_brings_up_every_component(env: Arc<Env>, ns: &'static s
     wait_for::<NetworkPolicy>(env, ns, "rodan-rabbitmq").await;
     wait_for::<NetworkPolicy>(env, ns, "rodan-redis").await;
 
+    // The web client, by default: its Deployment, Service, configuration and policy.
+    let client = wait_for::<Deployment>(env, ns, "rodan-client").await;
+    assert_eq!(
+        container(&client).image.as_deref(),
+        Some("docker.io/ddmal/rodan-client:v3.1.0")
+    );
+    wait_for::<Service>(env, ns, "rodan-client").await;
+    wait_for::<NetworkPolicy>(env, ns, "rodan-client").await;
+    let client_cm = wait_for::<ConfigMap>(env, ns, "rodan-client").await;
+    let configuration: Value =
+        serde_json::from_str(&client_cm.data.as_ref().expect("data")["configuration.json"])
+            .expect("configuration.json is JSON");
+    assert_eq!(
+        configuration["SERVER_HOST"],
+        format!("rodan-web.{ns}.svc:8080")
+    );
+    assert_eq!(configuration["SERVER_HTTPS"], false);
+    assert_eq!(configuration["SERVER_AUTHENTICATION_TYPE"], "token");
+    let conf = &wait_for::<ConfigMap>(env, ns, "rodan-nginx")
+        .await
+        .data
+        .expect("data")["nginx.conf"];
+    assert!(conf.contains("server rodan-client:80;"), "{conf}");
+
     // Owner references and recommended labels.
     let owner = api
         .owner_references()
@@ -892,6 +917,7 @@ async fn minimal_example_brings_up_every_component(env: Arc<Env>, ns: &'static s
     for expected in [
         "api",
         "web",
+        "client",
         "postgres",
         "rabbitmq",
         "redis",
@@ -978,6 +1004,34 @@ async fn production_example_places_the_gpu_queue_and_publishes_the_host(
     // Two workers on a queue: a disruption budget keeps one up.
     wait_for::<PodDisruptionBudget>(env, ns, "rodan-worker-celery").await;
     wait_for::<PodDisruptionBudget>(env, ns, "rodan-api").await;
+    wait_for::<PodDisruptionBudget>(env, ns, "rodan-client").await;
+    let client = wait_for::<Deployment>(env, ns, "rodan-client").await;
+    assert_eq!(client.spec.as_ref().and_then(|s| s.replicas), Some(2));
+    let configuration: Value = serde_json::from_str(
+        &wait_for::<ConfigMap>(env, ns, "rodan-client")
+            .await
+            .data
+            .expect("data")["configuration.json"],
+    )
+    .expect("JSON");
+    assert_eq!(configuration["SERVER_HOST"], "rodan.example.org");
+    assert_eq!(configuration["SERVER_PORT"], "443");
+    assert_eq!(configuration["SERVER_HTTPS"], true);
+    assert_eq!(configuration["SERVER_SOCKET_AVAILABLE"], true);
+    for c in [container(&celery), container(&gpu)] {
+        assert_eq!(
+            env_var(c, "EMAIL_HOST").value.as_deref(),
+            Some("smtp.example.org")
+        );
+        assert_eq!(
+            secret_ref(env_var(c, "EMAIL_HOST_PASSWORD")),
+            ("rodan-smtp".into(), "password".into())
+        );
+        assert_eq!(
+            env_var(c, "SERVER_HOST").value.as_deref(),
+            Some("rodan.example.org")
+        );
+    }
 
     let ingress = wait_for::<Ingress>(env, ns, "rodan-web").await;
     let spec = ingress.spec.clone().expect("spec");
@@ -1032,6 +1086,22 @@ async fn production_example_places_the_gpu_queue_and_publishes_the_host(
         Some("https://rodan.example.org")
     );
     assert_eq!(api.spec.as_ref().and_then(|s| s.replicas), Some(2));
+    let api_c = container(&api);
+    for (name, value) in [
+        ("SERVER_HOST", "rodan.example.org"),
+        ("SERVER_HTTPS", "true"),
+        ("EMAIL_HOST", "smtp.example.org"),
+        ("EMAIL_PORT", "587"),
+        ("EMAIL_USE_TLS", "true"),
+        ("DEFAULT_FROM_EMAIL", "Rodan <noreply@rodan.example.org>"),
+        ("RODAN_SELF_REGISTRATION", "false"),
+    ] {
+        assert_eq!(env_var(api_c, name).value.as_deref(), Some(value), "{name}");
+    }
+    assert_eq!(
+        secret_ref(env_var(api_c, "EMAIL_HOST_USER")),
+        ("rodan-smtp".into(), "username".into())
+    );
     assert!(r.status.is_some());
 }
 
@@ -1087,6 +1157,39 @@ async fn invalid_specs_are_refused_at_apply_time_with_their_messages(
         (
             json!({"database": {"mode": "Elsewhere"}}),
             "Unsupported value: \"Elsewhere\"",
+        ),
+        (
+            json!({"api": {"corsAllowedOrigins": ["https://client.example/"]}}),
+            "spec.api.corsAllowedOrigins[0]",
+        ),
+        (
+            json!({"api": {"corsAllowedOrigins": ["https://ok.example", "client.example"]}}),
+            "spec.api.corsAllowedOrigins[1]",
+        ),
+        (
+            json!({"api": {"corsAllowedOrigins": ["*"]}}),
+            "spec.api.corsAllowedOrigins[0]",
+        ),
+        (json!({"client": {"replicas": -1}}), "spec.client.replicas"),
+        (
+            json!({"email": {"port": 587}}),
+            "spec.email.host: Required value",
+        ),
+        (
+            json!({"email": {"host": "smtp.example.org", "port": 0}}),
+            "spec.email.port",
+        ),
+        (
+            json!({"email": {"host": "smtp example org"}}),
+            "spec.email.host",
+        ),
+        (
+            json!({"email": {"host": "smtp.example.org", "from": "nobody"}}),
+            "spec.email.from",
+        ),
+        (
+            json!({"email": {"host": "smtp.example.org", "credentialsSecret": "Not_A_Name"}}),
+            "spec.email.credentialsSecret",
         ),
     ];
     for (i, (spec, message)) in cases.into_iter().enumerate() {
@@ -1551,6 +1654,41 @@ async fn kubectl_explains_every_field_and_prints_the_columns(env: Arc<Env>, ns: 
         .kubectl(&["explain", "rodan.status.queues.message"])
         .expect("kubectl explain works");
     assert!(explain.contains("waiting for GPU nodes"), "{explain}");
+    for (field, text) in [
+        ("rodan.spec.client", "Upstream's web client"),
+        ("rodan.spec.client.enabled", "Serve the web client at `/`"),
+        ("rodan.spec.client.replicas", "Number of client pods"),
+        (
+            "rodan.spec.client.resources",
+            "CPU and memory of each client pod",
+        ),
+        (
+            "rodan.spec.client.nodeSelector",
+            "Node labels the client pods",
+        ),
+        (
+            "rodan.spec.client.tolerations",
+            "Taints the client pods tolerate",
+        ),
+        ("rodan.spec.images.client", "rodan-client:v3.1.0"),
+        ("rodan.spec.api.corsAllowedOrigins", "(CORS)"),
+        ("rodan.spec.api.selfRegistration", "create an account"),
+        ("rodan.spec.email", "Outgoing e-mail (SMTP)"),
+        ("rodan.spec.email.host", "SMTP server host"),
+        ("rodan.spec.email.port", "587"),
+        ("rodan.spec.email.useTls", "STARTTLS"),
+        ("rodan.spec.email.from", "Rodan <noreply@HOST>"),
+        (
+            "rodan.spec.email.credentialsSecret",
+            "keys `username` and `password`",
+        ),
+    ] {
+        let explain = env
+            .cp
+            .kubectl(&["explain", field])
+            .expect("kubectl explain works");
+        assert!(explain.contains(text), "{field}: {explain}");
+    }
 
     running_rodan(env, ns, &example("minimal.yaml")).await;
     rodan_where(env, ns, "a running version", |r| {
@@ -1580,7 +1718,7 @@ async fn kubectl_explains_every_field_and_prints_the_columns(env: Arc<Env>, ns: 
     );
     let row: Vec<&str> = lines.next().expect("a row").split_whitespace().collect();
     assert_eq!(row[0], "rodan");
-    assert!(row[1].ends_with("/8"), "{table}");
+    assert!(row[1].ends_with("/9"), "{table}");
     assert_eq!(row[2], rodan_operator::crd::DEFAULT_VERSION);
     assert_eq!(row[3], "False");
     assert_eq!(row[5], "false");
@@ -1602,6 +1740,7 @@ async fn turning_features_off_deletes_their_objects(env: Arc<Env>, ns: &'static 
         &Patch::Merge(json!({"spec": {
             "api": {"replicas": 1},
             "web": {"replicas": 1},
+            "client": {"enabled": false},
             "workers": [{"name": "celery"}],
             "ingress": null,
             "backups": null,
@@ -1623,6 +1762,18 @@ async fn turning_features_off_deletes_their_objects(env: Arc<Env>, ns: &'static 
     wait_gone::<Service>(env, ns, "rodan-postgres").await;
     wait_gone::<NetworkPolicy>(env, ns, "rodan-redis").await;
     wait_gone::<Deployment>(env, ns, "rodan-worker-gpu").await;
+    // The web client: pods, Service, configuration, policy and budget; nginx redirects `/`.
+    wait_gone::<Deployment>(env, ns, "rodan-client").await;
+    wait_gone::<Service>(env, ns, "rodan-client").await;
+    wait_gone::<ConfigMap>(env, ns, "rodan-client").await;
+    wait_gone::<NetworkPolicy>(env, ns, "rodan-client").await;
+    wait_gone::<PodDisruptionBudget>(env, ns, "rodan-client").await;
+    eventually("nginx to redirect / to /api/ again", WAIT, || async {
+        let cm = get::<ConfigMap>(env, ns, "rodan-nginx").await?;
+        let conf = cm.data?.get("nginx.conf")?.clone();
+        (conf.contains("return 302 /api/;") && !conf.contains("rodan_client")).then_some(())
+    })
+    .await;
     for (kind, name) in [
         (
             rodan_operator::build::Kind::ScaledObject,
@@ -1981,4 +2132,123 @@ async fn a_gpu_queue_without_gpu_nodes_waits_for_them_and_the_rest_stays_availab
             .await;
         }
     }
+}
+
+async fn the_web_client_passes_restricted_admission_and_rolls_with_its_configuration(
+    env: Arc<Env>,
+    ns: &'static str,
+) {
+    let env = &*env;
+    let namespaces: Api<Namespace> = Api::all(env.admin.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": ns, "labels": {
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+            }}}))
+            .expect("a namespace"),
+        )
+        .await
+        .expect("the namespace is created");
+    // The namespace enforces the standard: a pod without the restricted settings is refused.
+    let pods: Api<Pod> = Api::namespaced(env.admin.clone(), ns);
+    let loose: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "loose"},
+        "spec": {"containers": [{"name": "c", "image": "docker.io/ddmal/rodan-client:v3.1.0"}]},
+    }))
+    .expect("a pod");
+    match pods.create(&PostParams::default(), &loose).await {
+        Err(kube::Error::Api(status)) => assert!(
+            status.code == 403 && status.message.contains("restricted"),
+            "{status:?}"
+        ),
+        other => panic!("a pod breaking the restricted standard was admitted: {other:?}"),
+    }
+
+    running_rodan(env, ns, &example("minimal.yaml")).await;
+    let client = wait_for::<Deployment>(env, ns, "rodan-client").await;
+    let checksum = |d: &Deployment| {
+        d.spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.annotations.as_ref())
+            .and_then(|a| {
+                a.get("rodan.ddmal.music.mcgill.ca/config-checksum")
+                    .cloned()
+            })
+            .expect("a config checksum")
+    };
+    let before = checksum(&client);
+    let pod = client
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .expect("a pod spec");
+    let sysctls = pod
+        .security_context
+        .as_ref()
+        .and_then(|p| p.sysctls.clone())
+        .expect("sysctls");
+    assert_eq!(sysctls[0].name, "net.ipv4.ip_unprivileged_port_start");
+    assert_eq!(sysctls[0].value, "0");
+    // The controller-manager's ReplicaSet controller creates the pods: admitted under
+    // `restricted`, every component's, the client's included.
+    for component in [
+        "client", "web", "api", "worker", "postgres", "rabbitmq", "redis",
+    ] {
+        eventually(
+            &format!("a {component} pod admitted under restricted"),
+            WAIT,
+            || async {
+                let list = pods
+                    .list(&ListParams::default().labels(&format!(
+                        "app.kubernetes.io/instance=rodan,app.kubernetes.io/component={component}"
+                    )))
+                    .await
+                    .ok()?;
+                (!list.items.is_empty()).then_some(())
+            },
+        )
+        .await;
+    }
+
+    // A new public host: configuration.json follows, and the client's pods roll.
+    merge_rodan(
+        env,
+        ns,
+        "rodan",
+        json!({"spec": {"ingress": {"host": "rodan.example.org"}}}),
+    )
+    .await;
+    eventually("configuration.json with the new host", WAIT, || async {
+        let cm = get::<ConfigMap>(env, ns, "rodan-client").await?;
+        let c: Value = serde_json::from_str(cm.data?.get("configuration.json")?).ok()?;
+        (c["SERVER_HOST"] == "rodan.example.org"
+            && c["SERVER_PORT"] == "80"
+            && c["SERVER_SOCKET_AVAILABLE"] == true)
+            .then_some(())
+    })
+    .await;
+    let rolled = eventually("the client to roll", WAIT, || async {
+        let d = get::<Deployment>(env, ns, "rodan-client").await?;
+        (checksum(&d) != before).then_some(d)
+    })
+    .await;
+    let after = checksum(&rolled);
+    eventually("a client pod of the new configuration", WAIT, || async {
+        let list = pods
+            .list(&ListParams::default().labels("app.kubernetes.io/component=client"))
+            .await
+            .ok()?;
+        list.items
+            .iter()
+            .any(|p| {
+                p.annotations()
+                    .get("rodan.ddmal.music.mcgill.ca/config-checksum")
+                    == Some(&after)
+            })
+            .then_some(())
+    })
+    .await;
 }

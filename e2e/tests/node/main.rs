@@ -8,12 +8,14 @@
 //! the operator installed by Helm runs as a pod under the chart's ServiceAccount; a `Rodan` from
 //! `examples/minimal.yaml` in a namespace enforcing the restricted Pod Security Standard becomes
 //! Available with every pod Ready and the migration Job's pod really migrating; NetworkPolicies
-//! keep other pods off the database, the broker and the cache; pages are uploaded, a workflow is
+//! keep other pods off the database, the broker and the cache, and every pod but nginx off the web
+//! client; nginx serves upstream's web client at `/` with the `configuration.json` the operator
+//! rendered; pages are uploaded, a workflow is
 //! imported and run as a batch, all through the nginx Service, while a worker pod is
 //! force-deleted in the middle of a job; the outputs equal the reference pipeline's and media
 //! needs a token; the run's events arrive on `/ws/rodan`; more workers on a queue take jobs; a
-//! new `spec.version` migrates, then rolls; the `Rodan` deleted and created again still has
-//! its database and media.
+//! new `spec.version` migrates, then rolls; a public host rewrites the client's configuration;
+//! the `Rodan` deleted and created again still has its database and media.
 
 #![allow(unreachable_pub)]
 
@@ -125,8 +127,11 @@ async fn scenario(node: Node) {
     step("NetworkPolicies: only the Rodan's own pods reach PostgreSQL, RabbitMQ and Redis");
     network_policies(&node, &client).await;
 
-    step("log in, upload pages, import the workflow and run it as a batch, through nginx");
+    step("the web client at / through nginx, with the configuration.json the operator rendered");
     let root = web_root(&client).await;
+    web_client(&root, &format!("rodan-web.{NS}.svc:8080"), false).await;
+
+    step("log in, upload pages, import the workflow and run it as a batch, through nginx");
     let api = login(&client, &root).await;
     let events = listen(&root, api.token()).await;
     let project = api
@@ -195,6 +200,27 @@ async fn scenario(node: Node) {
         "spec.version {NEXT_VERSION}: its migration Job runs, then the rollout"
     ));
     upgrade(&node, &client).await;
+
+    step("a public host: the client's configuration.json follows, the websocket turned on");
+    node.kubectl(&[
+        "-n",
+        NS,
+        "patch",
+        "rodan",
+        NAME,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec": {"ingress": {"host": "rodan.example.test"}}}"#,
+    ]);
+    node.wait(
+        "the client's pods rolled to the new configuration",
+        NS,
+        Duration::from_secs(300),
+        || client_rolled(&client),
+    )
+    .await;
+    web_client(&root, "rodan.example.test", true).await;
 
     step("delete the Rodan and create it again: the database and the media are still there");
     node.kubectl(&["-n", NS, "delete", "rodan", NAME, "--wait=true"]);
@@ -317,6 +343,7 @@ async fn check_pods(node: &Node, client: &Client) {
     }
     for want in [
         "api",
+        "client",
         "migration",
         "postgres",
         "rabbitmq",
@@ -360,6 +387,87 @@ async fn web_root(client: &Client) -> String {
         .expect("the nginx Service");
     let ip = svc.spec.and_then(|s| s.cluster_ip).expect("a ClusterIP");
     format!("http://{ip}:{}", rodan_types::ports::WEB)
+}
+
+/// Whether the client Deployment's pods all run its current template (by the configuration
+/// checksum the operator puts on it), ready, with no old one left serving.
+async fn client_rolled(client: &Client) -> Option<()> {
+    const CHECKSUM: &str = "rodan.ddmal.music.mcgill.ca/config-checksum";
+    let deployment: Deployment = Api::namespaced(client.clone(), NS)
+        .get(&rodan_operator::build::client::service(NAME))
+        .await
+        .ok()?;
+    let want = deployment
+        .spec?
+        .template
+        .metadata?
+        .annotations?
+        .get(CHECKSUM)?
+        .clone();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    let list = pods
+        .list(&ListParams::default().labels(&format!(
+            "app.kubernetes.io/instance={NAME},app.kubernetes.io/component=client"
+        )))
+        .await
+        .ok()?;
+    let live: Vec<&Pod> = list
+        .items
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .collect();
+    (!live.is_empty()
+        && live
+            .iter()
+            .all(|p| pod_ready(p) && p.annotations().get(CHECKSUM) == Some(&want)))
+    .then_some(())
+}
+
+/// `/configuration.json` through nginx, when it answers with JSON.
+async fn configuration(root: &str) -> Option<Value> {
+    let resp = reqwest::get(format!("{root}/configuration.json"))
+        .await
+        .ok()?;
+    if resp.status() != StatusCode::OK {
+        return None;
+    }
+    resp.json().await.ok()
+}
+
+/// nginx serves upstream's web client at `/` (its page, its script, with a policy that lets it
+/// run) and the `configuration.json` the operator rendered: `host` as SERVER_HOST, token
+/// authentication, and the websocket where the host needs no port.
+async fn web_client(root: &str, host: &str, socket: bool) {
+    let page = reqwest::get(format!("{root}/"))
+        .await
+        .expect("nginx answers /");
+    assert_eq!(page.status(), StatusCode::OK, "GET /");
+    let csp = page
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(csp.contains("script-src 'self' 'unsafe-eval'"), "{csp}");
+    let html = page.text().await.expect("a page");
+    assert!(html.contains("<title>Rodan Client</title>"), "{html:.300}");
+    assert!(html.contains("rodan_client.min.js"), "{html:.300}");
+    let script = reqwest::get(format!("{root}/rodan_client.min.js"))
+        .await
+        .expect("nginx answers");
+    assert_eq!(script.status(), StatusCode::OK, "GET /rodan_client.min.js");
+    let c = configuration(root)
+        .await
+        .expect("configuration.json through nginx");
+    assert_eq!(c["SERVER_HOST"], host, "{c}");
+    assert_eq!(c["SERVER_HTTPS"], false, "{c}");
+    assert_eq!(c["SERVER_SOCKET_AVAILABLE"], socket, "{c}");
+    assert_eq!(c["SERVER_AUTHENTICATION_TYPE"], "token", "{c}");
+    // The API is still the API.
+    let api = reqwest::get(format!("{root}/api/"))
+        .await
+        .expect("nginx answers /api/");
+    assert_eq!(api.status(), StatusCode::OK, "GET /api/");
 }
 
 /// Logs in as the bootstrap superuser, whose credentials are in the `<name>-app` Secret.
@@ -784,37 +892,50 @@ async fn upgrade(node: &Node, client: &Client) {
 }
 
 /// A pod in another namespace cannot reach the backing services; a pod of the Rodan can; both
-/// reach nginx, which no policy isolates (so the probe itself works).
+/// reach nginx, which no policy isolates (so the probe itself works); neither reaches the web
+/// client, which only nginx may.
 async fn network_policies(node: &Node, client: &Client) {
+    // (Service, port, closed to outsiders, closed to the Rodan's other pods)
     let targets = [
         (
             rodan_types::services::postgres(NAME),
             rodan_types::ports::POSTGRES,
             true,
+            false,
         ),
         (
             rodan_types::services::rabbitmq(NAME),
             rodan_types::ports::AMQP,
             true,
+            false,
         ),
         (
             rodan_types::services::redis(NAME),
             rodan_types::ports::REDIS,
             true,
+            false,
         ),
         (
             rodan_types::services::web(NAME),
             rodan_types::ports::WEB,
             false,
+            false,
+        ),
+        (
+            rodan_operator::build::client::service(NAME),
+            rodan_operator::build::client::PORT,
+            true,
+            true,
         ),
     ];
     // Each target is tried `tries` times, a second apart: kube-router lets a new pod of the
-    // Rodan in once it has seen the pod, a moment after the pod starts. An outsider gets one
-    // try, since its policies have been in place since the Rodan was created.
-    let script = |tries: u32| -> String {
+    // Rodan in once it has seen the pod, a moment after the pod starts. A target expected
+    // closed gets one try, since its policies have been in place since the Rodan was created.
+    let script = |insider: bool, tries: u32| -> String {
         targets
             .iter()
-            .map(|(host, port, _)| {
+            .map(|(host, port, _, closed_inside)| {
+                let tries = if insider && !closed_inside { tries } else { 1 };
                 format!(
                     "r={host}=closed; for i in $(seq {tries}); do if timeout 5 bash -c '</dev/tcp/{host}.{NS}.svc.cluster.local/{port}' 2>/dev/null; then r={host}=open; break; fi; sleep 1; done; echo $r; "
                 )
@@ -822,12 +943,12 @@ async fn network_policies(node: &Node, client: &Client) {
             .collect()
     };
     namespace(node, "outsider", &[]);
-    for (namespace, labels, tries) in [
-        ("outsider", json!({"probe": "outsider"}), 1),
+    for (namespace, labels, insider) in [
+        ("outsider", json!({"probe": "outsider"}), false),
         (
             NS,
             json!({"app.kubernetes.io/name": "rodan", "app.kubernetes.io/instance": NAME, "probe": "insider"}),
-            10,
+            true,
         ),
     ] {
         let pod = json!({
@@ -841,7 +962,7 @@ async fn network_policies(node: &Node, client: &Client) {
                 "containers": [{
                     "name": "probe",
                     "image": "docker.io/library/redis:7.2",
-                    "command": ["bash", "-c", script(tries)],
+                    "command": ["bash", "-c", script(insider, 10)],
                     "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "capabilities": {"drop": ["ALL"]}},
                 }],
             },
@@ -864,12 +985,13 @@ async fn network_policies(node: &Node, client: &Client) {
             "  from {namespace}: {}",
             out.split_whitespace().collect::<Vec<_>>().join(" ")
         );
-        for (host, _, isolated) in &targets {
-            let want = if *isolated && namespace == "outsider" {
-                "closed"
+        for (host, _, closed_outside, closed_inside) in &targets {
+            let closed = if insider {
+                *closed_inside
             } else {
-                "open"
+                *closed_outside
             };
+            let want = if closed { "closed" } else { "open" };
             assert!(
                 out.contains(&format!("{host}={want}")),
                 "from {namespace}, {host} is {want}: {out}"

@@ -13,6 +13,32 @@ use crate::crd::QueueSpec;
 /// The uid of the API server and worker images built from this repository.
 pub(crate) const APP_UID: i64 = 10001;
 
+/// Environment variables the API server and workers read, beyond `rodan_types::env`.
+pub mod env_names {
+    /// Origins whose pages may call the API from the browser (CORS), comma-separated; unset
+    /// when there are none.
+    pub const CORS_ALLOWED_ORIGINS: &str = "CORS_ALLOWED_ORIGINS";
+    /// `true` or `false`: whether anyone may create an account.
+    pub const SELF_REGISTRATION: &str = "RODAN_SELF_REGISTRATION";
+    /// The public host with its port when not the scheme's default (upstream's `SERVER_HOST`,
+    /// the domain of the links in mails).
+    pub const SERVER_HOST: &str = "SERVER_HOST";
+    /// `true` or `false`: whether the public URL is https.
+    pub const SERVER_HTTPS: &str = "SERVER_HTTPS";
+    /// SMTP server host (upstream's name); unset: no mail is sent.
+    pub const EMAIL_HOST: &str = "EMAIL_HOST";
+    /// SMTP server port.
+    pub const EMAIL_PORT: &str = "EMAIL_PORT";
+    /// `true` or `false`: STARTTLS before logging in.
+    pub const EMAIL_USE_TLS: &str = "EMAIL_USE_TLS";
+    /// The sender of every mail.
+    pub const DEFAULT_FROM_EMAIL: &str = "DEFAULT_FROM_EMAIL";
+    /// SMTP login, from the credentials Secret's `username`.
+    pub const EMAIL_HOST_USER: &str = "EMAIL_HOST_USER";
+    /// SMTP password, from the credentials Secret's `password`.
+    pub const EMAIL_HOST_PASSWORD: &str = "EMAIL_HOST_PASSWORD";
+}
+
 /// The Service in front of the API server.
 pub(super) fn services(inst: &Instance<'_>) -> Vec<Child> {
     vec![service(
@@ -56,6 +82,39 @@ fn app_env(inst: &Instance<'_>, release: &Release) -> Vec<Value> {
         json!({"name": env::PUBLIC_URL, "value": inst.public_url()}),
         json!({"name": env::VERSION, "value": release.version}),
     ]
+}
+
+/// What the API server and the workers need to write mails that link to the web client: the
+/// public host and scheme (upstream's `SERVER_HOST`), and the SMTP server of `spec.email`.
+fn mail_env(inst: &Instance<'_>) -> Vec<Value> {
+    let origin = inst.public_origin();
+    let mut out = vec![
+        json!({"name": env_names::SERVER_HOST, "value": origin.server_host()}),
+        json!({"name": env_names::SERVER_HTTPS, "value": origin.https.to_string()}),
+    ];
+    if let Some(email) = &inst.rodan.spec.email {
+        let from = email
+            .from
+            .clone()
+            .unwrap_or_else(|| format!("Rodan <noreply@{}>", origin.host));
+        out.extend([
+            json!({"name": env_names::EMAIL_HOST, "value": email.host}),
+            json!({"name": env_names::EMAIL_PORT, "value": email.port.to_string()}),
+            json!({"name": env_names::EMAIL_USE_TLS, "value": email.use_tls.to_string()}),
+            json!({"name": env_names::DEFAULT_FROM_EMAIL, "value": from}),
+        ]);
+        if let Some(secret) = &email.credentials_secret {
+            out.extend([
+                secret_env(env_names::EMAIL_HOST_USER, secret, secret_keys::USERNAME),
+                secret_env(
+                    env_names::EMAIL_HOST_PASSWORD,
+                    secret,
+                    secret_keys::PASSWORD,
+                ),
+            ]);
+        }
+    }
+    out
 }
 
 fn tmp_volume() -> Value {
@@ -191,6 +250,17 @@ pub(super) fn api_deployment(inst: &Instance<'_>, release: &Release) -> Child {
             json!({"name": "RODAN_ALLOWED_ORIGINS", "value": spec.api.allowed_origins.join(",")}),
         );
     }
+    if !spec.api.cors_allowed_origins.is_empty() {
+        env.push(json!({
+            "name": env_names::CORS_ALLOWED_ORIGINS,
+            "value": spec.api.cors_allowed_origins.join(","),
+        }));
+    }
+    env.push(json!({
+        "name": env_names::SELF_REGISTRATION,
+        "value": spec.api.self_registration.to_string(),
+    }));
+    env.extend(mail_env(inst));
     let probe = |path: &str| json!({"httpGet": {"path": path, "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3});
     let mut container = json!({
         "name": "api",
@@ -275,6 +345,7 @@ fn worker(inst: &Instance<'_>, release: &Release, queue: &QueueSpec) -> Child {
         // Hand unfinished jobs back to the queue 10 s before the kubelet's SIGKILL.
         json!({"name": env::WORKER_GRACE_SECONDS, "value": (queue.termination_grace_period_seconds - 10).max(1).to_string()}),
     ]);
+    env.extend(mail_env(inst));
     // Live while it runs (reconnecting to RabbitMQ included: a restart would not bring the
     // broker back and would drop running jobs); ready only while it consumes its queues.
     let probe = |path: &str| json!({"httpGet": {"path": path, "port": "metrics"}, "periodSeconds": 15, "timeoutSeconds": 5, "failureThreshold": 4});

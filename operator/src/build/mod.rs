@@ -5,6 +5,7 @@
 mod app;
 mod autoscale;
 mod backing;
+pub mod client;
 mod policy;
 pub mod release;
 pub mod secrets;
@@ -150,13 +151,11 @@ impl Kind {
 
     /// Whether objects of this kind left out of the desired set are deleted. Claims hold user
     /// data and are never deleted by the operator; Secrets are generated once and only
-    /// collected with the `Rodan` (or kept, with the data they unlock); the one ConfigMap is
-    /// always desired. The Helm chart's RBAC grants `delete` on exactly the prunable kinds.
+    /// collected with the `Rodan` (or kept, with the data they unlock). ConfigMaps go with
+    /// their component (the web client's when it is turned off). The Helm chart's RBAC grants
+    /// `delete` on exactly the prunable kinds.
     pub fn prunable(self) -> bool {
-        !matches!(
-            self,
-            Kind::PersistentVolumeClaim | Kind::Secret | Kind::ConfigMap
-        )
+        !matches!(self, Kind::PersistentVolumeClaim | Kind::Secret)
     }
 }
 
@@ -261,10 +260,12 @@ pub fn build(rodan: &Rodan, observed: &Observed) -> Result<Desired, BuildError> 
 
     let mut children = Vec::new();
     children.extend(web::config_maps(&inst));
+    children.extend(client::config_maps(&inst));
     children.extend(backing::claims(&inst));
     children.extend(backing::services(&inst));
     children.extend(app::services(&inst));
     children.extend(web::services(&inst));
+    children.extend(client::services(&inst));
     children.extend(policy::network_policies(&inst));
     children.extend(backing::stateful_sets(&inst));
     children.push(app::migration_job(
@@ -284,6 +285,7 @@ pub fn build(rodan: &Rodan, observed: &Observed) -> Result<Desired, BuildError> 
         children.extend(app::worker_deployments(&inst, release));
         children.extend(autoscale::keda_objects(&inst));
     }
+    children.extend(client::deployments(&inst));
     children.push(web::deployment(&inst));
     children.extend(policy::disruption_budgets(&inst));
     children.extend(web::ingress(&inst));

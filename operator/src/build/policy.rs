@@ -1,5 +1,6 @@
-//! NetworkPolicies (the backing services accept connections only from this Rodan's pods) and
-//! PodDisruptionBudgets (voluntary evictions never take a whole component down).
+//! NetworkPolicies (the backing services accept connections only from this Rodan's pods, the web
+//! client only from its nginx) and PodDisruptionBudgets (voluntary evictions never take a whole
+//! component down).
 
 use rodan_types::ports;
 use serde_json::{Value, json};
@@ -7,7 +8,8 @@ use serde_json::{Value, json};
 use super::app::{queue_max_replicas, worker_name};
 use super::{Apply, Child, Instance, Kind, labels};
 
-/// One policy per managed backing service: ingress only from pods of the same instance.
+/// One policy per managed backing service: ingress only from pods of the same instance; and one
+/// for the web client: ingress only from the instance's nginx.
 pub(super) fn network_policies(inst: &Instance<'_>) -> Vec<Child> {
     let spec = &inst.rodan.spec;
     let mut out = Vec::new();
@@ -33,6 +35,13 @@ pub(super) fn network_policies(inst: &Instance<'_>) -> Vec<Child> {
     }
     if Instance::managed(spec.redis.mode) {
         out.push(isolate(inst, "redis", &[ports::REDIS]));
+    }
+    if spec.client.enabled {
+        // Only nginx, which proxies `/` to it, talks to the web client.
+        let mut policy = isolate(inst, "client", &[super::client::PORT]);
+        policy.object["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
+            [labels::COMPONENT] = json!("web");
+        out.push(policy);
     }
     out
 }
@@ -66,8 +75,8 @@ fn isolate(inst: &Instance<'_>, component: &str, allowed: &[u16]) -> Child {
     }
 }
 
-/// Budgets for the replicated components (API, nginx, each queue with more than one worker):
-/// at most one pod evicted at a time. The single-replica database and broker get none: a
+/// Budgets for the replicated components (API, nginx, the web client, each queue with more than
+/// one worker): at most one pod evicted at a time. The single-replica database and broker get none: a
 /// budget could only block node drains without keeping them up.
 pub(super) fn disruption_budgets(inst: &Instance<'_>) -> Vec<Child> {
     let spec = &inst.rodan.spec;
@@ -77,6 +86,13 @@ pub(super) fn disruption_budgets(inst: &Instance<'_>) -> Vec<Child> {
     }
     if spec.web.replicas > 1 {
         out.push(budget(inst, inst.child_name("web"), inst.selector("web")));
+    }
+    if spec.client.enabled && spec.client.replicas > 1 {
+        out.push(budget(
+            inst,
+            super::client::service(&inst.name),
+            inst.selector("client"),
+        ));
     }
     if inst.running.is_some() {
         for queue in spec

@@ -49,7 +49,10 @@ fn a_new_rodan_gets_backing_services_and_a_migration_but_no_api_yet() {
         names(&d, Kind::StatefulSet),
         ["lab-postgres", "lab-rabbitmq"]
     );
-    assert_eq!(names(&d, Kind::Deployment), ["lab-redis", "lab-web"]);
+    assert_eq!(
+        names(&d, Kind::Deployment),
+        ["lab-redis", "lab-client", "lab-web"]
+    );
     let job = &d
         .children
         .iter()
@@ -78,6 +81,7 @@ fn a_migrated_rodan_runs_the_api_and_one_worker_per_queue() {
             "lab-worker-celery",
             "lab-worker-python3",
             "lab-worker-gpu",
+            "lab-client",
             "lab-web"
         ]
     );
@@ -217,7 +221,11 @@ fn external_services_replace_the_managed_ones() {
     }));
     let d = build(&r, &succeeded(&r)).expect("built");
     assert!(names(&d, Kind::StatefulSet).is_empty());
-    assert!(names(&d, Kind::NetworkPolicy).is_empty());
+    assert_eq!(
+        names(&d, Kind::NetworkPolicy),
+        ["lab-client"],
+        "only the web client's"
+    );
     assert_eq!(names(&d, Kind::PersistentVolumeClaim), ["lab-media"]);
     let env = &child(&d, Kind::Deployment, "lab-api").object["spec"]["template"]["spec"]["containers"]
         [0]["env"];
@@ -309,7 +317,7 @@ fn every_pod_meets_the_restricted_pod_security_standard() {
             assert_eq!(sc["readOnlyRootFilesystem"], true, "{}", c.name);
         }
     }
-    assert_eq!(pods, 10, "every workload was checked");
+    assert_eq!(pods, 11, "every workload was checked");
 }
 
 #[test]
@@ -456,4 +464,310 @@ fn login_limits_trusted_proxies_and_origins_reach_nginx_and_the_api() {
         .expect("a configuration");
     assert!(!conf.contains("set_real_ip_from"), "{conf}");
     assert!(!conf.contains("real_ip_header"), "{conf}");
+}
+
+fn pod_of<'a>(d: &'a Desired, name: &str) -> &'a serde_json::Value {
+    &child(d, Kind::Deployment, name).object["spec"]["template"]["spec"]
+}
+
+fn nginx_conf_of(d: &Desired) -> String {
+    child(d, Kind::ConfigMap, "lab-nginx").object["data"]["nginx.conf"]
+        .as_str()
+        .expect("a configuration")
+        .to_owned()
+}
+
+fn client_configuration(d: &Desired) -> serde_json::Value {
+    let text = child(d, Kind::ConfigMap, "lab-client").object["data"]["configuration.json"]
+        .as_str()
+        .expect("configuration.json")
+        .to_owned();
+    serde_json::from_str(&text).expect("configuration.json is JSON")
+}
+
+/// `shared/` beside the repository, or where `RODAN_SHARED_DIR` says.
+fn shared_dir() -> std::path::PathBuf {
+    std::env::var_os("RODAN_SHARED_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+        std::path::PathBuf::from,
+    )
+}
+
+#[test]
+fn the_web_client_runs_by_default_behind_nginx_and_goes_when_turned_off() {
+    let r = rodan(json!({}));
+    let d = build(&r, &succeeded(&r)).expect("built");
+    let pod = pod_of(&d, "lab-client");
+    assert_eq!(
+        pod["containers"][0]["image"],
+        "docker.io/ddmal/rodan-client:v3.1.0"
+    );
+    assert_eq!(pod["containers"][0]["ports"][0]["containerPort"], 80);
+    assert_eq!(pod["containers"][0]["args"], json!(["nginx"]));
+    assert!(
+        pod["containers"][0].get("command").is_none(),
+        "the image's entrypoint"
+    );
+    let mount = pod["containers"][0]["volumeMounts"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["name"] == "config"))
+        .expect("the configuration mount");
+    assert_eq!(mount["mountPath"], "/client/configuration.json");
+    assert_eq!(mount["subPath"], "configuration.json");
+    assert_eq!(pod["volumes"][0]["configMap"]["name"], "lab-client");
+    let svc = &child(&d, Kind::Service, "lab-client").object["spec"];
+    assert_eq!(svc["ports"][0]["port"], 80);
+    assert_eq!(svc["selector"]["app.kubernetes.io/component"], "client");
+    let labels = &child(&d, Kind::Deployment, "lab-client").object["metadata"]["labels"];
+    for (key, value) in [
+        ("app.kubernetes.io/name", "rodan"),
+        ("app.kubernetes.io/instance", "lab"),
+        ("app.kubernetes.io/component", "client"),
+        ("app.kubernetes.io/part-of", "rodan"),
+        ("app.kubernetes.io/managed-by", "rodan-operator"),
+    ] {
+        assert_eq!(labels[key], value, "{key}");
+    }
+    // Only nginx reaches the client.
+    let policy = &child(&d, Kind::NetworkPolicy, "lab-client").object["spec"];
+    assert_eq!(
+        policy["podSelector"]["matchLabels"]["app.kubernetes.io/component"],
+        "client"
+    );
+    assert_eq!(
+        policy["ingress"][0]["from"][0]["podSelector"]["matchLabels"],
+        json!({"app.kubernetes.io/name": "rodan", "app.kubernetes.io/instance": "lab", "app.kubernetes.io/component": "web"})
+    );
+    assert_eq!(policy["ingress"][0]["ports"][0]["port"], 80);
+    // nginx sends `/` to it; the API, the websocket and media stay as they were.
+    let conf = nginx_conf_of(&d);
+    assert!(conf.contains("server lab-client:80;"), "{conf}");
+    assert!(conf.contains("proxy_pass http://rodan_client;"), "{conf}");
+    assert!(!conf.contains("return 302 /api/;"), "{conf}");
+    let plain = web::nginx_conf("lab-api", &r.spec.web);
+    for location in [
+        "location /api {",
+        "location = /api/auth/token/ {",
+        "location /ws {",
+        "location /uploads/ {",
+        "location /_media/ {",
+    ] {
+        let block = |c: &str| {
+            let start = c.find(location).unwrap_or_else(|| panic!("{location}"));
+            let len = c[start..].find("\n        }").expect("a block");
+            c[start..start + len].to_owned()
+        };
+        assert_eq!(block(&conf), block(&plain), "{location} is unchanged");
+    }
+
+    let mut off = rodan(json!({"client": {"enabled": false}}));
+    off.spec.client.replicas = 3;
+    let d = build(&off, &succeeded(&off)).expect("built");
+    for kind in [
+        Kind::ConfigMap,
+        Kind::Service,
+        Kind::Deployment,
+        Kind::NetworkPolicy,
+        Kind::PodDisruptionBudget,
+    ] {
+        assert!(
+            !names(&d, kind).contains(&"lab-client"),
+            "no {kind:?} of the client"
+        );
+    }
+    let conf = nginx_conf_of(&d);
+    assert_eq!(conf, plain, "today's configuration: / redirects to /api/");
+    assert!(conf.contains("return 302 /api/;"));
+    assert!(!conf.contains("rodan_client"));
+}
+
+#[test]
+fn the_client_configuration_is_upstreams_with_the_public_host() {
+    let conf = |spec| {
+        let r = rodan(spec);
+        client_configuration(&build(&r, &succeeded(&r)).expect("built"))
+    };
+    // No Ingress: the web Service, whose port is not http's default. The client's websocket URL
+    // would be `host:port:port`, so it polls.
+    let c = conf(json!({}));
+    assert_eq!(c["SERVER_HOST"], "lab-web.music.svc:8080");
+    assert_eq!(c["SERVER_PORT"], "8080");
+    assert_eq!(c["SERVER_HTTPS"], false);
+    assert_eq!(c["SERVER_SOCKET_AVAILABLE"], false);
+    assert_eq!(c["SERVER_AUTHENTICATION_TYPE"], "token");
+    // An Ingress host over http and over https: default ports, the websocket on.
+    let c = conf(json!({"ingress": {"host": "rodan.example.org"}}));
+    assert_eq!(c["SERVER_HOST"], "rodan.example.org");
+    assert_eq!(c["SERVER_PORT"], "80");
+    assert_eq!(c["SERVER_HTTPS"], false);
+    assert_eq!(c["SERVER_SOCKET_AVAILABLE"], true);
+    let c = conf(json!({"ingress": {"host": "rodan.example.org", "tlsSecretName": "cert"}}));
+    assert_eq!(c["SERVER_HOST"], "rodan.example.org");
+    assert_eq!(c["SERVER_PORT"], "443");
+    assert_eq!(c["SERVER_HTTPS"], true);
+    assert_eq!(c["SERVER_SOCKET_AVAILABLE"], true);
+
+    // Every other key as upstream's file (the fixture's configuration.json).
+    let path = shared_dir().join("fixtures/rodan-client/configuration.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{} (set RODAN_SHARED_DIR): {e}", path.display()));
+    let mut upstream: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let mut ours = c;
+    for key in [
+        "SERVER_HOST",
+        "SERVER_PORT",
+        "SERVER_HTTPS",
+        "SERVER_SOCKET_AVAILABLE",
+    ] {
+        upstream.as_object_mut().map(|o| o.remove(key));
+        ours.as_object_mut().map(|o| o.remove(key));
+    }
+    assert_eq!(ours, upstream);
+}
+
+#[test]
+fn a_change_of_the_client_configuration_rolls_the_client() {
+    let checksum = |spec| {
+        let r = rodan(spec);
+        let d = build(&r, &succeeded(&r)).expect("built");
+        child(&d, Kind::Deployment, "lab-client").object["spec"]["template"]["metadata"]
+            ["annotations"][annotations::CONFIG_CHECKSUM]
+            .clone()
+    };
+    let base = checksum(json!({}));
+    assert!(base.is_string());
+    assert_eq!(base, checksum(json!({"client": {"replicas": 2}})));
+    assert_ne!(
+        base,
+        checksum(json!({"ingress": {"host": "rodan.example.org"}}))
+    );
+}
+
+#[test]
+fn client_pods_bind_port_80_under_the_restricted_standard() {
+    let r = rodan(json!({"client": {
+        "replicas": 2,
+        "nodeSelector": {"zone": "a"},
+        "tolerations": [{"key": "web", "operator": "Exists"}],
+        "resources": {"limits": {"memory": "64Mi"}},
+    }}));
+    let d = build(&r, &succeeded(&r)).expect("built");
+    let pod = pod_of(&d, "lab-client");
+    let psc = &pod["securityContext"];
+    assert_eq!(psc["runAsNonRoot"], true);
+    assert_eq!(psc["runAsUser"], 101);
+    assert_eq!(psc["seccompProfile"]["type"], "RuntimeDefault");
+    assert_eq!(
+        psc["sysctls"],
+        json!([{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}])
+    );
+    let c = &pod["containers"][0];
+    assert_eq!(c["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
+    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    let writable: Vec<&str> = c["volumeMounts"]
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .filter(|m| m["readOnly"] != true)
+        .filter_map(|m| m["mountPath"].as_str())
+        .collect();
+    assert_eq!(writable, ["/var/cache/nginx", "/run", "/tmp"]);
+    assert_eq!(c["resources"]["limits"]["memory"], "64Mi");
+    assert_eq!(pod["nodeSelector"]["zone"], "a");
+    assert_eq!(pod["tolerations"][0]["key"], "web");
+    assert_eq!(
+        child(&d, Kind::Deployment, "lab-client").object["spec"]["replicas"],
+        2
+    );
+    assert!(names(&d, Kind::PodDisruptionBudget).contains(&"lab-client"));
+}
+
+#[test]
+fn cors_registration_and_mail_settings_reach_the_api_and_workers() {
+    let r = rodan(json!({
+        "ingress": {"host": "rodan.example.org", "tlsSecretName": "cert"},
+        "api": {
+            "corsAllowedOrigins": ["https://client.example", "http://localhost:9002"],
+            "selfRegistration": true,
+        },
+        "email": {"host": "smtp.example.org", "credentialsSecret": "smtp"},
+    }));
+    let d = build(&r, &succeeded(&r)).expect("built");
+    let env = |deployment: &str| {
+        pod_of(&d, deployment)["containers"][0]["env"]
+            .as_array()
+            .expect("env")
+            .clone()
+    };
+    let value = |env: &[serde_json::Value], name: &str| {
+        env.iter().find(|v| v["name"] == name).map(|v| {
+            v.get("value")
+                .cloned()
+                .unwrap_or_else(|| v["valueFrom"].clone())
+        })
+    };
+    let api = env("lab-api");
+    assert_eq!(
+        value(&api, "CORS_ALLOWED_ORIGINS"),
+        Some(json!("https://client.example,http://localhost:9002"))
+    );
+    assert_eq!(value(&api, "RODAN_SELF_REGISTRATION"), Some(json!("true")));
+    for deployment in ["lab-api", "lab-worker-celery", "lab-worker-gpu"] {
+        let env = env(deployment);
+        assert_eq!(value(&env, "SERVER_HOST"), Some(json!("rodan.example.org")));
+        assert_eq!(value(&env, "SERVER_HTTPS"), Some(json!("true")));
+        assert_eq!(value(&env, "EMAIL_HOST"), Some(json!("smtp.example.org")));
+        assert_eq!(value(&env, "EMAIL_PORT"), Some(json!("587")));
+        assert_eq!(value(&env, "EMAIL_USE_TLS"), Some(json!("true")));
+        assert_eq!(
+            value(&env, "DEFAULT_FROM_EMAIL"),
+            Some(json!("Rodan <noreply@rodan.example.org>"))
+        );
+        assert_eq!(
+            value(&env, "EMAIL_HOST_USER"),
+            Some(json!({"secretKeyRef": {"name": "smtp", "key": "username"}}))
+        );
+        assert_eq!(
+            value(&env, "EMAIL_HOST_PASSWORD"),
+            Some(json!({"secretKeyRef": {"name": "smtp", "key": "password"}}))
+        );
+    }
+    let worker = env("lab-worker-celery");
+    assert_eq!(value(&worker, "CORS_ALLOWED_ORIGINS"), None);
+
+    // Defaults: no CORS, no registration, no mail; the host carries its port.
+    let r = rodan(json!({"email": null}));
+    let d = build(&r, &succeeded(&r)).expect("built");
+    let api = pod_of(&d, "lab-api")["containers"][0]["env"]
+        .as_array()
+        .expect("env")
+        .clone();
+    assert_eq!(value(&api, "CORS_ALLOWED_ORIGINS"), None);
+    assert_eq!(value(&api, "RODAN_SELF_REGISTRATION"), Some(json!("false")));
+    assert_eq!(
+        value(&api, "SERVER_HOST"),
+        Some(json!("lab-web.music.svc:8080"))
+    );
+    assert_eq!(value(&api, "SERVER_HTTPS"), Some(json!("false")));
+    assert!(
+        api.iter()
+            .all(|v| !v["name"].as_str().is_some_and(|n| n.starts_with("EMAIL_")))
+    );
+    // A sender, port and TLS of one's own; no login.
+    let r = rodan(
+        json!({"email": {"host": "mail", "port": 25, "useTls": false, "from": "lab@example.org"}}),
+    );
+    let d = build(&r, &succeeded(&r)).expect("built");
+    let api = pod_of(&d, "lab-api")["containers"][0]["env"]
+        .as_array()
+        .expect("env")
+        .clone();
+    assert_eq!(value(&api, "EMAIL_PORT"), Some(json!("25")));
+    assert_eq!(value(&api, "EMAIL_USE_TLS"), Some(json!("false")));
+    assert_eq!(
+        value(&api, "DEFAULT_FROM_EMAIL"),
+        Some(json!("lab@example.org"))
+    );
+    assert_eq!(value(&api, "EMAIL_HOST_USER"), None);
 }

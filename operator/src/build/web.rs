@@ -15,26 +15,67 @@ const NGINX_UID: i64 = 101;
 /// The key of the rendered configuration in the ConfigMap.
 const CONFIG_KEY: &str = "nginx.conf";
 
+/// Where users reach a Rodan: scheme, host name and port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicOrigin {
+    /// Whether it is `https`.
+    pub https: bool,
+    /// The host name, without the port.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+}
+
+impl PublicOrigin {
+    /// Whether the port is the scheme's default (443 for https, 80 for http).
+    pub fn default_port(&self) -> bool {
+        self.port == if self.https { 443 } else { 80 }
+    }
+
+    /// The host with its port when it is not the scheme's default: upstream's `SERVER_HOST`
+    /// (`rodan.example.org`, `rodan-web.lab.svc:8080`).
+    pub fn server_host(&self) -> String {
+        if self.default_port() {
+            self.host.clone()
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The URL: `https://rodan.example.org`, `http://rodan-web.lab.svc:8080`.
+    pub fn url(&self) -> String {
+        format!(
+            "{}://{}",
+            if self.https { "https" } else { "http" },
+            self.server_host()
+        )
+    }
+}
+
 impl Instance<'_> {
+    /// Where users reach this Rodan: the Ingress's host (https with a TLS Secret), else the
+    /// web Service's cluster name and port.
+    pub(crate) fn public_origin(&self) -> PublicOrigin {
+        match &self.rodan.spec.ingress {
+            Some(ingress) if ingress.host.is_some() => {
+                let https = ingress.tls_secret_name.is_some();
+                PublicOrigin {
+                    https,
+                    host: ingress.host.clone().unwrap_or_default(),
+                    port: if https { 443 } else { 80 },
+                }
+            }
+            _ => PublicOrigin {
+                https: false,
+                host: format!("{}.{}.svc", services::web(&self.name), self.namespace),
+                port: ports::WEB,
+            },
+        }
+    }
+
     /// The URL users reach this Rodan at.
     pub(crate) fn public_url(&self) -> String {
-        match &self.rodan.spec.ingress {
-            Some(ingress) if ingress.host.is_some() => format!(
-                "{}://{}",
-                if ingress.tls_secret_name.is_some() {
-                    "https"
-                } else {
-                    "http"
-                },
-                ingress.host.as_deref().unwrap_or_default()
-            ),
-            _ => format!(
-                "http://{}.{}.svc:{}",
-                services::web(&self.name),
-                self.namespace,
-                ports::WEB
-            ),
-        }
+        self.public_origin().url()
     }
 }
 
@@ -51,27 +92,76 @@ const SECURITY_HEADERS: &[(&str, &str)] = &[
     ("Strict-Transport-Security", "$rodan_hsts"),
 ];
 
+/// The Content-Security-Policy of the web client's pages, in place of the API's
+/// `default-src 'none'`: its own scripts, styles, images and API calls (and the websocket, which
+/// `'self'` covers), templates compiled at run time (Underscore's `_.template`, hence
+/// `'unsafe-eval'`) and inline `style` attributes in them.
+const CLIENT_CSP: &str = "\"default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'\"";
+
+/// Renders nginx's configuration without the web client: `/` redirects to `/api/`. See
+/// [`nginx_conf_with_client`].
+pub fn nginx_conf(api_host: &str, web: &WebSpec) -> String {
+    nginx_conf_with_client(api_host, None, web)
+}
+
 /// Renders nginx's configuration: `/api`, `/ht` and `/ws` go to the API server; media files are
 /// served from the shared volume only through an internal location the API server redirects to
 /// after it checked the user may read the file (`X-Accel-Redirect`). Logins are limited per
 /// client address (`web.loginRequestsPerMinute`), the client being the peer unless it is one of
-/// `web.trustedProxies`.
-pub fn nginx_conf(api_host: &str, web: &WebSpec) -> String {
+/// `web.trustedProxies`. With `client` (the web client's `host:port`), every other path goes to
+/// the web client, as upstream's nginx sends `/` to rodan-client; without it `/` redirects to
+/// `/api/`.
+pub fn nginx_conf_with_client(api_host: &str, client: Option<&str>, web: &WebSpec) -> String {
     let api_port = ports::API;
     let web_port = ports::WEB;
     let client_max_body_size = &web.client_max_body_size;
     let rate = web.login_requests_per_minute.max(1);
     // One request more every this many seconds: what a refused client is told to wait.
     let wait = (60 + rate - 1) / rate;
-    let add = |indent: &str| {
+    let add_csp = |indent: &str, csp: Option<&str>| {
         SECURITY_HEADERS
             .iter()
-            .map(|(name, value)| format!("add_header {name} {value} always;"))
+            .map(|(name, value)| {
+                let value = match csp {
+                    Some(csp) if *name == "Content-Security-Policy" => csp,
+                    _ => value,
+                };
+                format!("add_header {name} {value} always;")
+            })
             .collect::<Vec<_>>()
             .join(&format!("\n{indent}"))
     };
+    let add = |indent: &str| add_csp(indent, None);
     let add_headers = add("        ");
     let throttled_headers = add("            ");
+    let (client_upstream, root_locations) = match client {
+        Some(client) => (
+            format!(
+                "\n    upstream rodan_client {{\n        server {client};\n        keepalive 8;\n    }}\n"
+            ),
+            format!(
+                r#"# Everything else is the web client (upstream's rodan-client), with a policy that lets
+        # its pages run.
+        location / {{
+            limit_except GET HEAD {{ deny all; }}
+            {}
+            proxy_pass http://rodan_client;
+        }}"#,
+                add_csp("            ", Some(CLIENT_CSP))
+            ),
+        ),
+        None => (
+            String::new(),
+            r#"location = / {
+            return 302 /api/;
+        }
+
+        location / {
+            return 404;
+        }"#
+            .to_owned(),
+        ),
+    };
     let hide_headers: String = SECURITY_HEADERS
         .iter()
         .map(|(name, _)| format!("proxy_hide_header {name};"))
@@ -152,7 +242,7 @@ http {{
         server {api_host}:{api_port};
         keepalive 32;
     }}
-
+{client_upstream}
     server {{
         listen {web_port};
 
@@ -226,13 +316,7 @@ http {{
             alias {MEDIA_ROOT}/;
         }}
 
-        location = / {{
-            return 302 /api/;
-        }}
-
-        location / {{
-            return 404;
-        }}
+        {root_locations}
     }}
 }}
 "#
@@ -240,7 +324,18 @@ http {{
 }
 
 fn rendered(inst: &Instance<'_>) -> String {
-    nginx_conf(&services::api(&inst.name), &inst.rodan.spec.web)
+    let client = inst.rodan.spec.client.enabled.then(|| {
+        format!(
+            "{}:{}",
+            super::client::service(&inst.name),
+            super::client::PORT
+        )
+    });
+    nginx_conf_with_client(
+        &services::api(&inst.name),
+        client.as_deref(),
+        &inst.rodan.spec.web,
+    )
 }
 
 /// The ConfigMap holding nginx's configuration.
@@ -395,10 +490,26 @@ mod tests {
         assert!(conf.contains("Expected available in 60 seconds."), "{conf}");
     }
 
+    /// The same with the web client behind it (its upstream on loopback too).
+    #[test]
+    fn the_rendered_configuration_with_the_client_is_accepted_by_nginx() {
+        let conf = nginx_accepts_with(Some("127.0.0.1:8081"), &WebSpec::default());
+        assert!(conf.contains("server 127.0.0.1:8081;"), "{conf}");
+        assert!(conf.contains("script-src 'self' 'unsafe-eval'"), "{conf}");
+        assert!(!conf.contains("return 302 /api/;"), "{conf}");
+        let conf = nginx_accepts(&WebSpec::default());
+        assert!(conf.contains("return 302 /api/;"), "{conf}");
+        assert!(!conf.contains("rodan_client"), "{conf}");
+    }
+
     fn nginx_accepts(web: &WebSpec) -> String {
+        nginx_accepts_with(None, web)
+    }
+
+    fn nginx_accepts_with(client: Option<&str>, web: &WebSpec) -> String {
         let dir = tempfile::tempdir().expect("a temp dir");
         let conf = dir.path().join("nginx.conf");
-        let text = nginx_conf("127.0.0.1", web);
+        let text = nginx_conf_with_client("127.0.0.1", client, web);
         std::fs::write(&conf, &text).expect("written");
         let out = std::process::Command::new("nginx")
             .arg("-t")
@@ -417,6 +528,187 @@ mod tests {
         );
         assert!(stderr.contains("test is successful"), "{stderr}");
         text
+    }
+
+    /// A free loopback port.
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port")
+    }
+
+    /// A running nginx, stopped (with its workers) when dropped.
+    struct Nginx(std::process::Child);
+
+    impl Drop for Nginx {
+        fn drop(&mut self) {
+            // SIGQUIT, not SIGKILL: the master then stops its workers too.
+            let _ = std::process::Command::new("kill")
+                .args(["-QUIT", &self.0.id().to_string()])
+                .status();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn run_nginx(dir: &std::path::Path, name: &str, conf: &str, port: u16) -> Nginx {
+        let path = dir.join(format!("{name}.conf"));
+        std::fs::write(&path, conf).expect("written");
+        let child = std::process::Command::new("nginx")
+            .args(["-e", "stderr", "-p"])
+            .arg(dir)
+            .arg("-c")
+            .arg(&path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join(format!("{name}.log"))).expect("a log"))
+            .spawn()
+            .expect("nginx is installed (Debian: nginx-light)");
+        let start = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "{name} listens: {}",
+                std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Nginx(child)
+    }
+
+    /// `GET path` over HTTP/1.0: the status, the headers (lowercase names) and the body.
+    fn get(port: u16, path: &str) -> (u16, Vec<(String, String)>, String) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connects");
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: rodan.test\r\n\r\n").expect("sent");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).expect("an answer");
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        (status, headers, body.to_owned())
+    }
+
+    fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// A stand-in API on loopback: answers every request with a fixed JSON body.
+    fn stub_api() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let port = listener.local_addr().expect("an address").port();
+        std::thread::spawn(move || {
+            use std::io::{BufRead, Write};
+            for stream in listener.incoming().flatten() {
+                let mut reader = std::io::BufReader::new(&stream);
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let body = r#"{"stub": "rodan-api"}"#;
+                let _ = write!(
+                    &stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        port
+    }
+
+    /// Real nginx on the rendered configuration, in front of the built web client (served by a
+    /// second nginx from `../shared`, as upstream's image serves it) and a stand-in API: with
+    /// the client, `/` and its files come from it under the client's policy while `/api` still
+    /// reaches the API under the API's; without it, `/` redirects to `/api/` as before.
+    #[test]
+    fn nginx_serves_the_web_client_at_the_root_and_the_api_as_before() {
+        use std::os::unix::fs::PermissionsExt;
+        let shared = std::env::var_os("RODAN_SHARED_DIR").map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+            std::path::PathBuf::from,
+        );
+        let built = shared.join("fixtures/rodan-client");
+        assert!(
+            built.join("index.html").is_file(),
+            "{} holds the built client (set RODAN_SHARED_DIR)",
+            built.display()
+        );
+        let dir = tempfile::tempdir().expect("a temp dir");
+        // nginx's workers run as an unprivileged user when the tests run as root.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let d = dir.path().display();
+        let api_port = stub_api();
+        let client_port = free_port();
+        let _client = run_nginx(
+            dir.path(),
+            "client",
+            &format!(
+                "daemon off; pid {d}/client.pid; events {{}}\nhttp {{ include /etc/nginx/mime.types; access_log off; client_body_temp_path {d}/c-body; proxy_temp_path {d}/c-proxy; fastcgi_temp_path {d}/c-fastcgi; uwsgi_temp_path {d}/c-uwsgi; scgi_temp_path {d}/c-scgi;\n server {{ listen 127.0.0.1:{client_port}; root {}; }} }}\n",
+                built.display()
+            ),
+            client_port,
+        );
+        for (name, client) in [("with", true), ("without", false)] {
+            let web_port = free_port();
+            let client_host = format!("127.0.0.1:{client_port}");
+            let conf = nginx_conf_with_client(
+                "127.0.0.1",
+                client.then_some(client_host.as_str()),
+                &WebSpec::default(),
+            )
+            .replace("/tmp/", &format!("{d}/{name}-"))
+            .replace(
+                "server 127.0.0.1:8000;",
+                &format!("server 127.0.0.1:{api_port};"),
+            )
+            .replace("listen 8080;", &format!("listen 127.0.0.1:{web_port};"))
+            .replace("access_log /dev/stdout;", "access_log off;");
+            let _web = run_nginx(dir.path(), name, &conf, web_port);
+
+            let (status, headers, body) = get(web_port, "/api/projects/");
+            assert_eq!(status, 200, "{name}: {body}");
+            assert!(body.contains("rodan-api"), "{name}: {body}");
+            assert!(
+                header(&headers, "content-security-policy").starts_with("default-src 'none'"),
+                "{name}: {headers:?}"
+            );
+            let (status, headers, body) = get(web_port, "/");
+            if client {
+                assert_eq!(status, 200, "{body:.300}");
+                assert!(body.contains("<title>Rodan Client</title>"), "{body:.300}");
+                let csp = header(&headers, "content-security-policy");
+                assert!(csp.contains("script-src 'self' 'unsafe-eval'"), "{csp}");
+                assert_eq!(header(&headers, "x-frame-options"), "DENY");
+                let (status, _, js) = get(web_port, "/rodan_client.min.js");
+                assert_eq!(status, 200);
+                assert!(js.len() > 1_000_000, "the whole script: {}", js.len());
+                let (status, _, json) = get(web_port, "/configuration.json");
+                assert_eq!(status, 200);
+                assert!(json.contains("SERVER_HOST"), "{json}");
+                let (status, _, _) = get(web_port, "/nowhere");
+                assert_eq!(status, 404);
+            } else {
+                assert_eq!(status, 302, "{body}");
+                assert_eq!(
+                    header(&headers, "location"),
+                    format!("http://rodan.test:{web_port}/api/")
+                );
+                let (status, _, _) = get(web_port, "/rodan_client.min.js");
+                assert_eq!(status, 404);
+            }
+        }
     }
 
     #[test]

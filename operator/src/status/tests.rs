@@ -107,7 +107,7 @@ fn everything_ready_is_available_and_complete() {
             .all(|c| c.observed_generation == Some(4))
     );
     assert_eq!(s.observed_generation, Some(4));
-    assert_eq!(s.ready.as_deref(), Some("8/8"));
+    assert_eq!(s.ready.as_deref(), Some("9/9"));
     assert_eq!(s.version.as_deref(), Some(crate::crd::DEFAULT_VERSION));
     assert_eq!(s.url.as_deref(), Some("http://lab-web.music.svc:8080"));
     let gpu = s
@@ -116,6 +116,43 @@ fn everything_ready_is_available_and_complete() {
         .find(|q| q.name == "GPU")
         .expect("GPU queue");
     assert_eq!((gpu.ready_workers, gpu.desired_workers), (0, 0));
+}
+
+#[test]
+fn the_web_client_is_counted_but_rodan_serves_without_it() {
+    let r = rodan(json!({"client": {"replicas": 2}}));
+    let d = build::build(&r, &migrated(&r, MigrationState::Succeeded)).expect("built");
+    let mut live = live_all(&d, 5);
+    let obj: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "lab-client", "generation": 2},
+        "status": {"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 1},
+    }))
+    .expect("an object");
+    live.insert(
+        (Kind::Deployment, "lab-client".into()),
+        Arc::new(Live::from(obj)),
+    );
+    let s = compute_with(&r, &d, &live, None, 100);
+    let client = s
+        .components
+        .iter()
+        .find(|c| c.name == "client")
+        .expect("the client's component status");
+    assert_eq!((client.ready_replicas, client.desired_replicas), (1, 2));
+    assert_eq!(s.ready.as_deref(), Some("8/9"));
+    assert_eq!(
+        cond(&s, conditions::AVAILABLE).status,
+        "True",
+        "the API serves without the client"
+    );
+    assert_eq!(cond(&s, conditions::PROGRESSING).status, "True");
+
+    let off = rodan(json!({"client": {"enabled": false}}));
+    let d = build::build(&off, &migrated(&off, MigrationState::Succeeded)).expect("built");
+    let s = compute_with(&off, &d, &live_all(&d, 5), None, 100);
+    assert_eq!(s.ready.as_deref(), Some("8/8"));
+    assert!(s.components.iter().all(|c| c.name != "client"));
 }
 
 #[test]
