@@ -97,6 +97,14 @@ pub struct ServeArgs {
     /// down when they became runnable); a failed dispatch also starts one.
     #[arg(long, env = "RODAN_REDISPATCH_SECONDS", default_value_t = 10)]
     pub redispatch_seconds: u64,
+    /// How long an acquired interactive run job stays locked to its working user, in seconds
+    /// (upstream's setting and default).
+    #[arg(
+        long,
+        env = "RODAN_RUNJOB_WORKING_USER_EXPIRY_SECONDS",
+        default_value_t = rodan_core::interactive::WORKING_USER_EXPIRY_SECONDS
+    )]
+    pub working_user_expiry_seconds: u64,
     /// Login throttling, trusted proxies, allowed origins, HTTPS.
     #[command(flatten)]
     pub security: crate::security::SecurityArgs,

@@ -664,12 +664,15 @@ pub static RUN_JOB: Model = Model {
         'workflow_run', b.base || 'workflowrun/' || t.workflow_run_uuid || '/', \
         'workflow_job', CASE WHEN t.workflow_job_uuid IS NULL THEN NULL ELSE b.base || 'workflowjob/' || t.workflow_job_uuid || '/' END, \
         'workflow_job_uuid', t.workflow_job_hex, 'resource_uuid', t.resource_hex, \
+        'job', (SELECT b.base || 'job/' || j.uuid || '/' FROM jobs j WHERE j.name = t.job_name), \
+        'project', b.base || 'project/' || (SELECT r.project_uuid FROM workflow_runs r WHERE r.uuid = t.workflow_run_uuid) || '/', \
         'job_name', t.job_name, 'job_queue', t.job_queue, 'job_settings', t.job_settings, \
         'status', t.status, 'celery_task_id', t.celery_task_id, \
         'error_summary', t.error_summary, 'error_details', t.error_details, \
         'attempts', t.attempts, 'interactive_timings', t.interactive_timings, \
         'interactive_acquire', CASE WHEN t.status = 2 THEN b.base || 'interactive/' || t.uuid || '/acquire/' ELSE NULL END, \
         'working_user', CASE WHEN t.working_user_id IS NULL THEN NULL ELSE b.base || 'user/' || t.working_user_id || '/' END, \
+        'working_user_expiry', t.working_user_expiry, \
         'inputs', ARRAY(SELECT b.base || 'input/' || i.uuid || '/' FROM inputs i WHERE i.run_job_uuid = t.uuid ORDER BY i.created, i.uuid), \
         'outputs', ARRAY(SELECT b.base || 'output/' || o.uuid || '/' FROM outputs o WHERE o.run_job_uuid = t.uuid ORDER BY o.created, o.uuid), \
         'created', t.created, 'updated', t.updated)",

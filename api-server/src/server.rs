@@ -47,6 +47,7 @@ pub async fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
         basic_cache: Default::default(),
         hub: Default::default(),
         security,
+        working_user_expiry_seconds: args.working_user_expiry_seconds,
     })))
 }
 

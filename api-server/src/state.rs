@@ -40,6 +40,8 @@ pub struct Inner {
     pub hub: std::sync::OnceLock<tokio::sync::broadcast::Sender<crate::security::Notice>>,
     /// Login throttling, trusted proxies, allowed origins, security headers.
     pub security: crate::security::Security,
+    /// How long an acquired interactive run job stays locked to its working user, seconds.
+    pub working_user_expiry_seconds: u64,
 }
 
 impl std::ops::Deref for AppState {

@@ -2,6 +2,7 @@
 
 pub mod catalogue;
 pub mod detect;
+pub mod interactive;
 pub mod message;
 pub mod resource_types;
 pub mod status;

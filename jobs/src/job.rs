@@ -9,7 +9,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use rodan_core::catalogue::JobDescriptor;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// One job: its catalogue entry and the function that runs it.
 pub trait Job: fmt::Debug + Send + Sync {
@@ -21,6 +21,62 @@ pub trait Job: fmt::Debug + Send + Sync {
 
     /// Runs the job: reads `inputs`, writes every file of `outputs`.
     fn run(&self, inputs: &Inputs, settings: &Value, outputs: &Outputs) -> Result<(), JobError>;
+
+    /// Runs the job as [`run`](Job::run) does, or, for an interactive job, stops and waits for a
+    /// person (upstream's `run_my_task` returning `WAITING_FOR_INPUT`): then `outputs` need not be
+    /// written, and the job runs again once the person's input is merged into its settings.
+    fn run_or_wait(
+        &self,
+        inputs: &Inputs,
+        settings: &Value,
+        outputs: &Outputs,
+    ) -> Result<Outcome, JobError> {
+        self.run(inputs, settings, outputs)
+            .map(|()| Outcome::Finished)
+    }
+}
+
+/// How one run of a job ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Every output is written.
+    Finished,
+    /// The job waits for a person.
+    Waiting(Waiting),
+}
+
+/// An interactive job's "waiting for input": the runtime settings it keeps for its next run and
+/// the page the person works in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Waiting {
+    /// Settings merged into the run job's settings; only `@` keys, as upstream keeps them.
+    pub settings_update: Map<String, Value>,
+    /// The page and its files.
+    pub interface: Interface,
+}
+
+impl Waiting {
+    /// Waits with `settings_update` (keys without `@` are dropped) and `interface`.
+    pub fn new(settings_update: Map<String, Value>, interface: Interface) -> Self {
+        Self {
+            settings_update: rodan_core::interactive::runtime_only(settings_update),
+            interface,
+        }
+    }
+}
+
+/// The interface bundle of a waiting job ([`rodan_core::interactive`]): its page, its files, and
+/// the JSON Schema the person's input must meet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Interface {
+    /// The page (HTML), the same for every run job of the job.
+    pub page: &'static str,
+    /// The job's own static files (path below the bundle's static folder, bytes).
+    pub statics: &'static [(&'static str, &'static [u8])],
+    /// Files made for this run job (path below the static folder, bytes): its data, images.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// The JSON Schema of the person's input; what it accepts is merged into the settings.
+    pub input_schema: Value,
 }
 
 /// One file of a port: a resource file, or for list ports the folder that holds the list.

@@ -18,7 +18,7 @@ pub mod settings;
 pub mod slicing;
 pub mod wrappers;
 
-pub use job::{Inputs, Job, JobError, Outputs, Ports, Resource};
+pub use job::{Inputs, Interface, Job, JobError, Outcome, Outputs, Ports, Resource, Waiting};
 pub use settings::Settings;
 
 /// Every job this crate runs.

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use rodan_jobs::catalogue;
-use rodan_jobs::descriptor::image_types;
+use rodan_jobs::descriptor::{all_types, image_types};
 use serde_json::Value;
 
 /// Jobs whose description adds a note about a fixed upstream bug.
@@ -36,6 +36,12 @@ fn resolve(types: &Value) -> Vec<String> {
         .collect();
     if types == ["image/*"] {
         image_types().into_iter().map(str::to_owned).collect()
+    } else if types == ["*png"] {
+        all_types()
+            .into_iter()
+            .filter(|t| t.ends_with("png"))
+            .map(str::to_owned)
+            .collect()
     } else {
         types
     }
@@ -76,7 +82,8 @@ fn every_job_matches_upstreams_class_attributes() {
             ));
         }
         let queue = u["settings"]["job_queue"].as_str().unwrap_or("celery");
-        if d.queue != queue || !d.enabled || d.interactive {
+        let interactive = u["interactive"].as_bool().unwrap_or(false);
+        if d.queue != queue || !d.enabled || d.interactive != interactive {
             problems.push(format!("{}: queue/enabled/interactive", d.name));
         }
         for (ours, theirs) in [

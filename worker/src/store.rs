@@ -524,6 +524,34 @@ async fn fail_run(
     .map(|_| ())
 }
 
+/// Parks `run_job` (held by `owner`) in WAITING_FOR_INPUT: its job asked for a person.
+/// `settings_update` (the job's `@` keys) is merged into its settings; the lease, the message id
+/// and any working user are cleared, and its attempts start again, so the rounds of an
+/// interactive job do not count as retries. Its run keeps running. Returns false when the lease
+/// was lost (nothing written).
+pub async fn wait_for_input(
+    pool: &PgPool,
+    run_job: Uuid,
+    owner: &str,
+    settings_update: &serde_json::Map<String, serde_json::Value>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        r#"UPDATE run_jobs SET status = $3, job_settings = job_settings || $5,
+               celery_task_id = NULL, lease_owner = NULL, lease_expires = NULL, attempts = 0,
+               error_summary = '', error_details = '', working_user_id = NULL,
+               working_user_token = NULL, working_user_expiry = NULL, updated = now()
+           WHERE uuid = $1 AND lease_owner = $2 AND status = $4"#,
+    )
+    .bind(run_job)
+    .bind(owner)
+    .bind(status::WAITING_FOR_INPUT)
+    .bind(status::PROCESSING)
+    .bind(sqlx::types::Json(settings_update))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Gives `run_job` back after a retryable failure: SCHEDULED, undispatched, lease cleared, so the
 /// next dispatch sends it again. Returns false when the lease was lost.
 pub async fn reschedule(pool: &PgPool, run_job: Uuid, owner: &str) -> Result<bool, sqlx::Error> {

@@ -2,6 +2,7 @@
 
 mod account;
 mod graph;
+mod interactive;
 mod openapi;
 mod package;
 mod project;
@@ -136,6 +137,7 @@ pub fn app(state: AppState) -> Router {
         .merge(package::routes())
         .merge(taskqueue::routes())
         .merge(ws::routes())
+        .merge(interactive::routes())
         .route("/api/jobs/", list_route(&JOB, Access::Public, LIST_RO))
         .route(
             "/api/job/{id}/",

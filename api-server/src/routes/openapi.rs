@@ -795,12 +795,43 @@ fn other_routes() -> Vec<(
             "get",
             "Queue depths (staff)",
             None,
-            Success::Json(200, object),
+            Success::Json(200, object.clone()),
         ),
         (
             "/uploads/{path}",
             "get",
             "A media file, after authorisation (X-Accel-Redirect behind nginx)",
+            None,
+            Success::Other(200, "*/*", json!({"type": "string", "format": "binary"})),
+        ),
+        (
+            "/api/interactive/{id}/acquire/",
+            "post",
+            "Lock a run job that waits for input (status 2) to the user: its working URL and the lock's expiry; another user's unexpired lock is a 400",
+            Some(body(object.clone())),
+            Success::Json(
+                200,
+                json!({"type": "object", "required": ["working_url", "working_user_expiry"], "properties": {"working_url": {"type": "string", "format": "uri"}, "working_user_expiry": {"type": "string", "format": "date-time"}}}),
+            ),
+        ),
+        (
+            "/api/interactive/{id}/{token}/",
+            "get",
+            "The waiting job's page, authorised by the working URL's token alone",
+            None,
+            Success::Other(200, "text/html", json!({"type": "string"})),
+        ),
+        (
+            "/api/interactive/{id}/{token}/",
+            "post",
+            "The person's input (JSON or form, `__serialized__` decoded): checked against the job's input schema, merged into its `@` settings; the job runs again",
+            Some(body(object.clone())),
+            Success::Json(200, object),
+        ),
+        (
+            "/api/interactive/{id}/{token}/{path}",
+            "get",
+            "A file of the waiting job's page, authorised by the token alone",
             None,
             Success::Other(200, "*/*", json!({"type": "string", "format": "binary"})),
         ),
@@ -853,6 +884,17 @@ pub(super) async fn document(base: Base) -> Json<Value> {
     upload["content"]["text/plain"] = plain["text/plain"].clone();
     upload["description"] = json!("Field errors, or (plain text) a malformed multipart body");
     paths["/api/resources/"]["post"]["responses"]["400"] = upload;
+    // The working URLs answer as upstream's: `{"message": ...}` for a wrong or expired token.
+    let message = json!({"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}});
+    let denied =
+        json!({"description": "A wrong or expired token", "content": json_content(message)});
+    for (path, method) in [
+        ("/api/interactive/{id}/{token}/", "get"),
+        ("/api/interactive/{id}/{token}/", "post"),
+        ("/api/interactive/{id}/{token}/{path}", "get"),
+    ] {
+        paths[path][method]["responses"]["401"] = denied.clone();
+    }
     schemas.insert(
         "Detail".into(),
         json!({"type": "object", "required": ["detail"], "properties": {"detail": {"type": "string"}}}),

@@ -93,6 +93,7 @@ impl Ctx {
             basic_cache: Default::default(),
             hub: Default::default(),
             security: security(&setup.redis_url, test_security()).await,
+            working_user_expiry_seconds: rodan_core::interactive::WORKING_USER_EXPIRY_SECONDS,
         }));
         let root = serve(state.clone()).await;
         let mut ctx = Self {
@@ -126,6 +127,7 @@ impl Ctx {
             basic_cache: Default::default(),
             hub: Default::default(),
             security: security(&s.redis_url, settings).await,
+            working_user_expiry_seconds: s.working_user_expiry_seconds,
         }));
         serve(state).await
     }

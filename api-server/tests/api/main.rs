@@ -17,6 +17,7 @@ macro_rules! cases {
 mod cases;
 mod ctx;
 mod input;
+mod interactive;
 mod security;
 
 use libtest_mimic::{Arguments, Trial};
@@ -36,6 +37,7 @@ fn main() {
         .into_iter()
         .chain(input::all())
         .chain(security::all())
+        .chain(interactive::all())
         .enumerate()
         .map(|(n, (name, case))| {
             let services = services.clone();

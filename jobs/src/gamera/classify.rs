@@ -189,7 +189,7 @@ impl<'a> Classifier<'a> {
     }
 
     /// The features of `image` and its classes.
-    fn features_and_classes(
+    pub fn features_and_classes(
         &self,
         image: &Plane<u8>,
     ) -> Result<(Features, Vec<(String, f64)>), ClassifyError> {

@@ -153,38 +153,7 @@ pub fn run_with(
             ),
         ));
     }
-    let knn_settings = match inputs.get(FEATURE_SELECTION).first() {
-        Some(r) => {
-            let text = crate::limits::read_text_input(&r.path, "the feature selection")?;
-            Some(parse_settings(&text).map_err(|e| {
-                bad(
-                    "the feature selection is not a kNN settings file",
-                    format!(
-                        "'{FEATURE_SELECTION}' must be Gamera's <gamera-knn-settings> file: {e}"
-                    ),
-                )
-            })?)
-        }
-        None => None,
-    };
-    let names: Vec<String> = match &knn_settings {
-        // load_settings: the weighted features, sorted, are the feature set.
-        Some(s) => {
-            let known = functions.all_names();
-            if let Some(unknown) = s.weights.keys().find(|n| !known.contains(&n.as_str())) {
-                return Err(bad(
-                    format!("'{unknown}' is not a known feature function"),
-                    format!("the kNN settings weigh '{unknown}', which Gamera does not have"),
-                ));
-            }
-            s.weights.keys().cloned().collect()
-        }
-        None => functions
-            .all_names()
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
-    };
+    let (knn_settings, names) = feature_set(functions, inputs, FEATURE_SELECTION)?;
     let feature_fn = |image: &Plane<u8>| -> Features {
         names
             .iter()
@@ -213,10 +182,51 @@ pub fn run_with(
     Ok(())
 }
 
+/// The kNN settings of the optional port `port` (Gamera's `<gamera-knn-settings>`) and the
+/// feature names the classifier uses: the weighted ones when settings are given
+/// (`load_settings`), else every feature of `functions`.
+pub(crate) fn feature_set(
+    functions: &dyn FeatureFunctions,
+    inputs: &Inputs,
+    port: &str,
+) -> Result<(Option<KnnSettings>, Vec<String>), JobError> {
+    let knn_settings = match inputs.get(port).first() {
+        Some(r) => {
+            let text = crate::limits::read_text_input(&r.path, "the feature selection")?;
+            Some(parse_settings(&text).map_err(|e| {
+                bad(
+                    "the feature selection is not a kNN settings file",
+                    format!("'{port}' must be Gamera's <gamera-knn-settings> file: {e}"),
+                )
+            })?)
+        }
+        None => None,
+    };
+    let names: Vec<String> = match &knn_settings {
+        // load_settings: the weighted features, sorted, are the feature set.
+        Some(s) => {
+            let known = functions.all_names();
+            if let Some(unknown) = s.weights.keys().find(|n| !known.contains(&n.as_str())) {
+                return Err(bad(
+                    format!("'{unknown}' is not a known feature function"),
+                    format!("the kNN settings weigh '{unknown}', which Gamera does not have"),
+                ));
+            }
+            s.weights.keys().cloned().collect()
+        }
+        None => functions
+            .all_names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+    };
+    Ok((knn_settings, names))
+}
+
 /// `load_settings` after the feature set changed: k, the distance, the selections when every
 /// feature has a valid one (Gamera ignores them otherwise, keeping those before a bad value),
 /// the weights (whose lengths must fit).
-fn apply_settings(
+pub(crate) fn apply_settings(
     classifier: &mut Classifier<'_>,
     s: &KnnSettings,
     names: &[String],

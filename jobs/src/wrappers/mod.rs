@@ -11,6 +11,7 @@ pub mod dirty_layer_repair;
 pub mod extract_c_clefs;
 pub mod gamera_xml_distributor;
 pub mod helloworld;
+pub mod interactive_classifier;
 pub mod m2v_wrapper;
 pub mod masking;
 pub mod mei_encoding;
@@ -71,6 +72,7 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &dirty_layer_repair::DirtyLayerRepair,
         &classification::NonInteractiveClassifier,
         &gamera_xml_distributor::GameraXmlDistributor,
+        &interactive_classifier::InteractiveClassifier,
     ]
 }
 

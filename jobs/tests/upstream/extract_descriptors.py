@@ -5,7 +5,8 @@ Usage: python extract_descriptors.py RODAN_JOBS_DIR > descriptors.json, where RO
 rodan-main/code/rodan/jobs of a DDMAL/Rodan checkout. Only the files of the jobs this crate runs
 are read (an entry FILE:CLASS takes that class only, for files that define other jobs too);
 nothing is imported (the attributes are evaluated from the syntax tree). A port whose
-resource types are `lambda mime: mime.startswith('image/')` is written as ["image/*"].
+resource types are `lambda mime: mime.startswith('image/')` is written as ["image/*"], one of
+`lambda mime: mime.endswith('png')` as ["*png"].
 """
 
 import ast
@@ -36,6 +37,7 @@ FILES = [
     "gamera_rodan/wrappers/toolkits/music_staves/miyao.py",
     "gamera_rodan/wrappers/classification.py",
     "interactive_classifier/gamera_xml_distributor.py",
+    "interactive_classifier/wrapper.py",
 ]
 ATTRIBUTES = ["name", "author", "description", "category", "settings", "enabled", "interactive",
               "input_port_types", "output_port_types"]
@@ -46,6 +48,8 @@ class Lambdas(ast.NodeTransformer):
         text = ast.unparse(node)
         if text == "lambda mime: mime.startswith('image/')":
             return ast.copy_location(ast.List(elts=[ast.Constant("image/*")], ctx=ast.Load()), node)
+        if text == "lambda mime: mime.endswith('png')":
+            return ast.copy_location(ast.List(elts=[ast.Constant("*png")], ctx=ast.Load()), node)
         raise ValueError("unknown resource type filter " + text)
 
 

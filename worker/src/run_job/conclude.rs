@@ -2,7 +2,7 @@
 //! later, or gives it back at shutdown; then publishes events and dispatches what became
 //! runnable.
 
-use super::run::Ended;
+use super::run::{Ended, Step};
 use crate::batch::BatchError;
 use crate::context::Context;
 use crate::execute::{self, ExecuteError};
@@ -20,7 +20,10 @@ pub(super) async fn conclude(
 ) -> Settle {
     let output_rows = &claim.outputs;
     match ended {
-        Ended::Done(Ok(Ok(effects))) => {
+        Ended::Done(Ok(Ok(Step::Waiting(waiting)))) => {
+            super::wait::wait_for_input(shared, claim, waiting).await
+        }
+        Ended::Done(Ok(Ok(Step::Finished(effects)))) => {
             if !output_rows.is_empty() {
                 let (rows, dir) = (output_rows.clone(), scratch_path.to_path_buf());
                 let checked = execute::blocking(move || execute::check_outputs(&rows, &dir)).await;

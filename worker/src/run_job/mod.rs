@@ -1,10 +1,11 @@
 //! The run-job path: decodes a run job's message, claims the run job under a lease, then
 //! [`prepare`]s its files, [`run`]s the job and [`conclude`]s (commits, fails, retries or gives
-//! it back).
+//! it back), or, for an interactive job that asks for a person, parks it ([`wait`]).
 
 mod conclude;
 mod prepare;
 mod run;
+mod wait;
 
 use prepare::Prepared;
 

@@ -10,10 +10,18 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+/// What a job that ran to its end asks for.
+pub(super) enum Step {
+    /// Commit its outputs and these effects: it is FINISHED.
+    Finished(Vec<Effect>),
+    /// Park it until a person answers (an interactive job).
+    Waiting(rodan_jobs::Waiting),
+}
+
 /// How a job's execution ended.
 pub(super) enum Ended {
-    /// The job returned its effects or its error, or its thread panicked.
-    Done(Result<Result<Vec<Effect>, rodan_jobs::JobError>, tokio::task::JoinError>),
+    /// The job returned its step or its error, or its thread panicked.
+    Done(Result<Result<Step, rodan_jobs::JobError>, tokio::task::JoinError>),
     /// It ran past its time limit.
     TimedOut(Duration),
     /// The lease was no longer ours.
@@ -55,17 +63,24 @@ pub(super) async fn run(
     };
     let run = claim.run;
     let work = tokio::task::spawn_blocking(move || match job.runner {
-        Runner::Library(library) => library
-            .run(&inputs, &settings, &outputs)
-            .map(|()| Vec::new()),
-        Runner::Core(core) => core.run(
-            &job.descriptor,
-            &media_root,
-            &core_inputs,
-            &settings,
-            &outputs,
-            run,
-        ),
+        Runner::Library(library) => {
+            library
+                .run_or_wait(&inputs, &settings, &outputs)
+                .map(|outcome| match outcome {
+                    rodan_jobs::Outcome::Finished => Step::Finished(Vec::new()),
+                    rodan_jobs::Outcome::Waiting(waiting) => Step::Waiting(waiting),
+                })
+        }
+        Runner::Core(core) => core
+            .run(
+                &job.descriptor,
+                &media_root,
+                &core_inputs,
+                &settings,
+                &outputs,
+                run,
+            )
+            .map(Step::Finished),
     });
     tokio::select! {
         done = work => Ended::Done(done),

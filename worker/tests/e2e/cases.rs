@@ -27,6 +27,14 @@ pub fn all() -> Vec<(&'static str, Case)> {
             "the_square_notation_omr_workflow_imports_and_turns_manuscript_pages_into_mei",
             |w| Box::pin(crate::omr::square_notation(w)),
         ),
+        (
+            "interactive_classifier_waits_for_a_person_who_classifies_glyphs_and_the_run_finishes",
+            |w| Box::pin(crate::interactive::classify_by_hand(w)),
+        ),
+        (
+            "interactive_an_expired_lock_is_taken_by_another_user_and_a_waiting_run_is_cancelled",
+            |w| Box::pin(crate::interactive::expired_lock_and_cancel(w)),
+        ),
     ]
 }
 

@@ -7,6 +7,7 @@
 //! pages to MEI.
 
 mod cases;
+mod interactive;
 mod omr;
 mod pages;
 mod world;

@@ -74,7 +74,7 @@ const MIN_PITCHES_RIGHT: usize = 3;
 /// pitched from the top of its box as a virga's head would be, a step high (B for A).
 const MIN_POSITIONS_RIGHT: usize = 11;
 
-fn shared_dir() -> PathBuf {
+pub fn shared_dir() -> PathBuf {
     std::env::var_os("RODAN_SHARED_DIR").map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
         PathBuf::from,

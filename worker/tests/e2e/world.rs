@@ -108,6 +108,7 @@ impl World {
             )
             .await
             .expect("Redis accepts connections"),
+            working_user_expiry_seconds: rodan_core::interactive::WORKING_USER_EXPIRY_SECONDS,
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -382,7 +383,7 @@ impl World {
     }
 
     /// A job by name, with its port types.
-    async fn job(&self, name: &str) -> Value {
+    pub async fn job(&self, name: &str) -> Value {
         let jobs = self
             .get(&format!("/api/jobs/?name={}", name.replace(' ', "%20")))
             .await;
