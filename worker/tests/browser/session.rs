@@ -329,18 +329,32 @@ impl Browser<'_> {
     }
 }
 
-/// Log in, create a project, upload a page, build and run greyscale -> Sauvola, watch it finish,
-/// download its output, log out.
-pub async fn first_session(services: &rodan_testkit::Services) {
-    let world = World::new(services, 0).await;
-    // A musicologist of her own: a login replaces the user's token, and the test keeps the
-    // admin's for what it checks through the API.
+/// A musicologist of her own, Clara: a login replaces the user's token, and the test keeps the
+/// admin's for what it checks through the API.
+async fn musicologist(world: &World) {
     world
         .post(
             "/api/users/",
             json!({"username": "clara", "email": "clara@example.org", "password": "Neumes-and-clefs-1"}),
         )
         .await;
+}
+
+/// Clara logs in through the login form.
+async fn log_in(b: &Browser<'_>) {
+    b.type_into("#text-login_email", "clara@example.org").await;
+    b.type_into("#text-login_password", "Neumes-and-clefs-1")
+        .await;
+    b.click("#button-login").await;
+    b.shown("#button-new_project").await;
+    b.shot("logged-in").await;
+}
+
+/// Log in, create a project, upload a page, build and run greyscale -> Sauvola, watch it finish,
+/// download its output, log out.
+pub async fn first_session(services: &rodan_testkit::Services) {
+    let world = World::new(services, 0).await;
+    musicologist(&world).await;
     let mut files = None;
     let front = stack::start(&world, &mut files);
     let driver = Driver::start();
@@ -501,7 +515,7 @@ pub async fn first_session(services: &rodan_testkit::Services) {
     let _ = b.client.clone().close().await;
 }
 
-use crate::pages;
+use crate::{interactive, pages};
 
 /// Sends `signal` to the processes `pids`.
 fn signal(pids: &[String], signal: &str) {
@@ -511,4 +525,151 @@ fn signal(pids: &[String], signal: &str) {
         .status()
         .expect("kill runs");
     assert!(status.success(), "kill {signal} {pids:?}");
+}
+
+/// CC Analysis -> Interactive Classifier runs until the classifier waits for a person; Clara
+/// opens it from the client's Run Jobs list (its "Open" button acquires the run job and opens
+/// the job's own page in a new window), sets a class for three glyphs and finishes; the run
+/// finishes with those classes as its training data.
+pub async fn classify_by_hand(services: &rodan_testkit::Services) {
+    let world = World::new(services, 1).await;
+    musicologist(&world).await;
+    let waiting = interactive::start(&world).await;
+    let workers = format!("{}workers/", waiting.project);
+    let mut names = world
+        .get(&workers)
+        .await
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    names.push(json!("clara"));
+    world
+        .call(
+            reqwest::Method::PUT,
+            &workers,
+            Some(Value::Array(names)),
+            200,
+        )
+        .await;
+    let mut files = None;
+    let front = stack::start(&world, &mut files);
+    let driver = Driver::start();
+    let downloads = tempfile::tempdir().expect("a downloads folder");
+    let b = Browser::open(&driver, &front, &world, downloads.path()).await;
+    if let Err(error) = b.client.goto(&format!("{}/", front.origin)).await {
+        b.fail(&format!("loading the client: {error}")).await;
+    }
+    b.shown("#text-login_email").await;
+    log_in(&b).await;
+    let row = b.shown_text("td", "e2e").await;
+    b.double_click(&row).await;
+    b.click("#button-runjobs").await;
+    b.shown_text("#region-main td", "Waiting for input").await;
+    b.shot("run-job-waiting").await;
+    let main = b.client.window().await.expect("the client's window");
+    // A run job's row opens its details, whose Open button acquires it and opens its page.
+    let row = b.shown_text("#region-main td", interactive::IC).await;
+    if let Err(error) = row.click().await {
+        b.fail(&format!("choosing the classifier's run job: {error}"))
+            .await;
+    }
+    let open = b
+        .until("the run job's Open button to be enabled", || async {
+            let button = b
+                .client
+                .find(Locator::Css("#button-open_runjob"))
+                .await
+                .ok()?;
+            button.is_enabled().await.ok()?.then_some(button)
+        })
+        .await;
+    b.shot("run-job-details").await;
+    if let Err(error) = open.click().await {
+        b.fail(&format!("clicking Open: {error}")).await;
+    }
+    let page = b
+        .until("the classifier's window to open", || async {
+            let windows = b.client.windows().await.ok()?;
+            windows.into_iter().find(|w| *w != main)
+        })
+        .await;
+    if let Err(error) = b.client.switch_to_window(page).await {
+        b.fail(&format!("switching to the classifier: {error}"))
+            .await;
+    }
+    b.shown("body[data-ready='true']").await;
+    b.shot("classifier").await;
+    let glyphs = b
+        .until("glyphs on the page", || async {
+            let found = b
+                .client
+                .find_all(Locator::Css("button.ic-glyph"))
+                .await
+                .ok()?;
+            (found.len() >= 3).then_some(found)
+        })
+        .await;
+    let mut chosen = Vec::new();
+    for glyph in glyphs.iter().take(3) {
+        chosen.push(
+            glyph
+                .attr("data-id")
+                .await
+                .ok()
+                .flatten()
+                .expect("a glyph id"),
+        );
+        if let Err(error) = glyph.click().await {
+            b.fail(&format!("selecting a glyph: {error}")).await;
+        }
+    }
+    b.shown_text("#ic-selected-count", "3 selected").await;
+    b.type_into("#ic-class-input", "neume.torculus").await;
+    b.click("#ic-apply").await;
+    b.until("the three glyphs to be classified by hand", || async {
+        let manual = b
+            .client
+            .find_all(Locator::Css("button.ic-glyph.ic-manual"))
+            .await
+            .ok()?;
+        (manual.len() == 3).then_some(())
+    })
+    .await;
+    b.shot("glyphs-classified").await;
+    b.click("#ic-finish").await;
+    b.shown("#ic-done").await;
+    b.shot("classifier-finished").await;
+    let _ = b.client.close_window().await;
+    if let Err(error) = b.client.switch_to_window(main).await {
+        b.fail(&format!("switching back to the client: {error}"))
+            .await;
+    }
+    b.shown_text("#region-main td", "Finished").await;
+    b.shot("run-job-finished").await;
+
+    world.wait_run(&waiting.run, 4, STEP).await;
+    let run_job = world.get(&waiting.run_job).await;
+    let mut training = None;
+    for url in run_job["outputs"]
+        .as_array()
+        .expect("the classifier's outputs")
+    {
+        let output = world.get(url.as_str().expect("an output URL")).await;
+        if output["output_port_type_name"] == interactive::TRAINING {
+            training = output["resource"].as_str().map(str::to_owned);
+        }
+    }
+    let training = world.get(&training.expect("a training-data output")).await;
+    let xml = world
+        .download(training["resource_file"].as_str().expect("a file URL"))
+        .await;
+    let db = rodan_jobs::gamera::xml::parse(&xml).expect("the training data is GameraXML");
+    let classes: Vec<(&str, rodan_jobs::gamera::xml::State)> =
+        db.glyphs.iter().map(|g| (g.main_id(), g.state)).collect();
+    assert_eq!(
+        classes,
+        vec![("neume.torculus", rodan_jobs::gamera::xml::State::Manual); 3],
+        "the training data holds the three glyphs Clara classified, {chosen:?}"
+    );
+    let _ = b.client.clone().close().await;
 }
