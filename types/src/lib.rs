@@ -17,6 +17,14 @@ pub const MEDIA_ROOT: &str = "/rodan/data";
 /// Clients can never request this location directly.
 pub const MEDIA_ACCEL_PREFIX: &str = "/_media/";
 
+/// The Content-Security-Policy of an interactive job's page and files
+/// (`/api/interactive/<run job>/<token>/...`): its own scripts, styles and images (glyphs come as
+/// `data:` URLs), its own calls, nothing else. The API server sends it with the page, and nginx,
+/// which replaces every other answer's policy with one that loads nothing, sends it for that path.
+pub const INTERACTIVE_PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'self'; \
+    base-uri 'none'; form-action 'self'";
+
 /// TCP ports of the Rodan services, in-cluster.
 pub mod ports {
     /// The API server's HTTP port (REST API, websocket, health).

@@ -38,9 +38,7 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// The page may load its own files and images given as `data:` URLs, post to its working URL,
 /// and be framed by the site that serves it (the web client); nothing else.
-const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'self'; \
-    base-uri 'none'; form-action 'self'";
+const PAGE_POLICY: &str = rodan_types::INTERACTIVE_PAGE_POLICY;
 
 /// Upstream's refusals: `{"message": ...}` with its status.
 fn message(status: StatusCode, text: &str) -> Response {

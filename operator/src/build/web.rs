@@ -134,6 +134,8 @@ pub fn nginx_conf_with_client(api_host: &str, client: Option<&str>, web: &WebSpe
     let add = |indent: &str| add_csp(indent, None);
     let add_headers = add("        ");
     let throttled_headers = add("            ");
+    let interactive_policy = format!("\"{}\"", rodan_types::INTERACTIVE_PAGE_POLICY);
+    let interactive_headers = add_csp("            ", Some(&interactive_policy));
     let (client_upstream, root_locations) = match client {
         Some(client) => (
             format!(
@@ -291,6 +293,14 @@ http {{
             {throttled_headers}
             add_header Retry-After {wait} always;
             return 429 '{throttled}\n';
+        }}
+
+        # Interactive jobs' pages and files, authorised by the token in their path: their own
+        # scripts and styles may run there, nothing else.
+        location /api/interactive/ {{
+            limit_except GET POST HEAD OPTIONS {{ deny all; }}
+            {interactive_headers}
+            proxy_pass http://rodan_api;
         }}
 
         location /ht {{

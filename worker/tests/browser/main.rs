@@ -10,6 +10,12 @@
 //! prints the browser's console and the requests nginx saw.
 
 #[allow(dead_code)]
+#[path = "../e2e/interactive.rs"]
+mod interactive;
+#[allow(dead_code)]
+#[path = "../e2e/omr.rs"]
+mod omr;
+#[allow(dead_code)]
 #[path = "../e2e/pages.rs"]
 mod pages;
 #[allow(dead_code)]
@@ -32,14 +38,24 @@ fn main() {
             .build()
             .expect("a runtime"),
     );
-    let trials = vec![{
-        let services = services.clone();
-        let runtime = runtime.clone();
-        Trial::test("a_first_session_in_the_web_client", move || {
-            runtime.block_on(session::first_session(&services));
-            Ok(())
-        })
-    }];
+    let trials = vec![
+        {
+            let services = services.clone();
+            let runtime = runtime.clone();
+            Trial::test("a_first_session_in_the_web_client", move || {
+                runtime.block_on(session::first_session(&services));
+                Ok(())
+            })
+        },
+        {
+            let services = services.clone();
+            let runtime = runtime.clone();
+            Trial::test("glyphs_classified_by_hand_in_the_web_client", move || {
+                runtime.block_on(session::classify_by_hand(&services));
+                Ok(())
+            })
+        },
+    ];
     let conclusion = libtest_mimic::run(&args, trials);
     drop(services);
     conclusion.exit();

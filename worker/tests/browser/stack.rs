@@ -85,8 +85,31 @@ fn loopback_address() -> String {
     )
 }
 
-/// The client's files with the `configuration.json` the operator renders for `host`.
-fn client_files(host: &str) -> tempfile::TempDir {
+/// What the operator renders for a `Rodan` whose public host is `host` (an Ingress host, so port
+/// 80): the client's `configuration.json` and nginx's configuration.
+fn rendered(host: &str) -> (String, String) {
+    let rodan: rodan_operator::crd::Rodan = serde_json::from_value(serde_json::json!({
+        "apiVersion": "rodan.ddmal.music.mcgill.ca/v1alpha1",
+        "kind": "Rodan",
+        "metadata": {"name": "rodan", "namespace": "rodan", "uid": "0"},
+        "spec": {"ingress": {"host": host}},
+    }))
+    .expect("a Rodan");
+    let desired = rodan_operator::build::build(&rodan, &Default::default()).expect("it builds");
+    let data = |key: &str| {
+        desired
+            .children
+            .iter()
+            .filter(|c| c.object["kind"] == "ConfigMap")
+            .find_map(|c| c.object["data"][key].as_str())
+            .unwrap_or_else(|| panic!("the operator renders {key} in a ConfigMap"))
+            .to_owned()
+    };
+    (data("configuration.json"), data("nginx.conf"))
+}
+
+/// The client's files with the `configuration.json` the operator renders.
+fn client_files(configuration: &str) -> tempfile::TempDir {
     let shared = std::env::var("RODAN_SHARED_DIR").unwrap_or_else(|_| "../../shared".into());
     let from = Path::new(&shared).join("fixtures/rodan-client");
     assert!(
@@ -96,7 +119,6 @@ fn client_files(host: &str) -> tempfile::TempDir {
     );
     let dir = tempfile::tempdir().expect("a temp dir");
     copy_tree(&from, dir.path());
-    let configuration = client_configuration(&from, host);
     std::fs::write(dir.path().join("configuration.json"), configuration)
         .expect("write configuration.json");
     make_readable(dir.path());
@@ -149,7 +171,8 @@ pub fn start(world: &World, files: &mut Option<tempfile::TempDir>) -> Front {
     use std::os::unix::fs::PermissionsExt;
     let address = loopback_address();
     let origin = format!("http://{address}");
-    let served = client_files(&address);
+    let (configuration, nginx) = rendered(&address);
+    let served = client_files(&configuration);
     // The client's own server, as its image runs it: the files on a port of its own.
     let client_port = rodan_testkit::free_port();
     let client_conf = format!(
@@ -177,15 +200,14 @@ http {{
     let api_port = world.root.rsplit(':').next().expect("a port");
     std::fs::set_permissions(world.media.path(), std::fs::Permissions::from_mode(0o755))
         .expect("chmod");
-    let web = rodan_operator::crd::WebSpec::default();
-    let conf = front_conf(&web)
+    let conf = nginx
         .replace("/tmp/", "@PREFIX@/")
         .replace(
-            "server 127.0.0.1:8000;",
+            "server rodan-api:8000;",
             &format!("server 127.0.0.1:{api_port};"),
         )
         .replace(
-            "server 127.0.0.1:80;",
+            "server rodan-client:80;",
             &format!("server 127.0.0.1:{client_port};"),
         )
         .replace("listen 8080;", &format!("listen {address}:80;"))
@@ -194,10 +216,16 @@ http {{
             &format!("alias {}/;", world.media.path().display()),
         )
         .replace("access_log /dev/stdout;", "access_log @PREFIX@/access.log;");
-    assert!(
-        conf.contains(&format!("server 127.0.0.1:{client_port};")),
-        "the client's upstream moved"
-    );
+    for moved in [
+        format!("server 127.0.0.1:{api_port};"),
+        format!("server 127.0.0.1:{client_port};"),
+        format!("listen {address}:80;"),
+    ] {
+        assert!(
+            conf.contains(&moved),
+            "the rendered nginx.conf changed: {conf}"
+        );
+    }
     let front = Nginx::start(&conf, (address.as_str(), 80));
     *files = Some(served);
     Front {
@@ -264,22 +292,3 @@ pub const CHROMIUM_ARGS: &[&str] = &[
     "--proxy-bypass-list=127.0.0.0/8",
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.*",
 ];
-
-/// SHIM until the operator renders it.
-fn client_configuration(from: &Path, host: &str) -> String {
-    let mut c: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(from.join("configuration.json")).expect("read"))
-            .expect("json");
-    c["SERVER_HOST"] = host.into();
-    c["SERVER_PORT"] = "80".into();
-    c["SERVER_SOCKET_AVAILABLE"] = true.into();
-    c.to_string()
-}
-
-/// SHIM until the operator renders it.
-fn front_conf(web: &rodan_operator::crd::WebSpec) -> String {
-    rodan_operator::build::web::nginx_conf("127.0.0.1", web)
-        .replace("location = / {\n            return 302 /api/;\n        }", "")
-        .replace("location / {\n            return 404;\n        }", "location / { add_header Content-Security-Policy \"default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob: ws:\" always; proxy_pass http://rodan_client; }")
-        .replace("    upstream rodan_api {", "    upstream rodan_client { server 127.0.0.1:80; }\n    upstream rodan_api {")
-}

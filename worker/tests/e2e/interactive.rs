@@ -14,11 +14,11 @@ use rodan_jobs::gamera::xml::{State, parse};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-const IC: &str = "Interactive Classifier";
+pub(crate) const IC: &str = "Interactive Classifier";
 const CC: &str = "CC Analysis";
 const PREVIEW: &str = "PNG (includes RGB, 1-Bit, and Greyscale) - Preview Image";
 const CCS: &str = "GameraXML - Connected Components";
-const TRAINING: &str = "GameraXML - Training Data";
+pub(crate) const TRAINING: &str = "GameraXML - Training Data";
 const CLASSIFIED: &str = "GameraXML - Classified Glyphs";
 
 /// Rows 2000 to 2400 of the left half of the 240r page, as a one-bit PNG: a few staves' worth of
@@ -95,16 +95,16 @@ async fn call_as(
 }
 
 /// What a waiting classifier's case starts from.
-struct Waiting {
-    project: String,
-    run: String,
+pub(crate) struct Waiting {
+    pub(crate) project: String,
+    pub(crate) run: String,
     /// The classifier's run job's URL.
-    run_job: String,
+    pub(crate) run_job: String,
 }
 
 /// Builds CC Analysis → Interactive Classifier in a new project, runs it on the band, and
 /// waits until the classifier waits for a person.
-async fn start(world: &World) -> Waiting {
+pub(crate) async fn start(world: &World) -> Waiting {
     let project = world.project().await;
     let page = world
         .upload_into(&project, &[("240r-band.png".to_owned(), band())])
