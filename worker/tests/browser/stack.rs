@@ -245,8 +245,12 @@ pub struct Driver {
 impl Driver {
     pub fn start() -> Self {
         let port = rodan_testkit::free_port();
+        use std::os::unix::process::CommandExt;
+        // A process group of its own: Chromium's processes are chromedriver's children, and a
+        // failed test (no session closed) must not leave them running.
         let child = Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -268,6 +272,10 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // chromedriver and every Chromium process it started.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
