@@ -74,14 +74,17 @@ pub struct Front {
     _client: Nginx,
 }
 
-/// A loopback address of this process's own, so that runs at once do not meet on port 80.
+/// A loopback address of this trial's own, so that trials and runs at once do not meet on port
+/// 80.
 fn loopback_address() -> String {
-    let pid = std::process::id();
+    static TRIALS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let trial = TRIALS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let k = std::process::id().wrapping_mul(8).wrapping_add(trial);
     format!(
         "127.{}.{}.{}",
-        1 + pid % 250,
-        1 + (pid / 250) % 250,
-        1 + (pid / 62_500) % 250
+        1 + k % 250,
+        1 + (k / 250) % 250,
+        1 + (k / 62_500) % 250
     )
 }
 
