@@ -455,7 +455,7 @@ impl World {
             .as_array()
             .expect("extern input ports");
         assert_eq!(entries.len(), 1, "only greyscale's input is extern");
-        assert_eq!(entries[0], ins[0].as_str());
+        assert_eq!(entries[0]["url"], ins[0].as_str());
         let stored: [Value; 3] = stored.try_into().expect("three jobs");
         (wf, ins[0].clone(), stored)
     }
