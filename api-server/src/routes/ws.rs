@@ -181,6 +181,19 @@ async fn close_revoked(mut socket: WebSocket) {
     let _ = socket.send(Message::Close(Some(frame))).await;
 }
 
+/// Answers what the client sent: its heartbeat is echoed, anything else is ignored. False once
+/// the socket is closed or broken.
+async fn answer(socket: &mut WebSocket, incoming: Option<Result<Message, axum::Error>>) -> bool {
+    match incoming {
+        Some(Ok(Message::Text(text))) if text.as_str() == "--heartbeat--" => socket
+            .send(Message::Text("--heartbeat--".into()))
+            .await
+            .is_ok(),
+        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => false,
+        Some(Ok(_)) => true,
+    }
+}
+
 /// An anonymous socket: [`ANONYMOUS_NOTICE`] at most every [`ANONYMOUS_EVERY`] while events
 /// happen, heartbeats as for any socket.
 async fn stream_anonymous(mut socket: WebSocket, mut events: broadcast::Receiver<Notice>) {
@@ -194,13 +207,7 @@ async fn stream_anonymous(mut socket: WebSocket, mut events: broadcast::Receiver
                 Ok(Notice::Credentials(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => break,
             },
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Text(text))) if text.as_str() == "--heartbeat--" => {
-                    if socket.send(Message::Text("--heartbeat--".into())).await.is_err() { break; }
-                }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                Some(Ok(_)) => {}
-            },
+            incoming = socket.recv() => if !answer(&mut socket, incoming).await { break; },
             _ = flush.tick(), if pending => {
                 pending = false;
                 if socket.send(Message::Text(ANONYMOUS_NOTICE.into())).await.is_err() { break; }
@@ -238,13 +245,7 @@ async fn stream(
                 Err(broadcast::error::RecvError::Lagged(_)) => recheck = true,
                 Err(broadcast::error::RecvError::Closed) => break,
             },
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Text(text))) if text.as_str() == "--heartbeat--" => {
-                    if socket.send(Message::Text("--heartbeat--".into())).await.is_err() { break; }
-                }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                Some(Ok(_)) => {}
-            },
+            incoming = socket.recv() => if !answer(&mut socket, incoming).await { break; },
             _ = heartbeat.tick() => {
                 recheck = true;
                 if socket.send(Message::Text("--heartbeat--".into())).await.is_err() { break; }

@@ -247,28 +247,16 @@ impl Browser<'_> {
     /// decides on that first move whether the press began on an item), then on to `to`, and
     /// lets go.
     async fn drag(&self, from: (f64, f64), to: (f64, f64)) {
-        let pause = |ms| PointerAction::Pause {
-            duration: Duration::from_millis(ms),
-        };
-        let at = |x: f64, y: f64| PointerAction::MoveTo {
-            duration: Some(Duration::from_millis(20)),
-            x: x.round(),
-            y: y.round(),
-        };
-        let mut mouse = MouseActions::new("mouse".into())
-            .then(at(from.0 - 3.0, from.1))
-            .then(pause(200))
-            .then(at(from.0, from.1))
-            .then(pause(300))
+        let mut mouse = hover(from)
             .then(PointerAction::Down {
                 button: MOUSE_BUTTON_LEFT,
             })
             .then(pause(100))
-            .then(at(from.0 + 1.0, from.1 + 1.0))
+            .then(move_to(from.0 + 1.0, from.1 + 1.0))
             .then(pause(100));
         for k in 1..=12 {
             let t = f64::from(k) / 12.0;
-            mouse = mouse.then(at(
+            mouse = mouse.then(move_to(
                 from.0 + (to.0 - from.0) * t,
                 from.1 + (to.1 - from.1) * t,
             ));
@@ -284,20 +272,7 @@ impl Browser<'_> {
 
     /// A right click at `at`, which opens the builder's context menu.
     async fn right_click(&self, at: (f64, f64)) {
-        let to = |x: f64, y: f64| PointerAction::MoveTo {
-            duration: Some(Duration::from_millis(20)),
-            x: x.round(),
-            y: y.round(),
-        };
-        let mouse = MouseActions::new("mouse".into())
-            .then(to(at.0 - 3.0, at.1))
-            .then(PointerAction::Pause {
-                duration: Duration::from_millis(200),
-            })
-            .then(to(at.0, at.1))
-            .then(PointerAction::Pause {
-                duration: Duration::from_millis(300),
-            })
+        let mouse = hover(at)
             .then(PointerAction::Down {
                 button: MOUSE_BUTTON_RIGHT,
             })
@@ -348,6 +323,30 @@ async fn log_in(b: &Browser<'_>) {
     b.click("#button-login").await;
     b.shown("#button-new_project").await;
     b.shot("logged-in").await;
+}
+
+fn pause(ms: u64) -> PointerAction {
+    PointerAction::Pause {
+        duration: Duration::from_millis(ms),
+    }
+}
+
+fn move_to(x: f64, y: f64) -> PointerAction {
+    PointerAction::MoveTo {
+        duration: Some(Duration::from_millis(20)),
+        x: x.round(),
+        y: y.round(),
+    }
+}
+
+/// The pointer brought onto `at` from just beside it and left there a moment: the canvas learns
+/// which item is under it from the move, before any button is pressed.
+fn hover(at: (f64, f64)) -> MouseActions {
+    MouseActions::new("mouse".into())
+        .then(move_to(at.0 - 3.0, at.1))
+        .then(pause(200))
+        .then(move_to(at.0, at.1))
+        .then(pause(300))
 }
 
 /// Log in, create a project, upload a page, build and run greyscale -> Sauvola, watch it finish,
