@@ -193,7 +193,11 @@ impl Api {
         assert_eq!(entries.len(), 1, "one extern input port: {valid}");
         (
             url_of(&wf).to_owned(),
-            entries[0].as_str().expect("a URL").to_owned(),
+            // Upstream's workflow detail nests its ports; the port's own URL names it.
+            entries[0]["url"]
+                .as_str()
+                .unwrap_or_else(|| panic!("a port with a URL: {valid}"))
+                .to_owned(),
         )
     }
 
