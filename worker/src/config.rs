@@ -75,6 +75,11 @@ pub struct Config {
     /// This worker's name in `lease_owner`; host name and a random suffix when empty.
     #[arg(long, env = "RODAN_WORKER_NAME", default_value = "")]
     pub name: String,
+    /// Mail to a run's creator when a job of it waits for input, and when it finishes or fails
+    /// (upstream's notices; the creator's `send_email` preference decides), with upstream's
+    /// `EMAIL_*` settings. Without `EMAIL_HOST` the messages are logged instead.
+    #[command(flatten)]
+    pub mail: rodan_mail::MailArgs,
 }
 
 impl Config {
@@ -103,6 +108,7 @@ impl Config {
             max_image_pixels: None,
             max_input_text_bytes: None,
             name: String::new(),
+            mail: rodan_mail::MailArgs::default(),
         }
     }
 

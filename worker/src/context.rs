@@ -29,6 +29,8 @@ pub(crate) struct Context {
     pub(crate) claims: Batcher<(Uuid, Uuid), Option<Claim>>,
     /// Finishes of run jobs with nothing to place, batched.
     pub(crate) finishes: Batcher<Uuid, store::Finished>,
+    /// Sends the notices of [`crate::notify`].
+    pub(crate) mailer: rodan_mail::Mailer,
 }
 
 impl Context {
@@ -36,7 +38,12 @@ impl Context {
     /// sweep dispatches again later.
     pub(crate) async fn dispatch(&self, run: Uuid) {
         match rodan_db::schedule::dispatch(&self.pool, &self.broker, run).await {
-            Ok(done) => self.events.publish_all(&done.events).await,
+            Ok(done) => {
+                self.events.publish_all(&done.events).await;
+                if done.run_finished {
+                    crate::notify::run(self, run, crate::notify::Notice::Finished).await;
+                }
+            }
             Err(error) => {
                 tracing::warn!(%run, error = %crate::error::error_chain(&error), "dispatch failed");
             }

@@ -27,6 +27,9 @@ pub enum WorkerError {
         #[source]
         source: std::io::Error,
     },
+    /// The mail settings can never work (a bad sender address).
+    #[error("invalid mail settings")]
+    Mail(#[source] rodan_mail::Error),
     /// The worker's task panicked.
     #[error("failed to run the worker task")]
     Join(#[from] tokio::task::JoinError),

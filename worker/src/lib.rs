@@ -11,6 +11,7 @@ mod error;
 pub mod execute;
 pub mod local;
 pub mod metrics;
+pub(crate) mod notify;
 pub mod package;
 pub mod reaper;
 pub(crate) mod registry;

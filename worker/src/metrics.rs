@@ -31,6 +31,15 @@ pub struct JobLabel {
     pub job: String,
 }
 
+/// The labels of a run's notice by mail.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MailLabel {
+    /// `waiting`, `finished` or `failed`.
+    pub notice: String,
+    /// `sent` or `failed`.
+    pub outcome: String,
+}
+
 /// The worker's metrics.
 #[derive(Debug)]
 pub struct Metrics {
@@ -53,6 +62,8 @@ pub struct Metrics {
     pub reconnects: Counter,
     /// 1 while consuming, 0 while reconnecting to RabbitMQ.
     pub broker_connected: Gauge,
+    /// Notices of runs by mail, by notice and outcome.
+    pub mails: Family<MailLabel, Counter>,
     healthy: AtomicBool,
     broker: AtomicU8,
 }
@@ -79,6 +90,7 @@ impl Metrics {
         let reconnects = Counter::default();
         let broker_connected = Gauge::default();
         broker_connected.set(1);
+        let mails = Family::<MailLabel, Counter>::default();
         registry.register("jobs_started", "Jobs started", started.clone());
         registry.register("jobs_finished", "Jobs finished", finished.clone());
         registry.register("jobs_failed", "Jobs failed", failed.clone());
@@ -108,6 +120,11 @@ impl Metrics {
             "1 while consuming from RabbitMQ, 0 while reconnecting",
             broker_connected.clone(),
         );
+        registry.register(
+            "mails",
+            "Notices of runs by mail (waiting for input, finished, failed), by outcome",
+            mails.clone(),
+        );
         Self {
             registry,
             started,
@@ -119,6 +136,7 @@ impl Metrics {
             reaped,
             reconnects,
             broker_connected,
+            mails,
             healthy: AtomicBool::new(true),
             broker: AtomicU8::new(0),
         }
@@ -129,6 +147,16 @@ impl Metrics {
         JobLabel {
             job: job.to_owned(),
         }
+    }
+
+    /// Counts a notice by mail.
+    pub fn mail(&self, notice: &str, outcome: &str) {
+        self.mails
+            .get_or_create(&MailLabel {
+                notice: notice.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 
     /// Marks the worker (un)healthy for /healthz.

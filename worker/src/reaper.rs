@@ -67,6 +67,9 @@ pub(crate) async fn reap_once(shared: &Context) -> Result<(), ReapError> {
         .reaped
         .inc_by(u64::try_from(count).unwrap_or(0));
     shared.events.publish_all(&events).await;
+    for run in &reaped.runs_failed {
+        crate::notify::run(shared, *run, crate::notify::Notice::Failed).await;
+    }
     crate::package::reap(shared).await?;
     crate::resource::reap(shared).await?;
     runs.extend(crate::store::stalled_runs(&shared.pool, shared.config.lease()).await?);

@@ -99,6 +99,7 @@ impl Worker {
                 async move { store::finish_many(&pool, &run_jobs, &owner).await }
             })
         };
+        let mailer = rodan_mail::Mailer::new(&config.mail).map_err(WorkerError::Mail)?;
         let shared = Arc::new(Context {
             pool,
             broker,
@@ -110,6 +111,7 @@ impl Worker {
             scratch,
             claims,
             finishes,
+            mailer,
         });
         let consuming = consumer::open(&shared).await?;
         tracing::info!(

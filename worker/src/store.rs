@@ -470,15 +470,26 @@ pub async fn replace_list_members(
     Ok(members)
 }
 
+/// What [`fail`] changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failed {
+    /// The lease was lost: nothing was written.
+    LeaseLost,
+    /// The run job failed; its run had already failed or been cancelled.
+    RunJob,
+    /// The run job failed, and with it its run.
+    WithRun,
+}
+
 /// Fails `run_job` (held by `owner`) and its workflow run with the same error, in one
-/// transaction. Returns false when the lease was lost (nothing written).
+/// transaction.
 pub async fn fail(
     pool: &PgPool,
     claim: &Claim,
     owner: &str,
     summary: &str,
     details: &str,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Failed, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let failed = sqlx::query(
         r#"UPDATE run_jobs SET status = $3, error_summary = $4, error_details = $5,
@@ -495,19 +506,24 @@ pub async fn fail(
     .await?;
     if failed.rows_affected() != 1 {
         tx.rollback().await?;
-        return Ok(false);
+        return Ok(Failed::LeaseLost);
     }
-    fail_run(&mut tx, claim.run, summary, details).await?;
+    let with_run = fail_run(&mut tx, claim.run, summary, details).await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(if with_run {
+        Failed::WithRun
+    } else {
+        Failed::RunJob
+    })
 }
 
+/// Fails `run` if it still runs; true when it did.
 async fn fail_run(
     tx: &mut Transaction<'_, Postgres>,
     run: Uuid,
     summary: &str,
     details: &str,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     sqlx::query(
         r#"UPDATE workflow_runs SET status = $2, error_summary = $3, error_details = $4,
                updated = now()
@@ -521,7 +537,7 @@ async fn fail_run(
     .bind(status::RETRYING)
     .execute(&mut **tx)
     .await
-    .map(|_| ())
+    .map(|done| done.rows_affected() == 1)
 }
 
 /// Parks `run_job` (held by `owner`) in WAITING_FOR_INPUT: its job asked for a person.
@@ -593,6 +609,8 @@ pub struct Reaped {
     pub rescheduled: Vec<(Uuid, Uuid, Uuid)>,
     /// Run jobs failed for having lost their worker too often: (run job, run, project).
     pub failed: Vec<(Uuid, Uuid, Uuid)>,
+    /// The runs those failures failed (those that were still running).
+    pub runs_failed: Vec<Uuid>,
 }
 
 /// Handles every PROCESSING run job whose lease expired: back to SCHEDULED (undispatched) while
@@ -648,7 +666,9 @@ pub async fn reap(pool: &PgPool, max_attempts: i32) -> Result<Reaped, sqlx::Erro
             .bind(&details)
             .execute(&mut *tx)
             .await?;
-            fail_run(&mut tx, run, &summary, &details).await?;
+            if fail_run(&mut tx, run, &summary, &details).await? {
+                out.runs_failed.push(run);
+            }
             out.failed.push((run_job, run, project));
         }
     }

@@ -202,6 +202,9 @@ async fn scenario(node: Node) {
     upgrade(&node, &client).await;
 
     step("a public host: the client's configuration.json follows, the websocket turned on");
+    let before = client_checksum(&client)
+        .await
+        .expect("the client Deployment has a configuration checksum");
     node.kubectl(&[
         "-n",
         NS,
@@ -217,7 +220,7 @@ async fn scenario(node: Node) {
         "the client's pods rolled to the new configuration",
         NS,
         Duration::from_secs(300),
-        || client_rolled(&client),
+        || client_rolled(&client, &before),
     )
     .await;
     web_client(&root, "rodan.example.test", true).await;
@@ -389,21 +392,28 @@ async fn web_root(client: &Client) -> String {
     format!("http://{ip}:{}", rodan_types::ports::WEB)
 }
 
-/// Whether the client Deployment's pods all run its current template (by the configuration
-/// checksum the operator puts on it), ready, with no old one left serving.
-async fn client_rolled(client: &Client) -> Option<()> {
-    const CHECKSUM: &str = "rodan.ddmal.music.mcgill.ca/config-checksum";
+const CHECKSUM: &str = "rodan.ddmal.music.mcgill.ca/config-checksum";
+
+/// The configuration checksum on the client Deployment's pod template.
+async fn client_checksum(client: &Client) -> Option<String> {
     let deployment: Deployment = Api::namespaced(client.clone(), NS)
         .get(&rodan_operator::build::client::service(NAME))
         .await
         .ok()?;
-    let want = deployment
+    deployment
         .spec?
         .template
         .metadata?
         .annotations?
-        .get(CHECKSUM)?
-        .clone();
+        .get(CHECKSUM)
+        .cloned()
+}
+
+/// Whether the client Deployment's template has a configuration other than `before` (the
+/// operator has reconciled the change) and its pods all run it, ready, with no old one left
+/// serving.
+async fn client_rolled(client: &Client, before: &str) -> Option<()> {
+    let want = client_checksum(client).await.filter(|now| now != before)?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
     let list = pods
         .list(&ListParams::default().labels(&format!(

@@ -272,7 +272,7 @@ pub(super) async fn fail(shared: &Context, claim: &Claim, summary: &str, details
     };
     let (summary, details) = (&redact(summary), &redact(details));
     match store::fail(&shared.pool, claim, &shared.owner, summary, details).await {
-        Ok(true) => {
+        Ok(failed @ (store::Failed::RunJob | store::Failed::WithRun)) => {
             tracing::info!(run_job = %claim.run_job, summary, "run job failed");
             shared
                 .metrics
@@ -281,8 +281,11 @@ pub(super) async fn fail(shared: &Context, claim: &Claim, summary: &str, details
                 .inc();
             shared.event("runjob", claim.run_job, claim.project).await;
             shared.event("workflowrun", claim.run, claim.project).await;
+            if failed == store::Failed::WithRun {
+                crate::notify::run(shared, claim.run, crate::notify::Notice::Failed).await;
+            }
         }
-        Ok(false) => {}
+        Ok(store::Failed::LeaseLost) => {}
         Err(error) => tracing::warn!(%error, "failed to record a failure; the lease will expire"),
     }
     Settle::Ack

@@ -112,7 +112,13 @@ pub(super) async fn wait_for_input(shared: &Context, claim: &Claim, waiting: Wai
     {
         Ok(true) => {
             shared.event("runjob", claim.run_job, claim.project).await;
-            notify_waiting_for_input(shared, claim).await;
+            tracing::info!(
+                run_job = %claim.run_job,
+                run = %claim.run,
+                job = %claim.job_name,
+                "a run job waits for a person's input"
+            );
+            crate::notify::run(shared, claim.run, crate::notify::Notice::Waiting).await;
             Settle::Ack
         }
         Ok(false) => {
@@ -129,19 +135,6 @@ pub(super) async fn wait_for_input(shared: &Context, claim: &Claim, waiting: Wai
             .await
         }
     }
-}
-
-/// The hook called once a run job entered WAITING_FOR_INPUT: upstream e-mails the run's
-/// creator ("a job waits for you", when they have an address and want mail). Logged for now;
-/// the mail is sent from here once the worker can send mail.
-pub(crate) async fn notify_waiting_for_input(_shared: &Context, claim: &Claim) {
-    tracing::info!(
-        run_job = %claim.run_job,
-        run = %claim.run,
-        project = %claim.project,
-        job = %claim.job_name,
-        "a run job waits for a person's input"
-    );
 }
 
 #[cfg(test)]

@@ -35,6 +35,10 @@ pub fn all() -> Vec<(&'static str, Case)> {
             "interactive_an_expired_lock_is_taken_by_another_user_and_a_waiting_run_is_cancelled",
             |w| Box::pin(crate::interactive::expired_lock_and_cancel(w)),
         ),
+        (
+            "a_runs_creator_is_told_by_mail_when_a_job_waits_and_when_the_run_finishes_or_fails",
+            |w| Box::pin(crate::notify::notices_by_mail(w)),
+        ),
     ]
 }
 

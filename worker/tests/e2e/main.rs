@@ -8,6 +8,7 @@
 
 mod cases;
 mod interactive;
+mod notify;
 mod omr;
 mod pages;
 mod world;

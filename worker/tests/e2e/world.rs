@@ -47,6 +47,8 @@ pub struct World {
     pub media: tempfile::TempDir,
     /// Workers `a` and `b`.
     pub workers: Vec<WorkerProc>,
+    /// Environment given to the workers beside the services' (see [`World::restart_workers`]).
+    pub worker_env: Vec<(String, String)>,
 }
 
 impl World {
@@ -128,6 +130,7 @@ impl World {
             redis_url: services.redis.url(),
             media,
             workers: Vec::new(),
+            worker_env: Vec::new(),
         };
         world.token = world.login().await;
         for name in ["a", "b"] {
@@ -138,11 +141,29 @@ impl World {
         world
     }
 
+    /// Stops the workers and starts them again, with [`World::worker_env`] as it is now.
+    pub async fn restart_workers(&mut self) {
+        let names: Vec<String> = self.workers.iter().map(|w| w.name.clone()).collect();
+        for mut worker in self.workers.drain(..) {
+            let _ = worker.child.kill().await;
+        }
+        for name in names {
+            let worker = self.spawn_worker(&name);
+            self.workers.push(worker);
+        }
+        self.wait_workers_ready().await;
+    }
+
     /// Starts `rodan-worker serve` on the case's services, logging to a file in the media root.
     fn spawn_worker(&self, name: &str) -> WorkerProc {
         let metrics_port = rodan_testkit::free_port();
         let log = self.media.path().join(format!("{name}.log"));
-        let file = std::fs::File::create(&log).expect("the worker log opens");
+        // Appended to: a restarted worker's log follows its first life's.
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("the worker log opens");
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rodan-worker"))
             .arg("serve")
             .env("DATABASE_URL", &self.db_url)
@@ -160,6 +181,7 @@ impl World {
             .env("RODAN_WORKER_REAP_SECONDS", "1")
             .env("RODAN_WORKER_GRACE_SECONDS", "2")
             .env("RUST_LOG", "info")
+            .envs(self.worker_env.iter().map(|(k, v)| (k, v)))
             .stdout(std::process::Stdio::null())
             .stderr(file)
             .kill_on_drop(true)
