@@ -106,10 +106,30 @@ pub struct Live {
     pub job: MigrationState,
 }
 
+/// State of a migration Job from its status.
+pub fn job_state(job: &DynamicObject) -> MigrationState {
+    let conditions = job.data["status"]["conditions"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let is_true = |t: &str| {
+        conditions
+            .iter()
+            .any(|c| c["type"] == t && c["status"] == "True")
+    };
+    if is_true("Complete") {
+        MigrationState::Succeeded
+    } else if is_true("Failed") {
+        MigrationState::Failed
+    } else {
+        MigrationState::Pending
+    }
+}
+
 impl From<DynamicObject> for Live {
     fn from(obj: DynamicObject) -> Self {
         let fingerprint = fingerprint(&obj);
-        let job = crate::status::job_state(&obj);
+        let job = job_state(&obj);
         let status = &obj.data["status"];
         let int = |key: &str| status[key].as_i64();
         let (status_replicas, ready_replicas, updated_replicas, observed_generation) = (

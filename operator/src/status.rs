@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::api::DynamicObject;
 use serde_json::Value;
 
 use crate::build::{Desired, GPU_RESOURCE, Kind, MigrationState, labels};
@@ -89,26 +88,6 @@ fn rollout(desired_object: &Value, live: Option<&Live>) -> Rollout {
             && int(live.updated_replicas) >= desired
             && ready >= desired
             && int(live.status_replicas) <= desired,
-    }
-}
-
-/// State of a migration Job from its status.
-pub fn job_state(job: &DynamicObject) -> MigrationState {
-    let conditions = job.data["status"]["conditions"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let is_true = |t: &str| {
-        conditions
-            .iter()
-            .any(|c| c["type"] == t && c["status"] == "True")
-    };
-    if is_true("Complete") {
-        MigrationState::Succeeded
-    } else if is_true("Failed") {
-        MigrationState::Failed
-    } else {
-        MigrationState::Pending
     }
 }
 

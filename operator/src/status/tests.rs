@@ -6,7 +6,9 @@ use serde_json::json;
 
 use super::*;
 use crate::build::{self, Observed, Release, release};
+use crate::cache::job_state;
 use crate::crd::{Rodan, RodanSpec};
+use kube::api::DynamicObject;
 
 fn rodan(spec: serde_json::Value) -> Rodan {
     let spec: RodanSpec = serde_json::from_value(spec).expect("a valid spec");
