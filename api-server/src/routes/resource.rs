@@ -333,11 +333,14 @@ async fn upload(
             Some(mimetype) => (mimetype, None),
             None => (OCTET_STREAM, Some(status::SCHEDULED)),
         };
-        let name = std::path::Path::new(filename)
+        // Upstream's max_length for a resource's name: a longer file name is cut to it.
+        let name: String = std::path::Path::new(filename)
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or(filename)
-            .to_owned();
+            .chars()
+            .take(crate::limits::max_len::RESOURCE_NAME)
+            .collect();
         let inserted = sqlx::query(
             "INSERT INTO resources (uuid, name, project_uuid, resource_file, resource_type_uuid, processing_status, creator_id)
              VALUES ($1, $2, $3, $4, (SELECT uuid FROM resource_types WHERE mimetype = $5), $6, $7)",

@@ -381,6 +381,31 @@ async fn names_over_upstreams_max_length_are_field_errors(ctx: Ctx) {
     assert_eq!(me["first_name"], long(150), "{me}");
     assert_eq!(me["email"], email(254), "{me}");
     assert_eq!(me["last_name"], "", "a refused change keeps nothing: {me}");
+
+    // A resource is named after its upload's file, cut to upstream's 200 characters: the file
+    // is kept whole, and the name can still be edited with the limit it has.
+    let file = format!("{}.png", long(250));
+    let (status, created) = upload_unsettled(
+        &ctx,
+        &ctx.admin,
+        &p,
+        vec![(file.as_str(), b"x".to_vec())],
+        Some("image/rgb+png"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{}", short(&created));
+    assert_eq!(created[0]["name"], long(200), "{}", short(&created));
+    let resource = created[0]["url"].as_str().expect("a resource URL");
+    let renamed = ctx
+        .ok(
+            Method::PATCH,
+            resource,
+            &ctx.admin,
+            Some(json!({"description": "kept"})),
+            200,
+        )
+        .await;
+    assert_eq!(renamed["name"], long(200), "{}", short(&renamed));
 }
 
 async fn settings_documents_and_json_bodies_are_bounded(ctx: Ctx) {
