@@ -1029,16 +1029,16 @@ pub(super) async fn document(base: Base) -> Json<Value> {
             json!({"post": operation.render(), "options": options.render()}),
         );
     }
-    // Two refusals come from axum's extractors before the handler runs, as plain text: a
-    // request to the websocket that is not an upgrade, and a malformed multipart upload.
-    let plain = json!({"text/plain": {"schema": {"type": "string"}}});
+    // Refusals before the handler reads anything: a request to the websocket that is not an
+    // upgrade, and an upload that is not multipart or has no usable boundary.
+    let detail = error_responses()["403"]["content"].clone();
     let ws = &mut paths["/ws/rodan"]["get"]["responses"];
-    ws["400"] = json!({"description": "Not a websocket upgrade", "content": plain});
-    ws["426"] = json!({"description": "The connection cannot be upgraded", "content": plain});
-    let mut upload = error_responses()["400"].clone();
-    upload["content"]["text/plain"] = plain["text/plain"].clone();
-    upload["description"] = json!("Field errors, or (plain text) a malformed multipart body");
-    paths["/api/resources/"]["post"]["responses"]["400"] = upload;
+    ws["400"] = json!({"description": "Not a websocket upgrade", "content": detail});
+    ws["426"] = json!({"description": "The connection cannot be upgraded", "content": detail});
+    paths["/api/resources/"]["post"]["responses"]["400"]["description"] =
+        json!("Field errors, or a multipart body without a usable boundary");
+    paths["/api/resources/"]["post"]["responses"]["415"] =
+        json!({"description": "Not a multipart/form-data body", "content": detail});
     // The working URLs answer as upstream's: `{"message": ...}` for a wrong or expired token.
     let message = json!({"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}});
     let denied =

@@ -11,6 +11,7 @@ use crate::query::{self, RawJson};
 use crate::routes::read::{Access, list_handler, options_handler, path_uuid};
 use crate::state::AppState;
 use axum::Router;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -245,6 +246,28 @@ async fn claimed_type(pool: &PgPool, value: &str) -> ApiResult<String> {
     Ok(value.to_owned())
 }
 
+/// DRF's answers to a body its multipart parser cannot take, as JSON (axum's are plain text):
+/// 415 for another media type, 400 for a multipart body without a usable boundary.
+fn multipart_rejection(headers: &HeaderMap, rejection: MultipartRejection) -> ApiError {
+    let MultipartRejection::InvalidBoundary(_) = &rejection else {
+        return ApiError::bad_request(format!("Multipart form parse error - {rejection}"));
+    };
+    // axum says "invalid boundary" both for another media type and for a missing boundary.
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = media_type.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("multipart/form-data") {
+        ApiError::bad_request("Multipart form parse error - Invalid boundary in multipart: None")
+    } else {
+        ApiError::Detail(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("Unsupported media type \"{media_type}\" in request."),
+        )
+    }
+}
+
 /// `POST /api/resources/` (multipart): `files` (one or more), `project`, optional `type` and
 /// `label_names`. Each file is streamed to the media volume and becomes a resource: with a claimed
 /// type, typed at once (octet-stream when the type is not registered); without, SCHEDULED and
@@ -254,8 +277,10 @@ async fn upload(
     State(state): State<AppState>,
     base: Base,
     user: User,
-    mut multipart: Multipart,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, axum::Json<Vec<serde_json::Value>>)> {
+    let mut multipart = multipart.map_err(|r| multipart_rejection(&headers, r))?;
     let mut project = None;
     let mut claimed = None;
     let mut label_names = None;

@@ -21,6 +21,7 @@ use crate::security::{AUTH_CHANNEL, Notice};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::Response;
@@ -119,8 +120,11 @@ async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
+    // A request that is not an upgrade gets its reason as JSON (axum's is plain text), with
+    // axum's status: 400, or 426 where the connection cannot be upgraded.
+    let ws = ws.map_err(|rejection| ApiError::Detail(rejection.status(), rejection.body_text()))?;
     if !state.security.origin_allowed(&headers) {
         return Err(ApiError::Forbidden(
             "Origin not allowed to open the websocket.".into(),

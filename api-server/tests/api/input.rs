@@ -17,6 +17,7 @@ cases!(
     uploads_over_the_limit_are_refused_before_their_body_is_read,
     the_api_answers_503_while_postgresql_is_down_and_recovers_by_itself,
     a_run_created_while_rabbitmq_is_down_is_201_and_runs_once_it_is_back,
+    bodies_refused_before_the_handler_are_drf_json,
 );
 
 /// The start of a body, for messages.
@@ -751,4 +752,56 @@ async fn a_run_created_while_rabbitmq_is_down_is_201_and_runs_once_it_is_back(ct
     sweeper.abort();
     let _ = worker.stop().await;
     drop(rabbit);
+}
+
+/// What axum's extractors refuse before a handler runs is answered as DRF answers it, in JSON:
+/// an upload that is not multipart (415), a multipart body without a boundary (400), and a
+/// request to the websocket that is not an upgrade (400).
+async fn bodies_refused_before_the_handler_are_drf_json(ctx: Ctx) {
+    let json_body = |resp: reqwest::Response| async move {
+        let kind = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(kind.starts_with("application/json"), "{kind}");
+        (resp.status(), resp.json::<Value>().await.expect("JSON"))
+    };
+    let upload = |content_type: &'static str| {
+        ctx.http
+            .post(ctx.url("/api/resources/"))
+            .header("Authorization", format!("Token {}", ctx.admin))
+            .header("Content-Type", content_type)
+            .body("{}")
+            .send()
+    };
+    let (status, body) = json_body(upload("application/json").await.expect("answer")).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    assert_eq!(
+        body,
+        json!({"detail": "Unsupported media type \"application/json\" in request."})
+    );
+    let (status, body) = json_body(upload("multipart/form-data").await.expect("answer")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body,
+        json!({"detail": "Multipart form parse error - Invalid boundary in multipart: None"})
+    );
+    let resp = ctx
+        .http
+        .get(ctx.url("/ws/rodan"))
+        .header("Authorization", format!("Token {}", ctx.admin))
+        .send()
+        .await
+        .expect("answer");
+    let (status, body) = json_body(resp).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+    // Nothing was stored.
+    let (_, resources) = ctx.get("/api/resources/", &ctx.admin).await;
+    assert_eq!(resources["count"], 0, "{resources}");
 }
