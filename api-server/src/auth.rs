@@ -65,24 +65,36 @@ fn token_hash(key: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Returns the user's token key, creating one when the user has none. Keys are 40 hex digits
-/// like DRF's; only their hash is stored, so an existing key cannot be shown again and is
-/// replaced instead.
+/// Tokens a user keeps at once; a login past it ends the oldest session.
+pub const TOKENS_PER_USER: i64 = 20;
+
+/// A new token key for a login of the user. Keys are 40 hex digits like DRF's. Only their hash
+/// is stored, so an existing key cannot be shown again: each login gets one of its own, and the
+/// user's other sessions go on (upstream gives every login the same token). The oldest beyond
+/// [`TOKENS_PER_USER`] are deleted.
 pub async fn issue_token(pool: &PgPool, user_id: i64) -> Result<String, sqlx::Error> {
     let bytes: [u8; 20] = rand::random();
     let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut tx = pool.begin().await?;
+    sqlx::query("INSERT INTO auth_tokens (key_hash, user_id) VALUES ($1, $2)")
+        .bind(token_hash(&key))
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
-        "INSERT INTO auth_tokens (key_hash, user_id) VALUES ($1, $2)
-         ON CONFLICT (user_id) DO UPDATE SET key_hash = EXCLUDED.key_hash, created = now()",
+        "DELETE FROM auth_tokens WHERE key_hash IN (
+             SELECT key_hash FROM auth_tokens WHERE user_id = $1
+             ORDER BY created DESC OFFSET $2)",
     )
-    .bind(token_hash(&key))
     .bind(user_id)
-    .execute(pool)
+    .bind(TOKENS_PER_USER)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(key)
 }
 
-/// Deletes the user's token (logout).
+/// Deletes every token of the user (logout, as djoser's, which ends all their sessions).
 pub async fn revoke_token(pool: &PgPool, user_id: i64) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM auth_tokens WHERE user_id = $1")
         .bind(user_id)
@@ -98,7 +110,7 @@ pub async fn revoke_token(pool: &PgPool, user_id: i64) -> Result<(), sqlx::Error
 pub struct BasicCache(Mutex<HashMap<String, (i64, Stamp, Instant)>>);
 
 /// A digest of what a login depends on: the stored password hash (a new salt with every change)
-/// and the token's creation time. As Django's session auth hash, which ends sessions when the
+/// and the user's tokens (how many, the newest's creation time), which a logout deletes. As Django's session auth hash, which ends sessions when the
 /// password changes.
 pub type Stamp = [u8; 32];
 
@@ -134,7 +146,8 @@ struct StampedUser {
 async fn stamped_user(pool: &PgPool, id: i64) -> Result<Option<(User, Stamp)>, sqlx::Error> {
     let row: Option<StampedUser> = sqlx::query_as(&format!(
         "SELECT {USER_COLUMNS}, password,
-                (SELECT created::text FROM auth_tokens WHERE user_id = users.id) AS token_created
+                (SELECT count(*)::text || '/' || coalesce(max(created)::text, '')
+                 FROM auth_tokens WHERE user_id = users.id) AS token_created
          FROM users WHERE id = $1"
     ))
     .bind(id)

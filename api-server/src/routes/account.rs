@@ -84,9 +84,8 @@ async fn token(
         .bind(user.id)
         .execute(&state.pool)
         .await?;
+    // A token of its own: the user's other sessions go on.
     let key = issue_token(&state.pool, user.id).await?;
-    // Sockets opened with the replaced token close.
-    state.security.credentials_changed(user.id).await;
     let mut json = user_json(&state, &base, &user, user.id).await?;
     if let Some(map) = json.as_object_mut() {
         map.insert("token".into(), Value::String(key));

@@ -18,6 +18,7 @@ cases!(
     the_websocket_opens_only_for_allowed_origins,
     the_websocket_follows_membership_and_closes_when_credentials_go,
     nginx_limits_logins_and_adds_security_headers,
+    each_login_has_its_own_token_and_logging_out_ends_them_all,
 );
 
 async fn basic(ctx: &Ctx, root: &str, login: &str, password: &str) -> StatusCode {
@@ -561,4 +562,50 @@ async fn nginx_limits_logins_and_adds_security_headers(ctx: Ctx) {
         .await
         .expect("answer");
     assert_eq!(resp.status(), StatusCode::OK);
+}
+
+/// Two logins (two browsers): the second does not end the first's session, nor close its
+/// websocket; logging out (upstream's reset-token) ends both.
+async fn each_login_has_its_own_token_and_logging_out_ends_them_all(ctx: Ctx) {
+    let first = ctx.user("dora").await;
+    let mut socket = open_ws(
+        &format!("{}/ws/rodan?token={first}", ws_root(&ctx.root)),
+        None,
+    )
+    .await
+    .expect("the websocket opens");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = ctx.login("dora@example.org", "dora-password").await;
+    assert_ne!(first, second, "each login gets a token of its own");
+    for token in [&first, &second] {
+        let (status, me) = ctx.get("/api/auth/me/", token).await;
+        assert_eq!(status, StatusCode::OK, "{me}");
+        assert_eq!(me["username"], "dora", "{me}");
+    }
+    // The first session's socket stays open: nothing but events or heartbeats for 2 s.
+    let open = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(frame))) => return format!("closed: {frame:?}"),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return format!("failed: {e}"),
+                None => return "ended".to_owned(),
+            }
+        }
+    })
+    .await;
+    assert!(open.is_err(), "the first session's socket {open:?}");
+    let (status, _) = ctx
+        .post(
+            &format!("{}/api/auth/reset-token/", ctx.root),
+            &second,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for token in [&first, &second] {
+        let (status, _) = ctx.get("/api/auth/me/", token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "after logout");
+    }
+    assert_eq!(closed(&mut socket, 5).await, Some(CloseCode::Policy));
 }
