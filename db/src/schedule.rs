@@ -6,7 +6,7 @@
 //! dispatch the same run job, and a message whose id no longer matches is ignored by workers.
 
 use crate::broker::{Broker, BrokerError};
-use crate::events::{Change, Event};
+use crate::events::{Change, Event, ModelName};
 use rodan_core::message::RunJobMessage;
 use rodan_core::status;
 use sqlx::PgPool;
@@ -184,8 +184,12 @@ pub async fn dispatch(
         ..Dispatched::default()
     };
     if run_finished {
-        out.events
-            .push(Event::new(Change::Updated, "workflowrun", run, project));
+        out.events.push(Event::new(
+            Change::Updated,
+            ModelName::WorkflowRun,
+            run,
+            project,
+        ));
     }
     if messages.is_empty() {
         return Ok(out);
@@ -212,7 +216,7 @@ pub async fn dispatch(
     for (_, message) in messages {
         out.events.push(Event::new(
             Change::Updated,
-            "runjob",
+            ModelName::RunJob,
             message.run_job,
             project,
         ));

@@ -10,7 +10,7 @@ use crate::settle::Settle;
 use rodan_core::message::ResourceMessage;
 use rodan_core::resource_types::OCTET_STREAM;
 use rodan_core::status;
-use rodan_db::events::{Change, Event};
+use rodan_db::events::{Change, Event, ModelName};
 use sqlx::PgPool;
 use std::path::Path;
 use std::time::Duration;
@@ -190,7 +190,7 @@ pub(crate) async fn handle(shared: &Context, body: &[u8]) -> Settle {
         .events
         .publish(&Event::new(
             Change::Updated,
-            "resource",
+            ModelName::Resource,
             message.resource,
             Some(project),
         ))

@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use rodan_core::message::PackageMessage;
 use rodan_core::status;
-use rodan_db::events::Change;
+use rodan_db::events::{Change, ModelName};
 use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -137,7 +137,12 @@ async fn create(
         return Err(ApiError::Unavailable(error.into()));
     }
     state
-        .emit(Change::Created, "resultspackage", id, Some(project))
+        .emit(
+            Change::Created,
+            ModelName::ResultsPackage,
+            id,
+            Some(project),
+        )
         .await;
     Ok(RawJson(
         StatusCode::CREATED,
@@ -179,7 +184,12 @@ async fn update(
         ));
     }
     state
-        .emit(Change::Updated, "resultspackage", id, Some(project))
+        .emit(
+            Change::Updated,
+            ModelName::ResultsPackage,
+            id,
+            Some(project),
+        )
         .await;
     Ok(RawJson(
         StatusCode::OK,
@@ -217,7 +227,12 @@ async fn delete(
         tracing::warn!(%error, file = %file.display(), "failed to remove a results package");
     }
     state
-        .emit(Change::Deleted, "resultspackage", id, Some(project))
+        .emit(
+            Change::Deleted,
+            ModelName::ResultsPackage,
+            id,
+            Some(project),
+        )
         .await;
     Ok(StatusCode::NO_CONTENT)
 }

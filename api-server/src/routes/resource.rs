@@ -18,7 +18,7 @@ use axum::routing::get;
 use rodan_core::message::ResourceMessage;
 use rodan_core::resource_types::OCTET_STREAM;
 use rodan_core::status;
-use rodan_db::events::Change;
+use rodan_db::events::{Change, ModelName};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -360,7 +360,7 @@ async fn upload(
             labels(&state.pool, id, names).await?;
         }
         state
-            .emit(Change::Created, "resource", id, Some(project))
+            .emit(Change::Created, ModelName::Resource, id, Some(project))
             .await;
         created.push((id, processing.is_some()));
     }
@@ -429,7 +429,7 @@ async fn update(
         labels(&state.pool, id, names).await?;
     }
     state
-        .emit(Change::Updated, "resource", id, Some(project))
+        .emit(Change::Updated, ModelName::Resource, id, Some(project))
         .await;
     Ok(RawJson(
         StatusCode::OK,
@@ -463,7 +463,7 @@ async fn delete(
         .await?;
     remove_files(&state, project, id).await;
     state
-        .emit(Change::Deleted, "resource", id, Some(project))
+        .emit(Change::Deleted, ModelName::Resource, id, Some(project))
         .await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -635,7 +635,7 @@ async fn create_list(
     set_members(&mut tx, id, &members).await?;
     tx.commit().await?;
     state
-        .emit(Change::Created, "resourcelist", id, Some(project))
+        .emit(Change::Created, ModelName::ResourceList, id, Some(project))
         .await;
     Ok(RawJson(
         StatusCode::CREATED,
@@ -692,7 +692,7 @@ async fn update_list(
     }
     tx.commit().await?;
     state
-        .emit(Change::Updated, "resourcelist", id, Some(project))
+        .emit(Change::Updated, ModelName::ResourceList, id, Some(project))
         .await;
     Ok(RawJson(
         StatusCode::OK,
@@ -714,7 +714,7 @@ async fn delete_list(
         .execute(&state.pool)
         .await?;
     state
-        .emit(Change::Deleted, "resourcelist", id, Some(project))
+        .emit(Change::Deleted, ModelName::ResourceList, id, Some(project))
         .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -18,7 +18,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use rodan_core::status;
 use rodan_core::workflow::{self as wf, ResourceInfo, ResourceKind, ResourceRef, RunInfo, RunPlan};
-use rodan_db::events::Change;
+use rodan_db::events::{Change, ModelName};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -219,7 +219,7 @@ async fn create(
     )
     .await?;
     state
-        .emit(Change::Created, "workflowrun", run, Some(project))
+        .emit(Change::Created, ModelName::WorkflowRun, run, Some(project))
         .await;
     dispatch(&state, run).await;
     Ok(RawJson(
@@ -435,7 +435,7 @@ async fn update(
         }
     }
     state
-        .emit(Change::Updated, "workflowrun", id, Some(project))
+        .emit(Change::Updated, ModelName::WorkflowRun, id, Some(project))
         .await;
     Ok(RawJson(
         StatusCode::OK,
@@ -601,7 +601,7 @@ async fn delete(
         super::resource::remove_files(&state, project, *resource).await;
     }
     state
-        .emit(Change::Deleted, "workflowrun", id, Some(project))
+        .emit(Change::Deleted, ModelName::WorkflowRun, id, Some(project))
         .await;
     Ok(StatusCode::NO_CONTENT)
 }

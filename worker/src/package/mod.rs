@@ -18,7 +18,7 @@ use crate::context::Context;
 use crate::settle::Settle;
 use rodan_core::message::PackageMessage;
 use rodan_core::status;
-use rodan_db::events::{Change, Event};
+use rodan_db::events::{Change, Event, ModelName};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,7 +31,7 @@ use uuid::Uuid;
 pub const PACKAGES_DIR: &str = "results_packages";
 
 /// The model name of results packages in events.
-const MODEL: &str = "resultspackage";
+const MODEL: ModelName = ModelName::ResultsPackage;
 
 /// Share of the progress spent on the outputs; the rest is the zip's end (upstream's 70 %).
 const OUTPUTS_PERCENT: usize = 70;

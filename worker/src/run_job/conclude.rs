@@ -9,6 +9,7 @@ use crate::execute::{self, ExecuteError};
 use crate::metrics::Metrics;
 use crate::settle::Settle;
 use crate::store::{self, Claim, Effect};
+use rodan_db::events::ModelName;
 use uuid::Uuid;
 
 /// Concludes `claim` as its execution `ended`; its outputs were written in `scratch_path`.
@@ -79,7 +80,9 @@ pub(super) async fn conclude(
                     .requeued
                     .get_or_create(&Metrics::job(&claim.job_name))
                     .inc();
-                shared.event("runjob", claim.run_job, claim.project).await;
+                shared
+                    .event(ModelName::RunJob, claim.run_job, claim.project)
+                    .await;
                 Settle::Requeue
             }
             Ok(false) => Settle::Ack,
@@ -119,10 +122,14 @@ async fn finish(
                 .finished
                 .get_or_create(&Metrics::job(&claim.job_name))
                 .inc();
-            shared.event("runjob", claim.run_job, claim.project).await;
+            shared
+                .event(ModelName::RunJob, claim.run_job, claim.project)
+                .await;
             if let Committed::Placed(resources) = committed {
                 for resource in resources {
-                    shared.event("resource", resource, claim.project).await;
+                    shared
+                        .event(ModelName::Resource, resource, claim.project)
+                        .await;
                 }
                 shared.dispatch(claim.run).await;
             }
@@ -201,7 +208,11 @@ async fn commit_outputs(
         let done = shared.finishes.call(claim.run_job).await?;
         if done.held && done.maybe_last {
             match rodan_db::schedule::finish_run(&shared.pool, claim.run).await {
-                Ok(true) => shared.event("workflowrun", claim.run, claim.project).await,
+                Ok(true) => {
+                    shared
+                        .event(ModelName::WorkflowRun, claim.run, claim.project)
+                        .await
+                }
                 Ok(false) => {}
                 // The run job is committed; the stalled-run sweep finishes the run later.
                 Err(error) => tracing::warn!(%error, run = %claim.run, "failed to finish a run"),
@@ -279,8 +290,12 @@ pub(super) async fn fail(shared: &Context, claim: &Claim, summary: &str, details
                 .failed
                 .get_or_create(&Metrics::job(&claim.job_name))
                 .inc();
-            shared.event("runjob", claim.run_job, claim.project).await;
-            shared.event("workflowrun", claim.run, claim.project).await;
+            shared
+                .event(ModelName::RunJob, claim.run_job, claim.project)
+                .await;
+            shared
+                .event(ModelName::WorkflowRun, claim.run, claim.project)
+                .await;
         }
         Ok(false) => {}
         Err(error) => tracing::warn!(%error, "failed to record a failure; the lease will expire"),
@@ -307,7 +322,9 @@ pub(super) async fn retry_or_fail(
                 .requeued
                 .get_or_create(&Metrics::job(&claim.job_name))
                 .inc();
-            shared.event("runjob", claim.run_job, claim.project).await;
+            shared
+                .event(ModelName::RunJob, claim.run_job, claim.project)
+                .await;
             shared.dispatch(claim.run).await;
         }
         Ok(false) => {}

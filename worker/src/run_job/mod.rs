@@ -14,6 +14,7 @@ use crate::metrics::Metrics;
 use crate::settle::Settle;
 use crate::store::{self, Claim};
 use rodan_core::message::RunJobMessage;
+use rodan_db::events::ModelName;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -44,7 +45,9 @@ pub(crate) async fn handle(shared: &Context, body: &[u8], hard: &CancellationTok
             return Settle::Requeue;
         }
     };
-    shared.event("runjob", claim.run_job, claim.project).await;
+    shared
+        .event(ModelName::RunJob, claim.run_job, claim.project)
+        .await;
     let label = Metrics::job(&claim.job_name);
     shared.metrics.started.get_or_create(&label).inc();
     shared.metrics.running.inc();
