@@ -74,9 +74,103 @@ pub fn all() -> Vec<(&'static str, Case)> {
             |c| Box::pin(binary_sigterm(c)),
         ),
     ]
+        ("the_databases_status_codes_are_the_rust_constants", |c| {
+            Box::pin(sql_statuses(c))
+        }),
 }
 
 const WAIT: Duration = Duration::from_secs(15);
+/// Status codes have one source: SQL names them with `rodan_status(name)` (migration 0008),
+/// which gives each of `rodan_core::status`'s constants; no `rodan_*` function writes a status
+/// as a number; and the partial indexes that must (an index predicate is written out) hold the
+/// Rust constants' values.
+async fn sql_statuses(ctx: Ctx) {
+    for (name, value) in status::ALL {
+        let got: i32 = sqlx::query_scalar("SELECT rodan_status($1)")
+            .bind(name)
+            .fetch_one(&ctx.pool)
+            .await
+            .expect("rodan_status");
+        assert_eq!(got, value, "rodan_status('{name}')");
+    }
+    let unknown = sqlx::query_scalar::<_, i32>("SELECT rodan_status('FINSHED')")
+        .fetch_one(&ctx.pool)
+        .await;
+    assert!(
+        unknown.is_err(),
+        "an unknown status name fails: {unknown:?}"
+    );
+
+    let functions: Vec<(String, String)> = sqlx::query_as(
+        "SELECT proname::text, prosrc FROM pg_proc \
+         WHERE proname LIKE 'rodan\\_%' AND proname <> 'rodan_status' ORDER BY proname",
+    )
+    .fetch_all(&ctx.pool)
+    .await
+    .expect("functions");
+    assert!(
+        functions
+            .iter()
+            .any(|(name, _)| name == "rodan_finish_run_jobs"),
+        "{functions:?}"
+    );
+    for (name, source) in &functions {
+        assert!(
+            !writes_status_number(source),
+            "{name} writes a status as a number:\n{source}"
+        );
+    }
+
+    let predicates: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, pg_get_expr(i.indpred, i.indrelid) FROM pg_index i \
+         JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE i.indpred IS NOT NULL AND pg_get_expr(i.indpred, i.indrelid) LIKE '%status%' \
+         ORDER BY 1",
+    )
+    .fetch_all(&ctx.pool)
+    .await
+    .expect("index predicates");
+    let expected: Vec<(String, String)> = vec![
+        (
+            "resources_scheduled_uploads".into(),
+            format!(
+                "((processing_status = {}) AND (resource_file IS NOT NULL))",
+                status::SCHEDULED
+            ),
+        ),
+        (
+            "workflow_runs_failed".into(),
+            format!("(status = '{}'::integer)", status::FAILED),
+        ),
+        (
+            "workflow_runs_running".into(),
+            format!(
+                "(status = ANY (ARRAY[{}, {}]))",
+                status::PROCESSING,
+                status::RETRYING
+            ),
+        ),
+    ];
+    assert_eq!(predicates, expected);
+}
+
+/// Whether SQL text compares a `status` column with a number (`status = 4`, `status IN (1, 11)`).
+fn writes_status_number(sql: &str) -> bool {
+    let flat: String = sql
+        .to_lowercase()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    flat.match_indices("status").any(|(at, word)| {
+        let rest = &flat[at + word.len()..];
+        ["=", "<>", "!=", "in(", "notin("].iter().any(|op| {
+            rest.strip_prefix(op)
+                .and_then(|r| r.chars().next())
+                .is_some_and(|c| c.is_ascii_digit() || c == '-')
+        })
+    })
+}
+
 
 async fn chain_finishes(ctx: Ctx) {
     let worker = ctx.worker(ctx.config()).await;
