@@ -77,6 +77,11 @@ pub fn all() -> Vec<(&'static str, Case)> {
         ("the_databases_status_codes_are_the_rust_constants", |c| {
             Box::pin(sql_statuses(c))
         }),
+        (
+            "run_jobs_are_finished_by_one_statement_in_rust_and_sql",
+            |c| Box::pin(one_finish(c)),
+        ),
+    ]
 }
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -153,6 +158,47 @@ async fn sql_statuses(ctx: Ctx) {
     ];
     assert_eq!(predicates, expected);
 }
+/// A run job has one way to finish: `rodan_mark_finished` (migration 0009) is the only function
+/// that marks run jobs FINISHED, `rodan_finish_run_jobs` goes through it, and so does the
+/// worker's transaction path (`store::begin_finish`), which held its own copy of the UPDATE.
+async fn one_finish(ctx: Ctx) {
+    let functions: Vec<(String, String)> = sqlx::query_as(
+        "SELECT proname::text, prosrc FROM pg_proc WHERE proname LIKE 'rodan\\_%' ORDER BY proname",
+    )
+    .fetch_all(&ctx.pool)
+    .await
+    .expect("functions");
+    let flat = |sql: &str| -> String {
+        sql.to_lowercase()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect()
+    };
+    let finishers: Vec<&str> = functions
+        .iter()
+        .filter(|(_, source)| {
+            let f = flat(source);
+            f.contains("updaterun_jobs") && f.contains("status=rodan_status('finished')")
+        })
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert_eq!(finishers, ["rodan_mark_finished"]);
+    let (_, finish_many) = functions
+        .iter()
+        .find(|(name, _)| name == "rodan_finish_run_jobs")
+        .expect("rodan_finish_run_jobs");
+    assert!(
+        flat(finish_many).contains("rodan_mark_finished(p_run_jobs,p_owner)"),
+        "{finish_many}"
+    );
+    let store = flat(include_str!("../../src/store.rs"));
+    assert!(store.contains("rodan_mark_finished($1,$2)"));
+    assert!(
+        !store.contains("status={finished}"),
+        "a second finish in store.rs"
+    );
+}
+
 
 /// Whether SQL text compares a `status` column with a number (`status = 4`, `status IN (1, 11)`).
 fn writes_status_number(sql: &str) -> bool {
