@@ -7,7 +7,7 @@
 
 use crate::broker::{Broker, BrokerError};
 use crate::events::{Change, Event, ModelName};
-use rodan_core::message::RunJobMessage;
+use rodan_core::message::{RunJobMessage, Task};
 use rodan_core::status;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -194,7 +194,11 @@ pub async fn dispatch(
     if messages.is_empty() {
         return Ok(out);
     }
-    if let Err(error) = broker.publish_all(&messages).await {
+    let tasks: Vec<(&str, Task)> = messages
+        .iter()
+        .map(|(queue, message)| (queue.as_str(), Task::RunJob(message.clone())))
+        .collect();
+    if let Err(error) = broker.publish_all(&tasks).await {
         // Un-dispatch the whole batch: a message that did arrive now carries a stale task id and
         // is dropped by workers; the next dispatch of this run publishes them all again.
         let ids: Vec<Uuid> = messages.iter().map(|(_, m)| m.run_job).collect();

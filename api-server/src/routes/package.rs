@@ -14,7 +14,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use rodan_core::message::PackageMessage;
+use rodan_core::message::{PackageMessage, Task};
 use rodan_core::status;
 use rodan_db::events::{Change, ModelName};
 use uuid::Uuid;
@@ -124,7 +124,7 @@ async fn create(
     };
     if let Err(error) = state
         .broker
-        .publish_package(&state.core_queue, &message)
+        .publish(&state.core_queue, &Task::Package(message))
         .await
     {
         sqlx::query("UPDATE results_packages SET status = $2, error_summary = 'The package could not be queued.' WHERE uuid = $1")

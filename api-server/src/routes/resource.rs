@@ -15,7 +15,7 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use rodan_core::message::ResourceMessage;
+use rodan_core::message::{ResourceMessage, Task};
 use rodan_core::resource_types::OCTET_STREAM;
 use rodan_core::status;
 use rodan_db::events::{Change, ModelName};
@@ -364,16 +364,16 @@ async fn upload(
             .await;
         created.push((id, processing.is_some()));
     }
-    let messages: Vec<ResourceMessage> = created
+    let messages: Vec<(&str, Task)> = created
         .iter()
         .filter(|(_, waits)| *waits)
-        .map(|&(resource, _)| ResourceMessage { resource })
+        .map(|&(resource, _)| {
+            let task = Task::Resource(ResourceMessage { resource });
+            (state.core_queue.as_str(), task)
+        })
         .collect();
     if !messages.is_empty()
-        && let Err(error) = state
-            .broker
-            .publish_resources(&state.core_queue, &messages)
-            .await
+        && let Err(error) = state.broker.publish_all(&messages).await
     {
         // The uploads are stored; workers consuming the core queue publish them again.
         tracing::warn!(error = %error, "failed to queue the type detection of uploads");

@@ -48,14 +48,11 @@ async fn event(shared: &Context, package: Uuid, project: Uuid) {
 
 /// Handles a [`PackageMessage`]: claims the package, builds its zip on a blocking thread while
 /// recording progress, and finishes, fails, or (at shutdown) gives it back to the queue.
-pub(crate) async fn handle(shared: &Context, body: &[u8], hard: &CancellationToken) -> Settle {
-    let message: PackageMessage = match serde_json::from_slice(body) {
-        Ok(message) => message,
-        Err(error) => {
-            tracing::warn!(%error, "dropping a results-package message that does not decode");
-            return Settle::Reject;
-        }
-    };
+pub(crate) async fn handle(
+    shared: &Context,
+    message: PackageMessage,
+    hard: &CancellationToken,
+) -> Settle {
     let claimed = match store::claim(&shared.pool, &message).await {
         Ok(Some(claimed)) => claimed,
         Ok(None) => {

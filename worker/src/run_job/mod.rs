@@ -19,14 +19,11 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Handles a [`RunJobMessage`].
-pub(crate) async fn handle(shared: &Context, body: &[u8], hard: &CancellationToken) -> Settle {
-    let message: RunJobMessage = match serde_json::from_slice(body) {
-        Ok(message) => message,
-        Err(error) => {
-            tracing::warn!(%error, "dropping a message that is not a run job");
-            return Settle::Reject;
-        }
-    };
+pub(crate) async fn handle(
+    shared: &Context,
+    message: RunJobMessage,
+    hard: &CancellationToken,
+) -> Settle {
     let claimed = shared.claims.call((message.run_job, message.task_id)).await;
     let claim = match claimed {
         Ok(Some(claim)) => claim,

@@ -3,6 +3,7 @@
 use crate::ctx::{Ctx, lines};
 use futures::future::BoxFuture;
 use libtest_mimic::Trial;
+use rodan_core::message::{ResourceMessage, Task};
 use rodan_core::status;
 use rodan_worker::store;
 use serde_json::json;
@@ -73,7 +74,6 @@ pub fn all() -> Vec<(&'static str, Case)> {
             "the_binary_serves_health_and_metrics_and_exits_cleanly_on_sigterm",
             |c| Box::pin(binary_sigterm(c)),
         ),
-    ]
         ("the_databases_status_codes_are_the_rust_constants", |c| {
             Box::pin(sql_statuses(c))
         }),
@@ -84,7 +84,6 @@ pub fn all() -> Vec<(&'static str, Case)> {
     ]
 }
 
-const WAIT: Duration = Duration::from_secs(15);
 /// Status codes have one source: SQL names them with `rodan_status(name)` (migration 0008),
 /// which gives each of `rodan_core::status`'s constants; no `rodan_*` function writes a status
 /// as a number; and the partial indexes that must (an index predicate is written out) hold the
@@ -158,6 +157,7 @@ async fn sql_statuses(ctx: Ctx) {
     ];
     assert_eq!(predicates, expected);
 }
+
 /// A run job has one way to finish: `rodan_mark_finished` (migration 0009) is the only function
 /// that marks run jobs FINISHED, `rodan_finish_run_jobs` goes through it, and so does the
 /// worker's transaction path (`store::begin_finish`), which held its own copy of the UPDATE.
@@ -199,7 +199,6 @@ async fn one_finish(ctx: Ctx) {
     );
 }
 
-
 /// Whether SQL text compares a `status` column with a number (`status = 4`, `status IN (1, 11)`).
 fn writes_status_number(sql: &str) -> bool {
     let flat: String = sql
@@ -217,6 +216,7 @@ fn writes_status_number(sql: &str) -> bool {
     })
 }
 
+const WAIT: Duration = Duration::from_secs(15);
 
 async fn chain_finishes(ctx: Ctx) {
     let worker = ctx.worker(ctx.config()).await;
@@ -536,7 +536,7 @@ async fn two_workers(ctx: Ctx) {
     for message in &dispatched.messages {
         // Every message twice: a duplicate must not run the job again.
         ctx.broker
-            .publish(&ctx.queue, message)
+            .publish(&ctx.queue, &Task::RunJob(message.clone()))
             .await
             .expect("publish");
     }
@@ -673,13 +673,16 @@ async fn uploads(ctx: Ctx) {
     // Its message was lost an hour ago: the worker consuming the core queue sends it again.
     let lost = upload("lost.txt", Some("a line\n"), 3600.0).await;
     ctx.broker
-        .publish_resources(
-            &ctx.queue,
-            &[
-                rodan_core::message::ResourceMessage { resource: text },
-                rodan_core::message::ResourceMessage { resource: missing },
-            ],
-        )
+        .publish_all(&[
+            (
+                &ctx.queue,
+                Task::Resource(ResourceMessage { resource: text }),
+            ),
+            (
+                &ctx.queue,
+                Task::Resource(ResourceMessage { resource: missing }),
+            ),
+        ])
         .await
         .expect("publish");
     let mut config = ctx.config();
