@@ -217,10 +217,7 @@ async fn delete(
             "Cannot delete a results package while it is being built; cancel it first.",
         ));
     }
-    let file = state
-        .media_root
-        .join("results_packages")
-        .join(format!("{}.zip", id.simple()));
+    let file = state.media_root.join(rodan_core::media::package_file(id));
     if let Err(error) = tokio::fs::remove_file(&file).await
         && error.kind() != std::io::ErrorKind::NotFound
     {

@@ -165,10 +165,7 @@ async fn delete(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    let dir = state
-        .media_root
-        .join("projects")
-        .join(id.simple().to_string());
+    let dir = state.media_root.join(rodan_core::media::project_dir(id));
     if let Err(error) = tokio::fs::remove_dir_all(&dir).await
         && error.kind() != std::io::ErrorKind::NotFound
     {

@@ -16,6 +16,7 @@ pub use write::{Written, write_bag};
 
 use crate::context::Context;
 use crate::settle::Settle;
+use rodan_core::media::package_file;
 use rodan_core::message::PackageMessage;
 use rodan_core::status;
 use rodan_db::events::{Change, Event, ModelName};
@@ -27,18 +28,12 @@ use store::Claimed;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// Folder of the packages below the media root.
-pub const PACKAGES_DIR: &str = "results_packages";
-
 /// The model name of results packages in events.
 const MODEL: ModelName = ModelName::ResultsPackage;
 
 /// Share of the progress spent on the outputs; the rest is the zip's end (upstream's 70 %).
 const OUTPUTS_PERCENT: usize = 70;
-/// The package file of `package`, relative to the media root.
-pub fn package_file(package: Uuid) -> String {
-    format!("{PACKAGES_DIR}/{}.zip", package.simple())
-}
+
 async fn event(shared: &Context, package: Uuid, project: Uuid) {
     shared
         .events

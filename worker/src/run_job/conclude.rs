@@ -9,6 +9,7 @@ use crate::execute::{self, ExecuteError};
 use crate::metrics::Metrics;
 use crate::settle::Settle;
 use crate::store::{self, Claim, Effect};
+use rodan_core::media;
 use rodan_db::events::ModelName;
 use uuid::Uuid;
 
@@ -228,7 +229,7 @@ async fn commit_outputs(
     let mut resources = Vec::new();
     for (path, row) in execute::output_paths(rows, scratch) {
         if let Some(resource) = row.resource {
-            let relative = execute::resource_file(claim.project, resource);
+            let relative = media::resource_file(claim.project, resource);
             place(media, vec![(path, relative.clone())]).await?;
             store::set_resource_file(&mut tx, resource, &relative).await?;
             resources.push(resource);
@@ -247,7 +248,7 @@ async fn commit_outputs(
             let moves: Vec<_> = files
                 .into_iter()
                 .zip(&members)
-                .map(|(file, member)| (file, execute::resource_file(claim.project, *member)))
+                .map(|(file, member)| (file, media::resource_file(claim.project, *member)))
                 .collect();
             let relatives: Vec<String> = moves.iter().map(|(_, r)| r.clone()).collect();
             // Every member's file in one trip to the blocking pool, then their rows.
