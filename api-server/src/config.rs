@@ -2,7 +2,7 @@
 //! `RABBITMQ_URL`, `REDIS_URL`, `RODAN_MEDIA_ROOT`, upstream's `ADMIN_*`).
 
 use clap::{Parser, Subcommand};
-use rodan_types::env;
+use rodan_types::{LogFormat, env};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -12,8 +12,17 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Log as JSON lines instead of text.
-    #[arg(long, global = true, env = "RODAN_LOG_JSON")]
+    /// Log line format: `json` or `text` (`RODAN_LOG_JSON=true`, the older setting, means
+    /// `json`).
+    #[arg(
+        long,
+        global = true,
+        env = env::LOG_FORMAT,
+        default_value = log_format_default()
+    )]
+    log_format: LogFormat,
+    /// The older `--log-json`: `--log-format json`.
+    #[arg(long, global = true, hide = true)]
     log_json: bool,
     /// Runtime worker threads (0: one per CPU).
     #[arg(long, global = true, env = "RODAN_API_THREADS", default_value_t = 0)]
@@ -123,10 +132,23 @@ pub struct ServeArgs {
     pub accounts: crate::accounts::AccountArgs,
 }
 
+/// `json` when the older `RODAN_LOG_JSON` is true, else `text`.
+fn log_format_default() -> &'static str {
+    let legacy = rodan_types::legacy_default("RODAN_LOG_JSON", "false");
+    if ["true", "1", "yes", "on"]
+        .iter()
+        .any(|t| legacy.eq_ignore_ascii_case(t))
+    {
+        "json"
+    } else {
+        "text"
+    }
+}
+
 impl Cli {
     /// Runs the chosen subcommand.
     pub async fn run(self) -> anyhow::Result<()> {
-        crate::telemetry::init(self.log_json);
+        crate::telemetry::init(self.log_json || self.log_format == LogFormat::Json);
         match self.command {
             // The process is PID 1 of its container, which ignores SIGTERM without a handler: so
             // a stop while it still waits for the database ends it at once. The migration did
@@ -139,5 +161,29 @@ impl Cli {
             },
             Command::Serve(args) => crate::server::serve(*args).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--log-format json|text` as in the operator and the worker; the older `--log-json` too.
+    #[test]
+    fn the_log_format_flag_is_shared_and_the_older_one_works() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["rodan-api-server"];
+            all.extend_from_slice(args);
+            all.extend(["migrate", "--database-url", "postgres://db/rodan"]);
+            Cli::try_parse_from(all)
+        };
+        let cli = parse(&["--log-format", "json"]).expect("parses");
+        assert_eq!(cli.log_format, LogFormat::Json);
+        let cli = parse(&["--log-format", "text"]).expect("parses");
+        assert_eq!(cli.log_format, LogFormat::Text);
+        assert!(!cli.log_json);
+        let cli = parse(&["--log-json"]).expect("the older flag parses");
+        assert!(cli.log_json);
+        assert!(parse(&["--log-format", "xml"]).is_err());
     }
 }

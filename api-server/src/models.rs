@@ -820,7 +820,7 @@ pub static RUN_JOB: Model = Model {
         'status', t.status, 'celery_task_id', t.celery_task_id, \
         'error_summary', t.error_summary, 'error_details', t.error_details, \
         'attempts', t.attempts, 'interactive_timings', t.interactive_timings, \
-        'interactive_acquire', CASE WHEN t.status = 2 THEN b.base || 'interactive/' || t.uuid || '/acquire/' ELSE NULL END, \
+        'interactive_acquire', CASE WHEN t.status = rodan_status('WAITING_FOR_INPUT') THEN b.base || 'interactive/' || t.uuid || '/acquire/' ELSE NULL END, \
         'working_user', CASE WHEN t.working_user_id IS NULL THEN NULL ELSE b.base || 'user/' || t.working_user_id || '/' END, \
         'working_user_expiry', t.working_user_expiry, \
         'inputs', ARRAY(SELECT b.base || 'input/' || i.uuid || '/' FROM inputs i WHERE i.run_job_uuid = t.uuid ORDER BY i.created, i.uuid), \
@@ -935,7 +935,7 @@ pub static RESULTS_PACKAGE: Model = Model {
         'celery_task_id', t.celery_task_id, 'error_summary', t.error_summary, \
         'error_details', t.error_details, 'created', t.created, 'updated', t.updated, \
         'expiry_time', t.expiry_time, \
-        'package_url', CASE WHEN t.status = 4 THEN regexp_replace(b.base, '/api/$', '/uploads/') || 'results_packages/' || replace(t.uuid::text, '-', '') || '.zip' ELSE NULL END)",
+        'package_url', CASE WHEN t.status = rodan_status('FINISHED') THEN regexp_replace(b.base, '/api/$', '/uploads/') || 'results_packages/' || replace(t.uuid::text, '-', '') || '.zip' ELSE NULL END)",
     project: Some(
         "(SELECT r.project_uuid FROM workflow_runs r WHERE r.uuid = t.workflow_run_uuid)",
     ),

@@ -60,7 +60,7 @@ impl AppState {
     pub async fn emit(
         &self,
         status: rodan_db::events::Change,
-        model: &str,
+        model: rodan_db::events::ModelName,
         id: uuid::Uuid,
         project: Option<uuid::Uuid>,
     ) {

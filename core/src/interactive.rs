@@ -10,7 +10,6 @@
 //! - [`INPUT_SCHEMA`]: the JSON Schema the user's input must meet; not served.
 
 use serde_json::{Map, Value};
-use uuid::Uuid;
 
 /// Upstream's default of `RODAN_RUNJOB_WORKING_USER_EXPIRY_SECONDS`: how long an acquired run
 /// job stays locked to its working user.
@@ -25,16 +24,8 @@ pub const STATIC: &str = "static";
 /// The JSON Schema of the user's input, relative to [`interface_dir`].
 pub const INPUT_SCHEMA: &str = "input-schema.json";
 
-/// The folder of run job `run_job`'s interface bundle below the media root:
-/// `projects/<project hex>/runjobs/<run job hex>/interface`, beside the project's resources
-/// (deleting the project removes it).
-pub fn interface_dir(project: Uuid, run_job: Uuid) -> String {
-    format!(
-        "projects/{}/runjobs/{}/interface",
-        project.simple(),
-        run_job.simple()
-    )
-}
+/// The folder of a run job's interface bundle, part of the media layout.
+pub use crate::media::interface_dir;
 
 /// Whether `key` names a runtime setting (upstream's `@` prefix): the only settings a job's
 /// waiting answer or a user's input may change.
@@ -68,6 +59,7 @@ pub fn is_safe_static_path(path: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+    use uuid::Uuid;
 
     #[test]
     fn the_bundle_lies_below_its_project() {

@@ -3,6 +3,7 @@
 pub mod catalogue;
 pub mod detect;
 pub mod interactive;
+pub mod media;
 pub mod message;
 pub mod resource_types;
 pub mod status;

@@ -22,3 +22,30 @@ pub const REQUEST_PROCESSING: i32 = 21;
 pub const REQUEST_CANCELLING: i32 = 29;
 /// A client asks to retry a workflow run (from cancelled or failed).
 pub const REQUEST_RETRYING: i32 = 31;
+
+/// Every status by its name, the one list the database's `rodan_status(name)` (migration 0008)
+/// must agree with: SQL names a status as `rodan_status('FINISHED')`, never as a number.
+pub const ALL: [(&str, i32); 11] = [
+    ("SCHEDULED", SCHEDULED),
+    ("PROCESSING", PROCESSING),
+    ("WAITING_FOR_INPUT", WAITING_FOR_INPUT),
+    ("FINISHED", FINISHED),
+    ("FAILED", FAILED),
+    ("CANCELLED", CANCELLED),
+    ("EXPIRED", EXPIRED),
+    ("RETRYING", RETRYING),
+    ("REQUEST_PROCESSING", REQUEST_PROCESSING),
+    ("REQUEST_CANCELLING", REQUEST_CANCELLING),
+    ("REQUEST_RETRYING", REQUEST_RETRYING),
+];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_status_is_listed_once() {
+        let mut values: Vec<i32> = super::ALL.iter().map(|(_, v)| *v).collect();
+        values.sort_unstable();
+        values.dedup();
+        assert_eq!(values.len(), super::ALL.len());
+    }
+}

@@ -5,9 +5,7 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOpti
 use lapin::publisher_confirm::Confirmation;
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
-use rodan_core::message::{
-    PACKAGE_MESSAGE_TYPE, PackageMessage, RESOURCE_MESSAGE_TYPE, ResourceMessage, RunJobMessage,
-};
+use rodan_core::message::Task;
 use std::collections::HashSet;
 use tokio::sync::Mutex;
 
@@ -47,6 +45,32 @@ pub async fn declare_queue(channel: &Channel, queue: &str) -> Result<(), lapin::
         )
         .await
         .map(|_| ())
+}
+
+/// A message ready to publish: its queue, body and properties.
+type Message<'a> = (&'a str, Vec<u8>, BasicProperties);
+
+/// The AMQP properties of a task's message, as upstream-style consumers see them: persistent
+/// (delivery mode 2), `application/json`, and the AMQP `type` of [`Task::kind`] (none for a run
+/// job).
+pub fn properties(task: &Task) -> BasicProperties {
+    let properties = BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type("application/json".into());
+    match task.kind() {
+        Some(kind) => properties.with_type(kind.into()),
+        None => properties,
+    }
+}
+
+/// The one encoding of a task for `queue`: body and properties.
+fn encode<'a>(queue: &'a str, task: &Task) -> Result<Message<'a>, BrokerError> {
+    Ok((queue, task.body()?, properties(task)))
+}
+
+/// The one decode of a delivered message: by its AMQP `type`, then its body.
+pub fn decode(properties: &BasicProperties, body: &[u8]) -> Result<Task, serde_json::Error> {
+    Task::decode(properties.kind().as_ref().map(|k| k.as_str()), body)
 }
 
 /// Publishes dispatch messages on a channel in confirm mode.
@@ -94,59 +118,22 @@ impl Broker {
         })
     }
 
-    /// Publishes `message` on `queue` as a persistent message and waits for RabbitMQ's confirm.
+    /// Publishes `task` on `queue` as a persistent message and waits for RabbitMQ's confirm.
     /// On a connection failure it reconnects once and tries again.
-    pub async fn publish(&self, queue: &str, message: &RunJobMessage) -> Result<(), BrokerError> {
-        self.send(&[(queue, serde_json::to_vec(message)?, None)])
-            .await
+    pub async fn publish(&self, queue: &str, task: &Task) -> Result<(), BrokerError> {
+        self.send(&[encode(queue, task)?]).await
     }
 
-    /// Publishes several dispatch messages, each on its queue, sending all of them before
-    /// awaiting RabbitMQ's confirms (same durability as [`Broker::publish`], one round trip for
-    /// the batch instead of one per message). All or nothing for the caller: on an error some
-    /// messages may have been delivered, which is why workers check the task id they carry.
-    pub async fn publish_all(
-        &self,
-        messages: &[(String, RunJobMessage)],
-    ) -> Result<(), BrokerError> {
-        let bodies = messages
+    /// Publishes several tasks, each on its queue, sending all of them before awaiting
+    /// RabbitMQ's confirms (same durability as [`Broker::publish`], one round trip for the batch
+    /// instead of one per message). All or nothing for the caller: on an error some messages may
+    /// have been delivered, which is why workers check the task id they carry.
+    pub async fn publish_all<Q: AsRef<str>>(&self, tasks: &[(Q, Task)]) -> Result<(), BrokerError> {
+        let messages = tasks
             .iter()
-            .map(|(queue, message)| Ok((queue.as_str(), serde_json::to_vec(message)?, None)))
+            .map(|(queue, task)| encode(queue.as_ref(), task))
             .collect::<Result<Vec<_>, BrokerError>>()?;
-        self.send(&bodies).await
-    }
-
-    /// Publishes a results-package request on `queue`, typed [`PACKAGE_MESSAGE_TYPE`].
-    pub async fn publish_package(
-        &self,
-        queue: &str,
-        message: &PackageMessage,
-    ) -> Result<(), BrokerError> {
-        self.send(&[(
-            queue,
-            serde_json::to_vec(message)?,
-            Some(PACKAGE_MESSAGE_TYPE),
-        )])
-        .await
-    }
-
-    /// Publishes the settling of uploaded resources on `queue`, typed [`RESOURCE_MESSAGE_TYPE`].
-    pub async fn publish_resources(
-        &self,
-        queue: &str,
-        messages: &[ResourceMessage],
-    ) -> Result<(), BrokerError> {
-        let bodies = messages
-            .iter()
-            .map(|message| {
-                Ok((
-                    queue,
-                    serde_json::to_vec(message)?,
-                    Some(RESOURCE_MESSAGE_TYPE),
-                ))
-            })
-            .collect::<Result<Vec<_>, BrokerError>>()?;
-        self.send(&bodies).await
+        self.send(&messages).await
     }
 
     /// Messages ready in `queue` and its consumer count (a passive declare: 404 when the queue
@@ -172,9 +159,9 @@ impl Broker {
         }
     }
 
-    /// Sends `(queue, body, AMQP type)` messages and awaits their confirms; on a connection
-    /// failure it reconnects once and sends them all again.
-    async fn send(&self, messages: &[(&str, Vec<u8>, Option<&str>)]) -> Result<(), BrokerError> {
+    /// Sends encoded messages and awaits their confirms; on a connection failure it reconnects
+    /// once and sends them all again.
+    async fn send(&self, messages: &[Message<'_>]) -> Result<(), BrokerError> {
         match self.try_send(messages).await {
             Err(BrokerError::Amqp(error)) => {
                 tracing::warn!(%error, "publish failed; reconnecting to RabbitMQ");
@@ -185,10 +172,7 @@ impl Broker {
         }
     }
 
-    async fn try_send(
-        &self,
-        messages: &[(&str, Vec<u8>, Option<&str>)],
-    ) -> Result<(), BrokerError> {
+    async fn try_send(&self, messages: &[Message<'_>]) -> Result<(), BrokerError> {
         // One channel; the lock is held only while publishing, so concurrent dispatches wait for
         // their confirms side by side. Every message is sent before any confirm is awaited.
         let mut state = self.state.lock().await;
@@ -211,20 +195,17 @@ impl Broker {
         // its publish is first polled and resolves it once its I/O loop has written them, so
         // awaiting one at a time would cost a hand-over to that loop per message.
         let channel = &open.channel;
-        let publishes = messages.iter().map(|(queue, body, kind)| {
-            let properties = BasicProperties::default()
-                .with_delivery_mode(2)
-                .with_content_type("application/json".into());
-            let properties = match kind {
-                Some(kind) => properties.with_type((*kind).into()),
-                None => properties,
-            };
-            async move {
-                let confirm = channel
-                    .basic_publish("", queue, BasicPublishOptions::default(), body, properties)
-                    .await?;
-                Ok::<_, lapin::Error>((*queue, confirm))
-            }
+        let publishes = messages.iter().map(|(queue, body, properties)| async move {
+            let confirm = channel
+                .basic_publish(
+                    "",
+                    queue,
+                    BasicPublishOptions::default(),
+                    body,
+                    properties.clone(),
+                )
+                .await?;
+            Ok::<_, lapin::Error>((*queue, confirm))
         });
         let confirms = futures::future::try_join_all(publishes).await?;
         drop(state);
@@ -234,5 +215,67 @@ impl Broker {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rodan_core::message::{PackageMessage, ResourceMessage, RunJobMessage};
+    use uuid::Uuid;
+
+    fn id(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    /// The wire format upstream-style consumers see: exactly these properties and bodies, and
+    /// each decodes back to its task. A change to either side fails here.
+    #[test]
+    fn each_task_has_its_wire_format_and_reads_back() {
+        let cases = [
+            (
+                Task::RunJob(RunJobMessage {
+                    run_job: id(1),
+                    task_id: id(2),
+                    job_name: "Hello World".into(),
+                }),
+                None,
+                r#"{"run_job":"00000000-0000-0000-0000-000000000001","task_id":"00000000-0000-0000-0000-000000000002","job_name":"Hello World"}"#,
+            ),
+            (
+                Task::Package(PackageMessage {
+                    results_package: id(3),
+                    task_id: id(4),
+                }),
+                Some("rodan.results_package"),
+                r#"{"results_package":"00000000-0000-0000-0000-000000000003","task_id":"00000000-0000-0000-0000-000000000004"}"#,
+            ),
+            (
+                Task::Resource(ResourceMessage { resource: id(5) }),
+                Some("rodan.core.create_resource"),
+                r#"{"resource":"00000000-0000-0000-0000-000000000005"}"#,
+            ),
+        ];
+        for (task, kind, body) in cases {
+            let (queue, bytes, props) = encode("celery", &task).expect("encodes");
+            assert_eq!(queue, "celery");
+            assert_eq!(std::str::from_utf8(&bytes).expect("utf-8"), body);
+            let expected = BasicProperties::default()
+                .with_delivery_mode(2)
+                .with_content_type("application/json".into());
+            let expected = match kind {
+                Some(kind) => expected.with_type(kind.into()),
+                None => expected,
+            };
+            assert_eq!(props, expected, "{task:?}");
+            assert_eq!(decode(&props, &bytes).expect("decodes"), task);
+        }
+    }
+
+    #[test]
+    fn a_body_that_is_not_its_types_does_not_decode() {
+        let props = properties(&Task::Resource(ResourceMessage { resource: id(1) }));
+        assert!(decode(&props, br#"{"run_job":"x"}"#).is_err());
+        assert!(decode(&BasicProperties::default(), b"not json").is_err());
     }
 }

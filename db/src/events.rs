@@ -19,6 +19,79 @@ pub enum Change {
     Deleted,
 }
 
+/// The model an event is about: upstream's table name without `rodan_`, the `model` of the
+/// websocket contract. Every emitter and the websocket side name models only through this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelName {
+    /// `project`.
+    Project,
+    /// `workflow`.
+    Workflow,
+    /// `workflowjob`.
+    WorkflowJob,
+    /// `workflowjobgroup`.
+    WorkflowJobGroup,
+    /// `inputport`.
+    InputPort,
+    /// `outputport`.
+    OutputPort,
+    /// `connection`.
+    Connection,
+    /// `workflowrun`.
+    WorkflowRun,
+    /// `runjob`.
+    RunJob,
+    /// `resource`.
+    Resource,
+    /// `resourcelist`.
+    ResourceList,
+    /// `resultspackage`.
+    ResultsPackage,
+}
+
+impl ModelName {
+    /// Every model, in declaration order.
+    pub const ALL: [ModelName; 12] = [
+        ModelName::Project,
+        ModelName::Workflow,
+        ModelName::WorkflowJob,
+        ModelName::WorkflowJobGroup,
+        ModelName::InputPort,
+        ModelName::OutputPort,
+        ModelName::Connection,
+        ModelName::WorkflowRun,
+        ModelName::RunJob,
+        ModelName::Resource,
+        ModelName::ResourceList,
+        ModelName::ResultsPackage,
+    ];
+
+    /// The name on the wire (`"runjob"`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            ModelName::Project => "project",
+            ModelName::Workflow => "workflow",
+            ModelName::WorkflowJob => "workflowjob",
+            ModelName::WorkflowJobGroup => "workflowjobgroup",
+            ModelName::InputPort => "inputport",
+            ModelName::OutputPort => "outputport",
+            ModelName::Connection => "connection",
+            ModelName::WorkflowRun => "workflowrun",
+            ModelName::RunJob => "runjob",
+            ModelName::Resource => "resource",
+            ModelName::ResourceList => "resourcelist",
+            ModelName::ResultsPackage => "resultspackage",
+        }
+    }
+}
+
+impl std::fmt::Display for ModelName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One event, serialised exactly as upstream's database trigger did: `uuid` as hex without
 /// dashes, `project` only for models that belong to a project.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,7 +99,7 @@ pub struct Event {
     /// What happened.
     pub status: Change,
     /// The model, upstream's table name without `rodan_` (`workflowrun`, `runjob`, `resource`).
-    pub model: String,
+    pub model: ModelName,
     /// The object's uuid as 32 hex digits.
     pub uuid: String,
     /// The project the object belongs to, when it has one.
@@ -36,10 +109,10 @@ pub struct Event {
 
 impl Event {
     /// An event about `uuid` of `model`, in `project`.
-    pub fn new(status: Change, model: &str, uuid: Uuid, project: Option<Uuid>) -> Self {
+    pub fn new(status: Change, model: ModelName, uuid: Uuid, project: Option<Uuid>) -> Self {
         Self {
             status,
-            model: model.to_owned(),
+            model,
             uuid: uuid.simple().to_string(),
             project: project.map(|p| p.hyphenated().to_string()),
         }
@@ -149,5 +222,57 @@ async fn send(
         for done in flushes {
             let _ = done.send(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The websocket contract: each model serialises to upstream's name, and `name` agrees.
+    #[test]
+    fn model_names_on_the_wire() {
+        let names: Vec<String> = ModelName::ALL
+            .iter()
+            .map(|m| {
+                serde_json::to_value(m)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "project",
+                "workflow",
+                "workflowjob",
+                "workflowjobgroup",
+                "inputport",
+                "outputport",
+                "connection",
+                "workflowrun",
+                "runjob",
+                "resource",
+                "resourcelist",
+                "resultspackage",
+            ]
+        );
+        for model in ModelName::ALL {
+            assert_eq!(serde_json::to_value(model).unwrap(), model.name());
+            let back: ModelName = serde_json::from_value(model.name().into()).unwrap();
+            assert_eq!(back, model);
+        }
+    }
+
+    #[test]
+    fn event_serialises_as_upstream() {
+        let uuid = Uuid::parse_str("0f5ac7d1-1f0e-4f0b-9a57-3c2f1b1e2d3c").unwrap();
+        let event = Event::new(Change::Updated, ModelName::RunJob, uuid, Some(uuid));
+        assert_eq!(
+            serde_json::to_string(&event).unwrap(),
+            r#"{"status":"updated","model":"runjob","uuid":"0f5ac7d11f0e4f0b9a573c2f1b1e2d3c","project":"0f5ac7d1-1f0e-4f0b-9a57-3c2f1b1e2d3c"}"#
+        );
     }
 }

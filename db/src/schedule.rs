@@ -6,8 +6,8 @@
 //! dispatch the same run job, and a message whose id no longer matches is ignored by workers.
 
 use crate::broker::{Broker, BrokerError};
-use crate::events::{Change, Event};
-use rodan_core::message::RunJobMessage;
+use crate::events::{Change, Event, ModelName};
+use rodan_core::message::{RunJobMessage, Task};
 use rodan_core::status;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -184,13 +184,21 @@ pub async fn dispatch(
         ..Dispatched::default()
     };
     if run_finished {
-        out.events
-            .push(Event::new(Change::Updated, "workflowrun", run, project));
+        out.events.push(Event::new(
+            Change::Updated,
+            ModelName::WorkflowRun,
+            run,
+            project,
+        ));
     }
     if messages.is_empty() {
         return Ok(out);
     }
-    if let Err(error) = broker.publish_all(&messages).await {
+    let tasks: Vec<(&str, Task)> = messages
+        .iter()
+        .map(|(queue, message)| (queue.as_str(), Task::RunJob(message.clone())))
+        .collect();
+    if let Err(error) = broker.publish_all(&tasks).await {
         // Un-dispatch the whole batch: a message that did arrive now carries a stale task id and
         // is dropped by workers; the next dispatch of this run publishes them all again.
         let ids: Vec<Uuid> = messages.iter().map(|(_, m)| m.run_job).collect();
@@ -212,7 +220,7 @@ pub async fn dispatch(
     for (_, message) in messages {
         out.events.push(Event::new(
             Change::Updated,
-            "runjob",
+            ModelName::RunJob,
             message.run_job,
             project,
         ));

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 /// The Rodan operator.
 #[derive(Debug, Parser)]
@@ -34,7 +34,7 @@ pub struct RunArgs {
     /// Address of the HTTP server with `/metrics`, `/healthz` and `/readyz`.
     #[arg(
         long,
-        env = "METRICS_ADDRESS",
+        env = rodan_types::env::METRICS_ADDRESS,
         default_value = "0.0.0.0:8080",
         global = true
     )]
@@ -43,21 +43,15 @@ pub struct RunArgs {
     #[arg(long, env = "RECONCILE_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..), global = true)]
     pub concurrency: u16,
     /// `tracing` filter directives, e.g. `info` or `rodan_operator=debug`.
-    #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
+    #[arg(long, env = rodan_types::env::LOG, default_value = "info", global = true)]
     pub log: String,
-    /// Log line format.
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Json, global = true)]
+    /// Log line format: `json` or `text`.
+    #[arg(long, env = rodan_types::env::LOG_FORMAT, default_value_t = LogFormat::Json, global = true)]
     pub log_format: LogFormat,
 }
 
-/// Log line formats.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LogFormat {
-    /// One JSON object per line.
-    Json,
-    /// Human-readable text.
-    Text,
-}
+/// Log line formats, shared by every Rodan binary.
+pub use rodan_types::LogFormat;
 
 impl RunArgs {
     /// The namespace to watch: `None` (all) when unset or empty, as the Helm chart passes

@@ -84,6 +84,52 @@ pub mod env {
     pub const VERSION: &str = "RODAN_VERSION";
     /// `tracing` filter directive, e.g. `info` or `rodan_worker=debug`.
     pub const LOG: &str = "RUST_LOG";
+    /// Log line format of every binary, `json` or `text` ([`super::LogFormat`]); the flag is
+    /// `--log-format`.
+    pub const LOG_FORMAT: &str = "LOG_FORMAT";
+    /// Address of the HTTP server with `/metrics` and `/healthz` of the operator and the
+    /// worker; the flag is `--metrics-address`.
+    pub const METRICS_ADDRESS: &str = "METRICS_ADDRESS";
+}
+
+/// Log line formats, `--log-format json|text` ([`env::LOG_FORMAT`]) in every binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable text.
+    Text,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "json" => Ok(Self::Json),
+            "text" => Ok(Self::Text),
+            _ => Err(format!("`{s}` is not a log format: json or text")),
+        }
+    }
+}
+
+impl std::fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Json => "json",
+            Self::Text => "text",
+        })
+    }
+}
+
+/// A default read from an older environment variable that a newer one replaced: the value of
+/// `legacy` when it is set, else `fallback`. For a clap `default_value`, so that the new
+/// variable and the flag still win over the old name.
+pub fn legacy_default(legacy: &str, fallback: &'static str) -> &'static str {
+    match std::env::var(legacy) {
+        Ok(value) if !value.is_empty() => Box::leak(value.into_boxed_str()),
+        _ => fallback,
+    }
 }
 
 /// Keys of the Secrets that carry credentials. Generated Secrets and the external Secrets an
@@ -165,6 +211,15 @@ pub fn redis_url(host: &str, password: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_formats_read_and_print_the_same() {
+        for format in [LogFormat::Json, LogFormat::Text] {
+            assert_eq!(format.to_string().parse::<LogFormat>(), Ok(format));
+        }
+        assert_eq!("JSON".parse::<LogFormat>(), Ok(LogFormat::Json));
+        assert!("xml".parse::<LogFormat>().is_err());
+    }
 
     #[test]
     fn urls_name_the_service_and_port() {

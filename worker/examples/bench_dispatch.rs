@@ -12,7 +12,7 @@ use lapin::Connection;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use rodan_core::catalogue::JobDescriptor;
-use rodan_core::message::RunJobMessage;
+use rodan_core::message::{RunJobMessage, Task};
 use rodan_core::status;
 use rodan_db::broker::Broker;
 use rodan_jobs::{Inputs, Job, JobError, Outputs};
@@ -226,15 +226,15 @@ async fn publish(url: &str, queue: &str, n: usize, per_run: usize) -> Result<(),
     broker.check().await?;
     let mut left = n;
     while left > 0 {
-        let batch: Vec<(String, RunJobMessage)> = (0..per_run.min(left))
+        let batch: Vec<(&str, Task)> = (0..per_run.min(left))
             .map(|_| {
                 (
-                    queue.to_owned(),
-                    RunJobMessage {
+                    queue,
+                    Task::RunJob(RunJobMessage {
                         run_job: Uuid::new_v4(),
                         task_id: Uuid::new_v4(),
                         job_name: NO_OP.into(),
-                    },
+                    }),
                 )
             })
             .collect();

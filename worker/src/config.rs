@@ -32,11 +32,13 @@ pub struct Config {
     /// Jobs run at once, and the RabbitMQ prefetch.
     #[arg(long, env = env::WORKER_CONCURRENCY, default_value_t = 1)]
     pub concurrency: u16,
-    /// Address of /healthz and /metrics.
+    /// Address of /healthz and /metrics (`--metrics-addr` and `RODAN_WORKER_METRICS_ADDR`, the
+    /// older names, still work).
     #[arg(
-        long,
-        env = "RODAN_WORKER_METRICS_ADDR",
-        default_value = "0.0.0.0:9100"
+        long = "metrics-address",
+        alias = "metrics-addr",
+        env = rodan_types::env::METRICS_ADDRESS,
+        default_value = rodan_types::legacy_default("RODAN_WORKER_METRICS_ADDR", "0.0.0.0:9100")
     )]
     pub metrics_addr: Option<SocketAddr>,
     /// How long a claim lasts without a heartbeat, in seconds (fractions allowed).

@@ -12,7 +12,8 @@ use futures::StreamExt;
 use lapin::Connection;
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
-use rodan_core::message::{PACKAGE_MESSAGE_TYPE, RESOURCE_MESSAGE_TYPE};
+use rodan_core::message::Task;
+use rodan_db::broker::decode;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -144,16 +145,20 @@ pub(crate) async fn consume(
                         let shared = shared.clone();
                         let hard = hard.clone();
                         running.spawn(async move {
-                            // Core tasks carry their kind in the AMQP `type`; run jobs none.
-                            let kind = delivery.properties.kind().as_ref().map(|k| k.as_str());
-                            let how = match kind {
-                                Some(PACKAGE_MESSAGE_TYPE) => {
-                                    crate::package::handle(&shared, &delivery.data, &hard).await
+                            let how = match decode(&delivery.properties, &delivery.data) {
+                                Ok(Task::Package(message)) => {
+                                    crate::package::handle(&shared, message, &hard).await
                                 }
-                                Some(RESOURCE_MESSAGE_TYPE) => {
-                                    crate::resource::handle(&shared, &delivery.data).await
+                                Ok(Task::Resource(message)) => {
+                                    crate::resource::handle(&shared, message).await
                                 }
-                                _ => crate::run_job::handle(&shared, &delivery.data, &hard).await,
+                                Ok(Task::RunJob(message)) => {
+                                    crate::run_job::handle(&shared, message, &hard).await
+                                }
+                                Err(error) => {
+                                    tracing::warn!(%error, kind = ?delivery.properties.kind(), "dropping a message that does not decode");
+                                    Settle::Reject
+                                }
                             };
                             settle(&delivery, how).await;
                             drop(permit);

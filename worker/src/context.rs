@@ -7,7 +7,7 @@ use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::store::{self, Claim};
 use rodan_db::broker::Broker;
-use rodan_db::events::{Change, Event, Publisher};
+use rodan_db::events::{Change, Event, ModelName, Publisher};
 use sqlx::PgPool;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -51,7 +51,7 @@ impl Context {
     }
 
     /// Publishes that `model` `uuid` of `project` was updated.
-    pub(crate) async fn event(&self, model: &str, uuid: Uuid, project: Uuid) {
+    pub(crate) async fn event(&self, model: ModelName, uuid: Uuid, project: Uuid) {
         self.events
             .publish(&Event::new(Change::Updated, model, uuid, Some(project)))
             .await;

@@ -41,16 +41,6 @@ impl ExecuteError {
     }
 }
 
-/// Where the file of `resource` in `project` lives, relative to the media root (upstream's
-/// layout, so volumes move between the two).
-pub fn resource_file(project: Uuid, resource: Uuid) -> String {
-    format!(
-        "projects/{}/resources/{}/original_file",
-        project.simple(),
-        resource.simple()
-    )
-}
-
 /// Runs file work on the blocking pool: the worker's async side is one thread, and a file system
 /// (a network volume above all) may take its time over the links and renames of a long list.
 pub async fn blocking<T: Send + 'static>(
@@ -236,7 +226,7 @@ pub fn redact(
         if let Some(resource) = row.resource {
             known.push((
                 media_root
-                    .join(resource_file(project, resource))
+                    .join(rodan_core::media::resource_file(project, resource))
                     .display()
                     .to_string(),
                 format!("output '{}'", row.port),
@@ -302,6 +292,7 @@ fn replace_paths(text: &str, root: &str, name: impl Fn(&str) -> String) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rodan_core::media::resource_file;
 
     fn output(port: &str, list: bool) -> OutputRow {
         OutputRow {

@@ -22,6 +22,7 @@ pub(crate) mod settle;
 pub mod store;
 
 use clap::{Parser, Subcommand};
+use rodan_types::LogFormat;
 use std::process::ExitCode;
 
 pub use config::Config;
@@ -38,6 +39,9 @@ pub struct Cli {
     /// Worker settings, when no subcommand is given.
     #[command(flatten)]
     pub config: Config,
+    /// Log line format: `json` or `text`.
+    #[arg(long, global = true, env = rodan_types::env::LOG_FORMAT, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// The subcommands.
@@ -51,7 +55,7 @@ pub enum Command {
 
 /// Runs the parsed command line and returns the process's exit status.
 pub fn main(cli: Cli) -> ExitCode {
-    init_tracing();
+    init_tracing(cli.log_format);
     match cli.command {
         Some(Command::RunJob(args)) => match local::run_job(&args, &rodan_jobs::catalogue()) {
             Ok(()) => ExitCode::SUCCESS,
@@ -130,15 +134,18 @@ async fn wait_for_signal() {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env(rodan_types::env::LOG)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colours only on a terminal: `kubectl logs` shows escape codes as they are.
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
 }
 
 #[cfg(test)]
@@ -160,6 +167,22 @@ mod tests {
         assert!(cli.command.is_none());
         assert_eq!(cli.config.queues, ["celery", "GPU"]);
         assert_eq!(cli.config.concurrency, 4);
+        assert_eq!(cli.log_format, LogFormat::Text);
+        // The names every binary shares, and the older flag name.
+        let cli = Cli::try_parse_from([
+            "rodan-worker",
+            "--log-format",
+            "json",
+            "--metrics-address",
+            "127.0.0.1:9101",
+        ])
+        .expect("shared flags parse");
+        assert_eq!(cli.log_format, LogFormat::Json);
+        assert_eq!(cli.config.metrics_addr, Some(([127, 0, 0, 1], 9101).into()));
+        let cli = Cli::try_parse_from(["rodan-worker", "--metrics-addr", "127.0.0.1:9102"])
+            .expect("the older flag parses");
+        assert_eq!(cli.config.metrics_addr, Some(([127, 0, 0, 1], 9102).into()));
+        assert!(Cli::try_parse_from(["rodan-worker", "--log-format", "xml"]).is_err());
         let cli = Cli::try_parse_from([
             "rodan-worker",
             "run-job",

@@ -4,7 +4,7 @@
 //! fail; uploads whose type detection message was lost are published again.
 
 use crate::context::Context;
-use rodan_db::events::{Change, Event};
+use rodan_db::events::{Change, Event, ModelName};
 use std::collections::BTreeSet;
 use tokio_util::sync::CancellationToken;
 
@@ -40,7 +40,7 @@ pub(crate) async fn reap_once(shared: &Context) -> Result<(), ReapError> {
         tracing::warn!(%run_job, "lease expired; the run job will run again");
         events.push(Event::new(
             Change::Updated,
-            "runjob",
+            ModelName::RunJob,
             *run_job,
             Some(*project),
         ));
@@ -50,13 +50,13 @@ pub(crate) async fn reap_once(shared: &Context) -> Result<(), ReapError> {
         tracing::warn!(%run_job, "lease expired too often; the run job failed");
         events.push(Event::new(
             Change::Updated,
-            "runjob",
+            ModelName::RunJob,
             *run_job,
             Some(*project),
         ));
         events.push(Event::new(
             Change::Updated,
-            "workflowrun",
+            ModelName::WorkflowRun,
             *run,
             Some(*project),
         ));

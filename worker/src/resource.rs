@@ -7,10 +7,10 @@
 
 use crate::context::Context;
 use crate::settle::Settle;
-use rodan_core::message::ResourceMessage;
+use rodan_core::message::{ResourceMessage, Task};
 use rodan_core::resource_types::OCTET_STREAM;
 use rodan_core::status;
-use rodan_db::events::{Change, Event};
+use rodan_db::events::{Change, Event, ModelName};
 use sqlx::PgPool;
 use std::path::Path;
 use std::time::Duration;
@@ -153,14 +153,7 @@ async fn fail(pool: &PgPool, resource: Uuid, details: &str) -> Result<(), sqlx::
 }
 
 /// Handles a [`ResourceMessage`].
-pub(crate) async fn handle(shared: &Context, body: &[u8]) -> Settle {
-    let message: ResourceMessage = match serde_json::from_slice(body) {
-        Ok(message) => message,
-        Err(error) => {
-            tracing::warn!(%error, "dropping a resource message that does not decode");
-            return Settle::Reject;
-        }
-    };
+pub(crate) async fn handle(shared: &Context, message: ResourceMessage) -> Settle {
     let settled = match settle(&shared.pool, &shared.config.media_root, message.resource).await {
         Ok(Some(settled)) => settled,
         Ok(None) => {
@@ -190,7 +183,7 @@ pub(crate) async fn handle(shared: &Context, body: &[u8]) -> Settle {
         .events
         .publish(&Event::new(
             Change::Updated,
-            "resource",
+            ModelName::Resource,
             message.resource,
             Some(project),
         ))
@@ -234,11 +227,11 @@ pub(crate) async fn reap(shared: &Context) -> Result<(), sqlx::Error> {
         count = stale.len(),
         "uploads waiting without a message; publishing again"
     );
-    let messages: Vec<ResourceMessage> = stale
+    let messages: Vec<(&str, Task)> = stale
         .into_iter()
-        .map(|resource| ResourceMessage { resource })
+        .map(|resource| (core.as_str(), Task::Resource(ResourceMessage { resource })))
         .collect();
-    if let Err(error) = shared.broker.publish_resources(core, &messages).await {
+    if let Err(error) = shared.broker.publish_all(&messages).await {
         tracing::warn!(error = %crate::error::error_chain(&error), "failed to publish stale uploads again");
     }
     Ok(())

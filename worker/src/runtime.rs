@@ -66,7 +66,9 @@ impl Worker {
             config.name.clone()
         };
         // Scratch space on the media volume, so finished outputs are renamed into place.
-        let scratch = config.media_root.join(".scratch").join(&owner);
+        let scratch = config
+            .media_root
+            .join(rodan_core::media::scratch_dir(&owner));
         std::fs::create_dir_all(&scratch).map_err(|source| WorkerError::Io {
             what: "the scratch folder",
             source,

@@ -326,7 +326,7 @@ pub struct Finished {
 
 /// Marks each of `run_jobs` FINISHED if `owner` still holds it, for jobs with nothing to place
 /// (so nothing downstream became runnable), in one statement (`rodan_finish_run_jobs`,
-/// migration 0003): one answer per run job, in order.
+/// migrations 0003 and 0009): one answer per run job, in order.
 pub async fn finish_many(
     pool: &PgPool,
     run_jobs: &[Uuid],
@@ -344,17 +344,8 @@ pub async fn finish_many(
         .collect())
 }
 
-static FINISH: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        r#"UPDATE run_jobs SET status = {FINISHED}, lease_owner = NULL, lease_expires = NULL,
-               error_summary = '', error_details = '', updated = now()
-           WHERE uuid = $1 AND lease_owner = $2 AND status = {PROCESSING}"#,
-        FINISHED = status::FINISHED,
-        PROCESSING = status::PROCESSING,
-    )
-});
-
-/// Begins the transaction that finishes `run_job`: marks it FINISHED if `owner` still holds it.
+/// Begins the transaction that finishes `run_job`: marks it FINISHED if `owner` still holds it
+/// (`rodan_mark_finished`, the statement [`finish_many`] goes through too).
 /// `None` means the lease was lost; nothing was written.
 pub async fn begin_finish<'a>(
     pool: &'a PgPool,
@@ -362,12 +353,13 @@ pub async fn begin_finish<'a>(
     owner: &str,
 ) -> Result<Option<Transaction<'a, Postgres>>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let done = sqlx::query(&FINISH)
-        .bind(run_job)
+    // The one statement that finishes run jobs (migration 0009), as `finish_many`'s is.
+    let done: Option<Uuid> = sqlx::query_scalar("SELECT run_job FROM rodan_mark_finished($1, $2)")
+        .bind([run_job].as_slice())
         .bind(owner)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-    if done.rows_affected() == 1 {
+    if done.is_some() {
         Ok(Some(tx))
     } else {
         tx.rollback().await?;

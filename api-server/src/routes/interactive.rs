@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rodan_core::interactive::{INPUT_SCHEMA, PAGE, STATIC, interface_dir, is_safe_static_path};
 use rodan_core::status;
-use rodan_db::events::Change;
+use rodan_db::events::{Change, ModelName};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -316,7 +316,12 @@ async fn input(
         Err(error) => return ApiError::from(error).into_response(),
     }
     state
-        .emit(Change::Updated, "runjob", w.run_job, Some(w.project))
+        .emit(
+            Change::Updated,
+            ModelName::RunJob,
+            w.run_job,
+            Some(w.project),
+        )
         .await;
     super::workflowrun::dispatch(&state, w.run).await;
     Json(json!({})).into_response()

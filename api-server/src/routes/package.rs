@@ -14,9 +14,9 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use rodan_core::message::PackageMessage;
+use rodan_core::message::{PackageMessage, Task};
 use rodan_core::status;
-use rodan_db::events::Change;
+use rodan_db::events::{Change, ModelName};
 use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -124,7 +124,7 @@ async fn create(
     };
     if let Err(error) = state
         .broker
-        .publish_package(&state.core_queue, &message)
+        .publish(&state.core_queue, &Task::Package(message))
         .await
     {
         sqlx::query("UPDATE results_packages SET status = $2, error_summary = 'The package could not be queued.' WHERE uuid = $1")
@@ -137,7 +137,12 @@ async fn create(
         return Err(ApiError::Unavailable(error.into()));
     }
     state
-        .emit(Change::Created, "resultspackage", id, Some(project))
+        .emit(
+            Change::Created,
+            ModelName::ResultsPackage,
+            id,
+            Some(project),
+        )
         .await;
     Ok(RawJson(
         StatusCode::CREATED,
@@ -179,7 +184,12 @@ async fn update(
         ));
     }
     state
-        .emit(Change::Updated, "resultspackage", id, Some(project))
+        .emit(
+            Change::Updated,
+            ModelName::ResultsPackage,
+            id,
+            Some(project),
+        )
         .await;
     Ok(RawJson(
         StatusCode::OK,
@@ -207,17 +217,19 @@ async fn delete(
             "Cannot delete a results package while it is being built; cancel it first.",
         ));
     }
-    let file = state
-        .media_root
-        .join("results_packages")
-        .join(format!("{}.zip", id.simple()));
+    let file = state.media_root.join(rodan_core::media::package_file(id));
     if let Err(error) = tokio::fs::remove_file(&file).await
         && error.kind() != std::io::ErrorKind::NotFound
     {
         tracing::warn!(%error, file = %file.display(), "failed to remove a results package");
     }
     state
-        .emit(Change::Deleted, "resultspackage", id, Some(project))
+        .emit(
+            Change::Deleted,
+            ModelName::ResultsPackage,
+            id,
+            Some(project),
+        )
         .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -16,7 +16,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use rodan_db::events::Change;
+use rodan_db::events::{Change, ModelName};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -90,7 +90,7 @@ async fn create_port(
             "input_ports",
             "input_port_types",
             &INPUT_PORT,
-            "inputport",
+            ModelName::InputPort,
         )
     } else {
         (
@@ -99,7 +99,7 @@ async fn create_port(
             "output_ports",
             "output_port_types",
             &OUTPUT_PORT,
-            "outputport",
+            ModelName::OutputPort,
         )
     };
     let port_type = require_ref(body.required(type_field)?, route, type_field)?;
@@ -169,13 +169,18 @@ async fn update_port(
 ) -> ApiResult<RawJson> {
     crate::limits::check_lengths(body, &[("label", crate::limits::max_len::PORT_LABEL)])?;
     let (model, sql, table, event) = if input {
-        (&INPUT_PORT, PORT_WORKFLOW_IN, "input_ports", "inputport")
+        (
+            &INPUT_PORT,
+            PORT_WORKFLOW_IN,
+            "input_ports",
+            ModelName::InputPort,
+        )
     } else {
         (
             &OUTPUT_PORT,
             PORT_WORKFLOW_OUT,
             "output_ports",
-            "outputport",
+            ModelName::OutputPort,
         )
     };
     let (_, project) = owner(state, user, model, id, sql).await?;
@@ -220,13 +225,18 @@ async fn delete_port(
     input: bool,
 ) -> ApiResult<StatusCode> {
     let (model, sql, table, event) = if input {
-        (&INPUT_PORT, PORT_WORKFLOW_IN, "input_ports", "inputport")
+        (
+            &INPUT_PORT,
+            PORT_WORKFLOW_IN,
+            "input_ports",
+            ModelName::InputPort,
+        )
     } else {
         (
             &OUTPUT_PORT,
             PORT_WORKFLOW_OUT,
             "output_ports",
-            "outputport",
+            ModelName::OutputPort,
         )
     };
     let (workflow, project) = owner(state, user, model, id, sql).await?;
@@ -300,7 +310,7 @@ async fn create_connection(
     .await?;
     graph::invalidate(&state.pool, in_wf).await?;
     state
-        .emit(Change::Created, "connection", id, Some(project))
+        .emit(Change::Created, ModelName::Connection, id, Some(project))
         .await;
     Ok(created(
         query::detail(&state.pool, &CONNECTION, &base.0, Some(&user), id).await?,
@@ -380,7 +390,7 @@ async fn update_connection(
         }
     }
     state
-        .emit(Change::Updated, "connection", id, Some(project))
+        .emit(Change::Updated, ModelName::Connection, id, Some(project))
         .await;
     Ok(RawJson(
         StatusCode::OK,
@@ -401,7 +411,7 @@ async fn delete_connection(
         .await?;
     graph::invalidate(&state.pool, workflow).await?;
     state
-        .emit(Change::Deleted, "connection", id, Some(project))
+        .emit(Change::Deleted, ModelName::Connection, id, Some(project))
         .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,7 +13,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use rodan_db::events::Change;
+use rodan_db::events::{Change, ModelName};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -93,7 +93,9 @@ async fn create(
     .bind(user.id)
     .execute(&state.pool)
     .await?;
-    state.emit(Change::Created, "project", id, Some(id)).await;
+    state
+        .emit(Change::Created, ModelName::Project, id, Some(id))
+        .await;
     Ok((
         StatusCode::CREATED,
         axum::Json(project_detail(&state, &base, &user, id).await?),
@@ -135,7 +137,9 @@ async fn update(
             .execute(&state.pool)
             .await?;
     }
-    state.emit(Change::Updated, "project", id, Some(id)).await;
+    state
+        .emit(Change::Updated, ModelName::Project, id, Some(id))
+        .await;
     Ok(axum::Json(project_detail(&state, &base, &user, id).await?))
 }
 
@@ -161,16 +165,15 @@ async fn delete(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    let dir = state
-        .media_root
-        .join("projects")
-        .join(id.simple().to_string());
+    let dir = state.media_root.join(rodan_core::media::project_dir(id));
     if let Err(error) = tokio::fs::remove_dir_all(&dir).await
         && error.kind() != std::io::ErrorKind::NotFound
     {
         tracing::warn!(%error, dir = %dir.display(), "failed to remove a deleted project's files");
     }
-    state.emit(Change::Deleted, "project", id, Some(id)).await;
+    state
+        .emit(Change::Deleted, ModelName::Project, id, Some(id))
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -249,7 +252,9 @@ async fn set_members(
         .await?;
     }
     tx.commit().await?;
-    state.emit(Change::Updated, "project", id, Some(id)).await;
+    state
+        .emit(Change::Updated, ModelName::Project, id, Some(id))
+        .await;
     members(state, id, role).await
 }
 

@@ -16,10 +16,11 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use rodan_core::message::ResourceMessage;
+use rodan_core::media::{self, STAGING_DIR};
+use rodan_core::message::{ResourceMessage, Task};
 use rodan_core::resource_types::OCTET_STREAM;
 use rodan_core::status;
-use rodan_db::events::Change;
+use rodan_db::events::{Change, ModelName};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -79,19 +80,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/uploads/{*path}", get(media))
 }
 
-/// Where a resource's bytes live, relative to the media root (upstream's layout).
-pub(crate) fn resource_path(project: Uuid, resource: Uuid) -> String {
-    format!(
-        "projects/{}/resources/{}/original_file",
-        project.simple(),
-        resource.simple()
-    )
-}
-
-/// The folder below the media root where uploads are written as they arrive.
-const STAGING: &str = ".uploads";
-
-/// Uploaded files written to the media volume as they arrive (below [`STAGING`], so that moving
+/// Uploaded files written to the media volume as they arrive (below [`STAGING_DIR`], so that moving
 /// one into place is a rename), and removed again unless moved: a large upload is never held in
 /// memory, and a refused one leaves nothing behind.
 struct Staged {
@@ -103,7 +92,7 @@ struct Staged {
 impl Staged {
     fn new(media_root: &std::path::Path) -> Self {
         Self {
-            dir: media_root.join(STAGING),
+            dir: media_root.join(STAGING_DIR),
             files: Vec::new(),
         }
     }
@@ -153,7 +142,7 @@ fn multipart_error(
 /// process that died mid-upload (a live upload's file is written to as it arrives). Removes them
 /// and returns how many.
 pub(crate) fn sweep_staged(media_root: &std::path::Path, older_than: std::time::Duration) -> usize {
-    let Ok(entries) = std::fs::read_dir(media_root.join(STAGING)) else {
+    let Ok(entries) = std::fs::read_dir(media_root.join(STAGING_DIR)) else {
         return 0;
     };
     let now = std::time::SystemTime::now();
@@ -185,10 +174,7 @@ impl Drop for Staged {
 pub(crate) async fn remove_files(state: &AppState, project: Uuid, resource: Uuid) {
     let dir = state
         .media_root
-        .join("projects")
-        .join(project.simple().to_string())
-        .join("resources")
-        .join(resource.simple().to_string());
+        .join(media::resource_dir(project, resource));
     if let Err(error) = tokio::fs::remove_dir_all(&dir).await
         && error.kind() != std::io::ErrorKind::NotFound
     {
@@ -341,7 +327,7 @@ async fn upload(
     let mut created = Vec::with_capacity(files.files.len());
     for (filename, staged) in &files.files {
         let id = Uuid::new_v4();
-        let path = resource_path(project, id);
+        let path = media::resource_file(project, id);
         let full = state.media_root.join(&path);
         if let Some(dir) = full.parent() {
             tokio::fs::create_dir_all(dir)
@@ -388,20 +374,20 @@ async fn upload(
             labels(&state.pool, id, names).await?;
         }
         state
-            .emit(Change::Created, "resource", id, Some(project))
+            .emit(Change::Created, ModelName::Resource, id, Some(project))
             .await;
         created.push((id, processing.is_some()));
     }
-    let messages: Vec<ResourceMessage> = created
+    let messages: Vec<(&str, Task)> = created
         .iter()
         .filter(|(_, waits)| *waits)
-        .map(|&(resource, _)| ResourceMessage { resource })
+        .map(|&(resource, _)| {
+            let task = Task::Resource(ResourceMessage { resource });
+            (state.core_queue.as_str(), task)
+        })
         .collect();
     if !messages.is_empty()
-        && let Err(error) = state
-            .broker
-            .publish_resources(&state.core_queue, &messages)
-            .await
+        && let Err(error) = state.broker.publish_all(&messages).await
     {
         // The uploads are stored; workers consuming the core queue publish them again.
         tracing::warn!(error = %error, "failed to queue the type detection of uploads");
@@ -457,7 +443,7 @@ async fn update(
         labels(&state.pool, id, names).await?;
     }
     state
-        .emit(Change::Updated, "resource", id, Some(project))
+        .emit(Change::Updated, ModelName::Resource, id, Some(project))
         .await;
     Ok(RawJson(
         StatusCode::OK,
@@ -491,7 +477,7 @@ async fn delete(
         .await?;
     remove_files(&state, project, id).await;
     state
-        .emit(Change::Deleted, "resource", id, Some(project))
+        .emit(Change::Deleted, ModelName::Resource, id, Some(project))
         .await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -514,9 +500,7 @@ async fn media(
     if path.split('/').any(|part| part == ".." || part.is_empty()) {
         return Err(ApiError::NotFound);
     }
-    let project: Option<Uuid> = if let Some(rest) = path.strip_prefix("results_packages/") {
-        let hex = rest.strip_suffix(".zip").ok_or(ApiError::NotFound)?;
-        let id = Uuid::parse_str(hex).map_err(|_| ApiError::NotFound)?;
+    let project: Option<Uuid> = if let Some(id) = media::package_of(&path) {
         sqlx::query_scalar("SELECT r.project_uuid FROM results_packages p JOIN workflow_runs r ON r.uuid = p.workflow_run_uuid WHERE p.uuid = $1")
             .bind(id)
             .fetch_optional(&state.pool)
@@ -663,7 +647,7 @@ async fn create_list(
     set_members(&mut tx, id, &members).await?;
     tx.commit().await?;
     state
-        .emit(Change::Created, "resourcelist", id, Some(project))
+        .emit(Change::Created, ModelName::ResourceList, id, Some(project))
         .await;
     Ok(RawJson(
         StatusCode::CREATED,
@@ -720,7 +704,7 @@ async fn update_list(
     }
     tx.commit().await?;
     state
-        .emit(Change::Updated, "resourcelist", id, Some(project))
+        .emit(Change::Updated, ModelName::ResourceList, id, Some(project))
         .await;
     Ok(RawJson(
         StatusCode::OK,
@@ -742,7 +726,7 @@ async fn delete_list(
         .execute(&state.pool)
         .await?;
     state
-        .emit(Change::Deleted, "resourcelist", id, Some(project))
+        .emit(Change::Deleted, ModelName::ResourceList, id, Some(project))
         .await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -900,7 +884,7 @@ mod tests {
     fn only_old_staged_files_are_swept() {
         let media = tempfile::tempdir().expect("a temp dir");
         assert_eq!(sweep_staged(media.path(), std::time::Duration::ZERO), 0);
-        let dir = media.path().join(STAGING);
+        let dir = media.path().join(STAGING_DIR);
         std::fs::create_dir_all(&dir).expect("staging dir");
         std::fs::write(dir.join("fresh"), "x").expect("write");
         let old = std::fs::File::create(dir.join("old")).expect("create");

@@ -17,7 +17,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::get;
 use rodan_core::workflow::{self as wf, AssociatedObject};
-use rodan_db::events::Change;
+use rodan_db::events::{Change, ModelName};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -107,7 +107,7 @@ async fn create_workflow(
     }
     tx.commit().await?;
     state
-        .emit(Change::Created, "workflow", id, Some(project))
+        .emit(Change::Created, ModelName::Workflow, id, Some(project))
         .await;
     // Upstream's list view answers a create with its list serializer.
     Ok(created(
@@ -181,7 +181,7 @@ async fn update_workflow(
         None => {}
     }
     state
-        .emit(Change::Updated, "workflow", id, Some(project))
+        .emit(Change::Updated, ModelName::Workflow, id, Some(project))
         .await;
     Ok(RawJson(
         StatusCode::OK,
@@ -261,7 +261,7 @@ async fn delete_workflow(
         .execute(&state.pool)
         .await?;
     state
-        .emit(Change::Deleted, "workflow", id, Some(project))
+        .emit(Change::Deleted, ModelName::Workflow, id, Some(project))
         .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,7 +17,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use rodan_core::workflow as wf;
-use rodan_db::events::Change;
+use rodan_db::events::{Change, ModelName};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -102,7 +102,7 @@ async fn create_workflow_job(
     .await?;
     graph::invalidate(&state.pool, workflow).await?;
     state
-        .emit(Change::Created, "workflowjob", id, Some(project))
+        .emit(Change::Created, ModelName::WorkflowJob, id, Some(project))
         .await;
     Ok(created(
         query::detail(&state.pool, &WORKFLOW_JOB, &base.0, Some(&user), id).await?,
@@ -162,7 +162,7 @@ async fn update_workflow_job(
             .await?;
     }
     state
-        .emit(Change::Updated, "workflowjob", id, Some(project))
+        .emit(Change::Updated, ModelName::WorkflowJob, id, Some(project))
         .await;
     Ok(RawJson(
         StatusCode::OK,
@@ -193,7 +193,7 @@ async fn delete_workflow_job(
         .await?;
     graph::invalidate(&state.pool, workflow).await?;
     state
-        .emit(Change::Deleted, "workflowjob", id, Some(project))
+        .emit(Change::Deleted, ModelName::WorkflowJob, id, Some(project))
         .await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -290,7 +290,12 @@ async fn create_group(
     tx.commit().await?;
     graph::invalidate(&state.pool, workflow).await?;
     state
-        .emit(Change::Created, "workflowjobgroup", id, Some(project))
+        .emit(
+            Change::Created,
+            ModelName::WorkflowJobGroup,
+            id,
+            Some(project),
+        )
         .await;
     Ok(created(
         query::detail(&state.pool, &WORKFLOW_JOB_GROUP, &base.0, Some(&user), id).await?,
@@ -344,7 +349,12 @@ async fn update_group(
         tx.commit().await?;
     }
     state
-        .emit(Change::Updated, "workflowjobgroup", id, Some(project))
+        .emit(
+            Change::Updated,
+            ModelName::WorkflowJobGroup,
+            id,
+            Some(project),
+        )
         .await;
     Ok(RawJson(
         StatusCode::OK,
@@ -365,7 +375,12 @@ async fn delete_group(
         .execute(&state.pool)
         .await?;
     state
-        .emit(Change::Deleted, "workflowjobgroup", id, Some(project))
+        .emit(
+            Change::Deleted,
+            ModelName::WorkflowJobGroup,
+            id,
+            Some(project),
+        )
         .await;
     Ok(StatusCode::NO_CONTENT)
 }

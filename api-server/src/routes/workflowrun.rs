@@ -21,7 +21,7 @@ use rodan_core::workflow::{
     self as wf, PlannedInput, PlannedOutput, PlannedRunJob, ResourceInfo, ResourceKind,
     ResourceRef, RunInfo, RunPlan,
 };
-use rodan_db::events::Change;
+use rodan_db::events::{Change, ModelName};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -222,7 +222,7 @@ async fn create(
     )
     .await?;
     state
-        .emit(Change::Created, "workflowrun", run, Some(project))
+        .emit(Change::Created, ModelName::WorkflowRun, run, Some(project))
         .await;
     dispatch(&state, run).await;
     Ok(RawJson(
@@ -507,7 +507,7 @@ async fn update(
         }
     }
     state
-        .emit(Change::Updated, "workflowrun", id, Some(project))
+        .emit(Change::Updated, ModelName::WorkflowRun, id, Some(project))
         .await;
     Ok(RawJson(
         StatusCode::OK,
@@ -673,7 +673,7 @@ async fn delete(
         super::resource::remove_files(&state, project, *resource).await;
     }
     state
-        .emit(Change::Deleted, "workflowrun", id, Some(project))
+        .emit(Change::Deleted, ModelName::WorkflowRun, id, Some(project))
         .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -27,7 +27,7 @@ use axum::http::{HeaderMap, Uri, header};
 use axum::response::Response;
 use axum::routing::get;
 use futures::StreamExt;
-use rodan_db::events::{CHANNEL, Event};
+use rodan_db::events::{CHANNEL, Event, ModelName};
 use std::collections::HashSet;
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -170,7 +170,7 @@ async fn may_see(
     else {
         return false;
     };
-    if event.model == "project" || !visible.contains(&project) {
+    if event.model == ModelName::Project || !visible.contains(&project) {
         *visible = projects_of(state, user).await;
     }
     visible.contains(&project)

@@ -16,9 +16,10 @@ pub use write::{Written, write_bag};
 
 use crate::context::Context;
 use crate::settle::Settle;
+use rodan_core::media::package_file;
 use rodan_core::message::PackageMessage;
 use rodan_core::status;
-use rodan_db::events::{Change, Event};
+use rodan_db::events::{Change, Event, ModelName};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,18 +28,12 @@ use store::Claimed;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// Folder of the packages below the media root.
-pub const PACKAGES_DIR: &str = "results_packages";
-
 /// The model name of results packages in events.
-const MODEL: &str = "resultspackage";
+const MODEL: ModelName = ModelName::ResultsPackage;
 
 /// Share of the progress spent on the outputs; the rest is the zip's end (upstream's 70 %).
 const OUTPUTS_PERCENT: usize = 70;
-/// The package file of `package`, relative to the media root.
-pub fn package_file(package: Uuid) -> String {
-    format!("{PACKAGES_DIR}/{}.zip", package.simple())
-}
+
 async fn event(shared: &Context, package: Uuid, project: Uuid) {
     shared
         .events
@@ -48,14 +43,11 @@ async fn event(shared: &Context, package: Uuid, project: Uuid) {
 
 /// Handles a [`PackageMessage`]: claims the package, builds its zip on a blocking thread while
 /// recording progress, and finishes, fails, or (at shutdown) gives it back to the queue.
-pub(crate) async fn handle(shared: &Context, body: &[u8], hard: &CancellationToken) -> Settle {
-    let message: PackageMessage = match serde_json::from_slice(body) {
-        Ok(message) => message,
-        Err(error) => {
-            tracing::warn!(%error, "dropping a results-package message that does not decode");
-            return Settle::Reject;
-        }
-    };
+pub(crate) async fn handle(
+    shared: &Context,
+    message: PackageMessage,
+    hard: &CancellationToken,
+) -> Settle {
     let claimed = match store::claim(&shared.pool, &message).await {
         Ok(Some(claimed)) => claimed,
         Ok(None) => {

@@ -9,6 +9,8 @@ use crate::execute::{self, ExecuteError};
 use crate::metrics::Metrics;
 use crate::settle::Settle;
 use crate::store::{self, Claim, Effect};
+use rodan_core::media;
+use rodan_db::events::ModelName;
 use uuid::Uuid;
 
 /// Concludes `claim` as its execution `ended`; its outputs were written in `scratch_path`.
@@ -79,7 +81,9 @@ pub(super) async fn conclude(
                     .requeued
                     .get_or_create(&Metrics::job(&claim.job_name))
                     .inc();
-                shared.event("runjob", claim.run_job, claim.project).await;
+                shared
+                    .event(ModelName::RunJob, claim.run_job, claim.project)
+                    .await;
                 Settle::Requeue
             }
             Ok(false) => Settle::Ack,
@@ -119,10 +123,14 @@ async fn finish(
                 .finished
                 .get_or_create(&Metrics::job(&claim.job_name))
                 .inc();
-            shared.event("runjob", claim.run_job, claim.project).await;
+            shared
+                .event(ModelName::RunJob, claim.run_job, claim.project)
+                .await;
             if let Committed::Placed(resources) = committed {
                 for resource in resources {
-                    shared.event("resource", resource, claim.project).await;
+                    shared
+                        .event(ModelName::Resource, resource, claim.project)
+                        .await;
                 }
                 shared.dispatch(claim.run).await;
             }
@@ -201,7 +209,11 @@ async fn commit_outputs(
         let done = shared.finishes.call(claim.run_job).await?;
         if done.held && done.maybe_last {
             match rodan_db::schedule::finish_run(&shared.pool, claim.run).await {
-                Ok(true) => shared.event("workflowrun", claim.run, claim.project).await,
+                Ok(true) => {
+                    shared
+                        .event(ModelName::WorkflowRun, claim.run, claim.project)
+                        .await
+                }
                 Ok(false) => {}
                 // The run job is committed; the stalled-run sweep finishes the run later.
                 Err(error) => tracing::warn!(%error, run = %claim.run, "failed to finish a run"),
@@ -217,7 +229,7 @@ async fn commit_outputs(
     let mut resources = Vec::new();
     for (path, row) in execute::output_paths(rows, scratch) {
         if let Some(resource) = row.resource {
-            let relative = execute::resource_file(claim.project, resource);
+            let relative = media::resource_file(claim.project, resource);
             place(media, vec![(path, relative.clone())]).await?;
             store::set_resource_file(&mut tx, resource, &relative).await?;
             resources.push(resource);
@@ -236,7 +248,7 @@ async fn commit_outputs(
             let moves: Vec<_> = files
                 .into_iter()
                 .zip(&members)
-                .map(|(file, member)| (file, execute::resource_file(claim.project, *member)))
+                .map(|(file, member)| (file, media::resource_file(claim.project, *member)))
                 .collect();
             let relatives: Vec<String> = moves.iter().map(|(_, r)| r.clone()).collect();
             // Every member's file in one trip to the blocking pool, then their rows.
@@ -279,8 +291,12 @@ pub(super) async fn fail(shared: &Context, claim: &Claim, summary: &str, details
                 .failed
                 .get_or_create(&Metrics::job(&claim.job_name))
                 .inc();
-            shared.event("runjob", claim.run_job, claim.project).await;
-            shared.event("workflowrun", claim.run, claim.project).await;
+            shared
+                .event(ModelName::RunJob, claim.run_job, claim.project)
+                .await;
+            shared
+                .event(ModelName::WorkflowRun, claim.run, claim.project)
+                .await;
             if failed == store::Failed::WithRun {
                 crate::notify::run(shared, claim.run, crate::notify::Notice::Failed).await;
             }
@@ -310,7 +326,9 @@ pub(super) async fn retry_or_fail(
                 .requeued
                 .get_or_create(&Metrics::job(&claim.job_name))
                 .inc();
-            shared.event("runjob", claim.run_job, claim.project).await;
+            shared
+                .event(ModelName::RunJob, claim.run_job, claim.project)
+                .await;
             shared.dispatch(claim.run).await;
         }
         Ok(false) => {}

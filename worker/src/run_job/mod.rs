@@ -14,18 +14,16 @@ use crate::metrics::Metrics;
 use crate::settle::Settle;
 use crate::store::{self, Claim};
 use rodan_core::message::RunJobMessage;
+use rodan_db::events::ModelName;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Handles a [`RunJobMessage`].
-pub(crate) async fn handle(shared: &Context, body: &[u8], hard: &CancellationToken) -> Settle {
-    let message: RunJobMessage = match serde_json::from_slice(body) {
-        Ok(message) => message,
-        Err(error) => {
-            tracing::warn!(%error, "dropping a message that is not a run job");
-            return Settle::Reject;
-        }
-    };
+pub(crate) async fn handle(
+    shared: &Context,
+    message: RunJobMessage,
+    hard: &CancellationToken,
+) -> Settle {
     let claimed = shared.claims.call((message.run_job, message.task_id)).await;
     let claim = match claimed {
         Ok(Some(claim)) => claim,
@@ -44,7 +42,9 @@ pub(crate) async fn handle(shared: &Context, body: &[u8], hard: &CancellationTok
             return Settle::Requeue;
         }
     };
-    shared.event("runjob", claim.run_job, claim.project).await;
+    shared
+        .event(ModelName::RunJob, claim.run_job, claim.project)
+        .await;
     let label = Metrics::job(&claim.job_name);
     shared.metrics.started.get_or_create(&label).inc();
     shared.metrics.running.inc();

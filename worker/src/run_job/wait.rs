@@ -7,6 +7,7 @@ use crate::context::Context;
 use crate::settle::Settle;
 use crate::store::{self, Claim};
 use rodan_core::interactive::{INPUT_SCHEMA, PAGE, STATIC, interface_dir, is_safe_static_path};
+use rodan_db::events::ModelName;
 use rodan_jobs::{Interface, Waiting};
 use std::path::{Path, PathBuf};
 
@@ -111,7 +112,9 @@ pub(super) async fn wait_for_input(shared: &Context, claim: &Claim, waiting: Wai
     match store::wait_for_input(&shared.pool, claim.run_job, &shared.owner, &settings_update).await
     {
         Ok(true) => {
-            shared.event("runjob", claim.run_job, claim.project).await;
+            shared
+                .event(ModelName::RunJob, claim.run_job, claim.project)
+                .await;
             tracing::info!(
                 run_job = %claim.run_job,
                 run = %claim.run,

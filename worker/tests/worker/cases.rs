@@ -3,6 +3,7 @@
 use crate::ctx::{Ctx, lines};
 use futures::future::BoxFuture;
 use libtest_mimic::Trial;
+use rodan_core::message::{ResourceMessage, Task};
 use rodan_core::status;
 use rodan_worker::store;
 use serde_json::json;
@@ -73,7 +74,146 @@ pub fn all() -> Vec<(&'static str, Case)> {
             "the_binary_serves_health_and_metrics_and_exits_cleanly_on_sigterm",
             |c| Box::pin(binary_sigterm(c)),
         ),
+        ("the_databases_status_codes_are_the_rust_constants", |c| {
+            Box::pin(sql_statuses(c))
+        }),
+        (
+            "run_jobs_are_finished_by_one_statement_in_rust_and_sql",
+            |c| Box::pin(one_finish(c)),
+        ),
     ]
+}
+
+/// Status codes have one source: SQL names them with `rodan_status(name)` (migration 0008),
+/// which gives each of `rodan_core::status`'s constants; no `rodan_*` function writes a status
+/// as a number; and the partial indexes that must (an index predicate is written out) hold the
+/// Rust constants' values.
+async fn sql_statuses(ctx: Ctx) {
+    for (name, value) in status::ALL {
+        let got: i32 = sqlx::query_scalar("SELECT rodan_status($1)")
+            .bind(name)
+            .fetch_one(&ctx.pool)
+            .await
+            .expect("rodan_status");
+        assert_eq!(got, value, "rodan_status('{name}')");
+    }
+    let unknown = sqlx::query_scalar::<_, i32>("SELECT rodan_status('FINSHED')")
+        .fetch_one(&ctx.pool)
+        .await;
+    assert!(
+        unknown.is_err(),
+        "an unknown status name fails: {unknown:?}"
+    );
+
+    let functions: Vec<(String, String)> = sqlx::query_as(
+        "SELECT proname::text, prosrc FROM pg_proc \
+         WHERE proname LIKE 'rodan\\_%' AND proname <> 'rodan_status' ORDER BY proname",
+    )
+    .fetch_all(&ctx.pool)
+    .await
+    .expect("functions");
+    assert!(
+        functions
+            .iter()
+            .any(|(name, _)| name == "rodan_finish_run_jobs"),
+        "{functions:?}"
+    );
+    for (name, source) in &functions {
+        assert!(
+            !writes_status_number(source),
+            "{name} writes a status as a number:\n{source}"
+        );
+    }
+
+    let predicates: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, pg_get_expr(i.indpred, i.indrelid) FROM pg_index i \
+         JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE i.indpred IS NOT NULL AND pg_get_expr(i.indpred, i.indrelid) LIKE '%status%' \
+         ORDER BY 1",
+    )
+    .fetch_all(&ctx.pool)
+    .await
+    .expect("index predicates");
+    let expected: Vec<(String, String)> = vec![
+        (
+            "resources_scheduled_uploads".into(),
+            format!(
+                "((processing_status = {}) AND (resource_file IS NOT NULL))",
+                status::SCHEDULED
+            ),
+        ),
+        (
+            "workflow_runs_failed".into(),
+            format!("(status = '{}'::integer)", status::FAILED),
+        ),
+        (
+            "workflow_runs_running".into(),
+            format!(
+                "(status = ANY (ARRAY[{}, {}]))",
+                status::PROCESSING,
+                status::RETRYING
+            ),
+        ),
+    ];
+    assert_eq!(predicates, expected);
+}
+
+/// A run job has one way to finish: `rodan_mark_finished` (migration 0009) is the only function
+/// that marks run jobs FINISHED, `rodan_finish_run_jobs` goes through it, and so does the
+/// worker's transaction path (`store::begin_finish`), which held its own copy of the UPDATE.
+async fn one_finish(ctx: Ctx) {
+    let functions: Vec<(String, String)> = sqlx::query_as(
+        "SELECT proname::text, prosrc FROM pg_proc WHERE proname LIKE 'rodan\\_%' ORDER BY proname",
+    )
+    .fetch_all(&ctx.pool)
+    .await
+    .expect("functions");
+    let flat = |sql: &str| -> String {
+        sql.to_lowercase()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect()
+    };
+    let finishers: Vec<&str> = functions
+        .iter()
+        .filter(|(_, source)| {
+            let f = flat(source);
+            f.contains("updaterun_jobs") && f.contains("status=rodan_status('finished')")
+        })
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert_eq!(finishers, ["rodan_mark_finished"]);
+    let (_, finish_many) = functions
+        .iter()
+        .find(|(name, _)| name == "rodan_finish_run_jobs")
+        .expect("rodan_finish_run_jobs");
+    assert!(
+        flat(finish_many).contains("rodan_mark_finished(p_run_jobs,p_owner)"),
+        "{finish_many}"
+    );
+    let store = flat(include_str!("../../src/store.rs"));
+    assert!(store.contains("rodan_mark_finished($1,$2)"));
+    assert!(
+        !store.contains("status={finished}"),
+        "a second finish in store.rs"
+    );
+}
+
+/// Whether SQL text compares a `status` column with a number (`status = 4`, `status IN (1, 11)`).
+fn writes_status_number(sql: &str) -> bool {
+    let flat: String = sql
+        .to_lowercase()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    flat.match_indices("status").any(|(at, word)| {
+        let rest = &flat[at + word.len()..];
+        ["=", "<>", "!=", "in(", "notin("].iter().any(|op| {
+            rest.strip_prefix(op)
+                .and_then(|r| r.chars().next())
+                .is_some_and(|c| c.is_ascii_digit() || c == '-')
+        })
+    })
 }
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -396,7 +536,7 @@ async fn two_workers(ctx: Ctx) {
     for message in &dispatched.messages {
         // Every message twice: a duplicate must not run the job again.
         ctx.broker
-            .publish(&ctx.queue, message)
+            .publish(&ctx.queue, &Task::RunJob(message.clone()))
             .await
             .expect("publish");
     }
@@ -533,13 +673,16 @@ async fn uploads(ctx: Ctx) {
     // Its message was lost an hour ago: the worker consuming the core queue sends it again.
     let lost = upload("lost.txt", Some("a line\n"), 3600.0).await;
     ctx.broker
-        .publish_resources(
-            &ctx.queue,
-            &[
-                rodan_core::message::ResourceMessage { resource: text },
-                rodan_core::message::ResourceMessage { resource: missing },
-            ],
-        )
+        .publish_all(&[
+            (
+                &ctx.queue,
+                Task::Resource(ResourceMessage { resource: text }),
+            ),
+            (
+                &ctx.queue,
+                Task::Resource(ResourceMessage { resource: missing }),
+            ),
+        ])
         .await
         .expect("publish");
     let mut config = ctx.config();

@@ -2,7 +2,7 @@
 
 use crate::ctx::Ctx;
 use futures::future::BoxFuture;
-use rodan_core::message::PackageMessage;
+use rodan_core::message::{PackageMessage, Task};
 use rodan_core::status;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -116,12 +116,12 @@ async fn package(ctx: &Ctx, run: Uuid, mode: i32) -> (Uuid, Uuid) {
 
 async fn publish(ctx: &Ctx, package: Uuid, task: Uuid) {
     ctx.broker
-        .publish_package(
+        .publish(
             &ctx.queue,
-            &PackageMessage {
+            &Task::Package(PackageMessage {
                 results_package: package,
                 task_id: task,
-            },
+            }),
         )
         .await
         .expect("the message is published");
