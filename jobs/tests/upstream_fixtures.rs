@@ -329,7 +329,7 @@ fn interactive_protocol(case: &Case, job: &dyn Job, tmp: &Path) -> Result<(), Fa
                     return Err(format!("step {i} finishes; expected: {expect}").into());
                 }
                 if let Some(c) = bytes.captures(expect) {
-                    for (port, _) in &case.output_resource_types {
+                    for port in case.output_resource_types.keys() {
                         let written = std::fs::read(tmp.join(sanitize(port)))?;
                         if written != c[1].as_bytes() {
                             return Err(format!(
