@@ -35,6 +35,10 @@ pub fn all() -> Vec<(&'static str, Case)> {
             "interactive_an_expired_lock_is_taken_by_another_user_and_a_waiting_run_is_cancelled",
             |w| Box::pin(crate::interactive::expired_lock_and_cancel(w)),
         ),
+        (
+            "biollante_waits_optimises_a_classifier_with_a_small_ga_and_writes_its_settings",
+            |w| Box::pin(crate::interactive::optimise_by_hand(w)),
+        ),
     ]
 }
 
