@@ -666,7 +666,7 @@ const WEIGHTS: &str = "Feature Weights/Selection";
 
 /// Waits until the run's Biollante run job has `status` and its settings pass `ready`; returns
 /// its URL and settings.
-async fn wait_biollante(
+pub(crate) async fn wait_biollante(
     world: &World,
     run: &str,
     status: i64,
@@ -695,11 +695,9 @@ async fn wait_biollante(
     }
 }
 
-/// Biollante on the Dalhousie classifier (upstream's test resource): the run waits with the
-/// classifier's settings file; a start without GA settings is refused; a small GA (4
-/// individuals, 2 generations) runs in the worker and the job waits again with its results; the
-/// person finishes and the output is a kNN settings file holding the optimised selection.
-pub async fn optimise_by_hand(world: World) {
+/// Builds a workflow of Biollante alone on the Dalhousie classifier (upstream's test resource)
+/// in a new project, runs it, and waits until Biollante waits for a person.
+pub(crate) async fn start_biollante(world: &World) -> Waiting {
     let project = world.project().await;
     let xml = std::fs::read(
         crate::omr::shared_dir()
@@ -763,9 +761,23 @@ pub async fn optimise_by_hand(world: World) {
         )
         .await;
     let run = url_of(&run).to_owned();
+    let (run_job, _) = wait_biollante(world, &run, 2, |_| true).await;
+    Waiting {
+        project,
+        run,
+        run_job,
+    }
+}
+
+/// Biollante on the Dalhousie classifier: the run waits with the classifier's settings file; a
+/// start without GA settings is refused; a small GA (4 individuals, 2 generations) runs in the
+/// worker and the job waits again with its results; the person finishes and the output is a kNN
+/// settings file holding the optimised selection.
+pub async fn optimise_by_hand(world: World) {
+    let Waiting { run, run_job, .. } = start_biollante(&world).await;
+    let (_, settings, _, _, _) = row(&world, &run_job).await;
 
     // The first run reads the classifier and waits with its settings file.
-    let (run_job, settings) = wait_biollante(&world, &run, 2, |_| true).await;
     assert_eq!(settings["@state"], 1, "{settings}");
     assert!(settings["@num_features"].as_u64().is_some_and(|n| n > 100));
     assert_eq!(settings["@results"], Value::Null);
