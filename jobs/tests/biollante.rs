@@ -484,6 +484,15 @@ fn the_job_waits_optimises_and_finishes() {
             r#"[{"method": "binary", "parameters": {"rate": 0.05, "normalize": true}}, {"method": "swap", "parameters": {}}]"#
         )
     );
+    // Upstream keeps the parameters as given (json.dumps of the dict).
+    assert_eq!(
+        s2["@selection"],
+        json!(r#"{"method": "roulette_scaled", "parameters": {"pressure": 2}}"#)
+    );
+    assert_eq!(
+        s2["@base"],
+        json!(r#"{"opMode": 0, "popSize": 4, "crossRate": 0.9, "mutRate": 0.2}"#)
+    );
     let text = s2["@settings"].as_str().expect("text").to_owned();
     let parsed = parse_settings(text.as_bytes()).expect("a settings file");
     let selections: Vec<i32> = loaded()

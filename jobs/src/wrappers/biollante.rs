@@ -448,6 +448,15 @@ fn num(p: &pyjson::Value, key: &str, default: Option<f64>, what: &str) -> Result
     }
 }
 
+/// A parameter as the person gave it (upstream keeps `2` as `2`, `2.5` as `2.5`), else the
+/// default as a float.
+fn given(p: &pyjson::Value, key: &str, value: f64) -> pyjson::Value {
+    match p.get(key) {
+        Some(v @ (pyjson::Value::Int(_) | pyjson::Value::Float(_))) => v.clone(),
+        _ => pyjson::Value::Float(value),
+    }
+}
+
 fn count(p: &pyjson::Value, key: &str, default: usize, what: &str) -> Result<usize, JobError> {
     match p.get(key) {
         Some(v) => v
@@ -543,8 +552,8 @@ fn ga_settings(settings: &Value, num_features: usize) -> Result<Ga, JobError> {
             (
                 Selection::Rank { pressure, exponent },
                 P::dict([
-                    ("pressure", P::Float(pressure)),
-                    ("exponent", P::Float(exponent)),
+                    ("pressure", given(&p, "pressure", pressure)),
+                    ("exponent", given(&p, "exponent", exponent)),
                 ]),
             )
         }
@@ -553,7 +562,7 @@ fn ga_settings(settings: &Value, num_features: usize) -> Result<Ga, JobError> {
             let pressure = num(&p, "pressure", Some(2.0), what)?;
             (
                 Selection::RouletteScaled { pressure },
-                P::dict([("pressure", P::Float(pressure))]),
+                P::dict([("pressure", given(&p, "pressure", pressure))]),
             )
         }
         "stochiastic" => (Selection::StochasticUniversal, P::dict::<&str>([])),
@@ -599,7 +608,10 @@ fn ga_settings(settings: &Value, num_features: usize) -> Result<Ga, JobError> {
                 };
                 (
                     Mutation::Binary { rate, normalize },
-                    P::dict([("rate", P::Float(rate)), ("normalize", P::Bool(normalize))]),
+                    P::dict([
+                        ("rate", given(&p, "rate", rate)),
+                        ("normalize", P::Bool(normalize)),
+                    ]),
                 )
             }
             "gauss" => {
@@ -615,10 +627,10 @@ fn ga_settings(settings: &Value, num_features: usize) -> Result<Ga, JobError> {
                     },
                     P::dict([
                         ("numFeatures", nf.clone()),
-                        ("min", P::Float(min)),
-                        ("max", P::Float(max)),
-                        ("sigma", P::Float(sigma)),
-                        ("rate", P::Float(rate)),
+                        ("min", given(&p, "min", min)),
+                        ("max", given(&p, "max", max)),
+                        ("sigma", given(&p, "sigma", sigma)),
+                        ("rate", given(&p, "rate", rate)),
                     ]),
                 )
             }
@@ -647,9 +659,9 @@ fn ga_settings(settings: &Value, num_features: usize) -> Result<Ga, JobError> {
             let x = num(&p, extra, Some(default), what)?;
             let json = P::dict([
                 ("numFeatures", nf.clone()),
-                ("min", P::Float(min)),
-                ("max", P::Float(max)),
-                (extra, P::Float(x)),
+                ("min", given(&p, "min", min)),
+                ("max", given(&p, "max", max)),
+                (extra, given(&p, extra, x)),
             ]);
             Ok((min, max, x, json))
         };
@@ -662,7 +674,7 @@ fn ga_settings(settings: &Value, num_features: usize) -> Result<Ga, JobError> {
                 let preference = num(&p, "preference", Some(0.5), what)?;
                 (
                     Crossover::Uniform { preference },
-                    P::dict([("preference", P::Float(preference))]),
+                    P::dict([("preference", given(&p, "preference", preference))]),
                 )
             }
             "sbx" => {
@@ -698,7 +710,7 @@ fn ga_settings(settings: &Value, num_features: usize) -> Result<Ga, JobError> {
                 let optimum = num(&p, "optimum", Some(1.0), what)?;
                 (
                     StopCriterion::BestFitness { optimum },
-                    P::dict([("optimum", P::Float(optimum))]),
+                    P::dict([("optimum", given(&p, "optimum", optimum))]),
                 )
             }
             "maxGenerations" => {
