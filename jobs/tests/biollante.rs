@@ -456,6 +456,22 @@ fn the_job_waits_optimises_and_finishes() {
             .map(|e| e.to_string())
             .collect::<Vec<_>>()
     );
+    // A refusal names what is wrong.
+    let mut wrong = start.clone();
+    wrong["@mutation"][1]["parameters"]["rate"] = json!(2);
+    let paths: Vec<String> = schema
+        .iter_errors(&wrong)
+        .map(|e| e.instance_path().to_string())
+        .collect();
+    assert!(
+        paths.contains(&"/@mutation/1/parameters/rate".to_owned()),
+        "{paths:?}"
+    );
+    let paths: Vec<String> = schema
+        .iter_errors(&json!({"@state": 2}))
+        .map(|e| e.to_string())
+        .collect();
+    assert!(paths.iter().any(|m| m.contains("@base")), "{paths:?}");
     // Weighting-only operators alone are refused in selection mode.
     let mut wrong = start.clone();
     wrong["@mutation"] =

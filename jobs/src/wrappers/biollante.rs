@@ -805,30 +805,40 @@ fn seed_of(settings_file: &str, ga: &Ga) -> u64 {
     h
 }
 
+/// One method of a list (`{"method": ..., "parameters": {...}}`): the method among
+/// `variants`, its parameters as that method's schema says (by `if`/`then`, so that a refusal
+/// names the parameter).
 fn methods_schema(variants: &[(&str, Value)]) -> Value {
-    Value::Array(
-        variants
-            .iter()
-            .map(|(m, params)| {
-                json!({
-                    "type": "object",
-                    "required": ["method", "parameters"],
-                    "properties": {
-                        "method": {"const": m},
-                        "parameters": params,
-                    }
-                })
+    let names: Vec<&str> = variants.iter().map(|(m, _)| *m).collect();
+    let rules: Vec<Value> = variants
+        .iter()
+        .map(|(m, params)| {
+            json!({
+                "if": {"properties": {"method": {"const": m}}},
+                "then": {"properties": {"parameters": params}}
             })
-            .collect(),
-    )
+        })
+        .collect();
+    json!({
+        "type": "object",
+        "required": ["method", "parameters"],
+        "additionalProperties": false,
+        "properties": {
+            "method": {"enum": names},
+            "parameters": {"type": "object"}
+        },
+        "allOf": rules
+    })
 }
 
 fn params(props: Value, required: &[&str]) -> Value {
     json!({"type": "object", "properties": props, "required": required})
 }
 
-/// The JSON Schema of the person's input: finish (`{"@state": 3}`), or start
-/// (`{"@state": 2}` with every GA setting complete; upstream refuses a start without them).
+/// The JSON Schema of the person's input: finish (`{"@state": 3}`, GA settings optional, as
+/// upstream's page posts them with its finish too), or start (`{"@state": 2}` with every GA
+/// setting complete; upstream refuses a start without them). Refusals name the setting, the
+/// item and the parameter (`@mutation/1/parameters/rate`).
 pub fn input_schema() -> Value {
     let number = json!({"type": "number"});
     let rate = json!({"type": "number", "minimum": 0, "maximum": 1});
@@ -912,40 +922,35 @@ pub fn input_schema() -> Value {
     json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "Biollante input",
-        "oneOf": [
-            {
+        "type": "object",
+        "required": ["@state"],
+        "additionalProperties": false,
+        "properties": {
+            "@state": {"enum": [STATE_OPTIMIZING, STATE_FINISHING]},
+            "@base": {
                 "type": "object",
-                "required": ["@state"],
-                "additionalProperties": false,
-                "properties": {"@state": {"const": STATE_FINISHING}}
-            },
-            {
-                "type": "object",
-                "required": ["@state", "@base", "@selection", "@replacement", "@mutation",
-                             "@crossover", "@stop_criteria"],
+                "required": ["opMode", "popSize", "crossRate", "mutRate"],
                 "additionalProperties": false,
                 "properties": {
-                    "@state": {"const": STATE_OPTIMIZING},
-                    "@base": {
-                        "type": "object",
-                        "required": ["opMode", "popSize", "crossRate", "mutRate"],
-                        "additionalProperties": false,
-                        "properties": {
-                            "opMode": {"enum": [0, 1]},
-                            "popSize": {"type": "integer", "minimum": 1, "maximum": MAX_POPULATION},
-                            "crossRate": rate,
-                            "mutRate": rate
-                        }
-                    },
-                    "@selection": {"oneOf": selection},
-                    "@replacement": {"oneOf": replacement},
-                    "@mutation": {"type": "array", "minItems": 1, "maxItems": 5,
-                                  "items": {"oneOf": mutation}},
-                    "@crossover": {"type": "array", "minItems": 1, "maxItems": 5,
-                                   "items": {"oneOf": crossover}},
-                    "@stop_criteria": {"type": "array", "minItems": 1, "maxItems": 4,
-                                       "items": {"oneOf": stop}}
-                },
+                    "opMode": {"enum": [0, 1]},
+                    "popSize": {"type": "integer", "minimum": 1, "maximum": MAX_POPULATION},
+                    "crossRate": rate,
+                    "mutRate": rate
+                }
+            },
+            "@selection": selection,
+            "@replacement": replacement,
+            "@mutation": {"type": "array", "minItems": 1, "maxItems": 5, "items": mutation},
+            "@crossover": {"type": "array", "minItems": 1, "maxItems": 5, "items": crossover},
+            "@stop_criteria": {"type": "array", "minItems": 1, "maxItems": 4, "items": stop}
+        },
+        "allOf": [{
+            // A start needs every GA setting (upstream's ManualPhaseException otherwise), with
+            // operators that apply to the mode.
+            "if": {"required": ["@state"], "properties": {"@state": {"const": STATE_OPTIMIZING}}},
+            "then": {
+                "required": ["@base", "@selection", "@replacement", "@mutation", "@crossover",
+                             "@stop_criteria"],
                 "allOf": [
                     {
                         "if": mode_is(0),
@@ -962,7 +967,7 @@ pub fn input_schema() -> Value {
                     }
                 ]
             }
-        ]
+        }]
     })
 }
 
