@@ -10,7 +10,7 @@ use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use rodan_jobs::gamera::knn::{Knn, parse_settings};
+use rodan_jobs::gamera::knn::{Distance, Knn, parse_settings};
 use rodan_jobs::gamera::knnga::{
     BaseSetting, Bounds, Crossover, GaSettings, Mutation, OpMode, Replacement, Selection,
     StopCriterion, optimise,
@@ -32,8 +32,19 @@ fn loaded() -> &'static Loaded {
 }
 
 /// The classifier's selections and weights in a few shapes: Gamera's defaults, a selection
-/// with holes, weights of many digits (and 0), both at once.
-fn cases(n: usize) -> Vec<(Vec<i32>, Vec<f64>)> {
+/// with holes, weights of many digits (and 0), both at once; then k and the distance changed.
+fn cases(n: usize) -> Vec<(Vec<i32>, Vec<f64>, usize, Distance)> {
+    let mut all: Vec<(Vec<i32>, Vec<f64>, usize, Distance)> = shapes(n)
+        .into_iter()
+        .map(|(s, w)| (s, w, 1, Distance::CityBlock))
+        .collect();
+    let (s, w) = shapes(n).swap_remove(3);
+    all.push((s.clone(), w.clone(), 3, Distance::Euclidean));
+    all.push((s, w, 4, Distance::FastEuclidean));
+    all
+}
+
+fn shapes(n: usize) -> Vec<(Vec<i32>, Vec<f64>)> {
     let ones = (vec![1; n], vec![1.0; n]);
     let holes: Vec<i32> = (0..n).map(|i| i32::from(i % 3 != 1)).collect();
     let weights: Vec<f64> = (0..n)
@@ -67,7 +78,10 @@ fn settings_file_and_leave_one_out_equal_gameras() {
     let cases = cases(n);
     let spec = json!({
         "features": l.features.iter().map(|(name, _)| name).collect::<Vec<_>>(),
-        "cases": cases.iter().map(|(s, w)| json!({"selections": s, "weights": w})).collect::<Vec<_>>(),
+        "cases": cases
+            .iter()
+            .map(|(s, w, k, d)| json!({"selections": s, "weights": w, "num_k": k, "distance": d.name()}))
+            .collect::<Vec<_>>(),
     });
     let spec_path = dir.join("cases.json");
     std::fs::write(&spec_path, spec.to_string()).expect("cases written");
@@ -84,10 +98,12 @@ fn settings_file_and_leave_one_out_equal_gameras() {
     .expect("Gamera runs");
     let theirs: Value = serde_json::from_slice(&out).expect("Gamera's JSON");
     assert_eq!(theirs["num_features"], json!(n));
-    for (i, (selections, weights)) in cases.iter().enumerate() {
+    for (i, (selections, weights, k, distance)) in cases.iter().enumerate() {
         let mut knn: Knn = l.knn.clone();
         knn.selections = selections.clone();
         knn.weights = weights.clone();
+        knn.num_k = *k;
+        knn.distance = *distance;
         let started = std::time::Instant::now();
         let (correct, asked) = knn.leave_one_out(None, None);
         eprintln!(
