@@ -538,8 +538,10 @@ fn the_job_waits_optimises_and_finishes() {
         best,
         "the settings hold the best selection"
     );
+    // Selecting features helps this classifier: even 4 individuals over 2 generations beat
+    // all of them (358/661).
     let (c0, a0) = loaded().knn.leave_one_out(None, None);
-    assert!(best >= c0 as f64 / a0 as f64);
+    assert!(best > c0 as f64 / a0 as f64, "{best}");
 
     // Finish: the settings file is the output.
     let mut settings = Value::Object(w2.settings_update.clone());
