@@ -670,22 +670,22 @@ fn select(
     picks.into_iter().map(|i| population[i].clone()).collect()
 }
 
-/// Reflects `x` into [min, max] (`eoRealVectorBounds::foldsInBounds`).
+/// Reflects `x` into [min, max] (`eoRealVectorBounds::foldsInBounds`), in one step however far
+/// out it is.
 fn fold(x: f64, min: f64, max: f64) -> f64 {
     let range = max - min;
+    if x.is_nan() {
+        return min;
+    }
     if range.is_nan() || range <= 0.0 || !x.is_finite() {
         return x.clamp(min.min(max), max.max(min));
     }
-    let mut x = x;
-    while x < min || x > max {
-        if x > max {
-            x = 2.0 * max - x;
-        }
-        if x < min {
-            x = 2.0 * min - x;
-        }
+    if (min..=max).contains(&x) {
+        return x;
     }
-    x
+    let t = (x - min).rem_euclid(2.0 * range);
+    let t = if t > range { 2.0 * range - t } else { t };
+    (min + t).clamp(min, max)
 }
 
 /// Applies a crossover to a pair; returns whether they changed.
@@ -942,6 +942,18 @@ mod tests {
         };
         assert!(mutate(&mut r, gauss, &mut g));
         assert!(g.iter().all(|x| (0.0..=1.0).contains(x)));
+    }
+
+    #[test]
+    fn folding_reflects_at_the_bounds_however_far_out() {
+        assert_eq!(fold(1.25, 0.0, 1.0), 0.75);
+        assert_eq!(fold(-0.25, 0.0, 1.0), 0.25);
+        assert_eq!(fold(2.5, 0.0, 1.0), 0.5);
+        assert_eq!(fold(0.5, 0.0, 1.0), 0.5);
+        let far = fold(1e12 + 0.25, 0.0, 1.0);
+        assert!((far - 0.25).abs() < 1e-3, "{far}");
+        assert_eq!(fold(f64::INFINITY, 0.0, 1.0), 1.0);
+        assert_eq!(fold(f64::NAN, 0.0, 1.0), 0.0);
     }
 
     #[test]

@@ -54,6 +54,10 @@ pub const STATE_FINISHING: i64 = 3;
 /// The largest population the schema accepts (a run's cost grows with it).
 pub const MAX_POPULATION: u64 = 500;
 
+/// The largest tournament size or number of cut points the job uses (the schema's bound; GA
+/// settings kept as text are clamped to it).
+const MAX_SIZE: usize = 1000;
+
 const PAGE: &str = include_str!("../../interfaces/biollante/index.html");
 const STATICS: &[(&str, &[u8])] = &[
     (
@@ -567,7 +571,7 @@ fn ga_settings(settings: &Value, num_features: usize) -> Result<Ga, JobError> {
         }
         "stochiastic" => (Selection::StochasticUniversal, P::dict::<&str>([])),
         "tournament" => {
-            let t_size = count(&p, "tSize", 3, what)?.max(1);
+            let t_size = count(&p, "tSize", 3, what)?.clamp(1, MAX_SIZE);
             (
                 Selection::Tournament { t_size },
                 P::dict([("tSize", P::Int(t_size as i64))]),
@@ -582,7 +586,7 @@ fn ga_settings(settings: &Value, num_features: usize) -> Result<Ga, JobError> {
         "generational" => (Replacement::Generational, P::dict::<&str>([])),
         "SSGAworse" => (Replacement::SsgaWorse, P::dict::<&str>([])),
         "SSGAdetTournament" => {
-            let t_size = count(&p, "tSize", 3, "the replacement")?.max(1);
+            let t_size = count(&p, "tSize", 3, "the replacement")?.clamp(1, MAX_SIZE);
             (
                 Replacement::SsgaDetTournament { t_size },
                 P::dict([("tSize", P::Int(t_size as i64))]),
@@ -667,7 +671,7 @@ fn ga_settings(settings: &Value, num_features: usize) -> Result<Ga, JobError> {
         };
         let (op, params) = match m {
             "nPoint" => {
-                let n = count(&p, "n", 1, what)?.max(1);
+                let n = count(&p, "n", 1, what)?.clamp(1, MAX_SIZE);
                 (Crossover::NPoint { n }, P::dict([("n", P::Int(n as i64))]))
             }
             "uniform" => {
