@@ -755,13 +755,15 @@ fn ga_settings(settings: &Value, num_features: usize) -> Result<Ga, JobError> {
         stop_json.push((m.to_owned(), params));
     }
 
+    // Upstream keeps each list sorted (`simple_sort`, Python 2's dict order: by "method"), and
+    // its optimising run builds the operators from that text, so in that order.
+    let mutation = sorted_by_method(&mut mut_json, mutation);
+    let crossover = sorted_by_method(&mut cross_json, crossover);
+    let stop = sorted_by_method(&mut stop_json, stop);
     let methods = |items: &[(String, P)]| -> String {
-        // Upstream keeps each list sorted (`simple_sort`, Python 2's dict order: by "method").
-        let mut sorted: Vec<&(String, P)> = items.iter().collect();
-        sorted.sort_by(|a, b| a.0.cmp(&b.0));
         P::List(
-            sorted
-                .into_iter()
+            items
+                .iter()
                 .map(|(m, p)| P::dict([("method", P::Str(m.clone())), ("parameters", p.clone())]))
                 .collect(),
         )
@@ -790,6 +792,15 @@ fn ga_settings(settings: &Value, num_features: usize) -> Result<Ga, JobError> {
             stop,
         },
     })
+}
+
+/// Sorts `texts` (method, parameters) by method and `ops` along with them.
+fn sorted_by_method<T>(texts: &mut Vec<(String, pyjson::Value)>, ops: Vec<T>) -> Vec<T> {
+    let mut pairs: Vec<((String, pyjson::Value), T)> = texts.drain(..).zip(ops).collect();
+    pairs.sort_by(|a, b| a.0.0.cmp(&b.0.0));
+    let (t, o): (Vec<_>, Vec<_>) = pairs.into_iter().unzip();
+    *texts = t;
+    o
 }
 
 /// A seed from the classifier's settings and the GA settings (FNV-1a): the same start gives
@@ -1020,5 +1031,94 @@ fn interface(loaded: &Loaded, update: &Map<String, Value>) -> Interface {
             serde_json::to_vec(&context).unwrap_or_default(),
         )],
         input_schema: input_schema(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every method, as upstream's `knnga_util` serialises them, read and written back.
+    #[test]
+    fn ga_settings_read_upstreams_text_and_write_it_back() {
+        let settings = json!({
+            "@base": r#"{"opMode": 1, "popSize": 10, "crossRate": 0.9, "mutRate": 0.1}"#,
+            "@selection": r#"{"method": "rank", "parameters": {"pressure": 1.5, "exponent": 2}}"#,
+            "@replacement": r#"{"method": "SSGAworse", "parameters": {}}"#,
+            "@mutation": r#"[{"method": "shift", "parameters": {}}, {"method": "gauss", "parameters": {"numFeatures": 42, "min": 0.0, "max": 1.0, "sigma": 0.5, "rate": 0.25}}]"#,
+            "@crossover": r#"[{"method": "uniform", "parameters": {}}, {"method": "sbx", "parameters": {"numFeatures": 42, "min": 0.0, "max": 1.0, "eta": 2.0}}, {"method": "segment", "parameters": {"numFeatures": 42, "min": 0.0, "max": 1.0}}, {"method": "hypercube", "parameters": {"numFeatures": 42, "min": 0.0, "max": 1.0, "alpha": 0.5}}, {"method": "nPoint", "parameters": {"n": 3}}]"#,
+            "@stop_criteria": r#"[{"method": "steadyState", "parameters": {}}, {"method": "maxGenerations", "parameters": {"n": 7}}, {"method": "bestFitness", "parameters": {}}, {"method": "maxFitnessEvals", "parameters": {"n": 99}}]"#
+        });
+        let ga = ga_settings(&settings, 7).expect("reads");
+        let s = &ga.settings;
+        assert_eq!(s.base.op_mode, OpMode::Weighting);
+        assert_eq!(s.base.pop_size, 10);
+        assert_eq!(
+            s.selection,
+            Selection::Rank {
+                pressure: 1.5,
+                exponent: 2.0
+            }
+        );
+        assert_eq!(s.replacement, Replacement::SsgaWorse);
+        assert_eq!(s.crossover.len(), 5);
+        assert!(s.crossover.contains(&Crossover::Segment {
+            min: 0.0,
+            max: 1.0,
+            alpha: 0.0
+        }));
+        assert!(s.stop.contains(&StopCriterion::SteadyState {
+            min_gens: 40,
+            no_change_gens: 10
+        }));
+        assert!(
+            s.stop
+                .contains(&StopCriterion::BestFitness { optimum: 1.0 })
+        );
+        let text = |k: &str| {
+            ga.texts
+                .iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, t)| t.clone())
+                .expect("kept")
+        };
+        // Sorted by method as upstream's simple_sort; numFeatures from the classifier.
+        assert_eq!(
+            text("@mutation"),
+            r#"[{"method": "gauss", "parameters": {"numFeatures": 7, "min": 0.0, "max": 1.0, "sigma": 0.5, "rate": 0.25}}, {"method": "shift", "parameters": {}}]"#
+        );
+        assert_eq!(
+            text("@stop_criteria"),
+            r#"[{"method": "bestFitness", "parameters": {"optimum": 1.0}}, {"method": "maxFitnessEvals", "parameters": {"n": 99}}, {"method": "maxGenerations", "parameters": {"n": 7}}, {"method": "steadyState", "parameters": {"minGens": 40, "noChangeGens": 10}}]"#
+        );
+        assert_eq!(
+            text("@selection"),
+            r#"{"method": "rank", "parameters": {"pressure": 1.5, "exponent": 2}}"#
+        );
+        // What it writes reads back the same.
+        let mut again = Map::new();
+        ga.insert_into(&mut again);
+        let back = ga_settings(&Value::Object(again), 7).expect("reads back");
+        assert_eq!(back.settings, ga.settings);
+        assert_eq!(back.texts, ga.texts);
+    }
+
+    #[test]
+    fn a_start_without_ga_settings_is_bad_settings() {
+        let err = ga_settings(&json!({"@base": {"opMode": 0, "popSize": 4}}), 7)
+            .err()
+            .expect("refused");
+        assert!(err.is_permanent());
+        assert!(err.error_summary().contains("@selection"), "{err}");
+        let err = ga_settings(
+            &json!({
+                "@base": {"opMode": 0, "popSize": 4},
+                "@selection": {"method": null, "parameters": {}},
+            }),
+            7,
+        )
+        .err()
+        .expect("refused");
+        assert!(err.error_summary().contains("no method"), "{err}");
     }
 }
