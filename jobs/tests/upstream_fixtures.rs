@@ -181,6 +181,7 @@ fn run_case(case: &Case, job: &dyn Job) -> Result<(), Failed> {
         "golden-file" => golden_file(case, job, dir.path()),
         "inline-expected" => inline_expected(case, job, dir.path()),
         "property" => property(case, job, dir.path()),
+        "interactive-protocol" => interactive_protocol(case, job, dir.path()),
         other => Err(format!("case kind {other} is not handled for {}", case.job).into()),
     }
 }
@@ -257,6 +258,90 @@ fn compare_text_lines_ids_masked(expected: &Path, actual: &Path) -> Result<(), S
                 x.get(from..(at + 200).min(x.len())).unwrap_or_default(),
                 y.get(from..(at + 200).min(y.len())).unwrap_or_default(),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// An interactive job's steps as upstream's `test_my_task` takes them (`kind:
+/// interactive-protocol`): a run with `settings` that must wait (`WAITING_FOR_INPUT` with the
+/// `@state` the step names) or finish (`returns True`, the output holding exactly the bytes the
+/// step names); a `validate_user_input` that upstream refuses (`ManualPhaseException`), which
+/// here the input schema of the last wait must refuse, as the API answers 400 before anything
+/// changes.
+fn interactive_protocol(case: &Case, job: &dyn Job, tmp: &Path) -> Result<(), Failed> {
+    let files = fixtures().join("files");
+    let mut inputs = Ports::new();
+    for (port, names) in &case.inputs {
+        let types = case.input_resource_types.get(port);
+        for (i, name) in names.iter().enumerate() {
+            let resource_type = types.and_then(|t| t.get(i)).cloned().unwrap_or_default();
+            inputs = inputs.with(port.as_str(), files.join(name), resource_type);
+        }
+    }
+    let mut outputs = Ports::new();
+    for (port, resource_type) in &case.output_resource_types {
+        outputs = outputs.with(
+            port.as_str(),
+            tmp.join(sanitize(port)),
+            resource_type.as_str(),
+        );
+    }
+    let steps = case.expected["steps"]
+        .as_array()
+        .ok_or("the case has no steps")?;
+    let state = regex::Regex::new(r#"settings_update\["@state"\] == (\d+)"#)?;
+    let bytes = regex::Regex::new(r#"holds exactly b"([^"]*)""#)?;
+    let mut schema: Option<Value> = None;
+    for (i, step) in steps.iter().enumerate() {
+        let expect = step["expect"].as_str().unwrap_or_default();
+        if let Some(validate) = step.get("validate_user_input") {
+            let schema = schema.as_ref().ok_or("no wait before the input")?;
+            let validator = jsonschema::validator_for(schema).map_err(|e| e.to_string())?;
+            let input = &validate["user_input"];
+            if expect.contains("ManualPhaseException") && validator.is_valid(input) {
+                return Err(format!("step {i}: the input schema accepts {input}").into());
+            }
+            continue;
+        }
+        let outcome = job
+            .run_or_wait(&inputs, &step["settings"], &outputs)
+            .map_err(|e| format!("step {i}: {e} ({})", e.error_details()))?;
+        match outcome {
+            rodan_jobs::Outcome::Waiting(w) => {
+                if !expect.contains("WAITING_FOR_INPUT") {
+                    return Err(format!("step {i} waits; expected: {expect}").into());
+                }
+                if let Some(c) = state.captures(expect) {
+                    let want: i64 = c[1].parse()?;
+                    if w.settings_update.get("@state") != Some(&Value::from(want)) {
+                        return Err(format!(
+                            "step {i}: @state {:?}, expected {want}",
+                            w.settings_update.get("@state")
+                        )
+                        .into());
+                    }
+                }
+                schema = Some(w.interface.input_schema);
+            }
+            rodan_jobs::Outcome::Finished => {
+                if !expect.contains("returns True") {
+                    return Err(format!("step {i} finishes; expected: {expect}").into());
+                }
+                if let Some(c) = bytes.captures(expect) {
+                    for port in case.output_resource_types.keys() {
+                        let written = std::fs::read(tmp.join(sanitize(port)))?;
+                        if written != c[1].as_bytes() {
+                            return Err(format!(
+                                "step {i}: {port} holds {:?}, expected {:?}",
+                                String::from_utf8_lossy(&written),
+                                &c[1]
+                            )
+                            .into());
+                        }
+                    }
+                }
+            }
         }
     }
     Ok(())

@@ -34,6 +34,15 @@ impl Distance {
         }
     }
 
+    /// The name the settings file uses (`_distance_type_to_name`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CityBlock => "CITY-BLOCK",
+            Self::Euclidean => "EUCLIDEAN",
+            Self::FastEuclidean => "FAST-EUCLIDEAN",
+        }
+    }
+
     /// The distance between a known and an unknown vector, summed in feature order.
     pub fn between(
         self,
@@ -171,6 +180,16 @@ impl Knn {
         self.selections.len()
     }
 
+    /// The training vectors (normalised when the kNN normalises).
+    pub fn vectors(&self) -> &[Vec<f64>] {
+        &self.vectors
+    }
+
+    /// The training vectors' class names.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
     /// Number of training vectors.
     pub fn len(&self) -> usize {
         self.vectors.len()
@@ -202,6 +221,46 @@ impl Knn {
             nn.add(id, d);
         }
         Ok(nn.answer())
+    }
+
+    /// Gamera's `leave_one_out` (`knncoremodule.hpp`): each training vector is classified by
+    /// all the others (the kNN's own k and distance, `selections` and `weights` in place of the
+    /// classifier's when given); a vector whose class has fewer than `int((k + 0.5) / 2)`
+    /// examples is not asked. Returns (correct, asked).
+    pub fn leave_one_out(
+        &self,
+        selections: Option<&[i32]>,
+        weights: Option<&[f64]>,
+    ) -> (usize, usize) {
+        let selections = selections.unwrap_or(&self.selections);
+        let weights = weights.unwrap_or(&self.weights);
+        let mut histogram: BTreeMap<&str, usize> = BTreeMap::new();
+        for id in &self.ids {
+            *histogram.entry(id.as_str()).or_default() += 1;
+        }
+        // int((num_k + 0.5) / 2), as Gamera computes it in doubles.
+        let needed = ((self.num_k as f64 + 0.5) / 2.0) as usize;
+        let (mut correct, mut asked) = (0, 0);
+        for (i, unknown) in self.vectors.iter().enumerate() {
+            let own = self.ids[i].as_str();
+            if histogram.get(own).copied().unwrap_or(0) < needed {
+                continue;
+            }
+            let mut nn = Neighbours::new(self.num_k.max(1), self.vectors.len());
+            for (j, (known, id)) in self.vectors.iter().zip(&self.ids).enumerate() {
+                if i != j {
+                    nn.add(
+                        id,
+                        self.distance.between(known, unknown, selections, weights),
+                    );
+                }
+            }
+            if nn.majority() == Some(own) {
+                correct += 1;
+            }
+            asked += 1;
+        }
+        (correct, asked)
     }
 }
 
@@ -244,9 +303,22 @@ impl<'a> Neighbours<'a> {
         (1.0 - distance / (self.max_distance + f64::MIN_POSITIVE)).powf(10.0)
     }
 
+    /// The class `majority` puts first (`answer[0]`), without the confidences.
+    fn majority(&self) -> Option<&'a str> {
+        self.ranked().first().map(|&(id, _)| id)
+    }
+
     /// `majority` then `calculate_confidences`.
     fn answer(&self) -> Vec<(String, f64)> {
-        let mut answer: Vec<(&str, f64)> = Vec::new();
+        self.ranked()
+            .into_iter()
+            .map(|(id, d)| (id.to_owned(), self.confidence(d)))
+            .collect()
+    }
+
+    /// `majority`: the answer classes with their nearest distances, the majority first.
+    fn ranked(&self) -> Vec<(&'a str, f64)> {
+        let mut answer: Vec<(&'a str, f64)> = Vec::new();
         if self.nn.len() == 1 {
             answer.push(self.nn[0]);
         } else {
@@ -286,9 +358,6 @@ impl<'a> Neighbours<'a> {
             }
         }
         answer
-            .into_iter()
-            .map(|(id, d)| (id.to_owned(), self.confidence(d)))
-            .collect()
     }
 }
 
@@ -308,6 +377,84 @@ pub struct KnnSettings {
     pub selections: BTreeMap<String, Vec<i64>>,
     /// `<weight name>` → values; its names are the feature set, sorted.
     pub weights: BTreeMap<String, Vec<f64>>,
+}
+
+/// Writes a kNN settings file byte for byte as Gamera's `save_settings` does: the features in
+/// `features` order with their lengths, the classifier's `selections` and `weights` cut into
+/// them, lines wrapped at 78 columns less the indent (`gamera.util.word_wrap`), weights as
+/// Python's `str(float)`.
+pub fn write_settings(
+    num_k: usize,
+    distance: Distance,
+    features: &[(String, usize)],
+    selections: &[i32],
+    weights: &[f64],
+) -> String {
+    let mut out = String::new();
+    word_wrap(&mut out, r#"<?xml version="1.0" encoding="utf-8"?>"#, 0);
+    word_wrap(
+        &mut out,
+        &format!(
+            r#"<gamera-knn-settings version="1.0" num-k="{num_k}" distance-type="{}">"#,
+            distance.name()
+        ),
+        0,
+    );
+    for (list, item) in [("selections", "selection"), ("weights", "weight")] {
+        word_wrap(&mut out, &format!("<{list}>"), 1);
+        let mut at = 0;
+        for (name, len) in features {
+            word_wrap(&mut out, &format!(r#"<{item} name="{name}">"#), 2);
+            let end = (at + len).min(selections.len().min(weights.len()));
+            let start = at.min(end);
+            let values: Vec<String> = if item == "selection" {
+                selections[start..end].iter().map(i32::to_string).collect()
+            } else {
+                weights[start..end]
+                    .iter()
+                    .map(|w| crate::pyjson::float_repr(*w))
+                    .collect()
+            };
+            word_wrap(&mut out, &values.join(" "), 3);
+            word_wrap(&mut out, &format!("</{item}>"), 2);
+            at += len;
+        }
+        word_wrap(&mut out, &format!("</{list}>"), 1);
+    }
+    word_wrap(&mut out, "</gamera-knn-settings>", 0);
+    out
+}
+
+/// `gamera.util.word_wrap(stream, text, indent, width=78)`: lines of at most `78 - 2·indent`
+/// characters broken at spaces, each after `2·indent` spaces.
+fn word_wrap(out: &mut String, text: &str, indent: usize) {
+    let indent = indent * 2;
+    let width = 78usize.saturating_sub(indent);
+    let spaces = " ".repeat(indent);
+    // The texts are ASCII (names, numbers), so byte and character positions agree.
+    let mut p = 0;
+    loop {
+        out.push_str(&spaces);
+        if text.len() - p < width {
+            out.push_str(&text[p..]);
+            out.push('\n');
+            return;
+        }
+        // str.rfind(' ', p, p + width)
+        let window = &text[p..(p + width).min(text.len())];
+        match window.rfind(' ') {
+            Some(i) => {
+                out.push_str(&text[p..p + i]);
+                out.push('\n');
+                p += i + 1;
+            }
+            None => {
+                out.push_str(&text[p..]);
+                out.push('\n');
+                return;
+            }
+        }
+    }
 }
 
 /// Parses a kNN settings file; the error says what is wrong.

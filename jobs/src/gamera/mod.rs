@@ -9,6 +9,7 @@ pub mod draw;
 pub mod features;
 pub mod image_utilities;
 pub mod knn;
+pub mod knnga;
 pub mod logical;
 pub mod morphology;
 pub mod png;

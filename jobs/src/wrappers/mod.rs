@@ -2,6 +2,7 @@
 //! input files, call the Gamera- or Pillow-faithful algorithm and write every output file.
 
 pub mod binarization;
+pub mod biollante;
 pub mod cc_analysis;
 pub mod classification;
 pub mod column_split;
@@ -73,6 +74,7 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &classification::NonInteractiveClassifier,
         &gamera_xml_distributor::GameraXmlDistributor,
         &interactive_classifier::InteractiveClassifier,
+        &biollante::Biollante,
     ]
 }
 

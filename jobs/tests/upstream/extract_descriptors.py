@@ -38,6 +38,7 @@ FILES = [
     "gamera_rodan/wrappers/classification.py",
     "interactive_classifier/gamera_xml_distributor.py",
     "interactive_classifier/wrapper.py",
+    "biollante_rodan/biollante_rodan.py",
 ]
 ATTRIBUTES = ["name", "author", "description", "category", "settings", "enabled", "interactive",
               "input_port_types", "output_port_types"]

@@ -55,6 +55,17 @@ fn main() {
                 Ok(())
             })
         },
+        {
+            let services = services.clone();
+            let runtime = runtime.clone();
+            Trial::test(
+                "a_classifier_optimised_with_biollante_in_the_web_client",
+                move || {
+                    runtime.block_on(session::optimise_a_classifier(&services));
+                    Ok(())
+                },
+            )
+        },
     ];
     let conclusion = libtest_mimic::run(&args, trials);
     drop(services);

@@ -672,3 +672,157 @@ pub async fn classify_by_hand(services: &rodan_testkit::Services) {
     );
     let _ = b.client.clone().close().await;
 }
+
+/// Clara opens the waiting Biollante job from the client (Run Jobs → its row → Open) and
+/// switches to its window.
+async fn open_waiting_job(b: &Browser<'_>, main: &fantoccini::wd::WindowHandle, name: &str) {
+    let row = b.shown_text("#region-main td", name).await;
+    if let Err(error) = row.click().await {
+        b.fail(&format!("choosing the {name} run job: {error}"))
+            .await;
+    }
+    let open = b
+        .until("the run job's Open button to be enabled", || async {
+            let button = b
+                .client
+                .find(Locator::Css("#button-open_runjob"))
+                .await
+                .ok()?;
+            button.is_enabled().await.ok()?.then_some(button)
+        })
+        .await;
+    if let Err(error) = open.click().await {
+        b.fail(&format!("clicking Open: {error}")).await;
+    }
+    let page = b
+        .until("the job's window to open", || async {
+            let windows = b.client.windows().await.ok()?;
+            windows.into_iter().find(|w| w != main)
+        })
+        .await;
+    if let Err(error) = b.client.switch_to_window(page).await {
+        b.fail(&format!("switching to the job's window: {error}"))
+            .await;
+    }
+}
+
+/// Sets a number input to `value`.
+async fn set_number(b: &Browser<'_>, css: &str, value: &str) {
+    let input = b.shown(css).await;
+    if let Err(error) = input.clear().await {
+        b.fail(&format!("clearing `{css}`: {error}")).await;
+    }
+    b.type_into(css, value).await;
+}
+
+/// Biollante in the web client: Clara opens the waiting job, sets a tiny GA in its page (4
+/// individuals, at most 2 generations), starts it, opens the job again once it waits with its
+/// results, sees them, finishes, and the run finishes with the optimised settings file.
+pub async fn optimise_a_classifier(services: &rodan_testkit::Services) {
+    let world = World::new(services, 1).await;
+    musicologist(&world).await;
+    let waiting = interactive::start_biollante(&world).await;
+    let workers = format!("{}workers/", waiting.project);
+    let mut names = world
+        .get(&workers)
+        .await
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    names.push(json!("clara"));
+    world
+        .call(
+            reqwest::Method::PUT,
+            &workers,
+            Some(Value::Array(names)),
+            200,
+        )
+        .await;
+    let mut files = None;
+    let front = stack::start(&world, &mut files);
+    let driver = Driver::start();
+    let downloads = tempfile::tempdir().expect("a downloads folder");
+    let b = Browser::open(&driver, &front, &world, downloads.path()).await;
+    if let Err(error) = b.client.goto(&format!("{}/", front.origin)).await {
+        b.fail(&format!("loading the client: {error}")).await;
+    }
+    b.shown("#text-login_email").await;
+    log_in(&b).await;
+    let row = b.shown_text("td", "e2e").await;
+    b.double_click(&row).await;
+    b.click("#button-runjobs").await;
+    b.shown_text("#region-main td", "Waiting for input").await;
+    let main = b.client.window().await.expect("the client's window");
+    open_waiting_job(&b, &main, "Biollante").await;
+    b.shown("#bl-start").await;
+    b.shown_text("#bl-no-results", "No previous optimizer results.")
+        .await;
+    b.shot("biollante").await;
+    set_number(&b, "#bl-popsize", "4").await;
+    b.click("#bl-stop-criteria input[value='maxGenerations']")
+        .await;
+    set_number(&b, "#bl-max-generations", "2").await;
+    b.click("#bl-stop-criteria input[value='steadyState']")
+        .await;
+    b.shot("biollante-tiny-ga").await;
+    b.click("#bl-start").await;
+    b.shown("#bl-done[data-state='2']").await;
+    b.shot("biollante-started").await;
+    let _ = b.client.close_window().await;
+    if let Err(error) = b.client.switch_to_window(main.clone()).await {
+        b.fail(&format!("switching back to the client: {error}"))
+            .await;
+    }
+    // The job optimises in a worker and waits again with its results.
+    let (_, settings) =
+        interactive::wait_biollante(&world, &waiting.run, 2, |s| s["@results"].is_object()).await;
+    assert_eq!(settings["@results"]["generation"], 2, "{settings}");
+    assert!(
+        settings["@base"]
+            .as_str()
+            .is_some_and(|t| t.contains("\"popSize\": 4")),
+        "the page's population: {settings}"
+    );
+    // The client's Run Jobs table follows the run job (scheduled, running, waiting again).
+    b.shown_text("#region-main td", "Waiting for input").await;
+    b.shot("biollante-waits-again").await;
+    open_waiting_job(&b, &main, "Biollante").await;
+    b.shown_text("#bl-generation", "2").await;
+    b.shown("#bl-best-fitness").await;
+    b.shot("biollante-results").await;
+    b.click("#bl-finish").await;
+    b.shown("#bl-done[data-state='3']").await;
+    let _ = b.client.close_window().await;
+    if let Err(error) = b.client.switch_to_window(main).await {
+        b.fail(&format!("switching back to the client: {error}"))
+            .await;
+    }
+    world.wait_run(&waiting.run, 4, STEP).await;
+    b.shown_text("#region-main td", "Finished").await;
+    b.shot("biollante-finished").await;
+    let run_job = world.get(&waiting.run_job).await;
+    let output = world
+        .get(run_job["outputs"][0].as_str().expect("an output URL"))
+        .await;
+    let resource = world
+        .get(output["resource"].as_str().expect("a resource"))
+        .await;
+    let file = world
+        .download(resource["resource_file"].as_str().expect("a file URL"))
+        .await;
+    let (_, last, _, _, _): (i32, Value, Option<i64>, Option<String>, Option<String>) =
+        sqlx::query_as(
+            "SELECT status, job_settings, working_user_id, celery_task_id, lease_owner FROM run_jobs WHERE uuid = $1",
+        )
+        .bind(crate::world::uuid_of(&waiting.run_job))
+        .fetch_one(&world.pool)
+        .await
+        .expect("the run job's row");
+    assert_eq!(
+        Some(String::from_utf8_lossy(&file).as_ref()),
+        last["@settings"].as_str(),
+        "the output is the optimised settings file"
+    );
+    rodan_jobs::gamera::knn::parse_settings(&file).expect("a kNN settings file");
+    let _ = b.client.clone().close().await;
+}

@@ -39,6 +39,10 @@ pub fn all() -> Vec<(&'static str, Case)> {
             "a_runs_creator_is_told_by_mail_when_a_job_waits_and_when_the_run_finishes_or_fails",
             |w| Box::pin(crate::notify::notices_by_mail(w)),
         ),
+        (
+            "biollante_waits_optimises_a_classifier_with_a_small_ga_and_writes_its_settings",
+            |w| Box::pin(crate::interactive::optimise_by_hand(w)),
+        ),
     ]
 }
 

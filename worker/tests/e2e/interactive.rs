@@ -659,3 +659,235 @@ pub async fn expired_lock_and_cancel(world: World) {
         "the run stays cancelled"
     );
 }
+
+const BIOLLANTE: &str = "Biollante";
+const CLASSIFIER_DATA: &str = "Classifier Data";
+const WEIGHTS: &str = "Feature Weights/Selection";
+
+/// Waits until the run's Biollante run job has `status` and its settings pass `ready`; returns
+/// its URL and settings.
+pub(crate) async fn wait_biollante(
+    world: &World,
+    run: &str,
+    status: i64,
+    ready: impl Fn(&Value) -> bool,
+) -> (String, Value) {
+    let start = Instant::now();
+    loop {
+        let jobs = world.run_jobs(run).await;
+        if let Some(rj) = jobs
+            .iter()
+            .find(|rj| rj["job_name"] == BIOLLANTE && rj["status"] == status)
+        {
+            let url = url_of(rj).to_owned();
+            let (_, settings, _, _, _) = row(world, &url).await;
+            if ready(&settings) {
+                return (url, settings);
+            }
+        }
+        assert!(
+            start.elapsed() < WAIT * 4,
+            "Biollante reaches status {status}:\n{}\n{}",
+            world.describe(run).await,
+            world.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Builds a workflow of Biollante alone on the Dalhousie classifier (upstream's test resource)
+/// in a new project, runs it, and waits until Biollante waits for a person.
+pub(crate) async fn start_biollante(world: &World) -> Waiting {
+    let project = world.project().await;
+    let xml = std::fs::read(
+        crate::omr::shared_dir()
+            .join("fixtures/upstream-jobs/files/Dalhousie_TD_421_422_NC-based_classifier.xml"),
+    )
+    .expect("the Dalhousie classifier");
+    let data = world
+        .upload_into(&project, &[("dalhousie.xml".to_owned(), xml)])
+        .await
+        .remove(0);
+    assert_eq!(
+        data["resource_type_mimetype"], "application/gamera+xml",
+        "{data}"
+    );
+    let wf = world
+        .post(
+            "/api/workflows/",
+            json!({"project": project, "name": "optimise a classifier"}),
+        )
+        .await;
+    let wf = url_of(&wf).to_owned();
+    let job = world.job(BIOLLANTE).await;
+    assert_eq!(job["interactive"], true, "{job}");
+    assert_eq!(job["category"], "Optimization", "{job}");
+    let port_type = |key: &str, name: &str| -> String {
+        job[key]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+            .and_then(|p| p["url"].as_str())
+            .unwrap_or_else(|| panic!("the port {name}: {job}"))
+            .to_owned()
+    };
+    let wfj = world
+        .post(
+            "/api/workflowjobs/",
+            json!({"workflow": wf, "job": job["url"]}),
+        )
+        .await;
+    let wfj = url_of(&wfj).to_owned();
+    let input = world
+        .post(
+            "/api/inputports/",
+            json!({"workflow_job": wfj,
+                   "input_port_type": port_type("input_port_types", CLASSIFIER_DATA)}),
+        )
+        .await;
+    world
+        .post(
+            "/api/outputports/",
+            json!({"workflow_job": wfj,
+                   "output_port_type": port_type("output_port_types", WEIGHTS)}),
+        )
+        .await;
+    let valid = world.patch(&wf, json!({"valid": true})).await;
+    assert_eq!(valid["valid"], true, "{valid}");
+    let run = world
+        .post(
+            "/api/workflowruns/",
+            json!({"workflow": wf,
+                   "resource_assignments": {url_of(&input): [url_of(&data)]}}),
+        )
+        .await;
+    let run = url_of(&run).to_owned();
+    let (run_job, _) = wait_biollante(world, &run, 2, |_| true).await;
+    Waiting {
+        project,
+        run,
+        run_job,
+    }
+}
+
+/// Biollante on the Dalhousie classifier: the run waits with the classifier's settings file; a
+/// start without GA settings is refused; a small GA (4 individuals, 2 generations) runs in the
+/// worker and the job waits again with its results; the person finishes and the output is a kNN
+/// settings file holding the optimised selection.
+pub async fn optimise_by_hand(world: World) {
+    let Waiting { run, run_job, .. } = start_biollante(&world).await;
+    let (_, settings, _, _, _) = row(&world, &run_job).await;
+
+    // The first run reads the classifier and waits with its settings file.
+    assert_eq!(settings["@state"], 1, "{settings}");
+    assert!(settings["@num_features"].as_u64().is_some_and(|n| n > 100));
+    assert_eq!(settings["@results"], Value::Null);
+    assert_eq!(
+        settings["@base"],
+        r#"{"opMode": 0, "popSize": 75, "crossRate": 0.95, "mutRate": 0.05}"#
+    );
+    let first_settings = settings["@settings"].as_str().expect("a settings file");
+    assert!(first_settings.contains("<gamera-knn-settings"));
+
+    let working = working_url(&world, &run_job, &world.token).await;
+    let (status, html) = call_as(&world, Method::GET, &working, None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let html = html.as_str().unwrap_or_default().to_owned();
+    for id in ["bl-start", "bl-finish", "bl-weight-rows", "bl-selection"] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "the page has #{id}");
+    }
+    let ctx = context(&world, &working).await;
+    assert_eq!(ctx["features"].as_array().map(Vec::len), Some(16), "{ctx}");
+    assert_eq!(ctx["results"], Value::Null);
+
+    // A start without the GA settings: 400, nothing changed.
+    let before = row(&world, &run_job).await;
+    for bare in [json!({"method": "start"}), json!({"@state": 2})] {
+        let (status, body) =
+            call_as(&world, Method::POST, &working, None, Some(bare.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bare}: {body}");
+        assert!(body.as_object().is_some_and(|m| !m.is_empty()), "{body}");
+    }
+    assert_eq!(row(&world, &run_job).await, before, "nothing changed");
+
+    // Start a small GA: the job optimises and waits again with its results.
+    let start = json!({
+        "@state": 2,
+        "@base": {"opMode": 0, "popSize": 4, "crossRate": 0.95, "mutRate": 0.5},
+        "@selection": {"method": "tournament", "parameters": {"tSize": 2}},
+        "@replacement": {"method": "generational", "parameters": {}},
+        "@mutation": [{"method": "binary", "parameters": {"rate": 0.05, "normalize": false}},
+                      {"method": "swap", "parameters": {}}],
+        "@crossover": [{"method": "nPoint", "parameters": {"n": 2}}],
+        "@stop_criteria": [{"method": "maxGenerations", "parameters": {"n": 2}}]
+    });
+    let (status, body) = call_as(&world, Method::POST, &working, None, Some(start)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (run_job, settings) = wait_biollante(&world, &run, 2, |s| s["@results"].is_object()).await;
+    assert_eq!(settings["@state"], 1, "{settings}");
+    assert_eq!(settings["@results"]["generation"], 2, "{settings}");
+    let best = settings["@results"]["bestFitness"]
+        .as_f64()
+        .expect("a best fitness");
+    assert!(best > 0.0 && best <= 1.0, "{best}");
+    assert!(
+        settings["@selection"]
+            .as_str()
+            .is_some_and(|s| s.contains("\"tournament\"")),
+        "upstream's serialised selection: {settings}"
+    );
+    let optimised = settings["@settings"]
+        .as_str()
+        .expect("a settings file")
+        .to_owned();
+    let working = working_url(&world, &run_job, &world.token).await;
+    let ctx = context(&world, &working).await;
+    assert_eq!(ctx["results"]["generation"], 2, "{ctx}");
+
+    // Finish: the run finishes with the optimised settings file as its output.
+    let (status, body) = call_as(
+        &world,
+        Method::POST,
+        &working,
+        None,
+        Some(json!({"@state": 3})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    world.wait_run(&run, 4, WAIT * 3).await;
+    let outputs = world.get(&run_job).await["outputs"]
+        .as_array()
+        .expect("Biollante's outputs")
+        .clone();
+    assert_eq!(outputs.len(), 1);
+    let output = world.get(outputs[0].as_str().expect("an output URL")).await;
+    let resource = world
+        .get(output["resource"].as_str().expect("a resource"))
+        .await;
+    assert_eq!(resource["resource_type_mimetype"], "application/gamera+xml");
+    let file = world
+        .download(resource["resource_file"].as_str().expect("a file URL"))
+        .await;
+    assert_eq!(String::from_utf8_lossy(&file), optimised);
+    let parsed =
+        rodan_jobs::gamera::knn::parse_settings(&file).expect("our parser reads the output");
+    assert_eq!(parsed.selections.len(), 16);
+    let selected: Vec<i32> = parsed
+        .selections
+        .values()
+        .flatten()
+        .map(|&s| i32::try_from(s).unwrap_or(-1))
+        .collect();
+    assert!(selected.iter().all(|&s| s == 0 || s == 1), "{selected:?}");
+    // The selection written is the one that scored the best fitness.
+    let classifier = rodan_jobs::wrappers::biollante::load_classifier(
+        &crate::omr::shared_dir()
+            .join("fixtures/upstream-jobs/files/Dalhousie_TD_421_422_NC-based_classifier.xml"),
+    )
+    .expect("the classifier loads");
+    let (correct, asked) = classifier.knn.leave_one_out(Some(&selected), None);
+    assert_eq!(
+        correct as f64 / asked as f64,
+        best,
+        "the output's selection scores the best"
+    );
+}
