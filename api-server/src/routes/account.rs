@@ -6,7 +6,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::link::Base;
 use crate::models::{USER, USER_PREFERENCE};
 use crate::query::{self, Params, RawJson};
-use crate::routes::read::{Access, detail_handler, list_handler, options_handler};
+use crate::routes::read::Access;
 use crate::security::Client;
 use crate::state::AppState;
 use axum::Router;
@@ -17,6 +17,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
+    use super::{Resource, detail, list};
     Router::new()
         .route("/api/auth/token/", post(token))
         .route("/api/auth/me/", get(me).put(update_me).patch(update_me))
@@ -25,32 +26,24 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/auth/register/", post(register))
         .route(
             "/api/users/",
-            get(users)
-                .post(create)
-                .options(options_handler(&USER, true, super::LIST_RW)),
+            Resource::new(&USER, true, get(users)).post(create).into(),
         )
         .route(
             "/api/user/{id}/",
-            get(user_detail)
-                .put(user_update)
-                .patch(user_update)
+            Resource::new(&USER, false, get(user_detail))
+                .put_patch(user_update)
                 .delete(user_delete)
-                .options(options_handler(&USER, false, super::DETAIL_RW)),
+                .into(),
         )
         .route(
             "/api/userpreferences/",
-            get(list_handler(&USER_PREFERENCE, Access::Members)).options(options_handler(
-                &USER_PREFERENCE,
-                true,
-                super::LIST_RO,
-            )),
+            list(&USER_PREFERENCE, Access::Members).into(),
         )
         .route(
             "/api/userpreference/{id}/",
-            get(detail_handler(&USER_PREFERENCE, Access::Members))
-                .put(preference_update)
-                .patch(preference_update)
-                .options(options_handler(&USER_PREFERENCE, false, super::DETAIL_RW)),
+            detail(&USER_PREFERENCE, Access::Members)
+                .put_patch(preference_update)
+                .into(),
         )
 }
 

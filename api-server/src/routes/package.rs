@@ -8,34 +8,29 @@ use crate::link::{Base, require_ref};
 use crate::models::{RESULTS_PACKAGE, WORKFLOW_RUN};
 use crate::perm::{self, Role};
 use crate::query::{self, RawJson};
-use crate::routes::read::{Access, list_handler, options_handler, path_uuid};
+use crate::routes::read::{Access, path_uuid};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
 use rodan_core::message::PackageMessage;
 use rodan_core::status;
 use rodan_db::events::Change;
 use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
+    use super::{detail, list};
     Router::new()
         .route(
             "/api/resultspackages/",
-            get(list_handler(&RESULTS_PACKAGE, Access::Members))
-                .post(create)
-                .options(options_handler(&RESULTS_PACKAGE, true, super::LIST_RW)),
+            list(&RESULTS_PACKAGE, Access::Members).post(create).into(),
         )
         .route(
             "/api/resultspackage/{id}/",
-            get(super::read::detail_handler(
-                &RESULTS_PACKAGE,
-                Access::Members,
-            ))
-            .patch(update)
-            .delete(delete)
-            .options(options_handler(&RESULTS_PACKAGE, false, super::DETAIL_RW)),
+            detail(&RESULTS_PACKAGE, Access::Members)
+                .patch(update)
+                .delete(delete)
+                .into(),
         )
 }
 

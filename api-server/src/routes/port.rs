@@ -10,60 +10,56 @@ use crate::link::{Base, require_ref};
 use crate::models::{CONNECTION, INPUT_PORT, OUTPUT_PORT, WORKFLOW, WORKFLOW_JOB};
 use crate::perm;
 use crate::query::{self, RawJson};
-use crate::routes::read::{Access, list_handler, options_handler, path_uuid};
+use crate::routes::read::{Access, path_uuid};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
 use rodan_db::events::Change;
 use serde_json::Value;
 use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
-    use super::{DETAIL_RW, LIST_RW};
+    use super::{detail, list};
     Router::new()
         .route(
             "/api/inputports/",
-            get(list_handler(&INPUT_PORT, Access::Members))
+            list(&INPUT_PORT, Access::Members)
                 .post(create_input_port)
-                .options(options_handler(&INPUT_PORT, true, LIST_RW)),
+                .into(),
         )
         .route(
             "/api/inputport/{id}/",
-            get(super::read::detail_handler(&INPUT_PORT, Access::Members))
-                .put(update_input_port)
-                .patch(update_input_port)
+            detail(&INPUT_PORT, Access::Members)
+                .put_patch(update_input_port)
                 .delete(delete_input_port)
-                .options(options_handler(&INPUT_PORT, false, DETAIL_RW)),
+                .into(),
         )
         .route(
             "/api/outputports/",
-            get(list_handler(&OUTPUT_PORT, Access::Members))
+            list(&OUTPUT_PORT, Access::Members)
                 .post(create_output_port)
-                .options(options_handler(&OUTPUT_PORT, true, LIST_RW)),
+                .into(),
         )
         .route(
             "/api/outputport/{id}/",
-            get(super::read::detail_handler(&OUTPUT_PORT, Access::Members))
-                .put(update_output_port)
-                .patch(update_output_port)
+            detail(&OUTPUT_PORT, Access::Members)
+                .put_patch(update_output_port)
                 .delete(delete_output_port)
-                .options(options_handler(&OUTPUT_PORT, false, DETAIL_RW)),
+                .into(),
         )
         .route(
             "/api/connections/",
-            get(list_handler(&CONNECTION, Access::Members))
+            list(&CONNECTION, Access::Members)
                 .post(create_connection)
-                .options(options_handler(&CONNECTION, true, LIST_RW)),
+                .into(),
         )
         .route(
             "/api/connection/{id}/",
-            get(super::read::detail_handler(&CONNECTION, Access::Members))
-                .put(update_connection)
-                .patch(update_connection)
+            detail(&CONNECTION, Access::Members)
+                .put_patch(update_connection)
                 .delete(delete_connection)
-                .options(options_handler(&CONNECTION, false, DETAIL_RW)),
+                .into(),
         )
 }
 

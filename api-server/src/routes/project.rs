@@ -7,7 +7,7 @@ use crate::link::Base;
 use crate::models::PROJECT;
 use crate::perm::{self, Role};
 use crate::query;
-use crate::routes::read::{Access, list_handler, options_handler, path_uuid};
+use crate::routes::read::{Access, path_uuid};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -18,20 +18,18 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
+    use super::list;
     Router::new()
         .route(
             "/api/projects/",
-            get(list_handler(&PROJECT, Access::Members))
-                .post(create)
-                .options(options_handler(&PROJECT, true, super::LIST_RW)),
+            list(&PROJECT, Access::Members).post(create).into(),
         )
         .route(
             "/api/project/{id}/",
-            get(detail)
-                .put(update)
-                .patch(update)
+            super::Resource::new(&PROJECT, false, get(detail))
+                .put_patch(update)
                 .delete(delete)
-                .options(options_handler(&PROJECT, false, super::DETAIL_RW)),
+                .into(),
         )
         .route(
             "/api/project/{id}/admins/",

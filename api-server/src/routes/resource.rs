@@ -8,7 +8,7 @@ use crate::link::{Base, parse_ref};
 use crate::models::{LABEL, RESOURCE, RESOURCE_LIST};
 use crate::perm::{self, Role};
 use crate::query::{self, RawJson};
-use crate::routes::read::{Access, list_handler, options_handler, path_uuid};
+use crate::routes::read::{Access, path_uuid};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Multipart, Path, State};
@@ -23,57 +23,46 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
+    use super::{detail, list};
     Router::new()
         .route(
             "/api/resources/",
-            get(list_handler(&RESOURCE, Access::Members))
-                .post(upload)
-                .options(options_handler(&RESOURCE, true, super::LIST_RW)),
+            list(&RESOURCE, Access::Members).post(upload).into(),
         )
         .route(
             "/api/resource/{id}/",
-            get(super::read::detail_handler(&RESOURCE, Access::Members))
-                .put(update)
-                .patch(update)
+            detail(&RESOURCE, Access::Members)
+                .put_patch(update)
                 .delete(delete)
-                .options(options_handler(&RESOURCE, false, super::DETAIL_RW)),
+                .into(),
         )
         .route(
             "/api/resources/archive/",
             get(archive).options(super::read::view_options_handler(
                 "Resource Archive",
-                super::DETAIL_RO,
+                &["GET", "HEAD", "OPTIONS"],
             )),
         )
         .route(
             "/api/resourcelists/",
-            get(list_handler(&RESOURCE_LIST, Access::Members))
+            list(&RESOURCE_LIST, Access::Members)
                 .post(create_list)
-                .options(options_handler(&RESOURCE_LIST, true, super::LIST_RW)),
+                .into(),
         )
         .route(
             "/api/resourcelist/{id}/",
-            get(super::read::detail_handler(&RESOURCE_LIST, Access::Members))
-                .put(update_list)
-                .patch(update_list)
+            detail(&RESOURCE_LIST, Access::Members)
+                .put_patch(update_list)
                 .delete(delete_list)
-                .options(options_handler(&RESOURCE_LIST, false, super::DETAIL_RW)),
+                .into(),
         )
-        .route(
-            "/api/labels/",
-            get(list_handler(&LABEL, Access::Members)).options(options_handler(
-                &LABEL,
-                true,
-                super::LIST_RO,
-            )),
-        )
+        .route("/api/labels/", list(&LABEL, Access::Members).into())
         .route(
             "/api/label/{id}/",
-            get(super::read::detail_handler(&LABEL, Access::Members))
-                .put(update_label)
-                .patch(update_label)
+            detail(&LABEL, Access::Members)
+                .put_patch(update_label)
                 .delete(delete_label)
-                .options(options_handler(&LABEL, false, super::DETAIL_RW)),
+                .into(),
         )
         .route("/uploads/{*path}", get(media))
 }

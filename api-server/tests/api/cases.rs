@@ -1547,6 +1547,21 @@ async fn the_openapi_document_describes_every_route_and_method_the_router_serves
                 !documented,
                 "{method} {path}: {status} {answer}; documented: {documented}"
             );
+            // DRF's metadata names exactly the methods the route answers (HEAD with GET).
+            if method == Method::OPTIONS
+                && let Some(allowed) = answer["allowed_methods"].as_array()
+            {
+                let mut allowed: Vec<&str> = allowed.iter().filter_map(|m| m.as_str()).collect();
+                allowed.sort_unstable();
+                let operations = operations.as_object().expect("operations");
+                let mut expected: Vec<String> = operations
+                    .keys()
+                    .map(|m| m.to_uppercase())
+                    .chain(operations.contains_key("get").then(|| "HEAD".to_owned()))
+                    .collect();
+                expected.sort_unstable();
+                assert_eq!(allowed, expected, "OPTIONS {path}: allowed_methods");
+            }
         }
     }
 }
