@@ -2,7 +2,7 @@
 
 use crate::auth::{self, MaybeUser, User, check_credentials, hash_password, issue_token};
 use crate::body::Body;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Unique, on_unique};
 use crate::link::Base;
 use crate::models::{USER, USER_PREFERENCE};
 use crate::query::{self, Params, RawJson};
@@ -91,6 +91,20 @@ async fn me(State(state): State<AppState>, base: Base, user: User) -> ApiResult<
     Ok(axum::Json(user_json(&state, &base, &user, user.id).await?))
 }
 
+/// A user's unique fields, with upstream's messages (Django's `AbstractUser`).
+const USER_UNIQUE: &[Unique] = &[
+    (
+        "users_username_key",
+        "username",
+        "A user with that username already exists.",
+    ),
+    (
+        "users_email_key",
+        "email",
+        "A user with that email already exists.",
+    ),
+];
+
 async fn apply_user_fields(state: &AppState, id: i64, body: &Body, admin: bool) -> ApiResult<()> {
     crate::limits::check_lengths(body, &crate::limits::max_len::USER_FIELDS)?;
     for key in ["first_name", "last_name", "email", "username"] {
@@ -105,7 +119,8 @@ async fn apply_user_fields(state: &AppState, id: i64, body: &Body, admin: bool) 
                 .bind(id)
                 .bind(value)
                 .execute(&state.pool)
-                .await?;
+                .await
+                .map_err(on_unique(USER_UNIQUE))?;
         }
     }
     if admin {
@@ -255,20 +270,6 @@ async fn create_user(state: &AppState, body: &Body, active: bool) -> ApiResult<i
             "This password is too short. It must contain at least 8 characters.",
         ));
     }
-    let taken: Option<(String, String)> = sqlx::query_as(
-        "SELECT username, email FROM users WHERE username = $1 OR email = $2 LIMIT 1",
-    )
-    .bind(username)
-    .bind(email)
-    .fetch_optional(&state.pool)
-    .await?;
-    if let Some((u, _)) = taken {
-        return Err(if u == username {
-            ApiError::field("username", "A user with that username already exists.")
-        } else {
-            ApiError::field("email", "A user with that email already exists.")
-        });
-    }
     let hash = hash_password(password)?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (username, email, password, first_name, last_name, is_active) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -280,7 +281,8 @@ async fn create_user(state: &AppState, body: &Body, active: bool) -> ApiResult<i
     .bind(body.str("last_name").unwrap_or(""))
     .bind(active)
     .fetch_one(&state.pool)
-    .await?;
+    .await
+    .map_err(on_unique(USER_UNIQUE))?;
     sqlx::query("INSERT INTO user_preferences (uuid, user_id) VALUES ($1, $2)")
         .bind(Uuid::new_v4())
         .bind(id)

@@ -733,7 +733,12 @@ async fn update_label(
         .bind(id)
         .bind(name)
         .execute(&state.pool)
-        .await?;
+        .await
+        .map_err(crate::error::on_unique(&[(
+            "resource_labels_name_key",
+            "name",
+            "resource label with this name already exists.",
+        )]))?;
     if changed.rows_affected() == 0 {
         return Err(ApiError::NotFound);
     }

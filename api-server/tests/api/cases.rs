@@ -224,12 +224,23 @@ async fn only_admins_register_users(ctx: Ctx) {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(
-        body["username"][0]
-            .as_str()
-            .is_some_and(|m| m.contains("already exists")),
-        "{body}"
+    assert_eq!(
+        body,
+        json!({"username": ["A user with that username already exists."]})
     );
+    // A change to a username or an email another user has is refused on that field.
+    ctx.user("bob").await;
+    for (field, taken) in [("username", "bob"), ("email", "bob@example.org")] {
+        assert_eq!(
+            ctx.patch("/api/auth/me/", &alice, json!({field: taken}))
+                .await,
+            (
+                StatusCode::BAD_REQUEST,
+                json!({field: [format!("A user with that {field} already exists.")]})
+            ),
+            "{field}"
+        );
+    }
     let (status, body) = ctx
         .post(
             "/api/users/",
@@ -2080,6 +2091,19 @@ async fn only_administrators_rename_or_delete_shared_labels(ctx: Ctx) {
         .ok(Method::GET, body_url(&body[0]), &alice, None, 200)
         .await;
     assert_eq!(resource["label_names"], "verso");
+    // A name another label has is refused on the field, with upstream's unique message.
+    sqlx::query("INSERT INTO resource_labels (uuid, name) VALUES (gen_random_uuid(), 'folio')")
+        .execute(&ctx.state.pool)
+        .await
+        .expect("a label");
+    assert_eq!(
+        ctx.patch(&label, &ctx.admin, json!({"name": "folio"}))
+            .await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"name": ["resource label with this name already exists."]})
+        )
+    );
     assert_eq!(
         ctx.delete(&label, &ctx.admin).await.0,
         StatusCode::NO_CONTENT
