@@ -2,6 +2,7 @@
 
 use crate::auth::{self, MaybeUser, User, check_credentials, hash_password, issue_token};
 use crate::body::Body;
+use crate::body::field::Bool;
 use crate::error::{ApiError, ApiResult, Unique, on_unique};
 use crate::link::Base;
 use crate::models::{USER, USER_PREFERENCE};
@@ -13,6 +14,8 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -384,6 +387,13 @@ async fn user_delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `PUT`/`PATCH /api/userpreference/<uuid>/`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct PreferenceChange {
+    #[serde(default)]
+    send_email: Option<Bool>,
+}
+
 async fn preference_update(
     State(state): State<AppState>,
     base: Base,
@@ -395,7 +405,8 @@ async fn preference_update(
     if !query::visible(&state.pool, &USER_PREFERENCE, &user, id).await? {
         return Err(ApiError::NotFound);
     }
-    if let Some(send) = body.bool("send_email")? {
+    let PreferenceChange { send_email } = body.typed()?;
+    if let Some(Bool(send)) = send_email {
         sqlx::query("UPDATE user_preferences SET send_email = $2 WHERE uuid = $1")
             .bind(id)
             .bind(send)

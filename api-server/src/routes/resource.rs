@@ -3,6 +3,7 @@
 
 use crate::auth::{MaybeUser, User};
 use crate::body::Body;
+use crate::body::field::NonBlank;
 use crate::error::{ApiError, ApiResult, NUL_MESSAGE};
 use crate::link::{Base, parse_ref};
 use crate::models::{LABEL, RESOURCE, RESOURCE_LIST};
@@ -19,6 +20,8 @@ use rodan_core::message::ResourceMessage;
 use rodan_core::resource_types::OCTET_STREAM;
 use rodan_core::status;
 use rodan_db::events::Change;
+use schemars::JsonSchema;
+use serde::Deserialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -708,6 +711,13 @@ async fn delete_list(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `PUT`/`PATCH /api/label/<uuid>/`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct LabelChange {
+    #[schemars(length(max = 36))]
+    name: NonBlank,
+}
+
 /// Labels are shared by every project, so only superusers rename or delete them.
 async fn update_label(
     State(state): State<AppState>,
@@ -722,7 +732,9 @@ async fn update_label(
             "Labels are shared by all projects; only administrators may rename them.".into(),
         ));
     }
-    let name = body.required("name")?;
+    let LabelChange {
+        name: NonBlank(name),
+    } = body.typed()?;
     if name.chars().count() > 36 {
         return Err(ApiError::field(
             "name",
