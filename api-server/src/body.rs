@@ -551,7 +551,11 @@ mod tests {
         assert_eq!(schema["type"], "object");
         assert_eq!(schema["required"], json!(["name", "project"]));
         assert_eq!(schema["properties"]["name"]["minLength"], 1);
-        assert_eq!(schema["properties"]["count"]["type"], json!("integer"));
+        // Optional fields take null as "not given" too.
+        assert_eq!(
+            schema["properties"]["count"]["type"],
+            json!(["integer", "null"])
+        );
         assert!(schema.get("$schema").is_none(), "{schema}");
     }
 }

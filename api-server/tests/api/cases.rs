@@ -2670,4 +2670,12 @@ async fn each_documented_field_of_a_typed_create_is_read_with_its_documented_typ
         }
     }
     assert!(checked >= 11, "{checked} fields checked");
+    // What the types say and a hand-kept table did not: a name may not be blank, a label's
+    // change names its new name.
+    let project = &doc["paths"]["/api/projects/"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    assert_eq!(project["properties"]["name"]["minLength"], 1, "{project}");
+    let label = &doc["paths"]["/api/label/{id}/"]["patch"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    assert_eq!(label["required"], json!(["name"]), "{label}");
 }
