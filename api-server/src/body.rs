@@ -154,10 +154,11 @@ fn field_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError
     {
         return ApiError::field(&at(name), "This field is required.");
     }
-    let field = if path == "." {
-        "non_field_errors".to_owned()
-    } else {
-        path
+    // An item of a list is reported on the list, as DRF's `ManyRelatedField` reports it.
+    let field = match path.split('[').next() {
+        Some(".") => "non_field_errors".to_owned(),
+        Some(field) => field.to_owned(),
+        None => path,
     };
     ApiError::field(&field, drf_message(&message))
 }
@@ -217,6 +218,23 @@ pub mod field {
     use serde_json::Value;
     use std::borrow::Cow;
 
+    /// The JSON schema of a field type, inlined where the type is used.
+    macro_rules! inline_schema {
+        ($type:ident, $schema:tt) => {
+            impl JsonSchema for $type {
+                fn schema_name() -> Cow<'static, str> {
+                    stringify!($type).into()
+                }
+                fn inline_schema() -> bool {
+                    true
+                }
+                fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                    json_schema!($schema)
+                }
+            }
+        };
+    }
+
     /// DRF's `CharField`: a string; a number is read as its text, as DRF reads it.
     #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
     pub struct Text(pub String);
@@ -232,17 +250,7 @@ pub mod field {
         }
     }
 
-    impl JsonSchema for Text {
-        fn schema_name() -> Cow<'static, str> {
-            "Text".into()
-        }
-        fn inline_schema() -> bool {
-            true
-        }
-        fn json_schema(_: &mut SchemaGenerator) -> Schema {
-            json_schema!({"type": "string"})
-        }
-    }
+    inline_schema!(Text, {"type": "string"});
 
     /// A `CharField` that may not be blank (DRF's default).
     #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -258,17 +266,7 @@ pub mod field {
         }
     }
 
-    impl JsonSchema for NonBlank {
-        fn schema_name() -> Cow<'static, str> {
-            "NonBlank".into()
-        }
-        fn inline_schema() -> bool {
-            true
-        }
-        fn json_schema(_: &mut SchemaGenerator) -> Schema {
-            json_schema!({"type": "string", "minLength": 1})
-        }
-    }
+    inline_schema!(NonBlank, {"type": "string", "minLength": 1});
 
     /// A hyperlink to an object (or its uuid), resolved by the handler against its route.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -288,17 +286,7 @@ pub mod field {
         }
     }
 
-    impl JsonSchema for Link {
-        fn schema_name() -> Cow<'static, str> {
-            "Link".into()
-        }
-        fn inline_schema() -> bool {
-            true
-        }
-        fn json_schema(_: &mut SchemaGenerator) -> Schema {
-            json_schema!({"type": "string", "description": "A hyperlink to the object (or its uuid)"})
-        }
-    }
+    inline_schema!(Link, {"type": "string", "description": "A hyperlink to the object (or its uuid)"});
 
     /// The name Python gives the type of a JSON value (DRF's messages name it).
     fn python_type(value: &Value) -> &'static str {
@@ -329,17 +317,7 @@ pub mod field {
         }
     }
 
-    impl JsonSchema for Int {
-        fn schema_name() -> Cow<'static, str> {
-            "Int".into()
-        }
-        fn inline_schema() -> bool {
-            true
-        }
-        fn json_schema(_: &mut SchemaGenerator) -> Schema {
-            json_schema!({"type": "integer"})
-        }
-    }
+    inline_schema!(Int, {"type": "integer"});
 
     /// DRF's `BooleanField`: a boolean, or (from a form) `true`/`false`.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -357,17 +335,7 @@ pub mod field {
         }
     }
 
-    impl JsonSchema for Bool {
-        fn schema_name() -> Cow<'static, str> {
-            "Bool".into()
-        }
-        fn inline_schema() -> bool {
-            true
-        }
-        fn json_schema(_: &mut SchemaGenerator) -> Schema {
-            json_schema!({"type": "boolean"})
-        }
-    }
+    inline_schema!(Bool, {"type": "boolean"});
 
     /// For `#[serde(default, deserialize_with = "nullable")]` on an `Option<Option<T>>`: an
     /// absent field is `None`, a null one `Some(None)` (a PATCH's "leave" and "clear").
@@ -405,17 +373,7 @@ pub mod field {
         }
     }
 
-    impl JsonSchema for Float {
-        fn schema_name() -> Cow<'static, str> {
-            "Float".into()
-        }
-        fn inline_schema() -> bool {
-            true
-        }
-        fn json_schema(_: &mut SchemaGenerator) -> Schema {
-            json_schema!({"type": ["number", "null"]})
-        }
-    }
+    inline_schema!(Float, {"type": ["number", "null"]});
 }
 
 /// The OpenAPI 3.1 (JSON Schema 2020-12) schema of a typed body.
@@ -456,6 +414,8 @@ mod tests {
         cleared: Option<Option<Text>>,
         #[serde(default)]
         kind: Option<Kind>,
+        #[serde(default)]
+        members: Vec<Link>,
     }
 
     #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -516,6 +476,14 @@ mod tests {
         assert_eq!(
             refusal(with("project", json!(5))),
             json!({"project": ["Incorrect type. Expected URL string, received int."]})
+        );
+        assert_eq!(
+            refusal(with("members", json!("one"))),
+            json!({"members": ["Expected a list of items but got type \"str\"."]})
+        );
+        assert_eq!(
+            refusal(with("members", json!(["a", 2]))),
+            json!({"members": ["Incorrect type. Expected URL string, received int."]})
         );
         assert_eq!(
             refusal(with("kind", json!("sideways"))),

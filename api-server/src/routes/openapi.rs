@@ -382,27 +382,6 @@ const REQUEST_FIELDS: &[RequestFields] = &[
         &["workflow"],
     ),
     (
-        "resource",
-        &[
-            ("name", Input::Max(max_len::RESOURCE_NAME)),
-            ("description", Input::Text),
-            ("resource_type", Input::Ref("resourcetype")),
-            ("label_names", Input::Text),
-        ],
-        &[],
-    ),
-    (
-        "resourcelist",
-        &[
-            ("project", Input::Ref("project")),
-            ("name", Input::Max(max_len::RESOURCE_LIST_NAME)),
-            ("description", Input::Text),
-            ("resource_type", Input::Ref("resourcetype")),
-            ("resources", Input::Refs("resource")),
-        ],
-        &["resources"],
-    ),
-    (
         "workflowrun",
         &[
             ("workflow", Input::Ref("workflow")),
@@ -446,18 +425,22 @@ enum Input {
 /// The request body of a model's create or change generated from the handler's type (the
 /// routes not converted yet are in `REQUEST_FIELDS`).
 fn typed_request_schema(route: &str, create: bool) -> Option<Value> {
-    use super::{account, port, project, resource};
+    use super::{account, package, port, project, resource};
     use crate::body::schema;
     Some(match (route, create) {
         ("project", true) => schema::<project::NewProject>(),
         ("project", false) => schema::<project::ProjectChange>(),
         ("userpreference", _) => schema::<account::PreferenceChange>(),
         ("label", _) => schema::<resource::LabelChange>(),
+        ("resource", false) => schema::<resource::ResourceChange>(),
+        ("resourcelist", true) => schema::<resource::NewResourceList>(),
+        ("resourcelist", false) => schema::<resource::ResourceListChange>(),
         ("inputport", true) => schema::<port::NewInputPort>(),
         ("outputport", true) => schema::<port::NewOutputPort>(),
         ("inputport" | "outputport", false) => schema::<port::PortChange>(),
         ("connection", true) => schema::<port::NewConnection>(),
         ("connection", false) => schema::<port::ConnectionChange>(),
+        ("resultspackage", true) => schema::<package::NewPackage>(),
         _ => return None,
     })
 }

@@ -3,6 +3,7 @@
 
 use crate::auth::User;
 use crate::body::Body;
+use crate::body::field::{Int, Link, Text, nullable};
 use crate::error::{ApiError, ApiResult};
 use crate::link::{Base, require_ref};
 use crate::models::{RESULTS_PACKAGE, WORKFLOW_RUN};
@@ -16,6 +17,8 @@ use axum::http::StatusCode;
 use rodan_core::message::PackageMessage;
 use rodan_core::status;
 use rodan_db::events::Change;
+use schemars::JsonSchema;
+use serde::Deserialize;
 use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -37,29 +40,38 @@ pub(super) fn routes() -> Router<AppState> {
 /// Days a package lives by default (upstream's 30).
 const DEFAULT_EXPIRY_DAYS: i64 = 30;
 
+/// `POST /api/resultspackages/`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct NewPackage {
+    workflow_run: Link,
+    /// 0, 1 or 2 (upstream's packaging modes).
+    packaging_mode: Int,
+    /// When the package expires (ISO 8601); absent: in 30 days; null: never (staff only).
+    #[serde(default, deserialize_with = "nullable")]
+    expiry_time: Option<Option<Text>>,
+}
+
 async fn create(
     State(state): State<AppState>,
     base: Base,
     user: User,
     body: Body,
 ) -> ApiResult<RawJson> {
-    let run = require_ref(
-        body.required("workflow_run")?,
-        "workflowrun",
-        "workflow_run",
-    )?;
+    let NewPackage {
+        workflow_run,
+        packaging_mode,
+        expiry_time,
+    } = body.typed()?;
+    let run = require_ref(&workflow_run.0, "workflowrun", "workflow_run")?;
     let project =
         perm::require_field_object(&state.pool, &user, &WORKFLOW_RUN, run, "workflow_run").await?;
-    let mode = match body.0.get("packaging_mode") {
-        None => return Err(ApiError::field("packaging_mode", "This field is required.")),
-        Some(v) => v
-            .as_i64()
-            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            .filter(|m| (0..=2).contains(m))
-            .ok_or_else(|| {
-                ApiError::field("packaging_mode", "\"packaging_mode\" must be 0, 1 or 2.")
-            })?,
-    };
+    let Int(mode) = packaging_mode;
+    if !(0..=2).contains(&mode) {
+        return Err(ApiError::field(
+            "packaging_mode",
+            "\"packaging_mode\" must be 0, 1 or 2.",
+        ));
+    }
     let run_status: i32 = sqlx::query_scalar("SELECT status FROM workflow_runs WHERE uuid = $1")
         .bind(run)
         .fetch_one(&state.pool)
@@ -70,9 +82,9 @@ async fn create(
             "Cannot package the results of a workflow run that is not finished or failed.",
         ));
     }
-    let expiry = match body.0.get("expiry_time") {
+    let expiry = match expiry_time {
         None => Some(chrono::Utc::now() + chrono::Duration::days(DEFAULT_EXPIRY_DAYS)),
-        Some(serde_json::Value::Null) => {
+        Some(None) => {
             if !user.is_staff && !user.is_superuser {
                 return Err(ApiError::field(
                     "expiry_time",
@@ -81,10 +93,9 @@ async fn create(
             }
             None
         }
-        Some(v) => {
-            let t = v
-                .as_str()
-                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        Some(Some(Text(v))) => {
+            let t = chrono::DateTime::parse_from_rfc3339(&v)
+                .ok()
                 .map(|t| t.with_timezone(&chrono::Utc))
                 .ok_or_else(|| {
                     ApiError::field("expiry_time", "Datetime has wrong format. Use ISO 8601.")

@@ -2625,6 +2625,24 @@ async fn typed_bodies_name_the_field_serde_refuses_in_drfs_words(ctx: Ctx) {
             json!({"send_email": "maybe"}),
             json!({"send_email": ["Must be a valid boolean."]}),
         ),
+        (
+            Method::POST,
+            "/api/resourcelists/",
+            json!({"resources": "one"}),
+            json!({"resources": ["Expected a list of items but got type \"str\"."]}),
+        ),
+        (
+            Method::POST,
+            "/api/resourcelists/",
+            json!({"resources": [7]}),
+            json!({"resources": ["Incorrect type. Expected URL string, received int."]}),
+        ),
+        (
+            Method::POST,
+            "/api/resultspackages/",
+            json!({"workflow_run": "x", "packaging_mode": "many"}),
+            json!({"packaging_mode": ["A valid integer is required."]}),
+        ),
     ];
     for (method, path, body, expected) in cases {
         let answer = ctx
