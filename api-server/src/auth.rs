@@ -2,7 +2,6 @@
 //! user, stored hashed) and HTTP Basic with e-mail or user name. Passwords are Argon2id.
 
 use crate::error::ApiError;
-use crate::state::AppState;
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -162,12 +161,23 @@ async fn stamped_user(pool: &PgPool, id: i64) -> Result<Option<(User, Stamp)>, s
     }))
 }
 
+/// What authentication needs of the server's state. The state implements it (`state.rs`), so
+/// that this module does not depend on the state's definition.
+pub trait AuthState: Send + Sync {
+    /// The database pool.
+    fn pool(&self) -> &sqlx::PgPool;
+    /// Login throttling and the trusted proxies.
+    fn security(&self) -> &crate::security::Security;
+    /// Recently verified Basic credentials.
+    fn basic_cache(&self) -> &BasicCache;
+}
+
 const USER_COLUMNS: &str = "id, username, is_superuser, is_staff, is_active";
 
 /// Looks a user up by e-mail or user name and checks the password, refusing (429) while the
 /// client's address or the account has used up its failed logins; a failure counts.
 pub async fn check_credentials(
-    state: &AppState,
+    state: &impl AuthState,
     client: Option<IpAddr>,
     login: &str,
     password: &str,
@@ -175,23 +185,23 @@ pub async fn check_credentials(
     let row: Option<(i64, String)> =
         sqlx::query_as("SELECT id, password FROM users WHERE email = $1 OR username = $1 LIMIT 1")
             .bind(login)
-            .fetch_optional(&state.pool)
+            .fetch_optional(state.pool())
             .await?;
     let account = match &row {
         Some((id, _)) => format!("id:{id}"),
         // Unknown accounts too, by a digest of the name: keys stay short.
         None => format!("login:{}", &token_hash(&login.to_lowercase())[..32]),
     };
-    state.security.login_attempt(client, &account).await?;
+    state.security().login_attempt(client, &account).await?;
     let Some((id, stored)) = row else {
         return Ok(None);
     };
     if !verify_off_thread(password, stored).await? {
         return Ok(None);
     }
-    state.security.login_succeeded(client, &account).await;
+    state.security().login_succeeded(client, &account).await;
     Ok(Some(
-        user_by_id(&state.pool, id)
+        user_by_id(state.pool(), id)
             .await?
             .ok_or(ApiError::NotFound)?,
     ))
@@ -200,20 +210,20 @@ pub async fn check_credentials(
 /// Checks the password of a known user (a password change's current password), throttled and
 /// counted like a login.
 pub async fn check_password(
-    state: &AppState,
+    state: &impl AuthState,
     client: Option<IpAddr>,
     user: i64,
     password: &str,
 ) -> Result<bool, ApiError> {
     let account = format!("id:{user}");
-    state.security.login_attempt(client, &account).await?;
+    state.security().login_attempt(client, &account).await?;
     let stored: String = sqlx::query_scalar("SELECT password FROM users WHERE id = $1")
         .bind(user)
-        .fetch_one(&state.pool)
+        .fetch_one(state.pool())
         .await?;
     let ok = verify_off_thread(password, stored).await?;
     if ok {
-        state.security.login_succeeded(client, &account).await;
+        state.security().login_succeeded(client, &account).await;
     }
     Ok(ok)
 }
@@ -260,9 +270,13 @@ pub fn cookie_token(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-async fn authenticate(state: &AppState, parts: &Parts, header: &str) -> Result<User, ApiError> {
+async fn authenticate(
+    state: &impl AuthState,
+    parts: &Parts,
+    header: &str,
+) -> Result<User, ApiError> {
     if let Some(key) = header.strip_prefix("Token ").map(str::trim) {
-        let user = user_by_token(&state.pool, key)
+        let user = user_by_token(state.pool(), key)
             .await?
             .ok_or(ApiError::BadCredentials("Invalid token."))?;
         if !user.is_active {
@@ -272,8 +286,8 @@ async fn authenticate(state: &AppState, parts: &Parts, header: &str) -> Result<U
     }
     if let Some(encoded) = header.strip_prefix("Basic ").map(str::trim) {
         let cache_key = token_hash(encoded);
-        if let Some((id, stamp)) = state.basic_cache.get(&cache_key)
-            && let Some((user, now)) = stamped_user(&state.pool, id).await?
+        if let Some((id, stamp)) = state.basic_cache().get(&cache_key)
+            && let Some((user, now)) = stamped_user(state.pool(), id).await?
             && now == stamp
             && user.is_active
         {
@@ -291,25 +305,25 @@ async fn authenticate(state: &AppState, parts: &Parts, header: &str) -> Result<U
         let (login, password) = text
             .split_once(':')
             .ok_or(ApiError::BadCredentials("Invalid username/password."))?;
-        let client = crate::security::client_of(parts, state);
+        let client = crate::security::client_of(parts, state.security());
         let user = check_credentials(state, client, login, password)
             .await?
             .ok_or(ApiError::BadCredentials("Invalid username/password."))?;
         if !user.is_active {
             return Err(ApiError::BadCredentials("User inactive or deleted."));
         }
-        if let Some((_, stamp)) = stamped_user(&state.pool, user.id).await? {
-            state.basic_cache.put(cache_key, user.id, stamp);
+        if let Some((_, stamp)) = stamped_user(state.pool(), user.id).await? {
+            state.basic_cache().put(cache_key, user.id, stamp);
         }
         return Ok(user);
     }
     Err(ApiError::BadCredentials("Invalid authorization header."))
 }
 
-impl FromRequestParts<AppState> for User {
+impl<S: AuthState> FromRequestParts<S> for User {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let header = parts
             .headers
             .get(AUTHORIZATION)
@@ -323,10 +337,10 @@ impl FromRequestParts<AppState> for User {
 #[derive(Debug, Clone)]
 pub struct MaybeUser(pub Option<User>);
 
-impl FromRequestParts<AppState> for MaybeUser {
+impl<S: AuthState> FromRequestParts<S> for MaybeUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match parts
             .headers
             .get(AUTHORIZATION)
@@ -341,6 +355,14 @@ impl FromRequestParts<AppState> for MaybeUser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn authentication_reads_the_state_through_its_trait_only() {
+        // `state` holds the Basic cache of this module; this module reaches the state only
+        // through `AuthState`, so the two do not import each other.
+        let source = include_str!("auth.rs");
+        assert!(!source.contains(concat!("crate::", "state")));
+    }
 
     #[test]
     fn a_password_verifies_against_its_own_hash_only() {

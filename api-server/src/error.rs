@@ -85,6 +85,26 @@ impl ApiError {
     }
 }
 
+/// A unique constraint a write may break, and what the user is told when it does: the
+/// constraint's name (PostgreSQL's `<table>_<column>_key`), the field and upstream's message.
+pub type Unique = (&'static str, &'static str, &'static str);
+
+/// Maps a uniqueness violation (SQLSTATE 23505) of one of `constraints` to its field error;
+/// any other failure converts as usual. Used on the write that can break the constraint.
+pub fn on_unique(constraints: &'static [Unique]) -> impl FnOnce(sqlx::Error) -> ApiError {
+    move |error| {
+        if let sqlx::Error::Database(db) = &error
+            && db.code().as_deref() == Some("23505")
+            && let Some((_, field, message)) = constraints
+                .iter()
+                .find(|(name, _, _)| db.constraint() == Some(*name))
+        {
+            return ApiError::field(field, *message);
+        }
+        error.into()
+    }
+}
+
 /// The message DRF's `ProhibitNullCharactersValidator` gives (CharField, django-filter).
 pub const NUL_MESSAGE: &str = "Null characters are not allowed.";
 
@@ -104,7 +124,10 @@ impl From<sqlx::Error> for ApiError {
                         json!({"detail": "This object is still referenced by other objects and cannot be deleted or changed."}),
                     );
                 }
+                // 23505: a unique constraint the write did not map with `on_unique` (a net:
+                // logged, since the user is told less than they would be).
                 Some("23505") => {
+                    tracing::warn!(error = %db, "a uniqueness violation without its field message");
                     return Self::Detail(
                         StatusCode::BAD_REQUEST,
                         "An object with these values already exists.".into(),

@@ -23,6 +23,15 @@ impl Base {
     }
 }
 
+/// The SQL of an object's hyperlink, `b.base || '<route>/' || <id column> || '/'`, for the
+/// models' JSON (`b.base` is the request's [`Base`], bound by every read).
+macro_rules! sql_link {
+    ($route:literal, $id:literal) => {
+        concat!("b.base || '", $route, "/' || ", $id, " || '/'")
+    };
+}
+pub(crate) use sql_link;
+
 fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts
         .headers
@@ -92,6 +101,18 @@ pub fn parse_user_ref(value: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_models_detail_hyperlinks_are_spelled_by_sql_link_only() {
+        assert_eq!(
+            sql_link!("project", "t.uuid"),
+            "b.base || 'project/' || t.uuid || '/'"
+        );
+        // By hand only those that are not `<route>/<id column>/`: a project's admins and
+        // workers URLs, a run job's project (a subquery) and its acquire URL.
+        let by_hand = include_str!("models.rs").matches("b.base || '").count();
+        assert_eq!(by_hand, 4);
+    }
 
     #[test]
     fn hyperlinks_resolve_to_their_uuid_on_any_host_and_only_for_their_route() {

@@ -2,6 +2,7 @@
 //! project it belongs to, its filters and its ordering fields, following upstream's serializers
 //! and django-filter sets (rodan-reference §2.2, §2.3).
 
+use crate::link::sql_link;
 use crate::query::{Field, Kind, Model, field};
 
 const CMP: &[&str] = &["lt", "gt", "lte", "gte"];
@@ -46,7 +47,11 @@ const fn concat<const A: usize, const B: usize, const C: usize>(
 /// Upstream's `ResourceLabelSerializer` (url, name, uuid).
 macro_rules! label_json {
     () => {
-        "json_build_object('url', b.base || 'label/' || t.uuid || '/', 'uuid', t.uuid, 'name', t.name)"
+        concat!(
+            "json_build_object('url', ",
+            sql_link!("label", "t.uuid"),
+            ", 'uuid', t.uuid, 'name', t.name)"
+        )
     };
 }
 
@@ -60,13 +65,23 @@ macro_rules! workflow_lateral {
 /// Upstream's `InputPortSerializer` (with the port type's name and the creation time).
 macro_rules! input_port_json {
     () => {
-        "json_build_object('url', b.base || 'inputport/' || t.uuid || '/', 'uuid', t.uuid, \
-        'workflow_job', b.base || 'workflowjob/' || t.workflow_job_uuid || '/', \
-        'input_port_type', b.base || 'inputporttype/' || t.input_port_type_uuid || '/', \
+        concat!(
+            "json_build_object('url', ",
+            sql_link!("inputport", "t.uuid"),
+            ", 'uuid', t.uuid, \
+        'workflow_job', ",
+            sql_link!("workflowjob", "t.workflow_job_uuid"),
+            ", \
+        'input_port_type', ",
+            sql_link!("inputporttype", "t.input_port_type_uuid"),
+            ", \
         'input_port_type_name', pt.name, 'label', t.label, 'extern', t.extern, \
-        'connections', ARRAY(SELECT b.base || 'connection/' || c.uuid || '/' FROM connections c \
+        'connections', ARRAY(SELECT ",
+            sql_link!("connection", "c.uuid"),
+            " FROM connections c \
             WHERE c.input_port_uuid = t.uuid ORDER BY c.created), \
         'created', t.created)"
+        )
     };
 }
 macro_rules! input_port_from {
@@ -78,13 +93,23 @@ macro_rules! input_port_from {
 /// Upstream's `OutputPortSerializer` (with the port type's name and the creation time).
 macro_rules! output_port_json {
     () => {
-        "json_build_object('url', b.base || 'outputport/' || t.uuid || '/', 'uuid', t.uuid, \
-        'workflow_job', b.base || 'workflowjob/' || t.workflow_job_uuid || '/', \
-        'output_port_type', b.base || 'outputporttype/' || t.output_port_type_uuid || '/', \
+        concat!(
+            "json_build_object('url', ",
+            sql_link!("outputport", "t.uuid"),
+            ", 'uuid', t.uuid, \
+        'workflow_job', ",
+            sql_link!("workflowjob", "t.workflow_job_uuid"),
+            ", \
+        'output_port_type', ",
+            sql_link!("outputporttype", "t.output_port_type_uuid"),
+            ", \
         'output_port_type_name', pt.name, 'label', t.label, 'extern', t.extern, \
-        'connections', ARRAY(SELECT b.base || 'connection/' || c.uuid || '/' FROM connections c \
+        'connections', ARRAY(SELECT ",
+            sql_link!("connection", "c.uuid"),
+            " FROM connections c \
             WHERE c.output_port_uuid = t.uuid ORDER BY c.created), \
         'created', t.created)"
+        )
     };
 }
 macro_rules! output_port_from {
@@ -96,13 +121,27 @@ macro_rules! output_port_from {
 /// Upstream's `ConnectionSerializer` (with both workflow jobs and the workflow).
 macro_rules! connection_json {
     () => {
-        "json_build_object('url', b.base || 'connection/' || t.uuid || '/', 'uuid', t.uuid, \
-        'input_port', b.base || 'inputport/' || t.input_port_uuid || '/', \
-        'output_port', b.base || 'outputport/' || t.output_port_uuid || '/', \
+        concat!(
+            "json_build_object('url', ",
+            sql_link!("connection", "t.uuid"),
+            ", 'uuid', t.uuid, \
+        'input_port', ",
+            sql_link!("inputport", "t.input_port_uuid"),
+            ", \
+        'output_port', ",
+            sql_link!("outputport", "t.output_port_uuid"),
+            ", \
         'offset_x', t.offset_x, 'offset_y', t.offset_y, \
-        'input_workflow_job', b.base || 'workflowjob/' || ip.workflow_job_uuid || '/', \
-        'output_workflow_job', b.base || 'workflowjob/' || op.workflow_job_uuid || '/', \
-        'workflow', b.base || 'workflow/' || ij.workflow_uuid || '/')"
+        'input_workflow_job', ",
+            sql_link!("workflowjob", "ip.workflow_job_uuid"),
+            ", \
+        'output_workflow_job', ",
+            sql_link!("workflowjob", "op.workflow_job_uuid"),
+            ", \
+        'workflow', ",
+            sql_link!("workflow", "ij.workflow_uuid"),
+            ")"
+        )
     };
 }
 macro_rules! connection_from {
@@ -117,13 +156,23 @@ macro_rules! connection_from {
 macro_rules! workflow_job_json {
     () => {
         concat!(
-            "json_build_object('url', b.base || 'workflowjob/' || t.uuid || '/', 'uuid', t.uuid, \
-        'workflow', b.base || 'workflow/' || t.workflow_uuid || '/', \
-        'job', b.base || 'job/' || t.job_uuid || '/', 'job_name', jb.name, \
+            concat!(
+                "json_build_object('url', ",
+                sql_link!("workflowjob", "t.uuid"),
+                ", 'uuid', t.uuid, \
+        'workflow', ",
+                sql_link!("workflow", "t.workflow_uuid"),
+                ", \
+        'job', ",
+                sql_link!("job", "t.job_uuid"),
+                ", 'job_name', jb.name, \
         'job_description', jb.description, 'job_settings', t.job_settings, 'name', t.name, \
-        'group', CASE WHEN t.group_uuid IS NULL THEN NULL ELSE b.base || 'workflowjobgroup/' || t.group_uuid || '/' END, \
+        'group', CASE WHEN t.group_uuid IS NULL THEN NULL ELSE ",
+                sql_link!("workflowjobgroup", "t.group_uuid"),
+                " END, \
         'appearance', t.appearance, \
-        'input_ports', ARRAY(SELECT ",
+        'input_ports', ARRAY(SELECT "
+            ),
             input_port_json!(),
             " FROM ",
             input_port_from!(),
@@ -149,7 +198,10 @@ pub static PROJECT: Model = Model {
     plural: "projects",
     title: "Project",
     from: "projects t",
-    json: "json_build_object('url', b.base || 'project/' || t.uuid || '/', 'uuid', t.uuid, \
+    json: concat!(
+        "json_build_object('url', ",
+        sql_link!("project", "t.uuid"),
+        ", 'uuid', t.uuid, \
         'name', t.name, 'description', t.description, \
         'creator', (SELECT u.username FROM users u WHERE u.id = t.creator_id), \
         'created', t.created, 'updated', t.updated, \
@@ -157,7 +209,8 @@ pub static PROJECT: Model = Model {
         'resource_count', (SELECT count(*) FROM resources r WHERE r.project_uuid = t.uuid), \
         'resourcelist_count', (SELECT count(*) FROM resource_lists r WHERE r.project_uuid = t.uuid), \
         'admins_url', b.base || 'project/' || t.uuid || '/admins/', \
-        'workers_url', b.base || 'project/' || t.uuid || '/workers/')",
+        'workers_url', b.base || 'project/' || t.uuid || '/workers/')"
+    ),
     project: Some("t.uuid"),
     owner: None,
     filters: &PROJECT_FILTERS,
@@ -187,11 +240,17 @@ pub static USER: Model = Model {
     plural: "users",
     title: "User",
     from: "users t",
-    json: "json_build_object('url', b.base || 'user/' || t.id || '/', 'pk', t.id, \
+    json: concat!(
+        "json_build_object('url', ",
+        sql_link!("user", "t.id"),
+        ", 'pk', t.id, \
         'username', t.username, 'email', t.email, 'first_name', t.first_name, \
         'last_name', t.last_name, 'is_active', t.is_active, 'is_staff', t.is_staff, \
         'is_superuser', t.is_superuser, \
-        'user_preference', (SELECT b.base || 'userpreference/' || p.uuid || '/' FROM user_preferences p WHERE p.user_id = t.id))",
+        'user_preference', (SELECT ",
+        sql_link!("userpreference", "p.uuid"),
+        " FROM user_preferences p WHERE p.user_id = t.id))"
+    ),
     project: None,
     owner: Some(
         "t.id = $user OR t.id IN (SELECT a.user_id FROM project_access a WHERE a.project_uuid IN \
@@ -213,8 +272,14 @@ pub static USER_PREFERENCE: Model = Model {
     plural: "userpreferences",
     title: "User Preference",
     from: "user_preferences t",
-    json: "json_build_object('url', b.base || 'userpreference/' || t.uuid || '/', 'uuid', t.uuid, \
-        'user', b.base || 'user/' || t.user_id || '/', 'send_email', t.send_email)",
+    json: concat!(
+        "json_build_object('url', ",
+        sql_link!("userpreference", "t.uuid"),
+        ", 'uuid', t.uuid, \
+        'user', ",
+        sql_link!("user", "t.user_id"),
+        ", 'send_email', t.send_email)"
+    ),
     project: None,
     owner: Some("t.user_id = $user"),
     filters: &[field("uuid", "t.uuid", Kind::Uuid, IN)],
@@ -230,8 +295,12 @@ pub static RESOURCE_TYPE: Model = Model {
     plural: "resourcetypes",
     title: "Resource Type",
     from: "resource_types t",
-    json: "json_build_object('url', b.base || 'resourcetype/' || t.uuid || '/', 'uuid', t.uuid, \
-        'mimetype', t.mimetype, 'description', t.description, 'extension', t.extension)",
+    json: concat!(
+        "json_build_object('url', ",
+        sql_link!("resourcetype", "t.uuid"),
+        ", 'uuid', t.uuid, \
+        'mimetype', t.mimetype, 'description', t.description, 'extension', t.extension)"
+    ),
     project: None,
     owner: None,
     filters: &[
@@ -271,20 +340,32 @@ pub static JOB: Model = Model {
     plural: "jobs",
     title: "Job",
     from: "jobs t",
-    json: "json_build_object('url', b.base || 'job/' || t.uuid || '/', 'uuid', t.uuid, \
+    json: concat!(
+        "json_build_object('url', ",
+        sql_link!("job", "t.uuid"),
+        ", 'uuid', t.uuid, \
         'name', t.name, 'author', t.author, 'category', t.category, 'description', t.description, \
         'settings', t.settings, 'job_queue', t.job_queue, 'enabled', t.enabled, \
         'interactive', t.interactive, \
-        'input_port_types', ARRAY(SELECT json_build_object('url', b.base || 'inputporttype/' || p.uuid || '/', \
+        'input_port_types', ARRAY(SELECT json_build_object('url', ",
+        sql_link!("inputporttype", "p.uuid"),
+        ", \
             'uuid', p.uuid, 'name', p.name, 'minimum', p.minimum, 'maximum', p.maximum, 'is_list', p.is_list, \
-            'resource_types', ARRAY(SELECT b.base || 'resourcetype/' || l.resource_type_uuid || '/' \
+            'resource_types', ARRAY(SELECT ",
+        sql_link!("resourcetype", "l.resource_type_uuid"),
+        " \
                 FROM input_port_type_resource_types l WHERE l.port_type_uuid = p.uuid ORDER BY l.resource_type_uuid)) \
             FROM input_port_types p WHERE p.job_uuid = t.uuid ORDER BY p.name), \
-        'output_port_types', ARRAY(SELECT json_build_object('url', b.base || 'outputporttype/' || p.uuid || '/', \
+        'output_port_types', ARRAY(SELECT json_build_object('url', ",
+        sql_link!("outputporttype", "p.uuid"),
+        ", \
             'uuid', p.uuid, 'name', p.name, 'minimum', p.minimum, 'maximum', p.maximum, 'is_list', p.is_list, \
-            'resource_types', ARRAY(SELECT b.base || 'resourcetype/' || l.resource_type_uuid || '/' \
+            'resource_types', ARRAY(SELECT ",
+        sql_link!("resourcetype", "l.resource_type_uuid"),
+        " \
                 FROM output_port_type_resource_types l WHERE l.port_type_uuid = p.uuid ORDER BY l.resource_type_uuid)) \
-            FROM output_port_types p WHERE p.job_uuid = t.uuid ORDER BY p.name))",
+            FROM output_port_types p WHERE p.job_uuid = t.uuid ORDER BY p.name))"
+    ),
     project: None,
     owner: None,
     filters: &[
@@ -344,17 +425,33 @@ const PORT_TYPE_FILTERS: [Field; 5] = [
 const fn const_format_port_type(input: bool) -> &'static str {
     // The two representations differ only in route and link table.
     if input {
-        "json_build_object('url', b.base || 'inputporttype/' || t.uuid || '/', \
-    'uuid', t.uuid, 'job', b.base || 'job/' || t.job_uuid || '/', 'name', t.name, \
+        concat!(
+            "json_build_object('url', ",
+            sql_link!("inputporttype", "t.uuid"),
+            ", \
+    'uuid', t.uuid, 'job', ",
+            sql_link!("job", "t.job_uuid"),
+            ", 'name', t.name, \
     'minimum', t.minimum, 'maximum', t.maximum, 'is_list', t.is_list, \
-    'resource_types', ARRAY(SELECT b.base || 'resourcetype/' || l.resource_type_uuid || '/' \
+    'resource_types', ARRAY(SELECT ",
+            sql_link!("resourcetype", "l.resource_type_uuid"),
+            " \
         FROM input_port_type_resource_types l WHERE l.port_type_uuid = t.uuid ORDER BY l.resource_type_uuid))"
+        )
     } else {
-        "json_build_object('url', b.base || 'outputporttype/' || t.uuid || '/', \
-    'uuid', t.uuid, 'job', b.base || 'job/' || t.job_uuid || '/', 'name', t.name, \
+        concat!(
+            "json_build_object('url', ",
+            sql_link!("outputporttype", "t.uuid"),
+            ", \
+    'uuid', t.uuid, 'job', ",
+            sql_link!("job", "t.job_uuid"),
+            ", 'name', t.name, \
     'minimum', t.minimum, 'maximum', t.maximum, 'is_list', t.is_list, \
-    'resource_types', ARRAY(SELECT b.base || 'resourcetype/' || l.resource_type_uuid || '/' \
+    'resource_types', ARRAY(SELECT ",
+            sql_link!("resourcetype", "l.resource_type_uuid"),
+            " \
         FROM output_port_type_resource_types l WHERE l.port_type_uuid = t.uuid ORDER BY l.resource_type_uuid))"
+        )
     }
 }
 
@@ -364,11 +461,17 @@ pub static WORKFLOW: Model = Model {
     plural: "workflows",
     title: "Workflow",
     from: concat!("workflows t", workflow_lateral!()),
-    json: "json_build_object('url', b.base || 'workflow/' || t.uuid || '/', 'uuid', t.uuid, \
-        'name', t.name, 'project', b.base || 'project/' || t.project_uuid || '/', \
+    json: concat!(
+        "json_build_object('url', ",
+        sql_link!("workflow", "t.uuid"),
+        ", 'uuid', t.uuid, \
+        'name', t.name, 'project', ",
+        sql_link!("project", "t.project_uuid"),
+        ", \
         'description', t.description, \
         'creator', (SELECT u.username FROM users u WHERE u.id = t.creator_id), \
-        'valid', t.valid, 'created', t.created, 'updated', t.updated)",
+        'valid', t.valid, 'created', t.created, 'updated', t.updated)"
+    ),
     project: Some("t.project_uuid"),
     owner: None,
     filters: &WORKFLOW_FILTERS,
@@ -384,19 +487,29 @@ pub static WORKFLOW: Model = Model {
     // Upstream's `WorkflowSerializer`: the list's fields, then the graph nested whole (workflow
     // jobs with their ports, the extern ports, the connections) and the runs as hyperlinks.
     detail_json: Some(concat!(
-        "json_build_object('url', b.base || 'workflow/' || t.uuid || '/', 'uuid', t.uuid, \
-        'name', t.name, 'project', b.base || 'project/' || t.project_uuid || '/', \
+        concat!(
+            "json_build_object('url', ",
+            sql_link!("workflow", "t.uuid"),
+            ", 'uuid', t.uuid, \
+        'name', t.name, 'project', ",
+            sql_link!("project", "t.project_uuid"),
+            ", \
         'description', t.description, \
         'creator', (SELECT u.username FROM users u WHERE u.id = t.creator_id), \
         'valid', t.valid, 'created', t.created, 'updated', t.updated, \
-        'workflow_jobs', ARRAY(SELECT ",
+        'workflow_jobs', ARRAY(SELECT "
+        ),
         workflow_job_json!(),
         " FROM ",
         workflow_job_from!(),
-        " WHERE t.workflow_uuid = wf.id ORDER BY t.created, t.uuid), \
-        'workflow_runs', ARRAY(SELECT b.base || 'workflowrun/' || r.uuid || '/' FROM workflow_runs r \
+        concat!(
+            " WHERE t.workflow_uuid = wf.id ORDER BY t.created, t.uuid), \
+        'workflow_runs', ARRAY(SELECT ",
+            sql_link!("workflowrun", "r.uuid"),
+            " FROM workflow_runs r \
             WHERE r.workflow_uuid = wf.id ORDER BY r.created, r.uuid), \
-        'workflow_input_ports', ARRAY(SELECT ",
+        'workflow_input_ports', ARRAY(SELECT "
+        ),
         input_port_json!(),
         " FROM ",
         input_port_from!(),
@@ -469,14 +582,24 @@ pub static WORKFLOW_JOB_GROUP: Model = Model {
     plural: "workflowjobgroups",
     title: "Workflow Job Group",
     from: "workflow_job_groups t",
-    json: "json_build_object('url', b.base || 'workflowjobgroup/' || t.uuid || '/', 'uuid', t.uuid, \
+    json: concat!(
+        "json_build_object('url', ",
+        sql_link!("workflowjobgroup", "t.uuid"),
+        ", 'uuid', t.uuid, \
         'name', t.name, 'description', t.description, \
-        'workflow', b.base || 'workflow/' || t.workflow_uuid || '/', \
-        'origin', CASE WHEN t.origin_uuid IS NULL THEN NULL ELSE b.base || 'workflow/' || t.origin_uuid || '/' END, \
+        'workflow', ",
+        sql_link!("workflow", "t.workflow_uuid"),
+        ", \
+        'origin', CASE WHEN t.origin_uuid IS NULL THEN NULL ELSE ",
+        sql_link!("workflow", "t.origin_uuid"),
+        " END, \
         'appearance', t.appearance, \
-        'workflow_jobs', ARRAY(SELECT b.base || 'workflowjob/' || j.uuid || '/' FROM workflow_jobs j \
+        'workflow_jobs', ARRAY(SELECT ",
+        sql_link!("workflowjob", "j.uuid"),
+        " FROM workflow_jobs j \
             WHERE j.group_uuid = t.uuid ORDER BY j.created, j.uuid), \
-        'created', t.created, 'updated', t.updated)",
+        'created', t.created, 'updated', t.updated)"
+    ),
     project: Some(WFJ_PROJECT),
     owner: None,
     filters: &WFJ_GROUP_FILTERS,
@@ -626,17 +749,27 @@ pub static RESOURCE: Model = Model {
     // Upstream's `NestedLabelsResourceSerializer`: the creator's username, the labels nested
     // whole.
     json: concat!(
-        "json_build_object('url', b.base || 'resource/' || t.uuid || '/', 'uuid', t.uuid, \
+        concat!(
+            "json_build_object('url', ",
+            sql_link!("resource", "t.uuid"),
+            ", 'uuid', t.uuid, \
         'name', t.name, 'description', t.description, \
-        'project', b.base || 'project/' || t.project_uuid || '/', \
-        'resource_type', b.base || 'resourcetype/' || t.resource_type_uuid || '/', \
+        'project', ",
+            sql_link!("project", "t.project_uuid"),
+            ", \
+        'resource_type', ",
+            sql_link!("resourcetype", "t.resource_type_uuid"),
+            ", \
         'resource_type_mimetype', rt.mimetype, \
         'resource_file', CASE WHEN t.resource_file IS NULL THEN '' ELSE regexp_replace(b.base, '/api/$', '/uploads/') || t.resource_file END, \
         'processing_status', t.processing_status, 'error_summary', t.error_summary, \
         'error_details', t.error_details, \
         'creator', (SELECT u.username FROM users u WHERE u.id = t.creator_id), \
-        'origin', CASE WHEN t.origin_uuid IS NULL THEN NULL ELSE b.base || 'output/' || t.origin_uuid || '/' END, \
-        'labels', ARRAY(SELECT ",
+        'origin', CASE WHEN t.origin_uuid IS NULL THEN NULL ELSE ",
+            sql_link!("output", "t.origin_uuid"),
+            " END, \
+        'labels', ARRAY(SELECT "
+        ),
         label_json!(),
         " FROM resource_labels t JOIN resource_resource_labels l ON l.label_uuid = t.uuid \
             WHERE l.resource_uuid = res.id ORDER BY t.name, t.uuid), \
@@ -724,15 +857,27 @@ pub static RESOURCE_LIST: Model = Model {
     plural: "resourcelists",
     title: "Resource List",
     from: "resource_lists t",
-    json: "json_build_object('url', b.base || 'resourcelist/' || t.uuid || '/', 'uuid', t.uuid, \
+    json: concat!(
+        "json_build_object('url', ",
+        sql_link!("resourcelist", "t.uuid"),
+        ", 'uuid', t.uuid, \
         'name', t.name, 'description', t.description, \
-        'project', b.base || 'project/' || t.project_uuid || '/', \
-        'resource_type', CASE WHEN t.resource_type_uuid IS NULL THEN NULL ELSE b.base || 'resourcetype/' || t.resource_type_uuid || '/' END, \
-        'resources', ARRAY(SELECT b.base || 'resource/' || m.resource_uuid || '/' FROM resource_list_members m \
+        'project', ",
+        sql_link!("project", "t.project_uuid"),
+        ", \
+        'resource_type', CASE WHEN t.resource_type_uuid IS NULL THEN NULL ELSE ",
+        sql_link!("resourcetype", "t.resource_type_uuid"),
+        " END, \
+        'resources', ARRAY(SELECT ",
+        sql_link!("resource", "m.resource_uuid"),
+        " FROM resource_list_members m \
             WHERE m.resource_list_uuid = t.uuid ORDER BY m.position), \
-        'origin', CASE WHEN t.origin_uuid IS NULL THEN NULL ELSE b.base || 'output/' || t.origin_uuid || '/' END, \
+        'origin', CASE WHEN t.origin_uuid IS NULL THEN NULL ELSE ",
+        sql_link!("output", "t.origin_uuid"),
+        " END, \
         'creator', (SELECT u.username FROM users u WHERE u.id = t.creator_id), \
-        'created', t.created, 'updated', t.updated)",
+        'created', t.created, 'updated', t.updated)"
+    ),
     project: Some("t.project_uuid"),
     owner: None,
     filters: &RESOURCE_LIST_FILTERS,
@@ -760,16 +905,28 @@ pub static WORKFLOW_RUN: Model = Model {
     plural: "workflowruns",
     title: "Workflow Run",
     from: "workflow_runs t",
-    json: "json_build_object('url', b.base || 'workflowrun/' || t.uuid || '/', 'uuid', t.uuid, \
-        'project', b.base || 'project/' || t.project_uuid || '/', \
-        'workflow', CASE WHEN t.workflow_uuid IS NULL THEN NULL ELSE b.base || 'workflow/' || t.workflow_uuid || '/' END, \
+    json: concat!(
+        "json_build_object('url', ",
+        sql_link!("workflowrun", "t.uuid"),
+        ", 'uuid', t.uuid, \
+        'project', ",
+        sql_link!("project", "t.project_uuid"),
+        ", \
+        'workflow', CASE WHEN t.workflow_uuid IS NULL THEN NULL ELSE ",
+        sql_link!("workflow", "t.workflow_uuid"),
+        " END, \
         'creator', (SELECT u.username FROM users u WHERE u.id = t.creator_id), \
         'status', t.status, 'name', t.name, 'description', t.description, \
         'error_summary', t.error_summary, 'error_details', t.error_details, \
-        'last_redone_runjob_tree', CASE WHEN t.last_redone_runjob_tree IS NULL THEN NULL ELSE b.base || 'runjob/' || t.last_redone_runjob_tree || '/' END, \
-        'run_jobs', ARRAY(SELECT b.base || 'runjob/' || r.uuid || '/' FROM run_jobs r \
+        'last_redone_runjob_tree', CASE WHEN t.last_redone_runjob_tree IS NULL THEN NULL ELSE ",
+        sql_link!("runjob", "t.last_redone_runjob_tree"),
+        " END, \
+        'run_jobs', ARRAY(SELECT ",
+        sql_link!("runjob", "r.uuid"),
+        " FROM run_jobs r \
             WHERE r.workflow_run_uuid = t.uuid ORDER BY r.created, r.uuid), \
-        'created', t.created, 'updated', t.updated)",
+        'created', t.created, 'updated', t.updated)"
+    ),
     project: Some("t.project_uuid"),
     owner: None,
     filters: &WORKFLOW_RUN_FILTERS,
@@ -810,22 +967,38 @@ pub static RUN_JOB: Model = Model {
     plural: "runjobs",
     title: "Run Job",
     from: "run_jobs t",
-    json: "json_build_object('url', b.base || 'runjob/' || t.uuid || '/', 'uuid', t.uuid, \
-        'workflow_run', b.base || 'workflowrun/' || t.workflow_run_uuid || '/', \
-        'workflow_job', CASE WHEN t.workflow_job_uuid IS NULL THEN NULL ELSE b.base || 'workflowjob/' || t.workflow_job_uuid || '/' END, \
+    json: concat!(
+        "json_build_object('url', ",
+        sql_link!("runjob", "t.uuid"),
+        ", 'uuid', t.uuid, \
+        'workflow_run', ",
+        sql_link!("workflowrun", "t.workflow_run_uuid"),
+        ", \
+        'workflow_job', CASE WHEN t.workflow_job_uuid IS NULL THEN NULL ELSE ",
+        sql_link!("workflowjob", "t.workflow_job_uuid"),
+        " END, \
         'workflow_job_uuid', t.workflow_job_hex, 'resource_uuid', t.resource_hex, \
-        'job', (SELECT b.base || 'job/' || j.uuid || '/' FROM jobs j WHERE j.name = t.job_name), \
+        'job', (SELECT ",
+        sql_link!("job", "j.uuid"),
+        " FROM jobs j WHERE j.name = t.job_name), \
         'project', b.base || 'project/' || (SELECT r.project_uuid FROM workflow_runs r WHERE r.uuid = t.workflow_run_uuid) || '/', \
         'job_name', t.job_name, 'job_queue', t.job_queue, 'job_settings', t.job_settings, \
         'status', t.status, 'celery_task_id', t.celery_task_id, \
         'error_summary', t.error_summary, 'error_details', t.error_details, \
         'attempts', t.attempts, 'interactive_timings', t.interactive_timings, \
         'interactive_acquire', CASE WHEN t.status = rodan_status('WAITING_FOR_INPUT') THEN b.base || 'interactive/' || t.uuid || '/acquire/' ELSE NULL END, \
-        'working_user', CASE WHEN t.working_user_id IS NULL THEN NULL ELSE b.base || 'user/' || t.working_user_id || '/' END, \
+        'working_user', CASE WHEN t.working_user_id IS NULL THEN NULL ELSE ",
+        sql_link!("user", "t.working_user_id"),
+        " END, \
         'working_user_expiry', t.working_user_expiry, \
-        'inputs', ARRAY(SELECT b.base || 'input/' || i.uuid || '/' FROM inputs i WHERE i.run_job_uuid = t.uuid ORDER BY i.created, i.uuid), \
-        'outputs', ARRAY(SELECT b.base || 'output/' || o.uuid || '/' FROM outputs o WHERE o.run_job_uuid = t.uuid ORDER BY o.created, o.uuid), \
-        'created', t.created, 'updated', t.updated)",
+        'inputs', ARRAY(SELECT ",
+        sql_link!("input", "i.uuid"),
+        " FROM inputs i WHERE i.run_job_uuid = t.uuid ORDER BY i.created, i.uuid), \
+        'outputs', ARRAY(SELECT ",
+        sql_link!("output", "o.uuid"),
+        " FROM outputs o WHERE o.run_job_uuid = t.uuid ORDER BY o.created, o.uuid), \
+        'created', t.created, 'updated', t.updated)"
+    ),
     project: Some(RUN_PROJECT),
     owner: None,
     filters: &RUN_JOB_FILTERS,
@@ -865,12 +1038,24 @@ pub static INPUT: Model = Model {
     plural: "inputs",
     title: "Input",
     from: "inputs t",
-    json: "json_build_object('url', b.base || 'input/' || t.uuid || '/', 'uuid', t.uuid, \
-        'input_port', CASE WHEN t.input_port_uuid IS NULL THEN NULL ELSE b.base || 'inputport/' || t.input_port_uuid || '/' END, \
+    json: concat!(
+        "json_build_object('url', ",
+        sql_link!("input", "t.uuid"),
+        ", 'uuid', t.uuid, \
+        'input_port', CASE WHEN t.input_port_uuid IS NULL THEN NULL ELSE ",
+        sql_link!("inputport", "t.input_port_uuid"),
+        " END, \
         'input_port_type_name', t.input_port_type_name, \
-        'resource', CASE WHEN t.resource_uuid IS NULL THEN NULL ELSE b.base || 'resource/' || t.resource_uuid || '/' END, \
-        'resource_list', CASE WHEN t.resource_list_uuid IS NULL THEN NULL ELSE b.base || 'resourcelist/' || t.resource_list_uuid || '/' END, \
-        'run_job', b.base || 'runjob/' || t.run_job_uuid || '/', 'created', t.created)",
+        'resource', CASE WHEN t.resource_uuid IS NULL THEN NULL ELSE ",
+        sql_link!("resource", "t.resource_uuid"),
+        " END, \
+        'resource_list', CASE WHEN t.resource_list_uuid IS NULL THEN NULL ELSE ",
+        sql_link!("resourcelist", "t.resource_list_uuid"),
+        " END, \
+        'run_job', ",
+        sql_link!("runjob", "t.run_job_uuid"),
+        ", 'created', t.created)"
+    ),
     project: Some(RJ_PROJECT),
     owner: None,
     filters: &[
@@ -896,12 +1081,24 @@ pub static OUTPUT: Model = Model {
     plural: "outputs",
     title: "Output",
     from: "outputs t",
-    json: "json_build_object('url', b.base || 'output/' || t.uuid || '/', 'uuid', t.uuid, \
-        'output_port', CASE WHEN t.output_port_uuid IS NULL THEN NULL ELSE b.base || 'outputport/' || t.output_port_uuid || '/' END, \
+    json: concat!(
+        "json_build_object('url', ",
+        sql_link!("output", "t.uuid"),
+        ", 'uuid', t.uuid, \
+        'output_port', CASE WHEN t.output_port_uuid IS NULL THEN NULL ELSE ",
+        sql_link!("outputport", "t.output_port_uuid"),
+        " END, \
         'output_port_type_name', t.output_port_type_name, \
-        'resource', CASE WHEN t.resource_uuid IS NULL THEN NULL ELSE b.base || 'resource/' || t.resource_uuid || '/' END, \
-        'resource_list', CASE WHEN t.resource_list_uuid IS NULL THEN NULL ELSE b.base || 'resourcelist/' || t.resource_list_uuid || '/' END, \
-        'run_job', b.base || 'runjob/' || t.run_job_uuid || '/', 'created', t.created)",
+        'resource', CASE WHEN t.resource_uuid IS NULL THEN NULL ELSE ",
+        sql_link!("resource", "t.resource_uuid"),
+        " END, \
+        'resource_list', CASE WHEN t.resource_list_uuid IS NULL THEN NULL ELSE ",
+        sql_link!("resourcelist", "t.resource_list_uuid"),
+        " END, \
+        'run_job', ",
+        sql_link!("runjob", "t.run_job_uuid"),
+        ", 'created', t.created)"
+    ),
     project: Some(RJ_PROJECT),
     owner: None,
     filters: &[
@@ -927,15 +1124,21 @@ pub static RESULTS_PACKAGE: Model = Model {
     plural: "resultspackages",
     title: "Results Package",
     from: "results_packages t",
-    json: "json_build_object('url', b.base || 'resultspackage/' || t.uuid || '/', 'uuid', t.uuid, \
+    json: concat!(
+        "json_build_object('url', ",
+        sql_link!("resultspackage", "t.uuid"),
+        ", 'uuid', t.uuid, \
         'status', t.status, 'percent_completed', t.percent_completed, \
-        'workflow_run', b.base || 'workflowrun/' || t.workflow_run_uuid || '/', \
+        'workflow_run', ",
+        sql_link!("workflowrun", "t.workflow_run_uuid"),
+        ", \
         'packaging_mode', t.packaging_mode, \
         'creator', (SELECT u.username FROM users u WHERE u.id = t.creator_id), \
         'celery_task_id', t.celery_task_id, 'error_summary', t.error_summary, \
         'error_details', t.error_details, 'created', t.created, 'updated', t.updated, \
         'expiry_time', t.expiry_time, \
-        'package_url', CASE WHEN t.status = rodan_status('FINISHED') THEN regexp_replace(b.base, '/api/$', '/uploads/') || 'results_packages/' || replace(t.uuid::text, '-', '') || '.zip' ELSE NULL END)",
+        'package_url', CASE WHEN t.status = rodan_status('FINISHED') THEN regexp_replace(b.base, '/api/$', '/uploads/') || 'results_packages/' || replace(t.uuid::text, '-', '') || '.zip' ELSE NULL END)"
+    ),
     project: Some(
         "(SELECT r.project_uuid FROM workflow_runs r WHERE r.uuid = t.workflow_run_uuid)",
     ),

@@ -417,12 +417,12 @@ impl FromRequestParts<crate::state::AppState> for Client {
         parts: &mut Parts,
         state: &crate::state::AppState,
     ) -> Result<Self, Infallible> {
-        Ok(Self(client_of(parts, state)))
+        Ok(Self(client_of(parts, &state.security)))
     }
 }
 
 /// See [`Client`].
-pub fn client_of(parts: &Parts, state: &crate::state::AppState) -> Option<IpAddr> {
+pub fn client_of(parts: &Parts, security: &Security) -> Option<IpAddr> {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -430,7 +430,7 @@ pub fn client_of(parts: &Parts, state: &crate::state::AppState) -> Option<IpAddr
     Some(client_address(
         &parts.headers,
         peer,
-        &state.security.settings.trusted_proxies,
+        &security.settings.trusted_proxies,
     ))
 }
 

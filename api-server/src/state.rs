@@ -55,6 +55,18 @@ impl std::ops::Deref for AppState {
     }
 }
 
+impl crate::auth::AuthState for AppState {
+    fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+    fn security(&self) -> &crate::security::Security {
+        &self.security
+    }
+    fn basic_cache(&self) -> &crate::auth::BasicCache {
+        &self.basic_cache
+    }
+}
+
 impl AppState {
     /// Publishes a model event; see [`rodan_db::events`].
     pub async fn emit(

@@ -2,21 +2,25 @@
 
 use crate::auth::{self, MaybeUser, User, check_credentials, hash_password, issue_token};
 use crate::body::Body;
-use crate::error::{ApiError, ApiResult};
+use crate::body::field::Bool;
+use crate::error::{ApiError, ApiResult, Unique, on_unique};
 use crate::link::Base;
 use crate::models::{USER, USER_PREFERENCE};
 use crate::query::{self, Params, RawJson};
-use crate::routes::read::{Access, detail_handler, list_handler, options_handler};
+use crate::routes::read::Access;
 use crate::security::Client;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
+    use super::{Resource, detail, list};
     Router::new()
         .route("/api/auth/token/", post(token))
         .route("/api/auth/me/", get(me).put(update_me).patch(update_me))
@@ -25,32 +29,24 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/auth/register/", post(register))
         .route(
             "/api/users/",
-            get(users)
-                .post(create)
-                .options(options_handler(&USER, true, super::LIST_RW)),
+            Resource::new(&USER, true, get(users)).post(create).into(),
         )
         .route(
             "/api/user/{id}/",
-            get(user_detail)
-                .put(user_update)
-                .patch(user_update)
+            Resource::new(&USER, false, get(user_detail))
+                .put_patch(user_update)
                 .delete(user_delete)
-                .options(options_handler(&USER, false, super::DETAIL_RW)),
+                .into(),
         )
         .route(
             "/api/userpreferences/",
-            get(list_handler(&USER_PREFERENCE, Access::Members)).options(options_handler(
-                &USER_PREFERENCE,
-                true,
-                super::LIST_RO,
-            )),
+            list(&USER_PREFERENCE, Access::Members).into(),
         )
         .route(
             "/api/userpreference/{id}/",
-            get(detail_handler(&USER_PREFERENCE, Access::Members))
-                .put(preference_update)
-                .patch(preference_update)
-                .options(options_handler(&USER_PREFERENCE, false, super::DETAIL_RW)),
+            detail(&USER_PREFERENCE, Access::Members)
+                .put_patch(preference_update)
+                .into(),
         )
 }
 
@@ -97,6 +93,20 @@ async fn me(State(state): State<AppState>, base: Base, user: User) -> ApiResult<
     Ok(axum::Json(user_json(&state, &base, &user, user.id).await?))
 }
 
+/// A user's unique fields, with upstream's messages (Django's `AbstractUser`).
+const USER_UNIQUE: &[Unique] = &[
+    (
+        "users_username_key",
+        "username",
+        "A user with that username already exists.",
+    ),
+    (
+        "users_email_key",
+        "email",
+        "A user with that email already exists.",
+    ),
+];
+
 async fn apply_user_fields(state: &AppState, id: i64, body: &Body, admin: bool) -> ApiResult<()> {
     crate::limits::check_lengths(body, &crate::limits::max_len::USER_FIELDS)?;
     for key in ["first_name", "last_name", "email", "username"] {
@@ -111,7 +121,8 @@ async fn apply_user_fields(state: &AppState, id: i64, body: &Body, admin: bool) 
                 .bind(id)
                 .bind(value)
                 .execute(&state.pool)
-                .await?;
+                .await
+                .map_err(on_unique(USER_UNIQUE))?;
         }
     }
     if admin {
@@ -261,20 +272,6 @@ async fn create_user(state: &AppState, body: &Body, active: bool) -> ApiResult<i
             "This password is too short. It must contain at least 8 characters.",
         ));
     }
-    let taken: Option<(String, String)> = sqlx::query_as(
-        "SELECT username, email FROM users WHERE username = $1 OR email = $2 LIMIT 1",
-    )
-    .bind(username)
-    .bind(email)
-    .fetch_optional(&state.pool)
-    .await?;
-    if let Some((u, _)) = taken {
-        return Err(if u == username {
-            ApiError::field("username", "A user with that username already exists.")
-        } else {
-            ApiError::field("email", "A user with that email already exists.")
-        });
-    }
     let hash = hash_password(password)?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (username, email, password, first_name, last_name, is_active) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -286,7 +283,8 @@ async fn create_user(state: &AppState, body: &Body, active: bool) -> ApiResult<i
     .bind(body.str("last_name").unwrap_or(""))
     .bind(active)
     .fetch_one(&state.pool)
-    .await?;
+    .await
+    .map_err(on_unique(USER_UNIQUE))?;
     sqlx::query("INSERT INTO user_preferences (uuid, user_id) VALUES ($1, $2)")
         .bind(Uuid::new_v4())
         .bind(id)
@@ -388,6 +386,13 @@ async fn user_delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `PUT`/`PATCH /api/userpreference/<uuid>/`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct PreferenceChange {
+    #[serde(default)]
+    send_email: Option<Bool>,
+}
+
 async fn preference_update(
     State(state): State<AppState>,
     base: Base,
@@ -399,7 +404,8 @@ async fn preference_update(
     if !query::visible(&state.pool, &USER_PREFERENCE, &user, id).await? {
         return Err(ApiError::NotFound);
     }
-    if let Some(send) = body.bool("send_email")? {
+    let PreferenceChange { send_email } = body.typed()?;
+    if let Some(Bool(send)) = send_email {
         sqlx::query("UPDATE user_preferences SET send_email = $2 WHERE uuid = $1")
             .bind(id)
             .bind(send)

@@ -23,29 +23,79 @@ use crate::state::AppState;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
+use axum::handler::Handler;
 use axum::routing::{MethodRouter, get};
 use read::{Access, detail_handler, list_handler, options_handler};
 use serde_json::{Value, json};
 
-const LIST_RO: &[&str] = &["GET", "HEAD", "OPTIONS"];
-const LIST_RW: &[&str] = &["GET", "POST", "HEAD", "OPTIONS"];
-const DETAIL_RO: &[&str] = &["GET", "HEAD", "OPTIONS"];
-const DETAIL_RW: &[&str] = &["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
-
-fn list_route(
+/// A model's list or detail route: its `GET` (the generic read unless another is given), the
+/// write methods it is given, and an `OPTIONS` whose `allowed_methods` are exactly the methods
+/// answered. Turned into the route with `.into()`.
+pub(super) struct Resource {
     model: &'static Model,
-    access: Access,
-    methods: &'static [&'static str],
-) -> MethodRouter<AppState> {
-    get(list_handler(model, access)).options(options_handler(model, true, methods))
+    list: bool,
+    router: MethodRouter<AppState>,
+    methods: Vec<&'static str>,
 }
 
-fn detail_route(
-    model: &'static Model,
-    access: Access,
-    methods: &'static [&'static str],
-) -> MethodRouter<AppState> {
-    get(detail_handler(model, access)).options(options_handler(model, false, methods))
+/// The list route of `model` (`GET /api/<plural>/`).
+pub(super) fn list(model: &'static Model, access: Access) -> Resource {
+    Resource::new(model, true, get(list_handler(model, access)))
+}
+
+/// The detail route of `model` (`GET /api/<route>/<id>/`).
+pub(super) fn detail(model: &'static Model, access: Access) -> Resource {
+    Resource::new(model, false, get(detail_handler(model, access)))
+}
+
+impl Resource {
+    /// A route whose `GET` is `get` (a read with more than the generic one: users, a
+    /// project's or a workflow's detail).
+    pub(super) fn new(model: &'static Model, list: bool, get: MethodRouter<AppState>) -> Self {
+        Self {
+            model,
+            list,
+            router: get,
+            methods: vec!["GET"],
+        }
+    }
+
+    fn with(mut self, method: &'static str, router: MethodRouter<AppState>) -> Self {
+        self.router = self.router.merge(router);
+        self.methods.push(method);
+        self
+    }
+
+    /// Answers `POST` (a list's create).
+    pub(super) fn post<H: Handler<T, AppState>, T: 'static>(self, handler: H) -> Self {
+        self.with("POST", axum::routing::post(handler))
+    }
+
+    /// Answers `PUT` and `PATCH` with one handler (upstream's update, partial or not).
+    pub(super) fn put_patch<H: Handler<T, AppState>, T: 'static>(self, handler: H) -> Self {
+        self.with("PUT", axum::routing::put(handler.clone()))
+            .with("PATCH", axum::routing::patch(handler))
+    }
+
+    /// Answers `PATCH` only.
+    pub(super) fn patch<H: Handler<T, AppState>, T: 'static>(self, handler: H) -> Self {
+        self.with("PATCH", axum::routing::patch(handler))
+    }
+
+    /// Answers `DELETE`.
+    pub(super) fn delete<H: Handler<T, AppState>, T: 'static>(self, handler: H) -> Self {
+        self.with("DELETE", axum::routing::delete(handler))
+    }
+}
+
+impl From<Resource> for MethodRouter<AppState> {
+    fn from(resource: Resource) -> Self {
+        let mut methods = resource.methods;
+        methods.extend(["HEAD", "OPTIONS"]);
+        resource
+            .router
+            .options(options_handler(resource.model, resource.list, methods))
+    }
 }
 
 /// Route names of `GET /api/` as upstream's `APIRoot`, with their paths below `/api/`.
@@ -163,56 +213,41 @@ pub fn app(state: AppState) -> Router {
         .merge(taskqueue::routes())
         .merge(ws::routes())
         .merge(interactive::routes())
-        .route("/api/jobs/", list_route(&JOB, Access::Public, LIST_RO))
-        .route(
-            "/api/job/{id}/",
-            detail_route(&JOB, Access::Public, DETAIL_RO),
-        )
+        .route("/api/jobs/", list(&JOB, Access::Public).into())
+        .route("/api/job/{id}/", detail(&JOB, Access::Public).into())
         .route(
             "/api/resourcetypes/",
-            list_route(&RESOURCE_TYPE, Access::Public, LIST_RO),
+            list(&RESOURCE_TYPE, Access::Public).into(),
         )
         .route(
             "/api/resourcetype/{id}/",
-            detail_route(&RESOURCE_TYPE, Access::Public, DETAIL_RO),
+            detail(&RESOURCE_TYPE, Access::Public).into(),
         )
         .route(
             "/api/inputporttypes/",
-            list_route(&INPUT_PORT_TYPE, Access::Public, LIST_RO),
+            list(&INPUT_PORT_TYPE, Access::Public).into(),
         )
         .route(
             "/api/inputporttype/{id}/",
-            detail_route(&INPUT_PORT_TYPE, Access::Public, DETAIL_RO),
+            detail(&INPUT_PORT_TYPE, Access::Public).into(),
         )
         .route(
             "/api/outputporttypes/",
-            list_route(&OUTPUT_PORT_TYPE, Access::Public, LIST_RO),
+            list(&OUTPUT_PORT_TYPE, Access::Public).into(),
         )
         .route(
             "/api/outputporttype/{id}/",
-            detail_route(&OUTPUT_PORT_TYPE, Access::Public, DETAIL_RO),
+            detail(&OUTPUT_PORT_TYPE, Access::Public).into(),
         )
-        .route(
-            "/api/runjobs/",
-            list_route(&RUN_JOB, Access::Members, LIST_RO),
-        )
+        .route("/api/runjobs/", list(&RUN_JOB, Access::Members).into())
         .route(
             "/api/runjob/{id}/",
-            detail_route(&RUN_JOB, Access::Members, DETAIL_RO),
+            detail(&RUN_JOB, Access::Members).into(),
         )
-        .route("/api/inputs/", list_route(&INPUT, Access::Members, LIST_RO))
-        .route(
-            "/api/input/{id}/",
-            detail_route(&INPUT, Access::Members, DETAIL_RO),
-        )
-        .route(
-            "/api/outputs/",
-            list_route(&OUTPUT, Access::Members, LIST_RO),
-        )
-        .route(
-            "/api/output/{id}/",
-            detail_route(&OUTPUT, Access::Members, DETAIL_RO),
-        )
+        .route("/api/inputs/", list(&INPUT, Access::Members).into())
+        .route("/api/input/{id}/", detail(&INPUT, Access::Members).into())
+        .route("/api/outputs/", list(&OUTPUT, Access::Members).into())
+        .route("/api/output/{id}/", detail(&OUTPUT, Access::Members).into())
         .layer(axum::extract::DefaultBodyLimit::max(max_upload))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

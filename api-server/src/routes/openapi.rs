@@ -334,14 +334,6 @@ type RequestFields = (
 
 const REQUEST_FIELDS: &[RequestFields] = &[
     (
-        "project",
-        &[
-            ("name", Input::Max(max_len::PROJECT_NAME)),
-            ("description", Input::Text),
-        ],
-        &["name"],
-    ),
-    (
         "user",
         &[
             ("username", Input::Max(max_len::USER_NAME)),
@@ -355,8 +347,6 @@ const REQUEST_FIELDS: &[RequestFields] = &[
         ],
         &["username", "password"],
     ),
-    ("userpreference", &[("send_email", Input::Bool)], &[]),
-    ("label", &[("name", Input::Text)], &["name"]),
     (
         "workflow",
         &[
@@ -392,55 +382,6 @@ const REQUEST_FIELDS: &[RequestFields] = &[
         &["workflow"],
     ),
     (
-        "inputport",
-        &[
-            ("workflow_job", Input::Ref("workflowjob")),
-            ("input_port_type", Input::Ref("inputporttype")),
-            ("label", Input::Max(max_len::PORT_LABEL)),
-        ],
-        &["workflow_job", "input_port_type"],
-    ),
-    (
-        "outputport",
-        &[
-            ("workflow_job", Input::Ref("workflowjob")),
-            ("output_port_type", Input::Ref("outputporttype")),
-            ("label", Input::Max(max_len::PORT_LABEL)),
-        ],
-        &["workflow_job", "output_port_type"],
-    ),
-    (
-        "connection",
-        &[
-            ("input_port", Input::Ref("inputport")),
-            ("output_port", Input::Ref("outputport")),
-            ("offset_x", Input::Number),
-            ("offset_y", Input::Number),
-        ],
-        &["input_port", "output_port"],
-    ),
-    (
-        "resource",
-        &[
-            ("name", Input::Max(max_len::RESOURCE_NAME)),
-            ("description", Input::Text),
-            ("resource_type", Input::Ref("resourcetype")),
-            ("label_names", Input::Text),
-        ],
-        &[],
-    ),
-    (
-        "resourcelist",
-        &[
-            ("project", Input::Ref("project")),
-            ("name", Input::Max(max_len::RESOURCE_LIST_NAME)),
-            ("description", Input::Text),
-            ("resource_type", Input::Ref("resourcetype")),
-            ("resources", Input::Refs("resource")),
-        ],
-        &["resources"],
-    ),
-    (
         "workflowrun",
         &[
             ("workflow", Input::Ref("workflow")),
@@ -472,8 +413,6 @@ enum Input {
     Max(usize),
     Bool,
     Int,
-    /// A number, or null.
-    Number,
     Time,
     /// A JSON document (settings, appearance, an export, assignments).
     Document,
@@ -483,7 +422,33 @@ enum Input {
     Refs(&'static str),
 }
 
+/// The request body of a model's create or change generated from the handler's type (the
+/// routes not converted yet are in `REQUEST_FIELDS`).
+fn typed_request_schema(route: &str, create: bool) -> Option<Value> {
+    use super::{account, package, port, project, resource};
+    use crate::body::schema;
+    Some(match (route, create) {
+        ("project", true) => schema::<project::NewProject>(),
+        ("project", false) => schema::<project::ProjectChange>(),
+        ("userpreference", _) => schema::<account::PreferenceChange>(),
+        ("label", _) => schema::<resource::LabelChange>(),
+        ("resource", false) => schema::<resource::ResourceChange>(),
+        ("resourcelist", true) => schema::<resource::NewResourceList>(),
+        ("resourcelist", false) => schema::<resource::ResourceListChange>(),
+        ("inputport", true) => schema::<port::NewInputPort>(),
+        ("outputport", true) => schema::<port::NewOutputPort>(),
+        ("inputport" | "outputport", false) => schema::<port::PortChange>(),
+        ("connection", true) => schema::<port::NewConnection>(),
+        ("connection", false) => schema::<port::ConnectionChange>(),
+        ("resultspackage", true) => schema::<package::NewPackage>(),
+        _ => return None,
+    })
+}
+
 fn request_schema(route: &str, create: bool) -> Value {
+    if let Some(schema) = typed_request_schema(route, create) {
+        return schema;
+    }
     let Some((_, fields, required)) = REQUEST_FIELDS.iter().find(|(r, _, _)| *r == route) else {
         return json!({"type": "object"});
     };
@@ -495,7 +460,6 @@ fn request_schema(route: &str, create: bool) -> Value {
                 Input::Max(max) => json!({"type": "string", "maxLength": max}),
                 Input::Bool => json!({"type": "boolean"}),
                 Input::Int => json!({"type": "integer"}),
-                Input::Number => json!({"type": ["number", "null"]}),
                 Input::Time => json!({"type": "string", "format": "date-time"}),
                 Input::Document => json!({"type": "object"}),
                 Input::Ref(to) => {

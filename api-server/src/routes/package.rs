@@ -3,12 +3,13 @@
 
 use crate::auth::User;
 use crate::body::Body;
+use crate::body::field::{Int, Link, Text, nullable};
 use crate::error::{ApiError, ApiResult};
 use crate::link::{Base, require_ref};
 use crate::models::{RESULTS_PACKAGE, WORKFLOW_RUN};
 use crate::perm::{self, Role};
 use crate::query::{self, RawJson};
-use crate::routes::read::{Access, list_handler, options_handler, path_uuid};
+use crate::routes::read::{Access, path_uuid};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -17,30 +18,39 @@ use axum::routing::get;
 use rodan_core::message::{PackageMessage, Task};
 use rodan_core::status;
 use rodan_db::events::{Change, ModelName};
+use schemars::JsonSchema;
+use serde::Deserialize;
 use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
+    use super::{detail, list};
     Router::new()
         .route(
             "/api/resultspackages/",
-            get(list_handler(&RESULTS_PACKAGE, Access::Members))
-                .post(create)
-                .options(options_handler(&RESULTS_PACKAGE, true, super::LIST_RW)),
+            list(&RESULTS_PACKAGE, Access::Members).post(create).into(),
         )
         .route(
             "/api/resultspackage/{id}/",
-            get(super::read::detail_handler(
-                &RESULTS_PACKAGE,
-                Access::Members,
-            ))
-            .patch(update)
-            .delete(delete)
-            .options(options_handler(&RESULTS_PACKAGE, false, super::DETAIL_RW)),
+            detail(&RESULTS_PACKAGE, Access::Members)
+                .patch(update)
+                .delete(delete)
+                .into(),
         )
 }
 
 /// Days a package lives by default (upstream's 30).
 const DEFAULT_EXPIRY_DAYS: i64 = 30;
+
+/// `POST /api/resultspackages/`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct NewPackage {
+    workflow_run: Link,
+    /// 0, 1 or 2 (upstream's packaging modes).
+    packaging_mode: Int,
+    /// When the package expires (ISO 8601); absent: in 30 days; null: never (staff only).
+    #[serde(default, deserialize_with = "nullable")]
+    expiry_time: Option<Option<Text>>,
+}
 
 async fn create(
     State(state): State<AppState>,
@@ -48,23 +58,21 @@ async fn create(
     user: User,
     body: Body,
 ) -> ApiResult<RawJson> {
-    let run = require_ref(
-        body.required("workflow_run")?,
-        "workflowrun",
-        "workflow_run",
-    )?;
+    let NewPackage {
+        workflow_run,
+        packaging_mode,
+        expiry_time,
+    } = body.typed()?;
+    let run = require_ref(&workflow_run.0, "workflowrun", "workflow_run")?;
     let project =
         perm::require_field_object(&state.pool, &user, &WORKFLOW_RUN, run, "workflow_run").await?;
-    let mode = match body.0.get("packaging_mode") {
-        None => return Err(ApiError::field("packaging_mode", "This field is required.")),
-        Some(v) => v
-            .as_i64()
-            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            .filter(|m| (0..=2).contains(m))
-            .ok_or_else(|| {
-                ApiError::field("packaging_mode", "\"packaging_mode\" must be 0, 1 or 2.")
-            })?,
-    };
+    let Int(mode) = packaging_mode;
+    if !(0..=2).contains(&mode) {
+        return Err(ApiError::field(
+            "packaging_mode",
+            "\"packaging_mode\" must be 0, 1 or 2.",
+        ));
+    }
     let run_status: i32 = sqlx::query_scalar("SELECT status FROM workflow_runs WHERE uuid = $1")
         .bind(run)
         .fetch_one(&state.pool)
@@ -75,9 +83,9 @@ async fn create(
             "Cannot package the results of a workflow run that is not finished or failed.",
         ));
     }
-    let expiry = match body.0.get("expiry_time") {
+    let expiry = match expiry_time {
         None => Some(chrono::Utc::now() + chrono::Duration::days(DEFAULT_EXPIRY_DAYS)),
-        Some(serde_json::Value::Null) => {
+        Some(None) => {
             if !user.is_staff && !user.is_superuser {
                 return Err(ApiError::field(
                     "expiry_time",
@@ -86,10 +94,9 @@ async fn create(
             }
             None
         }
-        Some(v) => {
-            let t = v
-                .as_str()
-                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        Some(Some(Text(v))) => {
+            let t = chrono::DateTime::parse_from_rfc3339(&v)
+                .ok()
                 .map(|t| t.with_timezone(&chrono::Utc))
                 .ok_or_else(|| {
                     ApiError::field("expiry_time", "Datetime has wrong format. Use ISO 8601.")

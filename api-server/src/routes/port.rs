@@ -5,12 +5,14 @@ use super::workflow::{created, owner};
 use super::workflowjob::WFJ_WORKFLOW;
 use crate::auth::User;
 use crate::body::Body;
+use crate::body::field::{Float, Link, Text};
 use crate::error::{ApiError, ApiResult};
+use crate::limits::max_len;
 use crate::link::{Base, require_ref};
 use crate::models::{CONNECTION, INPUT_PORT, OUTPUT_PORT, WORKFLOW, WORKFLOW_JOB};
 use crate::perm;
 use crate::query::{self, RawJson};
-use crate::routes::read::{Access, list_handler, options_handler, path_uuid};
+use crate::routes::read::{Access, path_uuid};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -18,53 +20,80 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use rodan_db::events::{Change, ModelName};
 use serde_json::Value;
+use schemars::JsonSchema;
+use serde::Deserialize;
 use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
-    use super::{DETAIL_RW, LIST_RW};
+    use super::{detail, list};
     Router::new()
         .route(
             "/api/inputports/",
-            get(list_handler(&INPUT_PORT, Access::Members))
+            list(&INPUT_PORT, Access::Members)
                 .post(create_input_port)
-                .options(options_handler(&INPUT_PORT, true, LIST_RW)),
+                .into(),
         )
         .route(
             "/api/inputport/{id}/",
-            get(super::read::detail_handler(&INPUT_PORT, Access::Members))
-                .put(update_input_port)
-                .patch(update_input_port)
+            detail(&INPUT_PORT, Access::Members)
+                .put_patch(update_input_port)
                 .delete(delete_input_port)
-                .options(options_handler(&INPUT_PORT, false, DETAIL_RW)),
+                .into(),
         )
         .route(
             "/api/outputports/",
-            get(list_handler(&OUTPUT_PORT, Access::Members))
+            list(&OUTPUT_PORT, Access::Members)
                 .post(create_output_port)
-                .options(options_handler(&OUTPUT_PORT, true, LIST_RW)),
+                .into(),
         )
         .route(
             "/api/outputport/{id}/",
-            get(super::read::detail_handler(&OUTPUT_PORT, Access::Members))
-                .put(update_output_port)
-                .patch(update_output_port)
+            detail(&OUTPUT_PORT, Access::Members)
+                .put_patch(update_output_port)
                 .delete(delete_output_port)
-                .options(options_handler(&OUTPUT_PORT, false, DETAIL_RW)),
+                .into(),
         )
         .route(
             "/api/connections/",
-            get(list_handler(&CONNECTION, Access::Members))
+            list(&CONNECTION, Access::Members)
                 .post(create_connection)
-                .options(options_handler(&CONNECTION, true, LIST_RW)),
+                .into(),
         )
         .route(
             "/api/connection/{id}/",
-            get(super::read::detail_handler(&CONNECTION, Access::Members))
-                .put(update_connection)
-                .patch(update_connection)
+            detail(&CONNECTION, Access::Members)
+                .put_patch(update_connection)
                 .delete(delete_connection)
-                .options(options_handler(&CONNECTION, false, DETAIL_RW)),
+                .into(),
         )
+}
+
+/// `POST /api/inputports/`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct NewInputPort {
+    workflow_job: Link,
+    input_port_type: Link,
+    #[serde(default)]
+    #[schemars(length(max = max_len::PORT_LABEL))]
+    label: Option<Text>,
+}
+
+/// `POST /api/outputports/`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct NewOutputPort {
+    workflow_job: Link,
+    output_port_type: Link,
+    #[serde(default)]
+    #[schemars(length(max = max_len::PORT_LABEL))]
+    label: Option<Text>,
+}
+
+/// `PUT`/`PATCH /api/inputport/<uuid>/` and `/api/outputport/<uuid>/`: the label only.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct PortChange {
+    #[serde(default)]
+    #[schemars(length(max = max_len::PORT_LABEL))]
+    label: Option<Text>,
 }
 
 /// Creates an input or output port on a workflow job.
@@ -72,15 +101,10 @@ async fn create_port(
     state: &AppState,
     base: &Base,
     user: &User,
-    body: &Body,
+    (workflow_job, port_type, label): (Link, Link, Option<Text>),
     input: bool,
 ) -> ApiResult<RawJson> {
-    crate::limits::check_lengths(body, &[("label", crate::limits::max_len::PORT_LABEL)])?;
-    let wfj = require_ref(
-        body.required("workflow_job")?,
-        "workflowjob",
-        "workflow_job",
-    )?;
+    let wfj = require_ref(&workflow_job.0, "workflowjob", "workflow_job")?;
     let project =
         perm::require_field_object(&state.pool, user, &WORKFLOW_JOB, wfj, "workflow_job").await?;
     let (type_field, route, table, type_table, model, event) = if input {
@@ -102,7 +126,7 @@ async fn create_port(
             ModelName::OutputPort,
         )
     };
-    let port_type = require_ref(body.required(type_field)?, route, type_field)?;
+    let port_type = require_ref(&port_type.0, route, type_field)?;
     let row: Option<(String, bool)> = sqlx::query_as(&format!(
         "SELECT pt.name, pt.job_uuid = (SELECT job_uuid FROM workflow_jobs WHERE uuid = $2) FROM {type_table} pt WHERE pt.uuid = $1"
     ))
@@ -124,7 +148,7 @@ async fn create_port(
         .bind(id)
         .bind(wfj)
         .bind(port_type)
-        .bind(body.str("label").filter(|l| !l.is_empty()).unwrap_or(&type_name))
+        .bind(label.map(|l| l.0).filter(|l| !l.is_empty()).unwrap_or(type_name))
         .execute(&state.pool)
         .await?;
     let workflow: Uuid = sqlx::query_scalar(WFJ_WORKFLOW)
@@ -144,7 +168,20 @@ async fn create_input_port(
     user: User,
     body: Body,
 ) -> ApiResult<RawJson> {
-    create_port(&state, &base, &user, &body, true).await
+    crate::limits::check_lengths(&body, &[("label", max_len::PORT_LABEL)])?;
+    let NewInputPort {
+        workflow_job,
+        input_port_type,
+        label,
+    } = body.typed()?;
+    create_port(
+        &state,
+        &base,
+        &user,
+        (workflow_job, input_port_type, label),
+        true,
+    )
+    .await
 }
 
 async fn create_output_port(
@@ -153,7 +190,20 @@ async fn create_output_port(
     user: User,
     body: Body,
 ) -> ApiResult<RawJson> {
-    create_port(&state, &base, &user, &body, false).await
+    crate::limits::check_lengths(&body, &[("label", max_len::PORT_LABEL)])?;
+    let NewOutputPort {
+        workflow_job,
+        output_port_type,
+        label,
+    } = body.typed()?;
+    create_port(
+        &state,
+        &base,
+        &user,
+        (workflow_job, output_port_type, label),
+        false,
+    )
+    .await
 }
 
 const PORT_WORKFLOW_IN: &str = "SELECT j.workflow_uuid FROM input_ports p JOIN workflow_jobs j ON j.uuid = p.workflow_job_uuid WHERE p.uuid = $1";
@@ -167,7 +217,8 @@ async fn update_port(
     body: &Body,
     input: bool,
 ) -> ApiResult<RawJson> {
-    crate::limits::check_lengths(body, &[("label", crate::limits::max_len::PORT_LABEL)])?;
+    crate::limits::check_lengths(body, &[("label", max_len::PORT_LABEL)])?;
+    let PortChange { label } = body.typed()?;
     let (model, sql, table, event) = if input {
         (
             &INPUT_PORT,
@@ -184,7 +235,7 @@ async fn update_port(
         )
     };
     let (_, project) = owner(state, user, model, id, sql).await?;
-    if let Some(label) = body.str("label") {
+    if let Some(Text(label)) = label {
         sqlx::query(&format!("UPDATE {table} SET label = $2 WHERE uuid = $1"))
             .bind(id)
             .bind(label)
@@ -271,8 +322,14 @@ async fn create_connection(
     user: User,
     body: Body,
 ) -> ApiResult<RawJson> {
-    let input = require_ref(body.required("input_port")?, "inputport", "input_port")?;
-    let output = require_ref(body.required("output_port")?, "outputport", "output_port")?;
+    let NewConnection {
+        input_port,
+        output_port,
+        offset_x,
+        offset_y,
+    } = body.typed()?;
+    let input = require_ref(&input_port.0, "inputport", "input_port")?;
+    let output = require_ref(&output_port.0, "outputport", "output_port")?;
     let in_wf: Option<Uuid> = sqlx::query_scalar(PORT_WORKFLOW_IN)
         .bind(input)
         .fetch_optional(&state.pool)
@@ -295,8 +352,7 @@ async fn create_connection(
         ));
     }
     // The builder may create a connection with where it draws its handle.
-    let offset_x = offset(&body, "offset_x")?.flatten();
-    let offset_y = offset(&body, "offset_y")?.flatten();
+    let (offset_x, offset_y) = (offset_x.and_then(|f| f.0), offset_y.and_then(|f| f.0));
     let id = Uuid::new_v4();
     sqlx::query(
         "INSERT INTO connections (uuid, input_port_uuid, output_port_uuid, offset_x, offset_y) VALUES ($1, $2, $3, $4, $5)",
@@ -317,27 +373,30 @@ async fn create_connection(
     ))
 }
 
-/// A connection's `offset_x` or `offset_y`: a number or null (upstream's nullable
-/// `FloatField`); a numeric string from a form is read as a number.
-fn offset(body: &Body, key: &str) -> ApiResult<Option<Option<f64>>> {
-    match body.0.get(key) {
-        None => Ok(None),
-        Some(Value::Null) => Ok(Some(None)),
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .filter(|f| f.is_finite())
-            .map(|f| Some(Some(f)))
-            .ok_or_else(|| ApiError::field(key, "A valid number is required.")),
-        Some(Value::String(s)) if s.is_empty() => Ok(Some(None)),
-        Some(Value::String(s)) => s
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|f| f.is_finite())
-            .map(|f| Some(Some(f)))
-            .ok_or_else(|| ApiError::field(key, "A valid number is required.")),
-        Some(_) => Err(ApiError::field(key, "A valid number is required.")),
-    }
+/// `POST /api/connections/`. The builder may create a connection with where it draws its
+/// handle (`offset_x`, `offset_y`).
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct NewConnection {
+    input_port: Link,
+    output_port: Link,
+    #[serde(default)]
+    offset_x: Option<Float>,
+    #[serde(default)]
+    offset_y: Option<Float>,
+}
+
+/// `PUT`/`PATCH /api/connection/<uuid>/`: the handle's offsets; its ports may be sent back as
+/// they are.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct ConnectionChange {
+    #[serde(default)]
+    input_port: Option<Link>,
+    #[serde(default)]
+    output_port: Option<Link>,
+    #[serde(default)]
+    offset_x: Option<Float>,
+    #[serde(default)]
+    offset_y: Option<Float>,
 }
 
 const CONNECTION_WORKFLOW: &str = "SELECT j.workflow_uuid FROM connections c JOIN input_ports p ON p.uuid = c.input_port_uuid JOIN workflow_jobs j ON j.uuid = p.workflow_job_uuid WHERE c.uuid = $1";
@@ -354,32 +413,28 @@ async fn update_connection(
     body: Body,
 ) -> ApiResult<RawJson> {
     let id = path_uuid(path)?;
+    let change: ConnectionChange = body.typed()?;
     let (_, project) = owner(&state, &user, &CONNECTION, id, CONNECTION_WORKFLOW).await?;
     let (input, output): (Uuid, Uuid) =
         sqlx::query_as("SELECT input_port_uuid, output_port_uuid FROM connections WHERE uuid = $1")
             .bind(id)
             .fetch_one(&state.pool)
             .await?;
-    for (key, route, current) in [
-        ("input_port", "inputport", input),
-        ("output_port", "outputport", output),
+    for (key, route, current, given) in [
+        ("input_port", "inputport", input, change.input_port),
+        ("output_port", "outputport", output, change.output_port),
     ] {
-        if let Some(given) = body.0.get(key) {
-            let given = given
-                .as_str()
-                .and_then(|s| crate::link::parse_ref(s, route));
-            if given != Some(current) {
-                return Err(ApiError::field(
-                    key,
-                    "A connection keeps its ports: delete it and create another.",
-                ));
-            }
+        if let Some(Link(given)) = given
+            && crate::link::parse_ref(&given, route) != Some(current)
+        {
+            return Err(ApiError::field(
+                key,
+                "A connection keeps its ports: delete it and create another.",
+            ));
         }
     }
-    let x = offset(&body, "offset_x")?;
-    let y = offset(&body, "offset_y")?;
-    for (column, value) in [("offset_x", x), ("offset_y", y)] {
-        if let Some(value) = value {
+    for (column, value) in [("offset_x", change.offset_x), ("offset_y", change.offset_y)] {
+        if let Some(Float(value)) = value {
             sqlx::query(&format!(
                 "UPDATE connections SET {column} = $2 WHERE uuid = $1"
             ))

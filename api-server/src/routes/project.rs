@@ -1,37 +1,39 @@
 //! Projects and their admin and worker lists.
 
 use crate::auth::User;
+use crate::body::field::{NonBlank, Text};
 use crate::body::{AnyJson, Body};
 use crate::error::{ApiError, ApiResult};
+use crate::limits::max_len;
 use crate::link::Base;
 use crate::models::PROJECT;
 use crate::perm::{self, Role};
 use crate::query;
-use crate::routes::read::{Access, list_handler, options_handler, path_uuid};
+use crate::routes::read::{Access, path_uuid};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use rodan_db::events::{Change, ModelName};
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
+    use super::list;
     Router::new()
         .route(
             "/api/projects/",
-            get(list_handler(&PROJECT, Access::Members))
-                .post(create)
-                .options(options_handler(&PROJECT, true, super::LIST_RW)),
+            list(&PROJECT, Access::Members).post(create).into(),
         )
         .route(
             "/api/project/{id}/",
-            get(detail)
-                .put(update)
-                .patch(update)
+            super::Resource::new(&PROJECT, false, get(detail))
+                .put_patch(update)
                 .delete(delete)
-                .options(options_handler(&PROJECT, false, super::DETAIL_RW)),
+                .into(),
         )
         .route(
             "/api/project/{id}/admins/",
@@ -74,15 +76,34 @@ pub(crate) async fn project_detail(
     Ok(value)
 }
 
+/// `POST /api/projects/`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct NewProject {
+    #[schemars(length(max = max_len::PROJECT_NAME))]
+    name: NonBlank,
+    #[serde(default)]
+    description: Option<Text>,
+}
+
+/// `PUT`/`PATCH /api/project/<uuid>/`: what is given changes.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct ProjectChange {
+    #[serde(default)]
+    #[schemars(length(max = max_len::PROJECT_NAME))]
+    name: Option<NonBlank>,
+    #[serde(default)]
+    description: Option<Text>,
+}
+
 async fn create(
     State(state): State<AppState>,
     base: Base,
     user: User,
     body: Body,
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
-    crate::limits::check_lengths(&body, &[("name", crate::limits::max_len::PROJECT_NAME)])?;
-    let name = body.required("name")?;
-    let description = body.str("description").unwrap_or("");
+    crate::limits::check_lengths(&body, &[("name", max_len::PROJECT_NAME)])?;
+    let NewProject { name, description } = body.typed()?;
+    let (name, description) = (name.0, description.unwrap_or_default().0);
     let id = Uuid::new_v4();
     sqlx::query(
         "INSERT INTO projects (uuid, name, description, creator_id) VALUES ($1, $2, $3, $4)",
@@ -119,18 +140,18 @@ async fn update(
     path: Path<String>,
     body: Body,
 ) -> ApiResult<axum::Json<Value>> {
-    crate::limits::check_lengths(&body, &[("name", crate::limits::max_len::PROJECT_NAME)])?;
+    crate::limits::check_lengths(&body, &[("name", max_len::PROJECT_NAME)])?;
     let id = path_uuid(path)?;
     perm::require(&state.pool, &user, id, Role::Admin).await?;
-    if body.0.contains_key("name") {
-        let name = body.required("name")?;
+    let ProjectChange { name, description } = body.typed()?;
+    if let Some(NonBlank(name)) = name {
         sqlx::query("UPDATE projects SET name = $2, updated = now() WHERE uuid = $1")
             .bind(id)
             .bind(name)
             .execute(&state.pool)
             .await?;
     }
-    if let Some(description) = body.str("description") {
+    if let Some(Text(description)) = description {
         sqlx::query("UPDATE projects SET description = $2, updated = now() WHERE uuid = $1")
             .bind(id)
             .bind(description)

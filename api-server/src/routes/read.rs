@@ -118,9 +118,9 @@ pub fn detail_handler(
 pub fn options_handler(
     model: &'static Model,
     list: bool,
-    methods: &'static [&'static str],
+    methods: Vec<&'static str>,
 ) -> impl Fn() -> std::future::Ready<Json<serde_json::Value>> + Clone + Send + Sync + 'static {
-    move || std::future::ready(Json(query::options(model, list, methods)))
+    move || std::future::ready(Json(query::options(model, list, &methods)))
 }
 
 /// An `OPTIONS` handler for a route that is not a model's list or detail: DRF's metadata of the

@@ -3,12 +3,13 @@
 
 use crate::auth::{MaybeUser, User};
 use crate::body::Body;
+use crate::body::field::{Link, NonBlank, Text};
 use crate::error::{ApiError, ApiResult, NUL_MESSAGE};
 use crate::link::{Base, parse_ref};
 use crate::models::{LABEL, RESOURCE, RESOURCE_LIST};
 use crate::perm::{self, Role};
 use crate::query::{self, RawJson};
-use crate::routes::read::{Access, list_handler, options_handler, path_uuid};
+use crate::routes::read::{Access, path_uuid};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::multipart::MultipartRejection;
@@ -21,61 +22,52 @@ use rodan_core::message::{ResourceMessage, Task};
 use rodan_core::resource_types::OCTET_STREAM;
 use rodan_core::status;
 use rodan_db::events::{Change, ModelName};
+use schemars::JsonSchema;
+use serde::Deserialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
+    use super::{detail, list};
     Router::new()
         .route(
             "/api/resources/",
-            get(list_handler(&RESOURCE, Access::Members))
-                .post(upload)
-                .options(options_handler(&RESOURCE, true, super::LIST_RW)),
+            list(&RESOURCE, Access::Members).post(upload).into(),
         )
         .route(
             "/api/resource/{id}/",
-            get(super::read::detail_handler(&RESOURCE, Access::Members))
-                .put(update)
-                .patch(update)
+            detail(&RESOURCE, Access::Members)
+                .put_patch(update)
                 .delete(delete)
-                .options(options_handler(&RESOURCE, false, super::DETAIL_RW)),
+                .into(),
         )
         .route(
             "/api/resources/archive/",
             get(archive).options(super::read::view_options_handler(
                 "Resource Archive",
-                super::DETAIL_RO,
+                &["GET", "HEAD", "OPTIONS"],
             )),
         )
         .route(
             "/api/resourcelists/",
-            get(list_handler(&RESOURCE_LIST, Access::Members))
+            list(&RESOURCE_LIST, Access::Members)
                 .post(create_list)
-                .options(options_handler(&RESOURCE_LIST, true, super::LIST_RW)),
+                .into(),
         )
         .route(
             "/api/resourcelist/{id}/",
-            get(super::read::detail_handler(&RESOURCE_LIST, Access::Members))
-                .put(update_list)
-                .patch(update_list)
+            detail(&RESOURCE_LIST, Access::Members)
+                .put_patch(update_list)
                 .delete(delete_list)
-                .options(options_handler(&RESOURCE_LIST, false, super::DETAIL_RW)),
+                .into(),
         )
-        .route(
-            "/api/labels/",
-            get(list_handler(&LABEL, Access::Members)).options(options_handler(
-                &LABEL,
-                true,
-                super::LIST_RO,
-            )),
-        )
+        .route("/api/labels/", list(&LABEL, Access::Members).into())
         .route(
             "/api/label/{id}/",
-            get(super::read::detail_handler(&LABEL, Access::Members))
-                .put(update_label)
-                .patch(update_label)
+            detail(&LABEL, Access::Members)
+                .put_patch(update_label)
                 .delete(delete_label)
-                .options(options_handler(&LABEL, false, super::DETAIL_RW)),
+                .into(),
         )
         .route("/uploads/{*path}", get(media))
 }
@@ -409,8 +401,9 @@ async fn update(
     crate::limits::check_lengths(&body, &[("name", crate::limits::max_len::RESOURCE_NAME)])?;
     let id = path_uuid(path)?;
     let project = perm::require_object(&state.pool, &user, &RESOURCE, id, Role::Worker).await?;
-    for key in ["name", "description"] {
-        if let Some(value) = body.str(key) {
+    let change: ResourceChange = body.typed()?;
+    for (key, value) in [("name", change.name), ("description", change.description)] {
+        if let Some(Text(value)) = value {
             sqlx::query(&format!(
                 "UPDATE resources SET {key} = $2, updated = now() WHERE uuid = $1"
             ))
@@ -420,8 +413,8 @@ async fn update(
             .await?;
         }
     }
-    if let Some(value) = body.str("resource_type") {
-        let mimetype = claimed_type(&state.pool, value).await.map_err(|_| {
+    if let Some(Link(value)) = change.resource_type {
+        let mimetype = claimed_type(&state.pool, &value).await.map_err(|_| {
             ApiError::field(
                 "resource_type",
                 "Invalid hyperlink - Object does not exist.",
@@ -439,8 +432,8 @@ async fn update(
             ));
         }
     }
-    if let Some(names) = body.str("label_names") {
-        labels(&state.pool, id, names).await?;
+    if let Some(Text(names)) = change.label_names {
+        labels(&state.pool, id, &names).await?;
     }
     state
         .emit(Change::Updated, ModelName::Resource, id, Some(project))
@@ -449,6 +442,47 @@ async fn update(
         StatusCode::OK,
         query::detail(&state.pool, &RESOURCE, &base.0, Some(&user), id).await?,
     ))
+}
+
+/// `PUT`/`PATCH /api/resource/<uuid>/`: what is given changes.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct ResourceChange {
+    #[serde(default)]
+    #[schemars(length(max = crate::limits::max_len::RESOURCE_NAME))]
+    name: Option<Text>,
+    #[serde(default)]
+    description: Option<Text>,
+    /// A hyperlink to a resource type (or its mimetype).
+    #[serde(default)]
+    resource_type: Option<Link>,
+    /// Comma-separated label names.
+    #[serde(default)]
+    label_names: Option<Text>,
+}
+
+/// `POST /api/resourcelists/`: the list's project and type are its resources'.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct NewResourceList {
+    resources: Vec<Link>,
+    #[serde(default)]
+    project: Option<Link>,
+    #[serde(default)]
+    #[schemars(length(max = crate::limits::max_len::RESOURCE_LIST_NAME))]
+    name: Option<Text>,
+    #[serde(default)]
+    description: Option<Text>,
+}
+
+/// `PUT`/`PATCH /api/resourcelist/<uuid>/`: what is given changes.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct ResourceListChange {
+    #[serde(default)]
+    resources: Option<Vec<Link>>,
+    #[serde(default)]
+    #[schemars(length(max = crate::limits::max_len::RESOURCE_LIST_NAME))]
+    name: Option<Text>,
+    #[serde(default)]
+    description: Option<Text>,
 }
 
 /// Deletes a resource; 409 while a run's inputs or outputs or a resource list refer to it.
@@ -575,21 +609,14 @@ async fn check_members(state: &AppState, user: &User, members: &[Uuid]) -> ApiRe
     Ok((project, kind))
 }
 
-fn member_refs(body: &Body) -> ApiResult<Option<Vec<Uuid>>> {
-    let Some(value) = body.0.get("resources") else {
-        return Ok(None);
-    };
-    let list = value
-        .as_array()
-        .ok_or_else(|| ApiError::field("resources", "Expected a list of items."))?;
-    list.iter()
-        .map(|v| {
-            v.as_str()
-                .and_then(|s| parse_ref(s, "resource"))
+fn member_refs(links: &[Link]) -> ApiResult<Vec<Uuid>> {
+    links
+        .iter()
+        .map(|Link(link)| {
+            parse_ref(link, "resource")
                 .ok_or_else(|| ApiError::field("resources", "Invalid hyperlink - No URL match."))
         })
-        .collect::<ApiResult<Vec<_>>>()
-        .map(Some)
+        .collect()
 }
 
 async fn set_members(
@@ -622,11 +649,16 @@ async fn create_list(
         &body,
         &[("name", crate::limits::max_len::RESOURCE_LIST_NAME)],
     )?;
-    let members = member_refs(&body)?
-        .ok_or_else(|| ApiError::field("resources", "This field is required."))?;
+    let NewResourceList {
+        resources,
+        project: given,
+        name,
+        description,
+    } = body.typed()?;
+    let members = member_refs(&resources)?;
     let (project, kind) = check_members(&state, &user, &members).await?;
-    if let Some(given) = body.str("project")
-        && parse_ref(given, "project") != Some(project)
+    if let Some(Link(given)) = given
+        && parse_ref(&given, "project") != Some(project)
     {
         return Err(ApiError::field(
             "project",
@@ -637,8 +669,8 @@ async fn create_list(
     let mut tx = state.pool.begin().await?;
     sqlx::query("INSERT INTO resource_lists (uuid, name, description, project_uuid, resource_type_uuid, creator_id) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(id)
-        .bind(body.str("name").unwrap_or(""))
-        .bind(body.str("description").unwrap_or(""))
+        .bind(name.unwrap_or_default().0)
+        .bind(description.unwrap_or_default().0)
         .bind(project)
         .bind(kind)
         .bind(user.id)
@@ -669,7 +701,8 @@ async fn update_list(
     let id = path_uuid(path)?;
     let project =
         perm::require_object(&state.pool, &user, &RESOURCE_LIST, id, Role::Worker).await?;
-    let members = member_refs(&body)?;
+    let change: ResourceListChange = body.typed()?;
+    let members = change.resources.as_deref().map(member_refs).transpose()?;
     let checked = match &members {
         Some(members) => Some(check_members(&state, &user, members).await?),
         None => None,
@@ -681,8 +714,8 @@ async fn update_list(
         ));
     }
     let mut tx = state.pool.begin().await?;
-    for key in ["name", "description"] {
-        if let Some(value) = body.str(key) {
+    for (key, value) in [("name", change.name), ("description", change.description)] {
+        if let Some(Text(value)) = value {
             sqlx::query(&format!(
                 "UPDATE resource_lists SET {key} = $2, updated = now() WHERE uuid = $1"
             ))
@@ -731,6 +764,13 @@ async fn delete_list(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `PUT`/`PATCH /api/label/<uuid>/`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct LabelChange {
+    #[schemars(length(max = 36))]
+    name: NonBlank,
+}
+
 /// Labels are shared by every project, so only superusers rename or delete them.
 async fn update_label(
     State(state): State<AppState>,
@@ -745,7 +785,9 @@ async fn update_label(
             "Labels are shared by all projects; only administrators may rename them.".into(),
         ));
     }
-    let name = body.required("name")?;
+    let LabelChange {
+        name: NonBlank(name),
+    } = body.typed()?;
     if name.chars().count() > 36 {
         return Err(ApiError::field(
             "name",
@@ -756,7 +798,12 @@ async fn update_label(
         .bind(id)
         .bind(name)
         .execute(&state.pool)
-        .await?;
+        .await
+        .map_err(crate::error::on_unique(&[(
+            "resource_labels_name_key",
+            "name",
+            "resource label with this name already exists.",
+        )]))?;
     if changed.rows_affected() == 0 {
         return Err(ApiError::NotFound);
     }

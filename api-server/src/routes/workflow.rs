@@ -10,7 +10,7 @@ use crate::link::{Base, require_ref};
 use crate::models::WORKFLOW;
 use crate::perm::{self, Role};
 use crate::query::{self, Model, Params, RawJson};
-use crate::routes::read::{Access, list_handler, options_handler, path_uuid};
+use crate::routes::read::{Access, path_uuid};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -22,21 +22,20 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
-    use super::{DETAIL_RW, LIST_RW};
+    use super::list;
     Router::new()
         .route(
             "/api/workflows/",
-            get(list_handler(&WORKFLOW, Access::Members))
+            list(&WORKFLOW, Access::Members)
                 .post(create_workflow)
-                .options(options_handler(&WORKFLOW, true, LIST_RW)),
+                .into(),
         )
         .route(
             "/api/workflow/{id}/",
-            get(workflow_detail)
-                .put(update_workflow)
-                .patch(update_workflow)
+            super::Resource::new(&WORKFLOW, false, get(workflow_detail))
+                .put_patch(update_workflow)
                 .delete(delete_workflow)
-                .options(options_handler(&WORKFLOW, false, DETAIL_RW)),
+                .into(),
         )
 }
 

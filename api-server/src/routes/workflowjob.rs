@@ -10,50 +10,44 @@ use crate::link::{Base, require_ref};
 use crate::models::{WORKFLOW, WORKFLOW_JOB, WORKFLOW_JOB_GROUP};
 use crate::perm;
 use crate::query::{self, RawJson};
-use crate::routes::read::{Access, list_handler, options_handler, path_uuid};
+use crate::routes::read::{Access, path_uuid};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
 use rodan_core::workflow as wf;
 use rodan_db::events::{Change, ModelName};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
-    use super::{DETAIL_RW, LIST_RW};
+    use super::{detail, list};
     Router::new()
         .route(
             "/api/workflowjobgroups/",
-            get(list_handler(&WORKFLOW_JOB_GROUP, Access::Members))
+            list(&WORKFLOW_JOB_GROUP, Access::Members)
                 .post(create_group)
-                .options(options_handler(&WORKFLOW_JOB_GROUP, true, LIST_RW)),
+                .into(),
         )
         .route(
             "/api/workflowjobgroup/{id}/",
-            get(super::read::detail_handler(
-                &WORKFLOW_JOB_GROUP,
-                Access::Members,
-            ))
-            .put(update_group)
-            .patch(update_group)
-            .delete(delete_group)
-            .options(options_handler(&WORKFLOW_JOB_GROUP, false, DETAIL_RW)),
+            detail(&WORKFLOW_JOB_GROUP, Access::Members)
+                .put_patch(update_group)
+                .delete(delete_group)
+                .into(),
         )
         .route(
             "/api/workflowjobs/",
-            get(list_handler(&WORKFLOW_JOB, Access::Members))
+            list(&WORKFLOW_JOB, Access::Members)
                 .post(create_workflow_job)
-                .options(options_handler(&WORKFLOW_JOB, true, LIST_RW)),
+                .into(),
         )
         .route(
             "/api/workflowjob/{id}/",
-            get(super::read::detail_handler(&WORKFLOW_JOB, Access::Members))
-                .put(update_workflow_job)
-                .patch(update_workflow_job)
+            detail(&WORKFLOW_JOB, Access::Members)
+                .put_patch(update_workflow_job)
                 .delete(delete_workflow_job)
-                .options(options_handler(&WORKFLOW_JOB, false, DETAIL_RW)),
+                .into(),
         )
 }
 

@@ -10,12 +10,11 @@ use crate::link::{Base, parse_ref, require_ref};
 use crate::models::{WORKFLOW, WORKFLOW_RUN};
 use crate::perm::{self, Role};
 use crate::query::{self, RawJson};
-use crate::routes::read::{Access, list_handler, options_handler, path_uuid};
+use crate::routes::read::{Access, path_uuid};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
 use rodan_core::status;
 use rodan_core::workflow::{
     self as wf, PlannedInput, PlannedOutput, PlannedRunJob, ResourceInfo, ResourceKind,
@@ -27,20 +26,18 @@ use std::collections::HashSet;
 use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
+    use super::{detail, list};
     Router::new()
         .route(
             "/api/workflowruns/",
-            get(list_handler(&WORKFLOW_RUN, Access::Members))
-                .post(create)
-                .options(options_handler(&WORKFLOW_RUN, true, super::LIST_RW)),
+            list(&WORKFLOW_RUN, Access::Members).post(create).into(),
         )
         .route(
             "/api/workflowrun/{id}/",
-            get(super::read::detail_handler(&WORKFLOW_RUN, Access::Members))
-                .put(update)
-                .patch(update)
+            detail(&WORKFLOW_RUN, Access::Members)
+                .put_patch(update)
                 .delete(delete)
-                .options(options_handler(&WORKFLOW_RUN, false, super::DETAIL_RW)),
+                .into(),
         )
 }
 

@@ -36,6 +36,8 @@ cases!(
     behind_nginx_with_the_operators_configuration_everything_works,
     resource_lists_hold_resources_of_one_project_and_type,
     only_administrators_rename_or_delete_shared_labels,
+    typed_bodies_name_the_field_serde_refuses_in_drfs_words,
+    each_documented_field_of_a_typed_create_is_read_with_its_documented_type,
     the_resource_archive_zips_the_chosen_files,
     a_workflow_imported_as_a_group_locks_its_jobs,
     results_packages_are_queued_for_finished_runs_only,
@@ -222,12 +224,23 @@ async fn only_admins_register_users(ctx: Ctx) {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(
-        body["username"][0]
-            .as_str()
-            .is_some_and(|m| m.contains("already exists")),
-        "{body}"
+    assert_eq!(
+        body,
+        json!({"username": ["A user with that username already exists."]})
     );
+    // A change to a username or an email another user has is refused on that field.
+    ctx.user("bob").await;
+    for (field, taken) in [("username", "bob"), ("email", "bob@example.org")] {
+        assert_eq!(
+            ctx.patch("/api/auth/me/", &alice, json!({field: taken}))
+                .await,
+            (
+                StatusCode::BAD_REQUEST,
+                json!({field: [format!("A user with that {field} already exists.")]})
+            ),
+            "{field}"
+        );
+    }
     let (status, body) = ctx
         .post(
             "/api/users/",
@@ -1545,6 +1558,21 @@ async fn the_openapi_document_describes_every_route_and_method_the_router_serves
                 !documented,
                 "{method} {path}: {status} {answer}; documented: {documented}"
             );
+            // DRF's metadata names exactly the methods the route answers (HEAD with GET).
+            if method == Method::OPTIONS
+                && let Some(allowed) = answer["allowed_methods"].as_array()
+            {
+                let mut allowed: Vec<&str> = allowed.iter().filter_map(|m| m.as_str()).collect();
+                allowed.sort_unstable();
+                let operations = operations.as_object().expect("operations");
+                let mut expected: Vec<String> = operations
+                    .keys()
+                    .map(|m| m.to_uppercase())
+                    .chain(operations.contains_key("get").then(|| "HEAD".to_owned()))
+                    .collect();
+                expected.sort_unstable();
+                assert_eq!(allowed, expected, "OPTIONS {path}: allowed_methods");
+            }
         }
     }
 }
@@ -2063,6 +2091,19 @@ async fn only_administrators_rename_or_delete_shared_labels(ctx: Ctx) {
         .ok(Method::GET, body_url(&body[0]), &alice, None, 200)
         .await;
     assert_eq!(resource["label_names"], "verso");
+    // A name another label has is refused on the field, with upstream's unique message.
+    sqlx::query("INSERT INTO resource_labels (uuid, name) VALUES (gen_random_uuid(), 'folio')")
+        .execute(&ctx.state.pool)
+        .await
+        .expect("a label");
+    assert_eq!(
+        ctx.patch(&label, &ctx.admin, json!({"name": "folio"}))
+            .await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"name": ["resource label with this name already exists."]})
+        )
+    );
     assert_eq!(
         ctx.delete(&label, &ctx.admin).await.0,
         StatusCode::NO_CONTENT
@@ -2536,4 +2577,121 @@ async fn more_validation_codes_reach_clients_as_409_bodies(ctx: Ctx) {
         .await
         .expect("update");
     assert_eq!(settings.code().await, "WFJ_INVALID_SETTINGS");
+}
+
+async fn typed_bodies_name_the_field_serde_refuses_in_drfs_words(ctx: Ctx) {
+    let project = ctx.project(&ctx.admin, "typed").await;
+    let (_, me) = ctx.get("/api/auth/me/", &ctx.admin).await;
+    let preference = me["user_preference"]
+        .as_str()
+        .expect("a preference")
+        .to_owned();
+    let cases = [
+        (
+            Method::POST,
+            "/api/projects/",
+            json!({"description": "no name"}),
+            json!({"name": ["This field is required."]}),
+        ),
+        (
+            Method::PATCH,
+            project.as_str(),
+            json!({"name": ""}),
+            json!({"name": ["This field may not be blank."]}),
+        ),
+        (
+            Method::PATCH,
+            project.as_str(),
+            json!({"description": ["a list"]}),
+            json!({"description": ["Not a valid string."]}),
+        ),
+        (
+            Method::POST,
+            "/api/connections/",
+            json!({"input_port": 5, "output_port": "x"}),
+            json!({"input_port": ["Incorrect type. Expected URL string, received int."]}),
+        ),
+        (
+            Method::POST,
+            "/api/inputports/",
+            json!({"workflow_job": "x"}),
+            json!({"input_port_type": ["This field is required."]}),
+        ),
+        (
+            Method::PATCH,
+            preference.as_str(),
+            json!({"send_email": "maybe"}),
+            json!({"send_email": ["Must be a valid boolean."]}),
+        ),
+        (
+            Method::POST,
+            "/api/resourcelists/",
+            json!({"resources": "one"}),
+            json!({"resources": ["Expected a list of items but got type \"str\"."]}),
+        ),
+        (
+            Method::POST,
+            "/api/resourcelists/",
+            json!({"resources": [7]}),
+            json!({"resources": ["Incorrect type. Expected URL string, received int."]}),
+        ),
+        (
+            Method::POST,
+            "/api/resultspackages/",
+            json!({"workflow_run": "x", "packaging_mode": "many"}),
+            json!({"packaging_mode": ["A valid integer is required."]}),
+        ),
+    ];
+    for (method, path, body, expected) in cases {
+        let answer = ctx
+            .call(method.clone(), path, Some(&ctx.admin), Some(body))
+            .await;
+        assert_eq!(
+            answer,
+            (StatusCode::BAD_REQUEST, expected),
+            "{method} {path}"
+        );
+    }
+    // Nothing was changed by the refused writes.
+    let (_, after) = ctx.get(&project, &ctx.admin).await;
+    assert_eq!(
+        (after["name"].as_str(), after["description"].as_str()),
+        (Some("typed"), Some(""))
+    );
+}
+
+async fn each_documented_field_of_a_typed_create_is_read_with_its_documented_type(ctx: Ctx) {
+    // The request schemas of these creates are generated from the handlers' types: each
+    // documented property sent as a list (no documented type allows one) is a 400 naming it.
+    let (_, doc) = ctx.call(Method::GET, "/api/openapi.json", None, None).await;
+    let mut checked = 0;
+    for path in [
+        "/api/projects/",
+        "/api/inputports/",
+        "/api/outputports/",
+        "/api/connections/",
+    ] {
+        let schema =
+            &doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"];
+        let properties = schema["properties"].as_object().expect("properties");
+        assert!(!properties.is_empty(), "{path}: {schema}");
+        for (field, property) in properties {
+            assert_ne!(property["type"], "array", "{path} {field}");
+            let (status, body) = ctx
+                .post(path, &ctx.admin, json!({field.as_str(): ["a list"]}))
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {field}: {body}");
+            assert!(body[field].is_array(), "{path} {field}: {body}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 11, "{checked} fields checked");
+    // What the types say and a hand-kept table did not: a name may not be blank, a label's
+    // change names its new name.
+    let project = &doc["paths"]["/api/projects/"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    assert_eq!(project["properties"]["name"]["minLength"], 1, "{project}");
+    let label = &doc["paths"]["/api/label/{id}/"]["patch"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    assert_eq!(label["required"], json!(["name"]), "{label}");
 }
