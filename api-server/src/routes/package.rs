@@ -14,7 +14,6 @@ use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
 use rodan_core::message::{PackageMessage, Task};
 use rodan_core::status;
 use rodan_db::events::{Change, ModelName};
