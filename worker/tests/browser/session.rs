@@ -719,7 +719,7 @@ async fn set_number(b: &Browser<'_>, css: &str, value: &str) {
 /// individuals, at most 2 generations), starts it, opens the job again once it waits with its
 /// results, sees them, finishes, and the run finishes with the optimised settings file.
 pub async fn optimise_a_classifier(services: &rodan_testkit::Services) {
-    let world = World::new(services, 1).await;
+    let world = World::new(services, 2).await;
     musicologist(&world).await;
     let waiting = interactive::start_biollante(&world).await;
     let workers = format!("{}workers/", waiting.project);
