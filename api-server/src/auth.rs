@@ -258,17 +258,7 @@ pub async fn token_user(pool: &PgPool, key: &str) -> Result<Option<User>, ApiErr
     Ok(user_by_token(pool, key).await?.filter(|u| u.is_active))
 }
 
-/// The web client's `token` cookie (it keeps its token there), if the request carries one.
-pub fn cookie_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == "token")
-        .map(|(_, v)| v.to_owned())
-}
+pub use crate::security::cookie_token;
 
 async fn authenticate(
     state: &impl AuthState,

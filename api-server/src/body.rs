@@ -1,7 +1,6 @@
 //! Request bodies as DRF parses them: JSON, or form fields (`application/x-www-form-urlencoded`).
 
 use crate::error::ApiError;
-use crate::state::AppState;
 use axum::extract::{FromRef, FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
 use serde_json::{Map, Value};
@@ -31,6 +30,19 @@ async fn read_limited(req: Request, max: usize) -> Result<axum::body::Bytes, Api
 /// A body as a JSON object; form fields become strings (repeated keys become lists).
 #[derive(Debug, Clone, Default)]
 pub struct Body(pub Map<String, Value>);
+
+/// The most bytes a JSON or form body may have; the state gives it ([`FromRef`]).
+#[derive(Debug, Clone, Copy)]
+pub struct JsonLimit(pub usize);
+
+/// A body reads as its fields' map (the checks of [`crate::limits`] take it).
+impl std::ops::Deref for Body {
+    type Target = Map<String, Value>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
 
 impl Body {
     /// A string field.
@@ -62,12 +74,12 @@ impl Body {
 
 impl<S: Send + Sync> FromRequest<S> for Body
 where
-    AppState: FromRef<S>,
+    JsonLimit: FromRef<S>,
 {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let max = AppState::from_ref(state).max_json;
+        let JsonLimit(max) = JsonLimit::from_ref(state);
         let content_type = req
             .headers()
             .get(CONTENT_TYPE)
@@ -113,12 +125,12 @@ pub struct AnyJson(pub Value);
 
 impl<S: Send + Sync> FromRequest<S> for AnyJson
 where
-    AppState: FromRef<S>,
+    JsonLimit: FromRef<S>,
 {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let max = AppState::from_ref(state).max_json;
+        let JsonLimit(max) = JsonLimit::from_ref(state);
         let bytes = read_limited(req, max).await?;
         let value: Value = serde_json::from_slice(&bytes)
             .map_err(|error| ApiError::bad_request(format!("JSON parse error - {error}")))?;

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[command(version, about)]
 pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    pub command: Command,
     /// Log line format: `json` or `text` (`RODAN_LOG_JSON=true`, the older setting, means
     /// `json`).
     #[arg(
@@ -30,7 +30,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {
+pub enum Command {
     /// Apply the database migrations and register the built-in resource types, then create the
     /// admin user from ADMIN_USER/ADMIN_EMAIL/ADMIN_PASS when given and missing. Safe to run again.
     Migrate(MigrateArgs),
@@ -142,25 +142,6 @@ fn log_format_default() -> &'static str {
         "json"
     } else {
         "text"
-    }
-}
-
-impl Cli {
-    /// Runs the chosen subcommand.
-    pub async fn run(self) -> anyhow::Result<()> {
-        crate::telemetry::init(self.log_json || self.log_format == LogFormat::Json);
-        match self.command {
-            // The process is PID 1 of its container, which ignores SIGTERM without a handler: so
-            // a stop while it still waits for the database ends it at once. The migration did
-            // not finish then, and says so by failing (each migration is one transaction).
-            Command::Migrate(args) => tokio::select! {
-                done = crate::bootstrap::migrate(args) => done,
-                () = crate::server::shutdown() => {
-                    anyhow::bail!("stopped by a signal before the migration finished")
-                }
-            },
-            Command::Serve(args) => crate::server::serve(*args).await,
-        }
     }
 }
 

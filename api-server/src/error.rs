@@ -79,7 +79,7 @@ impl ApiError {
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
                 "Request body too large: the limit is {}.",
-                crate::limits::human_size(limit)
+                human_size(limit)
             ),
         )
     }
@@ -236,3 +236,15 @@ impl IntoResponse for ApiError {
 
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// `bytes` for a message: `700 MiB`, `256 KiB`, `10 bytes`.
+pub fn human_size(bytes: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= 1024 && bytes.is_multiple_of(1024) {
+        format!("{} KiB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
+    }
+}

@@ -4,9 +4,7 @@
 //! the size of JSON documents stored in a row (job settings, appearance), and the size of request
 //! bodies (413 before reading past the limit).
 
-use crate::body::Body;
 use crate::error::{ApiError, ApiResult, NUL_MESSAGE};
-use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::header::CONTENT_LENGTH;
 use axum::middleware::Next;
@@ -58,23 +56,17 @@ pub fn max_length_message(max: usize) -> String {
     format!("Ensure this field has no more than {max} characters.")
 }
 
-/// `bytes` for a message: `700 MiB`, `256 KiB`, `10 bytes`.
-pub fn human_size(bytes: usize) -> String {
-    const MIB: usize = 1024 * 1024;
-    if bytes >= MIB && bytes.is_multiple_of(MIB) {
-        format!("{} MiB", bytes / MIB)
-    } else if bytes >= 1024 && bytes.is_multiple_of(1024) {
-        format!("{} KiB", bytes / 1024)
-    } else {
-        format!("{bytes} bytes")
-    }
-}
+pub use crate::error::human_size;
+
+/// The most bytes a request body may have (uploads included): [`guard`]'s state.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadLimit(pub usize);
 
 /// Refuses string fields of `body` longer than their limit, every offending field at once.
-pub fn check_lengths(body: &Body, limits: &[(&str, usize)]) -> ApiResult<()> {
+pub fn check_lengths(body: &Map<String, Value>, limits: &[(&str, usize)]) -> ApiResult<()> {
     let mut errors = BTreeMap::new();
     for &(key, max) in limits {
-        if let Some(Value::String(s)) = body.0.get(key)
+        if let Some(Value::String(s)) = body.get(key)
             && s.chars().count() > max
         {
             errors.insert(key.to_owned(), vec![max_length_message(max)]);
@@ -100,11 +92,11 @@ pub fn document_error(value: &Value) -> Option<String> {
 
 /// Refuses the JSON document fields of `body` (`job_settings`, `appearance`) over
 /// [`DOCUMENT_MAX_BYTES`].
-pub fn check_documents(body: &Body, keys: &[&str]) -> ApiResult<()> {
+pub fn check_documents(body: &Map<String, Value>, keys: &[&str]) -> ApiResult<()> {
     let errors: BTreeMap<String, Vec<String>> = keys
         .iter()
         .filter_map(|key| {
-            let message = document_error(body.0.get(*key)?)?;
+            let message = document_error(body.get(*key)?)?;
             Some(((*key).to_owned(), vec![message]))
         })
         .collect();
@@ -196,9 +188,13 @@ pub fn content_length(headers: &axum::http::HeaderMap) -> Option<u64> {
 /// - a NUL in the query string is a 400 naming the parameter (django-filter's `CharField`
 ///   refuses NULs with DRF's message);
 /// - a NUL in the path (`%00`) names no object: 404.
-pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if content_length(req.headers()).is_some_and(|len| len > state.max_upload as u64) {
-        return ApiError::too_large(state.max_upload).into_response();
+pub async fn guard(
+    State(UploadLimit(max_upload)): State<UploadLimit>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if content_length(req.headers()).is_some_and(|len| len > max_upload as u64) {
+        return ApiError::too_large(max_upload).into_response();
     }
     if let Some(query) = req.uri().query() {
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
@@ -234,19 +230,15 @@ mod tests {
 
     #[test]
     fn lengths_count_characters_not_bytes() {
-        let ok = Body(
-            json!({"name": "é".repeat(100)})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-        );
+        let ok = json!({"name": "é".repeat(100)})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         assert!(check_lengths(&ok, &[("name", 100)]).is_ok());
-        let long = Body(
-            json!({"name": "é".repeat(101)})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-        );
+        let long = json!({"name": "é".repeat(101)})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         assert!(check_lengths(&long, &[("name", 100)]).is_err());
     }
 }

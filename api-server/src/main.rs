@@ -8,5 +8,8 @@ fn main() -> anyhow::Result<()> {
     if cli.threads > 0 {
         runtime.worker_threads(cli.threads);
     }
-    runtime.enable_all().build()?.block_on(cli.run())
+    runtime
+        .enable_all()
+        .build()?
+        .block_on(rodan_api_server::run(cli))
 }

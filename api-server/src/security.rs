@@ -410,16 +410,32 @@ pub fn client_address(headers: &HeaderMap, peer: IpAddr, trusted: &Networks) -> 
 #[derive(Debug, Clone, Copy)]
 pub struct Client(pub Option<IpAddr>);
 
-impl FromRequestParts<crate::state::AppState> for Client {
+/// A state that holds the [`Security`] settings and limiters.
+pub trait SecurityState: Send + Sync {
+    /// The security settings and limiters.
+    fn security(&self) -> &Security;
+}
+
+impl<S: SecurityState> FromRequestParts<S> for Client {
     type Rejection = Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &crate::state::AppState,
-    ) -> Result<Self, Infallible> {
-        Ok(Self(client_of(parts, &state.security)))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
+        Ok(Self(client_of(parts, state.security())))
     }
 }
+
+/// The web client's `token` cookie (it keeps its token there), if the request carries one.
+pub fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == "token")
+        .map(|(_, v)| v.to_owned())
+}
+
 
 /// See [`Client`].
 pub fn client_of(parts: &Parts, security: &Security) -> Option<IpAddr> {
@@ -451,13 +467,13 @@ pub const HEADERS: &[(&str, &str)] = &[
 pub const HSTS: &str = "max-age=31536000";
 
 /// `Cache-Control: no-store` on answers to requests with credentials, and HSTS when over HTTPS.
-pub async fn headers(
-    State(state): State<crate::state::AppState>,
+pub async fn headers<S: SecurityState + Clone>(
+    State(state): State<S>,
     request: Request,
     next: Next,
 ) -> Response {
     let credentials = request.headers().contains_key(header::AUTHORIZATION)
-        || crate::auth::cookie_token(request.headers()).is_some();
+        || cookie_token(request.headers()).is_some();
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     for (name, value) in HEADERS {
@@ -468,7 +484,7 @@ pub async fn headers(
     if credentials {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    if state.security.https() {
+    if state.security().https() {
         headers
             .entry(header::STRICT_TRANSPORT_SECURITY)
             .or_insert(HeaderValue::from_static(HSTS));

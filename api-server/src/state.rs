@@ -55,6 +55,18 @@ impl std::ops::Deref for AppState {
     }
 }
 
+impl axum::extract::FromRef<AppState> for crate::body::JsonLimit {
+    fn from_ref(state: &AppState) -> Self {
+        Self(state.max_json)
+    }
+}
+
+impl crate::security::SecurityState for AppState {
+    fn security(&self) -> &crate::security::Security {
+        &self.security
+    }
+}
+
 impl crate::auth::AuthState for AppState {
     fn pool(&self) -> &PgPool {
         &self.pool

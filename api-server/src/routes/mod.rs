@@ -250,7 +250,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/output/{id}/", detail(&OUTPUT, Access::Members).into())
         .layer(axum::extract::DefaultBodyLimit::max(max_upload))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            crate::limits::UploadLimit(max_upload),
             crate::limits::guard,
         ))
         // Outside the guard, so its refusals carry the security headers too.
