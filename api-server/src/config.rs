@@ -20,10 +20,10 @@ pub struct Cli {
         env = env::LOG_FORMAT,
         default_value = log_format_default()
     )]
-    log_format: LogFormat,
+    pub log_format: LogFormat,
     /// The older `--log-json`: `--log-format json`.
     #[arg(long, global = true, hide = true)]
-    log_json: bool,
+    pub log_json: bool,
     /// Runtime worker threads (0: one per CPU).
     #[arg(long, global = true, env = "RODAN_API_THREADS", default_value_t = 0)]
     pub threads: usize,

@@ -436,7 +436,6 @@ pub fn cookie_token(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-
 /// See [`Client`].
 pub fn client_of(parts: &Parts, security: &Security) -> Option<IpAddr> {
     let peer = parts

@@ -256,7 +256,7 @@ pub fn app(state: AppState) -> Router {
         // Outside the guard, so its refusals carry the security headers too.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::security::headers,
+            crate::security::headers::<AppState>,
         ));
     // Outside the guard and the handlers: preflights are answered before authentication, and
     // refusals (401, 413, 429) carry the CORS headers too, so that the client can read them.
