@@ -325,9 +325,13 @@ fn mail(
             .iter()
             .map(|p| {
                 if *p == link {
-                    format!("<p><a href=\"{}\">{}</a></p>\n", escape(link), escape(link))
+                    format!(
+                        "<p><a href=\"{}\">{}</a></p>\n",
+                        rodan_mail::escape_html(link),
+                        rodan_mail::escape_html(link)
+                    )
                 } else {
-                    format!("<p>{}</p>\n", escape(p))
+                    format!("<p>{}</p>\n", rodan_mail::escape_html(p))
                 }
             })
             .collect();
@@ -339,15 +343,6 @@ fn mail(
         text,
         html,
     }
-}
-
-/// HTML-escapes text (user names are the users' own choice).
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#x27;")
 }
 
 /// Seconds since 2001-01-01, the epoch of Django's tokens.

@@ -131,6 +131,16 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
+/// Text made safe inside HTML elements and quoted attributes, for the HTML part of a message
+/// (names and descriptions are the users' own).
+pub fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;")
+}
+
 /// Whether `address` is one mail can be sent to (`user@domain`).
 pub fn valid_address(address: &str) -> bool {
     address.parse::<lettre::Address>().is_ok()

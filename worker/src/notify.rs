@@ -72,15 +72,20 @@ pub(crate) fn compose(notice: Notice, run: &RunMail, origin: Option<&str>) -> ro
     text.push_str("\nThe Rodan team\n");
     let link = home
         .as_deref()
-        .map(|h| format!("<p><a href=\"{0}\">{0}</a></p>\n", escape(h)))
+        .map(|h| {
+            format!(
+                "<p><a href=\"{0}\">{0}</a></p>\n",
+                rodan_mail::escape_html(h)
+            )
+        })
         .unwrap_or_default();
     let html = format!(
         "<html><body>\n<p>{}</p>\n<table>\n<tr><th>Name</th><td>{}</td></tr>\n\
          <tr><th>Description</th><td>{}</td></tr>\n</table>\n{link}<p>The Rodan team</p>\n\
          </body></html>\n",
-        escape(notice.lead()),
-        escape(&run.name),
-        escape(&run.description),
+        rodan_mail::escape_html(notice.lead()),
+        rodan_mail::escape_html(&run.name),
+        rodan_mail::escape_html(&run.description),
     );
     rodan_mail::Mail {
         to: run.to.clone(),
@@ -88,15 +93,6 @@ pub(crate) fn compose(notice: Notice, run: &RunMail, origin: Option<&str>) -> ro
         text,
         html: Some(html),
     }
-}
-
-/// HTML-escapes text (run names and descriptions are the users' own).
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#x27;")
 }
 
 /// The creator of `run` to tell, when they want mail.

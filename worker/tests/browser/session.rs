@@ -534,36 +534,13 @@ pub async fn classify_by_hand(services: &rodan_testkit::Services) {
     let world = World::new(services, 1).await;
     musicologist(&world).await;
     let waiting = interactive::start(&world).await;
-    let workers = format!("{}workers/", waiting.project);
-    let mut names = world
-        .get(&workers)
-        .await
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    names.push(json!("clara"));
-    world
-        .call(
-            reqwest::Method::PUT,
-            &workers,
-            Some(Value::Array(names)),
-            200,
-        )
-        .await;
+    add_worker(&world, &waiting.project, "clara").await;
     let mut files = None;
     let front = stack::start(&world, &mut files);
     let driver = Driver::start();
     let downloads = tempfile::tempdir().expect("a downloads folder");
     let b = Browser::open(&driver, &front, &world, downloads.path()).await;
-    if let Err(error) = b.client.goto(&format!("{}/", front.origin)).await {
-        b.fail(&format!("loading the client: {error}")).await;
-    }
-    b.shown("#text-login_email").await;
-    log_in(&b).await;
-    let row = b.shown_text("td", "e2e").await;
-    b.double_click(&row).await;
-    b.click("#button-runjobs").await;
-    b.shown_text("#region-main td", "Waiting for input").await;
+    waiting_in_run_jobs(&b, &front.origin).await;
     b.shot("run-job-waiting").await;
     let main = b.client.window().await.expect("the client's window");
     // A run job's row opens its details, whose Open button acquires it and opens its page.
@@ -715,21 +692,16 @@ async fn set_number(b: &Browser<'_>, css: &str, value: &str) {
     b.type_into(css, value).await;
 }
 
-/// Biollante in the web client: Clara opens the waiting job, sets a tiny GA in its page (4
-/// individuals, at most 2 generations), starts it, opens the job again once it waits with its
-/// results, sees them, finishes, and the run finishes with the optimised settings file.
-pub async fn optimise_a_classifier(services: &rodan_testkit::Services) {
-    let world = World::new(services, 2).await;
-    musicologist(&world).await;
-    let waiting = interactive::start_biollante(&world).await;
-    let workers = format!("{}workers/", waiting.project);
+/// Adds `user` to the workers of `project`, as its creator (the admin) does.
+async fn add_worker(world: &World, project: &str, user: &str) {
+    let workers = format!("{project}workers/");
     let mut names = world
         .get(&workers)
         .await
         .as_array()
         .cloned()
         .unwrap_or_default();
-    names.push(json!("clara"));
+    names.push(json!(user));
     world
         .call(
             reqwest::Method::PUT,
@@ -738,20 +710,36 @@ pub async fn optimise_a_classifier(services: &rodan_testkit::Services) {
             200,
         )
         .await;
+}
+
+/// Loads the client at `origin`, logs in, opens the `e2e` project's Run Jobs and waits until a
+/// run job there waits for input.
+async fn waiting_in_run_jobs(b: &Browser<'_>, origin: &str) {
+    if let Err(error) = b.client.goto(&format!("{origin}/")).await {
+        b.fail(&format!("loading the client: {error}")).await;
+    }
+    b.shown("#text-login_email").await;
+    log_in(b).await;
+    let row = b.shown_text("td", "e2e").await;
+    b.double_click(&row).await;
+    b.click("#button-runjobs").await;
+    b.shown_text("#region-main td", "Waiting for input").await;
+}
+
+/// Biollante in the web client: Clara opens the waiting job, sets a tiny GA in its page (4
+/// individuals, at most 2 generations), starts it, opens the job again once it waits with its
+/// results, sees them, finishes, and the run finishes with the optimised settings file.
+pub async fn optimise_a_classifier(services: &rodan_testkit::Services) {
+    let world = World::new(services, 2).await;
+    musicologist(&world).await;
+    let waiting = interactive::start_biollante(&world).await;
+    add_worker(&world, &waiting.project, "clara").await;
     let mut files = None;
     let front = stack::start(&world, &mut files);
     let driver = Driver::start();
     let downloads = tempfile::tempdir().expect("a downloads folder");
     let b = Browser::open(&driver, &front, &world, downloads.path()).await;
-    if let Err(error) = b.client.goto(&format!("{}/", front.origin)).await {
-        b.fail(&format!("loading the client: {error}")).await;
-    }
-    b.shown("#text-login_email").await;
-    log_in(&b).await;
-    let row = b.shown_text("td", "e2e").await;
-    b.double_click(&row).await;
-    b.click("#button-runjobs").await;
-    b.shown_text("#region-main td", "Waiting for input").await;
+    waiting_in_run_jobs(&b, &front.origin).await;
     let main = b.client.window().await.expect("the client's window");
     open_waiting_job(&b, &main, "Biollante").await;
     b.shown("#bl-start").await;

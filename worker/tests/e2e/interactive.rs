@@ -6,7 +6,7 @@
 //! holding those classes, which the Non-Interactive Classifier trains from. A second case: an
 //! expired lock is taken by another user, and a waiting run is cancelled.
 
-use crate::world::{WAIT, World, url_of, uuid_of};
+use crate::world::{WAIT, World, port_type, url_of, uuid_of};
 use reqwest::{Method, StatusCode};
 use rodan_jobs::gamera::Image;
 use rodan_jobs::gamera::png::{encode_png, load_png};
@@ -121,14 +121,6 @@ pub(crate) async fn start(world: &World) -> Waiting {
     let cc_job = world.job(CC).await;
     let ic_job = world.job(IC).await;
     assert_eq!(ic_job["interactive"], true, "{ic_job}");
-    let port_type = |job: &Value, key: &str, name: &str| -> String {
-        job[key]
-            .as_array()
-            .and_then(|ps| ps.iter().find(|p| p["name"] == name))
-            .and_then(|p| p["url"].as_str())
-            .unwrap_or_else(|| panic!("the port {name}: {job}"))
-            .to_owned()
-    };
     let cc = world
         .post(
             "/api/workflowjobs/",
@@ -722,14 +714,6 @@ pub(crate) async fn start_biollante(world: &World) -> Waiting {
     let job = world.job(BIOLLANTE).await;
     assert_eq!(job["interactive"], true, "{job}");
     assert_eq!(job["category"], "Optimization", "{job}");
-    let port_type = |key: &str, name: &str| -> String {
-        job[key]
-            .as_array()
-            .and_then(|ps| ps.iter().find(|p| p["name"] == name))
-            .and_then(|p| p["url"].as_str())
-            .unwrap_or_else(|| panic!("the port {name}: {job}"))
-            .to_owned()
-    };
     let wfj = world
         .post(
             "/api/workflowjobs/",
@@ -741,14 +725,14 @@ pub(crate) async fn start_biollante(world: &World) -> Waiting {
         .post(
             "/api/inputports/",
             json!({"workflow_job": wfj,
-                   "input_port_type": port_type("input_port_types", CLASSIFIER_DATA)}),
+                   "input_port_type": port_type(&job, "input_port_types", CLASSIFIER_DATA)}),
         )
         .await;
     world
         .post(
             "/api/outputports/",
             json!({"workflow_job": wfj,
-                   "output_port_type": port_type("output_port_types", WEIGHTS)}),
+                   "output_port_type": port_type(&job, "output_port_types", WEIGHTS)}),
         )
         .await;
     let valid = world.patch(&wf, json!({"valid": true})).await;

@@ -441,24 +441,16 @@ impl World {
                 )
                 .await;
             stored.push(wfj["job_settings"].clone());
-            let port_type = |key: &str, port: &str| {
-                job[key]
-                    .as_array()
-                    .and_then(|ps| ps.iter().find(|p| p["name"] == port))
-                    .and_then(|p| p["url"].as_str())
-                    .unwrap_or_else(|| panic!("{name} has the port {port}: {job}"))
-                    .to_owned()
-            };
             let ip = self
                 .post(
                     "/api/inputports/",
-                    json!({"workflow_job": wfj["url"], "input_port_type": port_type("input_port_types", in_port)}),
+                    json!({"workflow_job": wfj["url"], "input_port_type": port_type(&job, "input_port_types", in_port)}),
                 )
                 .await;
             let op = self
                 .post(
                     "/api/outputports/",
-                    json!({"workflow_job": wfj["url"], "output_port_type": port_type("output_port_types", out_port)}),
+                    json!({"workflow_job": wfj["url"], "output_port_type": port_type(&job, "output_port_types", out_port)}),
                 )
                 .await;
             ins.push(url_of(&ip).to_owned());
@@ -667,6 +659,17 @@ pub fn uuid_of(url: &str) -> uuid::Uuid {
         .next()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("{url} ends with a uuid"))
+}
+
+/// The URL of `job`'s port type named `name` among its `key` (`input_port_types` or
+/// `output_port_types`), as the job catalogue lists them.
+pub fn port_type(job: &Value, key: &str, name: &str) -> String {
+    job[key]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+        .and_then(|p| p["url"].as_str())
+        .unwrap_or_else(|| panic!("{} has no port {name} in {key}: {job}", job["name"]))
+        .to_owned()
 }
 
 /// The last 30 lines of a log file.
