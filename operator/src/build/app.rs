@@ -271,6 +271,7 @@ pub(super) fn api_deployment(inst: &Instance<'_>, release: &Release) -> Child {
         "startupProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 5, "failureThreshold": 60},
         "readinessProbe": probe("/readyz"),
         "livenessProbe": probe("/healthz"),
+        "lifecycle": super::serving_lifecycle(),
         "volumeMounts": [
             {"name": "media", "mountPath": MEDIA_ROOT},
             {"name": "tmp", "mountPath": "/tmp"},

@@ -147,6 +147,7 @@ pub(super) fn deployments(inst: &Instance<'_>) -> Vec<Child> {
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "readinessProbe": probe,
         "livenessProbe": probe,
+        "lifecycle": super::serving_lifecycle(),
         "volumeMounts": [
             {
                 "name": "config",

@@ -29,6 +29,18 @@ pub const MANAGER: &str = "rodan-operator";
 /// The extended resource a GPU queue's workers request, one per GPU (NVIDIA's device plugin).
 pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
 
+/// How long a serving pod (nginx, the API, the web client) keeps serving after it is told to
+/// stop, while the endpoint controller and kube-proxy stop sending it connections.
+pub const DRAIN_SECONDS: i64 = 5;
+
+/// The `lifecycle` of a container behind a Service: on deletion it keeps serving for
+/// [`DRAIN_SECONDS`] before its stop signal, so that every node's kube-proxy has dropped it
+/// before it closes. Without it a rollout leaves a window in which new connections to the
+/// Service still go to a pod that is gone, and hang until the client's timeout.
+fn serving_lifecycle() -> Value {
+    json!({"preStop": {"sleep": {"seconds": DRAIN_SECONDS}}})
+}
+
 /// Label keys.
 pub mod labels {
     /// Recommended label: the application.

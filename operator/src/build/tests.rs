@@ -771,3 +771,27 @@ fn cors_registration_and_mail_settings_reach_the_api_and_workers() {
     );
     assert_eq!(value(&api, "EMAIL_HOST_USER"), None);
 }
+
+#[test]
+fn pods_behind_a_service_drain_before_they_stop() {
+    let r = rodan(json!({}));
+    let d = build(&r, &succeeded(&r)).expect("built");
+    for name in ["lab-web", "lab-api", "lab-client"] {
+        let pod = pod_of(&d, name);
+        let c = &pod["containers"][0];
+        assert_eq!(
+            c["lifecycle"]["preStop"]["sleep"]["seconds"], DRAIN_SECONDS,
+            "{name}"
+        );
+        // The drain fits in the grace period (the default 30 s where none is set).
+        let grace = pod["terminationGracePeriodSeconds"].as_i64().unwrap_or(30);
+        assert!(grace > DRAIN_SECONDS + 10, "{name}: {grace}");
+    }
+    // Workers and the backing services are behind no load-balanced Service: no drain.
+    for c in &d.children {
+        if c.kind == Kind::Deployment && c.name.starts_with("lab-worker") {
+            let pod = &c.object["spec"]["template"]["spec"];
+            assert!(pod["containers"][0]["lifecycle"].is_null(), "{}", c.name);
+        }
+    }
+}

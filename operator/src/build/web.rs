@@ -398,6 +398,7 @@ pub(super) fn deployment(inst: &Instance<'_>) -> Child {
         "ports": [{"name": "http", "containerPort": ports::WEB, "protocol": "TCP"}],
         "readinessProbe": probe,
         "livenessProbe": probe,
+        "lifecycle": super::serving_lifecycle(),
         "volumeMounts": [
             {"name": "config", "mountPath": "/etc/rodan-nginx", "readOnly": true},
             {"name": "media", "mountPath": MEDIA_ROOT, "readOnly": true},
