@@ -44,34 +44,6 @@ impl std::ops::Deref for Body {
     }
 }
 
-impl Body {
-    /// A string field.
-    pub fn str(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(Value::as_str)
-    }
-
-    /// A required string field, or a 400 naming it.
-    pub fn required(&self, key: &str) -> Result<&str, ApiError> {
-        match self.0.get(key) {
-            Some(Value::String(s)) if !s.is_empty() => Ok(s),
-            Some(Value::String(_)) => Err(ApiError::field(key, "This field may not be blank.")),
-            Some(_) => Err(ApiError::field(key, "Not a valid string.")),
-            None => Err(ApiError::field(key, "This field is required.")),
-        }
-    }
-
-    /// A boolean field (JSON boolean, or form `true`/`false`).
-    pub fn bool(&self, key: &str) -> Result<Option<bool>, ApiError> {
-        match self.0.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(Value::String(s)) if s == "true" || s == "True" => Ok(Some(true)),
-            Some(Value::String(s)) if s == "false" || s == "False" => Ok(Some(false)),
-            Some(_) => Err(ApiError::field(key, "Must be a valid boolean.")),
-        }
-    }
-}
-
 impl<S: Send + Sync> FromRequest<S> for Body
 where
     JsonLimit: FromRef<S>,
@@ -143,9 +115,45 @@ where
 
 impl Body {
     /// The body as `T`: serde's errors become DRF's field errors (`{"field": ["message"]}`,
-    /// with DRF's wording), fields `T` does not name are ignored as DRF ignores them.
-    pub fn typed<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
-        serde_path_to_error::deserialize(Value::Object(self.0.clone())).map_err(field_error)
+    /// with DRF's wording), fields `T` does not name are ignored as DRF ignores them. As DRF
+    /// validates every field before it answers, a refusal names every required field of `T`
+    /// that is missing or blank, not only the first one serde met.
+    pub fn typed<T: serde::de::DeserializeOwned + schemars::JsonSchema>(
+        &self,
+    ) -> Result<T, ApiError> {
+        serde_path_to_error::deserialize(Value::Object(self.0.clone())).map_err(|error| {
+            let mut refused = field_error(error);
+            if let ApiError::Fields(fields) = &mut refused {
+                for (name, message) in self.unmet_requirements(&schema::<T>()) {
+                    fields
+                        .entry(name)
+                        .or_insert_with(|| vec![message.to_owned()]);
+                }
+            }
+            refused
+        })
+    }
+
+    /// The required fields of an object `schema` this body leaves out or blank, with DRF's
+    /// message for each.
+    fn unmet_requirements(&self, schema: &Value) -> Vec<(String, &'static str)> {
+        let required = schema["required"].as_array().into_iter().flatten();
+        required
+            .filter_map(Value::as_str)
+            .filter_map(|name| {
+                let may_be_blank = schema["properties"][name]["minLength"]
+                    .as_u64()
+                    .unwrap_or(0)
+                    == 0;
+                match self.0.get(name) {
+                    None => Some((name.to_owned(), "This field is required.")),
+                    Some(Value::String(s)) if s.is_empty() && !may_be_blank => {
+                        Some((name.to_owned(), "This field may not be blank."))
+                    }
+                    _ => None,
+                }
+            })
+            .collect()
     }
 }
 
@@ -312,6 +320,26 @@ pub mod field {
             Value::Object(_) => "dict",
         }
     }
+
+    /// A JSON document field (settings, appearance, a workflow export): a JSON object. Its size
+    /// is bounded by [`crate::limits::check_documents`] before it is read.
+    #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+    pub struct Document(pub Value);
+
+    impl<'de> Deserialize<'de> for Document {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            match Value::deserialize(d)? {
+                Value::Object(map) => Ok(Self(Value::Object(map))),
+                Value::Null => Err(D::Error::custom("This field may not be null.")),
+                other => Err(D::Error::custom(format!(
+                    "Expected a dictionary of items but got type \"{}\".",
+                    python_type(&other)
+                ))),
+            }
+        }
+    }
+
+    inline_schema!(Document, {"type": "object"});
 
     /// DRF's `IntegerField`: an integer, or (from a form) its text.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -2,8 +2,9 @@
 
 use crate::auth::{self, MaybeUser, User, check_credentials, hash_password, issue_token};
 use crate::body::Body;
-use crate::body::field::Bool;
+use crate::body::field::{Bool, NonBlank, Text};
 use crate::error::{ApiError, ApiResult, Unique, on_unique};
+use crate::limits::max_len;
 use crate::link::Base;
 use crate::models::{USER, USER_PREFERENCE};
 use crate::query::{self, Params, RawJson};
@@ -55,6 +56,17 @@ async fn user_json(state: &AppState, base: &Base, viewer: &User, id: i64) -> Api
     serde_json::from_str(&body).map_err(ApiError::internal)
 }
 
+/// `POST /api/auth/token/`: who logs in, by e-mail address or user name.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(extend("anyOf" = [{"required": ["email"]}, {"required": ["username"]}]))]
+pub(super) struct Login {
+    #[serde(default)]
+    email: Option<Text>,
+    #[serde(default)]
+    username: Option<Text>,
+    password: NonBlank,
+}
+
 /// `POST /api/auth/token/`: `{email or username, password}` → the user with `"token"`.
 async fn token(
     State(state): State<AppState>,
@@ -62,13 +74,17 @@ async fn token(
     client: Client,
     body: Body,
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
-    let login = body
-        .str("email")
-        .or_else(|| body.str("username"))
-        .filter(|s| !s.is_empty())
+    let Login {
+        email,
+        username,
+        password,
+    } = body.typed()?;
+    let login = email
+        .filter(|e| !e.0.is_empty())
+        .or(username)
+        .filter(|s| !s.0.is_empty())
         .ok_or_else(|| ApiError::field("email", "This field is required."))?;
-    let password = body.required("password")?;
-    let user = check_credentials(&state, client.0, login, password)
+    let user = check_credentials(&state, client.0, &login.0, &password.0)
         .await?
         .ok_or(ApiError::BadCredentials(
             "Unable to log in with provided credentials.",
@@ -107,42 +123,95 @@ const USER_UNIQUE: &[Unique] = &[
     ),
 ];
 
-async fn apply_user_fields(state: &AppState, id: i64, body: &Body, admin: bool) -> ApiResult<()> {
-    crate::limits::check_lengths(body, &crate::limits::max_len::USER_FIELDS)?;
-    for key in ["first_name", "last_name", "email", "username"] {
-        if let Some(value) = body.0.get(key) {
-            let value = value
-                .as_str()
-                .ok_or_else(|| ApiError::field(key, "Not a valid string."))?;
-            if (key == "email" || key == "username") && value.is_empty() {
-                return Err(ApiError::field(key, "This field may not be blank."));
-            }
-            sqlx::query(&format!("UPDATE users SET {key} = $2 WHERE id = $1"))
-                .bind(id)
-                .bind(value)
-                .execute(&state.pool)
-                .await
-                .map_err(on_unique(USER_UNIQUE))?;
-        }
+/// `PUT`/`PATCH /api/user/<id>/` and `/api/auth/me/`: what is given changes. Only superusers
+/// change `is_active`, `is_staff` and `is_superuser` (others' are ignored), and the password
+/// only through `/api/user/<id>/`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct UserChange {
+    #[serde(default)]
+    #[schemars(length(max = max_len::USER_NAME))]
+    username: Option<NonBlank>,
+    #[serde(default)]
+    #[schemars(length(max = max_len::USER_EMAIL))]
+    email: Option<NonBlank>,
+    #[serde(default)]
+    #[schemars(length(max = max_len::USER_NAME))]
+    first_name: Option<Text>,
+    #[serde(default)]
+    #[schemars(length(max = max_len::USER_NAME))]
+    last_name: Option<Text>,
+    /// A new password (at least 8 characters); it ends the user's sessions.
+    #[serde(default)]
+    #[schemars(length(min = 8))]
+    password: Option<Text>,
+    #[serde(default)]
+    is_active: Option<Bool>,
+    #[serde(default)]
+    is_staff: Option<Bool>,
+    #[serde(default)]
+    is_superuser: Option<Bool>,
+}
+
+/// Applies a change to user `id` in one statement (nothing changes when a field is refused);
+/// `admin` allows the account flags, `password` the password.
+async fn apply_user_fields(
+    state: &AppState,
+    id: i64,
+    body: &Body,
+    admin: bool,
+    password: bool,
+) -> ApiResult<()> {
+    crate::limits::check_lengths(body, &max_len::USER_FIELDS)?;
+    let change: UserChange = body.typed()?;
+    let hash = match change.password.filter(|_| password) {
+        Some(Text(new)) => Some(checked_password("password", &new)?),
+        None => None,
+    };
+    let flag = |f: Option<Bool>| f.filter(|_| admin).map(|b| b.0);
+    let (is_active, is_staff, is_superuser) = (
+        flag(change.is_active),
+        flag(change.is_staff),
+        flag(change.is_superuser),
+    );
+    sqlx::query(
+        "UPDATE users SET username = coalesce($2, username), email = coalesce($3, email), \
+         first_name = coalesce($4, first_name), last_name = coalesce($5, last_name), \
+         password = coalesce($6, password), is_active = coalesce($7, is_active), \
+         is_staff = coalesce($8, is_staff), is_superuser = coalesce($9, is_superuser) \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(change.username.map(|v| v.0))
+    .bind(change.email.map(|v| v.0))
+    .bind(change.first_name.map(|v| v.0))
+    .bind(change.last_name.map(|v| v.0))
+    .bind(&hash)
+    .bind(is_active)
+    .bind(is_staff)
+    .bind(is_superuser)
+    .execute(&state.pool)
+    .await
+    .map_err(on_unique(USER_UNIQUE))?;
+    if hash.is_some() {
+        // A new password ends the sessions of the old one.
+        auth::revoke_token(&state.pool, id).await?;
     }
-    if admin {
-        let mut changed = false;
-        for key in ["is_active", "is_staff", "is_superuser"] {
-            if let Some(value) = body.bool(key)? {
-                sqlx::query(&format!("UPDATE users SET {key} = $2 WHERE id = $1"))
-                    .bind(id)
-                    .bind(value)
-                    .execute(&state.pool)
-                    .await?;
-                changed = true;
-            }
-        }
-        if changed {
-            // Open websockets of the user check their rights again.
-            state.security.credentials_changed(id).await;
-        }
+    if hash.is_some() || is_active.is_some() || is_staff.is_some() || is_superuser.is_some() {
+        // Cached credentials are dropped; open websockets of the user check their rights again.
+        state.security.credentials_changed(id).await;
     }
     Ok(())
+}
+
+/// A new password's hash, or a 400 on `field` when it is too short.
+fn checked_password(field: &str, password: &str) -> ApiResult<String> {
+    if password.chars().count() < 8 {
+        return Err(ApiError::field(
+            field,
+            "This password is too short. It must contain at least 8 characters.",
+        ));
+    }
+    hash_password(password)
 }
 
 async fn update_me(
@@ -151,7 +220,7 @@ async fn update_me(
     user: User,
     body: Body,
 ) -> ApiResult<axum::Json<Value>> {
-    apply_user_fields(&state, user.id, &body, false).await?;
+    apply_user_fields(&state, user.id, &body, false, false).await?;
     Ok(axum::Json(user_json(&state, &base, &user, user.id).await?))
 }
 
@@ -161,24 +230,28 @@ async fn reset_token(State(state): State<AppState>, user: User) -> ApiResult<Sta
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /api/auth/change-password/`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct PasswordChange {
+    current_password: NonBlank,
+    #[schemars(length(min = 8))]
+    new_password: NonBlank,
+}
+
 async fn change_password(
     State(state): State<AppState>,
     client: Client,
     user: User,
     body: Body,
 ) -> ApiResult<StatusCode> {
-    let current = body.required("current_password")?;
-    let new = body.required("new_password")?;
-    if !auth::check_password(&state, client.0, user.id, current).await? {
+    let PasswordChange {
+        current_password,
+        new_password,
+    } = body.typed()?;
+    if !auth::check_password(&state, client.0, user.id, &current_password.0).await? {
         return Err(ApiError::field("current_password", "Invalid password."));
     }
-    if new.len() < 8 {
-        return Err(ApiError::field(
-            "new_password",
-            "This password is too short. It must contain at least 8 characters.",
-        ));
-    }
-    let hash = hash_password(new)?;
+    let hash = checked_password("new_password", &new_password.0)?;
     sqlx::query("UPDATE users SET password = $2 WHERE id = $1")
         .bind(user.id)
         .bind(hash)
@@ -255,32 +328,48 @@ async fn create(
     ))
 }
 
+/// `POST /api/users/` and `POST /api/auth/register/`: a new account.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct NewUser {
+    #[schemars(length(max = max_len::USER_NAME))]
+    username: NonBlank,
+    /// Where mail goes (a self-registered account's activation link).
+    #[schemars(length(max = max_len::USER_EMAIL))]
+    email: NonBlank,
+    #[schemars(length(min = 8))]
+    password: NonBlank,
+    #[serde(default)]
+    #[schemars(length(max = max_len::USER_NAME))]
+    first_name: Option<Text>,
+    #[serde(default)]
+    #[schemars(length(max = max_len::USER_NAME))]
+    last_name: Option<Text>,
+}
+
 /// Checks a new account's fields and stores it, active or not, with its preferences; returns its
 /// id.
 async fn create_user(state: &AppState, body: &Body, active: bool) -> ApiResult<i64> {
-    crate::limits::check_lengths(body, &crate::limits::max_len::USER_FIELDS)?;
-    let username = body.required("username")?;
-    let email = body.required("email")?;
-    let password = body.required("password")?;
+    crate::limits::check_lengths(body, &max_len::USER_FIELDS)?;
+    let NewUser {
+        username,
+        email,
+        password,
+        first_name,
+        last_name,
+    } = body.typed()?;
     // A registrant's address must be one mail can go to: the activation link is sent there.
-    if !email.contains('@') || (!active && !rodan_mail::valid_address(email)) {
+    if !email.0.contains('@') || (!active && !rodan_mail::valid_address(&email.0)) {
         return Err(ApiError::field("email", "Enter a valid email address."));
     }
-    if password.len() < 8 {
-        return Err(ApiError::field(
-            "password",
-            "This password is too short. It must contain at least 8 characters.",
-        ));
-    }
-    let hash = hash_password(password)?;
+    let hash = checked_password("password", &password.0)?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (username, email, password, first_name, last_name, is_active) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
-    .bind(username)
-    .bind(email)
+    .bind(username.0)
+    .bind(email.0)
     .bind(hash)
-    .bind(body.str("first_name").unwrap_or(""))
-    .bind(body.str("last_name").unwrap_or(""))
+    .bind(first_name.unwrap_or_default().0)
+    .bind(last_name.unwrap_or_default().0)
     .bind(active)
     .fetch_one(&state.pool)
     .await
@@ -347,20 +436,7 @@ async fn user_update(
             "You do not have permission to perform this action.".into(),
         ));
     }
-    apply_user_fields(&state, id, &body, user.is_superuser).await?;
-    if let Some(password) = body.str("password") {
-        if password.len() < 8 {
-            return Err(ApiError::field(
-                "password",
-                "This password is too short. It must contain at least 8 characters.",
-            ));
-        }
-        sqlx::query("UPDATE users SET password = $2 WHERE id = $1")
-            .bind(id)
-            .bind(hash_password(password)?)
-            .execute(&state.pool)
-            .await?;
-    }
+    apply_user_fields(&state, id, &body, user.is_superuser, true).await?;
     Ok(axum::Json(user_json(&state, &base, &user, id).await?))
 }
 

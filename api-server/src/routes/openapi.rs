@@ -5,7 +5,6 @@
 //! model's filter kinds. The routes besides the models' are listed in [`OTHER`], and a test
 //! probes the router for any method or path missing from the document.
 
-use crate::limits::max_len;
 use crate::link::Base;
 use crate::models::ALL;
 use crate::query::{Kind, Model};
@@ -322,161 +321,39 @@ const WRITES: &[(&str, &[&str], &[&str])] = &[
     ("resultspackage", &["post"], &["patch", "delete"]),
 ];
 
-/// The fields each model's create (`POST`) and change (`PUT`/`PATCH`) handlers read, as in
-/// `routes/*.rs`: (route, fields, fields a create requires). Changes require none: `PUT` is
-/// partial as `PATCH`.
-/// A model's request fields: (route, (field, type)s, fields a create requires).
-type RequestFields = (
-    &'static str,
-    &'static [(&'static str, Input)],
-    &'static [&'static str],
-);
-
-const REQUEST_FIELDS: &[RequestFields] = &[
-    (
-        "user",
-        &[
-            ("username", Input::Max(max_len::USER_NAME)),
-            ("email", Input::Max(max_len::USER_EMAIL)),
-            ("password", Input::Text),
-            ("first_name", Input::Max(max_len::USER_NAME)),
-            ("last_name", Input::Max(max_len::USER_NAME)),
-            ("is_active", Input::Bool),
-            ("is_staff", Input::Bool),
-            ("is_superuser", Input::Bool),
-        ],
-        &["username", "password"],
-    ),
-    (
-        "workflow",
-        &[
-            ("project", Input::Ref("project")),
-            ("name", Input::Max(max_len::WORKFLOW_NAME)),
-            ("description", Input::Text),
-            ("valid", Input::Bool),
-            ("serialized", Input::Document),
-        ],
-        &["project"],
-    ),
-    (
-        "workflowjob",
-        &[
-            ("workflow", Input::Ref("workflow")),
-            ("job", Input::Ref("job")),
-            ("name", Input::Max(max_len::WORKFLOW_JOB_NAME)),
-            ("job_settings", Input::Document),
-            ("appearance", Input::Document),
-        ],
-        &["workflow", "job"],
-    ),
-    (
-        "workflowjobgroup",
-        &[
-            ("workflow", Input::Ref("workflow")),
-            ("workflow_jobs", Input::Refs("workflowjob")),
-            ("origin", Input::Ref("workflow")),
-            ("name", Input::Max(max_len::GROUP_NAME)),
-            ("description", Input::Text),
-            ("appearance", Input::Document),
-        ],
-        &["workflow"],
-    ),
-    (
-        "workflowrun",
-        &[
-            ("workflow", Input::Ref("workflow")),
-            ("name", Input::Max(max_len::RUN_NAME)),
-            ("description", Input::Text),
-            ("resource_assignments", Input::Document),
-            ("status", Input::Int),
-            ("last_redone_runjob_tree", Input::Ref("runjob")),
-        ],
-        &["workflow", "resource_assignments"],
-    ),
-    (
-        "resultspackage",
-        &[
-            ("workflow_run", Input::Ref("workflowrun")),
-            ("packaging_mode", Input::Int),
-            ("expiry_time", Input::Time),
-            ("status", Input::Int),
-        ],
-        &["workflow_run"],
-    ),
-];
-
-/// A request field's type.
-#[derive(Clone, Copy)]
-enum Input {
-    Text,
-    /// Text of at most this many characters (upstream's `max_length`, as the handler checks).
-    Max(usize),
-    Bool,
-    Int,
-    Time,
-    /// A JSON document (settings, appearance, an export, assignments).
-    Document,
-    /// A hyperlink to a model of this route, or its uuid.
-    Ref(&'static str),
-    /// A list of those.
-    Refs(&'static str),
-}
-
-/// The request body of a model's create or change generated from the handler's type (the
-/// routes not converted yet are in `REQUEST_FIELDS`).
-fn typed_request_schema(route: &str, create: bool) -> Option<Value> {
-    use super::{account, package, port, project, resource};
+/// The request body of a model's create (`create`) or change, generated from the type its
+/// handler reads (`routes/*.rs`).
+fn request_schema(route: &str, create: bool) -> Value {
+    use super::{account, package, port, project, resource, workflow, workflowjob, workflowrun};
     use crate::body::schema;
-    Some(match (route, create) {
+    match (route, create) {
         ("project", true) => schema::<project::NewProject>(),
         ("project", false) => schema::<project::ProjectChange>(),
+        ("user", true) => schema::<account::NewUser>(),
+        ("user", false) => schema::<account::UserChange>(),
         ("userpreference", _) => schema::<account::PreferenceChange>(),
         ("label", _) => schema::<resource::LabelChange>(),
         ("resource", false) => schema::<resource::ResourceChange>(),
         ("resourcelist", true) => schema::<resource::NewResourceList>(),
         ("resourcelist", false) => schema::<resource::ResourceListChange>(),
+        ("workflow", true) => schema::<workflow::NewWorkflow>(),
+        ("workflow", false) => schema::<workflow::WorkflowChange>(),
+        ("workflowjob", true) => schema::<workflowjob::NewWorkflowJob>(),
+        ("workflowjob", false) => schema::<workflowjob::WorkflowJobChange>(),
+        ("workflowjobgroup", true) => schema::<workflowjob::NewGroup>(),
+        ("workflowjobgroup", false) => schema::<workflowjob::GroupChange>(),
         ("inputport", true) => schema::<port::NewInputPort>(),
         ("outputport", true) => schema::<port::NewOutputPort>(),
         ("inputport" | "outputport", false) => schema::<port::PortChange>(),
         ("connection", true) => schema::<port::NewConnection>(),
         ("connection", false) => schema::<port::ConnectionChange>(),
+        ("workflowrun", true) => schema::<workflowrun::NewRun>(),
+        ("workflowrun", false) => schema::<workflowrun::RunChange>(),
         ("resultspackage", true) => schema::<package::NewPackage>(),
-        _ => return None,
-    })
-}
-
-fn request_schema(route: &str, create: bool) -> Value {
-    if let Some(schema) = typed_request_schema(route, create) {
-        return schema;
+        ("resultspackage", false) => schema::<package::PackageChange>(),
+        // `WRITES` names a write of a route this match does not: the tests catch it.
+        _ => json!({"type": "object"}),
     }
-    let Some((_, fields, required)) = REQUEST_FIELDS.iter().find(|(r, _, _)| *r == route) else {
-        return json!({"type": "object"});
-    };
-    let properties: Map<String, Value> = fields
-        .iter()
-        .map(|(name, kind)| {
-            let schema = match kind {
-                Input::Text => json!({"type": "string"}),
-                Input::Max(max) => json!({"type": "string", "maxLength": max}),
-                Input::Bool => json!({"type": "boolean"}),
-                Input::Int => json!({"type": "integer"}),
-                Input::Time => json!({"type": "string", "format": "date-time"}),
-                Input::Document => json!({"type": "object"}),
-                Input::Ref(to) => {
-                    json!({"type": "string", "description": format!("Hyperlink to a {to} (or its uuid)")})
-                }
-                Input::Refs(to) => {
-                    json!({"type": "array", "items": {"type": "string"}, "description": format!("Hyperlinks to {to}s (or their uuids)")})
-                }
-            };
-            ((*name).to_owned(), schema)
-        })
-        .collect();
-    let mut schema = json!({"type": "object", "properties": properties});
-    if create && !required.is_empty() {
-        schema["required"] = json!(required);
-    }
-    schema
 }
 
 fn options_op(model: &Model) -> Operation {
@@ -605,13 +482,13 @@ fn other_routes() -> Vec<(
 )> {
     let user = json!({"$ref": "#/components/schemas/User"});
     let object = json!({"type": "object"});
-    let names = json!({"type": "array", "items": {"type": "string"}});
-    let names_body = json!({"required": true, "content": {"application/json": {"schema": names}}});
+    use super::{account, project, resourceassignment};
+    use crate::body::schema;
+    let names = schema::<project::MemberNames>();
+    let names_body = body(names.clone());
     let health = json!({"type": "object", "required": ["database"], "properties": {"database": {"type": "string"}}});
     let assignments = json!({"type": "object", "description": "Input port hyperlinks to their assigned resources", "additionalProperties": {"type": "array", "items": {"$ref": "#/components/schemas/Resource"}}});
-    let assignment_body = body(
-        json!({"type": "object", "description": "Input port hyperlinks to lists of resource hyperlinks", "additionalProperties": {"type": "array", "items": {"type": "string"}}}),
-    );
+    let assignment_body = body(schema::<resourceassignment::Assignments>());
     let metadata =
         json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}});
     let mut token_user = user.clone();
@@ -666,9 +543,7 @@ fn other_routes() -> Vec<(
             "/api/auth/token/",
             "post",
             "Obtain a token from {email or username, password}: the user with its `token`",
-            Some(body(
-                json!({"type": "object", "required": ["password"], "anyOf": [{"required": ["email"]}, {"required": ["username"]}], "properties": {"email": {"type": "string"}, "username": {"type": "string"}, "password": {"type": "string"}}}),
-            )),
+            Some(body(schema::<account::Login>())),
             Success::Json(200, token_user),
         ),
         (
@@ -682,14 +557,14 @@ fn other_routes() -> Vec<(
             "/api/auth/me/",
             "put",
             "Change the current user",
-            Some(body(json!({"$ref": "#/components/schemas/UserChange"}))),
+            Some(body(schema::<account::UserChange>())),
             Success::Json(200, user.clone()),
         ),
         (
             "/api/auth/me/",
             "patch",
             "Change the current user",
-            Some(body(json!({"$ref": "#/components/schemas/UserChange"}))),
+            Some(body(schema::<account::UserChange>())),
             Success::Json(200, user.clone()),
         ),
         (
@@ -703,18 +578,14 @@ fn other_routes() -> Vec<(
             "/api/auth/change-password/",
             "post",
             "Change the password",
-            Some(body(
-                json!({"type": "object", "required": ["current_password", "new_password"], "properties": {"current_password": {"type": "string"}, "new_password": {"type": "string"}}}),
-            )),
+            Some(body(schema::<account::PasswordChange>())),
             Success::NoContent,
         ),
         (
             "/api/auth/register/",
             "post",
             "Create a user: administrators create active ones; with self-registration on (`RODAN_SELF_REGISTRATION`) anyone else creates an inactive one and is mailed its activation link",
-            Some(body(
-                json!({"type": "object", "required": ["username", "email", "password"], "properties": {"username": {"type": "string", "maxLength": max_len::USER_NAME}, "email": {"type": "string", "maxLength": max_len::USER_EMAIL}, "password": {"type": "string"}, "first_name": {"type": "string", "maxLength": max_len::USER_NAME}, "last_name": {"type": "string", "maxLength": max_len::USER_NAME}}}),
-            )),
+            Some(body(schema::<account::NewUser>())),
             Success::Json(201, user),
         ),
         (
@@ -890,16 +761,13 @@ fn other_routes() -> Vec<(
 
 /// Accounts by e-mail (`routes/registration.rs`), each a `POST` answering 204.
 fn registration_operations() -> Vec<(&'static str, Operation)> {
-    let string = json!({"type": "string"});
-    let email = json!({"type": "string", "format": "email"});
-    let password = json!({"type": "string", "minLength": 8});
-    let op = |summary: &str, required: &[&str], properties: Value, errors| Operation {
+    use super::registration::{AccountEmail, LinkUse, PasswordReset};
+    use crate::body::schema;
+    let op = |summary: &str, request: Value, errors| Operation {
         summary: summary.to_owned(),
         tag: "Other",
         params: Vec::new(),
-        body: Some(body(
-            json!({"type": "object", "required": required, "properties": properties}),
-        )),
+        body: Some(body(request)),
         ok: Success::NoContent,
         errors,
     };
@@ -909,8 +777,7 @@ fn registration_operations() -> Vec<(&'static str, Operation)> {
             "/api/auth/activate/",
             op(
                 "Activate an account with the uid and token of its mailed link; 400 `{\"uid\"|\"token\": [...]}` for a wrong, expired or used link, 403 for a link already used",
-                &["uid", "token"],
-                json!({"uid": string, "token": string}),
+                schema::<LinkUse>(),
                 &["400", "401", "403", "413", "429", "503"],
             ),
         ),
@@ -918,8 +785,7 @@ fn registration_operations() -> Vec<(&'static str, Operation)> {
             "/api/auth/resend-activation/",
             op(
                 "Mail a new activation link to the inactive account with this address; 400 when there is none, 503 when the mail cannot be sent",
-                &["email"],
-                json!({"email": email}),
+                schema::<AccountEmail>(),
                 ERRORS,
             ),
         ),
@@ -927,8 +793,7 @@ fn registration_operations() -> Vec<(&'static str, Operation)> {
             "/api/auth/reset-password/",
             op(
                 "Mail a password-reset link to the active account with this address (204 whether or not there is one; 503 when the mail cannot be sent)",
-                &["email"],
-                json!({"email": email}),
+                schema::<AccountEmail>(),
                 ERRORS,
             ),
         ),
@@ -936,8 +801,7 @@ fn registration_operations() -> Vec<(&'static str, Operation)> {
             "/api/auth/reset-password/confirm/",
             op(
                 "Set a new password with the uid and token of a mailed reset link, which then stops working; 400 `{\"uid\"|\"token\"|\"new_password\": [...]}`",
-                &["uid", "token", "new_password"],
-                json!({"uid": string, "token": string, "new_password": password}),
+                schema::<PasswordReset>(),
                 ERRORS,
             ),
         ),
@@ -1021,10 +885,6 @@ pub(super) async fn document(base: Base) -> Json<Value> {
     schemas.insert(
         "FieldErrors".into(),
         json!({"type": "object", "description": "Messages by field name", "additionalProperties": {"anyOf": [{"type": "array"}, {"type": "object"}, {"type": "string"}]}}),
-    );
-    schemas.insert(
-        "UserChange".into(),
-        json!({"type": "object", "properties": {"username": {"type": "string", "maxLength": max_len::USER_NAME}, "email": {"type": "string", "maxLength": max_len::USER_EMAIL}, "first_name": {"type": "string", "maxLength": max_len::USER_NAME}, "last_name": {"type": "string", "maxLength": max_len::USER_NAME}}}),
     );
     Json(json!({
         "openapi": "3.1.0",

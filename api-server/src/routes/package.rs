@@ -156,6 +156,15 @@ async fn create(
     ))
 }
 
+/// `PUT`/`PATCH /api/resultspackage/<uuid>/`: only `{"status": 9}`, which cancels a package
+/// still scheduled or processing.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct PackageChange {
+    /// 9 (cancelled).
+    #[schemars(range(min = 9, max = 9))]
+    status: Int,
+}
+
 /// Only `{"status": 9}` while scheduled or processing: cancels the packaging.
 async fn update(
     State(state): State<AppState>,
@@ -165,16 +174,17 @@ async fn update(
     body: Body,
 ) -> ApiResult<RawJson> {
     let id = path_uuid(path)?;
+    let only_cancel = || ApiError::field("status", "Only cancelling (status 9) is allowed.");
+    if body.0.keys().any(|k| k != "status") {
+        return Err(only_cancel());
+    }
+    let PackageChange {
+        status: Int(wanted),
+    } = body.typed()?;
     let project =
         perm::require_object(&state.pool, &user, &RESULTS_PACKAGE, id, Role::Worker).await?;
-    if body.0.keys().any(|k| k != "status")
-        || body.0.get("status").and_then(serde_json::Value::as_i64)
-            != Some(i64::from(status::CANCELLED))
-    {
-        return Err(ApiError::field(
-            "status",
-            "Only cancelling (status 9) is allowed.",
-        ));
+    if wanted != i64::from(status::CANCELLED) {
+        return Err(only_cancel());
     }
     let changed = sqlx::query("UPDATE results_packages SET status = $2, updated = now() WHERE uuid = $1 AND status IN ($3, $4)")
         .bind(id)

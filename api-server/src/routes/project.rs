@@ -229,6 +229,10 @@ async fn workers(
     Ok(axum::Json(members(&state, id, "worker").await?))
 }
 
+/// `PUT`/`PATCH /api/project/<uuid>/admins/` and `.../workers/`: the user names of the role's
+/// members.
+pub(super) type MemberNames = Vec<String>;
+
 /// Replaces a member list with the users named in the body (a JSON list of user names).
 async fn set_members(
     state: &AppState,
@@ -236,16 +240,8 @@ async fn set_members(
     role: &str,
     body: &Value,
 ) -> ApiResult<Vec<String>> {
-    let names: Vec<String> = body
-        .as_array()
-        .ok_or_else(|| ApiError::bad_request("Expected a list of usernames."))?
-        .iter()
-        .map(|v| {
-            v.as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| ApiError::bad_request("Expected a list of usernames."))
-        })
-        .collect::<ApiResult<_>>()?;
+    let names = MemberNames::deserialize(body)
+        .map_err(|_| ApiError::bad_request("Expected a list of usernames."))?;
     let found: Vec<(i64, String)> =
         sqlx::query_as("SELECT id, username FROM users WHERE username = ANY($1)")
             .bind(&names)

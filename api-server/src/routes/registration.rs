@@ -11,13 +11,15 @@
 use crate::accounts::Holder;
 use crate::auth::{self, MaybeUser};
 use crate::body::Body;
+use crate::body::field::NonBlank;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
-use std::collections::BTreeMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
 
 pub(super) fn routes() -> Router<AppState> {
     const LINK: &[Field] = &[("uid", "string", "Uid"), ("token", "string", "Token")];
@@ -80,29 +82,36 @@ const INVALID_TOKEN: &str = "Invalid token for given user.";
 const STALE_TOKEN: &str = "Stale token for given user.";
 const EMAIL_NOT_FOUND: &str = "User with given email does not exist.";
 
-/// The required string fields, or a 400 naming every one missing or blank at once (as DRF
-/// validates all fields before answering).
-fn required<'a, const N: usize>(body: &'a Body, names: [&str; N]) -> ApiResult<[&'a str; N]> {
-    let mut errors = BTreeMap::new();
-    let mut values = [""; N];
-    for (value, name) in values.iter_mut().zip(names) {
-        match body.required(name) {
-            Ok(v) => *value = v,
-            Err(ApiError::Fields(fields)) => errors.extend(fields),
-            Err(other) => return Err(other),
-        }
-    }
-    if errors.is_empty() {
-        Ok(values)
-    } else {
-        Err(ApiError::Fields(errors))
-    }
+/// `POST /api/auth/activate/`: the uid and token of a mailed activation link.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct LinkUse {
+    uid: NonBlank,
+    token: NonBlank,
+}
+
+/// `POST /api/auth/resend-activation/` and `/api/auth/reset-password/`: the account's address.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct AccountEmail {
+    #[schemars(email)]
+    email: NonBlank,
+}
+
+/// `POST /api/auth/reset-password/confirm/`: the uid and token of a mailed reset link, and the
+/// new password.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct PasswordReset {
+    uid: NonBlank,
+    token: NonBlank,
+    #[schemars(length(min = 8))]
+    new_password: NonBlank,
 }
 
 /// DRF's `EmailField`.
-fn email(body: &Body) -> ApiResult<&str> {
-    let [email] = required(body, ["email"])?;
-    if !rodan_mail::valid_address(email) {
+fn email(body: &Body) -> ApiResult<String> {
+    let AccountEmail {
+        email: NonBlank(email),
+    } = body.typed()?;
+    if !rodan_mail::valid_address(&email) {
         return Err(ApiError::field("email", "Enter a valid email address."));
     }
     Ok(email)
@@ -156,8 +165,11 @@ async fn activate(
     _: MaybeUser,
     body: Body,
 ) -> ApiResult<StatusCode> {
-    let [uid, token] = required(&body, ["uid", "token"])?;
-    let holder = link_holder(&state, uid, token).await?;
+    let LinkUse {
+        uid: NonBlank(uid),
+        token: NonBlank(token),
+    } = body.typed()?;
+    let holder = link_holder(&state, &uid, &token).await?;
     // Only the first use activates: a second one, even racing the first, is stale.
     let activated =
         sqlx::query("UPDATE users SET is_active = true WHERE id = $1 AND NOT is_active")
@@ -179,11 +191,11 @@ async fn resend_activation(
     body: Body,
 ) -> ApiResult<StatusCode> {
     let email = email(&body)?;
-    throttle(&state, email).await?;
+    throttle(&state, &email).await?;
     // djoser answers a bare 400 for an unknown or already active address; the client shows its
     // own text for any 400, so the reason can be said.
-    let Some(holder) = Holder::by_email(&state.pool, email, false).await? else {
-        let active = Holder::by_email(&state.pool, email, true).await?.is_some();
+    let Some(holder) = Holder::by_email(&state.pool, &email, false).await? else {
+        let active = Holder::by_email(&state.pool, &email, true).await?.is_some();
         return Err(ApiError::field(
             "email",
             if active {
@@ -205,8 +217,8 @@ async fn reset_password(
     body: Body,
 ) -> ApiResult<StatusCode> {
     let email = email(&body)?;
-    throttle(&state, email).await?;
-    if let Some(holder) = Holder::by_email(&state.pool, email, true).await? {
+    throttle(&state, &email).await?;
+    if let Some(holder) = Holder::by_email(&state.pool, &email, true).await? {
         send_asked(&state, &state.accounts.reset_mail(&holder)).await?;
     }
     Ok(StatusCode::NO_CONTENT)
@@ -220,7 +232,11 @@ async fn reset_password_confirm(
     _: MaybeUser,
     body: Body,
 ) -> ApiResult<StatusCode> {
-    let [uid, token, new] = required(&body, ["uid", "token", "new_password"])?;
+    let PasswordReset {
+        uid: NonBlank(uid),
+        token: NonBlank(token),
+        new_password: NonBlank(new),
+    } = body.typed()?;
     // djoser validates the password before the link.
     if new.chars().count() < 8 {
         return Err(ApiError::field(
@@ -228,8 +244,8 @@ async fn reset_password_confirm(
             "This password is too short. It must contain at least 8 characters.",
         ));
     }
-    let holder = link_holder(&state, uid, token).await?;
-    let hash = auth::hash_password(new)?;
+    let holder = link_holder(&state, &uid, &token).await?;
+    let hash = auth::hash_password(&new)?;
     // Only while the password is still the one the token signed: of two racing uses, one wins.
     let changed = sqlx::query(
         "UPDATE users SET password = $3, last_login = now() WHERE id = $1 AND password = $2",

@@ -11,6 +11,7 @@
 
 use crate::auth::User;
 use crate::body::Body;
+use crate::body::field::Link;
 use crate::error::{ApiError, ApiResult};
 use crate::link::{Base, parse_ref};
 use crate::models::{RESOURCE, WORKFLOW};
@@ -22,8 +23,11 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-
+use std::collections::BTreeMap;
 use uuid::Uuid;
+
+/// `PUT`/`PATCH`: input port hyperlinks to the resource hyperlinks to assign them, in order.
+pub(super) type Assignments = BTreeMap<String, Vec<Link>>;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route(
@@ -78,8 +82,9 @@ async fn parse(
     workflow: Uuid,
     project: Uuid,
 ) -> ApiResult<Vec<(Uuid, Vec<Uuid>)>> {
-    let mut out = Vec::with_capacity(body.0.len());
-    for (port_url, resources) in &body.0 {
+    let body: Assignments = body.typed()?;
+    let mut out = Vec::with_capacity(body.len());
+    for (port_url, resources) in &body {
         let port = parse_ref(port_url, "inputport")
             .ok_or_else(|| ApiError::field(port_url, "Invalid hyperlink - No URL match."))?;
         let port_workflow: Option<Uuid> = sqlx::query_scalar(
@@ -103,14 +108,9 @@ async fn parse(
             }
             Some(_) => {}
         }
-        let list = resources
-            .as_array()
-            .ok_or_else(|| ApiError::field(port_url, "Expected a list of items."))?;
-        let mut ids: Vec<Uuid> = Vec::with_capacity(list.len());
-        for value in list {
-            let id = value
-                .as_str()
-                .and_then(|s| parse_ref(s, "resource"))
+        let mut ids: Vec<Uuid> = Vec::with_capacity(resources.len());
+        for Link(url) in resources {
+            let id = parse_ref(url, "resource")
                 .ok_or_else(|| ApiError::field(port_url, "Invalid hyperlink - No URL match."))?;
             if !ids.contains(&id) {
                 ids.push(id);

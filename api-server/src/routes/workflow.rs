@@ -5,7 +5,9 @@
 use super::graph;
 use crate::auth::User;
 use crate::body::Body;
+use crate::body::field::{Bool, Document, Link, Text};
 use crate::error::{ApiError, ApiResult};
+use crate::limits::max_len;
 use crate::link::{Base, require_ref};
 use crate::models::WORKFLOW;
 use crate::perm::{self, Role};
@@ -18,6 +20,8 @@ use axum::http::{StatusCode, Uri};
 use axum::routing::get;
 use rodan_core::workflow::{self as wf, AssociatedObject};
 use rodan_db::events::{Change, ModelName};
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -47,12 +51,45 @@ pub(super) fn created(body: String) -> RawJson {
 pub(super) async fn workflow_field(
     state: &AppState,
     user: &User,
-    body: &Body,
+    link: &Link,
     field: &str,
 ) -> ApiResult<(Uuid, Uuid)> {
-    let id = require_ref(body.required(field)?, "workflow", field)?;
+    let id = require_ref(&link.0, "workflow", field)?;
     let project = perm::require_field_object(&state.pool, user, &WORKFLOW, id, field).await?;
     Ok((id, project))
+}
+
+/// `POST /api/workflows/`: an empty workflow in a project, or one imported from an export.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct NewWorkflow {
+    project: Link,
+    /// `Untitled`, or the export's name, when not given.
+    #[serde(default)]
+    #[schemars(length(max = max_len::WORKFLOW_NAME))]
+    name: Option<Text>,
+    #[serde(default)]
+    description: Option<Text>,
+    /// A new workflow is not valid yet: `true` is refused.
+    #[serde(default)]
+    valid: Option<Bool>,
+    /// A workflow export (`GET /api/workflow/<uuid>/?export`, upstream's serialization) to
+    /// import.
+    #[serde(default)]
+    serialized: Option<Document>,
+}
+
+/// `PUT`/`PATCH /api/workflow/<uuid>/`: what is given changes; `valid: true` validates it.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct WorkflowChange {
+    #[serde(default)]
+    #[schemars(length(max = max_len::WORKFLOW_NAME))]
+    name: Option<Text>,
+    #[serde(default)]
+    description: Option<Text>,
+    /// `true` validates the workflow (409 with the reason when it is not valid); `false` is
+    /// refused, as editing invalidates it.
+    #[serde(default)]
+    valid: Option<Bool>,
 }
 
 async fn create_workflow(
@@ -61,45 +98,43 @@ async fn create_workflow(
     user: User,
     body: Body,
 ) -> ApiResult<RawJson> {
-    crate::limits::check_lengths(&body, &[("name", crate::limits::max_len::WORKFLOW_NAME)])?;
-    let project = require_ref(body.required("project")?, "project", "project")?;
+    crate::limits::check_lengths(&body, &[("name", max_len::WORKFLOW_NAME)])?;
+    let NewWorkflow {
+        project,
+        name,
+        description,
+        valid,
+        serialized,
+    } = body.typed()?;
+    let project = require_ref(&project.0, "project", "project")?;
     perm::require_field(&state.pool, &user, project, "project").await?;
-    if body.bool("valid")? == Some(true) {
+    if valid == Some(Bool(true)) {
         return Err(ApiError::field("valid", "Cannot create a valid workflow."));
     }
+    let name = name.map(|n| n.0).filter(|n| !n.is_empty());
+    let description = description.map(|d| d.0);
     let id = Uuid::new_v4();
     let mut tx = state.pool.begin().await?;
-    if let Some(serialized) = body.0.get("serialized") {
+    let insert = "INSERT INTO workflows (uuid, name, project_uuid, description, creator_id) VALUES ($1, $2, $3, $4, $5)";
+    if let Some(Document(serialized)) = serialized {
         let catalogue = graph::catalogue(&state.pool).await?;
-        let graph = wf::import(serialized, &catalogue).map_err(import_error)?;
+        let graph = wf::import(&serialized, &catalogue).map_err(import_error)?;
         crate::limits::check_import(&graph)?;
-        let name = body
-            .str("name")
-            .filter(|n| !n.is_empty())
-            .unwrap_or(&graph.name)
-            .to_owned();
-        sqlx::query("INSERT INTO workflows (uuid, name, project_uuid, description, creator_id) VALUES ($1, $2, $3, $4, $5)")
+        sqlx::query(insert)
             .bind(id)
-            .bind(&name)
+            .bind(name.as_deref().unwrap_or(&graph.name))
             .bind(project)
-            .bind(body.str("description").unwrap_or(&graph.description))
+            .bind(description.as_deref().unwrap_or(&graph.description))
             .bind(user.id)
             .execute(&mut *tx)
             .await?;
         graph::insert(&mut tx, id, &graph, None).await?;
     } else {
-        let name = body.str("name").unwrap_or("Untitled");
-        if name.chars().count() > 100 {
-            return Err(ApiError::field(
-                "name",
-                "Ensure this field has no more than 100 characters.",
-            ));
-        }
-        sqlx::query("INSERT INTO workflows (uuid, name, project_uuid, description, creator_id) VALUES ($1, $2, $3, $4, $5)")
+        sqlx::query(insert)
             .bind(id)
-            .bind(name)
+            .bind(name.as_deref().unwrap_or("Untitled"))
             .bind(project)
-            .bind(body.str("description").unwrap_or(""))
+            .bind(description.as_deref().unwrap_or(""))
             .bind(user.id)
             .execute(&mut *tx)
             .await?;
@@ -152,26 +187,31 @@ async fn update_workflow(
     path: Path<String>,
     body: Body,
 ) -> ApiResult<RawJson> {
-    crate::limits::check_lengths(&body, &[("name", crate::limits::max_len::WORKFLOW_NAME)])?;
+    crate::limits::check_lengths(&body, &[("name", max_len::WORKFLOW_NAME)])?;
     let id = path_uuid(path)?;
+    let WorkflowChange {
+        name,
+        description,
+        valid,
+    } = body.typed()?;
     let project = perm::require_object(&state.pool, &user, &WORKFLOW, id, Role::Worker).await?;
-    if let Some(name) = body.str("name") {
+    if let Some(Text(name)) = name {
         sqlx::query("UPDATE workflows SET name = $2, updated = now() WHERE uuid = $1")
             .bind(id)
             .bind(name)
             .execute(&state.pool)
             .await?;
     }
-    if let Some(description) = body.str("description") {
+    if let Some(Text(description)) = description {
         sqlx::query("UPDATE workflows SET description = $2, updated = now() WHERE uuid = $1")
             .bind(id)
             .bind(description)
             .execute(&state.pool)
             .await?;
     }
-    match body.bool("valid")? {
-        Some(true) => validate_workflow(&state, &base, id).await?,
-        Some(false) => {
+    match valid {
+        Some(Bool(true)) => validate_workflow(&state, &base, id).await?,
+        Some(Bool(false)) => {
             return Err(ApiError::field(
                 "valid",
                 "Workflows are invalidated by editing them, not by request.",

@@ -5,7 +5,9 @@ use super::graph;
 use super::workflow::{created, import_error, owner, workflow_field};
 use crate::auth::User;
 use crate::body::Body;
+use crate::body::field::{Document, Link, Text};
 use crate::error::{ApiError, ApiResult};
+use crate::limits::max_len;
 use crate::link::{Base, require_ref};
 use crate::models::{WORKFLOW, WORKFLOW_JOB, WORKFLOW_JOB_GROUP};
 use crate::perm;
@@ -17,6 +19,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use rodan_core::workflow as wf;
 use rodan_db::events::{Change, ModelName};
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -51,19 +55,53 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
+/// `POST /api/workflowjobs/`: a job of the catalogue added to a workflow, with its settings.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct NewWorkflowJob {
+    workflow: Link,
+    job: Link,
+    /// The job's name when not given.
+    #[serde(default)]
+    #[schemars(length(max = max_len::WORKFLOW_JOB_NAME))]
+    name: Option<Text>,
+    /// The job's settings; what is not given takes the job's defaults.
+    #[serde(default)]
+    job_settings: Option<Document>,
+    /// Where the workflow builder draws it.
+    #[serde(default)]
+    appearance: Option<Document>,
+}
+
+/// `PUT`/`PATCH /api/workflowjob/<uuid>/`: what is given changes. A workflow job in a group
+/// changes only its settings.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct WorkflowJobChange {
+    #[serde(default)]
+    #[schemars(length(max = max_len::WORKFLOW_JOB_NAME))]
+    name: Option<Text>,
+    #[serde(default)]
+    job_settings: Option<Document>,
+    #[serde(default)]
+    appearance: Option<Document>,
+}
+
 async fn create_workflow_job(
     State(state): State<AppState>,
     base: Base,
     user: User,
     body: Body,
 ) -> ApiResult<RawJson> {
-    crate::limits::check_lengths(
-        &body,
-        &[("name", crate::limits::max_len::WORKFLOW_JOB_NAME)],
-    )?;
+    crate::limits::check_lengths(&body, &[("name", max_len::WORKFLOW_JOB_NAME)])?;
     crate::limits::check_documents(&body, &["job_settings", "appearance"])?;
-    let (workflow, project) = workflow_field(&state, &user, &body, "workflow").await?;
-    let job = require_ref(body.required("job")?, "job", "job")?;
+    let NewWorkflowJob {
+        workflow,
+        job,
+        name,
+        job_settings,
+        appearance,
+    } = body.typed()?;
+    let (workflow, project) = workflow_field(&state, &user, &workflow, "workflow").await?;
+    let job = require_ref(&job.0, "job", "job")?;
     let row: Option<(String, Value, bool)> =
         sqlx::query_as("SELECT name, settings, enabled FROM jobs WHERE uuid = $1")
             .bind(job)
@@ -74,14 +112,8 @@ async fn create_workflow_job(
     if !enabled {
         return Err(ApiError::field("job", "This job is disabled."));
     }
-    let given = body
-        .0
-        .get("job_settings")
-        .cloned()
-        .unwrap_or_else(|| json!({}));
-    let settings = wf::fill_defaults(&schema, &given);
-    wf::validate_settings(&schema, &settings)
-        .map_err(|errors| ApiError::Fields([("job_settings".to_owned(), errors)].into()))?;
+    let given = job_settings.map_or_else(|| json!({}), |d| d.0);
+    let settings = checked_settings(&schema, &given)?;
     let id = Uuid::new_v4();
     sqlx::query(
         "INSERT INTO workflow_jobs (uuid, workflow_uuid, job_uuid, job_settings, name, appearance) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -90,8 +122,8 @@ async fn create_workflow_job(
     .bind(workflow)
     .bind(job)
     .bind(&settings)
-    .bind(body.str("name").filter(|n| !n.is_empty()).unwrap_or(&job_name))
-    .bind(body.0.get("appearance"))
+    .bind(name.map(|n| n.0).filter(|n| !n.is_empty()).unwrap_or(job_name))
+    .bind(appearance.map(|a| a.0))
     .execute(&state.pool)
     .await?;
     graph::invalidate(&state.pool, workflow).await?;
@@ -103,6 +135,15 @@ async fn create_workflow_job(
     ))
 }
 
+/// A workflow job's settings with the job's defaults filled in, checked against its schema
+/// (400 on `job_settings` otherwise).
+fn checked_settings(schema: &Value, given: &Value) -> ApiResult<Value> {
+    let settings = wf::fill_defaults(schema, given);
+    wf::validate_settings(schema, &settings)
+        .map_err(|errors| ApiError::Fields([("job_settings".to_owned(), errors)].into()))?;
+    Ok(settings)
+}
+
 pub(super) const WFJ_WORKFLOW: &str = "SELECT workflow_uuid FROM workflow_jobs WHERE uuid = $1";
 
 async fn update_workflow_job(
@@ -112,12 +153,14 @@ async fn update_workflow_job(
     path: Path<String>,
     body: Body,
 ) -> ApiResult<RawJson> {
-    crate::limits::check_lengths(
-        &body,
-        &[("name", crate::limits::max_len::WORKFLOW_JOB_NAME)],
-    )?;
+    crate::limits::check_lengths(&body, &[("name", max_len::WORKFLOW_JOB_NAME)])?;
     crate::limits::check_documents(&body, &["job_settings", "appearance"])?;
     let id = path_uuid(path)?;
+    let WorkflowJobChange {
+        name,
+        job_settings,
+        appearance,
+    } = body.typed()?;
     let (workflow, project) = owner(&state, &user, &WORKFLOW_JOB, id, WFJ_WORKFLOW).await?;
     let (schema, grouped): (Value, bool) = sqlx::query_as(
         "SELECT jb.settings, j.group_uuid IS NOT NULL FROM workflow_jobs j JOIN jobs jb ON jb.uuid = j.job_uuid WHERE j.uuid = $1",
@@ -130,10 +173,8 @@ async fn update_workflow_job(
             "Only job_settings may change while the workflow job is in a group.",
         ));
     }
-    if let Some(settings) = body.0.get("job_settings") {
-        let settings = wf::fill_defaults(&schema, settings);
-        wf::validate_settings(&schema, &settings)
-            .map_err(|errors| ApiError::Fields([("job_settings".to_owned(), errors)].into()))?;
+    if let Some(Document(given)) = job_settings {
+        let settings = checked_settings(&schema, &given)?;
         sqlx::query("UPDATE workflow_jobs SET job_settings = $2, updated = now() WHERE uuid = $1")
             .bind(id)
             .bind(&settings)
@@ -141,14 +182,14 @@ async fn update_workflow_job(
             .await?;
         graph::invalidate(&state.pool, workflow).await?;
     }
-    if let Some(name) = body.str("name") {
+    if let Some(Text(name)) = name {
         sqlx::query("UPDATE workflow_jobs SET name = $2, updated = now() WHERE uuid = $1")
             .bind(id)
             .bind(name)
             .execute(&state.pool)
             .await?;
     }
-    if let Some(appearance) = body.0.get("appearance") {
+    if let Some(Document(appearance)) = appearance {
         sqlx::query("UPDATE workflow_jobs SET appearance = $2, updated = now() WHERE uuid = $1")
             .bind(id)
             .bind(appearance)
@@ -192,26 +233,46 @@ async fn delete_workflow_job(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /api/workflowjobgroups/`: workflow jobs of a workflow grouped, or, with `origin`, a
+/// copy of a valid workflow imported into it as a group.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct NewGroup {
+    workflow: Link,
+    /// The workflow jobs to group (all in `workflow`).
+    #[serde(default)]
+    workflow_jobs: Option<Vec<Link>>,
+    /// A valid workflow the user can see, to import as the group.
+    #[serde(default)]
+    origin: Option<Link>,
+    #[serde(default)]
+    #[schemars(length(max = max_len::GROUP_NAME))]
+    name: Option<Text>,
+    #[serde(default)]
+    description: Option<Text>,
+    #[serde(default)]
+    appearance: Option<Document>,
+}
+
+/// `PUT`/`PATCH /api/workflowjobgroup/<uuid>/`: what is given changes; `workflow_jobs`
+/// replaces the members.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct GroupChange {
+    #[serde(default)]
+    workflow_jobs: Option<Vec<Link>>,
+    #[serde(default)]
+    #[schemars(length(max = max_len::GROUP_NAME))]
+    name: Option<Text>,
+    #[serde(default)]
+    description: Option<Text>,
+    #[serde(default)]
+    appearance: Option<Document>,
+}
+
 /// The workflow jobs named in a `workflow_jobs` field; they must all be in `workflow`.
-async fn group_members(
-    state: &AppState,
-    body: &Body,
-    workflow: Uuid,
-) -> ApiResult<Option<Vec<Uuid>>> {
-    let Some(value) = body.0.get("workflow_jobs") else {
-        return Ok(None);
-    };
-    let ids = value
-        .as_array()
-        .ok_or_else(|| ApiError::field("workflow_jobs", "Expected a list of items."))?
+async fn group_members(state: &AppState, links: &[Link], workflow: Uuid) -> ApiResult<Vec<Uuid>> {
+    let ids = links
         .iter()
-        .map(|v| {
-            v.as_str()
-                .and_then(|s| crate::link::parse_ref(s, "workflowjob"))
-                .ok_or_else(|| {
-                    ApiError::field("workflow_jobs", "Invalid hyperlink - No URL match.")
-                })
-        })
+        .map(|link| require_ref(&link.0, "workflowjob", "workflow_jobs"))
         .collect::<ApiResult<Vec<Uuid>>>()?;
     let inside: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM workflow_jobs WHERE uuid = ANY($1) AND workflow_uuid = $2",
@@ -226,7 +287,7 @@ async fn group_members(
             "Every workflow job must belong to the group's workflow.",
         ));
     }
-    Ok(Some(ids))
+    Ok(ids)
 }
 
 /// `POST /api/workflowjobgroups/`: groups existing workflow jobs, or, with `origin` (a valid
@@ -237,23 +298,34 @@ async fn create_group(
     user: User,
     body: Body,
 ) -> ApiResult<RawJson> {
-    crate::limits::check_lengths(&body, &[("name", crate::limits::max_len::GROUP_NAME)])?;
+    crate::limits::check_lengths(&body, &[("name", max_len::GROUP_NAME)])?;
     crate::limits::check_documents(&body, &["appearance"])?;
-    let (workflow, project) = workflow_field(&state, &user, &body, "workflow").await?;
+    let NewGroup {
+        workflow,
+        workflow_jobs,
+        origin,
+        name,
+        description,
+        appearance,
+    } = body.typed()?;
+    let (workflow, project) = workflow_field(&state, &user, &workflow, "workflow").await?;
     let id = Uuid::new_v4();
-    let origin = match body.str("origin") {
-        Some(url) => Some(require_ref(url, "workflow", "origin")?),
+    let origin = match origin {
+        Some(link) => Some(require_ref(&link.0, "workflow", "origin")?),
         None => None,
     };
-    let members = group_members(&state, &body, workflow).await?;
+    let members = match workflow_jobs {
+        Some(links) => Some(group_members(&state, &links, workflow).await?),
+        None => None,
+    };
     let mut tx = state.pool.begin().await?;
     sqlx::query("INSERT INTO workflow_job_groups (uuid, name, description, workflow_uuid, origin_uuid, appearance) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(id)
-        .bind(body.str("name").unwrap_or(""))
-        .bind(body.str("description").unwrap_or(""))
+        .bind(name.unwrap_or_default().0)
+        .bind(description.unwrap_or_default().0)
         .bind(workflow)
         .bind(origin)
-        .bind(body.0.get("appearance"))
+        .bind(appearance.map(|a| a.0))
         .execute(&mut *tx)
         .await?;
     if let Some(origin) = origin {
@@ -305,12 +377,18 @@ async fn update_group(
     path: Path<String>,
     body: Body,
 ) -> ApiResult<RawJson> {
-    crate::limits::check_lengths(&body, &[("name", crate::limits::max_len::GROUP_NAME)])?;
+    crate::limits::check_lengths(&body, &[("name", max_len::GROUP_NAME)])?;
     crate::limits::check_documents(&body, &["appearance"])?;
     let id = path_uuid(path)?;
+    let GroupChange {
+        workflow_jobs,
+        name,
+        description,
+        appearance,
+    } = body.typed()?;
     let (workflow, project) = owner(&state, &user, &WORKFLOW_JOB_GROUP, id, GROUP_WORKFLOW).await?;
-    for key in ["name", "description"] {
-        if let Some(value) = body.str(key) {
+    for (key, value) in [("name", name), ("description", description)] {
+        if let Some(Text(value)) = value {
             sqlx::query(&format!(
                 "UPDATE workflow_job_groups SET {key} = $2, updated = now() WHERE uuid = $1"
             ))
@@ -320,7 +398,7 @@ async fn update_group(
             .await?;
         }
     }
-    if let Some(appearance) = body.0.get("appearance") {
+    if let Some(Document(appearance)) = appearance {
         sqlx::query(
             "UPDATE workflow_job_groups SET appearance = $2, updated = now() WHERE uuid = $1",
         )
@@ -329,7 +407,8 @@ async fn update_group(
         .execute(&state.pool)
         .await?;
     }
-    if let Some(members) = group_members(&state, &body, workflow).await? {
+    if let Some(links) = workflow_jobs {
+        let members = group_members(&state, &links, workflow).await?;
         let mut tx = state.pool.begin().await?;
         sqlx::query("UPDATE workflow_jobs SET group_uuid = NULL WHERE group_uuid = $1")
             .bind(id)

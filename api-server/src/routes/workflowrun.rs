@@ -5,7 +5,9 @@
 use super::graph;
 use crate::auth::User;
 use crate::body::Body;
+use crate::body::field::{Document, Int, Link, Text};
 use crate::error::{ApiError, ApiResult};
+use crate::limits::max_len;
 use crate::link::{Base, parse_ref, require_ref};
 use crate::models::{WORKFLOW, WORKFLOW_RUN};
 use crate::perm::{self, Role};
@@ -21,6 +23,8 @@ use rodan_core::workflow::{
     ResourceRef, RunInfo, RunPlan,
 };
 use rodan_db::events::{Change, ModelName};
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -96,29 +100,69 @@ async fn resource_infos(state: &AppState, ids: &[Uuid]) -> ApiResult<Vec<Resourc
     Ok(out)
 }
 
+/// `POST /api/workflowruns/`: a run of a valid workflow over the resources assigned to its
+/// input ports.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct NewRun {
+    workflow: Link,
+    /// The workflow's name when not given.
+    #[serde(default)]
+    #[schemars(length(max = max_len::RUN_NAME))]
+    name: Option<Text>,
+    #[serde(default)]
+    description: Option<Text>,
+    /// Input port hyperlinks to lists of resource (or resource list) hyperlinks, as upstream's
+    /// client sends them; none for a workflow without inputs.
+    #[serde(default)]
+    resource_assignments: Option<Document>,
+    /// Only 21 (request processing), a new run's status.
+    #[serde(default)]
+    status: Option<Int>,
+    /// Not on a new run.
+    #[serde(default)]
+    last_redone_runjob_tree: Option<Link>,
+}
+
+/// `PUT`/`PATCH /api/workflowrun/<uuid>/`: the name and description; `status` 29 cancels and
+/// 31 retries; `last_redone_runjob_tree` redoes that run job and what follows it.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct RunChange {
+    #[serde(default)]
+    #[schemars(length(max = max_len::RUN_NAME))]
+    name: Option<Text>,
+    #[serde(default)]
+    description: Option<Text>,
+    #[serde(default)]
+    status: Option<Int>,
+    #[serde(default)]
+    last_redone_runjob_tree: Option<Link>,
+}
+
 async fn create(
     State(state): State<AppState>,
     base: Base,
     user: User,
     body: Body,
 ) -> ApiResult<RawJson> {
-    crate::limits::check_lengths(&body, &[("name", crate::limits::max_len::RUN_NAME)])?;
-    let workflow = require_ref(body.required("workflow")?, "workflow", "workflow")?;
+    crate::limits::check_lengths(&body, &[("name", max_len::RUN_NAME)])?;
+    let NewRun {
+        workflow,
+        name,
+        description,
+        resource_assignments,
+        status: given_status,
+        last_redone_runjob_tree,
+    } = body.typed()?;
+    let workflow = require_ref(&workflow.0, "workflow", "workflow")?;
     let project =
         perm::require_field_object(&state.pool, &user, &WORKFLOW, workflow, "workflow").await?;
-    if let Some(given) = body.0.get("status")
-        && given.as_i64() != Some(i64::from(status::REQUEST_PROCESSING))
-    {
+    if given_status.is_some_and(|Int(s)| s != i64::from(status::REQUEST_PROCESSING)) {
         return Err(ApiError::field(
             "status",
             "Cannot create a workflow run with a status other than 21 (request processing).",
         ));
     }
-    if body
-        .0
-        .get("last_redone_runjob_tree")
-        .is_some_and(|v| !v.is_null())
-    {
+    if last_redone_runjob_tree.is_some() {
         return Err(ApiError::field(
             "last_redone_runjob_tree",
             "Cannot redo a run job while creating a run.",
@@ -134,11 +178,7 @@ async fn create(
             "Workflow must be valid before you can run it.",
         ));
     }
-    let raw = body
-        .0
-        .get("resource_assignments")
-        .cloned()
-        .unwrap_or_else(|| json!({}));
+    let raw = resource_assignments.map_or_else(|| json!({}), |d| d.0);
     let parsed = wf::parse_assignments(&raw)
         .map_err(|e| ApiError::Detail(StatusCode::BAD_REQUEST, e.to_string()))?;
     let mut assignments = Vec::with_capacity(parsed.len());
@@ -193,10 +233,10 @@ async fn create(
         }
     })?;
     let run = Uuid::new_v4();
-    let name = body
-        .str("name")
+    let name = name
+        .map(|n| n.0)
         .filter(|n| !n.is_empty())
-        .map_or_else(|| graph.name.clone(), str::to_owned);
+        .unwrap_or_else(|| graph.name.clone());
     let plan = wf::plan_run(
         &graph,
         &validated,
@@ -214,7 +254,7 @@ async fn create(
         project,
         &user,
         &name,
-        body.str("description").unwrap_or(""),
+        &description.unwrap_or_default().0,
         &plan,
     )
     .await?;
@@ -447,34 +487,37 @@ async fn update(
     path: Path<String>,
     body: Body,
 ) -> ApiResult<RawJson> {
-    crate::limits::check_lengths(&body, &[("name", crate::limits::max_len::RUN_NAME)])?;
+    crate::limits::check_lengths(&body, &[("name", max_len::RUN_NAME)])?;
     let id = path_uuid(path)?;
+    let RunChange {
+        name,
+        description,
+        status: requested,
+        last_redone_runjob_tree,
+    } = body.typed()?;
     let project = perm::require_object(&state.pool, &user, &WORKFLOW_RUN, id, Role::Worker).await?;
     let current: i32 = sqlx::query_scalar("SELECT status FROM workflow_runs WHERE uuid = $1")
         .bind(id)
         .fetch_one(&state.pool)
         .await?;
-    if let Some(name) = body.str("name") {
+    if let Some(Text(name)) = name {
         sqlx::query("UPDATE workflow_runs SET name = $2, updated = now() WHERE uuid = $1")
             .bind(id)
             .bind(name)
             .execute(&state.pool)
             .await?;
     }
-    if let Some(description) = body.str("description") {
+    if let Some(Text(description)) = description {
         sqlx::query("UPDATE workflow_runs SET description = $2, updated = now() WHERE uuid = $1")
             .bind(id)
             .bind(description)
             .execute(&state.pool)
             .await?;
     }
-    if let Some(redo) = body.str("last_redone_runjob_tree") {
-        let run_job = require_ref(redo, "runjob", "last_redone_runjob_tree")?;
+    if let Some(redo) = last_redone_runjob_tree {
+        let run_job = require_ref(&redo.0, "runjob", "last_redone_runjob_tree")?;
         redo_tree(&state, id, run_job).await?;
-    } else if let Some(requested) = body.0.get("status") {
-        let requested = requested
-            .as_i64()
-            .ok_or_else(|| ApiError::field("status", "A valid integer is required."))?;
+    } else if let Some(Int(requested)) = requested {
         match i32::try_from(requested).unwrap_or(i32::MIN) {
             status::REQUEST_CANCELLING => {
                 if ![status::PROCESSING, status::RETRYING, status::FAILED].contains(&current) {

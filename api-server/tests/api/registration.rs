@@ -346,8 +346,10 @@ async fn wrong_and_expired_links_get_djosers_400s(ctx: Ctx) {
         ),
         (json!({"uid": uid, "token": other}), bad_token.clone()),
         (json!({"uid": uid, "token": "junk"}), bad_token.clone()),
+        // DRF's `CharField` reads a number as its text, and refuses other types.
+        (json!({"uid": uid, "token": 7}), bad_token.clone()),
         (
-            json!({"uid": uid, "token": 7}),
+            json!({"uid": uid, "token": true}),
             json!({"token": ["Not a valid string."]}),
         ),
     ] {

@@ -19,6 +19,7 @@ cases!(
     the_websocket_follows_membership_and_closes_when_credentials_go,
     nginx_limits_logins_and_adds_security_headers,
     each_login_has_its_own_token_and_logging_out_ends_them_all,
+    a_refused_user_change_changes_nothing,
 );
 
 async fn basic(ctx: &Ctx, root: &str, login: &str, password: &str) -> StatusCode {
@@ -608,4 +609,54 @@ async fn each_login_has_its_own_token_and_logging_out_ends_them_all(ctx: Ctx) {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "after logout");
     }
     assert_eq!(closed(&mut socket, 5).await, Some(CloseCode::Policy));
+}
+
+async fn a_refused_user_change_changes_nothing(ctx: Ctx) {
+    let alice = ctx.user("alice").await;
+    let bob = ctx.user("bob").await;
+    let (_, bob_me) = ctx.get("/api/auth/me/", &bob).await;
+    let alice_url = user_url(&ctx, &alice).await;
+    // The name is free, the address is Bob's: nothing changes, not even the name.
+    let (status, body) = ctx
+        .patch(
+            &alice_url,
+            &alice,
+            json!({"username": "alicia", "email": bob_me["email"], "password": "short"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body,
+        json!({"password": ["This password is too short. It must contain at least 8 characters."]})
+    );
+    let (status, body) = ctx
+        .patch(
+            &alice_url,
+            &alice,
+            json!({"username": "alicia", "email": bob_me["email"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body,
+        json!({"email": ["A user with that email already exists."]})
+    );
+    let (_, me) = ctx.get("/api/auth/me/", &alice).await;
+    assert_eq!(me["username"], "alice", "{me}");
+    // A user's own change of the account flags is ignored; an administrator's is not.
+    let (status, me) = ctx
+        .patch(
+            "/api/auth/me/",
+            &alice,
+            json!({"is_superuser": true, "first_name": "Alice"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["first_name"], "Alice", "{me}");
+    assert_eq!(me["is_superuser"], false, "{me}");
+    let (status, me) = ctx
+        .patch(&alice_url, &ctx.admin, json!({"is_staff": true}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["is_staff"], true, "{me}");
 }

@@ -411,7 +411,8 @@ async fn client_checksum(client: &Client) -> Option<String> {
 
 /// Whether the client Deployment's template has a configuration other than `before` (the
 /// operator has reconciled the change) and its pods all run it, ready, with no old one left
-/// serving.
+/// serving: an old pod drains for a while after it is told to stop (its preStop sleep), and
+/// nginx's kept-alive connections to it may still reach it until it is gone.
 async fn client_rolled(client: &Client, before: &str) -> Option<()> {
     let want = client_checksum(client).await.filter(|now| now != before)?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
@@ -421,15 +422,12 @@ async fn client_rolled(client: &Client, before: &str) -> Option<()> {
         )))
         .await
         .ok()?;
-    let live: Vec<&Pod> = list
-        .items
-        .iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .collect();
-    (!live.is_empty()
-        && live
-            .iter()
-            .all(|p| pod_ready(p) && p.annotations().get(CHECKSUM) == Some(&want)))
+    (!list.items.is_empty()
+        && list.items.iter().all(|p| {
+            p.metadata.deletion_timestamp.is_none()
+                && pod_ready(p)
+                && p.annotations().get(CHECKSUM) == Some(&want)
+        }))
     .then_some(())
 }
 
