@@ -34,6 +34,10 @@ export RODAN_SCHEMATHESIS_PYTHON="$(scripts/build-schemathesis.sh | tail -n 1)"
 # send to a real SMTP server on loopback and follow the links in what it receives.
 export RODAN_AIOSMTPD_PYTHON="$(scripts/build-aiosmtpd.sh | tail -n 1)"
 
+# The suites on PostgreSQL, RabbitMQ and Redis (rodan_testkit::suite) skip their cases where a
+# plain `cargo test` finds none of those installed; here a missing one is a failure.
+export RODAN_REQUIRE_SERVICES=1
+
 echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"

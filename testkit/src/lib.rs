@@ -4,6 +4,7 @@
 //! [`Smtp`]: an SMTP server (aiosmtpd) on loopback that keeps what it receives.
 
 mod smtp;
+pub mod suite;
 pub use smtp::{ReceivedMail, Smtp};
 
 use std::net::{TcpListener, TcpStream};
@@ -43,6 +44,7 @@ fn run(cmd: &mut Command, what: &str) {
 }
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+const RABBITMQ_SERVER: &str = "/usr/lib/rabbitmq/bin/rabbitmq-server";
 
 /// A PostgreSQL cluster in a temporary directory, superuser `rodan`/`rodan`.
 #[derive(Debug)]
@@ -328,7 +330,7 @@ impl RabbitMq {
 }
 
 fn spawn_rabbit(dir: &Path, node: &str, port: u16, dist: u16) -> Child {
-    let child = Command::new("/usr/lib/rabbitmq/bin/rabbitmq-server")
+    let child = Command::new(RABBITMQ_SERVER)
         .stdin(Stdio::null())
         .envs(rabbit_env(dir, node, port, dist))
         .stdout(Stdio::null())
@@ -435,6 +437,27 @@ pub struct Services {
 }
 
 impl Services {
+    /// The services that are not installed here (their Debian packages: `postgresql-15`,
+    /// `rabbitmq-server`, `redis-server`), by name; empty when all are.
+    pub fn missing() -> Vec<&'static str> {
+        let on_path = |name: &str| {
+            std::env::var_os("PATH").is_some_and(|path| {
+                std::env::split_paths(&path).any(|dir| dir.join(name).is_file())
+            })
+        };
+        let mut missing = Vec::new();
+        if !Path::new(PG_BIN).join("initdb").is_file() {
+            missing.push("PostgreSQL 15");
+        }
+        if !Path::new(RABBITMQ_SERVER).is_file() {
+            missing.push("RabbitMQ");
+        }
+        if !on_path("redis-server") {
+            missing.push("Redis");
+        }
+        missing
+    }
+
     /// Starts PostgreSQL, RabbitMQ and Redis.
     pub fn start() -> Self {
         let rabbit = std::thread::spawn(RabbitMq::start);

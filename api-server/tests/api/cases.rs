@@ -846,7 +846,7 @@ async fn media_is_served_only_after_authorisation(ctx: Ctx) {
 pub(crate) async fn build_chain(ctx: &Ctx, token: &str, project: &str) -> (String, Vec<String>) {
     ctx.register_test_jobs().await;
     let chain = Builder::new(ctx, token, project, Some("chain")).await;
-    let (grey, _, binarise) = chain.pair().await;
+    let Pair { grey, binarise, .. } = chain.pair().await;
     (chain.wf, vec![grey, binarise])
 }
 
@@ -2415,6 +2415,16 @@ async fn the_task_queue_views_are_for_staff_and_show_queued_work(ctx: Ctx) {
 }
 
 /// A workflow with the test jobs, built step by step through the API.
+/// The workflow jobs of [`Builder::pair`], as URLs.
+pub(crate) struct Pair {
+    /// The `to grey` workflow job.
+    pub(crate) grey: String,
+    /// Its output port.
+    pub(crate) grey_out: String,
+    /// The `binarise` workflow job.
+    pub(crate) binarise: String,
+}
+
 pub(crate) struct Builder<'a> {
     ctx: &'a Ctx,
     token: String,
@@ -2493,8 +2503,8 @@ impl Builder<'_> {
             .await;
     }
 
-    /// A complete to grey -> binarise pair, returning (grey wfj, grey out, binarise wfj).
-    pub(crate) async fn pair(&self) -> (String, String, String) {
+    /// A complete to grey -> binarise pair.
+    pub(crate) async fn pair(&self) -> Pair {
         let grey = self.job("to grey").await;
         self.port(&grey, "to grey", "RGB PNG image", true).await;
         let out = self
@@ -2506,7 +2516,11 @@ impl Builder<'_> {
             .await;
         self.port(&bin, "binarise", "Onebit PNG image", false).await;
         self.connect(&out, &input).await;
-        (grey, out, bin)
+        Pair {
+            grey,
+            grey_out: out,
+            binarise: bin,
+        }
     }
 
     async fn code(&self) -> String {
@@ -2535,14 +2549,14 @@ async fn more_validation_codes_reach_clients_as_409_bodies(ctx: Ctx) {
     assert_eq!(ok.code().await, "valid");
 
     let too_many_inputs = Builder::new(&ctx, &ctx.admin, &p, None).await;
-    let (_, _, bin) = too_many_inputs.pair().await;
+    let bin = too_many_inputs.pair().await.binarise;
     too_many_inputs
         .port(&bin, "binarise", "Greyscale PNG image", true)
         .await;
     assert_eq!(too_many_inputs.code().await, "WFJ_TOO_MANY_IP");
 
     let two_into_one = Builder::new(&ctx, &ctx.admin, &p, None).await;
-    let (_, _, bin) = two_into_one.pair().await;
+    let bin = two_into_one.pair().await.binarise;
     let grey2 = two_into_one.job("to grey").await;
     two_into_one
         .port(&grey2, "to grey", "RGB PNG image", true)
@@ -2558,7 +2572,7 @@ async fn more_validation_codes_reach_clients_as_409_bodies(ctx: Ctx) {
     assert_eq!(two_into_one.code().await, "IP_TOO_MANY_CONNECTIONS");
 
     let mismatch = Builder::new(&ctx, &ctx.admin, &p, None).await;
-    let (_, grey_out, _) = mismatch.pair().await;
+    let grey_out = mismatch.pair().await.grey_out;
     let grey2 = mismatch.job("to grey").await;
     let rgb_in = mismatch
         .port(&grey2, "to grey", "RGB PNG image", true)
@@ -2575,7 +2589,7 @@ async fn more_validation_codes_reach_clients_as_409_bodies(ctx: Ctx) {
     assert_eq!(apart.code().await, "WF_NOT_CONNECTED");
 
     let settings = Builder::new(&ctx, &ctx.admin, &p, None).await;
-    let (_, _, bin) = settings.pair().await;
+    let bin = settings.pair().await.binarise;
     let id = uuid::Uuid::parse_str(bin.trim_end_matches('/').rsplit('/').next().expect("uuid"))
         .expect("a uuid");
     // Settings that slipped in under an older schema: validation still catches them.

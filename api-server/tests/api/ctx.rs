@@ -47,6 +47,21 @@ impl Setup {
     }
 }
 
+impl rodan_testkit::suite::Fixture for Ctx {
+    async fn setup(services: Arc<rodan_testkit::Services>, n: usize) -> Self {
+        Self::new(&services, n).await
+    }
+
+    /// The case's server task lives on: its idle connections go now, or the suite's pools
+    /// together pass PostgreSQL's `max_connections`.
+    fn after(&self) -> Option<rodan_testkit::suite::CaseFuture> {
+        let pool = self.state.pool.clone();
+        Some(Box::pin(async move {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), pool.close()).await;
+        }))
+    }
+}
+
 impl Ctx {
     pub async fn new(services: &rodan_testkit::Services, n: usize) -> Self {
         let db = services

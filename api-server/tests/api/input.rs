@@ -27,17 +27,31 @@ fn short(body: &Value) -> String {
 
 const NUL: &str = "Null characters are not allowed.";
 
-/// A workflow job of `to grey` in a new workflow of a new project: (project, workflow, wfj).
-async fn workflow_job(ctx: &Ctx) -> (String, String, String) {
+/// A workflow job of `to grey` in a new workflow of a new project, as URLs.
+struct Made {
+    project: String,
+    workflow: String,
+    workflow_job: String,
+}
+
+async fn workflow_job(ctx: &Ctx) -> Made {
     ctx.register_test_jobs().await;
-    let p = ctx.project(&ctx.admin, "input").await;
-    let b = Builder::new(ctx, &ctx.admin, &p, Some("wf")).await;
-    let wfj = b.job("to grey").await;
-    (p, b.wf.clone(), wfj)
+    let project = ctx.project(&ctx.admin, "input").await;
+    let b = Builder::new(ctx, &ctx.admin, &project, Some("wf")).await;
+    let workflow_job = b.job("to grey").await;
+    Made {
+        project,
+        workflow: b.wf.clone(),
+        workflow_job,
+    }
 }
 
 async fn nul_characters_anywhere_are_field_errors(ctx: Ctx) {
-    let (p, wf, wfj) = workflow_job(&ctx).await;
+    let Made {
+        project: p,
+        workflow: wf,
+        workflow_job: wfj,
+    } = workflow_job(&ctx).await;
     // Query strings: a filter's value, a lookup, an unknown parameter, the ordering.
     for path in [
         "/api/projects/?name=%00",
@@ -231,7 +245,11 @@ async fn pages_past_the_end_are_invalid_pages_and_page_sizes_are_cut_off(ctx: Ct
 }
 
 async fn names_over_upstreams_max_length_are_field_errors(ctx: Ctx) {
-    let (p, wf, wfj) = workflow_job(&ctx).await;
+    let Made {
+        project: p,
+        workflow: wf,
+        workflow_job: wfj,
+    } = workflow_job(&ctx).await;
     let long = |n: usize| "é".repeat(n);
     let message = |n: usize| {
         json!([format!(
@@ -410,7 +428,11 @@ async fn names_over_upstreams_max_length_are_field_errors(ctx: Ctx) {
 }
 
 async fn settings_documents_and_json_bodies_are_bounded(ctx: Ctx) {
-    let (_, wf, wfj) = workflow_job(&ctx).await;
+    let Made {
+        workflow: wf,
+        workflow_job: wfj,
+        ..
+    } = workflow_job(&ctx).await;
     let big = "x".repeat(300 * 1024);
     let (status, body) = ctx
         .patch(&wfj, &ctx.admin, json!({"job_settings": {"unknown": big}}))

@@ -2,15 +2,10 @@
 //! The API server against real PostgreSQL, RabbitMQ and Redis (started once for the binary by
 //! `rodan-testkit`), each test on its own fresh database and its own server on loopback.
 
-/// One test: a sentence as its name, run on its own [`ctx::Ctx`].
-type Case = fn(ctx::Ctx) -> futures::future::BoxFuture<'static, ()>;
-
-/// `all()`: the listed test functions of a module, each named by itself, in order.
+/// `all()`: the listed test functions of a module, each run on its own [`ctx::Ctx`].
 macro_rules! cases {
     ($($name:ident),* $(,)?) => {
-        pub fn all() -> Vec<(String, crate::Case)> {
-            vec![$((stringify!($name).to_owned(), (|ctx| Box::pin($name(ctx))) as crate::Case)),*]
-        }
+        rodan_testkit::cases!(crate::ctx::Ctx; $($name),*);
     };
 }
 
@@ -22,45 +17,13 @@ mod interactive;
 mod registration;
 mod security;
 
-use libtest_mimic::{Arguments, Trial};
-use std::sync::Arc;
-
 fn main() {
-    let args = Arguments::from_args();
-    let services = Arc::new(rodan_testkit::Services::start());
-    let runtime = Arc::new(
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a runtime"),
-    );
-    let trials = cases::all()
-        .into_iter()
-        .chain(input::all())
-        .chain(security::all())
-        .chain(interactive::all())
-        .chain(client::all())
-        .chain(registration::all())
-        .enumerate()
-        .map(|(n, (name, case))| {
-            let services = services.clone();
-            let runtime = runtime.clone();
-            Trial::test(name, move || {
-                runtime.block_on(async move {
-                    let ctx = ctx::Ctx::new(&services, n).await;
-                    let pool = ctx.state.pool.clone();
-                    case(ctx).await;
-                    // The test's server task lives on: its idle connections go now, or the
-                    // suite's pools together pass PostgreSQL's `max_connections`.
-                    let _ =
-                        tokio::time::timeout(std::time::Duration::from_secs(5), pool.close()).await;
-                });
-                Ok(())
-            })
-        })
-        .collect();
-    let conclusion = libtest_mimic::run(&args, trials);
-    drop(services);
-    conclusion.exit();
+    rodan_testkit::suite::Suite::new("API", 2)
+        .cases(cases::all())
+        .cases(input::all())
+        .cases(security::all())
+        .cases(interactive::all())
+        .cases(client::all())
+        .cases(registration::all())
+        .run()
 }

@@ -25,49 +25,21 @@ mod world;
 mod session;
 mod stack;
 
-use libtest_mimic::{Arguments, Trial};
-use std::sync::Arc;
-
 fn main() {
-    let args = Arguments::from_args();
-    let services = Arc::new(rodan_testkit::Services::start());
-    let runtime = Arc::new(
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a runtime"),
-    );
-    let trials = vec![
-        {
-            let services = services.clone();
-            let runtime = runtime.clone();
-            Trial::test("a_first_session_in_the_web_client", move || {
-                runtime.block_on(session::first_session(&services));
-                Ok(())
-            })
-        },
-        {
-            let services = services.clone();
-            let runtime = runtime.clone();
-            Trial::test("glyphs_classified_by_hand_in_the_web_client", move || {
-                runtime.block_on(session::classify_by_hand(&services));
-                Ok(())
-            })
-        },
-        {
-            let services = services.clone();
-            let runtime = runtime.clone();
-            Trial::test(
-                "a_classifier_optimised_with_biollante_in_the_web_client",
-                move || {
-                    runtime.block_on(session::optimise_a_classifier(&services));
-                    Ok(())
-                },
-            )
-        },
-    ];
-    let conclusion = libtest_mimic::run(&args, trials);
-    drop(services);
-    conclusion.exit();
+    rodan_testkit::suite::Suite::new("browser", 2)
+        .case(
+            "a_first_session_in_the_web_client",
+            |services, _| async move {
+                session::first_session(&services).await;
+            },
+        )
+        .case(
+            "glyphs_classified_by_hand_in_the_web_client",
+            |services, _| async move { session::classify_by_hand(&services).await },
+        )
+        .case(
+            "a_classifier_optimised_with_biollante_in_the_web_client",
+            |services, _| async move { session::optimise_a_classifier(&services).await },
+        )
+        .run()
 }

@@ -3,67 +3,65 @@
 
 use crate::pages;
 use crate::world::{WAIT, World, tail};
-use futures::future::BoxFuture;
+use rodan_testkit::suite::Case;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 /// A case: runs against its own world.
-pub type Case = fn(World) -> BoxFuture<'static, ()>;
-
 /// Every case, by name.
-pub fn all() -> Vec<(&'static str, Case)> {
+pub fn all() -> Vec<Case<World>> {
     vec![
-        (
-            "a_batch_of_pages_runs_greyscale_sauvola_despeckle_on_two_workers",
-            |w| Box::pin(batch(w)),
-        ),
-        ("a_cancelled_run_stops_and_a_retry_finishes_it", |w| {
-            Box::pin(cancel_and_retry(w))
-        }),
-        ("a_run_finishes_when_a_worker_is_killed_mid_job", |w| {
-            Box::pin(kill_a_worker(w))
-        }),
-        (
-            "the_square_notation_omr_workflow_imports_and_turns_manuscript_pages_into_mei",
-            |w| Box::pin(crate::omr::square_notation(w)),
-        ),
-        (
-            "interactive_classifier_waits_for_a_person_who_classifies_glyphs_and_the_run_finishes",
-            |w| Box::pin(crate::interactive::classify_by_hand(w)),
-        ),
-        (
-            "interactive_an_expired_lock_is_taken_by_another_user_and_a_waiting_run_is_cancelled",
-            |w| Box::pin(crate::interactive::expired_lock_and_cancel(w)),
-        ),
-        (
-            "a_runs_creator_is_told_by_mail_when_a_job_waits_and_when_the_run_finishes_or_fails",
-            |w| Box::pin(crate::notify::notices_by_mail(w)),
-        ),
-        (
-            "biollante_waits_optimises_a_classifier_with_a_small_ga_and_writes_its_settings",
-            |w| Box::pin(crate::interactive::optimise_by_hand(w)),
-        ),
+        Case {
+            name: "a_batch_of_pages_runs_greyscale_sauvola_despeckle_on_two_workers",
+            run: |w| Box::pin(batch(w)),
+        },
+        Case {
+            name: "a_cancelled_run_stops_and_a_retry_finishes_it",
+            run: |w| Box::pin(cancel_and_retry(w)),
+        },
+        Case {
+            name: "a_run_finishes_when_a_worker_is_killed_mid_job",
+            run: |w| Box::pin(kill_a_worker(w)),
+        },
+        Case {
+            name: "the_square_notation_omr_workflow_imports_and_turns_manuscript_pages_into_mei",
+            run: |w| Box::pin(crate::omr::square_notation(w)),
+        },
+        Case {
+            name: "interactive_classifier_waits_for_a_person_who_classifies_glyphs_and_the_run_finishes",
+            run: |w| Box::pin(crate::interactive::classify_by_hand(w)),
+        },
+        Case {
+            name: "interactive_an_expired_lock_is_taken_by_another_user_and_a_waiting_run_is_cancelled",
+            run: |w| Box::pin(crate::interactive::expired_lock_and_cancel(w)),
+        },
+        Case {
+            name: "a_runs_creator_is_told_by_mail_when_a_job_waits_and_when_the_run_finishes_or_fails",
+            run: |w| Box::pin(crate::notify::notices_by_mail(w)),
+        },
+        Case {
+            name: "biollante_waits_optimises_a_classifier_with_a_small_ga_and_writes_its_settings",
+            run: |w| Box::pin(crate::interactive::optimise_by_hand(w)),
+        },
     ]
 }
 
 /// A case with services of its own, which it takes down and brings back.
-pub type OutageCase = fn(World, rodan_testkit::Services) -> BoxFuture<'static, ()>;
-
 /// The outage cases, by name.
-pub fn outages() -> Vec<(&'static str, OutageCase)> {
+pub fn outages() -> Vec<Case<Outage>> {
     vec![
-        (
-            "a_run_finishes_each_job_once_when_rabbitmq_goes_down_mid_run_and_comes_back",
-            |w, s| Box::pin(outage(w, s, Service::RabbitMq)),
-        ),
-        (
-            "a_run_finishes_each_job_once_when_postgresql_goes_down_mid_run_and_comes_back",
-            |w, s| Box::pin(outage(w, s, Service::Postgres)),
-        ),
-        (
-            "a_run_finishes_each_job_once_when_redis_goes_down_mid_run_and_comes_back",
-            |w, s| Box::pin(outage(w, s, Service::Redis)),
-        ),
+        Case {
+            name: "a_run_finishes_each_job_once_when_rabbitmq_goes_down_mid_run_and_comes_back",
+            run: |o| Box::pin(outage(o, Service::RabbitMq)),
+        },
+        Case {
+            name: "a_run_finishes_each_job_once_when_postgresql_goes_down_mid_run_and_comes_back",
+            run: |o| Box::pin(outage(o, Service::Postgres)),
+        },
+        Case {
+            name: "a_run_finishes_each_job_once_when_redis_goes_down_mid_run_and_comes_back",
+            run: |o| Box::pin(outage(o, Service::Redis)),
+        },
     ]
 }
 
@@ -82,8 +80,18 @@ fn make_pages(count: u64, size: u32, seed: u64) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// A run of the pipeline over uploaded pages.
+struct Started {
+    /// The run's URL.
+    run: String,
+    /// The uploaded pages' resources.
+    uploaded: Vec<Value>,
+    /// Each workflow job's stored settings.
+    stored: [Value; 3],
+}
+
 /// Uploads `bytes`, builds and validates the pipeline, and starts a run over the pages.
-async fn start(world: &World, bytes: &[(String, Vec<u8>)]) -> (String, Vec<Value>, [Value; 3]) {
+async fn start(world: &World, bytes: &[(String, Vec<u8>)]) -> Started {
     let (project, uploaded) = world.upload(bytes).await;
     let (workflow, entry, stored) = world.build_pipeline(&project, settings()).await;
     assert_eq!(
@@ -97,13 +105,21 @@ async fn start(world: &World, bytes: &[(String, Vec<u8>)]) -> (String, Vec<Value
         stored[1]
     );
     let run = world.run(&workflow, &entry, &uploaded).await;
-    (run, uploaded, stored)
+    Started {
+        run,
+        uploaded,
+        stored,
+    }
 }
 
 async fn batch(world: World) {
     let bytes = make_pages(4, 360, 1);
     let started = Instant::now();
-    let (run, uploaded, stored) = start(&world, &bytes).await;
+    let Started {
+        run,
+        uploaded,
+        stored,
+    } = start(&world, &bytes).await;
     world.wait_run(&run, 4, WAIT).await;
     eprintln!("batch of 4 pages finished in {:?}", started.elapsed());
     world.check_outputs(&run, &uploaded, &bytes, &stored).await;
@@ -133,7 +149,11 @@ async fn first_processing(world: &World, run: &str) -> (uuid::Uuid, String) {
 
 async fn cancel_and_retry(world: World) {
     let bytes = make_pages(6, 480, 100);
-    let (run, uploaded, stored) = start(&world, &bytes).await;
+    let Started {
+        run,
+        uploaded,
+        stored,
+    } = start(&world, &bytes).await;
     first_processing(&world, &run).await;
     let cancelled = world.patch(&run, json!({"status": 29})).await;
     assert_eq!(cancelled["status"], 9, "{cancelled}");
@@ -175,7 +195,11 @@ async fn cancel_and_retry(world: World) {
 
 async fn kill_a_worker(mut world: World) {
     let bytes = make_pages(3, 1000, 200);
-    let (run, uploaded, stored) = start(&world, &bytes).await;
+    let Started {
+        run,
+        uploaded,
+        stored,
+    } = start(&world, &bytes).await;
     let (victim_job, owner) = first_processing(&world, &run).await;
     let victim = world
         .workers
@@ -269,10 +293,34 @@ const OUTAGE: Duration = Duration::from_secs(5);
 /// run finishes with every output equal to the reference, that each run job was committed once
 /// (the workers' finished counters add up to the run jobs), and that both workers lived through
 /// it.
-async fn outage(world: World, mut services: rodan_testkit::Services, service: Service) {
+/// A world on services of its own, which its case takes down and brings back.
+pub struct Outage {
+    world: World,
+    services: rodan_testkit::Services,
+}
+
+impl rodan_testkit::suite::Fixture for Outage {
+    async fn setup(_: std::sync::Arc<rodan_testkit::Services>, n: usize) -> Self {
+        let services = tokio::task::block_in_place(rodan_testkit::Services::start);
+        let world = World::new(&services, n).await;
+        Self { world, services }
+    }
+}
+
+async fn outage(
+    Outage {
+        world,
+        mut services,
+    }: Outage,
+    service: Service,
+) {
     let pages = 8;
     let bytes = make_pages(pages, 1000, 300);
-    let (run, uploaded, stored) = start(&world, &bytes).await;
+    let Started {
+        run,
+        uploaded,
+        stored,
+    } = start(&world, &bytes).await;
     let total = 3 * usize::try_from(pages).expect("a count");
     let started = Instant::now();
     let at_stop = loop {

@@ -51,6 +51,12 @@ pub struct World {
     pub worker_env: Vec<(String, String)>,
 }
 
+impl rodan_testkit::suite::Fixture for World {
+    async fn setup(services: std::sync::Arc<rodan_testkit::Services>, n: usize) -> Self {
+        Self::new(&services, n).await
+    }
+}
+
 impl World {
     /// Prepares case `n`: its database, RabbitMQ virtual host, API server, and workers `a` and `b`.
     pub async fn new(services: &rodan_testkit::Services, n: usize) -> Self {

@@ -1,86 +1,92 @@
 //! The scenarios of issue #5.
 
-use crate::ctx::{Ctx, lines};
-use futures::future::BoxFuture;
+use crate::ctx::{Ctx, RunJobRow, RunRow, lines};
 use libtest_mimic::Trial;
 use rodan_core::message::{ResourceMessage, Task};
 use rodan_core::status;
+use rodan_testkit::suite::Case;
 use rodan_worker::store;
 use serde_json::json;
 use std::time::Duration;
 
-type Case = fn(Ctx) -> BoxFuture<'static, ()>;
-
-pub fn all() -> Vec<(&'static str, Case)> {
+pub fn all() -> Vec<Case<Ctx>> {
     vec![
-        (
-            "a_two_job_chain_finishes_with_its_files_and_the_run_finished",
-            |c| Box::pin(chain_finishes(c)),
-        ),
-        (
-            "a_failing_job_fails_the_run_and_nothing_after_it_is_dispatched",
-            |c| Box::pin(failure_stops_run(c)),
-        ),
-        (
-            "a_job_whose_worker_died_runs_again_after_its_lease_expires",
-            |c| Box::pin(lost_worker_reruns(c)),
-        ),
-        (
-            "a_lost_job_of_a_run_that_failed_meanwhile_is_reaped_too",
-            |c| Box::pin(lost_in_failed_run(c)),
-        ),
-        ("a_job_lost_too_often_fails_with_a_clear_error", |c| {
-            Box::pin(retry_limit(c))
-        }),
-        ("two_workers_on_one_queue_never_run_a_run_job_twice", |c| {
-            Box::pin(two_workers(c))
-        }),
-        (
-            "runs_of_jobs_without_outputs_are_finished_by_their_last_job",
-            |c| Box::pin(no_output_runs_finish(c)),
-        ),
-        (
-            "a_worker_holds_at_most_its_concurrency_of_messages_on_one_queue_or_several",
-            |c| Box::pin(prefetch(c)),
-        ),
-        (
-            "shutdown_gives_running_and_unstarted_messages_back_to_the_queue",
-            |c| Box::pin(shutdown(c)),
-        ),
-        ("a_job_past_its_timeout_fails", |c| Box::pin(timeout(c))),
-        ("cancelling_a_running_job_drops_its_result", |c| {
-            Box::pin(cancel(c))
-        }),
-        ("starting_registers_the_queue_jobs_idempotently", |c| {
-            Box::pin(registers(c))
-        }),
-        (
-            "a_list_output_gets_one_member_per_file_in_name_order",
-            |c| Box::pin(list_output(c)),
-        ),
-        (
-            "uploads_are_typed_on_the_core_queue_and_lost_messages_are_sent_again",
-            |c| Box::pin(uploads(c)),
-        ),
-        (
-            "unusable_inputs_fail_at_once_with_errors_that_name_the_port_not_the_server_path",
-            |c| Box::pin(unusable_inputs(c)),
-        ),
-        (
-            "a_worker_whose_broker_connection_drops_reconnects_and_finishes_each_job_once",
-            |c| Box::pin(broker_drop(c)),
-        ),
-        (
-            "the_binary_serves_health_and_metrics_and_exits_cleanly_on_sigterm",
-            |c| Box::pin(binary_sigterm(c)),
-        ),
-        ("the_databases_status_codes_are_the_rust_constants", |c| {
-            Box::pin(sql_statuses(c))
-        }),
-        (
-            "run_jobs_are_finished_by_one_statement_in_rust_and_sql",
-            |c| Box::pin(one_finish(c)),
-        ),
+        Case {
+            name: "a_two_job_chain_finishes_with_its_files_and_the_run_finished",
+            run: |c| Box::pin(chain_finishes(c)),
+        },
+        Case {
+            name: "a_failing_job_fails_the_run_and_nothing_after_it_is_dispatched",
+            run: |c| Box::pin(failure_stops_run(c)),
+        },
+        Case {
+            name: "a_job_whose_worker_died_runs_again_after_its_lease_expires",
+            run: |c| Box::pin(lost_worker_reruns(c)),
+        },
+        Case {
+            name: "a_lost_job_of_a_run_that_failed_meanwhile_is_reaped_too",
+            run: |c| Box::pin(lost_in_failed_run(c)),
+        },
+        Case {
+            name: "a_job_lost_too_often_fails_with_a_clear_error",
+            run: |c| Box::pin(retry_limit(c)),
+        },
+        Case {
+            name: "two_workers_on_one_queue_never_run_a_run_job_twice",
+            run: |c| Box::pin(two_workers(c)),
+        },
+        Case {
+            name: "runs_of_jobs_without_outputs_are_finished_by_their_last_job",
+            run: |c| Box::pin(no_output_runs_finish(c)),
+        },
+        Case {
+            name: "a_worker_holds_at_most_its_concurrency_of_messages_on_one_queue_or_several",
+            run: |c| Box::pin(prefetch(c)),
+        },
+        Case {
+            name: "shutdown_gives_running_and_unstarted_messages_back_to_the_queue",
+            run: |c| Box::pin(shutdown(c)),
+        },
+        Case {
+            name: "a_job_past_its_timeout_fails",
+            run: |c| Box::pin(timeout(c)),
+        },
+        Case {
+            name: "cancelling_a_running_job_drops_its_result",
+            run: |c| Box::pin(cancel(c)),
+        },
+        Case {
+            name: "starting_registers_the_queue_jobs_idempotently",
+            run: |c| Box::pin(registers(c)),
+        },
+        Case {
+            name: "a_list_output_gets_one_member_per_file_in_name_order",
+            run: |c| Box::pin(list_output(c)),
+        },
+        Case {
+            name: "uploads_are_typed_on_the_core_queue_and_lost_messages_are_sent_again",
+            run: |c| Box::pin(uploads(c)),
+        },
+        Case {
+            name: "unusable_inputs_fail_at_once_with_errors_that_name_the_port_not_the_server_path",
+            run: |c| Box::pin(unusable_inputs(c)),
+        },
+        Case {
+            name: "a_worker_whose_broker_connection_drops_reconnects_and_finishes_each_job_once",
+            run: |c| Box::pin(broker_drop(c)),
+        },
+        Case {
+            name: "the_binary_serves_health_and_metrics_and_exits_cleanly_on_sigterm",
+            run: |c| Box::pin(binary_sigterm(c)),
+        },
+        Case {
+            name: "the_databases_status_codes_are_the_rust_constants",
+            run: |c| Box::pin(sql_statuses(c)),
+        },
+        Case {
+            name: "run_jobs_are_finished_by_one_statement_in_rust_and_sql",
+            run: |c| Box::pin(one_finish(c)),
+        },
     ]
 }
 
@@ -237,7 +243,12 @@ async fn chain_finishes(ctx: Ctx) {
         Some("Hello World Hello World x")
     );
     for (rj, _) in &chains[0] {
-        let (s, attempts, _, owner, _) = ctx.run_job(*rj).await;
+        let RunJobRow {
+            status: s,
+            attempts,
+            lease_owner: owner,
+            ..
+        } = ctx.run_job(*rj).await;
         assert_eq!((s, attempts, owner), (status::FINISHED, 1, None));
     }
     let file: String = sqlx::query_scalar("SELECT resource_file FROM resources WHERE uuid = $1")
@@ -313,7 +324,11 @@ async fn unusable_inputs(ctx: Ctx) {
         ctx.set_input(rj, &bytes).await;
         ctx.dispatch(run).await;
         ctx.wait_run(run, status::FAILED, WAIT).await;
-        let (s, attempts, _, _, _) = ctx.run_job(rj).await;
+        let RunJobRow {
+            status: s,
+            attempts,
+            ..
+        } = ctx.run_job(rj).await;
         assert_eq!(
             (s, attempts),
             (status::FAILED, 1),
@@ -321,7 +336,11 @@ async fn unusable_inputs(ctx: Ctx) {
         );
         let (stored, details) = ctx.run_job_error(rj).await;
         assert!(stored.starts_with(summary), "{stored}");
-        let (_, run_summary, run_details) = ctx.run_status(run).await;
+        let RunRow {
+            error_summary: run_summary,
+            error_details: run_details,
+            ..
+        } = ctx.run_status(run).await;
         for text in [&stored, &details, &run_summary, &run_details] {
             assert!(
                 !text.contains(&media)
@@ -371,7 +390,11 @@ async fn broker_drop(ctx: Ctx) {
     // The job that was running when the connection dropped finishes once: its message, given
     // back by RabbitMQ, is not run again.
     ctx.wait_run(run, status::FINISHED, WAIT).await;
-    let (s, attempts, _, _, _) = ctx.run_job(rj).await;
+    let RunJobRow {
+        status: s,
+        attempts,
+        ..
+    } = ctx.run_job(rj).await;
     assert_eq!((s, attempts), (status::FINISHED, 1));
     assert_eq!(lines(&ctx.log("before")), 1, "the job ran once");
     // And the worker goes on consuming.
@@ -399,19 +422,31 @@ async fn failure_stops_run(ctx: Ctx) {
         .await;
     ctx.dispatch(run).await;
     ctx.wait_run(run, status::FAILED, WAIT).await;
-    let (_, summary, details) = ctx.run_status(run).await;
+    let RunRow {
+        error_summary: summary,
+        error_details: details,
+        ..
+    } = ctx.run_status(run).await;
     assert_eq!(
         (summary.as_str(), details.as_str()),
         ("the input is unusable", "test failure details")
     );
-    let (s, _, _, _, rj_summary) = ctx.run_job(chains[0][0].0).await;
+    let RunJobRow {
+        status: s,
+        error_summary: rj_summary,
+        ..
+    } = ctx.run_job(chains[0][0].0).await;
     assert_eq!(
         (s, rj_summary.as_str()),
         (status::FAILED, "the input is unusable")
     );
     // A later dispatch (another finished branch) sends nothing of a failed run.
     assert!(ctx.dispatch(run).await.messages.is_empty());
-    let (s, _, task, _, _) = ctx.run_job(chains[0][1].0).await;
+    let RunJobRow {
+        status: s,
+        celery_task_id: task,
+        ..
+    } = ctx.run_job(chains[0][1].0).await;
     assert_eq!((s, task), (status::SCHEDULED, None));
     assert!(ctx.content(chains[0][1].1).await.is_none());
     worker.stop().await.expect("the worker stops");
@@ -455,7 +490,7 @@ async fn lost_in_failed_run(ctx: Ctx) {
     assert_eq!(rescheduled, expected);
     assert!(reaped.failed.is_empty());
     for chain in &chains {
-        assert_eq!(ctx.run_job(chain[0].0).await.0, status::SCHEDULED);
+        assert_eq!(ctx.run_job(chain[0].0).await.status, status::SCHEDULED);
     }
     // Nothing of a failed run is dispatched again.
     assert!(ctx.dispatch(run).await.messages.is_empty());
@@ -478,7 +513,11 @@ async fn lost_worker_reruns(ctx: Ctx) {
     assert_eq!(claim.attempts, 1);
     let worker = ctx.worker(ctx.config()).await;
     ctx.wait_run(run, status::FINISHED, WAIT).await;
-    let (_, attempts, _, owner, _) = ctx.run_job(chains[0][0].0).await;
+    let RunJobRow {
+        attempts,
+        lease_owner: owner,
+        ..
+    } = ctx.run_job(chains[0][0].0).await;
     assert_eq!((attempts, owner), (2, None));
     assert_eq!(
         ctx.content(chains[0][0].1).await.as_deref(),
@@ -512,9 +551,17 @@ async fn retry_limit(ctx: Ctx) {
     .expect("claimed");
     let worker = ctx.worker(ctx.config()).await;
     ctx.wait_run(run, status::FAILED, WAIT).await;
-    let (_, summary, _) = ctx.run_status(run).await;
+    let RunRow {
+        error_summary: summary,
+        ..
+    } = ctx.run_status(run).await;
     assert_eq!(summary, "worker lost 3 times");
-    let (s, attempts, _, _, rj_summary) = ctx.run_job(chains[0][0].0).await;
+    let RunJobRow {
+        status: s,
+        attempts,
+        error_summary: rj_summary,
+        ..
+    } = ctx.run_job(chains[0][0].0).await;
     assert_eq!(
         (s, attempts, rj_summary.as_str()),
         (status::FAILED, 3, "worker lost 3 times")
@@ -544,7 +591,7 @@ async fn two_workers(ctx: Ctx) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     for (n, chain) in jobs.iter().enumerate() {
         assert_eq!(lines(&ctx.log(&format!("j{n}"))), 1, "job {n} ran once");
-        assert_eq!(ctx.run_job(chain[0].0).await.1, 1);
+        assert_eq!(ctx.run_job(chain[0].0).await.attempts, 1);
     }
     let (ra, rb) = (a.metrics().encode(), b.metrics().encode());
     assert!(
@@ -763,7 +810,13 @@ async fn shutdown(ctx: Ctx) {
     }
     worker.stop().await.expect("the worker stops");
     for (n, chain) in jobs.iter().enumerate() {
-        let (s, attempts, task, owner, _) = ctx.run_job(chain[0].0).await;
+        let RunJobRow {
+            status: s,
+            attempts,
+            celery_task_id: task,
+            lease_owner: owner,
+            ..
+        } = ctx.run_job(chain[0].0).await;
         let expected = dispatched
             .messages
             .iter()
@@ -790,7 +843,10 @@ async fn timeout(ctx: Ctx) {
     let (run, _) = ctx.run(&[vec![("Test Sleep", ctx.sleep(3000, "t"))]]).await;
     ctx.dispatch(run).await;
     ctx.wait_run(run, status::FAILED, WAIT).await;
-    let (_, summary, _) = ctx.run_status(run).await;
+    let RunRow {
+        error_summary: summary,
+        ..
+    } = ctx.run_status(run).await;
     assert_eq!(summary, "the job timed out after 0.3 s");
     worker.stop().await.expect("the worker stops");
 }
@@ -829,7 +885,7 @@ async fn cancel(ctx: Ctx) {
         "before the job itself ended"
     );
     tokio::time::sleep(Duration::from_millis(6500).saturating_sub(start.elapsed())).await;
-    assert_eq!(ctx.run_job(rj).await.0, status::CANCELLED);
+    assert_eq!(ctx.run_job(rj).await.status, status::CANCELLED);
     assert!(
         ctx.content(jobs[0][0].1).await.is_none(),
         "no output was saved"

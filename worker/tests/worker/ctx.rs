@@ -104,6 +104,30 @@ pub struct Ctx {
 /// RabbitMQ through rabbitmqctl (`rodan_testkit::RabbitMq`).
 pub struct RabbitCtl(pub std::sync::Arc<rodan_testkit::Services>);
 
+/// A workflow run's row, as the tests read it.
+#[derive(Debug)]
+pub struct RunRow {
+    pub status: i32,
+    pub error_summary: String,
+    pub error_details: String,
+}
+
+/// A run job's row, as the tests read it.
+#[derive(Debug)]
+pub struct RunJobRow {
+    pub status: i32,
+    pub attempts: i32,
+    pub celery_task_id: Option<String>,
+    pub lease_owner: Option<String>,
+    pub error_summary: String,
+}
+
+impl rodan_testkit::suite::Fixture for Ctx {
+    async fn setup(services: std::sync::Arc<rodan_testkit::Services>, n: usize) -> Self {
+        Self::new(&services, n).await
+    }
+}
+
 impl Ctx {
     pub async fn new(services: &std::sync::Arc<rodan_testkit::Services>, n: usize) -> Self {
         let db_url = services
@@ -306,20 +330,36 @@ impl Ctx {
             .expect("dispatch")
     }
 
-    pub async fn run_status(&self, run: Uuid) -> (i32, String, String) {
-        sqlx::query_as(
+    pub async fn run_status(&self, run: Uuid) -> RunRow {
+        let (status, error_summary, error_details) = sqlx::query_as(
             "SELECT status, error_summary, error_details FROM workflow_runs WHERE uuid = $1",
         )
         .bind(run)
         .fetch_one(&self.pool)
         .await
-        .expect("the run exists")
+        .expect("the run exists");
+        RunRow {
+            status,
+            error_summary,
+            error_details,
+        }
     }
 
-    /// (status, attempts, celery_task_id, lease_owner, error_summary)
-    pub async fn run_job(&self, rj: Uuid) -> (i32, i32, Option<String>, Option<String>, String) {
-        sqlx::query_as("SELECT status, attempts, celery_task_id, lease_owner, error_summary FROM run_jobs WHERE uuid = $1")
-            .bind(rj).fetch_one(&self.pool).await.expect("the run job exists")
+    pub async fn run_job(&self, rj: Uuid) -> RunJobRow {
+        let (status, attempts, celery_task_id, lease_owner, error_summary) = sqlx::query_as(
+            "SELECT status, attempts, celery_task_id, lease_owner, error_summary FROM run_jobs WHERE uuid = $1",
+        )
+        .bind(rj)
+        .fetch_one(&self.pool)
+        .await
+        .expect("the run job exists");
+        RunJobRow {
+            status,
+            attempts,
+            celery_task_id,
+            lease_owner,
+            error_summary,
+        }
     }
 
     /// The file content of `resource`, if it has one.
@@ -360,7 +400,11 @@ impl Ctx {
     pub async fn wait_run(&self, run: Uuid, status: i32, within: Duration) {
         let start = Instant::now();
         loop {
-            let (now, summary, _) = self.run_status(run).await;
+            let RunRow {
+                status: now,
+                error_summary: summary,
+                ..
+            } = self.run_status(run).await;
             if now == status {
                 return;
             }
@@ -376,7 +420,7 @@ impl Ctx {
     pub async fn wait_run_job(&self, rj: Uuid, status: i32, within: Duration) {
         let start = Instant::now();
         loop {
-            let now = self.run_job(rj).await.0;
+            let now = self.run_job(rj).await.status;
             if now == status {
                 return;
             }

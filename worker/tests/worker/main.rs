@@ -6,37 +6,10 @@ mod cases;
 mod ctx;
 mod package;
 
-use libtest_mimic::{Arguments, Trial};
-use std::sync::Arc;
-
 fn main() {
-    let args = Arguments::from_args();
-    let services = Arc::new(rodan_testkit::Services::start());
-    let runtime = Arc::new(
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(4)
-            .enable_all()
-            .build()
-            .expect("a runtime"),
-    );
-    let mut trials: Vec<Trial> = cases::all()
-        .into_iter()
-        .chain(package::all())
-        .enumerate()
-        .map(|(n, (name, case))| {
-            let services = services.clone();
-            let runtime = runtime.clone();
-            Trial::test(name, move || {
-                runtime.block_on(async move {
-                    let ctx = ctx::Ctx::new(&services, n).await;
-                    case(ctx).await;
-                });
-                Ok(())
-            })
-        })
-        .collect();
-    trials.extend(cases::local());
-    let conclusion = libtest_mimic::run(&args, trials);
-    drop(services);
-    conclusion.exit();
+    rodan_testkit::suite::Suite::new("worker", 4)
+        .cases(cases::all())
+        .cases(package::all())
+        .pure(cases::local())
+        .run()
 }

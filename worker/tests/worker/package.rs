@@ -1,36 +1,36 @@
 //! Results packages: built from a typed message into a BagIt zip, cancelled, failed, expired.
 
 use crate::ctx::Ctx;
-use futures::future::BoxFuture;
 use rodan_core::message::{PackageMessage, Task};
 use rodan_core::status;
+use rodan_testkit::suite::Case;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-type Case = fn(Ctx) -> BoxFuture<'static, ()>;
-
-pub fn all() -> Vec<(&'static str, Case)> {
+pub fn all() -> Vec<Case<Ctx>> {
     vec![
-        (
-            "packages_in_modes_0_and_1_zip_the_run_outputs_as_upstream_lays_them_out",
-            |c| Box::pin(modes_0_and_1(c)),
-        ),
-        ("a_diagnosis_package_fails_with_a_clear_error", |c| {
-            Box::pin(diagnosis(c))
-        }),
-        (
-            "stale_and_cancelled_package_messages_are_dropped_without_a_file",
-            |c| Box::pin(stale(c)),
-        ),
-        ("a_package_cancelled_while_building_leaves_no_file", |c| {
-            Box::pin(cancel_while_building(c))
-        }),
-        (
-            "the_reaper_expires_finished_packages_and_fails_ones_whose_worker_died",
-            |c| Box::pin(expiry(c)),
-        ),
+        Case {
+            name: "packages_in_modes_0_and_1_zip_the_run_outputs_as_upstream_lays_them_out",
+            run: |c| Box::pin(modes_0_and_1(c)),
+        },
+        Case {
+            name: "a_diagnosis_package_fails_with_a_clear_error",
+            run: |c| Box::pin(diagnosis(c)),
+        },
+        Case {
+            name: "stale_and_cancelled_package_messages_are_dropped_without_a_file",
+            run: |c| Box::pin(stale(c)),
+        },
+        Case {
+            name: "a_package_cancelled_while_building_leaves_no_file",
+            run: |c| Box::pin(cancel_while_building(c)),
+        },
+        Case {
+            name: "the_reaper_expires_finished_packages_and_fails_ones_whose_worker_died",
+            run: |c| Box::pin(expiry(c)),
+        },
     ]
 }
 
