@@ -396,6 +396,46 @@ fn page_size(value: &str) -> i64 {
     PAGE_SIZE
 }
 
+/// One page of a list read.
+struct Page<'a> {
+    base: &'a str,
+    model: &'a Model,
+    user: Option<&'a User>,
+    params: &'a Params,
+    extra: Option<Extra<'a>>,
+    limit: i64,
+    offset: i64,
+}
+
+/// A list row: its JSON, as PostgreSQL built it.
+type JsonRow = (sqlx::types::Json<Box<serde_json::value::RawValue>>,);
+
+impl Page<'_> {
+    /// The page's rows. Which rows is decided first, without building any JSON (filtered,
+    /// ordered, offset and limited, by their `ctid`); only those rows are then rendered. In one
+    /// `SELECT` with `OFFSET`, PostgreSQL would build the JSON, with its nested reads, of every
+    /// row it skips too.
+    async fn rows(&self, pool: &PgPool) -> ApiResult<Vec<JsonRow>> {
+        let mut qb = select_head(self.base, self.model);
+        qb.push(" AND t.ctid = ANY(ARRAY(SELECT t.ctid FROM ");
+        qb.push(self.model.from);
+        qb.push(" WHERE true");
+        push_visibility(&mut qb, self.model, self.user);
+        push_filters(&mut qb, self.model, self.params)?;
+        if let Some(extra) = self.extra {
+            extra(&mut qb)?;
+        }
+        push_ordering(&mut qb, self.model, self.params);
+        qb.push(" LIMIT ");
+        qb.push_bind(self.limit);
+        qb.push(" OFFSET ");
+        qb.push_bind(self.offset);
+        qb.push("))");
+        push_ordering(&mut qb, self.model, self.params);
+        Ok(qb.build_query_as().fetch_all(pool).await?)
+    }
+}
+
 /// A list read: `GET /api/<plural>/`.
 pub async fn list(
     pool: &PgPool,
@@ -406,7 +446,6 @@ pub async fn list(
     path_and_query: (&str, Option<&str>),
     extra: Option<Extra<'_>>,
 ) -> ApiResult<RawJson> {
-    // Count and page in one statement: a window count over the filtered rows.
     let unpaginated = model.unpaginated_ok
         && (params
             .get("disable_pagination")
@@ -423,16 +462,15 @@ pub async fn list(
             .ok_or_else(|| ApiError::Detail(StatusCode::NOT_FOUND, "Invalid page.".into()))?,
     };
 
-    let mut filtered = select_head(base, model);
-    push_visibility(&mut filtered, model, user);
-    push_filters(&mut filtered, model, params)?;
-    if let Some(extra) = extra {
-        extra(&mut filtered)?;
-    }
-    push_ordering(&mut filtered, model, params);
     if unpaginated {
-        let rows: Vec<(sqlx::types::Json<Box<serde_json::value::RawValue>>,)> =
-            filtered.build_query_as().fetch_all(pool).await?;
+        let mut filtered = select_head(base, model);
+        push_visibility(&mut filtered, model, user);
+        push_filters(&mut filtered, model, params)?;
+        if let Some(extra) = extra {
+            extra(&mut filtered)?;
+        }
+        push_ordering(&mut filtered, model, params);
+        let rows: Vec<JsonRow> = filtered.build_query_as().fetch_all(pool).await?;
         let body = format!(
             "[{}]",
             rows.iter()
@@ -442,7 +480,6 @@ pub async fn list(
         );
         return Ok(RawJson(StatusCode::OK, body));
     }
-    filtered.push(" LIMIT ");
     // A window count needs the whole filtered set; a separate count is simpler and as fast here.
     let offset_page = page.max(1);
     // A page whose first row lies past any possible row (`page=9223372036854775807`) is past
@@ -450,11 +487,16 @@ pub async fn list(
     let offset = (offset_page - 1)
         .checked_mul(page_size)
         .ok_or_else(|| ApiError::Detail(StatusCode::NOT_FOUND, "Invalid page.".into()))?;
-    filtered.push_bind(page_size);
-    filtered.push(" OFFSET ");
-    filtered.push_bind(offset);
-    let rows: Vec<(sqlx::types::Json<Box<serde_json::value::RawValue>>,)> =
-        filtered.build_query_as().fetch_all(pool).await?;
+    let page_of = |offset: i64| Page {
+        base,
+        model,
+        user,
+        params,
+        extra,
+        limit: page_size,
+        offset,
+    };
+    let rows = page_of(offset).rows(pool).await?;
 
     let mut counted = QueryBuilder::new("SELECT count(*) FROM ");
     counted.push(model.from);
@@ -475,18 +517,7 @@ pub async fn list(
     }
     let rows = if page != offset_page {
         // `page=last`: read that page now that the count is known.
-        let mut again = select_head(base, model);
-        push_visibility(&mut again, model, user);
-        push_filters(&mut again, model, params)?;
-        if let Some(extra) = extra {
-            extra(&mut again)?;
-        }
-        push_ordering(&mut again, model, params);
-        again.push(" LIMIT ");
-        again.push_bind(page_size);
-        again.push(" OFFSET ");
-        again.push_bind((page - 1) * page_size);
-        again.build_query_as().fetch_all(pool).await?
+        page_of((page - 1) * page_size).rows(pool).await?
     } else {
         rows
     };

@@ -198,6 +198,20 @@ impl Security {
         })
     }
 
+    /// [`Security::connect`] without connecting: Redis is reached with the first login
+    /// attempt (which answers 503 while it cannot be). Must be called on a Tokio runtime.
+    pub fn lazy(url: &str, settings: SecurityArgs, namespace: &str) -> redis::RedisResult<Self> {
+        let redis = redis::aio::ConnectionManager::new_lazy_with_config(
+            redis::Client::open(url)?,
+            redis::aio::ConnectionManagerConfig::new(),
+        )?;
+        Ok(Self {
+            settings,
+            namespace: namespace.to_owned(),
+            redis,
+        })
+    }
+
     /// Whether HSTS is sent.
     pub fn https(&self) -> bool {
         self.settings.https

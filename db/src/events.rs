@@ -156,9 +156,25 @@ impl Publisher {
     pub async fn connect(url: &str) -> redis::RedisResult<Self> {
         let client = redis::Client::open(url)?;
         let conn = client.get_connection_manager().await?;
+        Ok(Self::start(conn))
+    }
+
+    /// A publisher for Redis at `url` that connects when it first sends (an event published
+    /// while Redis cannot be reached is logged and dropped, as always). Must be called on a
+    /// Tokio runtime.
+    pub fn lazy(url: &str) -> redis::RedisResult<Self> {
+        let client = redis::Client::open(url)?;
+        let conn = redis::aio::ConnectionManager::new_lazy_with_config(
+            client,
+            redis::aio::ConnectionManagerConfig::new(),
+        )?;
+        Ok(Self::start(conn))
+    }
+
+    fn start(conn: redis::aio::ConnectionManager) -> Self {
         let (queue, rx) = tokio::sync::mpsc::channel(BACKLOG);
         tokio::spawn(send(conn, rx));
-        Ok(Self { queue })
+        Self { queue }
     }
 
     /// Queues one event. Events are notifications, not records: a failure to send is logged and

@@ -113,43 +113,24 @@ impl Suite {
         }
     }
 
-    /// The suite's runtime, for cases added with [`Suite::trial`] that need one.
-    pub fn runtime(&self) -> Arc<tokio::runtime::Runtime> {
-        self.runtime.clone()
-    }
-
     /// Adds cases that run on fixture `F`, each on its own.
     #[must_use]
     pub fn cases<F: Fixture>(mut self, cases: Vec<Case<F>>) -> Self {
         for case in cases {
-            let n = self.next;
-            self.next += 1;
-            let trial = match &self.services {
-                Ok(services) => {
-                    let services = services.clone();
-                    let runtime = self.runtime.clone();
-                    Trial::test(case.name, move || {
-                        let services = services.get();
-                        runtime.block_on(async move {
-                            let fixture = F::setup(services, n).await;
-                            let after = fixture.after();
-                            (case.run)(fixture).await;
-                            if let Some(after) = after {
-                                after.await;
-                            }
-                        });
-                        Ok(())
-                    })
+            self = self.case(case.name, move |services, n| async move {
+                let fixture = F::setup(services, n).await;
+                let after = fixture.after();
+                (case.run)(fixture).await;
+                if let Some(after) = after {
+                    after.await;
                 }
-                Err(_) => Trial::test(case.name, || Ok(())).with_ignored_flag(true),
-            };
-            self.trials.push(trial);
+            });
         }
         self
     }
 
     /// Adds a case that needs the services and builds what it needs itself (services of its
-    /// own, a browser...), run on the suite's runtime.
+    /// own, a browser...), run on the suite's runtime with the services and its number.
     #[must_use]
     pub fn case<Fut>(
         mut self,

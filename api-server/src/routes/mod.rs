@@ -248,6 +248,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/input/{id}/", detail(&INPUT, Access::Members).into())
         .route("/api/outputs/", list(&OUTPUT, Access::Members).into())
         .route("/api/output/{id}/", detail(&OUTPUT, Access::Members).into())
+        // DRF's JSON bodies for a path that names no route and a method a route does not serve
+        // (axum's own are empty).
+        .fallback(|| async { crate::error::ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { crate::error::ApiError::MethodNotAllowed })
         .layer(axum::extract::DefaultBodyLimit::max(max_upload))
         .layer(axum::middleware::from_fn_with_state(
             crate::limits::UploadLimit(max_upload),
