@@ -769,6 +769,38 @@ async fn uploads_detect_png_subtypes_and_honour_a_claimed_type(ctx: Ctx) {
 
 /// Validates a workflow (`PATCH {"valid": true}`, expecting 200) and returns the URL of its
 /// first extern input port, where a run's pages go.
+/// An uploaded page and a run of a workflow over it.
+pub(crate) struct PageRun {
+    /// The page's resource.
+    pub(crate) page: serde_json::Value,
+    /// The run.
+    pub(crate) run: serde_json::Value,
+}
+
+/// Uploads a 4x4 RGB page to project `p` and runs workflow `wf` over it, the page assigned to
+/// input port `entry`.
+pub(crate) async fn run_page(ctx: &Ctx, token: &str, p: &str, wf: &str, entry: &str) -> PageRun {
+    let (_, uploaded) = upload(
+        ctx,
+        token,
+        p,
+        vec![("p.png", png(image::ColorType::Rgb8, 4, 4))],
+        None,
+    )
+    .await;
+    let page = uploaded[0].clone();
+    let run = ctx
+        .ok(
+            Method::POST,
+            "/api/workflowruns/",
+            token,
+            Some(json!({"workflow": wf, "resource_assignments": {entry: [body_url(&page)]}})),
+            201,
+        )
+        .await;
+    PageRun { page, run }
+}
+
 pub(crate) async fn validate_entry(ctx: &Ctx, token: &str, wf: &str) -> String {
     let valid = ctx
         .ok(Method::PATCH, wf, token, Some(json!({"valid": true})), 200)
@@ -1211,23 +1243,7 @@ async fn cancel_and_retry_follow_the_status_codes(ctx: Ctx) {
     let p = ctx.project(&ctx.admin, "cancel").await;
     let (wf, _) = build_chain(&ctx, &ctx.admin, &p).await;
     let entry = validate_entry(&ctx, &ctx.admin, &wf).await;
-    let (_, pages) = upload(
-        &ctx,
-        &ctx.admin,
-        &p,
-        vec![("p.png", png(image::ColorType::Rgb8, 4, 4))],
-        None,
-    )
-    .await;
-    let run = ctx
-        .ok(
-            Method::POST,
-            "/api/workflowruns/",
-            &ctx.admin,
-            Some(json!({"workflow": wf, "resource_assignments": {entry: [body_url(&pages[0])]}})),
-            201,
-        )
-        .await;
+    let run = run_page(&ctx, &ctx.admin, &p, &wf, &entry).await.run;
     let run_url = body_url(&run).to_owned();
     let (status, _) = ctx.patch(&run_url, &ctx.admin, json!({"status": 31})).await;
     assert_eq!(
@@ -1594,28 +1610,12 @@ async fn the_openapi_schemas_match_every_models_rows(ctx: Ctx) {
     let p = ctx.project(&ctx.admin, "schemas").await;
     let (wf, wfjs) = build_chain(&ctx, &ctx.admin, &p).await;
     let entry = validate_entry(&ctx, &ctx.admin, &wf).await;
-    let (_, pages) = upload(
-        &ctx,
-        &ctx.admin,
-        &p,
-        vec![("p.png", png(image::ColorType::Rgb8, 4, 4))],
-        None,
-    )
-    .await;
-    let run = ctx
-        .ok(
-            Method::POST,
-            "/api/workflowruns/",
-            &ctx.admin,
-            Some(json!({"workflow": wf, "resource_assignments": {entry: [body_url(&pages[0])]}})),
-            201,
-        )
-        .await;
+    let PageRun { page, run } = run_page(&ctx, &ctx.admin, &p, &wf, &entry).await;
     ctx.ok(
         Method::POST,
         "/api/resourcelists/",
         &ctx.admin,
-        Some(json!({"project": p, "name": "pages", "resources": [body_url(&pages[0])]})),
+        Some(json!({"project": p, "name": "pages", "resources": [body_url(&page)]})),
         201,
     )
     .await;
@@ -2248,23 +2248,7 @@ async fn results_packages_are_queued_for_finished_runs_only(ctx: Ctx) {
     let p = ctx.project(&ctx.admin, "packages").await;
     let (wf, _) = build_chain(&ctx, &ctx.admin, &p).await;
     let entry = validate_entry(&ctx, &ctx.admin, &wf).await;
-    let (_, pages) = upload(
-        &ctx,
-        &ctx.admin,
-        &p,
-        vec![("p.png", png(image::ColorType::Rgb8, 4, 4))],
-        None,
-    )
-    .await;
-    let run = ctx
-        .ok(
-            Method::POST,
-            "/api/workflowruns/",
-            &ctx.admin,
-            Some(json!({"workflow": wf, "resource_assignments": {entry: [body_url(&pages[0])]}})),
-            201,
-        )
-        .await;
+    let run = run_page(&ctx, &ctx.admin, &p, &wf, &entry).await.run;
     let (status, body) = ctx
         .post(
             "/api/resultspackages/",
@@ -2367,22 +2351,7 @@ async fn the_task_queue_views_are_for_staff_and_show_queued_work(ctx: Ctx) {
     let p = ctx.project(&ctx.admin, "queues").await;
     let (wf, _) = build_chain(&ctx, &ctx.admin, &p).await;
     let entry = validate_entry(&ctx, &ctx.admin, &wf).await;
-    let (_, pages) = upload(
-        &ctx,
-        &ctx.admin,
-        &p,
-        vec![("p.png", png(image::ColorType::Rgb8, 4, 4))],
-        None,
-    )
-    .await;
-    ctx.ok(
-        Method::POST,
-        "/api/workflowruns/",
-        &ctx.admin,
-        Some(json!({"workflow": wf, "resource_assignments": {entry: [body_url(&pages[0])]}})),
-        201,
-    )
-    .await;
+    run_page(&ctx, &ctx.admin, &p, &wf, &entry).await;
     let scheduled = ctx
         .ok(
             Method::GET,

@@ -2,7 +2,7 @@
 //! serializers' shapes as upstream's views answer them, the resource assignments of a workflow,
 //! the resource filters, `OPTIONS` on every route it probes, and CORS.
 
-use crate::cases::{body_url, build_chain, png, upload, validate_entry};
+use crate::cases::{body_url, build_chain, png, run_page, upload, validate_entry};
 use crate::ctx::Ctx;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -177,23 +177,7 @@ async fn workflows_list_and_detail_as_upstreams_serializers(ctx: Ctx) {
     .await;
 
     // A run shows among the workflow's runs.
-    let (_, pages) = upload(
-        &ctx,
-        &ctx.admin,
-        &p,
-        vec![("p.png", png(image::ColorType::Rgb8, 4, 4))],
-        None,
-    )
-    .await;
-    let run = ctx
-        .ok(
-            Method::POST,
-            "/api/workflowruns/",
-            &ctx.admin,
-            Some(json!({"workflow": wf, "resource_assignments": {entry: [body_url(&pages[0])]}})),
-            201,
-        )
-        .await;
+    let run = run_page(&ctx, &ctx.admin, &p, &wf, &entry).await.run;
     let with_run = ctx.ok(Method::GET, &wf, &ctx.admin, None, 200).await;
     assert_eq!(with_run["workflow_runs"], json!([run["url"]]));
 }

@@ -2,7 +2,7 @@
 //! a bundle written by the `rodan_core::interactive` contract) is acquired, served by its token,
 //! refused bad input with nothing changed, and sent back to its queue with good input.
 
-use crate::cases::{body_url, build_chain, png, upload, validate_entry};
+use crate::cases::{body_url, build_chain, run_page, validate_entry};
 use crate::ctx::Ctx;
 use reqwest::{Method, StatusCode};
 use rodan_core::interactive::{INPUT_SCHEMA, PAGE, STATIC, interface_dir};
@@ -53,23 +53,7 @@ async fn a_waiting_run_job_is_acquired_served_by_its_token_and_sent_back_by_vali
     let p = ctx.project(&ctx.admin, "interactive").await;
     let (wf, _) = build_chain(&ctx, &ctx.admin, &p).await;
     let entry = validate_entry(&ctx, &ctx.admin, &wf).await;
-    let (_, pages) = upload(
-        &ctx,
-        &ctx.admin,
-        &p,
-        vec![("p.png", png(image::ColorType::Rgb8, 4, 4))],
-        None,
-    )
-    .await;
-    let run = ctx
-        .ok(
-            Method::POST,
-            "/api/workflowruns/",
-            &ctx.admin,
-            Some(json!({"workflow": wf, "resource_assignments": {entry: [body_url(&pages[0])]}})),
-            201,
-        )
-        .await;
+    let run = run_page(&ctx, &ctx.admin, &p, &wf, &entry).await.run;
     let jobs = ctx
         .ok(
             Method::GET,
