@@ -1032,91 +1032,74 @@ const RUN_JOB_FILTERS: [Field; 10] = concat(
 
 const RJ_PROJECT: &str = "(SELECT r.project_uuid FROM run_jobs j JOIN workflow_runs r ON r.uuid = j.workflow_run_uuid WHERE j.uuid = t.run_job_uuid)";
 
+/// A run job's input or output (upstream's `InputSerializer` and `OutputSerializer`): the same
+/// columns, named for the side of its port.
+macro_rules! run_job_side {
+    ($route:literal, $plural:literal, $title:literal, $port:literal, $port_route:literal, $port_id:literal, $type_name:literal) => {
+        Model {
+            route: $route,
+            plural: $plural,
+            title: $title,
+            from: concat!($plural, " t"),
+            json: concat!(
+                "json_build_object('url', ",
+                sql_link!($route, "t.uuid"),
+                ", 'uuid', t.uuid, '",
+                $port,
+                "', CASE WHEN ",
+                $port_id,
+                " IS NULL THEN NULL ELSE ",
+                sql_link!($port_route, $port_id),
+                " END, '",
+                $type_name,
+                "', t.",
+                $type_name,
+                ", 'resource', CASE WHEN t.resource_uuid IS NULL THEN NULL ELSE ",
+                sql_link!("resource", "t.resource_uuid"),
+                " END, \
+                'resource_list', CASE WHEN t.resource_list_uuid IS NULL THEN NULL ELSE ",
+                sql_link!("resourcelist", "t.resource_list_uuid"),
+                " END, 'run_job', ",
+                sql_link!("runjob", "t.run_job_uuid"),
+                ", 'created', t.created)"
+            ),
+            project: Some(RJ_PROJECT),
+            owner: None,
+            filters: &[
+                field("uuid", "t.uuid", Kind::Uuid, IN),
+                field("run_job", "t.run_job_uuid", Kind::Ref("runjob"), IN),
+                field("resource", "t.resource_uuid", Kind::Ref("resource"), IN),
+                field($port, $port_id, Kind::Ref($port_route), IN),
+            ],
+            ordering: &[("created", "t.created")],
+            default_order: "t.created, t.uuid",
+            unpaginated_ok: false,
+            detail_json: None,
+        }
+    };
+}
+
 /// Inputs of run jobs.
-pub static INPUT: Model = Model {
-    route: "input",
-    plural: "inputs",
-    title: "Input",
-    from: "inputs t",
-    json: concat!(
-        "json_build_object('url', ",
-        sql_link!("input", "t.uuid"),
-        ", 'uuid', t.uuid, \
-        'input_port', CASE WHEN t.input_port_uuid IS NULL THEN NULL ELSE ",
-        sql_link!("inputport", "t.input_port_uuid"),
-        " END, \
-        'input_port_type_name', t.input_port_type_name, \
-        'resource', CASE WHEN t.resource_uuid IS NULL THEN NULL ELSE ",
-        sql_link!("resource", "t.resource_uuid"),
-        " END, \
-        'resource_list', CASE WHEN t.resource_list_uuid IS NULL THEN NULL ELSE ",
-        sql_link!("resourcelist", "t.resource_list_uuid"),
-        " END, \
-        'run_job', ",
-        sql_link!("runjob", "t.run_job_uuid"),
-        ", 'created', t.created)"
-    ),
-    project: Some(RJ_PROJECT),
-    owner: None,
-    filters: &[
-        field("uuid", "t.uuid", Kind::Uuid, IN),
-        field("run_job", "t.run_job_uuid", Kind::Ref("runjob"), IN),
-        field("resource", "t.resource_uuid", Kind::Ref("resource"), IN),
-        field(
-            "input_port",
-            "t.input_port_uuid",
-            Kind::Ref("inputport"),
-            IN,
-        ),
-    ],
-    ordering: &[("created", "t.created")],
-    default_order: "t.created, t.uuid",
-    unpaginated_ok: false,
-    detail_json: None,
-};
+pub static INPUT: Model = run_job_side!(
+    "input",
+    "inputs",
+    "Input",
+    "input_port",
+    "inputport",
+    "t.input_port_uuid",
+    "input_port_type_name"
+);
 
 /// Outputs of run jobs.
-pub static OUTPUT: Model = Model {
-    route: "output",
-    plural: "outputs",
-    title: "Output",
-    from: "outputs t",
-    json: concat!(
-        "json_build_object('url', ",
-        sql_link!("output", "t.uuid"),
-        ", 'uuid', t.uuid, \
-        'output_port', CASE WHEN t.output_port_uuid IS NULL THEN NULL ELSE ",
-        sql_link!("outputport", "t.output_port_uuid"),
-        " END, \
-        'output_port_type_name', t.output_port_type_name, \
-        'resource', CASE WHEN t.resource_uuid IS NULL THEN NULL ELSE ",
-        sql_link!("resource", "t.resource_uuid"),
-        " END, \
-        'resource_list', CASE WHEN t.resource_list_uuid IS NULL THEN NULL ELSE ",
-        sql_link!("resourcelist", "t.resource_list_uuid"),
-        " END, \
-        'run_job', ",
-        sql_link!("runjob", "t.run_job_uuid"),
-        ", 'created', t.created)"
-    ),
-    project: Some(RJ_PROJECT),
-    owner: None,
-    filters: &[
-        field("uuid", "t.uuid", Kind::Uuid, IN),
-        field("run_job", "t.run_job_uuid", Kind::Ref("runjob"), IN),
-        field("resource", "t.resource_uuid", Kind::Ref("resource"), IN),
-        field(
-            "output_port",
-            "t.output_port_uuid",
-            Kind::Ref("outputport"),
-            IN,
-        ),
-    ],
-    ordering: &[("created", "t.created")],
-    default_order: "t.created, t.uuid",
-    unpaginated_ok: false,
-    detail_json: None,
-};
+pub static OUTPUT: Model = run_job_side!(
+    "output",
+    "outputs",
+    "Output",
+    "output_port",
+    "outputport",
+    "t.output_port_uuid",
+    "output_port_type_name"
+);
 
 /// Results packages (zips of a run's outputs).
 pub static RESULTS_PACKAGE: Model = Model {
