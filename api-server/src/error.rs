@@ -15,6 +15,11 @@ pub enum ApiError {
     /// Credentials that do not match a user.
     #[error("invalid credentials")]
     BadCredentials(&'static str),
+    /// A login refused by `POST /api/auth/token/`, in upstream's `AuthTokenView` body:
+    /// `{"is_logged_in": false, "detail": ...}` with 401 (wrong credentials) or 403 (an account
+    /// not activated yet, which the web client offers to activate).
+    #[error("login refused")]
+    LoginRefused(StatusCode, &'static str),
     /// Authenticated but not allowed.
     #[error("permission denied")]
     Forbidden(String),
@@ -182,6 +187,9 @@ impl IntoResponse for ApiError {
                 json!({"detail": "Authentication credentials were not provided."}),
             ),
             Self::BadCredentials(message) => (StatusCode::UNAUTHORIZED, json!({"detail": message})),
+            Self::LoginRefused(status, message) => {
+                (*status, json!({"is_logged_in": false, "detail": message}))
+            }
             Self::Forbidden(message) => (StatusCode::FORBIDDEN, json!({"detail": message})),
             Self::NotFound => (StatusCode::NOT_FOUND, json!({"detail": "Not found."})),
             Self::Fields(fields) => (StatusCode::BAD_REQUEST, json!(fields)),

@@ -86,11 +86,15 @@ async fn token(
         .ok_or_else(|| ApiError::field("email", "This field is required."))?;
     let user = check_credentials(&state, client.0, &login.0, &password.0)
         .await?
-        .ok_or(ApiError::BadCredentials(
-            "Unable to log in with provided credentials.",
+        .ok_or(ApiError::LoginRefused(
+            StatusCode::UNAUTHORIZED,
+            "Invalid email or password.",
         ))?;
     if !user.is_active {
-        return Err(ApiError::Forbidden("User account is disabled.".into()));
+        return Err(ApiError::LoginRefused(
+            StatusCode::FORBIDDEN,
+            "Account is not activated.",
+        ));
     }
     sqlx::query("UPDATE users SET last_login = now() WHERE id = $1")
         .bind(user.id)

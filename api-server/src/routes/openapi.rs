@@ -542,7 +542,7 @@ fn other_routes() -> Vec<(
         (
             "/api/auth/token/",
             "post",
-            "Obtain a token from {email or username, password}: the user with its `token`",
+            "Obtain a token from {email or username, password}: the user with its `token`; a refusal is upstream's `{\"is_logged_in\": false, \"detail\": ...}`, 401 for wrong credentials, 403 for an account not activated",
             Some(body(schema::<account::Login>())),
             Success::Json(200, token_user),
         ),

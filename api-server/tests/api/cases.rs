@@ -101,7 +101,8 @@ async fn token_login_accepts_email_or_username_and_refuses_bad_passwords(ctx: Ct
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["token"].as_str().map(str::len), Some(40));
     assert_eq!(body["username"], "admin");
-    let (status, _) = ctx
+    // Refusals as upstream's AuthTokenView words them (the web client tells 401 from 403).
+    let (status, body) = ctx
         .call(
             Method::POST,
             "/api/auth/token/",
@@ -110,6 +111,10 @@ async fn token_login_accepts_email_or_username_and_refuses_bad_passwords(ctx: Ct
         )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        body,
+        json!({"is_logged_in": false, "detail": "Invalid email or password."})
+    );
     let (status, body) = ctx
         .call(
             Method::POST,

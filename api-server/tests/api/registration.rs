@@ -144,6 +144,10 @@ async fn self_registration_mails_a_link_that_activates_the_account_once(ctx: Ctx
     // required".
     let (status, body) = login(&ctx, &root, "ada@example.org", "ada-password").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        body,
+        json!({"is_logged_in": false, "detail": "Account is not activated."})
+    );
 
     let mail = nth(&smtp, 1);
     assert_eq!(mail.rcpt_tos, ["ada@example.org"]);
