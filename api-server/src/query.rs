@@ -396,43 +396,66 @@ fn page_size(value: &str) -> i64 {
     PAGE_SIZE
 }
 
-/// One page of a list read.
-struct Page<'a> {
+/// The rows a list read selects: the model's rows the user may see, filtered.
+struct Listing<'a> {
     base: &'a str,
     model: &'a Model,
     user: Option<&'a User>,
     params: &'a Params,
     extra: Option<Extra<'a>>,
-    limit: i64,
-    offset: i64,
 }
 
 /// A list row: its JSON, as PostgreSQL built it.
 type JsonRow = (sqlx::types::Json<Box<serde_json::value::RawValue>>,);
 
-impl Page<'_> {
-    /// The page's rows. Which rows is decided first, without building any JSON (filtered,
+impl Listing<'_> {
+    /// `AND ...`: the visibility, the filters and the route's extra conditions.
+    fn push_conditions(&self, qb: &mut QueryBuilder<'_, Postgres>) -> ApiResult<()> {
+        push_visibility(qb, self.model, self.user);
+        push_filters(qb, self.model, self.params)?;
+        if let Some(extra) = self.extra {
+            extra(qb)?;
+        }
+        Ok(())
+    }
+
+    /// Every row, in order.
+    async fn all(&self, pool: &PgPool) -> ApiResult<Vec<JsonRow>> {
+        let mut qb = select_head(self.base, self.model);
+        self.push_conditions(&mut qb)?;
+        push_ordering(&mut qb, self.model, self.params);
+        Ok(qb.build_query_as().fetch_all(pool).await?)
+    }
+
+    /// One page's rows. Which rows is decided first, without building any JSON (filtered,
     /// ordered, offset and limited, by their `ctid`); only those rows are then rendered. In one
     /// `SELECT` with `OFFSET`, PostgreSQL would build the JSON, with its nested reads, of every
     /// row it skips too.
-    async fn rows(&self, pool: &PgPool) -> ApiResult<Vec<JsonRow>> {
+    async fn page(&self, pool: &PgPool, limit: i64, offset: i64) -> ApiResult<Vec<JsonRow>> {
         let mut qb = select_head(self.base, self.model);
         qb.push(" AND t.ctid = ANY(ARRAY(SELECT t.ctid FROM ");
         qb.push(self.model.from);
         qb.push(" WHERE true");
-        push_visibility(&mut qb, self.model, self.user);
-        push_filters(&mut qb, self.model, self.params)?;
-        if let Some(extra) = self.extra {
-            extra(&mut qb)?;
-        }
+        self.push_conditions(&mut qb)?;
         push_ordering(&mut qb, self.model, self.params);
         qb.push(" LIMIT ");
-        qb.push_bind(self.limit);
+        qb.push_bind(limit);
         qb.push(" OFFSET ");
-        qb.push_bind(self.offset);
+        qb.push_bind(offset);
         qb.push("))");
         push_ordering(&mut qb, self.model, self.params);
         Ok(qb.build_query_as().fetch_all(pool).await?)
+    }
+
+    /// How many rows there are (a separate count: a window count needs the whole filtered set
+    /// and is no faster here).
+    async fn count(&self, pool: &PgPool) -> ApiResult<i64> {
+        let mut qb = QueryBuilder::new("SELECT count(*) FROM ");
+        qb.push(self.model.from);
+        qb.push(" WHERE true");
+        self.push_conditions(&mut qb)?;
+        let (count,): (i64,) = qb.build_query_as().fetch_one(pool).await?;
+        Ok(count)
     }
 }
 
@@ -462,15 +485,15 @@ pub async fn list(
             .ok_or_else(|| ApiError::Detail(StatusCode::NOT_FOUND, "Invalid page.".into()))?,
     };
 
+    let listing = Listing {
+        base,
+        model,
+        user,
+        params,
+        extra,
+    };
     if unpaginated {
-        let mut filtered = select_head(base, model);
-        push_visibility(&mut filtered, model, user);
-        push_filters(&mut filtered, model, params)?;
-        if let Some(extra) = extra {
-            extra(&mut filtered)?;
-        }
-        push_ordering(&mut filtered, model, params);
-        let rows: Vec<JsonRow> = filtered.build_query_as().fetch_all(pool).await?;
+        let rows = listing.all(pool).await?;
         let body = format!(
             "[{}]",
             rows.iter()
@@ -480,33 +503,14 @@ pub async fn list(
         );
         return Ok(RawJson(StatusCode::OK, body));
     }
-    // A window count needs the whole filtered set; a separate count is simpler and as fast here.
     let offset_page = page.max(1);
     // A page whose first row lies past any possible row (`page=9223372036854775807`) is past
     // the end, as any page after the last is.
     let offset = (offset_page - 1)
         .checked_mul(page_size)
         .ok_or_else(|| ApiError::Detail(StatusCode::NOT_FOUND, "Invalid page.".into()))?;
-    let page_of = |offset: i64| Page {
-        base,
-        model,
-        user,
-        params,
-        extra,
-        limit: page_size,
-        offset,
-    };
-    let rows = page_of(offset).rows(pool).await?;
-
-    let mut counted = QueryBuilder::new("SELECT count(*) FROM ");
-    counted.push(model.from);
-    counted.push(" WHERE true");
-    push_visibility(&mut counted, model, user);
-    push_filters(&mut counted, model, params)?;
-    if let Some(extra) = extra {
-        extra(&mut counted)?;
-    }
-    let (count,): (i64,) = counted.build_query_as().fetch_one(pool).await?;
+    let rows = listing.page(pool, page_size, offset).await?;
+    let count = listing.count(pool).await?;
     let total_pages = ((count + page_size - 1) / page_size).max(1);
     let page = if page == -1 { total_pages } else { page };
     if page > total_pages {
@@ -517,7 +521,9 @@ pub async fn list(
     }
     let rows = if page != offset_page {
         // `page=last`: read that page now that the count is known.
-        page_of((page - 1) * page_size).rows(pool).await?
+        listing
+            .page(pool, page_size, (page - 1) * page_size)
+            .await?
     } else {
         rows
     };
