@@ -27,6 +27,9 @@ export RODAN_MEI_SCHEMA="$(scripts/build-mei-schema.sh | tail -n 1)"
 # numpy and OpenCV (cached by version): Column Splitting and Extract C Clefs against upstream's
 # logic, which reads and writes its layers with OpenCV.
 export RODAN_OPENCV_PYTHON="$(scripts/build-opencv.sh | tail -n 1)"
+# TensorFlow 2.15.1 (cached by version), the one upstream's Paco_classifier pins: rodan-sae's
+# models, page analysis and training against Keras's (sae/tests/keras.rs).
+export RODAN_TENSORFLOW_PYTHON="$(scripts/build-tensorflow.sh | tail -n 1)"
 # schemathesis (cached by version): api-server/tests/fuzz.rs fuzzes every operation of
 # /api/openapi.json on real services and fails on any 5xx.
 export RODAN_SCHEMATHESIS_PYTHON="$(scripts/build-schemathesis.sh | tail -n 1)"

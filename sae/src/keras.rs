@@ -1,0 +1,749 @@
+//! Keras HDF5 models (`keras/model+hdf5`), read and written as Keras 2 `model.save(path)` lays
+//! them out: the functional graph as JSON in the root's `model_config` attribute, the compile
+//! settings in `training_config`, and each layer's weights under
+//! `model_weights/<layer>/<weight name>`, listed by the group's `weight_names` attribute.
+//!
+//! Only the layers a selectional auto-encoder uses are understood; any other layer is refused by
+//! name, before anything runs.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use hdf5::types::{FixedAscii, FixedUnicode, TypeDescriptor, VarLenAscii, VarLenUnicode};
+use serde_json::{Value, json};
+
+use crate::Error;
+
+/// The Keras version written into the files this crate saves: the one upstream's trainer runs
+/// (`tensorflow==2.15.1` in DDMAL/Paco_classifier).
+pub const KERAS_VERSION: &str = "2.15.0";
+
+/// A layer's activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    Linear,
+    Relu,
+    Sigmoid,
+}
+
+impl Activation {
+    fn parse(name: &str) -> Result<Self, Error> {
+        match name {
+            "linear" => Ok(Self::Linear),
+            "relu" => Ok(Self::Relu),
+            "sigmoid" => Ok(Self::Sigmoid),
+            other => Err(Error::Unsupported(format!("the activation {other:?}"))),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Linear => "linear",
+            Self::Relu => "relu",
+            Self::Sigmoid => "sigmoid",
+        }
+    }
+}
+
+/// A kernel initializer, kept so that a saved model says how it was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Init {
+    HeNormal,
+    GlorotUniform,
+}
+
+/// What one layer computes. Tensors are channels-last in Keras and in the files.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// The model input: `[height, width, channels]`, a side `None` when any size is accepted.
+    Input {
+        height: Option<usize>,
+        width: Option<usize>,
+        channels: usize,
+    },
+    /// Zeroes the pixels whose every channel equals `value`.
+    Masking { value: f32 },
+    /// A 2-D convolution.
+    Conv2D {
+        filters: usize,
+        kernel: [usize; 2],
+        strides: [usize; 2],
+        same: bool,
+        activation: Activation,
+        bias: bool,
+        init: Init,
+    },
+    /// Max pooling.
+    MaxPool {
+        pool: [usize; 2],
+        strides: [usize; 2],
+        same: bool,
+    },
+    /// Nearest-neighbour upsampling.
+    UpSample { size: [usize; 2] },
+    /// Concatenation along the channels.
+    Concat,
+}
+
+/// One layer: its Keras name, what it computes and the layers it reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layer {
+    pub name: String,
+    pub op: Op,
+    /// Indices of the layers whose outputs are its inputs, in order; always earlier layers.
+    pub inputs: Vec<usize>,
+}
+
+/// A functional model: its layers in an order where every layer comes after its inputs, and the
+/// output layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Graph {
+    pub name: String,
+    pub layers: Vec<Layer>,
+    pub output: usize,
+}
+
+/// A layer's weights, Keras-shaped: a kernel `[kh, kw, in, out]` and a bias `[out]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Weights {
+    pub kernel: Vec<f32>,
+    pub kernel_shape: [usize; 4],
+    pub bias: Option<Vec<f32>>,
+}
+
+/// A model as stored: the graph and the weights of its convolutions, by layer name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub graph: Graph,
+    pub weights: HashMap<String, Weights>,
+}
+
+impl Graph {
+    /// The input layer's `(height, width, channels)`.
+    pub fn input(&self) -> Result<(Option<usize>, Option<usize>, usize), Error> {
+        self.layers
+            .iter()
+            .find_map(|l| match l.op {
+                Op::Input {
+                    height,
+                    width,
+                    channels,
+                } => Some((height, width, channels)),
+                _ => None,
+            })
+            .ok_or_else(|| Error::Model("the model has no input layer".into()))
+    }
+
+    /// Channels of every layer's output, given the input's.
+    pub fn channels(&self) -> Result<Vec<usize>, Error> {
+        let mut out: Vec<usize> = Vec::with_capacity(self.layers.len());
+        for layer in &self.layers {
+            let first = layer.inputs.first().map(|&i| out[i]);
+            let c = match &layer.op {
+                Op::Input { channels, .. } => *channels,
+                Op::Conv2D { filters, .. } => *filters,
+                Op::Concat => layer.inputs.iter().map(|&i| out[i]).sum(),
+                Op::Masking { .. } | Op::MaxPool { .. } | Op::UpSample { .. } => first
+                    .ok_or_else(|| Error::Model(format!("layer {} has no input", layer.name)))?,
+            };
+            out.push(c);
+        }
+        Ok(out)
+    }
+}
+
+fn model_err(msg: impl Into<String>) -> Error {
+    Error::Model(msg.into())
+}
+
+fn pair(v: &Value, what: &str, layer: &str) -> Result<[usize; 2], Error> {
+    match v {
+        Value::Number(n) => {
+            let k = n
+                .as_u64()
+                .ok_or_else(|| model_err(format!("{layer}: {what} is not a size")))?
+                as usize;
+            Ok([k, k])
+        }
+        Value::Array(a) if a.len() == 2 => {
+            let get = |i: usize| {
+                a[i].as_u64()
+                    .map(|x| x as usize)
+                    .ok_or_else(|| model_err(format!("{layer}: {what} is not a size")))
+            };
+            Ok([get(0)?, get(1)?])
+        }
+        _ => Err(model_err(format!("{layer}: {what} is not a pair of sizes"))),
+    }
+}
+
+fn padding(config: &Value, layer: &str) -> Result<bool, Error> {
+    match config["padding"].as_str().unwrap_or("valid") {
+        "same" => Ok(true),
+        "valid" => Ok(false),
+        other => Err(model_err(format!("{layer}: padding {other:?}"))),
+    }
+}
+
+fn channels_last(config: &Value, layer: &str) -> Result<(), Error> {
+    match config["data_format"].as_str() {
+        None | Some("channels_last") => Ok(()),
+        Some(other) => Err(Error::Unsupported(format!(
+            "layer {layer}'s data format {other:?} (only channels_last)"
+        ))),
+    }
+}
+
+fn parse_op(class: &str, config: &Value, name: &str) -> Result<Op, Error> {
+    Ok(match class {
+        "InputLayer" => {
+            let shape = config
+                .get("batch_input_shape")
+                .or_else(|| config.get("batch_shape"))
+                .and_then(Value::as_array)
+                .ok_or_else(|| model_err(format!("{name}: no input shape")))?;
+            if shape.len() != 4 {
+                return Err(model_err(format!(
+                    "{name}: the input is not an image batch (shape {shape:?})"
+                )));
+            }
+            let side = |v: &Value| v.as_u64().map(|x| x as usize);
+            Op::Input {
+                height: side(&shape[1]),
+                width: side(&shape[2]),
+                channels: side(&shape[3])
+                    .ok_or_else(|| model_err(format!("{name}: unknown channel count")))?,
+            }
+        }
+        "Masking" => Op::Masking {
+            value: config["mask_value"].as_f64().unwrap_or(0.0) as f32,
+        },
+        "Conv2D" => {
+            channels_last(config, name)?;
+            if pair(&config["dilation_rate"], "dilation_rate", name).unwrap_or([1, 1]) != [1, 1]
+                || config["groups"].as_u64().unwrap_or(1) != 1
+            {
+                return Err(Error::Unsupported(format!(
+                    "layer {name}'s dilated or grouped convolution"
+                )));
+            }
+            let init = match config["kernel_initializer"]["class_name"].as_str() {
+                Some("HeNormal") => Init::HeNormal,
+                _ => Init::GlorotUniform,
+            };
+            Op::Conv2D {
+                filters: config["filters"]
+                    .as_u64()
+                    .ok_or_else(|| model_err(format!("{name}: no filters")))?
+                    as usize,
+                kernel: pair(&config["kernel_size"], "kernel_size", name)?,
+                strides: pair(&config["strides"], "strides", name).unwrap_or([1, 1]),
+                same: padding(config, name)?,
+                activation: Activation::parse(config["activation"].as_str().unwrap_or("linear"))?,
+                bias: config["use_bias"].as_bool().unwrap_or(true),
+                init,
+            }
+        }
+        "MaxPooling2D" => {
+            channels_last(config, name)?;
+            let pool = pair(&config["pool_size"], "pool_size", name)?;
+            let strides = match &config["strides"] {
+                Value::Null => pool,
+                v => pair(v, "strides", name)?,
+            };
+            Op::MaxPool {
+                pool,
+                strides,
+                same: padding(config, name)?,
+            }
+        }
+        "UpSampling2D" => {
+            channels_last(config, name)?;
+            if config["interpolation"].as_str().unwrap_or("nearest") != "nearest" {
+                return Err(Error::Unsupported(format!(
+                    "layer {name}'s {} upsampling",
+                    config["interpolation"]
+                )));
+            }
+            Op::UpSample {
+                size: pair(&config["size"], "size", name)?,
+            }
+        }
+        "Concatenate" => match config["axis"].as_i64() {
+            Some(3) | Some(-1) | None => Op::Concat,
+            Some(axis) => {
+                return Err(Error::Unsupported(format!(
+                    "layer {name}'s concatenation along axis {axis}"
+                )));
+            }
+        },
+        other => {
+            return Err(Error::Unsupported(format!(
+                "layer {name}, a {other} (the engine runs InputLayer, Masking, Conv2D, \
+                 MaxPooling2D, UpSampling2D and Concatenate)"
+            )));
+        }
+    })
+}
+
+/// Reads a functional model from Keras's `model_config` JSON.
+pub fn parse_config(text: &str) -> Result<Graph, Error> {
+    let root: Value =
+        serde_json::from_str(text).map_err(|e| model_err(format!("model_config: {e}")))?;
+    let class = root["class_name"].as_str().unwrap_or_default();
+    if class != "Functional" && class != "Model" {
+        return Err(Error::Unsupported(format!(
+            "a {class:?} model (only functional models)"
+        )));
+    }
+    let config = &root["config"];
+    let layers = config["layers"]
+        .as_array()
+        .ok_or_else(|| model_err("model_config has no layers"))?;
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(layers.len());
+    for layer in layers {
+        let name = layer["name"]
+            .as_str()
+            .or_else(|| layer["config"]["name"].as_str())
+            .ok_or_else(|| model_err("a layer has no name"))?
+            .to_string();
+        let class = layer["class_name"].as_str().unwrap_or_default();
+        let op = parse_op(class, &layer["config"], &name)?;
+        let mut inputs = Vec::new();
+        if let Some(nodes) = layer["inbound_nodes"].as_array() {
+            if nodes.len() > 1 {
+                return Err(Error::Unsupported(format!(
+                    "layer {name}, which is called more than once"
+                )));
+            }
+            for node in nodes.iter().filter_map(Value::as_array) {
+                for inbound in node {
+                    let source = inbound[0].as_str().ok_or_else(|| {
+                        Error::Unsupported(format!("layer {name}'s inbound node format"))
+                    })?;
+                    let i = *index.get(source).ok_or_else(|| {
+                        model_err(format!("layer {name} reads {source}, which comes later"))
+                    })?;
+                    inputs.push(i);
+                }
+            }
+        }
+        let arity_ok = match op {
+            Op::Input { .. } => inputs.is_empty(),
+            Op::Concat => inputs.len() >= 2,
+            _ => inputs.len() == 1,
+        };
+        if !arity_ok {
+            return Err(model_err(format!(
+                "layer {name} has {} inputs",
+                inputs.len()
+            )));
+        }
+        index.insert(name.clone(), out.len());
+        out.push(Layer { name, op, inputs });
+    }
+    let outputs = config["output_layers"]
+        .as_array()
+        .ok_or_else(|| model_err("model_config has no output_layers"))?;
+    if outputs.len() != 1 {
+        return Err(Error::Unsupported(format!(
+            "a model with {} outputs (one)",
+            outputs.len()
+        )));
+    }
+    let output_name = outputs[0][0]
+        .as_str()
+        .ok_or_else(|| model_err("bad output_layers"))?;
+    let output = *index
+        .get(output_name)
+        .ok_or_else(|| model_err(format!("output layer {output_name} is not a layer")))?;
+    if config["input_layers"].as_array().map_or(0, Vec::len) > 1 {
+        return Err(Error::Unsupported("a model with several inputs".into()));
+    }
+    Ok(Graph {
+        name: config["name"].as_str().unwrap_or("model").to_string(),
+        layers: out,
+        output,
+    })
+}
+
+fn he_or_glorot(init: Init) -> Value {
+    match init {
+        Init::HeNormal => json!({"module": "keras.initializers", "class_name": "HeNormal",
+            "config": {"seed": null}, "registered_name": null}),
+        Init::GlorotUniform => {
+            json!({"module": "keras.initializers", "class_name": "GlorotUniform",
+            "config": {"seed": null}, "registered_name": null})
+        }
+    }
+}
+
+fn layer_config(layer: &Layer) -> (&'static str, Value) {
+    let name = &layer.name;
+    match &layer.op {
+        Op::Input {
+            height,
+            width,
+            channels,
+        } => (
+            "InputLayer",
+            json!({"batch_input_shape": [null, height, width, channels], "dtype": "float32",
+                "sparse": false, "ragged": false, "name": name}),
+        ),
+        Op::Masking { value } => (
+            "Masking",
+            json!({"name": name, "trainable": true, "dtype": "float32", "mask_value": value}),
+        ),
+        Op::Conv2D {
+            filters,
+            kernel,
+            strides,
+            same,
+            activation,
+            bias,
+            init,
+        } => (
+            "Conv2D",
+            json!({"name": name, "trainable": true, "dtype": "float32", "filters": filters,
+                "kernel_size": kernel, "strides": strides,
+                "padding": if *same { "same" } else { "valid" }, "data_format": "channels_last",
+                "dilation_rate": [1, 1], "groups": 1, "activation": activation.name(),
+                "use_bias": bias, "kernel_initializer": he_or_glorot(*init),
+                "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros",
+                    "config": {}, "registered_name": null},
+                "kernel_regularizer": null, "bias_regularizer": null,
+                "activity_regularizer": null, "kernel_constraint": null, "bias_constraint": null}),
+        ),
+        Op::MaxPool {
+            pool,
+            strides,
+            same,
+        } => (
+            "MaxPooling2D",
+            json!({"name": name, "trainable": true, "dtype": "float32", "pool_size": pool,
+                "padding": if *same { "same" } else { "valid" }, "strides": strides,
+                "data_format": "channels_last"}),
+        ),
+        Op::UpSample { size } => (
+            "UpSampling2D",
+            json!({"name": name, "trainable": true, "dtype": "float32", "size": size,
+                "data_format": "channels_last", "interpolation": "nearest"}),
+        ),
+        Op::Concat => (
+            "Concatenate",
+            json!({"name": name, "trainable": true, "dtype": "float32", "axis": 3}),
+        ),
+    }
+}
+
+/// The `model_config` JSON Keras 2 writes for `graph`.
+pub fn config_json(graph: &Graph) -> String {
+    let layers: Vec<Value> = graph
+        .layers
+        .iter()
+        .map(|layer| {
+            let (class, config) = layer_config(layer);
+            let inbound: Vec<Value> = if layer.inputs.is_empty() {
+                vec![]
+            } else {
+                vec![Value::Array(
+                    layer
+                        .inputs
+                        .iter()
+                        .map(|&i| json!([graph.layers[i].name, 0, 0, {}]))
+                        .collect(),
+                )]
+            };
+            json!({"class_name": class, "config": config, "name": layer.name,
+                "inbound_nodes": inbound})
+        })
+        .collect();
+    let inputs: Vec<Value> = graph
+        .layers
+        .iter()
+        .filter(|l| matches!(l.op, Op::Input { .. }))
+        .map(|l| json!([l.name, 0, 0]))
+        .collect();
+    json!({"class_name": "Functional", "config": {"name": graph.name, "trainable": true,
+        "layers": layers, "input_layers": inputs,
+        "output_layers": [[graph.layers[graph.output].name, 0, 0]]},
+        "keras_version": KERAS_VERSION, "backend": "tensorflow"})
+    .to_string()
+}
+
+/// The `training_config` upstream's `get_sae` compiles with: Adam at 1e-4, binary
+/// cross-entropy, accuracy.
+pub fn training_config_json(learning_rate: f32) -> String {
+    json!({"loss": "binary_crossentropy",
+        "metrics": [[{"class_name": "MeanMetricWrapper",
+            "config": {"name": "accuracy", "dtype": "float32", "fn": "binary_accuracy"}}]],
+        "weighted_metrics": null, "loss_weights": null,
+        "optimizer_config": {"class_name": "Custom>Adam", "config": {"name": "Adam",
+            "weight_decay": null, "clipnorm": null, "global_clipnorm": null, "clipvalue": null,
+            "use_ema": false, "ema_momentum": 0.99, "ema_overwrite_frequency": null,
+            "jit_compile": false, "is_legacy_optimizer": false,
+            "learning_rate": learning_rate, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07,
+            "amsgrad": false}}})
+    .to_string()
+}
+
+fn h5(context: &str) -> impl Fn(hdf5::Error) -> Error + '_ {
+    move |e| Error::Model(format!("{context}: {e}"))
+}
+
+/// Reads a string attribute however h5py stored it (Keras writes fixed-length bytes).
+fn string_attr(loc: &hdf5::Location, name: &str) -> Result<Option<String>, Error> {
+    if !loc
+        .attr_names()
+        .map_err(h5(name))?
+        .iter()
+        .any(|n| n == name)
+    {
+        return Ok(None);
+    }
+    let attr = loc.attr(name).map_err(h5(name))?;
+    let descriptor = attr
+        .dtype()
+        .and_then(|t| t.to_descriptor())
+        .map_err(h5(name))?;
+    macro_rules! fixed {
+        ($n:expr, $($size:literal)*) => {
+            $(if $n <= $size {
+                let v = attr.read_raw::<FixedUnicode<$size>>().map_err(h5(name))?;
+                return Ok(v.first().map(|s| s.as_str().to_string()));
+            })*
+        };
+    }
+    match descriptor {
+        TypeDescriptor::VarLenUnicode => Ok(Some(
+            attr.read_scalar::<VarLenUnicode>()
+                .map_err(h5(name))?
+                .to_string(),
+        )),
+        TypeDescriptor::VarLenAscii => Ok(Some(
+            attr.read_scalar::<VarLenAscii>()
+                .map_err(h5(name))?
+                .to_string(),
+        )),
+        TypeDescriptor::FixedAscii(n) | TypeDescriptor::FixedUnicode(n) => {
+            fixed!(n, 64 1024 16384 262144 4194304);
+            Err(model_err(format!("attribute {name} is {n} bytes long")))
+        }
+        other => Err(model_err(format!("attribute {name} is a {other:?}"))),
+    }
+}
+
+/// Reads a list-of-strings attribute (`layer_names`, `weight_names`); an empty list may be
+/// stored as an empty array of any type.
+fn strings_attr(loc: &hdf5::Location, name: &str) -> Result<Vec<String>, Error> {
+    let attr = loc.attr(name).map_err(h5(name))?;
+    if attr.size() == 0 {
+        return Ok(vec![]);
+    }
+    let descriptor = attr
+        .dtype()
+        .and_then(|t| t.to_descriptor())
+        .map_err(h5(name))?;
+    macro_rules! fixed {
+        ($n:expr, $($size:literal)*) => {
+            $(if $n <= $size {
+                return Ok(attr.read_raw::<FixedAscii<$size>>().map_err(h5(name))?
+                    .iter().map(|s| s.as_str().to_string()).collect());
+            })*
+        };
+    }
+    match descriptor {
+        TypeDescriptor::VarLenUnicode => Ok(attr
+            .read_raw::<VarLenUnicode>()
+            .map_err(h5(name))?
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect()),
+        TypeDescriptor::VarLenAscii => Ok(attr
+            .read_raw::<VarLenAscii>()
+            .map_err(h5(name))?
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect()),
+        TypeDescriptor::FixedAscii(n) | TypeDescriptor::FixedUnicode(n) => {
+            fixed!(n, 64 1024 16384);
+            Err(model_err(format!("attribute {name} holds {n}-byte names")))
+        }
+        other => Err(model_err(format!("attribute {name} is a {other:?}"))),
+    }
+}
+
+fn read_f32(ds: &hdf5::Dataset, what: &str) -> Result<(Vec<f32>, Vec<usize>), Error> {
+    let shape = ds.shape();
+    let data = ds.read_raw::<f32>().map_err(h5(what))?;
+    Ok((data, shape))
+}
+
+/// Reads a Keras HDF5 model saved whole (`model.save`), as upstream's trainer writes it.
+pub fn read(path: &Path) -> Result<Model, Error> {
+    let file = hdf5::File::open(path)
+        .map_err(|e| Error::Model(format!("{} is not an HDF5 file: {e}", path.display())))?;
+    let config = string_attr(&file, "model_config")?.ok_or_else(|| {
+        model_err(
+            "the file holds no model_config: it is not a whole Keras model saved with \
+             model.save (weights alone do not say the architecture)",
+        )
+    })?;
+    let graph = parse_config(&config)?;
+    let root = file
+        .group("model_weights")
+        .map_err(|_| model_err("the file has no model_weights group"))?;
+    let mut weights = HashMap::new();
+    let channels = graph.channels()?;
+    for layer in &graph.layers {
+        let Op::Conv2D {
+            filters,
+            kernel,
+            bias,
+            ..
+        } = layer.op
+        else {
+            continue;
+        };
+        let group = root
+            .group(&layer.name)
+            .map_err(|_| model_err(format!("no weights for layer {}", layer.name)))?;
+        let names = strings_attr(&group, "weight_names")?;
+        let find = |suffix: &str| {
+            names
+                .iter()
+                .find(|n| {
+                    let leaf = n.rsplit('/').next().unwrap_or(n);
+                    leaf == suffix || leaf.strip_suffix(":0") == Some(suffix)
+                })
+                .cloned()
+        };
+        let kernel_name = find("kernel")
+            .ok_or_else(|| model_err(format!("layer {} has no kernel", layer.name)))?;
+        let ds = group
+            .dataset(&kernel_name)
+            .map_err(h5(&format!("{}/{kernel_name}", layer.name)))?;
+        let (k, shape) = read_f32(&ds, &kernel_name)?;
+        let input_channels = channels[layer.inputs[0]];
+        let expected = [kernel[0], kernel[1], input_channels, filters];
+        if shape != expected {
+            return Err(model_err(format!(
+                "layer {}'s kernel is {shape:?}, the graph says {expected:?}",
+                layer.name
+            )));
+        }
+        let b = if bias {
+            let bias_name = find("bias")
+                .ok_or_else(|| model_err(format!("layer {} has no bias", layer.name)))?;
+            let ds = group
+                .dataset(&bias_name)
+                .map_err(h5(&format!("{}/{bias_name}", layer.name)))?;
+            let (b, shape) = read_f32(&ds, &bias_name)?;
+            if shape != [filters] {
+                return Err(model_err(format!(
+                    "layer {}'s bias is {shape:?}, not [{filters}]",
+                    layer.name
+                )));
+            }
+            Some(b)
+        } else {
+            None
+        };
+        weights.insert(
+            layer.name.clone(),
+            Weights {
+                kernel: k,
+                kernel_shape: expected,
+                bias: b,
+            },
+        );
+    }
+    Ok(Model { graph, weights })
+}
+
+fn put_string(loc: &hdf5::Location, name: &str, value: &str) -> Result<(), Error> {
+    let v: VarLenUnicode = value
+        .parse()
+        .map_err(|e| model_err(format!("{name}: {e}")))?;
+    loc.new_attr::<VarLenUnicode>()
+        .create(name)
+        .and_then(|a| a.write_scalar(&v))
+        .map_err(h5(name))
+}
+
+fn put_strings(loc: &hdf5::Location, name: &str, values: &[String]) -> Result<(), Error> {
+    if values.is_empty() {
+        // What h5py writes for Keras's empty lists: a float64 array of length 0.
+        return loc
+            .new_attr::<f64>()
+            .shape([0])
+            .create(name)
+            .map(drop)
+            .map_err(h5(name));
+    }
+    let v = values
+        .iter()
+        .map(|s| s.parse::<VarLenUnicode>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| model_err(format!("{name}: {e}")))?;
+    loc.new_attr::<VarLenUnicode>()
+        .shape([v.len()])
+        .create(name)
+        .and_then(|a| a.write_raw(&v))
+        .map_err(h5(name))
+}
+
+/// Writes `model` as Keras 2's `model.save(path)` does, compiled as upstream's `get_sae`
+/// (Adam at `learning_rate`, binary cross-entropy), so that `keras.models.load_model` gives a
+/// model ready to predict and to train further.
+pub fn write(path: &Path, model: &Model, learning_rate: f32) -> Result<(), Error> {
+    let file = hdf5::File::create(path)
+        .map_err(|e| Error::Model(format!("cannot create {}: {e}", path.display())))?;
+    put_string(&file, "backend", "tensorflow")?;
+    put_string(&file, "keras_version", KERAS_VERSION)?;
+    put_string(&file, "model_config", &config_json(&model.graph))?;
+    put_string(
+        &file,
+        "training_config",
+        &training_config_json(learning_rate),
+    )?;
+    let root = file
+        .create_group("model_weights")
+        .map_err(h5("model_weights"))?;
+    put_string(&root, "backend", "tensorflow")?;
+    put_string(&root, "keras_version", KERAS_VERSION)?;
+    let names: Vec<String> = model.graph.layers.iter().map(|l| l.name.clone()).collect();
+    put_strings(&root, "layer_names", &names)?;
+    for layer in &model.graph.layers {
+        let group = root.create_group(&layer.name).map_err(h5(&layer.name))?;
+        let Some(w) = model.weights.get(&layer.name) else {
+            put_strings(&group, "weight_names", &[])?;
+            continue;
+        };
+        let inner = group.create_group(&layer.name).map_err(h5(&layer.name))?;
+        let mut weight_names = vec![format!("{}/kernel:0", layer.name)];
+        inner
+            .new_dataset::<f32>()
+            .shape(w.kernel_shape)
+            .create("kernel:0")
+            .and_then(|d| d.write_raw(&w.kernel))
+            .map_err(h5(&layer.name))?;
+        if let Some(b) = &w.bias {
+            weight_names.push(format!("{}/bias:0", layer.name));
+            inner
+                .new_dataset::<f32>()
+                .shape([b.len()])
+                .create("bias:0")
+                .and_then(|d| d.write_raw(b))
+                .map_err(h5(&layer.name))?;
+        }
+        put_strings(&group, "weight_names", &weight_names)?;
+    }
+    let top = root
+        .create_group("top_level_model_weights")
+        .map_err(h5("top_level_model_weights"))?;
+    put_strings(&top, "weight_names", &[])?;
+    file.flush().map_err(h5("flush"))?;
+    Ok(())
+}
