@@ -19,8 +19,10 @@ pub mod mei_encoding;
 pub mod mei_resize;
 pub mod miyao;
 pub mod morphology;
+pub mod paco_trainer;
 pub mod pil;
 pub mod pitch_finding;
+pub mod pixelwise;
 pub mod threshold;
 pub mod utility;
 
@@ -75,6 +77,10 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &gamera_xml_distributor::GameraXmlDistributor,
         &interactive_classifier::InteractiveClassifier,
         &biollante::Biollante,
+        &pixelwise::FastPacoClassifier,
+        &pixelwise::FastCalvoClassifier,
+        &paco_trainer::FastPacoTrainer,
+        &paco_trainer::FastCalvoTrainer,
     ]
 }
 

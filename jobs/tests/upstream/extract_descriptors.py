@@ -1,8 +1,10 @@
 """Extracts the class attributes of upstream Rodan's jobs (name, author, description, category,
 settings, ports) into descriptors.json, which tests/descriptors.rs compares the Rust jobs with.
 
-Usage: python extract_descriptors.py RODAN_JOBS_DIR > descriptors.json, where RODAN_JOBS_DIR is
-rodan-main/code/rodan/jobs of a DDMAL/Rodan checkout. Only the files of the jobs this crate runs
+Usage: python extract_descriptors.py RODAN_JOBS_DIR CALVO_GIT_DIR > descriptors.json, where
+RODAN_JOBS_DIR is rodan-main/code/rodan/jobs of a DDMAL/Rodan checkout and CALVO_GIT_DIR a clone
+of DDMAL/Calvo-classifier, from whose history come the GPU jobs as DDMAL's workflow exports of
+2020 name them (CALVO below: the commit of each file). Only the files of the jobs this crate runs
 are read (an entry FILE:CLASS takes that class only, for files that define other jobs too);
 nothing is imported (the attributes are evaluated from the syntax tree). A port whose
 resource types are `lambda mime: mime.startswith('image/')` is written as ["image/*"], one of
@@ -12,6 +14,7 @@ resource types are `lambda mime: mime.startswith('image/')` is written as ["imag
 import ast
 import json
 import os
+import subprocess
 import sys
 
 FILES = [
@@ -39,6 +42,15 @@ FILES = [
     "interactive_classifier/gamera_xml_distributor.py",
     "interactive_classifier/wrapper.py",
     "biollante_rodan/biollante_rodan.py",
+    "Paco_classifier/fast_paco_classifier.py",
+    "Paco_classifier/fast_paco_trainer.py",
+]
+# (commit, file) of DDMAL/Calvo-classifier: 'Fast Pixelwise Analysis of Music Document' with its
+# four named models (Fast-Calvo.json, Full-Workflow.json) and 'Training model for Patchwise
+# Analysis of Music Document' with numbered layers (v2fast-trainer.json).
+CALVO = [
+    ("a66a7ca9b1b32535c6374b3ce1e6d000d8e98a70", "fast_calvo_classifier.py"),
+    ("c45e882c83796422998b3ad094fcbec624b64595", "fast_calvo_trainer.py"),
 ]
 ATTRIBUTES = ["name", "author", "description", "category", "settings", "enabled", "interactive",
               "input_port_types", "output_port_types"]
@@ -60,12 +72,21 @@ def evaluate(node):
     return eval(compile(node, "<attr>", "eval"), {"__builtins__": {}}, {})
 
 
-def main(root):
-    jobs = {}
+def sources(root, calvo):
     for entry in FILES:
         name, _, only = entry.partition(":")
         with open(os.path.join(root, name)) as f:
-            tree = ast.parse(f.read())
+            yield f.read(), only
+    for commit, name in CALVO:
+        text = subprocess.run(["git", "-C", calvo, "show", f"{commit}:{name}"], check=True,
+                              capture_output=True, text=True).stdout
+        yield text, ""
+
+
+def main(root, calvo):
+    jobs = {}
+    for source, only in sources(root, calvo):
+        tree = ast.parse(source)
         classes = (n for n in tree.body if isinstance(n, ast.ClassDef))
         for cls in (c for c in classes if not only or c.name == only):
             attrs = {}
@@ -84,4 +105,4 @@ def main(root):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2])
