@@ -17,7 +17,8 @@
 #     <values.yaml image.repository>:<Chart.yaml appVersion>  ghcr.io/ddmal/rodan-operator:0.1.0
 #     <release.rs IMAGE_REPOSITORY>/rodan-api-server:<version>
 #     .../rodan-worker:<version> and .../rodan-worker-gpu:<version>: one image under two names
-#       (no GPU job exists yet, so the GPU queue runs the same worker binary)
+#       (the test node has no GPU, and a GPU worker without one runs its jobs on the CPU, as
+#       this build does; Dockerfile.worker-gpu builds the CUDA one, with NVRTC)
 #     <version>: the workspace Cargo.toml's, which is the operator's DEFAULT_VERSION and so
 #     RODAN_VERSION's default.
 #   services.tar, stand-ins built from Debian bookworm's packages that keep the contracts of
@@ -266,7 +267,7 @@ stage_start
 mapfile -t rodan_args < <(
   project_image operator "$operator_repo"
   project_image api-server "$registry/rodan-api-server"
-  # The GPU queue's image is the CPU worker under a second name until GPU jobs exist.
+  # The GPU queue's image is the CPU worker under a second name: the node has no GPU.
   project_image worker "$registry/rodan-worker" "$registry/rodan-worker-gpu"
 )
 build_archive rodan "${rodan_args[@]}"

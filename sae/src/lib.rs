@@ -92,13 +92,14 @@ pub fn analyse(
 }
 
 /// Trains the model of one label on the probed device ([`device::probe`]); see
-/// [`train::train_label`].
+/// [`train::train_label`]. Not generic, so that the training code is compiled (and optimised)
+/// here, whoever calls it.
 pub fn train(
     pages: &[train::Page],
     label: usize,
     start: Option<&keras::Model>,
     settings: &train::Settings,
-    rng: &mut impl rand::Rng,
+    rng: &mut rand::rngs::StdRng,
     log: &mut dyn FnMut(&train::Epoch),
 ) -> Result<keras::Model, Error> {
     match &device::probe().device {

@@ -79,6 +79,10 @@ pub struct Page {
 pub struct Epoch {
     pub label: usize,
     pub epoch: usize,
+    /// Batches trained on.
+    pub steps: usize,
+    /// Patches trained on.
+    pub patches: usize,
     pub loss: f64,
     pub accuracy: f64,
     pub val_loss: f64,
@@ -552,6 +556,8 @@ where
         log(&Epoch {
             label,
             epoch: epoch + 1,
+            steps: batches.len(),
+            patches: samples,
             loss,
             accuracy,
             val_loss: vloss / vsamples as f64,

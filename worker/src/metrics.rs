@@ -31,6 +31,15 @@ pub struct JobLabel {
     pub job: String,
 }
 
+/// The device the models of the GPU queue's jobs run on.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeviceLabel {
+    /// `cuda` or `cpu`.
+    pub kind: String,
+    /// The device, as the worker's log says it.
+    pub name: String,
+}
+
 /// The labels of a run's notice by mail.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MailLabel {
@@ -64,6 +73,8 @@ pub struct Metrics {
     pub broker_connected: Gauge,
     /// Notices of runs by mail, by notice and outcome.
     pub mails: Family<MailLabel, Counter>,
+    /// 1 for the device the GPU queue's models run on (set when this worker runs GPU jobs).
+    pub model_device: Family<DeviceLabel, Gauge>,
     healthy: AtomicBool,
     broker: AtomicU8,
 }
@@ -91,6 +102,7 @@ impl Metrics {
         let broker_connected = Gauge::default();
         broker_connected.set(1);
         let mails = Family::<MailLabel, Counter>::default();
+        let model_device = Family::<DeviceLabel, Gauge>::default();
         registry.register("jobs_started", "Jobs started", started.clone());
         registry.register("jobs_finished", "Jobs finished", finished.clone());
         registry.register("jobs_failed", "Jobs failed", failed.clone());
@@ -125,6 +137,11 @@ impl Metrics {
             "Notices of runs by mail (waiting for input, finished, failed), by outcome",
             mails.clone(),
         );
+        registry.register(
+            "model_device",
+            "1 for the device the GPU queue's models run on (a CUDA GPU, or the CPU without one)",
+            model_device.clone(),
+        );
         Self {
             registry,
             started,
@@ -137,6 +154,7 @@ impl Metrics {
             reconnects,
             broker_connected,
             mails,
+            model_device,
             healthy: AtomicBool::new(true),
             broker: AtomicU8::new(0),
         }

@@ -49,7 +49,31 @@ impl Worker {
         .await
         .map_err(WorkerError::Database)?;
         let registry = Registry::new(catalogue, &config.queues, config.job_timeout());
-        let descriptors = registry.descriptors();
+        let mut descriptors = registry.descriptors();
+        // The GPU queue's jobs say where their models run: in the log, in /metrics and in the
+        // catalogue's description of each job.
+        let gpu_jobs = descriptors
+            .iter()
+            .any(|d| d.queue == rodan_types::queues::GPU);
+        let probe = gpu_jobs.then(rodan_sae::device::probe);
+        if let Some(probe) = probe {
+            tracing::info!(
+                device = %probe.device.describe(),
+                why_not_gpu = probe.why_not_gpu.as_deref().unwrap_or(""),
+                "the GPU queue's models run on {}",
+                probe.device.describe()
+            );
+            for d in descriptors
+                .iter_mut()
+                .filter(|d| d.queue == rodan_types::queues::GPU)
+            {
+                d.description = format!(
+                    "{}\n\nRuns on {}.",
+                    d.description.trim_end(),
+                    probe.device.describe()
+                );
+            }
+        }
         rodan_db::catalogue::register_jobs(&pool, &descriptors)
             .await
             .map_err(WorkerError::Register)?;
@@ -74,6 +98,15 @@ impl Worker {
             source,
         })?;
         let metrics = Arc::new(Metrics::new());
+        if let Some(probe) = probe {
+            metrics
+                .model_device
+                .get_or_create(&crate::metrics::DeviceLabel {
+                    kind: probe.device.kind().into(),
+                    name: probe.device.describe(),
+                })
+                .set(1);
+        }
         if let Some(addr) = config.metrics_addr {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await

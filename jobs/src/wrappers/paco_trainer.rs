@@ -16,6 +16,7 @@ use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::path::Path;
 
+use rand::SeedableRng;
 use rodan_core::catalogue::JobDescriptor;
 use rodan_sae::train::{self, Epoch, Page, Rgba, Sampler};
 use rodan_sae::{Bgr, keras};
@@ -73,11 +74,17 @@ fn sae_error(e: rodan_sae::Error) -> JobError {
 }
 
 /// Keras's `verbose=2` line for an epoch, and its checkpoint's.
-fn log_epoch(log: &mut String, e: &Epoch, epochs: usize, steps: usize, best: f64) {
+fn log_epoch(log: &mut String, e: &Epoch, epochs: usize, best: f64) {
     let _ = writeln!(
         log,
         "Epoch {}/{epochs}\n{steps}/{steps} - {:.0}s - loss: {:.4} - accuracy: {:.4} - val_loss: {:.4} - val_accuracy: {:.4}",
-        e.epoch, e.seconds, e.loss, e.accuracy, e.val_loss, e.val_accuracy
+        e.epoch,
+        e.seconds,
+        e.loss,
+        e.accuracy,
+        e.val_loss,
+        e.val_accuracy,
+        steps = e.steps
     );
     if e.improved {
         let _ = writeln!(
@@ -109,7 +116,7 @@ fn train_all(
     if let Some(why) = &probe.why_not_gpu {
         let _ = writeln!(log, "No GPU: {why}");
     }
-    let mut rng = rand::rng();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(rand::random());
     for (label, port) in ports.iter().enumerate() {
         let _ = writeln!(
             log,
@@ -120,10 +127,6 @@ fn train_all(
                 ""
             }
         );
-        let steps = match settings.sampler {
-            Sampler::Random => (settings.samples_per_label / settings.batch_size).max(1),
-            Sampler::Centred => 0,
-        };
         let mut best = f64::NEG_INFINITY;
         let model = rodan_sae::train(
             pages,
@@ -132,7 +135,7 @@ fn train_all(
             settings,
             &mut rng,
             &mut |e| {
-                log_epoch(log, e, settings.max_epochs, steps, best);
+                log_epoch(log, e, settings.max_epochs, best);
                 if e.improved {
                     best = e.val_accuracy;
                 }
