@@ -150,6 +150,18 @@ fn train_all(
     Ok(())
 }
 
+/// Upstream's author, description and category, which both trainers share.
+fn trainer_spec(name: &str) -> Spec<'_> {
+    Spec {
+        name,
+        author: "Jorge Calvo-Zaragoza, Francisco J. Castellanos, Gabriel Vigliensoni, and Ichiro \
+                 Fujinaga",
+        description: "The job performs the training of many Selection Auto-Encoder model for the \
+                      pixelwise analysis of music document images.",
+        category: "OMR - Layout analysis",
+    }
+}
+
 /// 'Training model for Patchwise Analysis of Music Document, Training'.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FastPacoTrainer;
@@ -251,19 +263,7 @@ impl Job for FastPacoTrainer {
             port("Background Model", 1, 1, MODEL),
         ];
         outputs.extend((1..=9).map(|n| port(&format!("Model {n}"), u32::from(n == 1), 1, MODEL)));
-        describe(
-            Spec {
-                name: self.name(),
-                author: "Jorge Calvo-Zaragoza, Francisco J. Castellanos, Gabriel Vigliensoni, \
-                         and Ichiro Fujinaga",
-                description: "The job performs the training of many Selection Auto-Encoder model \
-                              for the pixelwise analysis of music document images.",
-                category: "OMR - Layout analysis",
-            },
-            paco_settings(),
-            inputs,
-            outputs,
-        )
+        describe(trainer_spec(self.name()), paco_settings(), inputs, outputs)
     }
 
     fn run(&self, inputs: &Inputs, settings: &Value, outputs: &Outputs) -> Result<(), JobError> {
@@ -483,19 +483,7 @@ impl Job for FastCalvoTrainer {
             port(LOG, 1, 1, &["text/plain"]),
         ];
         outputs.extend((0..=9).map(|n| port(&format!("Model {n}"), u32::from(n == 0), 1, MODEL)));
-        describe(
-            Spec {
-                name: self.name(),
-                author: "Jorge Calvo-Zaragoza, Francisco J. Castellanos, Gabriel Vigliensoni, \
-                         and Ichiro Fujinaga",
-                description: "The job performs the training of many Selection Auto-Encoder model \
-                              for the pixelwise analysis of music document images.",
-                category: "OMR - Layout analysis",
-            },
-            calvo_settings(),
-            inputs,
-            outputs,
-        )
+        describe(trainer_spec(self.name()), calvo_settings(), inputs, outputs)
     }
 
     /// As upstream: the background is its layer's opaque pixels; every other layer is its

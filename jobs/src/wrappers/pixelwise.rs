@@ -173,6 +173,17 @@ fn run_pages(
     Ok(())
 }
 
+/// Upstream's author, description and category, which both classifiers share.
+fn classifier_spec(name: &str) -> Spec<'_> {
+    Spec {
+        name,
+        author: "Jorge Calvo-Zaragoza, Gabriel Vigliensoni, and Ichiro Fujinaga",
+        description: "Given a pre-trained Convolutional neural network, the job performs a (fast) \
+                      pixelwise analysis of music document images.",
+        category: "OMR - Layout analysis",
+    }
+}
+
 /// 'Fast Pixelwise Analysis of Music Document, Classifying'.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FastPacoClassifier;
@@ -199,13 +210,7 @@ impl Job for FastPacoClassifier {
         outputs
             .extend((1..=LAYERS).map(|n| port(&format!("Layer {n}"), u32::from(n == 1), 1, RGBA)));
         describe(
-            Spec {
-                name: self.name(),
-                author: "Jorge Calvo-Zaragoza, Gabriel Vigliensoni, and Ichiro Fujinaga",
-                description: "Given a pre-trained Convolutional neural network, the job performs \
-                              a (fast) pixelwise analysis of music document images.",
-                category: "OMR - Layout analysis",
-            },
+            classifier_spec(self.name()),
             settings_schema(),
             inputs,
             outputs,
@@ -288,13 +293,7 @@ impl Job for FastCalvoClassifier {
             layer("Text"),
         ];
         describe(
-            Spec {
-                name: self.name(),
-                author: "Jorge Calvo-Zaragoza, Gabriel Vigliensoni, and Ichiro Fujinaga",
-                description: "Given a pre-trained Convolutional neural network, the job performs \
-                              a (fast) pixelwise analysis of music document images.",
-                category: "OMR - Layout analysis",
-            },
+            classifier_spec(self.name()),
             settings_schema(),
             inputs,
             outputs,
