@@ -5,6 +5,8 @@
 //! PNG flavours, and folios made of the layers of a real page (`ms73-068` of the fixtures).
 //! Extract C Clefs: the classified glyphs of the fixtures' GameraXML files (`238r-nic.xml`, the
 //! Dalhousie classifier) on pages drawn from those glyphs, whole, clipped and in other flavours.
+//! Background Removal (its Sauvola method, on scikit-image): the real page's layers in their
+//! colours on parchment, with several windows, thresholds and contrasts, in several PNG flavours.
 //! With `RODAN_UPSTREAM_JOBS_DIR` (Rodan's `code/rodan/jobs` folder) the script runs upstream's
 //! own helper modules from there instead of its restatement of them. Images must be
 //! equal as `cv2.imread(IMREAD_UNCHANGED)` reads them, JSON byte for byte; where upstream fails,
@@ -391,6 +393,47 @@ fn generate_inputs() {
         }
     }
     narrow.save_rgba(&input("narrow.png"));
+    // Background Removal: the page in colour, whole and in parts in other flavours.
+    let page = parchment_page(3);
+    page.save_rgba(&input("parchment.png"));
+    let part = crop(&page, page.width / 3, page.height / 3, 500, 400);
+    part.save_rgba16(&input("parchment_16.png"));
+    part.save_grey_alpha(&input("parchment_ga.png"));
+    crop(&part, 200, 150, 40, 30).save_rgba(&input("parchment_tiny.png"));
+}
+
+/// The ms73-068 page in colour, subsampled by `step`: its staff, neume and text layers over a
+/// parchment colour, opaque.
+fn parchment_page(step: usize) -> Layer {
+    let layers = [
+        "ms73-068_miyao-staff-finder_png.png",
+        "ms73-068_neume.png",
+        "ms73-068_text.png",
+    ]
+    .map(|file| {
+        let [layer] = fixture_layers(file, [step]);
+        layer
+    });
+    let mut page = layers[0].clone();
+    for (i, p) in page.rgba.iter_mut().enumerate() {
+        *p = [228, 212, 186, 255];
+        for layer in &layers {
+            if let Some(q) = layer.rgba.get(i).filter(|q| q[3] == 255) {
+                *p = *q;
+            }
+        }
+    }
+    page
+}
+
+/// The part of `layer` from (`left`, `top`), `width` × `height`.
+fn crop(layer: &Layer, left: usize, top: usize, width: usize, height: usize) -> Layer {
+    let mut out = Layer::blank(width, height);
+    for y in 0..height {
+        let start = (top + y) * layer.width + left;
+        out.rgba[y * width..(y + 1) * width].copy_from_slice(&layer.rgba[start..start + width]);
+    }
+    out
 }
 
 fn port_file(port: &str) -> String {
@@ -442,9 +485,52 @@ fn clef_case(id: &str, image: &str, xml: &str) -> Case {
     }
 }
 
+fn removal_case(id: &str, image: &str, settings: Value) -> Case {
+    Case {
+        root: work_dir(),
+        id: format!("Background Removal/{id}"),
+        job: "Background Removal",
+        settings,
+        inputs: [("Image", input(image))].into_iter().collect(),
+        outputs: vec![("RGBA PNG image", "png")],
+    }
+}
+
 fn cases() -> Vec<Case> {
     let nic = "238r-nic.xml";
     vec![
+        removal_case("ms73-068-defaults", "parchment.png", json!({})),
+        removal_case(
+            "ms73-068-wide-window-low-contrast",
+            "parchment.png",
+            json!({"window_size": 51, "k": 0.35, "contrast": 60.0, "brightness": 20.0,
+                "Background Removal Method": 0}),
+        ),
+        removal_case(
+            "ms73-068-16-bit",
+            "parchment_16.png",
+            json!({"Background Removal Method": "Sauvola Algorithm"}),
+        ),
+        removal_case(
+            "ms73-068-grey-alpha",
+            "parchment_ga.png",
+            json!({"window_size": 25, "k": 0.1, "contrast": 0.0, "brightness": -30.0}),
+        ),
+        removal_case(
+            "ms73-068-window-of-one",
+            "parchment_16.png",
+            json!({"window_size": 1}),
+        ),
+        removal_case(
+            "window-wider-than-the-page",
+            "parchment_tiny.png",
+            json!({"window_size": 101}),
+        ),
+        removal_case(
+            "even-window-refused",
+            "parchment_tiny.png",
+            json!({"window_size": 16}),
+        ),
         clef_case("238r", "238r.png", nic),
         clef_case("238r-grey-alpha", "238r_ga.png", nic),
         clef_case("238r-16-bit", "238r_16.png", nic),

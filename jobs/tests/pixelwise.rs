@@ -1,4 +1,5 @@
-//! The GPU queue's jobs run on files: the two pixelwise classifiers with Keras models written by
+//! The GPU queue's jobs run on files: SAE Binarization and Background Removal with the REDNet
+//! upstream ships; the two pixelwise classifiers with Keras models written by
 //! rodan-sae, and the two trainers on a page cut from upstream's ms73-068 fixtures (its neume
 //! layer's ink on a plain parchment colour: the layers are the ink and the rest).
 
@@ -403,4 +404,106 @@ fn the_2020_trainer_trains_from_its_layer_ports() {
     );
     let err = job.run(&inputs, &settings, &outputs);
     assert!(matches!(err, Err(JobError::BadInput { .. })), "{err:?}");
+}
+
+/// SAE Binarization and Background Removal's SAE method run the same network: the second keeps
+/// the page's own colours exactly where the first draws black, and clears the rest; the empty
+/// layer is transparent and the page's size.
+#[test]
+fn sae_binarization_and_background_removal_find_the_same_ink() {
+    let d = dir("binarize");
+    let p = page(300, 280);
+    let png = d.join("page.png");
+    p.rgb.save(&png).expect("saved");
+    let mut inputs = Inputs::new();
+    input(&mut inputs, "Image", &png, "image/rgb+png");
+    let mut outputs = Outputs::new();
+    outputs.push(
+        "RGB PNG image",
+        Resource::new(d.join("binarized"), "image/rgba+png"),
+    );
+    find("SAE Binarization")
+        .expect("the job")
+        .run(&inputs, &json!({}), &outputs)
+        .expect("the page is binarized");
+    let binarized = open(&outputs.get("RGB PNG image")[0].path);
+    let mut outputs = Outputs::new();
+    outputs.push(
+        "RGBA PNG image",
+        Resource::new(d.join("removed"), "image/rgba+png"),
+    );
+    outputs.push(
+        "Empty Layer",
+        Resource::new(d.join("empty"), "image/rgba+png"),
+    );
+    find("Background Removal")
+        .expect("the job")
+        .run(&inputs, &json!({"Background Removal Method": 1}), &outputs)
+        .expect("the background is removed");
+    let removed = open(&outputs.get("RGBA PNG image")[0].path);
+    let empty = open(&outputs.get("Empty Layer")[0].path);
+    assert_eq!(binarized.dimensions(), (300, 280));
+    assert_eq!(removed.dimensions(), (300, 280));
+    assert_eq!(empty.dimensions(), (300, 280));
+    assert!(empty.pixels().all(|px| px.0 == [0, 0, 0, 0]));
+    let (mut ink, mut found_ink_on_ink) = (0, 0);
+    for (x, y, px) in binarized.enumerate_pixels() {
+        let kept = removed.get_pixel(x, y).0;
+        match px.0 {
+            [0, 0, 0, 255] => {
+                ink += 1;
+                let c = p.rgb.get_pixel(x, y).0;
+                assert_eq!(kept, [c[0], c[1], c[2], 255], "({x}, {y}) keeps its colour");
+                found_ink_on_ink += usize::from(p.ink.get_pixel(x, y).0[3] == 255);
+            }
+            [255, 255, 255, 255] => assert_eq!(kept, [0, 0, 0, 0], "({x}, {y}) is cleared"),
+            other => panic!("({x}, {y}) is {other:?}, neither black nor white"),
+        }
+    }
+    let total = 300 * 280;
+    let truth = p.ink.pixels().filter(|px| px.0[3] == 255).count();
+    eprintln!("ink: {ink} pixels found, {truth} drawn, {found_ink_on_ink} of them found");
+    // The page is dark neume ink on one flat parchment colour: the model finds most of the ink
+    // and little else.
+    assert!(
+        ink > 0 && ink < total / 2,
+        "{ink} of {total} pixels are ink"
+    );
+    assert!(
+        found_ink_on_ink * 10 >= truth * 8,
+        "only {found_ink_on_ink} of the {truth} ink pixels are found"
+    );
+    assert!(
+        found_ink_on_ink * 10 >= ink * 8,
+        "{ink} found, {found_ink_on_ink} of them ink"
+    );
+}
+
+#[test]
+fn background_removal_refuses_settings_scikit_image_refuses() {
+    let d = dir("removal-settings");
+    let p = page(40, 30);
+    let png = d.join("page.png");
+    p.rgb.save(&png).expect("saved");
+    let mut inputs = Inputs::new();
+    input(&mut inputs, "Image", &png, "image/rgb+png");
+    let mut outputs = Outputs::new();
+    outputs.push(
+        "RGBA PNG image",
+        Resource::new(d.join("removed"), "image/rgba+png"),
+    );
+    let job = find("Background Removal").expect("the job");
+    for settings in [
+        json!({"window_size": 16}),
+        json!({"window_size": 0}),
+        json!({"window_size": 5001}),
+        json!({"k": -0.1}),
+        json!({"Background Removal Method": 2}),
+    ] {
+        let err = job.run(&inputs, &settings, &outputs);
+        assert!(
+            matches!(err, Err(JobError::BadSettings { .. })),
+            "{settings}: {err:?}"
+        );
+    }
 }

@@ -384,6 +384,7 @@ pub struct EmailSpec {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.autoscaling) || self.autoscaling.minReplicas <= self.autoscaling.maxReplicas").message("autoscaling.minReplicas must be less than or equal to autoscaling.maxReplicas"))]
+#[x_kube(validation = Rule::new("self.gpus == 0 || self.concurrency <= self.gpus").message("a queue with GPUs runs one job per GPU at once: concurrency must not exceed gpus"))]
 pub struct QueueSpec {
     /// Queue name, as jobs declare it (`celery`, `Python3`, `GPU`, or your own).
     #[schemars(
@@ -396,7 +397,8 @@ pub struct QueueSpec {
     #[serde(default = "one")]
     #[schemars(range(min = 0, max = 1000))]
     pub replicas: i32,
-    /// Jobs each pod runs at once (its RabbitMQ prefetch).
+    /// Jobs each pod runs at once (its RabbitMQ prefetch). On a queue with GPUs, at most `gpus`:
+    /// each job holds a GPU of its own while it runs.
     #[serde(default = "one")]
     #[schemars(range(min = 1, max = 256))]
     pub concurrency: i32,

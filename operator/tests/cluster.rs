@@ -1121,6 +1121,10 @@ async fn invalid_specs_are_refused_at_apply_time_with_their_messages(
             "autoscaling.minReplicas must be less than or equal to autoscaling.maxReplicas",
         ),
         (
+            json!({"workers": [{"name": "GPU", "gpus": 1, "concurrency": 2}]}),
+            "a queue with GPUs runs one job per GPU at once: concurrency must not exceed gpus",
+        ),
+        (
             json!({"database": {"mode": "External"}}),
             "database.externalSecretName is required when database.mode is External",
         ),

@@ -3,8 +3,11 @@
 //! settings in `training_config`, and each layer's weights under
 //! `model_weights/<layer>/<weight name>`, listed by the group's `weight_names` attribute.
 //!
-//! Only the layers a selectional auto-encoder uses are understood; any other layer is refused by
-//! name, before anything runs.
+//! Only the layers of upstream's two model families are understood: the selectional
+//! auto-encoders of Pixelwise Analysis (convolutions, pooling, upsampling, concatenation) and
+//! the residual encoder-decoder (REDNet) of SAE Binarization (strided and transposed
+//! convolutions, batch normalisation, activations, sums). Any other layer is refused by name,
+//! before anything runs.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -63,7 +66,8 @@ pub enum Op {
     },
     /// Zeroes the pixels whose every channel equals `value`.
     Masking { value: f32 },
-    /// A 2-D convolution.
+    /// A 2-D convolution, or with `transposed` Keras's `Conv2DTranspose` (`same` padding only),
+    /// whose kernel is stored `[kh, kw, filters, in]`.
     Conv2D {
         filters: usize,
         kernel: [usize; 2],
@@ -72,7 +76,15 @@ pub enum Op {
         activation: Activation,
         bias: bool,
         init: Init,
+        transposed: bool,
     },
+    /// Batch normalisation over the channels, as at inference: each channel scaled and shifted
+    /// by its moving statistics.
+    BatchNorm { epsilon: f32 },
+    /// An activation on its own.
+    Activate(Activation),
+    /// The sum of its inputs.
+    Add,
     /// Max pooling.
     MaxPool {
         pool: [usize; 2],
@@ -111,11 +123,34 @@ pub struct Weights {
     pub bias: Option<Vec<f32>>,
 }
 
-/// A model as stored: the graph and the weights of its convolutions, by layer name.
+/// A batch normalisation's weights, one value per channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Norm {
+    pub gamma: Vec<f32>,
+    pub beta: Vec<f32>,
+    pub moving_mean: Vec<f32>,
+    pub moving_variance: Vec<f32>,
+}
+
+impl Norm {
+    /// Keras's initial values: scale 1, shift 0, mean 0, variance 1.
+    pub fn initial(channels: usize) -> Self {
+        Self {
+            gamma: vec![1.0; channels],
+            beta: vec![0.0; channels],
+            moving_mean: vec![0.0; channels],
+            moving_variance: vec![1.0; channels],
+        }
+    }
+}
+
+/// A model as stored: the graph, the weights of its convolutions and of its batch
+/// normalisations, by layer name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
     pub graph: Graph,
     pub weights: HashMap<String, Weights>,
+    pub norms: HashMap<String, Norm>,
 }
 
 impl Graph {
@@ -143,7 +178,23 @@ impl Graph {
                 Op::Input { channels, .. } => *channels,
                 Op::Conv2D { filters, .. } => *filters,
                 Op::Concat => layer.inputs.iter().map(|&i| out[i]).sum(),
-                Op::Masking { .. } | Op::MaxPool { .. } | Op::UpSample { .. } => first
+                Op::Add => {
+                    let c = first.ok_or_else(|| {
+                        Error::Model(format!("layer {} has no input", layer.name))
+                    })?;
+                    if layer.inputs.iter().any(|&i| out[i] != c) {
+                        return Err(Error::Model(format!(
+                            "layer {} adds tensors of different channel counts",
+                            layer.name
+                        )));
+                    }
+                    c
+                }
+                Op::Masking { .. }
+                | Op::MaxPool { .. }
+                | Op::UpSample { .. }
+                | Op::BatchNorm { .. }
+                | Op::Activate(_) => first
                     .ok_or_else(|| Error::Model(format!("layer {} has no input", layer.name)))?,
             };
             out.push(c);
@@ -218,13 +269,20 @@ fn parse_op(class: &str, config: &Value, name: &str) -> Result<Op, Error> {
         "Masking" => Op::Masking {
             value: config["mask_value"].as_f64().unwrap_or(0.0) as f32,
         },
-        "Conv2D" => {
+        "Conv2D" | "Conv2DTranspose" => {
+            let transposed = class == "Conv2DTranspose";
             channels_last(config, name)?;
             if pair(&config["dilation_rate"], "dilation_rate", name).unwrap_or([1, 1]) != [1, 1]
                 || config["groups"].as_u64().unwrap_or(1) != 1
             {
                 return Err(Error::Unsupported(format!(
                     "layer {name}'s dilated or grouped convolution"
+                )));
+            }
+            if transposed && (!padding(config, name)? || !config["output_padding"].is_null()) {
+                return Err(Error::Unsupported(format!(
+                    "layer {name}'s transposed convolution without `same` padding or with an \
+                     output padding"
                 )));
             }
             let init = match config["kernel_initializer"]["class_name"].as_str() {
@@ -242,8 +300,28 @@ fn parse_op(class: &str, config: &Value, name: &str) -> Result<Op, Error> {
                 activation: Activation::parse(config["activation"].as_str().unwrap_or("linear"))?,
                 bias: config["use_bias"].as_bool().unwrap_or(true),
                 init,
+                transposed,
             }
         }
+        "BatchNormalization" => {
+            let axis = match &config["axis"] {
+                Value::Array(a) if a.len() == 1 => a[0].as_i64(),
+                v => v.as_i64(),
+            };
+            if !matches!(axis, Some(3) | Some(-1)) {
+                return Err(Error::Unsupported(format!(
+                    "layer {name}'s batch normalisation along axis {}",
+                    config["axis"]
+                )));
+            }
+            Op::BatchNorm {
+                epsilon: config["epsilon"].as_f64().unwrap_or(1e-3) as f32,
+            }
+        }
+        "Activation" => Op::Activate(Activation::parse(
+            config["activation"].as_str().unwrap_or_default(),
+        )?),
+        "Add" => Op::Add,
         "MaxPooling2D" => {
             channels_last(config, name)?;
             let pool = pair(&config["pool_size"], "pool_size", name)?;
@@ -280,7 +358,8 @@ fn parse_op(class: &str, config: &Value, name: &str) -> Result<Op, Error> {
         other => {
             return Err(Error::Unsupported(format!(
                 "layer {name}, a {other} (the engine runs InputLayer, Masking, Conv2D, \
-                 MaxPooling2D, UpSampling2D and Concatenate)"
+                 Conv2DTranspose, MaxPooling2D, UpSampling2D, Concatenate, BatchNormalization, \
+                 Activation and Add)"
             )));
         }
     })
@@ -331,7 +410,7 @@ pub fn parse_config(text: &str) -> Result<Graph, Error> {
         }
         let arity_ok = match op {
             Op::Input { .. } => inputs.is_empty(),
-            Op::Concat => inputs.len() >= 2,
+            Op::Concat | Op::Add => inputs.len() >= 2,
             _ => inputs.len() == 1,
         };
         if !arity_ok {
@@ -403,8 +482,13 @@ fn layer_config(layer: &Layer) -> (&'static str, Value) {
             activation,
             bias,
             init,
+            transposed,
         } => (
-            "Conv2D",
+            if *transposed {
+                "Conv2DTranspose"
+            } else {
+                "Conv2D"
+            },
             json!({"name": name, "trainable": true, "dtype": "float32", "filters": filters,
                 "kernel_size": kernel, "strides": strides,
                 "padding": if *same { "same" } else { "valid" }, "data_format": "channels_last",
@@ -414,6 +498,20 @@ fn layer_config(layer: &Layer) -> (&'static str, Value) {
                     "config": {}, "registered_name": null},
                 "kernel_regularizer": null, "bias_regularizer": null,
                 "activity_regularizer": null, "kernel_constraint": null, "bias_constraint": null}),
+        ),
+        Op::BatchNorm { epsilon } => (
+            "BatchNormalization",
+            json!({"name": name, "trainable": true, "dtype": "float32", "axis": [3],
+                "momentum": 0.99, "epsilon": epsilon, "center": true, "scale": true}),
+        ),
+        Op::Activate(activation) => (
+            "Activation",
+            json!({"name": name, "trainable": true, "dtype": "float32",
+                "activation": activation.name()}),
+        ),
+        Op::Add => (
+            "Add",
+            json!({"name": name, "trainable": true, "dtype": "float32"}),
         ),
         Op::MaxPool {
             pool,
@@ -574,12 +672,6 @@ fn strings_attr(loc: &hdf5::Location, name: &str) -> Result<Vec<String>, Error> 
     }
 }
 
-fn read_f32(ds: &hdf5::Dataset, what: &str) -> Result<(Vec<f32>, Vec<usize>), Error> {
-    let shape = ds.shape();
-    let data = ds.read_raw::<f32>().map_err(h5(what))?;
-    Ok((data, shape))
-}
-
 /// Reads a Keras HDF5 model saved whole (`model.save`), as upstream's trainer writes it.
 pub fn read(path: &Path) -> Result<Model, Error> {
     let file = hdf5::File::open(path)
@@ -594,72 +686,117 @@ pub fn read(path: &Path) -> Result<Model, Error> {
     let root = file
         .group("model_weights")
         .map_err(|_| model_err("the file has no model_weights group"))?;
-    let mut weights = HashMap::new();
     let channels = graph.channels()?;
+    let mut weights = HashMap::new();
+    let mut norms = HashMap::new();
     for layer in &graph.layers {
-        let Op::Conv2D {
-            filters,
-            kernel,
-            bias,
-            ..
-        } = layer.op
-        else {
-            continue;
-        };
-        let group = root
-            .group(&layer.name)
-            .map_err(|_| model_err(format!("no weights for layer {}", layer.name)))?;
-        let names = strings_attr(&group, "weight_names")?;
-        let find = |suffix: &str| {
-            names
-                .iter()
-                .find(|n| {
-                    let leaf = n.rsplit('/').next().unwrap_or(n);
-                    leaf == suffix || leaf.strip_suffix(":0") == Some(suffix)
-                })
-                .cloned()
-        };
-        let kernel_name = find("kernel")
-            .ok_or_else(|| model_err(format!("layer {} has no kernel", layer.name)))?;
-        let ds = group
-            .dataset(&kernel_name)
-            .map_err(h5(&format!("{}/{kernel_name}", layer.name)))?;
-        let (k, shape) = read_f32(&ds, &kernel_name)?;
-        let input_channels = channels[layer.inputs[0]];
-        let expected = [kernel[0], kernel[1], input_channels, filters];
-        if shape != expected {
-            return Err(model_err(format!(
-                "layer {}'s kernel is {shape:?}, the graph says {expected:?}",
-                layer.name
-            )));
-        }
-        let b = if bias {
-            let bias_name = find("bias")
-                .ok_or_else(|| model_err(format!("layer {} has no bias", layer.name)))?;
-            let ds = group
-                .dataset(&bias_name)
-                .map_err(h5(&format!("{}/{bias_name}", layer.name)))?;
-            let (b, shape) = read_f32(&ds, &bias_name)?;
-            if shape != [filters] {
-                return Err(model_err(format!(
-                    "layer {}'s bias is {shape:?}, not [{filters}]",
+        let vector = |values: &LayerWeights, what: &str, channels: usize| -> Result<_, Error> {
+            match values.get(what)? {
+                Some((v, shape)) if shape == [channels] => Ok(Some(v)),
+                Some((_, shape)) => Err(model_err(format!(
+                    "layer {}'s {what} is {shape:?}, not [{channels}]",
                     layer.name
-                )));
+                ))),
+                None => Ok(None),
             }
-            Some(b)
-        } else {
-            None
         };
-        weights.insert(
-            layer.name.clone(),
-            Weights {
-                kernel: k,
-                kernel_shape: expected,
-                bias: b,
-            },
-        );
+        let missing = |what: &str| model_err(format!("layer {} has no {what}", layer.name));
+        match layer.op {
+            Op::Conv2D {
+                filters,
+                kernel,
+                bias,
+                transposed,
+                ..
+            } => {
+                let values = LayerWeights::open(&root, &layer.name)?;
+                let (k, shape) = values.get("kernel")?.ok_or_else(|| missing("kernel"))?;
+                let input_channels = channels[layer.inputs[0]];
+                let expected = if transposed {
+                    [kernel[0], kernel[1], filters, input_channels]
+                } else {
+                    [kernel[0], kernel[1], input_channels, filters]
+                };
+                if shape != expected {
+                    return Err(model_err(format!(
+                        "layer {}'s kernel is {shape:?}, the graph says {expected:?}",
+                        layer.name
+                    )));
+                }
+                let b = if bias {
+                    Some(vector(&values, "bias", filters)?.ok_or_else(|| missing("bias"))?)
+                } else {
+                    None
+                };
+                weights.insert(
+                    layer.name.clone(),
+                    Weights {
+                        kernel: k,
+                        kernel_shape: expected,
+                        bias: b,
+                    },
+                );
+            }
+            Op::BatchNorm { .. } => {
+                let values = LayerWeights::open(&root, &layer.name)?;
+                let c = channels[layer.inputs[0]];
+                let initial = Norm::initial(c);
+                norms.insert(
+                    layer.name.clone(),
+                    Norm {
+                        gamma: vector(&values, "gamma", c)?.unwrap_or(initial.gamma),
+                        beta: vector(&values, "beta", c)?.unwrap_or(initial.beta),
+                        moving_mean: vector(&values, "moving_mean", c)?
+                            .ok_or_else(|| missing("moving_mean"))?,
+                        moving_variance: vector(&values, "moving_variance", c)?
+                            .ok_or_else(|| missing("moving_variance"))?,
+                    },
+                );
+            }
+            _ => {}
+        }
     }
-    Ok(Model { graph, weights })
+    Ok(Model {
+        graph,
+        weights,
+        norms,
+    })
+}
+
+/// One layer's group under `model_weights` and the names its `weight_names` lists.
+struct LayerWeights {
+    group: hdf5::Group,
+    layer: String,
+    names: Vec<String>,
+}
+
+impl LayerWeights {
+    fn open(root: &hdf5::Group, layer: &str) -> Result<Self, Error> {
+        let group = root
+            .group(layer)
+            .map_err(|_| model_err(format!("no weights for layer {layer}")))?;
+        let names = strings_attr(&group, "weight_names")?;
+        Ok(Self {
+            group,
+            layer: layer.to_string(),
+            names,
+        })
+    }
+
+    /// The weight whose name ends in `what` (`kernel`, `bias`, `gamma`…) and its shape, if the
+    /// layer lists one.
+    fn get(&self, what: &str) -> Result<Option<(Vec<f32>, Vec<usize>)>, Error> {
+        let Some(name) = self.names.iter().find(|n| {
+            let leaf = n.rsplit('/').next().unwrap_or(n);
+            leaf == what || leaf.strip_suffix(":0") == Some(what)
+        }) else {
+            return Ok(None);
+        };
+        let context = format!("{}/{name}", self.layer);
+        let ds = self.group.dataset(name).map_err(h5(&context))?;
+        let data = ds.read_raw::<f32>().map_err(h5(&context))?;
+        Ok(Some((data, ds.shape())))
+    }
 }
 
 fn put_string(loc: &hdf5::Location, name: &str, value: &str) -> Result<(), Error> {
@@ -717,26 +854,35 @@ pub fn write(path: &Path, model: &Model, learning_rate: f32) -> Result<(), Error
     put_strings(&root, "layer_names", &names)?;
     for layer in &model.graph.layers {
         let group = root.create_group(&layer.name).map_err(h5(&layer.name))?;
-        let Some(w) = model.weights.get(&layer.name) else {
-            put_strings(&group, "weight_names", &[])?;
-            continue;
-        };
-        let inner = group.create_group(&layer.name).map_err(h5(&layer.name))?;
-        let mut weight_names = vec![format!("{}/kernel:0", layer.name)];
-        inner
-            .new_dataset::<f32>()
-            .shape(w.kernel_shape)
-            .create("kernel:0")
-            .and_then(|d| d.write_raw(&w.kernel))
-            .map_err(h5(&layer.name))?;
-        if let Some(b) = &w.bias {
-            weight_names.push(format!("{}/bias:0", layer.name));
-            inner
-                .new_dataset::<f32>()
-                .shape([b.len()])
-                .create("bias:0")
-                .and_then(|d| d.write_raw(b))
-                .map_err(h5(&layer.name))?;
+        let mut stored: Vec<(&str, Vec<usize>, &[f32])> = Vec::new();
+        if let Some(w) = model.weights.get(&layer.name) {
+            stored.push(("kernel", w.kernel_shape.to_vec(), &w.kernel));
+            if let Some(b) = &w.bias {
+                stored.push(("bias", vec![b.len()], b));
+            }
+        }
+        if let Some(n) = model.norms.get(&layer.name) {
+            for (what, v) in [
+                ("gamma", &n.gamma),
+                ("beta", &n.beta),
+                ("moving_mean", &n.moving_mean),
+                ("moving_variance", &n.moving_variance),
+            ] {
+                stored.push((what, vec![v.len()], v));
+            }
+        }
+        let mut weight_names = Vec::with_capacity(stored.len());
+        if !stored.is_empty() {
+            let inner = group.create_group(&layer.name).map_err(h5(&layer.name))?;
+            for (what, shape, values) in stored {
+                inner
+                    .new_dataset::<f32>()
+                    .shape(shape)
+                    .create(format!("{what}:0").as_str())
+                    .and_then(|d| d.write_raw(values))
+                    .map_err(h5(&layer.name))?;
+                weight_names.push(format!("{}/{what}:0", layer.name));
+            }
         }
         put_strings(&group, "weight_names", &weight_names)?;
     }

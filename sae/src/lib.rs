@@ -8,8 +8,11 @@
 //!   (libcuda and NVRTC), so building needs no CUDA toolkit.
 //! - [`sae`] is upstream's architecture, [`classify`] its patchwise page analysis and [`train`]
 //!   its trainer.
+//! - [`binarize`] is SAE Binarization's page walk, with the REDNet model upstream ships
+//!   ([`binarization_model`]).
 //! - [`device`] picks the device: a working CUDA GPU when there is one, else the CPU.
 
+pub mod binarize;
 pub mod classify;
 pub mod conv;
 pub mod device;
@@ -18,6 +21,7 @@ pub mod net;
 pub mod sae;
 pub mod train;
 
+pub use binarize::Grey;
 pub use classify::Bgr;
 pub use device::Device;
 
@@ -59,7 +63,7 @@ fn windows_per_batch(device: &Device) -> usize {
 }
 
 /// Labels every pixel of `page` with the index of the model in `models` that scores it highest,
-/// on the probed device ([`device::probe`]), as upstream's `process_image_msae` in `logical`
+/// on a device of its own ([`device::acquire`]), as upstream's `process_image_msae` in `logical`
 /// mode.
 pub fn analyse(
     page: &Bgr,
@@ -67,7 +71,8 @@ pub fn analyse(
     height: usize,
     width: usize,
 ) -> Result<Vec<u8>, Error> {
-    let device = &device::probe().device;
+    let lease = device::acquire();
+    let device = &lease.device;
     match device {
         Device::Cpu { .. } => {
             let dev = Default::default();
@@ -91,7 +96,42 @@ pub fn analyse(
     }
 }
 
-/// Trains the model of one label on the probed device ([`device::probe`]); see
+/// The model SAE Binarization runs, as upstream ships it (DDMAL/SAE_binarization,
+/// `model_weights_all_None_256x256_s96_aug_m205_f64_k5_s2_se3_e200_b32_esp.h5`, MIT; see
+/// `sae/models/README.md`): a REDNet of five strided convolutions and five transposed ones,
+/// trained on all of its authors' datasets.
+pub fn binarization_model() -> std::io::Result<keras::Model> {
+    const MODEL: &[u8] = include_bytes!("../models/sae-binarization-rednet-256.h5");
+    // HDF5 reads files: the model is staged in one, removed once read.
+    let mut file = tempfile::NamedTempFile::new()?;
+    std::io::Write::write_all(&mut file, MODEL)?;
+    Ok(keras::read(file.path())
+        .expect("the bundled binarization model is a Keras model this crate reads (tested)"))
+}
+
+/// Every pixel of `page`, `true` where `model` (SAE Binarization's REDNet) finds ink, on the
+/// a device of its own ([`device::acquire`]); see [`binarize::binarize`].
+pub fn binarize(page: &Grey, model: &keras::Model) -> Result<Vec<bool>, Error> {
+    let lease = device::acquire();
+    let device = &lease.device;
+    match device {
+        Device::Cpu { .. } => {
+            let dev = Default::default();
+            let net = net::Network::<Cpu>::from_model(model, &dev)?;
+            binarize::binarize(page, &net, windows_per_batch(device), &dev)
+        }
+        #[cfg(feature = "cuda")]
+        Device::Cuda { index, .. } => {
+            let dev = burn::backend::cuda::CudaDevice::new(*index);
+            let net = net::Network::<Gpu>::from_model(model, &dev)?;
+            binarize::binarize(page, &net, windows_per_batch(device), &dev)
+        }
+        #[cfg(not(feature = "cuda"))]
+        Device::Cuda { .. } => Err(Error::Input("this build has no CUDA backend".into())),
+    }
+}
+
+/// Trains the model of one label on a device of its own ([`device::acquire`]); see
 /// [`train::train_label`]. Not generic, so that the training code is compiled (and optimised)
 /// here, whoever calls it.
 pub fn train(
@@ -102,7 +142,8 @@ pub fn train(
     rng: &mut rand::rngs::StdRng,
     log: &mut dyn FnMut(&train::Epoch),
 ) -> Result<keras::Model, Error> {
-    match &device::probe().device {
+    let lease = device::acquire();
+    match &lease.device {
         Device::Cpu { .. } => train::train_label::<CpuTraining>(
             pages,
             label,
@@ -121,6 +162,95 @@ pub fn train(
             rng,
             &burn::backend::cuda::CudaDevice::new(*index),
             log,
+        ),
+        #[cfg(not(feature = "cuda"))]
+        Device::Cuda { .. } => Err(Error::Input("this build has no CUDA backend".into())),
+    }
+}
+
+/// Epochs of plain training on given patches on a device of its own; see
+/// [`train::fit_patches`] (the benchmark's entry point, not generic for the same reason as
+/// [`train`]).
+pub fn fit_patches(
+    start: &keras::Model,
+    x: &[f32],
+    y: &[f32],
+    shape: [usize; 3],
+    batch: usize,
+    epochs: usize,
+) -> Result<Vec<(f64, f64)>, Error> {
+    let lease = device::acquire();
+    match &lease.device {
+        Device::Cpu { .. } => train::fit_patches::<CpuTraining>(
+            start,
+            x,
+            y,
+            shape,
+            batch,
+            epochs,
+            &Default::default(),
+        ),
+        #[cfg(feature = "cuda")]
+        Device::Cuda { index, .. } => train::fit_patches::<GpuTraining>(
+            start,
+            x,
+            y,
+            shape,
+            batch,
+            epochs,
+            &burn::backend::cuda::CudaDevice::new(*index),
+        ),
+        #[cfg(not(feature = "cuda"))]
+        Device::Cuda { .. } => Err(Error::Input("this build has no CUDA backend".into())),
+    }
+}
+
+/// The model's output for `input` (`[n, height, width, channels]`, channels-last), one value
+/// per pixel, on a device of its own: for benchmarks. `windows` go through at once.
+pub fn predict(
+    model: &keras::Model,
+    input: &[f32],
+    shape: [usize; 4],
+    windows: usize,
+) -> Result<Vec<f32>, Error> {
+    fn run<B: conv::SaeBackend>(
+        model: &keras::Model,
+        input: &[f32],
+        [n, h, w, c]: [usize; 4],
+        windows: usize,
+        device: &B::Device,
+    ) -> Result<Vec<f32>, Error> {
+        let net = net::Network::<B>::from_model(model, device)?;
+        let mut out = Vec::with_capacity(n * h * w);
+        for first in (0..n).step_by(windows.max(1)) {
+            let k = windows.max(1).min(n - first);
+            let x = burn::tensor::Tensor::<B, 4>::from_data(
+                burn::tensor::TensorData::new(
+                    input[first * h * w * c..(first + k) * h * w * c].to_vec(),
+                    [k, h, w, c],
+                ),
+                device,
+            );
+            out.extend(
+                net.forward(x)
+                    .into_data()
+                    .convert::<f32>()
+                    .into_vec::<f32>()
+                    .map_err(|e| Error::Model(format!("{e:?}")))?,
+            );
+        }
+        Ok(out)
+    }
+    let lease = device::acquire();
+    match &lease.device {
+        Device::Cpu { .. } => run::<Cpu>(model, input, shape, windows, &Default::default()),
+        #[cfg(feature = "cuda")]
+        Device::Cuda { index, .. } => run::<Gpu>(
+            model,
+            input,
+            shape,
+            windows,
+            &burn::backend::cuda::CudaDevice::new(*index),
         ),
         #[cfg(not(feature = "cuda"))]
         Device::Cuda { .. } => Err(Error::Input("this build has no CUDA backend".into())),

@@ -1,6 +1,9 @@
 //! A Keras functional graph as a burn module: the same code runs on any burn backend (the CPU's
 //! ndarray, CUDA), and under autodiff it trains.
 //!
+//! Batch normalisation runs as at inference, from its moving statistics: the REDNet of SAE
+//! Binarization is only run, never trained, here.
+//!
 //! Keras is channels-last; burn's convolutions are channels-first, so images enter as
 //! `[n, height, width, channels]`, run as `[n, channels, height, width]`, and kernels are turned
 //! from Keras's `[kh, kw, in, out]` into burn's `[out, in, kh, kw]` when loaded and back when
@@ -19,7 +22,7 @@ use rand::Rng;
 
 use crate::Error;
 use crate::conv::SaeBackend;
-use crate::keras::{Activation, Graph, Init, Model, Op, Weights};
+use crate::keras::{Activation, Graph, Init, Model, Norm, Op, Weights};
 
 /// One convolution's parameters, burn-shaped.
 #[derive(Module, Debug)]
@@ -28,18 +31,29 @@ pub struct Conv<B: Backend> {
     pub bias: Option<Param<Tensor<B, 1>>>,
 }
 
-/// The graph and, for each layer, which convolution it is and the last layer reading it.
+/// A batch normalisation folded into one scale and one shift per channel.
+#[derive(Module, Debug)]
+pub struct Affine<B: Backend> {
+    pub scale: Param<Tensor<B, 1>>,
+    pub shift: Param<Tensor<B, 1>>,
+}
+
+/// The graph and, for each layer, which convolution or normalisation it is and the last layer
+/// reading it; the normalisations' stored weights, to save them again.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub graph: Graph,
     conv_of: Vec<Option<usize>>,
+    norm_of: Vec<Option<usize>>,
     last_use: Vec<usize>,
+    norms: HashMap<String, Norm>,
 }
 
 /// A functional model on backend `B`.
 #[derive(Module, Debug)]
 pub struct Network<B: Backend> {
     convs: Vec<Conv<B>>,
+    norms: Vec<Affine<B>>,
     plan: Ignored<Plan>,
 }
 
@@ -63,17 +77,25 @@ fn truncated_normal(rng: &mut impl Rng, stddev: f32) -> f32 {
     }
 }
 
-fn plan(graph: Graph) -> Plan {
-    let mut conv_of = Vec::with_capacity(graph.layers.len());
+/// The position of each layer among those of its kind (`Some(k)` for the k-th), `None` for the
+/// layers of other kinds.
+fn numbering(graph: &Graph, kind: impl Fn(&Op) -> bool) -> Vec<Option<usize>> {
     let mut n = 0;
-    for layer in &graph.layers {
-        if matches!(layer.op, Op::Conv2D { .. }) {
-            conv_of.push(Some(n));
-            n += 1;
-        } else {
-            conv_of.push(None);
-        }
-    }
+    graph
+        .layers
+        .iter()
+        .map(|layer| {
+            kind(&layer.op).then(|| {
+                n += 1;
+                n - 1
+            })
+        })
+        .collect()
+}
+
+fn plan(graph: Graph, norms: HashMap<String, Norm>) -> Plan {
+    let conv_of = numbering(&graph, |op| matches!(op, Op::Conv2D { .. }));
+    let norm_of = numbering(&graph, |op| matches!(op, Op::BatchNorm { .. }));
     let mut last_use: Vec<usize> = (0..graph.layers.len()).collect();
     for (i, layer) in graph.layers.iter().enumerate() {
         for &input in &layer.inputs {
@@ -84,7 +106,9 @@ fn plan(graph: Graph) -> Plan {
     Plan {
         graph,
         conv_of,
+        norm_of,
         last_use,
+        norms,
     }
 }
 
@@ -92,7 +116,36 @@ impl<B: Backend> Network<B> {
     /// The network of a stored model, its weights on `device`.
     pub fn from_model(model: &Model, device: &B::Device) -> Result<Self, Error> {
         let mut convs = Vec::new();
+        let mut norms = Vec::new();
         for layer in &model.graph.layers {
+            if let Op::BatchNorm { epsilon } = layer.op {
+                let n = model
+                    .norms
+                    .get(&layer.name)
+                    .ok_or_else(|| Error::Model(format!("no weights for layer {}", layer.name)))?;
+                let scale: Vec<f32> = n
+                    .gamma
+                    .iter()
+                    .zip(&n.moving_variance)
+                    .map(|(g, v)| g / (v + epsilon).sqrt())
+                    .collect();
+                let shift: Vec<f32> = n
+                    .beta
+                    .iter()
+                    .zip(&n.moving_mean)
+                    .zip(&scale)
+                    .map(|((b, m), s)| b - m * s)
+                    .collect();
+                let vector = |v: Vec<f32>| {
+                    let len = v.len();
+                    Param::from_tensor(Tensor::<B, 1>::from_data(TensorData::new(v, [len]), device))
+                };
+                norms.push(Affine {
+                    scale: vector(scale),
+                    shift: vector(shift),
+                });
+                continue;
+            }
             let Op::Conv2D { .. } = layer.op else {
                 continue;
             };
@@ -100,6 +153,8 @@ impl<B: Backend> Network<B> {
                 .weights
                 .get(&layer.name)
                 .ok_or_else(|| Error::Model(format!("no weights for layer {}", layer.name)))?;
+            // Keras's [kh, kw, in, out] to burn's [out, in, kh, kw]; a transposed kernel,
+            // [kh, kw, out, in] in Keras, to burn's [in, out, kh, kw].
             let weight = Tensor::<B, 4>::from_data(
                 TensorData::new(w.kernel.clone(), w.kernel_shape),
                 device,
@@ -118,7 +173,8 @@ impl<B: Backend> Network<B> {
         }
         Ok(Self {
             convs,
-            plan: Ignored(plan(model.graph.clone())),
+            norms,
+            plan: Ignored(plan(model.graph.clone(), model.norms.clone())),
         })
     }
 
@@ -127,21 +183,33 @@ impl<B: Backend> Network<B> {
     pub fn init(graph: &Graph, rng: &mut impl Rng, device: &B::Device) -> Result<Self, Error> {
         let channels = graph.channels()?;
         let mut weights = HashMap::new();
+        let mut norms = HashMap::new();
         for layer in &graph.layers {
+            if let Op::BatchNorm { .. } = layer.op {
+                norms.insert(layer.name.clone(), Norm::initial(channels[layer.inputs[0]]));
+                continue;
+            }
             let Op::Conv2D {
                 filters,
                 kernel,
                 bias,
                 init,
+                transposed,
                 ..
             } = layer.op
             else {
                 continue;
             };
             let input = channels[layer.inputs[0]];
-            let fan_in = kernel[0] * kernel[1] * input;
-            let fan_out = kernel[0] * kernel[1] * filters;
-            let count = fan_in * filters;
+            // Keras's fans: the kernel's last two axes times its taps, whichever way round.
+            let kernel_shape = if transposed {
+                [kernel[0], kernel[1], filters, input]
+            } else {
+                [kernel[0], kernel[1], input, filters]
+            };
+            let fan_in = kernel[0] * kernel[1] * kernel_shape[2];
+            let fan_out = kernel[0] * kernel[1] * kernel_shape[3];
+            let count = fan_in * kernel_shape[3];
             let values: Vec<f32> = match init {
                 Init::HeNormal => {
                     // VarianceScaling(2, fan_in, truncated_normal): the truncation's
@@ -160,7 +228,7 @@ impl<B: Backend> Network<B> {
                 layer.name.clone(),
                 Weights {
                     kernel: values,
-                    kernel_shape: [kernel[0], kernel[1], input, filters],
+                    kernel_shape,
                     bias: bias.then(|| vec![0.0; filters]),
                 },
             );
@@ -169,6 +237,7 @@ impl<B: Backend> Network<B> {
             &Model {
                 graph: graph.clone(),
                 weights,
+                norms,
             },
             device,
         )
@@ -210,6 +279,7 @@ impl<B: Backend> Network<B> {
         Ok(Model {
             graph: graph.clone(),
             weights,
+            norms: self.plan.0.norms.clone(),
         })
     }
 
@@ -246,6 +316,28 @@ impl<B: SaeBackend> Network<B> {
                 Op::Conv2D {
                     kernel,
                     strides,
+                    activation,
+                    transposed: true,
+                    ..
+                } => {
+                    let conv = &self.convs[plan.conv_of[i].expect("a Conv2D layer has a conv")];
+                    let y = conv_transpose_same(
+                        arg(0, &values),
+                        conv.weight.val(),
+                        conv.bias.as_ref().map(Param::val),
+                        *kernel,
+                        *strides,
+                    );
+                    if i == plan.graph.output {
+                        out_activation = *activation;
+                        y
+                    } else {
+                        activate(y, *activation)
+                    }
+                }
+                Op::Conv2D {
+                    kernel,
+                    strides,
                     same,
                     activation,
                     ..
@@ -275,12 +367,27 @@ impl<B: SaeBackend> Network<B> {
                         out_activation = *activation;
                         y
                     } else {
-                        match activation {
-                            Activation::Linear => y,
-                            Activation::Relu => relu(y),
-                            Activation::Sigmoid => sigmoid(y),
-                        }
+                        activate(y, *activation)
                     }
+                }
+                Op::BatchNorm { .. } => {
+                    let norm = &self.norms[plan.norm_of[i].expect("a norm layer has weights")];
+                    let x = arg(0, &values);
+                    let c = x.dims()[1];
+                    x * norm.scale.val().reshape([1, c, 1, 1])
+                        + norm.shift.val().reshape([1, c, 1, 1])
+                }
+                Op::Activate(activation) => {
+                    let x = arg(0, &values);
+                    if i == plan.graph.output {
+                        out_activation = *activation;
+                        x
+                    } else {
+                        activate(x, *activation)
+                    }
+                }
+                Op::Add => {
+                    (1..layer.inputs.len()).fold(arg(0, &values), |sum, k| sum + arg(k, &values))
                 }
                 Op::MaxPool {
                     pool,
@@ -328,10 +435,119 @@ impl<B: SaeBackend> Network<B> {
     /// `[n, channels, height, width]`.
     pub fn forward(&self, input: Tensor<B, 4>) -> Tensor<B, 4> {
         let (raw, activation) = self.forward_raw(input);
-        match activation {
-            Activation::Linear => raw,
-            Activation::Relu => relu(raw),
-            Activation::Sigmoid => sigmoid(raw),
+        activate(raw, activation)
+    }
+}
+
+fn activate<B: Backend>(x: Tensor<B, 4>, activation: Activation) -> Tensor<B, 4> {
+    match activation {
+        Activation::Linear => x,
+        Activation::Relu => relu(x),
+        Activation::Sigmoid => sigmoid(x),
+    }
+}
+
+/// Keras's `Conv2DTranspose` with `same` padding: `x` `[n, in, h, w]`, `weight`
+/// `[in, out, kh, kw]`; gives `[n, out, h·sh, w·sw]`, where output pixel `o` sums input pixel
+/// `i` times tap `t` wherever `i·s + t − before = o` (`before` being TensorFlow's `same`
+/// padding of the matching forward convolution).
+///
+/// Computed as `s × s` interleaved stride-1 convolutions, one per output phase, each with the
+/// taps that reach that phase: the same arithmetic as a direct transposed convolution, none of
+/// it on inserted zeros (burn 0.20's own transposed convolution on ndarray is a scalar loop).
+fn conv_transpose_same<B: SaeBackend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Option<Tensor<B, 1>>,
+    kernel: [usize; 2],
+    strides: [usize; 2],
+) -> Tensor<B, 4> {
+    let [n, _, h, w] = x.dims();
+    let out_channels = weight.dims()[1];
+    // burn's forward convolution wants [out, in, kh, kw].
+    let weight = weight.swap_dims(0, 1);
+    let device = x.device();
+    let phases = |axis: usize| -> Vec<Phase> {
+        let (k, s, size) = (kernel[axis], strides[axis], [h, w][axis]);
+        let before = (k.saturating_sub(s)) / 2;
+        (0..s).map(|p| Phase::new(p, before, k, s, size)).collect()
+    };
+    let (rows, cols) = (phases(0), phases(1));
+    let mut by_row = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut by_col = Vec::with_capacity(cols.len());
+        for col in &cols {
+            let y = if row.taps.is_empty() || col.taps.is_empty() {
+                Tensor::zeros([n, out_channels, h, w], &device)
+            } else {
+                let index = |taps: &[usize]| {
+                    Tensor::<B, 1, burn::tensor::Int>::from_data(
+                        TensorData::new(
+                            taps.iter().map(|&t| t as i64).collect::<Vec<_>>(),
+                            [taps.len()],
+                        ),
+                        &device,
+                    )
+                };
+                let sub = weight
+                    .clone()
+                    .select(2, index(&row.taps))
+                    .select(3, index(&col.taps));
+                let padded = x
+                    .clone()
+                    .pad((col.pad.0, col.pad.1, row.pad.0, row.pad.1), 0.0);
+                let [_, _, ph, pw] = padded.dims();
+                let window = padded.slice([
+                    0..n,
+                    0..x.dims()[1],
+                    row.skip..ph.min(row.skip + h + row.taps.len() - 1),
+                    col.skip..pw.min(col.skip + w + col.taps.len() - 1),
+                ]);
+                crate::conv::conv(window, sub, None)
+            };
+            by_col.push(y);
+        }
+        // Columns c·sw + phase: stack the phases last and merge them into the width.
+        let [_, c, _, _] = by_col[0].dims();
+        let sw = by_col.len();
+        by_row.push(Tensor::stack::<5>(by_col, 4).reshape([n, c, h, w * sw]));
+    }
+    let sh = by_row.len();
+    let [_, c, _, wide] = by_row[0].dims();
+    let y = Tensor::stack::<5>(by_row, 3).reshape([n, c, h * sh, wide]);
+    match bias {
+        Some(b) => y + b.reshape([1, c, 1, 1]),
+        None => y,
+    }
+}
+
+/// One output phase of a transposed convolution along one axis: the outputs `o = s·m + p`.
+#[derive(Debug)]
+struct Phase {
+    /// The kernel taps reaching this phase, in the order a forward convolution reads them.
+    taps: Vec<usize>,
+    /// Zeros added (before, after) to the input.
+    pad: (usize, usize),
+    /// Rows or columns of the padded input skipped before the first window.
+    skip: usize,
+}
+
+impl Phase {
+    fn new(p: usize, before: usize, k: usize, s: usize, size: usize) -> Self {
+        // Taps t ≡ p + before (mod s) reach output s·m + p from input m + c − j, where
+        // t = t0 + j·s; read forwards, tap t0 + (J−1−u)·s meets input m + start + u.
+        let t0 = (p + before) % s;
+        let count = if t0 < k { (k - t0).div_ceil(s) } else { 0 };
+        let taps: Vec<usize> = (0..count).rev().map(|j| t0 + j * s).collect();
+        let c = ((p + before - t0) / s) as isize;
+        let start = c - (count as isize - 1);
+        let last = (size as isize - 1) + start + count as isize - 1;
+        let pad_before = (-start).max(0) as usize;
+        let pad_after = (last - (size as isize - 1)).max(0) as usize;
+        Self {
+            taps,
+            pad: (pad_before, pad_after),
+            skip: (start + pad_before as isize) as usize,
         }
     }
 }

@@ -40,6 +40,7 @@ impl Builder {
                 activation: Activation::Relu,
                 bias: true,
                 init: Init::HeNormal,
+                transposed: false,
             },
             vec![input],
         )
@@ -111,6 +112,7 @@ pub fn graph(height: usize, width: usize) -> Graph {
             activation: Activation::Sigmoid,
             bias: true,
             init: Init::GlorotUniform,
+            transposed: false,
         },
         vec![conv9],
     );

@@ -574,3 +574,56 @@ where
         None => model.valid().to_model(),
     }
 }
+
+/// Plain epochs on given patches, as Keras's `fit(x, y, batch_size, epochs, shuffle=False)`
+/// runs them with upstream's optimiser and loss: `x` `[n, h, w, 3]` channels-last, `y` the
+/// target of each pixel `[n, h, w]`, batches in order. From `start`'s weights; gives each
+/// epoch's mean loss and seconds. For the benchmark against TensorFlow on the same patches
+/// (`sae/examples/bench.rs`).
+#[allow(clippy::too_many_arguments)]
+pub fn fit_patches<B>(
+    start: &Model,
+    x: &[f32],
+    y: &[f32],
+    [n, h, w]: [usize; 3],
+    batch: usize,
+    epochs: usize,
+    device: &B::Device,
+) -> Result<Vec<(f64, f64)>, Error>
+where
+    B: AutodiffBackend + SaeBackend,
+    B::InnerBackend: SaeBackend,
+{
+    if x.len() != n * h * w * 3 || y.len() != n * h * w || batch == 0 {
+        return Err(Error::Input(format!(
+            "{} inputs and {} targets for {n} patches of {h}×{w} in batches of {batch}",
+            x.len(),
+            y.len()
+        )));
+    }
+    let mut model: Network<B> = Network::from_model(start, device)?;
+    let mut optim = AdamConfig::new()
+        .with_beta_1(0.9)
+        .with_beta_2(0.999)
+        .with_epsilon(1e-7)
+        .init::<B, Network<B>>();
+    let mut out = Vec::with_capacity(epochs);
+    for _ in 0..epochs {
+        let started = std::time::Instant::now();
+        let mut loss_sum = 0.0;
+        for first in (0..n).step_by(batch) {
+            let k = batch.min(n - first);
+            let xs = x[first * h * w * 3..(first + k) * h * w * 3].to_vec();
+            let ys = y[first * h * w..(first + k) * h * w].to_vec();
+            let xt = Tensor::<B, 4>::from_data(TensorData::new(xs, [k, h, w, 3]), device);
+            let yt = Tensor::<B, 4>::from_data(TensorData::new(ys, [k, 1, h, w]), device);
+            let (z, _) = model.forward_raw(xt);
+            let (loss, _) = loss_and_hits(z, yt);
+            loss_sum += scalar(loss.clone().detach()) * k as f64;
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(LEARNING_RATE, model, grads);
+        }
+        out.push((loss_sum / n as f64, started.elapsed().as_secs_f64()));
+    }
+    Ok(out)
+}

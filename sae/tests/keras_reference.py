@@ -16,6 +16,12 @@ DDMAL/Paco_classifier pins, whose Keras 2.15 writes and reads the models upstrea
       Upstream's process_image_msae in "logical" mode over the page (read with cv2.imread(p, 1)):
       writes each pixel's label (uint8) to LABELS and, to MARGINS (float32), how far the chosen
       model's probability is above the runner-up's.
+  binarize MODEL.h5 PAGE.png SCORES
+      SAE Binarization's walk (upstream's run_binarize) with the REDNet at MODEL.h5 over the
+      page (read with cv2.IMREAD_UNCHANGED; a colour page made grey as upstream makes it), with
+      the two changes rodan-sae makes (sae/src/binarize.rs): the last window of a row or column
+      ends at the border, and a page under 256 pixels grows by its edge pixels. Writes each
+      pixel's score (float32) to SCORES.
 """
 import json
 import os
@@ -134,6 +140,35 @@ def classify(page_path, w_height, w_width, labels_path, margins_path, *model_pat
     margins[crop].astype(np.float32).tofile(margins_path)
 
 
+def binarize(model_path, page_path, scores_path):
+    model = load_model(model_path, compile=False)
+    image = cv2.imread(page_path, cv2.IMREAD_UNCHANGED)
+    if image.ndim == 3 and image.shape[2] == 4:
+        image[image[:, :, 3] == 0] = np.average(image[image[:, :, 3] > 0], axis=0)
+    if image.ndim > 2:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    rows, cols = image.shape
+    window, margin = 256, 5
+    grow_h, grow_w = max(0, window - rows - 2 * margin), max(0, window - cols - 2 * margin)
+    top, left = margin + grow_h // 2, margin + grow_w // 2
+    padded = np.pad(image, ((top, margin + grow_h - grow_h // 2),
+                            (left, margin + grow_w - grow_w // 2)), mode="edge")
+    img = 255.0 - padded.astype("float32")
+    step = window - 2 * margin
+
+    def starts(n):
+        return sorted({min(i * step, n - window) for i in range(-(-n // step))})
+
+    corners = [(r, c) for r in starts(img.shape[0]) for c in starts(img.shape[1])]
+    x = np.stack([img[r:r + window, c:c + window] for r, c in corners])[..., np.newaxis]
+    pred = model.predict(x, batch_size=4, verbose=0)[..., 0]
+    scores = np.zeros(img.shape, "float32")
+    inner = slice(margin, window - margin)
+    for k, (r, c) in enumerate(corners):
+        scores[r + margin:r + window - margin, c + margin:c + window - margin] = pred[k, inner, inner]
+    scores[top:top + rows, left:left + cols].astype(np.float32).tofile(scores_path)
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     if command == "make":
@@ -142,5 +177,7 @@ if __name__ == "__main__":
         predict(args[0], args[1], args[2], args[3], int(args[4]), args[5])
     elif command == "classify":
         classify(*args)
+    elif command == "binarize":
+        binarize(*args)
     else:
         sys.exit(f"unknown command {command}")

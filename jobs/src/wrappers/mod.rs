@@ -1,6 +1,7 @@
 //! The jobs themselves, with upstream's names, ports and settings: thin wrappers that read the
 //! input files, call the Gamera- or Pillow-faithful algorithm and write every output file.
 
+pub mod background;
 pub mod binarization;
 pub mod biollante;
 pub mod cc_analysis;
@@ -81,6 +82,8 @@ pub fn jobs() -> Vec<&'static dyn Job> {
         &pixelwise::FastCalvoClassifier,
         &paco_trainer::FastPacoTrainer,
         &paco_trainer::FastCalvoTrainer,
+        &background::SaeBinarization,
+        &background::BackgroundRemoval,
     ]
 }
 

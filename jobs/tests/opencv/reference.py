@@ -1,6 +1,6 @@
-"""Runs upstream Rodan's OpenCV jobs (Column Splitting, Extract C Clefs) the way their run_my_task
-does, with numpy and OpenCV, as the reference the Rust jobs are compared with
-(jobs/tests/opencv_reference.rs).
+"""Runs upstream Rodan's OpenCV jobs (Column Splitting, Extract C Clefs, Background Removal's
+Sauvola method) the way their run_my_task does, with numpy, OpenCV and scikit-image, as the
+reference the Rust jobs are compared with (jobs/tests/opencv_reference.rs).
 
 Usage: python reference.py CASES.json, where CASES.json is a list of
 {"id": ID, "job": NAME, "settings": {...}, "inputs": {PORT: PATH}, "outputs": {PORT: PATH}}.
@@ -145,6 +145,48 @@ def extract_c_clefs(settings, inputs, outputs):
         cv2.imwrite(f"{folder}{name}_{n}.png", crop)
 
 
+# ---- Background Removal (background_removal/BgRemovalRodan.py, on DDMAL/background-removal's
+# background_removal_engine.py) ---------------------------------------------------------------
+
+
+def grey_of(bgr):
+    """rgb2gray's weights on OpenCV's BGR samples, as upstream's engine calls it, summed left to
+    right: numpy computes rgb2gray's `rgb @ coeffs` with BLAS, whose rounding changes with the
+    CPU and with a pixel's place in the array, so its truncation to 8 bits may differ by one
+    level on a few pixels from one run of upstream to another. Checked against rgb2gray itself:
+    never more than one level apart."""
+    from skimage.color import rgb2gray
+    from skimage.util import img_as_float
+
+    f = img_as_float(bgr)
+    grey = (f[..., 0] * 0.2125 + f[..., 1] * 0.7154) + f[..., 2] * 0.0721
+    ours, theirs = np.uint8(grey * 255).astype(int), np.uint8(rgb2gray(bgr) * 255).astype(int)
+    assert np.abs(ours - theirs).max() <= 1, "rgb2gray differs by more than its rounding"
+    return np.uint8(grey * 255)
+
+
+def contrast_and_brightness(img, contrast, brightness):
+    img = np.int16(img)
+    img = img * (contrast / 127 + 1) - contrast + brightness
+    return np.uint8(np.clip(img, 0, 255))
+
+
+def background_removal(settings, inputs, outputs):
+    from skimage.filters import threshold_sauvola
+
+    # Rodan stores an enum setting as its index; the name is accepted too.
+    if settings.get("Background Removal Method", 0) not in (0, "Sauvola Algorithm"):
+        raise ValueError("this reference runs the Sauvola method only")
+    window = settings.get("window_size", 15)
+    k = settings.get("k", 0.2)
+    contrast, brightness = settings.get("contrast", 127.0), settings.get("brightness", 0.0)
+    image = cv2.imread(inputs["Image"], cv2.IMREAD_COLOR)
+    img = cv2.cvtColor(image, cv2.COLOR_BGR2BGRA)
+    grey = contrast_and_brightness(grey_of(img[:, :, :3]), contrast, brightness)
+    mask = grey < threshold_sauvola(grey, window_size=window, k=k)
+    cv2.imwrite(outputs["RGBA PNG image"], img * mask[:, :, np.newaxis])
+
+
 def use_upstream_helpers(jobs_dir):
     """Replaces the helpers above with upstream's own, loaded from jobs_dir."""
     def load(relative):
@@ -167,7 +209,11 @@ def use_upstream_helpers(jobs_dir):
     crops_of = ec.crop_images
 
 
-JOBS = {"Column Splitting": column_split, "Extract C Clefs": extract_c_clefs}
+JOBS = {
+    "Column Splitting": column_split,
+    "Extract C Clefs": extract_c_clefs,
+    "Background Removal": background_removal,
+}
 
 
 def main(path):

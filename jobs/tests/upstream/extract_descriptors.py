@@ -44,6 +44,8 @@ FILES = [
     "biollante_rodan/biollante_rodan.py",
     "Paco_classifier/fast_paco_classifier.py",
     "Paco_classifier/fast_paco_trainer.py",
+    "SAE_binarization/SAE_binarization.py",
+    "background_removal/BgRemovalRodan.py",
 ]
 # (commit, file) of DDMAL/Calvo-classifier: 'Fast Pixelwise Analysis of Music Document' with its
 # four named models (Fast-Calvo.json, Full-Workflow.json) and 'Training model for Patchwise

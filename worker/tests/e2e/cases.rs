@@ -28,6 +28,10 @@ pub fn all() -> Vec<Case<World>> {
             run: |w| Box::pin(crate::omr::square_notation(w)),
         },
         Case {
+            name: "ddmals_gpu_exports_train_and_classify_on_a_worker_of_the_gpu_queue_alone",
+            run: |w| Box::pin(crate::gpu::trainer_and_classifier_on_the_gpu_queue(w)),
+        },
+        Case {
             name: "interactive_classifier_waits_for_a_person_who_classifies_glyphs_and_the_run_finishes",
             run: |w| Box::pin(crate::interactive::classify_by_hand(w)),
         },

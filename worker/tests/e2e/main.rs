@@ -4,9 +4,11 @@
 //! RabbitMQ virtual host and media root; pages are uploaded, the greyscale -> Sauvola ->
 //! Despeckle workflow is built and run through REST, and the outputs are compared with the same
 //! jobs run directly; DDMAL's square-notation OMR workflow is imported and run over manuscript
-//! pages to MEI.
+//! pages to MEI; DDMAL's exports of the GPU jobs are imported and run on a third worker that
+//! consumes only the `GPU` queue.
 
 mod cases;
+mod gpu;
 mod interactive;
 mod notify;
 mod omr;

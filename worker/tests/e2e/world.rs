@@ -25,6 +25,8 @@ pub struct WorkerProc {
     pub log: PathBuf,
     /// Its /healthz and /metrics port.
     pub metrics_port: u16,
+    /// The queues it consumes (`CELERY_JOB_QUEUE`).
+    pub queues: String,
 }
 
 /// The services, the API server and the workers of one case.
@@ -149,19 +151,39 @@ impl World {
 
     /// Stops the workers and starts them again, with [`World::worker_env`] as it is now.
     pub async fn restart_workers(&mut self) {
-        let names: Vec<String> = self.workers.iter().map(|w| w.name.clone()).collect();
+        let names: Vec<(String, String)> = self
+            .workers
+            .iter()
+            .map(|w| (w.name.clone(), w.queues.clone()))
+            .collect();
         for mut worker in self.workers.drain(..) {
             let _ = worker.child.kill().await;
         }
-        for name in names {
-            let worker = self.spawn_worker(&name);
+        for (name, queues) in names {
+            let worker = self.spawn_worker_on(&name, &queues);
             self.workers.push(worker);
         }
         self.wait_workers_ready().await;
     }
 
-    /// Starts `rodan-worker serve` on the case's services, logging to a file in the media root.
+    /// Starts one more worker, consuming only `queues`, and waits until it answers; gives its
+    /// index in [`World::workers`].
+    pub async fn add_worker(&mut self, name: &str, queues: &str) -> usize {
+        let worker = self.spawn_worker_on(&format!("worker-{name}"), queues);
+        self.workers.push(worker);
+        self.wait_workers_ready().await;
+        self.workers.len() - 1
+    }
+
+    /// Starts `rodan-worker serve` on the case's services, consuming the pipeline's queues.
     fn spawn_worker(&self, name: &str) -> WorkerProc {
+        // The three jobs are on upstream's `Python3` queue.
+        self.spawn_worker_on(name, "celery,Python3")
+    }
+
+    /// Starts `rodan-worker serve` on the case's services, consuming `queues`, logging to a
+    /// file in the media root.
+    fn spawn_worker_on(&self, name: &str, queues: &str) -> WorkerProc {
         let metrics_port = rodan_testkit::free_port();
         let log = self.media.path().join(format!("{name}.log"));
         // Appended to: a restarted worker's log follows its first life's.
@@ -176,8 +198,7 @@ impl World {
             .env("RABBITMQ_URL", &self.amqp_url)
             .env("REDIS_URL", &self.redis_url)
             .env("RODAN_MEDIA_ROOT", self.media.path())
-            // The three jobs are on upstream's `Python3` queue.
-            .env("CELERY_JOB_QUEUE", "celery,Python3")
+            .env("CELERY_JOB_QUEUE", queues)
             .env("RODAN_WORKER_NAME", name)
             .env(
                 "RODAN_WORKER_METRICS_ADDR",
@@ -198,6 +219,7 @@ impl World {
             child,
             log,
             metrics_port,
+            queues: queues.to_owned(),
         }
     }
 
