@@ -3,10 +3,11 @@
 //! the GPU jobs are imported as a user brings them:
 //! - `v2fast-trainer.json` trains a background model and an ink model from a page cut from
 //!   folio 068 of MS 73 and its two layers. Its saved settings (1000 samples per label, batches
-//!   of one, five epochs of 64×64 patches) take an hour on a CPU, so the test sets them, as a
-//!   user would through the API, to 8 samples, one epoch, 128×128 patches.
-//! - `Fast-Calvo.json` classifies the page with those models (the ink model as its symbol,
-//!   staff line and text model), its window set to the models' 128×128; its music symbol layer
+//!   of one, five epochs of 64×64 patches) take most of an hour on a CPU, so the test sets, as a
+//!   user would through the API, the least number of samples the job takes (100), one epoch
+//!   and batches of 8.
+//! - `Fast-Calvo.json` classifies the middle of the page with those models (the ink model as its symbol,
+//!   staff line and text model), its window set to the models' 64×64; its music symbol layer
 //!   feeds 'PNG (RGB)' on the CPU queues, as in DDMAL's Full-Workflow.json.
 //!
 //! The GPU worker alone runs the GPU jobs and the others the CPU job, as each worker's
@@ -23,7 +24,11 @@ use crate::omr::shared_dir;
 use crate::world::{World, url_of};
 
 const RUN_WITHIN: Duration = Duration::from_secs(600);
+/// The training page's side: the trainer centres its patches at least a patch (64) from the
+/// edges.
 const SIDE: u32 = 256;
+/// The classified page's side: the middle of the training page.
+const MIDDLE: u32 = 128;
 
 fn workflow(name: &str) -> Value {
     let path = shared_dir().join("fixtures/upstream-workflows").join(name);
@@ -39,15 +44,16 @@ fn png(img: &RgbaImage) -> Vec<u8> {
     out.into_inner()
 }
 
-/// The page (opaque RGBA), its background and ink layers as Pixel.js exports them, and the
+/// The page (RGB, as the trainer's `Image` port takes), its background and ink layers as Pixel.js exports them, and the
 /// selected region (all of it).
-fn page() -> [Vec<u8>; 4] {
+fn page() -> [Vec<u8>; 5] {
     let path = shared_dir().join("fixtures/upstream-jobs/files/ms73-068_neume.png");
     let neume = image::open(Path::new(&path))
         .unwrap_or_else(|e| panic!("{} (set RODAN_SHARED_DIR): {e}", path.display()))
         .to_rgb8();
-    let (left, top) = (1536, 1792);
-    let mut page = RgbaImage::new(SIDE, SIDE);
+    // A part of the folio with neumes across its middle, where the trainer centres its patches.
+    let (left, top) = (1536, 1024);
+    let mut page = image::RgbImage::new(SIDE, SIDE);
     let mut background = RgbaImage::new(SIDE, SIDE);
     let mut ink = RgbaImage::new(SIDE, SIDE);
     for y in 0..SIDE {
@@ -55,13 +61,27 @@ fn page() -> [Vec<u8>; 4] {
             let p = neume.get_pixel(left + x, top + y).0;
             let is_ink = p.iter().copied().min().unwrap_or(255) < 200;
             let c = if is_ink { p } else { [230, 215, 190] };
-            page.put_pixel(x, y, Rgba([c[0], c[1], c[2], 255]));
+            page.put_pixel(x, y, image::Rgb(c));
             let layer = if is_ink { &mut ink } else { &mut background };
             layer.put_pixel(x, y, Rgba([c[0], c[1], c[2], 255]));
         }
     }
     let region = RgbaImage::from_pixel(SIDE, SIDE, Rgba([255, 255, 255, 255]));
-    [png(&page), png(&background), png(&ink), png(&region)]
+    let rgb = |img: &image::RgbImage| {
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png)
+            .expect("the page encodes as PNG");
+        out.into_inner()
+    };
+    let edge = (SIDE - MIDDLE) / 2;
+    let middle = image::imageops::crop_imm(&page, edge, edge, MIDDLE, MIDDLE).to_image();
+    [
+        rgb(&page),
+        png(&background),
+        png(&ink),
+        png(&region),
+        rgb(&middle),
+    ]
 }
 
 /// A link's URL: the link itself, or the `url` of the object it is.
@@ -160,7 +180,7 @@ pub async fn trainer_and_classifier_on_the_gpu_queue(mut world: World) {
     let started = Instant::now();
     let gpu_worker = world.add_worker("gpu", "GPU").await;
     let project = world.project().await;
-    let [page, background, ink, region] = page();
+    let [page, background, ink, region, middle] = page();
     let uploaded = world
         .upload_into(
             &project,
@@ -169,6 +189,7 @@ pub async fn trainer_and_classifier_on_the_gpu_queue(mut world: World) {
                 ("background.png".into(), background),
                 ("ink.png".into(), ink),
                 ("region.png".into(), region),
+                ("middle.png".into(), middle),
             ],
         )
         .await;
@@ -179,8 +200,8 @@ pub async fn trainer_and_classifier_on_the_gpu_queue(mut world: World) {
         &world,
         &project,
         workflow("v2fast-trainer.json"),
-        json!({"Maximum number of samples per label": 8, "Maximum number of training epochs": 1,
-            "Patch height": 128, "Patch width": 128}),
+        json!({"Maximum number of samples per label": 100, "Maximum number of training epochs": 1,
+            "Batch Size": 8}),
     )
     .await;
     let ports = externs(&world, &trainer).await;
@@ -218,7 +239,7 @@ pub async fn trainer_and_classifier_on_the_gpu_queue(mut world: World) {
         &world,
         &project,
         workflow("Fast-Calvo.json"),
-        json!({"Height": 128, "Width": 128}),
+        json!({"Height": 64, "Width": 64}),
     )
     .await;
     let detail = world.get(&classifier).await;
@@ -262,7 +283,7 @@ pub async fn trainer_and_classifier_on_the_gpu_queue(mut world: World) {
         .post(
             "/api/workflowruns/",
             json!({"workflow": classifier, "resource_assignments": {
-                ports["Image"].as_str(): [url(0)],
+                ports["Image"].as_str(): [url(4)],
                 ports["Background model"].as_str(): [model("Background Model")],
                 ports["Symbol model"].as_str(): [model("Model 0")],
                 ports["Staff-line model"].as_str(): [model("Model 0")],
@@ -273,7 +294,7 @@ pub async fn trainer_and_classifier_on_the_gpu_queue(mut world: World) {
     let run = url_of(&run).to_owned();
     world.wait_run(&run, 4, RUN_WITHIN).await;
     let layers = outputs_of(&world, &run, "Fast Pixelwise Analysis of Music Document").await;
-    let mut opaque = vec![0usize; (SIDE * SIDE) as usize];
+    let mut opaque = vec![0usize; (MIDDLE * MIDDLE) as usize];
     for (port, resource) in &layers {
         assert_eq!(
             resource["resource_type_mimetype"], "image/rgba+png",
@@ -285,7 +306,7 @@ pub async fn trainer_and_classifier_on_the_gpu_queue(mut world: World) {
         let layer = image::load_from_memory(&bytes)
             .unwrap_or_else(|e| panic!("{port} decodes: {e}"))
             .to_rgba8();
-        assert_eq!(layer.dimensions(), (SIDE, SIDE), "{port}");
+        assert_eq!(layer.dimensions(), (MIDDLE, MIDDLE), "{port}");
         for (i, p) in layer.pixels().enumerate() {
             opaque[i] += usize::from(p.0[3] == 255);
         }

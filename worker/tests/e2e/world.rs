@@ -553,7 +553,7 @@ impl World {
     /// One line per run job: name, page, status, attempts, owner, error.
     pub async fn describe(&self, run: &str) -> String {
         let rows: Vec<RunJobRow> = sqlx::query_as(
-            "SELECT job_name, resource_hex, status, attempts, lease_owner, error_summary FROM run_jobs \
+            "SELECT job_name, resource_hex, status, attempts, lease_owner, error_summary, error_details FROM run_jobs \
              WHERE workflow_run_uuid = $1 ORDER BY resource_hex, created",
         )
         .bind(uuid_of(run))
@@ -657,8 +657,17 @@ impl World {
     }
 }
 
-/// A run job's row as `describe` shows it: name, page, status, attempts, owner, error.
-type RunJobRow = (String, Option<String>, i32, i32, Option<String>, String);
+/// A run job's row as `describe` shows it: name, page, status, attempts, owner, error and its
+/// details.
+type RunJobRow = (
+    String,
+    Option<String>,
+    i32,
+    i32,
+    Option<String>,
+    String,
+    String,
+);
 
 /// A run job's progress and lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
