@@ -763,6 +763,9 @@ pub fn read(path: &Path) -> Result<Model, Error> {
     })
 }
 
+/// A stored weight's values and shape.
+type Stored = (Vec<f32>, Vec<usize>);
+
 /// One layer's group under `model_weights` and the names its `weight_names` lists.
 struct LayerWeights {
     group: hdf5::Group,
@@ -785,7 +788,7 @@ impl LayerWeights {
 
     /// The weight whose name ends in `what` (`kernel`, `bias`, `gamma`…) and its shape, if the
     /// layer lists one.
-    fn get(&self, what: &str) -> Result<Option<(Vec<f32>, Vec<usize>)>, Error> {
+    fn get(&self, what: &str) -> Result<Option<Stored>, Error> {
         let Some(name) = self.names.iter().find(|n| {
             let leaf = n.rsplit('/').next().unwrap_or(n);
             leaf == what || leaf.strip_suffix(":0") == Some(what)
