@@ -44,7 +44,8 @@ if [[ "$python" != none ]]; then
   echo "== TensorFlow" >&2
   theirs="$("$python" sae/examples/bench_tensorflow.py "$dir" \
     "$(get patches 32)" "$(get batch 8)" "$(get models 4)" \
-    "$(get train_patches 128)" "$(get train_size 64)" "$(get train_batch 8)" "$(get epochs 2)")"
+    "$(get train_patches 128)" "$(get train_size 64)" "$(get train_batch 8)" "$(get epochs 2)" \
+    "$(get binarize 1)")"
   echo "$theirs"
 fi
 
@@ -52,11 +53,12 @@ python3 - "$ours" "$theirs" <<'EOF'
 import json, sys
 sides = [json.loads(s) for s in sys.argv[1:] if s.strip()]
 print()
-print("| engine | device | windows/s (256×256, batch %d) | s/page (%s, %d models) | s/epoch (last of %d) |"
+print("| engine | device | windows/s (256×256, batch %d) | s/page (%s, %d models) | s/page, SAE Binarization | s/epoch (last of %d) |"
       % (sides[0]["batch"], sides[0]["page"], sides[0]["models"], len(sides[0]["epochs"])))
-print("|---|---|---|---|---|")
+print("|---|---|---|---|---|---|")
 for s in sides:
-    print("| %s | %s | %.2f | %.1f | %.2f |" % (
+    b = s.get("seconds_per_page_binarization")
+    print("| %s | %s | %.2f | %.1f | %s | %.2f |" % (
         s["engine"], s["device"], s["patches_per_second"], s["seconds_per_page"],
-        s["epochs"][-1]["seconds"]))
+        "-" if b is None else "%.1f" % b, s["epochs"][-1]["seconds"]))
 EOF

@@ -5,13 +5,14 @@
 //! Usage: `bench DIR [key=value ...]`, keys (defaults in brackets): `patches` [32] 256×256
 //! windows for inference, `batch` [8] windows at once, `models` [4] models for the page,
 //! `page` [1024x1024] the page's size (`full` for the whole fixture page, 2930×4166),
-//! `train_patches` [128], `train_size` [64], `train_batch` [8], `epochs` [2].
+//! `train_patches` [128], `train_size` [64], `train_batch` [8], `epochs` [2], `binarize` [1]
+//! (0 skips SAE Binarization's REDNet on the page).
 //!
 //! The inputs, all from folio 068 of MS 73 (`ms73-068_neume.png` of upstream's fixtures, its
 //! neume layer on white; `RODAN_SHARED_DIR` names the shared folder):
 //! - `model{k}.h5`: upstream's SAE for 256×256 windows with Keras's initial weights (seed k);
 //! - `windows.f32`: windows of the page, scaled as upstream scales them;
-//! - `page.png`: the page, or its top-left part;
+//! - `page.png`: the page, or its top-left part; `rednet.h5`: SAE Binarization's model;
 //! - `train.h5`, `train_x.f32`, `train_y.f32`: the SAE for the training patches, the patches
 //!   and their targets (ink: a sample below 200).
 
@@ -93,6 +94,11 @@ fn main() {
     image::RgbImage::from_fn(pw as u32, ph as u32, |x, y| *source.get_pixel(x, y))
         .save(dir.join("page.png"))
         .expect("the page is written");
+    std::fs::write(
+        dir.join("rednet.h5"),
+        include_bytes!("../models/sae-binarization-rednet-256.h5"),
+    )
+    .expect("the REDNet is written");
     let whole = Bgr {
         height: source.height() as usize,
         width: source.width() as usize,
@@ -154,6 +160,31 @@ fn main() {
     let labels = rodan_sae::analyse(&page, &nets, 256, 256).expect("the page is analysed");
     let page_s = started.elapsed().as_secs_f64();
     assert_eq!(labels.len(), pw * ph);
+    // SAE Binarization on the page, grey as OpenCV makes it.
+    let binarize_s = if num(&args, "binarize", 1) == 1 {
+        let grey = rodan_sae::Grey {
+            height: ph,
+            width: pw,
+            data: page
+                .data
+                .chunks_exact(3)
+                .map(|p| {
+                    ((u32::from(p[0]) * 1868
+                        + u32::from(p[1]) * 9617
+                        + u32::from(p[2]) * 4899
+                        + (1 << 13))
+                        >> 14) as u8
+                })
+                .collect(),
+        };
+        let rednet = rodan_sae::binarization_model().expect("the REDNet");
+        let started = Instant::now();
+        let ink = rodan_sae::binarize(&grey, &rednet).expect("the page is binarized");
+        assert_eq!(ink.len(), pw * ph);
+        Some(started.elapsed().as_secs_f64())
+    } else {
+        None
+    };
     // Training.
     let epochs_run = rodan_sae::fit_patches(&start, &train_x, &train_y, [tn, ts, ts], tb, epochs)
         .expect("training");
@@ -164,6 +195,7 @@ fn main() {
         "patches_per_second": n as f64 / infer,
         "page": format!("{pw}×{ph}"), "models": models,
         "seconds_per_page": page_s,
+        "seconds_per_page_binarization": binarize_s,
         "train": format!("{tn} patches of {ts}×{ts}, batches of {tb}"),
         "epochs": epochs_run.iter().map(|(loss, s)| json!({"loss": loss, "seconds": s})).collect::<Vec<_>>(),
     });

@@ -4,7 +4,7 @@ venv of scripts/build-tensorflow.sh (tensorflow-cpu 2.15.1, or a TensorFlow with
 there is one). Prints its figures as JSON.
 
 Usage: python bench_tensorflow.py DIR PATCHES BATCH MODELS TRAIN_PATCHES TRAIN_SIZE TRAIN_BATCH
-EPOCHS
+EPOCHS BINARIZE (1: SAE Binarization's REDNet on the page too, from DIR/rednet.h5)
 """
 import json
 import os
@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import keras_reference  # noqa: E402  (upstream's page walk, process_image_msae)
 
 
-def main(directory, n, batch, models, tn, ts, tb, epochs):
+def main(directory, n, batch, models, tn, ts, tb, epochs, binarize):
     n, batch, models, tn, ts, tb, epochs = map(int, (n, batch, models, tn, ts, tb, epochs))
     path = lambda name: os.path.join(directory, name)  # noqa: E731
     gpus = tf.config.list_physical_devices("GPU")
@@ -38,6 +38,12 @@ def main(directory, n, batch, models, tn, ts, tb, epochs):
     started = time.perf_counter()
     keras_reference.classify(path("page.png"), 256, 256, *scratch, *model_paths)
     page = time.perf_counter() - started
+
+    binarize_s = None
+    if binarize == "1":
+        started = time.perf_counter()
+        keras_reference.binarize(path("rednet.h5"), path("page.png"), path("tf-scores.f32"))
+        binarize_s = time.perf_counter() - started
 
     x = np.fromfile(path("train_x.f32"), dtype=np.float32).reshape(tn, ts, ts, 3)
     y = np.fromfile(path("train_y.f32"), dtype=np.float32).reshape(tn, ts, ts, 1)
@@ -59,6 +65,7 @@ def main(directory, n, batch, models, tn, ts, tb, epochs):
         "patches_per_second": n / infer,
         "models": models,
         "seconds_per_page": page,
+        "seconds_per_page_binarization": binarize_s,
         "epochs": seconds,
     }))
 
