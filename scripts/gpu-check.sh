@@ -10,7 +10,11 @@
 #       (256×256 patches, batches of 16), and TensorFlow beside it when that machine's python
 #       has it. Everything it prints goes to $OUT/gpu-check.txt (or ./gpu-check.txt).
 #
-# The figures go into docs/benchmarks.md by hand, with the machine they came from.
+# The GPU machine needs the NVIDIA driver (libcuda) and NVRTC (libnvrtc.so.12, from a CUDA
+# toolkit or PyPI's nvidia-cuda-nvrtc-cu12; LD_LIBRARY_PATH may name its folder): the engine
+# loads both when it starts and compiles its kernels at run time. Without them the GPU tests
+# fail with the reason the probe gives. The figures go into docs/benchmarks.md by hand, with
+# the machine they came from.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pack=target/gpu-check
