@@ -2,8 +2,9 @@
 # The GPU check of the GPU queue, in two halves so that the GPU machine builds nothing:
 #
 #   scripts/gpu-check.sh prepare   (here) builds, with the `cuda` feature, the GPU tests
-#       (sae/tests/gpu.rs) and the benchmark (sae/examples/bench.rs) in release, and puts them
-#       with the benchmark's page into target/gpu-check/ (about 40 MB), the folder to carry.
+#       (sae/tests/gpu.rs) and the benchmark (sae/examples/bench.rs) in release, and puts them,
+#       xz-compressed, with the benchmark's page into target/gpu-check/ (about 19 MB), the
+#       folder to carry (the device's limit is 64 MiB with the working tree).
 #   scripts/gpu-check.sh run       (on the GPU machine, from the repository's root, with
 #       target/gpu-check carried) runs the GPU tests with RODAN_REQUIRE_GPU=1, then the
 #       benchmark on the whole 2930×4166 page with upstream's training settings where they fit
@@ -34,10 +35,17 @@ for line in sys.stdin:
         print(m["executable"])')"
   cp "$test_bin" "$pack/gpu-tests"
   strip "$pack/bench" "$pack/gpu-tests"
+  xz -f -T0 -6 "$pack/bench" "$pack/gpu-tests"
   du -sh "$pack"
   ;;
 run)
   out="${OUT:-.}/gpu-check.txt"
+  for bin in bench gpu-tests; do
+    python3 -c 'import lzma, shutil, sys
+with lzma.open(sys.argv[1] + ".xz") as src, open(sys.argv[1], "wb") as dst:
+    shutil.copyfileobj(src, dst)' "$pack/$bin"
+    chmod +x "$pack/$bin"
+  done
   {
     date -u
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
