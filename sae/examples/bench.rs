@@ -162,21 +162,7 @@ fn main() {
     assert_eq!(labels.len(), pw * ph);
     // SAE Binarization on the page, grey as OpenCV makes it.
     let binarize_s = if num(&args, "binarize", 1) == 1 {
-        let grey = rodan_sae::Grey {
-            height: ph,
-            width: pw,
-            data: page
-                .data
-                .chunks_exact(3)
-                .map(|p| {
-                    ((u32::from(p[0]) * 1868
-                        + u32::from(p[1]) * 9617
-                        + u32::from(p[2]) * 4899
-                        + (1 << 13))
-                        >> 14) as u8
-                })
-                .collect(),
-        };
+        let grey = page.grey();
         let rednet = rodan_sae::binarization_model().expect("the REDNet");
         let started = Instant::now();
         let ink = rodan_sae::binarize(&grey, &rednet).expect("the page is binarized");

@@ -18,6 +18,7 @@
 use burn::tensor::{Tensor, TensorData};
 
 use crate::Error;
+use crate::classify::Bgr;
 use crate::conv::SaeBackend;
 use crate::net::Network;
 
@@ -34,6 +35,27 @@ pub struct Grey {
     pub height: usize,
     pub width: usize,
     pub data: Vec<u8>,
+}
+
+/// OpenCV's `COLOR_BGR2GRAY` of one 8-bit pixel: 0.114 B + 0.587 G + 0.299 R in its 14-bit
+/// fixed point, rounded; how upstream's loader makes a colour page grey.
+pub fn opencv_grey([b, g, r]: [u8; 3]) -> u8 {
+    ((u32::from(b) * 1868 + u32::from(g) * 9617 + u32::from(r) * 4899 + (1 << 13)) >> 14) as u8
+}
+
+impl Bgr {
+    /// The page made grey as OpenCV's `COLOR_BGR2GRAY` makes it ([`opencv_grey`]).
+    pub fn grey(&self) -> Grey {
+        Grey {
+            height: self.height,
+            width: self.width,
+            data: self
+                .data
+                .chunks_exact(3)
+                .map(|p| opencv_grey([p[0], p[1], p[2]]))
+                .collect(),
+        }
+    }
 }
 
 /// The windows' first rows (or columns) along a side of `len` pixels, border included: every

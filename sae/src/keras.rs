@@ -590,7 +590,8 @@ fn h5(context: &str) -> impl Fn(hdf5::Error) -> Error + '_ {
     move |e| Error::Model(format!("{context}: {e}"))
 }
 
-/// Reads a string attribute however h5py stored it (Keras writes fixed-length bytes).
+/// Reads a string attribute however h5py stored it (Keras writes fixed-length bytes, this
+/// crate variable-length strings); `None` when the attribute is not there.
 fn string_attr(loc: &hdf5::Location, name: &str) -> Result<Option<String>, Error> {
     if !loc
         .attr_names()
@@ -600,40 +601,12 @@ fn string_attr(loc: &hdf5::Location, name: &str) -> Result<Option<String>, Error
     {
         return Ok(None);
     }
-    let attr = loc.attr(name).map_err(h5(name))?;
-    let descriptor = attr
-        .dtype()
-        .and_then(|t| t.to_descriptor())
-        .map_err(h5(name))?;
-    macro_rules! fixed {
-        ($n:expr, $($size:literal)*) => {
-            $(if $n <= $size {
-                let v = attr.read_raw::<FixedUnicode<$size>>().map_err(h5(name))?;
-                return Ok(v.first().map(|s| s.as_str().to_string()));
-            })*
-        };
-    }
-    match descriptor {
-        TypeDescriptor::VarLenUnicode => Ok(Some(
-            attr.read_scalar::<VarLenUnicode>()
-                .map_err(h5(name))?
-                .to_string(),
-        )),
-        TypeDescriptor::VarLenAscii => Ok(Some(
-            attr.read_scalar::<VarLenAscii>()
-                .map_err(h5(name))?
-                .to_string(),
-        )),
-        TypeDescriptor::FixedAscii(n) | TypeDescriptor::FixedUnicode(n) => {
-            fixed!(n, 64 1024 16384 262144 4194304);
-            Err(model_err(format!("attribute {name} is {n} bytes long")))
-        }
-        other => Err(model_err(format!("attribute {name} is a {other:?}"))),
-    }
+    Ok(strings_attr(loc, name)?.into_iter().next())
 }
 
-/// Reads a list-of-strings attribute (`layer_names`, `weight_names`); an empty list may be
-/// stored as an empty array of any type.
+/// Reads a string or list-of-strings attribute (`model_config`, `layer_names`,
+/// `weight_names`), fixed or variable length; an empty list may be stored as an empty array of
+/// any type.
 fn strings_attr(loc: &hdf5::Location, name: &str) -> Result<Vec<String>, Error> {
     let attr = loc.attr(name).map_err(h5(name))?;
     if attr.size() == 0 {
@@ -643,10 +616,12 @@ fn strings_attr(loc: &hdf5::Location, name: &str) -> Result<Vec<String>, Error> 
         .dtype()
         .and_then(|t| t.to_descriptor())
         .map_err(h5(name))?;
+    // Fixed-length strings are read as the type they are stored as: HDF5 converts neither
+    // way between ASCII and UTF-8.
     macro_rules! fixed {
-        ($n:expr, $($size:literal)*) => {
+        ($ty:ident, $n:expr, $($size:literal)*) => {
             $(if $n <= $size {
-                return Ok(attr.read_raw::<FixedAscii<$size>>().map_err(h5(name))?
+                return Ok(attr.read_raw::<$ty<$size>>().map_err(h5(name))?
                     .iter().map(|s| s.as_str().to_string()).collect());
             })*
         };
@@ -664,9 +639,17 @@ fn strings_attr(loc: &hdf5::Location, name: &str) -> Result<Vec<String>, Error> 
             .iter()
             .map(|s| s.as_str().to_string())
             .collect()),
-        TypeDescriptor::FixedAscii(n) | TypeDescriptor::FixedUnicode(n) => {
-            fixed!(n, 64 1024 16384);
-            Err(model_err(format!("attribute {name} holds {n}-byte names")))
+        TypeDescriptor::FixedAscii(n) => {
+            fixed!(FixedAscii, n, 64 1024 16384 262144 4194304);
+            Err(model_err(format!(
+                "attribute {name} holds {n}-byte strings"
+            )))
+        }
+        TypeDescriptor::FixedUnicode(n) => {
+            fixed!(FixedUnicode, n, 64 1024 16384 262144 4194304);
+            Err(model_err(format!(
+                "attribute {name} holds {n}-byte strings"
+            )))
         }
         other => Err(model_err(format!("attribute {name} is a {other:?}"))),
     }

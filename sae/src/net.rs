@@ -304,14 +304,19 @@ impl<B: SaeBackend> Network<B> {
                     .clone()
                     .expect("a layer's inputs are computed before it and kept until last read")
             };
-            let value = match &layer.op {
-                Op::Input { .. } => input
-                    .take()
-                    .expect("a functional model has one input layer"),
+            // Each layer's value, and the activation it still applies: the output layer's is
+            // left to the caller (training wants the logits).
+            let (value, activation) = match &layer.op {
+                Op::Input { .. } => (
+                    input
+                        .take()
+                        .expect("a functional model has one input layer"),
+                    None,
+                ),
                 Op::Masking { value } => {
                     let x = arg(0, &values);
                     let keep = x.clone().not_equal_elem(*value).any_dim(1).float();
-                    x * keep
+                    (x * keep, None)
                 }
                 Op::Conv2D {
                     kernel,
@@ -328,12 +333,7 @@ impl<B: SaeBackend> Network<B> {
                         *kernel,
                         *strides,
                     );
-                    if i == plan.graph.output {
-                        out_activation = *activation;
-                        y
-                    } else {
-                        activate(y, *activation)
-                    }
+                    (y, Some(*activation))
                 }
                 Op::Conv2D {
                     kernel,
@@ -344,12 +344,7 @@ impl<B: SaeBackend> Network<B> {
                 } => {
                     let mut x = arg(0, &values);
                     if *same {
-                        let [_, _, h, w] = x.dims();
-                        let (top, bottom) = same_padding(h, kernel[0], strides[0]);
-                        let (left, right) = same_padding(w, kernel[1], strides[1]);
-                        if top + bottom + left + right > 0 {
-                            x = x.pad((left, right, top, bottom), 0.0);
-                        }
+                        x = pad_same(x, *kernel, *strides, 0.0);
                     }
                     let conv = &self.convs[plan.conv_of[i].expect("a Conv2D layer has a conv")];
                     let bias = conv.bias.as_ref().map(Param::val);
@@ -363,32 +358,23 @@ impl<B: SaeBackend> Network<B> {
                             ConvOptions::new(*strides, [0, 0], [1, 1], 1),
                         )
                     };
-                    if i == plan.graph.output {
-                        out_activation = *activation;
-                        y
-                    } else {
-                        activate(y, *activation)
-                    }
+                    (y, Some(*activation))
                 }
                 Op::BatchNorm { .. } => {
                     let norm = &self.norms[plan.norm_of[i].expect("a norm layer has weights")];
                     let x = arg(0, &values);
                     let c = x.dims()[1];
-                    x * norm.scale.val().reshape([1, c, 1, 1])
-                        + norm.shift.val().reshape([1, c, 1, 1])
+                    (
+                        x * norm.scale.val().reshape([1, c, 1, 1])
+                            + norm.shift.val().reshape([1, c, 1, 1]),
+                        None,
+                    )
                 }
-                Op::Activate(activation) => {
-                    let x = arg(0, &values);
-                    if i == plan.graph.output {
-                        out_activation = *activation;
-                        x
-                    } else {
-                        activate(x, *activation)
-                    }
-                }
-                Op::Add => {
-                    (1..layer.inputs.len()).fold(arg(0, &values), |sum, k| sum + arg(k, &values))
-                }
+                Op::Activate(activation) => (arg(0, &values), Some(*activation)),
+                Op::Add => (
+                    (1..layer.inputs.len()).fold(arg(0, &values), |sum, k| sum + arg(k, &values)),
+                    None,
+                ),
                 Op::MaxPool {
                     pool,
                     strides,
@@ -396,27 +382,36 @@ impl<B: SaeBackend> Network<B> {
                 } => {
                     let mut x = arg(0, &values);
                     if *same {
-                        let [_, _, h, w] = x.dims();
-                        let (top, bottom) = same_padding(h, pool[0], strides[0]);
-                        let (left, right) = same_padding(w, pool[1], strides[1]);
-                        if top + bottom + left + right > 0 {
-                            x = x.pad((left, right, top, bottom), f32::MIN);
-                        }
+                        x = pad_same(x, *pool, *strides, f32::MIN);
                     }
-                    max_pool2d(x, *pool, *strides, [0, 0], [1, 1], false)
+                    (max_pool2d(x, *pool, *strides, [0, 0], [1, 1], false), None)
                 }
                 Op::UpSample { size } => {
                     let x = arg(0, &values);
                     let [n, c, h, w] = x.dims();
-                    x.reshape([n, c, h, 1, w, 1])
-                        .repeat_dim(3, size[0])
-                        .repeat_dim(5, size[1])
-                        .reshape([n, c, h * size[0], w * size[1]])
+                    (
+                        x.reshape([n, c, h, 1, w, 1])
+                            .repeat_dim(3, size[0])
+                            .repeat_dim(5, size[1])
+                            .reshape([n, c, h * size[0], w * size[1]]),
+                        None,
+                    )
                 }
-                Op::Concat => Tensor::cat(
-                    (0..layer.inputs.len()).map(|k| arg(k, &values)).collect(),
-                    1,
+                Op::Concat => (
+                    Tensor::cat(
+                        (0..layer.inputs.len()).map(|k| arg(k, &values)).collect(),
+                        1,
+                    ),
+                    None,
                 ),
+            };
+            let value = match activation {
+                Some(a) if i == plan.graph.output => {
+                    out_activation = a;
+                    value
+                }
+                Some(a) => activate(value, a),
+                None => value,
             };
             values[i] = Some(value);
             for &input in &layer.inputs {
@@ -436,6 +431,24 @@ impl<B: SaeBackend> Network<B> {
     pub fn forward(&self, input: Tensor<B, 4>) -> Tensor<B, 4> {
         let (raw, activation) = self.forward_raw(input);
         activate(raw, activation)
+    }
+}
+
+/// `x` (`[n, c, h, w]`) padded with `value` as TensorFlow pads for a `same` window of
+/// `window` moving by `strides`: the odd pixel after, not before.
+fn pad_same<B: Backend>(
+    x: Tensor<B, 4>,
+    window: [usize; 2],
+    strides: [usize; 2],
+    value: f32,
+) -> Tensor<B, 4> {
+    let [_, _, h, w] = x.dims();
+    let (top, bottom) = same_padding(h, window[0], strides[0]);
+    let (left, right) = same_padding(w, window[1], strides[1]);
+    if top + bottom + left + right > 0 {
+        x.pad((left, right, top, bottom), value)
+    } else {
+        x
     }
 }
 

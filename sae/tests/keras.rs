@@ -411,18 +411,8 @@ fn shipped_binarization_model_binarizes_as_tensorflow(python: &Path) -> Result<(
         ("small", 2000, 1300, 90, 200),
     ] {
         let (page, _, _) = support::page(top, left, height, width);
-        // OpenCV's BGR to grey, as upstream's loader gives the network a colour page.
-        let grey: Vec<u8> = page
-            .data
-            .chunks_exact(3)
-            .map(|p| {
-                ((u32::from(p[0]) * 1868
-                    + u32::from(p[1]) * 9617
-                    + u32::from(p[2]) * 4899
-                    + (1 << 13))
-                    >> 14) as u8
-            })
-            .collect();
+        // Grey as upstream's loader makes a colour page.
+        let grey = page.grey().data;
         let png = dir.join(format!("{name}.png"));
         image::GrayImage::from_raw(width as u32, height as u32, grey.clone())
             .ok_or("the grey page")?

@@ -90,8 +90,7 @@ fn binarization_grey(page: &Rgba) -> Grey {
                 Some(avg) if p[3] == 0 => avg,
                 _ => [p[0], p[1], p[2]],
             };
-            ((u32::from(b) * 1868 + u32::from(g) * 9617 + u32::from(r) * 4899 + (1 << 13)) >> 14)
-                as u8
+            rodan_sae::binarize::opencv_grey([b, g, r])
         })
         .collect();
     Grey {
@@ -105,8 +104,10 @@ fn binarization_grey(page: &Rgba) -> Grey {
 fn sae_ink(page: &Rgba) -> Result<Vec<bool>, JobError> {
     let model =
         rodan_sae::binarization_model().map_err(|e| JobError::write(&std::env::temp_dir(), e))?;
-    rodan_sae::binarize(&binarization_grey(page), &model)
-        .map_err(|e| JobError::bad_input("the page cannot be binarized", e.to_string()))
+    rodan_sae::binarize(&binarization_grey(page), &model).map_err(super::sae_error(
+        "the page cannot be binarized",
+        "the binarization model cannot be run",
+    ))
 }
 
 fn write_rgba(path: &Path, width: usize, height: usize, data: Vec<u8>) -> Result<(), JobError> {

@@ -106,6 +106,15 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), JobError> {
     f.write_all(bytes).map_err(|e| JobError::write(path, e))
 }
 
+/// A rodan-sae error as the permanent bad input it is: `input` summarises a page or data the
+/// engine refuses ([`rodan_sae::Error::Input`]), `model` a model it cannot run.
+fn sae_error(input: &'static str, model: &'static str) -> impl Fn(rodan_sae::Error) -> JobError {
+    move |e| match e {
+        rodan_sae::Error::Input(msg) => JobError::bad_input(input, msg),
+        other => JobError::bad_input(model, other.to_string()),
+    }
+}
+
 /// Gamera's `TypeError` for an image of a type its function does not accept, as bad input.
 fn wrong_type(job: &str, image: &Image, accepted: &[PixelType]) -> JobError {
     let names: Vec<_> = accepted.iter().map(|t| t.gamera_name()).collect();

@@ -44,6 +44,29 @@ fn int(s: &Settings<'_>, key: &str) -> Result<usize, JobError> {
     })
 }
 
+/// The trainer's settings against `schema`: the patience from its `Patience` setting, or
+/// `patience` where the job has none.
+fn trainer_settings(
+    schema: &Value,
+    settings: &Value,
+    patience: Option<usize>,
+    sampler: Sampler,
+) -> Result<train::Settings, JobError> {
+    let s = Settings::new(schema, settings)?;
+    Ok(train::Settings {
+        batch_size: int(&s, "Batch Size")?,
+        patch_height: int(&s, "Patch height")?,
+        patch_width: int(&s, "Patch width")?,
+        max_epochs: int(&s, "Maximum number of training epochs")?,
+        samples_per_label: int(&s, "Maximum number of samples per label")?,
+        patience: match patience {
+            Some(p) => p,
+            None => int(&s, "Patience")?,
+        },
+        sampler,
+    })
+}
+
 /// A layer PNG as `cv2.imread(path, IMREAD_UNCHANGED)`; it must have 8-bit RGBA.
 fn read_rgba(path: &Path, what: &str) -> Result<Rgba, JobError> {
     match imread(path, ReadMode::Unchanged)? {
@@ -65,12 +88,10 @@ fn read_rgba(path: &Path, what: &str) -> Result<Rgba, JobError> {
 }
 
 fn sae_error(e: rodan_sae::Error) -> JobError {
-    match e {
-        rodan_sae::Error::Input(msg) => {
-            JobError::bad_input("the training data cannot be used", msg)
-        }
-        other => JobError::bad_input("a model cannot be trained", other.to_string()),
-    }
+    super::sae_error(
+        "the training data cannot be used",
+        "a model cannot be trained",
+    )(e)
 }
 
 /// Keras's `verbose=2` line for an epoch, and its checkpoint's.
@@ -267,17 +288,7 @@ impl Job for FastPacoTrainer {
     }
 
     fn run(&self, inputs: &Inputs, settings: &Value, outputs: &Outputs) -> Result<(), JobError> {
-        let schema = paco_settings();
-        let s = Settings::new(&schema, settings)?;
-        let settings = train::Settings {
-            batch_size: int(&s, "Batch Size")?,
-            patch_height: int(&s, "Patch height")?,
-            patch_width: int(&s, "Patch width")?,
-            max_epochs: int(&s, "Maximum number of training epochs")?,
-            samples_per_label: int(&s, "Maximum number of samples per label")?,
-            patience: int(&s, "Patience")?,
-            sampler: Sampler::Random,
-        };
+        let settings = trainer_settings(&paco_settings(), settings, None, Sampler::Random)?;
         // The samples: the multi-sample zip's folders, then each sample zip.
         let mut samples = Vec::new();
         if let Ok(multi) = inputs.first(MULTI) {
@@ -490,17 +501,7 @@ impl Job for FastCalvoTrainer {
     /// opaque pixels within the selected regions; the page is not cropped. Early stopping waits
     /// 3 epochs.
     fn run(&self, inputs: &Inputs, settings: &Value, outputs: &Outputs) -> Result<(), JobError> {
-        let schema = calvo_settings();
-        let s = Settings::new(&schema, settings)?;
-        let settings = train::Settings {
-            batch_size: int(&s, "Batch Size")?,
-            patch_height: int(&s, "Patch height")?,
-            patch_width: int(&s, "Patch width")?,
-            max_epochs: int(&s, "Maximum number of training epochs")?,
-            samples_per_label: int(&s, "Maximum number of samples per label")?,
-            patience: 3,
-            sampler: Sampler::Centred,
-        };
+        let settings = trainer_settings(&calvo_settings(), settings, Some(3), Sampler::Centred)?;
         let layer_ports = inputs
             .iter()
             .filter(|(p, _)| {

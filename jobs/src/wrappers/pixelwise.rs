@@ -90,10 +90,7 @@ pub(crate) fn read_page(path: &Path) -> Result<Bgr, JobError> {
 }
 
 fn sae_error(e: rodan_sae::Error) -> JobError {
-    match e {
-        rodan_sae::Error::Input(msg) => JobError::bad_input("the page cannot be analysed", msg),
-        other => JobError::bad_input("a model cannot be run", other.to_string()),
-    }
+    super::sae_error("the page cannot be analysed", "a model cannot be run")(e)
 }
 
 /// Writes the pixels of `page` labelled `label` as upstream's layer image.
